@@ -1,0 +1,107 @@
+/**
+ * The Electron shell: a hardened window wired to the services. It does no work itself; everything it
+ * serves comes from `createServices`, the same object the browser host and the CLI use.
+ */
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { BrowserWindow, app, dialog, ipcMain, session, shell } from 'electron';
+import { CHANNELS } from '../preload/contract.ts';
+
+// The bundle lands in out/main; the sources, preload and renderer builds sit relative to it.
+const here = fileURLToPath(new URL('.', import.meta.url));
+
+const CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data: blob:",
+  "connect-src 'self'",
+  "worker-src 'self' blob:",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+  "form-action 'none'",
+].join('; ');
+
+// The services are TypeScript modules run through tsx, as in the CLI and the host: one code path.
+async function loadServices() {
+  const root = join(here, '..', '..');
+  const { register } = await import('tsx/esm/api');
+  register();
+  const url = pathToFileURL(join(root, 'main', 'services', 'index.ts')).href;
+  return (await import(/* @vite-ignore */ url)) as typeof import('./services/index.ts');
+}
+
+async function createWindow(): Promise<BrowserWindow> {
+  const win = new BrowserWindow({
+    width: 1440,
+    height: 920,
+    show: false,
+    title: 'Attention Studio',
+    backgroundColor: '#101418',
+    webPreferences: {
+      preload: join(here, '..', 'preload', 'index.cjs'),
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      nodeIntegrationInWorker: false,
+      webviewTag: false,
+      spellcheck: false,
+    },
+  });
+  win.once('ready-to-show', () => win.show());
+  // Nothing navigates away from the studio, and nothing opens new windows; links go to the system browser.
+  win.webContents.on('will-navigate', (event) => event.preventDefault());
+  win.webContents.setWindowOpenHandler(({ url }) => {
+    if (/^https:\/\//.test(url)) void shell.openExternal(url);
+    return { action: 'deny' };
+  });
+  if (process.env.ELECTRON_RENDERER_URL) await win.loadURL(process.env.ELECTRON_RENDERER_URL);
+  else await win.loadFile(join(here, '..', 'renderer', 'index.html'));
+  return win;
+}
+
+app.enableSandbox();
+app.on('web-contents-created', (_event, contents) => {
+  contents.on('will-attach-webview', (event) => event.preventDefault());
+});
+
+app.whenReady().then(async () => {
+  session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
+    callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CSP] } });
+  });
+  session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
+
+  const { createServices } = await loadServices();
+  const services = createServices({
+    shell: 'electron',
+    dialog: async ({ folders }) => {
+      const focused = BrowserWindow.getFocusedWindow();
+      const options: Electron.OpenDialogOptions = {
+        title: folders ? 'Open a folder of studies' : 'Open images',
+        properties: folders ? ['openDirectory', 'multiSelections'] : ['openFile', 'multiSelections'],
+        filters: folders ? undefined : [{ name: 'Images', extensions: ['dcm', 'dicom', 'png', 'jpg', 'jpeg', 'tif', 'tiff', '*'] }],
+      };
+      const result = focused ? await dialog.showOpenDialog(focused, options) : await dialog.showOpenDialog(options);
+      return { paths: result.canceled ? [] : result.filePaths };
+    },
+  });
+  for (const channel of CHANNELS) {
+    ipcMain.handle(`studio:${channel}`, (_event, payload) => services.dispatch(channel, payload));
+  }
+  services.events.subscribe((event, payload) => {
+    for (const win of BrowserWindow.getAllWindows()) {
+      if (!win.isDestroyed()) win.webContents.send(`studio-event:${event}`, payload);
+    }
+  });
+  app.on('before-quit', () => void services.close());
+
+  await createWindow();
+  app.on('activate', () => {
+    if (BrowserWindow.getAllWindows().length === 0) void createWindow();
+  });
+});
+
+app.on('window-all-closed', () => {
+  if (process.platform !== 'darwin') app.quit();
+});

@@ -1,0 +1,43 @@
+/**
+ * Where things live, from the environment with sensible defaults. One place, so tests and the CLI can
+ * point the services elsewhere without touching code.
+ */
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The project root (the folder holding package.json), found from this file's location. */
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface Settings {
+  /** Public reference data (`../shared/data`): read in place, never copied. Undefined when absent. */
+  dataDir: string | undefined;
+  /** Trained models, each in `<modelsDir>/<name>/`. */
+  modelsDir: string;
+  /** The user's own studio files (review store, run checkpoints). */
+  homeDir: string;
+  /** Force a TensorFlow.js backend (`tensorflow`, `wasm`, `cpu`) instead of the best present. */
+  backend: string | undefined;
+  /** Force an inference runtime (`onnxruntime` or `tfjs`). */
+  runtime: string | undefined;
+}
+
+export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const candidate = env.STUDIO_DATA_DIR ?? join(PROJECT_ROOT, '..', 'shared', 'data');
+  return {
+    dataDir: existsSync(candidate) ? resolve(candidate) : undefined,
+    modelsDir: resolve(env.STUDIO_MODELS_DIR ?? join(PROJECT_ROOT, 'models')),
+    homeDir: resolve(env.STUDIO_HOME ?? join(homedir(), '.attention-studio')),
+    backend: env.STUDIO_BACKEND || undefined,
+    runtime: env.STUDIO_RUNTIME || undefined,
+  };
+}
+
+/** For tests: the reference data folder, or a reason to skip. */
+export function referenceData(sub = ''): { dir: string } | { skip: string } {
+  const { dataDir } = loadSettings();
+  if (!dataDir) return { skip: 'reference data absent: set STUDIO_DATA_DIR or place it at ../shared/data' };
+  const dir = join(dataDir, sub);
+  return existsSync(dir) ? { dir } : { skip: `reference data folder missing: ${dir}` };
+}

@@ -1,0 +1,432 @@
+/**
+ * The one contract between the renderer and the services.
+ *
+ * Every call and event that crosses a process boundary (Electron IPC, or the browser host's HTTP and
+ * WebSocket) is declared here: a zod schema for what the renderer may send, a TypeScript type for what
+ * comes back. Main validates every request against its schema before any service sees it, so a service
+ * can trust its input; the renderer and the host import these same types, so a change here is a compile
+ * error everywhere it matters.
+ *
+ * This module must stay free of Node and DOM APIs: it is bundled into the preload, the renderer and main.
+ */
+import { z } from 'zod';
+
+// ---------------------------------------------------------------------------------------------------
+// Shared shapes
+
+/** A scalar map over the full extent of an image frame (row-major, `width * height` values). */
+export interface Map2D {
+  width: number;
+  height: number;
+  data: Float32Array;
+}
+
+/** `[x0, y0, x1, y1]` in the original image's pixel coordinates (x to the right, y down). */
+export type Box = [number, number, number, number];
+
+export interface Finding {
+  box: Box;
+  score: number;
+  /** Lesion area in image pixels (from the thresholded probability map's component). */
+  area: number;
+}
+
+export interface StudioErrorShape {
+  code: ErrorCode;
+  message: string;
+  /** The file, field or id the error is about, when there is one. */
+  subject?: string;
+}
+
+export type ErrorCode =
+  | 'INVALID_PAYLOAD'
+  | 'UNKNOWN_CHANNEL'
+  | 'NOT_FOUND'
+  | 'UNSUPPORTED'
+  | 'DECODE_FAILED'
+  | 'TOO_LARGE'
+  | 'MODEL_LOAD_FAILED'
+  | 'BUSY'
+  | 'CANCELLED'
+  | 'UNAUTHORIZED'
+  | 'INTERNAL';
+
+/** What crosses the wire for every call: a value, or a typed error. Never a thrown string. */
+export type Envelope<T> = { ok: true; value: T } | { ok: false; error: StudioErrorShape };
+
+// ---------------------------------------------------------------------------------------------------
+// Imaging
+
+export interface ImageSummary {
+  /** Opaque id of the decoded image in this session. */
+  id: string;
+  name: string;
+  /** Absolute path when the image came from disk; absent for uploads. */
+  path?: string;
+  kind: 'dicom' | 'raster';
+  rows: number;
+  columns: number;
+  frames: number;
+  /** 1 for greyscale (after palette/YBR conversion colour images report 3). */
+  channels: 1 | 3;
+  photometric: string;
+  bitsStored: number;
+  transferSyntax?: string;
+  modality?: string;
+  study: { uid?: string; description?: string; date?: string; patientName?: string; patientId?: string };
+  series: { uid?: string; description?: string; number?: number };
+  instance: { uid?: string; number?: number };
+  /** The file's own windows (VOI), the default first; computed from the data when the file has none. */
+  windows: { center: number; width: number; explanation?: string }[];
+  /** Range of the display values (after the modality LUT) over the first frame. */
+  valueRange: { min: number; max: number };
+  /** Small RGBA preview (at most 96 px on the long side) for the study list. */
+  thumbnail: { width: number; height: number; rgba: Uint8Array };
+}
+
+export interface FramePixels {
+  id: string;
+  frame: number;
+  rows: number;
+  columns: number;
+  channels: 1 | 3;
+  /**
+   * Greyscale: values after the modality LUT (rescale or LUT sequence), one float per pixel.
+   * Colour: interleaved RGB bytes (palette and YBR already converted).
+   */
+  data: Float32Array | Uint8Array;
+  /** MONOCHROME1: the renderer shows high values dark. */
+  invert: boolean;
+  /** VOI LUT sequence, when the file has one and the user picks it instead of a window. */
+  voiLut?: { firstMapped: number; bits: number; data: Uint16Array | Uint8Array; explanation?: string };
+  min: number;
+  max: number;
+}
+
+export interface OpenResult {
+  images: ImageSummary[];
+  /** Files that could not be opened: each names the file and the reason; the others still open. */
+  errors: { file: string; message: string }[];
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Detector
+
+export const VARIANTS = ['baseline', 'se', 'cbam', 'nonlocal'] as const;
+export type Variant = (typeof VARIANTS)[number];
+
+export interface ModelInfo {
+  name: string;
+  variant: Variant;
+  inputSize: number;
+  /** The model card (card.json), as written by `studio train`. */
+  card: Record<string, unknown>;
+}
+
+export interface AttentionMap {
+  /** Layer name, for example `stage3/cbam_spatial` or `stage4/nonlocal`. */
+  name: string;
+  kind: 'spatial' | 'nonlocal';
+  map: Map2D;
+}
+
+export interface DetectionResult {
+  imageId: string;
+  frame: number;
+  model: string;
+  variant: Variant;
+  /** `tensorflow` (CUDA or CPU), `wasm`, `cpu`, or `onnxruntime` with its execution provider. */
+  backend: string;
+  ms: number;
+  /** Lesion probability over the image's full extent. */
+  heatmap: Map2D;
+  attention: AttentionMap[];
+  findings: Finding[];
+}
+
+export interface GradCamResult {
+  imageId: string;
+  frame: number;
+  model: string;
+  layer: string;
+  map: Map2D;
+}
+
+export interface BackendReport {
+  backend: string;
+  runtime: 'tfjs' | 'onnxruntime';
+  gpu: boolean;
+  threads: number;
+  versions: Record<string, string>;
+  notes: string[];
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Training and evaluation
+
+export type RunState = 'queued' | 'running' | 'paused' | 'cancelled' | 'failed' | 'finished';
+
+export interface TrainingProgress {
+  runId: string;
+  name: string;
+  state: RunState;
+  epoch: number;
+  epochs: number;
+  step: number;
+  steps: number;
+  loss: number;
+  valDice?: number;
+  /** Lesion-level sensitivity at 1 false positive per image on the validation split. */
+  valSensitivity1FP?: number;
+  imagesPerSec: number;
+  etaSec: number;
+  message?: string;
+  /** Per-epoch history for the live curves. */
+  history: { epoch: number; loss: number; valDice?: number; valSensitivity1FP?: number }[];
+}
+
+export interface FrocPoint {
+  fpPerImage: number;
+  sensitivity: number;
+}
+
+export interface EvaluationReport {
+  model: string;
+  data: string;
+  split: 'train' | 'val' | 'test';
+  images: number;
+  lesions: number;
+  froc: FrocPoint[];
+  ap50: number;
+  dice: number;
+  iou: number;
+  pointingGame: number;
+  latencyMs: number;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Review
+
+export type Decision = 'pending' | 'accepted' | 'rejected' | 'edited' | 'added';
+
+export interface ReviewFinding {
+  id: number;
+  imageId: number;
+  source: 'model' | 'reviewer';
+  model?: string;
+  box: Box;
+  score?: number;
+  decision: Decision;
+  reviewer?: string;
+  note?: string;
+  /** Run-length mask in image pixels (COCO uncompressed RLE), when drawn with the brush. */
+  mask?: { counts: number[]; size: [number, number] };
+}
+
+export interface WorklistItem {
+  imageId: number;
+  path: string;
+  name: string;
+  pending: number;
+  accepted: number;
+  rejected: number;
+  edited: number;
+  added: number;
+  maxScore: number;
+  flagged: boolean;
+  reviewers: string[];
+  disagreement: boolean;
+}
+
+export interface BatchProgress {
+  jobId: string;
+  state: RunState;
+  done: number;
+  total: number;
+  failed: number;
+  imagesPerSec: number;
+  etaSec: number;
+  current?: string;
+  message?: string;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Request schemas. Limits here are the first line of defence against a bad or hostile payload.
+
+const id = z.string().min(1).max(200);
+const filePath = z.string().min(1).max(4096);
+const modelName = z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'model names use letters, digits, . _ -');
+const reviewer = z.string().min(1).max(100);
+const frame = z.number().int().min(0).max(100_000);
+const box = z.tuple([z.number(), z.number(), z.number(), z.number()]).refine(([x0, y0, x1, y1]) => x1 > x0 && y1 > y0, 'a box needs x1 > x0 and y1 > y0');
+const bytes = z.instanceof(Uint8Array);
+const empty = z.object({}).strict();
+
+export const requests = {
+  'app.info': empty,
+  'app.doctor': empty,
+  /** Native open dialog (Electron only; the browser host answers UNSUPPORTED and the renderer uses a file input). */
+  'dialog.open': z.object({ folders: z.boolean().default(false) }).strict(),
+
+  'imaging.open': z.object({ paths: z.array(filePath).min(1).max(10_000) }).strict(),
+  'imaging.upload': z
+    .object({ files: z.array(z.object({ name: z.string().min(1).max(1024), bytes })).min(1).max(1_000) })
+    .strict(),
+  'imaging.list': empty,
+  'imaging.frame': z.object({ id, frame }).strict(),
+  'imaging.close': z.object({ ids: z.array(id).max(10_000) }).strict(),
+
+  'models.list': empty,
+  'detector.run': z
+    .object({ imageId: id, frame: frame.default(0), model: modelName, threshold: z.number().min(0).max(1).optional() })
+    .strict(),
+  'detector.gradcam': z.object({ imageId: id, frame: frame.default(0), model: modelName, layer: z.string().max(200).optional() }).strict(),
+
+  'training.start': z
+    .object({
+      name: modelName,
+      data: filePath,
+      format: z.enum(['masks', 'coco', 'review']).default('masks'),
+      variant: z.enum(VARIANTS),
+      baseModel: modelName.optional(),
+      epochs: z.number().int().min(1).max(1000),
+      batchSize: z.number().int().min(1).max(256).default(8),
+      inputSize: z.number().int().min(64).max(1024).multipleOf(32).default(256),
+      learningRate: z.number().positive().max(1).default(1e-3),
+      seed: z.number().int().min(0).max(2 ** 31 - 1).default(42),
+      limit: z.number().int().min(1).optional(),
+    })
+    .strict(),
+  'training.control': z.object({ runId: id, action: z.enum(['pause', 'resume', 'cancel']) }).strict(),
+  'training.list': empty,
+
+  'evaluation.compare': z
+    .object({ models: z.array(modelName).min(1).max(8), data: filePath, split: z.enum(['train', 'val', 'test']).default('test'), limit: z.number().int().min(1).optional() })
+    .strict(),
+
+  'review.worklist': z
+    .object({
+      status: z.enum(['all', 'pending', 'done', 'flagged']).default('all'),
+      model: modelName.optional(),
+      reviewer: reviewer.optional(),
+      minScore: z.number().min(0).max(1).optional(),
+      disagreement: z.boolean().optional(),
+    })
+    .strict(),
+  'review.findings': z.object({ imageId: z.number().int().positive() }).strict(),
+  'review.decide': z
+    .object({
+      findingId: z.number().int().positive(),
+      reviewer,
+      decision: z.enum(['accepted', 'rejected', 'edited']),
+      box: box.optional(),
+      note: z.string().max(10_000).optional(),
+    })
+    .strict(),
+  'review.add': z
+    .object({
+      imageId: z.number().int().positive(),
+      reviewer,
+      box,
+      mask: z.object({ counts: z.array(z.number().int().nonnegative()).max(10_000_000), size: z.tuple([z.number().int().positive(), z.number().int().positive()]) }).optional(),
+      note: z.string().max(10_000).optional(),
+    })
+    .strict(),
+  'review.flag': z.object({ imageId: z.number().int().positive(), reviewer, flagged: z.boolean(), note: z.string().max(10_000).optional() }).strict(),
+  'review.undo': z.object({ reviewer }).strict(),
+
+  'batch.start': z
+    .object({ inputs: z.array(filePath).min(1).max(10_000), model: modelName, out: filePath, threshold: z.number().min(0).max(1).default(0.5), store: filePath.optional() })
+    .strict(),
+  'batch.cancel': z.object({ jobId: id }).strict(),
+} as const;
+
+export interface Responses {
+  'app.info': { version: string; shell: 'electron' | 'browser'; dataDir?: string; backend: BackendReport | null };
+  'app.doctor': BackendReport;
+  'dialog.open': { paths: string[] };
+
+  'imaging.open': OpenResult;
+  'imaging.upload': OpenResult;
+  'imaging.list': ImageSummary[];
+  'imaging.frame': FramePixels;
+  'imaging.close': { closed: number };
+
+  'models.list': ModelInfo[];
+  'detector.run': DetectionResult;
+  'detector.gradcam': GradCamResult;
+
+  'training.start': { runId: string };
+  'training.control': TrainingProgress;
+  'training.list': TrainingProgress[];
+
+  'evaluation.compare': { reports: EvaluationReport[] };
+
+  'review.worklist': { items: WorklistItem[]; total: number; reviewed: number };
+  'review.findings': { imageId: number; path: string; findings: ReviewFinding[]; flagged: boolean; note?: string };
+  'review.decide': ReviewFinding;
+  'review.add': ReviewFinding;
+  'review.flag': { imageId: number; flagged: boolean };
+  'review.undo': { undone: boolean; finding?: ReviewFinding };
+
+  'batch.start': { jobId: string };
+  'batch.cancel': BatchProgress;
+}
+
+/** Events pushed from main to every window (Electron) or socket (browser host). */
+export interface Events {
+  'training.progress': TrainingProgress;
+  'batch.progress': BatchProgress;
+  'review.changed': { imageId: number };
+}
+
+export type Channel = keyof typeof requests;
+export type EventName = keyof Events;
+/** What a caller passes: defaults in the schema may be left out. */
+export type Request<C extends Channel> = z.input<(typeof requests)[C]>;
+/** What a handler receives: validated, defaults filled in. */
+export type ValidRequest<C extends Channel> = z.output<(typeof requests)[C]>;
+export type Response<C extends Channel> = Responses[C];
+
+export const CHANNELS = Object.keys(requests) as Channel[];
+export const EVENTS: EventName[] = ['training.progress', 'batch.progress', 'review.changed'];
+
+export function isChannel(name: unknown): name is Channel {
+  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(requests, name);
+}
+
+/** The typed API the renderer uses, whichever transport carries it. */
+export type StudioApi = {
+  [C in Channel]: (request: Request<C>) => Promise<Response<C>>;
+} & {
+  on<E extends EventName>(event: E, listener: (payload: Events[E]) => void): () => void;
+};
+
+/** Handlers main implements: one per channel, each receiving an already-validated request. */
+export type Handlers = {
+  [C in Channel]: (request: ValidRequest<C>) => Promise<Response<C>>;
+};
+
+/** An error that crosses the contract as itself, with its code. */
+export class StudioError extends Error implements StudioErrorShape {
+  constructor(
+    public readonly code: ErrorCode,
+    message: string,
+    public readonly subject?: string,
+  ) {
+    super(message);
+    this.name = 'StudioError';
+  }
+  toJSON(): StudioErrorShape {
+    return { code: this.code, message: this.message, ...(this.subject ? { subject: this.subject } : {}) };
+  }
+}
+
+/** Validate a request for `channel`; returns the parsed value or a typed INVALID_PAYLOAD error. */
+export function validateRequest<C extends Channel>(channel: C, payload: unknown): { ok: true; value: ValidRequest<C> } | { ok: false; error: StudioErrorShape } {
+  const parsed = requests[channel].safeParse(payload ?? {});
+  if (parsed.success) return { ok: true, value: parsed.data as ValidRequest<C> };
+  const first = parsed.error.issues[0];
+  const where = first?.path.length ? first.path.join('.') : 'payload';
+  return { ok: false, error: { code: 'INVALID_PAYLOAD', message: `${channel}: ${where}: ${first?.message ?? 'invalid'}`, subject: where } };
+}

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { CHANNELS, type Handlers, requests, validateRequest } from '../../preload/contract.ts';
+import { decode, encode } from '../../preload/wire.ts';
+import { createDispatch } from '../../main/services/dispatch.ts';
+import { StudioError } from '../../preload/contract.ts';
+
+test('every channel has a request schema and a strict object shape', () => {
+  for (const channel of CHANNELS) {
+    assert.ok(requests[channel], channel);
+    assert.equal(validateRequest(channel, { definitelyNotAField: 1 }).ok, false, `${channel} accepts unknown fields`);
+  }
+});
+
+test('a bad payload is a typed INVALID_PAYLOAD error naming the field', () => {
+  const result = validateRequest('imaging.frame', { id: 'a', frame: -1 });
+  assert.equal(result.ok, false);
+  if (!result.ok) {
+    assert.equal(result.error.code, 'INVALID_PAYLOAD');
+    assert.match(result.error.message, /frame/);
+  }
+  assert.equal(validateRequest('detector.run', { imageId: 'x', model: '../../etc/passwd' }).ok, false, 'model names cannot be paths');
+  assert.equal(validateRequest('review.add', { imageId: 1, reviewer: 'r', box: [10, 10, 5, 20] }).ok, false, 'inverted boxes are refused');
+});
+
+test('schema defaults are filled before a handler sees the request', () => {
+  const result = validateRequest('detector.run', { imageId: 'a', model: 'kvasir-cbam' });
+  assert.ok(result.ok);
+  if (result.ok) assert.equal(result.value.frame, 0);
+});
+
+test('wire encoding round-trips typed arrays, Buffers and nested values without base64', () => {
+  const grey = new Float32Array([0.5, -1.25, 3e6]);
+  const rgb = Buffer.from([1, 2, 3, 250]);
+  const message = { ok: true, value: { a: [1, 'x', null], grey, nested: { rgb, f64: new Float64Array([Math.PI]) } } };
+  const bytes = encode(message);
+  assert.ok(bytes.byteLength < 256, `${bytes.byteLength} bytes`);
+  const back = decode<typeof message>(bytes);
+  assert.deepEqual(back.value.a, [1, 'x', null]);
+  assert.ok(back.value.grey instanceof Float32Array);
+  assert.deepEqual(Array.from(back.value.grey), Array.from(grey));
+  assert.ok(back.value.nested.rgb instanceof Uint8Array);
+  assert.deepEqual(Array.from(back.value.nested.rgb), [1, 2, 3, 250]);
+  assert.equal(back.value.nested.f64[0], Math.PI);
+});
+
+test('wire decoding rejects truncated or forged messages with an error, not a crash', () => {
+  const bytes = encode({ data: new Uint16Array(16) });
+  assert.throws(() => decode(bytes.subarray(0, bytes.byteLength - 9)), /wire/);
+  assert.throws(() => decode(new Uint8Array([255, 255, 255, 255, 0])), /wire/);
+});
+
+test('dispatch turns unknown channels, bad payloads and thrown errors into envelopes', async () => {
+  const handlers = {
+    'imaging.list': async () => {
+      throw new StudioError('NOT_FOUND', 'nothing open');
+    },
+    'imaging.close': async () => {
+      throw new Error('boom');
+    },
+  } as unknown as Handlers;
+  const logged: string[] = [];
+  const dispatch = createDispatch(handlers, (l) => logged.push(l));
+  assert.deepEqual(await dispatch('no.such', {}), { ok: false, error: { code: 'UNKNOWN_CHANNEL', message: 'unknown channel: no.such' } });
+  const bad = await dispatch('imaging.frame', 'not an object');
+  assert.equal(bad.ok, false);
+  assert.deepEqual(await dispatch('imaging.list', {}), { ok: false, error: { code: 'NOT_FOUND', message: 'nothing open' } });
+  const internal = await dispatch('imaging.close', { ids: [] });
+  assert.equal(internal.ok, false);
+  if (!internal.ok) assert.equal(internal.error.code, 'INTERNAL');
+  assert.equal(logged.length, 1, 'internal errors are logged with their stack');
+});
