@@ -1,0 +1,167 @@
+/**
+ * Models on disk: `models/<name>/model.json` + `weights.bin` (the tfjs layers format) + `card.json`.
+ * tfjs's own `file://` handler needs tfjs-node, which cannot install here, so this is a plain-fs IOHandler.
+ * Importing this module also registers the custom layers, so every loader can deserialise them.
+ */
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { StudioError, VARIANTS, type ModelInfo, type Variant } from '../../preload/contract.ts';
+import './layers/index.ts';
+
+export const MODEL_FILE = 'model.json';
+export const WEIGHTS_FILE = 'weights.bin';
+export const CARD_FILE = 'card.json';
+
+/** What `studio train` records about a model; extra fields are kept as they are. */
+export interface ModelCard {
+  name: string;
+  variant: Variant;
+  inputSize: number;
+  widths?: number[];
+  studioVersion?: string;
+  createdAt?: string;
+  backend?: string;
+  data?: unknown;
+  split?: unknown;
+  hyperparameters?: unknown;
+  metrics?: unknown;
+  [key: string]: unknown;
+}
+
+function writeAtomic(path: string, data: string | Uint8Array): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
+}
+
+/** A tfjs IOHandler over a folder: `tf.loadLayersModel(dirHandler(dir))`, `model.save(dirHandler(dir))`. */
+export function dirHandler(dir: string): tf.io.IOHandler {
+  const folder = resolve(dir);
+  return {
+    async save(artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
+      if (artifacts.modelTopology instanceof ArrayBuffer) throw new Error('binary model topologies are not supported');
+      mkdirSync(folder, { recursive: true });
+      const weights = artifacts.weightData ? tf.io.CompositeArrayBuffer.join(artifacts.weightData) : new ArrayBuffer(0);
+      writeAtomic(join(folder, WEIGHTS_FILE), new Uint8Array(weights));
+      const modelJson = {
+        modelTopology: artifacts.modelTopology,
+        format: artifacts.format ?? 'layers-model',
+        generatedBy: artifacts.generatedBy,
+        convertedBy: artifacts.convertedBy ?? null,
+        weightsManifest: [{ paths: [WEIGHTS_FILE], weights: artifacts.weightSpecs ?? [] }],
+        ...(artifacts.trainingConfig ? { trainingConfig: artifacts.trainingConfig } : {}),
+        ...(artifacts.userDefinedMetadata ? { userDefinedMetadata: artifacts.userDefinedMetadata } : {}),
+      };
+      writeAtomic(join(folder, MODEL_FILE), JSON.stringify(modelJson));
+      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON({ modelTopology: artifacts.modelTopology, weightSpecs: artifacts.weightSpecs, weightData: weights }) };
+    },
+
+    async load(): Promise<tf.io.ModelArtifacts> {
+      const jsonPath = join(folder, MODEL_FILE);
+      if (!existsSync(jsonPath)) throw new StudioError('MODEL_LOAD_FAILED', `no ${MODEL_FILE} in ${folder}`, folder);
+      let json: { modelTopology?: object; weightsManifest?: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[]; format?: string; generatedBy?: string; convertedBy?: string; trainingConfig?: tf.io.TrainingConfig; userDefinedMetadata?: Record<string, object> };
+      try {
+        json = JSON.parse(readFileSync(jsonPath, 'utf8'));
+      } catch (err) {
+        throw new StudioError('MODEL_LOAD_FAILED', `${jsonPath} is not valid JSON: ${(err as Error).message}`, jsonPath);
+      }
+      if (!json.modelTopology || !Array.isArray(json.weightsManifest)) throw new StudioError('MODEL_LOAD_FAILED', `${jsonPath} has no modelTopology or weightsManifest`, jsonPath);
+      const weightSpecs: tf.io.WeightsManifestEntry[] = [];
+      const buffers: Uint8Array[] = [];
+      for (const group of json.weightsManifest) {
+        weightSpecs.push(...group.weights);
+        for (const p of group.paths) {
+          const file = resolve(folder, p);
+          if (!file.startsWith(folder)) throw new StudioError('MODEL_LOAD_FAILED', `weights path escapes the model folder: ${p}`, jsonPath);
+          if (!existsSync(file)) throw new StudioError('MODEL_LOAD_FAILED', `weights file missing: ${file}`, file);
+          buffers.push(readFileSync(file));
+        }
+      }
+      const expected = weightSpecs.reduce((sum, w) => sum + w.shape.reduce((a, b) => a * b, 1) * bytesPer(w.dtype), 0);
+      const total = buffers.reduce((s, b) => s + b.byteLength, 0);
+      if (total !== expected) throw new StudioError('MODEL_LOAD_FAILED', `weights are ${total} bytes but model.json declares ${expected} (truncated or mismatched weights.bin)`, folder);
+      const weightData = new Uint8Array(total);
+      let offset = 0;
+      for (const b of buffers) {
+        weightData.set(b, offset);
+        offset += b.byteLength;
+      }
+      return {
+        modelTopology: json.modelTopology,
+        weightSpecs,
+        weightData: weightData.buffer,
+        format: json.format,
+        generatedBy: json.generatedBy,
+        convertedBy: json.convertedBy,
+        trainingConfig: json.trainingConfig,
+        userDefinedMetadata: json.userDefinedMetadata,
+      };
+    },
+  };
+}
+
+function bytesPer(dtype: string): number {
+  return dtype === 'float32' || dtype === 'int32' ? 4 : dtype === 'bool' || dtype === 'uint8' ? 1 : dtype === 'float16' || dtype === 'uint16' || dtype === 'int16' ? 2 : 4;
+}
+
+/** Save a model and (optionally) its card into `dir`. */
+export async function saveModel(model: tf.LayersModel, dir: string, card?: ModelCard): Promise<void> {
+  await model.save(dirHandler(dir));
+  if (card) writeCard(dir, card);
+}
+
+/** Load `dir`'s model; any failure becomes MODEL_LOAD_FAILED naming the folder and the reason. */
+export async function loadModel(dir: string): Promise<tf.LayersModel> {
+  try {
+    return await tf.loadLayersModel(dirHandler(dir));
+  } catch (err) {
+    if (err instanceof StudioError) throw err;
+    throw new StudioError('MODEL_LOAD_FAILED', `cannot load the model in ${resolve(dir)}: ${(err as Error).message}`, resolve(dir));
+  }
+}
+
+export function writeCard(dir: string, card: ModelCard): void {
+  mkdirSync(dir, { recursive: true });
+  writeAtomic(join(dir, CARD_FILE), `${JSON.stringify(card, null, 2)}\n`);
+}
+
+export function readCard(dir: string): ModelCard {
+  const path = join(dir, CARD_FILE);
+  let card: ModelCard;
+  try {
+    card = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new StudioError('MODEL_LOAD_FAILED', `cannot read ${path}: ${(err as Error).message}`, path);
+  }
+  if (!card || typeof card !== 'object' || !VARIANTS.includes(card.variant) || !Number.isInteger(card.inputSize)) {
+    throw new StudioError('MODEL_LOAD_FAILED', `${path} needs a variant (${VARIANTS.join(', ')}) and an integer inputSize`, path);
+  }
+  return card;
+}
+
+/** Every model folder under `modelsDir` with a readable card; broken cards are skipped and reported. */
+export function listModels(modelsDir: string, onError: (message: string) => void = () => {}): ModelInfo[] {
+  if (!existsSync(modelsDir)) return [];
+  const out: ModelInfo[] = [];
+  for (const entry of readdirSync(modelsDir, { withFileTypes: true })) {
+    if (!entry.isDirectory() || !existsSync(join(modelsDir, entry.name, CARD_FILE))) continue;
+    try {
+      const card = readCard(join(modelsDir, entry.name));
+      out.push({ name: entry.name, variant: card.variant, inputSize: card.inputSize, card });
+    } catch (err) {
+      onError((err as Error).message);
+    }
+  }
+  return out.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+const MODEL_NAME = /^[A-Za-z0-9._-]{1,100}$/;
+
+/** The folder of model `name` in `modelsDir`, refusing names that could escape it. */
+export function modelDir(modelsDir: string, name: string): string {
+  if (!MODEL_NAME.test(name) || name === '.' || name === '..') throw new StudioError('INVALID_PAYLOAD', `bad model name '${name}'`, name);
+  const dir = join(modelsDir, name);
+  if (!existsSync(join(dir, MODEL_FILE))) throw new StudioError('NOT_FOUND', `no model '${name}' in ${modelsDir}`, name);
+  return dir;
+}

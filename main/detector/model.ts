@@ -1,0 +1,184 @@
+/**
+ * The detector's model family: one backbone, four variants that differ only in their attention modules,
+ * so comparisons between them are fair.
+ *
+ *   input [N, S, S, 3] in [0, 1]
+ *   4 stages, stage k at stride 2^k: conv3×3/2 → BN → ReLU → conv3×3 → BN → ReLU → attention(k) → `stage{k}/out`
+ *     baseline: none · se: SqueezeExcite · cbam: ChannelGate then spatial gate
+ *     nonlocal: cbam, plus non-local self-attention at stage 4
+ *   decoder (top-down, like an FPN with sub-pixel upsampling): stage4 → ×2 + lateral(stage3) → conv
+ *     → ×2 + lateral(stage2) → conv → 1×1 → `lesion_logits` → sigmoid `lesion`  [N, S/4, S/4, 1]
+ *
+ * Constraints from training on wasm/cpu (see shared FACTS): no MaxPool, no UpSampling2D, no resize ops
+ * in the graph; pooling is mean/max reduction, upsampling is PixelShuffle (reshape/transpose).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { VARIANTS, type Variant } from '../../preload/contract.ts';
+import { ApplySpatialGate, ChannelGate, NonLocalAggregate, NonLocalAttention, PixelShuffle, SpatialAttentionMap, SqueezeExcite } from './layers/index.ts';
+
+export { VARIANTS, type Variant };
+
+export interface ModelConfig {
+  variant: Variant;
+  /** Square input side in pixels; a multiple of 16 (the deepest stride). */
+  inputSize: number;
+  /** Channels of the four stages. */
+  widths?: number[];
+  /** Channels of the decoder. */
+  decoderWidth?: number;
+  /** Prior lesion probability the output bias starts at (keeps early focal/BCE losses stable). */
+  priorProbability?: number;
+}
+
+export const DEFAULT_WIDTHS = [16, 32, 64, 96];
+export const DEFAULT_DECODER_WIDTH = 24;
+/** The output map's stride relative to the input. */
+export const OUTPUT_STRIDE = 4;
+export const LESION_OUTPUT = 'lesion';
+export const LESION_LOGITS = 'lesion_logits';
+
+export function stageOutputName(stage: number): string {
+  return `stage${stage}/out`;
+}
+
+/** The features Grad-CAM differentiates against: the deepest stage, after its attention. */
+export const GRADCAM_LAYER = stageOutputName(4);
+
+function convBnRelu(x: tf.SymbolicTensor, filters: number, strides: number, name: string): tf.SymbolicTensor {
+  const conv = tf.layers.conv2d({ filters, kernelSize: 3, strides, padding: 'same', useBias: false, kernelInitializer: 'heNormal', name: `${name}/conv` });
+  const bn = tf.layers.batchNormalization({ axis: 3, name: `${name}/bn` });
+  const relu = tf.layers.reLU({ name: `${name}/relu` });
+  return relu.apply(bn.apply(conv.apply(x))) as tf.SymbolicTensor;
+}
+
+function conv1x1(x: tf.SymbolicTensor, filters: number, name: string, useBias = true): tf.SymbolicTensor {
+  return tf.layers.conv2d({ filters, kernelSize: 1, padding: 'same', useBias, kernelInitializer: 'heNormal', name }).apply(x) as tf.SymbolicTensor;
+}
+
+function attention(x: tf.SymbolicTensor, variant: Variant, stage: number): tf.SymbolicTensor {
+  const p = `stage${stage}`;
+  if (variant === 'se') return new SqueezeExcite({ name: `${p}/se` }).apply(x) as tf.SymbolicTensor;
+  if (variant === 'cbam' || variant === 'nonlocal') {
+    const gated = new ChannelGate({ name: `${p}/cbam_channel` }).apply(x) as tf.SymbolicTensor;
+    const map = new SpatialAttentionMap({ name: `${p}/cbam_spatial` }).apply(gated) as tf.SymbolicTensor;
+    let y = new ApplySpatialGate({ name: `${p}/cbam_apply` }).apply([gated, map]) as tf.SymbolicTensor;
+    if (variant === 'nonlocal' && stage === 4) {
+      const affinity = new NonLocalAttention({ name: `${p}/nonlocal_attention` }).apply(y) as tf.SymbolicTensor;
+      y = new NonLocalAggregate({ name: `${p}/nonlocal` }).apply([y, affinity]) as tf.SymbolicTensor;
+    }
+    return y;
+  }
+  return x;
+}
+
+function checkConfig(config: ModelConfig): Required<ModelConfig> {
+  if (!VARIANTS.includes(config.variant)) throw new Error(`unknown variant '${config.variant}' (expected ${VARIANTS.join(', ')})`);
+  if (!Number.isInteger(config.inputSize) || config.inputSize < 32 || config.inputSize % 16 !== 0) {
+    throw new Error(`inputSize must be a multiple of 16 and at least 32 (got ${config.inputSize})`);
+  }
+  const widths = config.widths ?? DEFAULT_WIDTHS;
+  if (widths.length !== 4 || widths.some((w) => !Number.isInteger(w) || w < 4)) throw new Error('widths must be four channel counts ≥ 4');
+  return { variant: config.variant, inputSize: config.inputSize, widths, decoderWidth: config.decoderWidth ?? DEFAULT_DECODER_WIDTH, priorProbability: config.priorProbability ?? 0.05 };
+}
+
+/**
+ * The training model: input [N, S, S, 3] floats in [0, 1] → lesion probability [N, S/4, S/4, 1] (sigmoid).
+ * Layer names are stable (`stage{k}/…`, `decoder/…`, `lesion_logits`, `lesion`): the inference model,
+ * Grad-CAM and the ONNX exporter find tensors by them.
+ */
+export function buildModel(config: ModelConfig): tf.LayersModel {
+  const c = checkConfig(config);
+  const input = tf.input({ shape: [c.inputSize, c.inputSize, 3], name: 'image' });
+  const stages: tf.SymbolicTensor[] = [];
+  let x = input;
+  for (let k = 1; k <= 4; k++) {
+    x = convBnRelu(x, c.widths[k - 1], 2, `stage${k}/down`);
+    x = convBnRelu(x, c.widths[k - 1], 1, `stage${k}/body`);
+    x = attention(x, c.variant, k);
+    x = tf.layers.activation({ activation: 'linear', name: stageOutputName(k) }).apply(x) as tf.SymbolicTensor;
+    stages.push(x);
+  }
+  const d = c.decoderWidth;
+  // Stride 16 → 8: sub-pixel upsampling, then merge the stage-3 lateral.
+  let y = new PixelShuffle({ factor: 2, name: 'decoder/up8' }).apply(conv1x1(stages[3], 4 * d, 'decoder/expand16')) as tf.SymbolicTensor;
+  y = tf.layers.add({ name: 'decoder/merge8' }).apply([y, conv1x1(stages[2], d, 'decoder/lateral8')]) as tf.SymbolicTensor;
+  y = convBnRelu(y, d, 1, 'decoder/refine8');
+  // Stride 8 → 4, merge stage 2.
+  y = new PixelShuffle({ factor: 2, name: 'decoder/up4' }).apply(conv1x1(y, 4 * d, 'decoder/expand8')) as tf.SymbolicTensor;
+  y = tf.layers.add({ name: 'decoder/merge4' }).apply([y, conv1x1(stages[1], d, 'decoder/lateral4')]) as tf.SymbolicTensor;
+  y = convBnRelu(y, d, 1, 'decoder/refine4');
+  const prior = c.priorProbability;
+  const logits = tf.layers
+    .conv2d({ filters: 1, kernelSize: 1, padding: 'same', name: LESION_LOGITS, biasInitializer: tf.initializers.constant({ value: Math.log(prior / (1 - prior)) }) })
+    .apply(y) as tf.SymbolicTensor;
+  const lesion = tf.layers.activation({ activation: 'sigmoid', name: LESION_OUTPUT }).apply(logits) as tf.SymbolicTensor;
+  return tf.model({ inputs: input, outputs: lesion, name: `detector_${c.variant}` });
+}
+
+export type AttentionKind = 'spatial' | 'nonlocal';
+
+/** Every attention module whose map the engine shows: CBAM spatial gates and non-local affinities, shallow to deep. */
+export function attentionLayerNames(model: tf.LayersModel): { name: string; kind: AttentionKind }[] {
+  const out: { name: string; kind: AttentionKind }[] = [];
+  for (const layer of model.layers) {
+    if (layer instanceof SpatialAttentionMap) out.push({ name: layer.name, kind: 'spatial' });
+    else if (layer instanceof NonLocalAttention) out.push({ name: layer.name, kind: 'nonlocal' });
+  }
+  return out;
+}
+
+/** The variant a built or loaded model is, read from its attention layers. */
+export function inferVariant(model: tf.LayersModel): Variant {
+  const names = model.layers.map((l) => l.getClassName());
+  if (names.includes('NonLocalAttention')) return 'nonlocal';
+  if (names.includes('SpatialAttentionMap')) return 'cbam';
+  if (names.includes('SqueezeExcite')) return 'se';
+  return 'baseline';
+}
+
+/**
+ * The inference model: the trained model's weights, with outputs
+ *   [0] `lesion` [N, S/4, S/4, 1], then one per attention module, in `attentionLayerNames` order:
+ *   spatial: [N, h, w, 1] at that stage's resolution; nonlocal: the affinity matrix [N, hw, hw] over
+ *   stage-4 positions (row i = where query position i looks).
+ */
+export function buildInferenceModel(trained: tf.LayersModel): { model: tf.LayersModel; outputs: { name: string; kind: AttentionKind | 'lesion' }[] } {
+  const attention = attentionLayerNames(trained);
+  const lesion = trained.getLayer(LESION_OUTPUT).output as tf.SymbolicTensor;
+  const maps = attention.map((a) => trained.getLayer(a.name).output as tf.SymbolicTensor);
+  const model = tf.model({ inputs: trained.inputs, outputs: [lesion, ...maps], name: `${trained.name}_inference` });
+  return { model, outputs: [{ name: LESION_OUTPUT, kind: 'lesion' }, ...attention] };
+}
+
+type Shape = (number | null)[];
+
+/**
+ * Floating-point operations of one forward pass for one image, counted analytically from the layer shapes
+ * (a multiply-add counts 2). Elementwise work is counted for BN, activations and attention gating.
+ */
+export function modelFlops(model: tf.LayersModel): number {
+  let flops = 0;
+  for (const layer of model.layers) {
+    const inShape = layer.inboundNodes[0]?.inputTensors?.[0]?.shape as Shape | undefined;
+    const outShape = layer.outputShape as Shape | Shape[];
+    if (!inShape) continue;
+    const out = (Array.isArray(outShape[0]) ? outShape[0] : outShape) as number[];
+    const cls = layer.getClassName();
+    if (cls === 'Conv2D') {
+      const cfg = layer.getConfig() as { kernelSize: number[] | number; useBias: boolean };
+      const k = Array.isArray(cfg.kernelSize) ? cfg.kernelSize[0] * cfg.kernelSize[1] : cfg.kernelSize * cfg.kernelSize;
+      const cin = inShape[3] as number;
+      const [, h, w, cout] = out;
+      flops += 2 * h * w * cout * k * cin + (cfg.useBias ? h * w * cout : 0);
+    } else if (cls === 'BatchNormalization' || cls === 'Add') {
+      flops += 2 * out[1] * out[2] * out[3];
+    } else if (cls === 'ReLU') {
+      flops += out[1] * out[2] * out[3];
+    } else if (cls === 'Activation' && (layer.getConfig() as { activation: string }).activation === 'sigmoid') {
+      flops += 4 * out[1] * out[2] * out[3];
+    } else if ('flops' in layer && typeof (layer as { flops?: unknown }).flops === 'function') {
+      flops += (layer as unknown as { flops(s: Shape): number }).flops(inShape);
+    }
+  }
+  return flops;
+}
