@@ -1,0 +1,681 @@
+/**
+ * The review store: one SQLite file (better-sqlite3, WAL) holding images, model runs, proposed findings,
+ * reviewers' annotations and decisions, image flags, and an append-only audit trail.
+ *
+ * Durability: journal_mode=WAL with synchronous=FULL. In WAL mode a commit is written to the WAL before the
+ * call returns, so even synchronous=NORMAL survives kill -9 of this process; FULL adds an fsync of the WAL
+ * on every commit, so a committed decision also survives power loss or an OS crash. Decisions arrive at
+ * human pace and batch commits once per image, so the fsync (about a millisecond on SSD) costs nothing
+ * that matters, and a clinician's decision is not something to lose.
+ *
+ * Concurrency: several processes may open the same file (the batch writer, the studio reading). Every
+ * write is one BEGIN IMMEDIATE transaction, so a writer takes the write lock up front and waits
+ * (busy_timeout) instead of failing on a stale read snapshot; readers never block in WAL mode.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { type Box, type Decision, type ReviewFinding, StudioError, type WorklistItem } from '../../preload/contract.ts';
+import { type Settings, loadSettings } from '../settings.ts';
+import { MIGRATIONS, SCHEMA_VERSION } from './schema.ts';
+import { type Rle, checkRle, rleArea } from './rle.ts';
+
+export type { Rle } from './rle.ts';
+
+export interface ImageUids {
+  study?: string;
+  series?: string;
+  sop?: string;
+  sopClass?: string;
+}
+export interface ImageRecord {
+  path: string;
+  /** sha256 of the file's bytes, hex. */
+  contentHash: string;
+  width: number;
+  height: number;
+  uids?: ImageUids;
+}
+export interface ProposedFinding {
+  box: Box;
+  score: number;
+  area: number;
+}
+export interface RunInfo {
+  model: string;
+  backend: string;
+  params?: Record<string, unknown>;
+}
+export interface RecordResult {
+  imageId: number;
+  findingIds: number[];
+  /** True when this image was already recorded for the run's model: nothing was written. */
+  skipped: boolean;
+}
+export interface WorklistFilter {
+  status?: 'all' | 'pending' | 'done' | 'flagged';
+  model?: string;
+  reviewer?: string;
+  minScore?: number;
+  disagreement?: boolean;
+}
+export interface FindingsView {
+  imageId: number;
+  path: string;
+  findings: ReviewFinding[];
+  flagged: boolean;
+  note?: string;
+}
+export interface AuditEntry {
+  id: number;
+  at: string;
+  who: string;
+  action: 'record' | 'decide' | 'add' | 'flag' | 'undo';
+  entity: 'image' | 'finding' | 'decision';
+  entityId: number;
+  imageId: number | null;
+  before: unknown;
+  after: unknown;
+  undoes: number | null;
+}
+export interface UndoResult {
+  undone: boolean;
+  finding?: ReviewFinding;
+  imageId?: number;
+}
+
+/** One live finding with every reviewer's decision, for exports and the training dataset. */
+export interface ReviewRow {
+  image: { id: number; path: string; contentHash: string; width: number; height: number; uids: ImageUids; flagged: boolean; flagNote?: string };
+  finding: { id: number; source: 'model' | 'reviewer'; model?: string; runId?: number; box: Box; score?: number; area?: number };
+  /** Every reviewer's current decision, oldest first. */
+  decisions: { reviewer: string; decision: Exclude<Decision, 'pending'>; box: Box; mask?: Rle; note?: string; decided: string }[];
+  /** The latest decision (any reviewer), or pending. */
+  effective: { decision: Decision; reviewer?: string; box: Box; mask?: Rle; note?: string; decided?: string };
+}
+
+export interface OpenOptions {
+  /** Refuse to create a missing file (exports, read-only tools). */
+  mustExist?: boolean;
+  readonly?: boolean;
+  /** Milliseconds a writer waits for another's lock before failing with BUSY. */
+  busyTimeoutMs?: number;
+}
+
+export function defaultStorePath(settings: Settings = loadSettings()): string {
+  return join(settings.homeDir, 'review.sqlite');
+}
+
+const now = () => new Date().toISOString();
+const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
+const parse = <T>(s: string | null | undefined): T | undefined => (s == null ? undefined : (JSON.parse(s) as T));
+
+function checkBox(box: unknown, what: string): Box {
+  if (!Array.isArray(box) || box.length !== 4 || !box.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+    throw new StudioError('INVALID_PAYLOAD', `${what}: a box is four finite numbers [x0, y0, x1, y1]`, what);
+  }
+  const [x0, y0, x1, y1] = box as Box;
+  if (!(x1 > x0 && y1 > y0)) throw new StudioError('INVALID_PAYLOAD', `${what}: a box needs x1 > x0 and y1 > y0`, what);
+  return [x0, y0, x1, y1];
+}
+
+function checkReviewer(reviewer: unknown): string {
+  if (typeof reviewer !== 'string' || reviewer.trim() === '' || reviewer.length > 100) {
+    throw new StudioError('INVALID_PAYLOAD', 'a reviewer name is 1 to 100 characters', 'reviewer');
+  }
+  if (reviewer.startsWith('model:')) throw new StudioError('INVALID_PAYLOAD', "reviewer names cannot start with 'model:'", 'reviewer');
+  return reviewer;
+}
+
+interface FindingJoinRow {
+  id: number;
+  image_id: number;
+  source: 'model' | 'reviewer';
+  run_id: number | null;
+  model: string | null;
+  x0: number; y0: number; x1: number; y1: number;
+  score: number | null;
+  area: number | null;
+  mask: string | null;
+  created_by: string | null;
+  withdrawn: number;
+  decision: Exclude<Decision, 'pending'> | null;
+  reviewer: string | null;
+  note: string | null;
+  decided: string | null;
+  seq: number | null;
+  ax0: number | null; ay0: number | null; ax1: number | null; ay1: number | null;
+  amask: string | null;
+}
+
+/** The state of one reviewer's decision on one finding, as the audit trail records it. */
+interface DecisionState {
+  decision: Exclude<Decision, 'pending'>;
+  annotationId: number | null;
+  box?: Box;
+  mask?: Rle;
+  note: string | null;
+}
+
+interface ImageFlagState {
+  flagged: boolean;
+  note: string | null;
+  by: string | null;
+}
+
+export class ReviewStore {
+  readonly file: string;
+  private readonly db: Database.Database;
+
+  constructor(file: string, options: OpenOptions = {}) {
+    this.file = resolve(file);
+    try {
+      if (!options.mustExist && !options.readonly) mkdirSync(dirname(this.file), { recursive: true });
+      this.db = new Database(this.file, { fileMustExist: Boolean(options.mustExist || options.readonly), readonly: Boolean(options.readonly), timeout: options.busyTimeoutMs ?? 10_000 });
+    } catch (err) {
+      throw openError(this.file, err);
+    }
+    try {
+      this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 10_000))}`);
+      if (!options.readonly) {
+        const mode = String(this.db.pragma('journal_mode = WAL', { simple: true }));
+        if (mode.toLowerCase() !== 'wal') throw new Error(`could not switch to WAL (journal_mode is ${mode})`);
+      }
+      this.db.pragma('synchronous = FULL');
+      this.db.pragma('foreign_keys = ON');
+      if (!options.readonly) this.migrate();
+      else if (this.version() !== SCHEMA_VERSION) throw new Error(`schema version ${this.version()}, this studio reads ${SCHEMA_VERSION}`);
+    } catch (err) {
+      this.db.close();
+      throw openError(this.file, err);
+    }
+  }
+
+  private version(): number {
+    return Number(this.db.pragma('user_version', { simple: true }));
+  }
+
+  private migrate(): void {
+    const current = this.version();
+    if (current > SCHEMA_VERSION) {
+      throw new StudioError('UNSUPPORTED', `review store ${this.file} has schema version ${current}, newer than this studio's ${SCHEMA_VERSION}: update the studio`, this.file);
+    }
+    for (let v = current; v < SCHEMA_VERSION; v++) {
+      this.db
+        .transaction(() => {
+          // Another process may have migrated while we waited for the lock.
+          if (this.version() !== v) return;
+          this.db.exec(MIGRATIONS[v]);
+          this.db.pragma(`user_version = ${v + 1}`);
+        })
+        .immediate();
+    }
+  }
+
+  /** Runs `fn` in one BEGIN IMMEDIATE transaction; a lock not released within busy_timeout is BUSY. */
+  private write<T>(fn: () => T): T {
+    try {
+      return this.db.transaction(fn).immediate();
+    } catch (err) {
+      if (err instanceof StudioError) throw err;
+      const code = (err as { code?: string }).code ?? '';
+      if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+        throw new StudioError('BUSY', `review store ${this.file} is locked by another writer; try again`, this.file);
+      }
+      throw err;
+    }
+  }
+
+  private audit(who: string, action: AuditEntry['action'], entity: AuditEntry['entity'], entityId: number, imageId: number | null, before: unknown, after: unknown, undoes: number | null = null): number {
+    const r = this.db
+      .prepare('INSERT INTO audit (at, who, action, entity, entity_id, image_id, before, after, undoes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(now(), who, action, entity, entityId, imageId, json(before ?? null), json(after ?? null), undoes);
+    return Number(r.lastInsertRowid);
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Batch recording
+
+  beginRun(run: RunInfo): number {
+    if (!run || typeof run.model !== 'string' || !run.model || typeof run.backend !== 'string') {
+      throw new StudioError('INVALID_PAYLOAD', 'a run needs a model name and a backend', 'model');
+    }
+    return this.write(() => Number(this.db.prepare('INSERT INTO model_runs (model, backend, params, started) VALUES (?, ?, ?, ?)').run(run.model, run.backend, JSON.stringify(run.params ?? {}), now()).lastInsertRowid));
+  }
+
+  finishRun(runId: number): void {
+    this.write(() => {
+      const r = this.db.prepare('UPDATE model_runs SET finished = ? WHERE id = ?').run(now(), runId);
+      if (r.changes === 0) throw new StudioError('NOT_FOUND', `no model run ${runId}`, String(runId));
+    });
+  }
+
+  runs(): { id: number; model: string; backend: string; params: Record<string, unknown>; started: string; finished: string | null; images: number }[] {
+    const rows = this.db
+      .prepare<[], { id: number; model: string; backend: string; params: string; started: string; finished: string | null; images: number }>(
+        'SELECT r.*, (SELECT count(*) FROM run_images ri WHERE ri.run_id = r.id) AS images FROM model_runs r ORDER BY r.id',
+      )
+      .all();
+    return rows.map((r) => ({ ...r, params: JSON.parse(r.params) as Record<string, unknown> }));
+  }
+
+  /** Has `model` already finished this image (by path or sha256 content hash)? For resuming a batch. */
+  isImageDone(pathOrHash: string, model: string): boolean {
+    const row = this.db
+      .prepare('SELECT 1 FROM run_images ri JOIN model_runs r ON r.id = ri.run_id JOIN images i ON i.id = ri.image_id WHERE r.model = ? AND (i.path = ? OR i.content_hash = ?) LIMIT 1')
+      .get(model, resolve(pathOrHash), pathOrHash);
+    return row !== undefined;
+  }
+
+  /**
+   * Records one image and the run's findings on it in ONE transaction, with its done-marker: after a crash
+   * an image is either fully recorded or absent. Idempotent per (image, model): an image this model already
+   * finished is skipped, so a resumed batch never duplicates findings.
+   */
+  recordImageFindings(runId: number, image: ImageRecord, findings: ProposedFinding[]): RecordResult {
+    if (!image || typeof image.path !== 'string' || !image.path) throw new StudioError('INVALID_PAYLOAD', 'an image needs a path', 'path');
+    if (typeof image.contentHash !== 'string' || !/^[0-9a-f]{16,128}$/i.test(image.contentHash)) throw new StudioError('INVALID_PAYLOAD', `${image.path}: contentHash must be a hex digest`, image.path);
+    if (!Number.isInteger(image.width) || !Number.isInteger(image.height) || image.width <= 0 || image.height <= 0) {
+      throw new StudioError('INVALID_PAYLOAD', `${image.path}: width and height must be positive integers`, image.path);
+    }
+    if (!Array.isArray(findings)) throw new StudioError('INVALID_PAYLOAD', `${image.path}: findings must be an array`, image.path);
+    const clean = findings.map((f, i) => {
+      const box = checkBox(f?.box, `findings[${i}].box`);
+      if (typeof f.score !== 'number' || !Number.isFinite(f.score)) throw new StudioError('INVALID_PAYLOAD', `findings[${i}].score must be a number`, `findings[${i}]`);
+      const area = typeof f.area === 'number' && Number.isFinite(f.area) ? f.area : (box[2] - box[0]) * (box[3] - box[1]);
+      return { box, score: f.score, area };
+    });
+    const path = resolve(image.path);
+    const u = image.uids ?? {};
+    return this.write(() => {
+      const run = this.db.prepare<[number], { model: string }>('SELECT model FROM model_runs WHERE id = ?').get(runId);
+      if (!run) throw new StudioError('NOT_FOUND', `no model run ${runId}`, String(runId));
+      this.db
+        .prepare(
+          `INSERT INTO images (path, content_hash, study_uid, series_uid, sop_uid, sop_class_uid, width, height, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (path) DO UPDATE SET content_hash = excluded.content_hash, width = excluded.width, height = excluded.height,
+             study_uid = coalesce(excluded.study_uid, study_uid), series_uid = coalesce(excluded.series_uid, series_uid),
+             sop_uid = coalesce(excluded.sop_uid, sop_uid), sop_class_uid = coalesce(excluded.sop_class_uid, sop_class_uid)`,
+        )
+        .run(path, image.contentHash.toLowerCase(), u.study ?? null, u.series ?? null, u.sop ?? null, u.sopClass ?? null, image.width, image.height, now());
+      const imageId = this.db.prepare<[string], { id: number }>('SELECT id FROM images WHERE path = ?').get(path)!.id;
+      const done = this.db
+        .prepare<[number, string], { run_id: number }>('SELECT ri.run_id FROM run_images ri JOIN model_runs r ON r.id = ri.run_id WHERE ri.image_id = ? AND r.model = ? LIMIT 1')
+        .get(imageId, run.model);
+      if (done) {
+        const ids = this.db.prepare<[number, number], { id: number }>('SELECT id FROM findings WHERE image_id = ? AND run_id = ? ORDER BY id').all(imageId, done.run_id).map((r) => r.id);
+        return { imageId, findingIds: ids, skipped: true };
+      }
+      const insert = this.db.prepare('INSERT INTO findings (image_id, run_id, source, x0, y0, x1, y1, score, area, created) VALUES (?, ?, \'model\', ?, ?, ?, ?, ?, ?, ?)');
+      const at = now();
+      const findingIds = clean.map((f) => Number(insert.run(imageId, runId, f.box[0], f.box[1], f.box[2], f.box[3], f.score, f.area, at).lastInsertRowid));
+      this.db.prepare('INSERT INTO run_images (run_id, image_id, findings, finished) VALUES (?, ?, ?, ?)').run(runId, imageId, findingIds.length, at);
+      this.audit(`model:${run.model}`, 'record', 'image', imageId, imageId, null, { runId, findings: findingIds.length, contentHash: image.contentHash.toLowerCase() });
+      return { imageId, findingIds, skipped: false };
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Reading
+
+  private image(imageId: number): { id: number; path: string; flagged: number; flag_note: string | null; flagged_by: string | null; width: number; height: number } {
+    const img = this.db.prepare<[number], { id: number; path: string; flagged: number; flag_note: string | null; flagged_by: string | null; width: number; height: number }>('SELECT id, path, flagged, flag_note, flagged_by, width, height FROM images WHERE id = ?').get(imageId);
+    if (!img) throw new StudioError('NOT_FOUND', `no image ${imageId} in the review store`, String(imageId));
+    return img;
+  }
+
+  private static readonly FINDING_SELECT = `
+    SELECT f.id, f.image_id, f.source, f.run_id, r.model, f.x0, f.y0, f.x1, f.y1, f.score, f.area, f.mask, f.created_by, f.withdrawn,
+           d.decision, d.reviewer, d.note, d.decided, d.seq, a.x0 AS ax0, a.y0 AS ay0, a.x1 AS ax1, a.y1 AS ay1, a.mask AS amask
+    FROM findings f
+    LEFT JOIN model_runs r ON r.id = f.run_id
+    LEFT JOIN decisions d ON d.id = (SELECT d2.id FROM decisions d2 WHERE d2.finding_id = f.id AND (@reviewer IS NULL OR d2.reviewer = @reviewer) ORDER BY d2.seq DESC LIMIT 1)
+    LEFT JOIN annotations a ON a.id = d.annotation_id`;
+
+  private toFinding(row: FindingJoinRow): ReviewFinding {
+    const out: ReviewFinding = {
+      id: row.id,
+      imageId: row.image_id,
+      source: row.source,
+      box: row.ax0 != null ? [row.ax0, row.ay0!, row.ax1!, row.ay1!] : [row.x0, row.y0, row.x1, row.y1],
+      decision: row.decision ?? 'pending',
+    };
+    if (row.model) out.model = row.model;
+    if (row.score != null) out.score = row.score;
+    if (row.reviewer) out.reviewer = row.reviewer;
+    else if (row.source === 'reviewer' && row.created_by) out.reviewer = row.created_by;
+    if (row.note) out.note = row.note;
+    const mask = parse<Rle>(row.ax0 != null ? row.amask : row.mask);
+    if (mask) out.mask = mask;
+    return out;
+  }
+
+  /** One finding as `reviewer` sees it (their own decision), or with the latest decision of anyone. */
+  finding(findingId: number, reviewer?: string): ReviewFinding {
+    const row = this.db.prepare<[{ reviewer: string | null; id: number }], FindingJoinRow>(`${ReviewStore.FINDING_SELECT} WHERE f.id = @id`).get({ reviewer: reviewer ?? null, id: findingId });
+    if (!row) throw new StudioError('NOT_FOUND', `no finding ${findingId} in the review store`, String(findingId));
+    return this.toFinding(row);
+  }
+
+  /** The live findings on an image, model findings by score then reviewer-added ones. */
+  findings(imageId: number, reviewer?: string): FindingsView {
+    const img = this.image(imageId);
+    const rows = this.db
+      .prepare<[{ reviewer: string | null; image: number }], FindingJoinRow>(`${ReviewStore.FINDING_SELECT} WHERE f.image_id = @image AND f.withdrawn = 0 ORDER BY f.source = 'reviewer', f.score DESC, f.id`)
+      .all({ reviewer: reviewer ?? null, image: imageId });
+    const view: FindingsView = { imageId, path: img.path, findings: rows.map((r) => this.toFinding(r)), flagged: img.flagged === 1 };
+    if (img.flag_note) view.note = img.flag_note;
+    return view;
+  }
+
+  imageInfo(imageId: number): { id: number; path: string; width: number; height: number; flagged: boolean } {
+    const img = this.image(imageId);
+    return { id: img.id, path: img.path, width: img.width, height: img.height, flagged: img.flagged === 1 };
+  }
+
+  /**
+   * Images with their review state. With `reviewer`, counts are that reviewer's own (what is pending for
+   * them); without, each finding counts by its latest decision from anyone. `total`/`reviewed` count the
+   * images the other filters select, before the status filter, so the progress counter stays put while the
+   * list is narrowed to pending ones.
+   */
+  worklist(filter: WorklistFilter = {}): { items: WorklistItem[]; total: number; reviewed: number } {
+    const images = this.db.prepare<[], { id: number; path: string; flagged: number }>('SELECT id, path, flagged FROM images ORDER BY id').all();
+    const findings = this.db
+      .prepare<[], { id: number; image_id: number; score: number | null; model: string | null }>('SELECT f.id, f.image_id, f.score, r.model FROM findings f LEFT JOIN model_runs r ON r.id = f.run_id WHERE f.withdrawn = 0')
+      .all();
+    const decisions = this.db
+      .prepare<[], { finding_id: number; reviewer: string; decision: Exclude<Decision, 'pending'>; seq: number }>('SELECT d.finding_id, d.reviewer, d.decision, d.seq FROM decisions d JOIN findings f ON f.id = d.finding_id WHERE f.withdrawn = 0 ORDER BY d.seq')
+      .all();
+    const byFinding = new Map<number, { reviewer: string; decision: Exclude<Decision, 'pending'> }[]>();
+    for (const d of decisions) {
+      let list = byFinding.get(d.finding_id);
+      if (!list) byFinding.set(d.finding_id, (list = []));
+      list.push(d);
+    }
+    interface Acc { item: WorklistItem; models: Set<string>; reviewers: Set<string> }
+    const acc = new Map<number, Acc>();
+    for (const img of images) {
+      acc.set(img.id, {
+        item: { imageId: img.id, path: img.path, name: basename(img.path), pending: 0, accepted: 0, rejected: 0, edited: 0, added: 0, maxScore: 0, flagged: img.flagged === 1, reviewers: [], disagreement: false },
+        models: new Set(),
+        reviewers: new Set(),
+      });
+    }
+    for (const f of findings) {
+      const a = acc.get(f.image_id);
+      if (!a) continue;
+      if (f.model) a.models.add(f.model);
+      if (f.score != null && f.score > a.item.maxScore) a.item.maxScore = f.score;
+      const ds = byFinding.get(f.id) ?? [];
+      for (const d of ds) a.reviewers.add(d.reviewer);
+      if (new Set(ds.map((d) => d.decision)).size > 1) a.item.disagreement = true;
+      const mine = filter.reviewer ? ds.find((d) => d.reviewer === filter.reviewer) : ds[ds.length - 1];
+      const state: Decision = mine?.decision ?? 'pending';
+      a.item[state] += 1;
+    }
+    let items = [...acc.values()]
+      .filter((a) => !filter.model || a.models.has(filter.model))
+      .filter((a) => filter.minScore === undefined || a.item.maxScore >= filter.minScore)
+      .filter((a) => !filter.disagreement || a.item.disagreement)
+      .map((a) => ({ ...a.item, reviewers: [...a.reviewers].sort() }));
+    const total = items.length;
+    const reviewed = items.filter((i) => i.pending === 0).length;
+    const status = filter.status ?? 'all';
+    if (status === 'pending') items = items.filter((i) => i.pending > 0);
+    else if (status === 'done') items = items.filter((i) => i.pending === 0);
+    else if (status === 'flagged') items = items.filter((i) => i.flagged);
+    return { items, total, reviewed };
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Reviewing
+
+  private decisionState(findingId: number, reviewer: string): DecisionState | null {
+    const row = this.db
+      .prepare<[number, string], { decision: Exclude<Decision, 'pending'>; annotation_id: number | null; note: string | null; x0: number | null; y0: number | null; x1: number | null; y1: number | null; mask: string | null }>(
+        'SELECT d.decision, d.annotation_id, d.note, a.x0, a.y0, a.x1, a.y1, a.mask FROM decisions d LEFT JOIN annotations a ON a.id = d.annotation_id WHERE d.finding_id = ? AND d.reviewer = ?',
+      )
+      .get(findingId, reviewer);
+    if (!row) return null;
+    const state: DecisionState = { decision: row.decision, annotationId: row.annotation_id, note: row.note };
+    if (row.x0 != null) state.box = [row.x0, row.y0!, row.x1!, row.y1!];
+    const mask = parse<Rle>(row.mask);
+    if (mask) state.mask = mask;
+    return state;
+  }
+
+  private setDecision(findingId: number, reviewer: string, state: DecisionState | null, seq: number): void {
+    if (!state) {
+      this.db.prepare('DELETE FROM decisions WHERE finding_id = ? AND reviewer = ?').run(findingId, reviewer);
+      return;
+    }
+    this.db
+      .prepare(
+        `INSERT INTO decisions (finding_id, reviewer, decision, annotation_id, note, decided, seq) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (finding_id, reviewer) DO UPDATE SET decision = excluded.decision, annotation_id = excluded.annotation_id, note = excluded.note, decided = excluded.decided, seq = excluded.seq`,
+      )
+      .run(findingId, reviewer, state.decision, state.annotationId, state.note, now(), seq);
+  }
+
+  private liveFinding(findingId: number): { id: number; image_id: number; source: 'model' | 'reviewer'; created_by: string | null; mask: string | null } {
+    const f = this.db.prepare<[number], { id: number; image_id: number; source: 'model' | 'reviewer'; created_by: string | null; withdrawn: number; mask: string | null }>('SELECT id, image_id, source, created_by, withdrawn, mask FROM findings WHERE id = ?').get(findingId);
+    if (!f || f.withdrawn) throw new StudioError('NOT_FOUND', `no finding ${findingId} in the review store`, String(findingId));
+    return f;
+  }
+
+  /** A reviewer's decision on a finding; `edited` carries the corrected box. Committed before it returns. */
+  decide(req: { findingId: number; reviewer: string; decision: 'accepted' | 'rejected' | 'edited'; box?: Box; note?: string }): ReviewFinding {
+    const reviewer = checkReviewer(req.reviewer);
+    if (!['accepted', 'rejected', 'edited'].includes(req.decision)) throw new StudioError('INVALID_PAYLOAD', `unknown decision '${String(req.decision)}'`, 'decision');
+    if (req.box !== undefined && req.decision !== 'edited') throw new StudioError('INVALID_PAYLOAD', "a box goes with the 'edited' decision only", 'box');
+    const box = req.box === undefined ? undefined : checkBox(req.box, 'box');
+    this.write(() => {
+      const f = this.liveFinding(req.findingId);
+      const before = this.decisionState(f.id, reviewer);
+      const ownAddition = f.source === 'reviewer' && f.created_by === reviewer;
+      let after: DecisionState;
+      if (req.decision === 'edited') {
+        after = { decision: ownAddition ? 'added' : 'edited', annotationId: before?.annotationId ?? null, note: req.note ?? before?.note ?? null };
+        if (before?.box) after.box = before.box;
+        if (before?.mask) after.mask = before.mask;
+        if (box) {
+          // The creator's own mask stays with their added lesion when they only move its box.
+          const mask = ownAddition ? (before?.mask ?? parse<Rle>(f.mask)) : undefined;
+          after.annotationId = Number(this.db.prepare('INSERT INTO annotations (finding_id, reviewer, x0, y0, x1, y1, mask, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(f.id, reviewer, box[0], box[1], box[2], box[3], json(mask), now()).lastInsertRowid);
+          after.box = box;
+          if (mask) after.mask = mask;
+          else delete after.mask;
+        }
+        if (after.annotationId == null) throw new StudioError('INVALID_PAYLOAD', "an 'edited' decision needs the corrected box", 'box');
+      } else {
+        // Accepting or rejecting is about the finding as proposed: an earlier edit of this reviewer no longer applies.
+        after = { decision: req.decision, annotationId: null, note: req.note ?? before?.note ?? null };
+      }
+      const seq = this.audit(reviewer, 'decide', 'decision', f.id, f.image_id, before, after);
+      this.setDecision(f.id, reviewer, after, seq);
+    });
+    return this.finding(req.findingId, reviewer);
+  }
+
+  /** A lesion the model missed, drawn by a reviewer as a box and optionally a brush mask. */
+  add(req: { imageId: number; reviewer: string; box: Box; mask?: Rle; note?: string }): ReviewFinding {
+    const reviewer = checkReviewer(req.reviewer);
+    const box = checkBox(req.box, 'box');
+    const findingId = this.write(() => {
+      const img = this.image(req.imageId);
+      let mask: Rle | undefined;
+      if (req.mask) mask = checkRle(req.mask, img.width, img.height);
+      const area = mask ? rleArea(mask) : (box[2] - box[0]) * (box[3] - box[1]);
+      const at = now();
+      const fid = Number(
+        this.db.prepare("INSERT INTO findings (image_id, run_id, source, x0, y0, x1, y1, score, area, mask, created_by, created) VALUES (?, NULL, 'reviewer', ?, ?, ?, ?, NULL, ?, ?, ?, ?)").run(img.id, box[0], box[1], box[2], box[3], area, json(mask), reviewer, at).lastInsertRowid,
+      );
+      const annotationId = Number(this.db.prepare('INSERT INTO annotations (finding_id, reviewer, x0, y0, x1, y1, mask, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(fid, reviewer, box[0], box[1], box[2], box[3], json(mask), at).lastInsertRowid);
+      const after: DecisionState = { decision: 'added', annotationId, box, note: req.note ?? null };
+      if (mask) after.mask = mask;
+      const seq = this.audit(reviewer, 'add', 'finding', fid, img.id, null, after);
+      this.setDecision(fid, reviewer, { decision: 'added', annotationId, note: req.note ?? null }, seq);
+      return fid;
+    });
+    return this.finding(findingId, reviewer);
+  }
+
+  flag(req: { imageId: number; reviewer: string; flagged: boolean; note?: string }): { imageId: number; flagged: boolean } {
+    const reviewer = checkReviewer(req.reviewer);
+    return this.write(() => {
+      const img = this.image(req.imageId);
+      const before: ImageFlagState = { flagged: img.flagged === 1, note: img.flag_note, by: img.flagged_by };
+      const after: ImageFlagState = { flagged: Boolean(req.flagged), note: req.note ?? img.flag_note ?? null, by: reviewer };
+      this.audit(reviewer, 'flag', 'image', img.id, img.id, before, after);
+      this.setFlag(img.id, after);
+      return { imageId: img.id, flagged: after.flagged };
+    });
+  }
+
+  private setFlag(imageId: number, s: ImageFlagState): void {
+    this.db.prepare('UPDATE images SET flagged = ?, flag_note = ?, flagged_by = ? WHERE id = ?').run(s.flagged ? 1 : 0, s.note, s.by, imageId);
+  }
+
+  /** Reverts this reviewer's latest change not yet undone (repeatable: each call steps one further back). */
+  undo(reviewerName: string): UndoResult {
+    const reviewer = checkReviewer(reviewerName);
+    const result = this.write((): { undone: boolean; imageId?: number; findingId?: number } => {
+      const last = this.db
+        .prepare<[string], { id: number; action: string; entity: string; entity_id: number; image_id: number | null; before: string | null; after: string | null }>(
+          `SELECT a.id, a.action, a.entity, a.entity_id, a.image_id, a.before, a.after FROM audit a
+           WHERE a.who = ? AND a.action IN ('decide', 'add', 'flag') AND NOT EXISTS (SELECT 1 FROM audit u WHERE u.undoes = a.id)
+           ORDER BY a.id DESC LIMIT 1`,
+        )
+        .get(reviewer);
+      if (!last) return { undone: false };
+      if (last.action === 'flag') {
+        const img = this.image(last.entity_id);
+        const current: ImageFlagState = { flagged: img.flagged === 1, note: img.flag_note, by: img.flagged_by };
+        const restore = parse<ImageFlagState>(last.before)!;
+        this.audit(reviewer, 'undo', 'image', img.id, img.id, current, restore, last.id);
+        this.setFlag(img.id, restore);
+        return { undone: true, imageId: img.id };
+      }
+      const findingId = last.entity_id;
+      const current = this.decisionState(findingId, reviewer);
+      if (last.action === 'add') {
+        // The added finding is withdrawn, not deleted, so the audit entries that name it still resolve.
+        this.audit(reviewer, 'undo', 'finding', findingId, last.image_id, current, null, last.id);
+        this.db.prepare('UPDATE findings SET withdrawn = 1 WHERE id = ?').run(findingId);
+        this.setDecision(findingId, reviewer, null, 0);
+        return { undone: true, imageId: last.image_id ?? undefined };
+      }
+      const restore = parse<DecisionState | null>(last.before) ?? null;
+      const seq = this.audit(reviewer, 'undo', 'decision', findingId, last.image_id, current, restore, last.id);
+      this.setDecision(findingId, reviewer, restore && { decision: restore.decision, annotationId: restore.annotationId, note: restore.note }, seq);
+      return { undone: true, imageId: last.image_id ?? undefined, findingId };
+    });
+    const out: UndoResult = { undone: result.undone };
+    if (result.imageId !== undefined) out.imageId = result.imageId;
+    if (result.findingId !== undefined) out.finding = this.finding(result.findingId, reviewer);
+    return out;
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Audit, exports, maintenance
+
+  auditTrail(filter: { who?: string; imageId?: number } = {}): AuditEntry[] {
+    const rows = this.db
+      .prepare<[{ who: string | null; image: number | null }], { id: number; at: string; who: string; action: AuditEntry['action']; entity: AuditEntry['entity']; entity_id: number; image_id: number | null; before: string | null; after: string | null; undoes: number | null }>(
+        'SELECT * FROM audit WHERE (@who IS NULL OR who = @who) AND (@image IS NULL OR image_id = @image) ORDER BY id',
+      )
+      .all({ who: filter.who ?? null, image: filter.imageId ?? null });
+    return rows.map((r) => ({ id: r.id, at: r.at, who: r.who, action: r.action, entity: r.entity, entityId: r.entity_id, imageId: r.image_id, before: parse(r.before) ?? null, after: parse(r.after) ?? null, undoes: r.undoes }));
+  }
+
+  /** Every live finding with every reviewer's decision: the one read exports and the dataset build on. */
+  reviewRows(): ReviewRow[] {
+    const images = new Map(
+      this.db
+        .prepare<[], { id: number; path: string; content_hash: string; width: number; height: number; study_uid: string | null; series_uid: string | null; sop_uid: string | null; sop_class_uid: string | null; flagged: number; flag_note: string | null }>('SELECT * FROM images')
+        .all()
+        .map((i) => {
+          const uids: ImageUids = {};
+          if (i.study_uid) uids.study = i.study_uid;
+          if (i.series_uid) uids.series = i.series_uid;
+          if (i.sop_uid) uids.sop = i.sop_uid;
+          if (i.sop_class_uid) uids.sopClass = i.sop_class_uid;
+          const image: ReviewRow['image'] = { id: i.id, path: i.path, contentHash: i.content_hash, width: i.width, height: i.height, uids, flagged: i.flagged === 1 };
+          if (i.flag_note) image.flagNote = i.flag_note;
+          return [i.id, image] as const;
+        }),
+    );
+    const decisions = this.db
+      .prepare<[], { finding_id: number; reviewer: string; decision: Exclude<Decision, 'pending'>; note: string | null; decided: string; x0: number | null; y0: number | null; x1: number | null; y1: number | null; mask: string | null }>(
+        'SELECT d.finding_id, d.reviewer, d.decision, d.note, d.decided, a.x0, a.y0, a.x1, a.y1, a.mask FROM decisions d LEFT JOIN annotations a ON a.id = d.annotation_id ORDER BY d.seq',
+      )
+      .all();
+    const byFinding = new Map<number, typeof decisions>();
+    for (const d of decisions) {
+      let list = byFinding.get(d.finding_id);
+      if (!list) byFinding.set(d.finding_id, (list = []));
+      list.push(d);
+    }
+    const findings = this.db
+      .prepare<[], { id: number; image_id: number; source: 'model' | 'reviewer'; run_id: number | null; model: string | null; x0: number; y0: number; x1: number; y1: number; score: number | null; area: number | null; mask: string | null }>(
+        'SELECT f.id, f.image_id, f.source, f.run_id, r.model, f.x0, f.y0, f.x1, f.y1, f.score, f.area, f.mask FROM findings f LEFT JOIN model_runs r ON r.id = f.run_id WHERE f.withdrawn = 0 ORDER BY f.image_id, f.id',
+      )
+      .all();
+    return findings.map((f) => {
+      const proposed: Box = [f.x0, f.y0, f.x1, f.y1];
+      const ownMask = parse<Rle>(f.mask);
+      const finding: ReviewRow['finding'] = { id: f.id, source: f.source, box: proposed };
+      if (f.model) finding.model = f.model;
+      if (f.run_id != null) finding.runId = f.run_id;
+      if (f.score != null) finding.score = f.score;
+      if (f.area != null) finding.area = f.area;
+      const ds = (byFinding.get(f.id) ?? []).map((d) => {
+        const hasGeom = d.x0 != null;
+        const out: ReviewRow['decisions'][number] = { reviewer: d.reviewer, decision: d.decision, box: hasGeom ? [d.x0!, d.y0!, d.x1!, d.y1!] : proposed, decided: d.decided };
+        const mask = hasGeom ? parse<Rle>(d.mask) : ownMask;
+        if (mask) out.mask = mask;
+        if (d.note) out.note = d.note;
+        return out;
+      });
+      const last = ds[ds.length - 1];
+      const effective: ReviewRow['effective'] = last ? { ...last } : { decision: 'pending', box: proposed, ...(ownMask ? { mask: ownMask } : {}) };
+      return { image: images.get(f.image_id)!, finding, decisions: ds, effective };
+    });
+  }
+
+  /** Images with no findings at all still matter to exports (a reviewed negative). */
+  allImages(): ReviewRow['image'][] {
+    const seen = new Map<number, ReviewRow['image']>();
+    for (const r of this.reviewRows()) seen.set(r.image.id, r.image);
+    const rows = this.db.prepare<[], { id: number; path: string; content_hash: string; width: number; height: number; flagged: number }>('SELECT id, path, content_hash, width, height, flagged FROM images ORDER BY id').all();
+    return rows.map((i) => seen.get(i.id) ?? { id: i.id, path: i.path, contentHash: i.content_hash, width: i.width, height: i.height, uids: {}, flagged: i.flagged === 1 });
+  }
+
+  integrityCheck(): string {
+    return String(this.db.pragma('integrity_check', { simple: true }));
+  }
+
+  /** Direct SQL, for tests and maintenance tools (the audit-trail triggers still apply). */
+  get sql(): Database.Database {
+    return this.db;
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function openError(file: string, err: unknown): StudioError {
+  if (err instanceof StudioError) return err;
+  const e = err as { code?: string; message?: string };
+  const reason = e?.message ?? String(err);
+  if (e?.code === 'SQLITE_NOTADB' || /not a database/i.test(reason)) return new StudioError('DECODE_FAILED', `review store ${file} is not a SQLite database (${reason})`, file);
+  if (e?.code === 'SQLITE_CANTOPEN' || /unable to open|directory does not exist|ENOENT|EACCES/i.test(reason)) return new StudioError('NOT_FOUND', `review store ${file} cannot be opened: ${reason}`, file);
+  if (e?.code?.startsWith('SQLITE_BUSY')) return new StudioError('BUSY', `review store ${file} is locked by another process: ${reason}`, file);
+  return new StudioError('INTERNAL', `review store ${file} cannot be opened: ${reason}`, file);
+}
+
+export function openStore(file: string = defaultStorePath(), options: OpenOptions = {}): ReviewStore {
+  return new ReviewStore(file, options);
+}
