@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import type { Events } from '../../preload/contract.ts';
+import { createDispatch } from '../../main/services/dispatch.ts';
+import { EventHub } from '../../main/services/events.ts';
+import type { ServiceContext } from '../../main/services/context.ts';
+import { loadSettings } from '../../main/settings.ts';
+import { createReviewHandlers } from '../../main/review/handlers.ts';
+import { openStore } from '../../main/review/store.ts';
+import type { Handlers } from '../../preload/contract.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'review-handlers-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function context(home: string): { ctx: ServiceContext; events: { name: string; payload: Events['review.changed'] }[] } {
+  const hub = new EventHub();
+  const events: { name: string; payload: Events['review.changed'] }[] = [];
+  hub.subscribe((name, payload) => events.push({ name, payload: payload as Events['review.changed'] }));
+  const ctx: ServiceContext = {
+    settings: loadSettings({ STUDIO_HOME: home }),
+    events: hub,
+    shell: 'browser',
+    version: 'test',
+    images: { summary: () => { throw new Error('unused'); }, frame: () => Promise.reject(new Error('unused')) },
+    log: () => {},
+  };
+  return { ctx, events };
+}
+
+test('the review handlers open <homeDir>/review.sqlite lazily and emit review.changed on every change', async () => {
+  const home = join(dir, 'home');
+  const { ctx, events } = context(home);
+  const service = createReviewHandlers(ctx);
+  assert.equal(existsSync(join(home, 'review.sqlite')), false, 'nothing is created before the first call');
+  const dispatch = createDispatch(service.handlers as unknown as Handlers);
+  const empty = await dispatch('review.worklist', {});
+  assert.deepEqual(empty, { ok: true, value: { items: [], total: 0, reviewed: 0 } });
+  assert.equal(existsSync(join(home, 'review.sqlite')), true);
+
+  // A batch process (another connection) records findings while the studio has the store open.
+  const batch = openStore(join(home, 'review.sqlite'));
+  const run = batch.beginRun({ model: 'm', backend: 'wasm' });
+  const { imageId, findingIds } = batch.recordImageFindings(run, { path: join(dir, 'x.png'), contentHash: 'f'.repeat(64), width: 50, height: 40 }, [{ box: [1, 2, 10, 12], score: 0.8, area: 90 }]);
+  batch.close();
+
+  const list = await dispatch('review.worklist', { status: 'pending' });
+  assert.ok(list.ok);
+  if (list.ok) assert.deepEqual((list.value as { items: { imageId: number }[] }).items.map((i) => i.imageId), [imageId]);
+  const decided = await dispatch('review.decide', { findingId: findingIds[0], reviewer: 'ann', decision: 'accepted' });
+  assert.ok(decided.ok);
+  const added = await dispatch('review.add', { imageId, reviewer: 'ann', box: [20, 20, 30, 30] });
+  assert.ok(added.ok);
+  assert.ok((await dispatch('review.flag', { imageId, reviewer: 'ann', flagged: true })).ok);
+  const undo = await dispatch('review.undo', { reviewer: 'ann' });
+  assert.deepEqual(undo, { ok: true, value: { undone: true } });
+  assert.deepEqual(events.map((e) => [e.name, e.payload.imageId]), [['review.changed', imageId], ['review.changed', imageId], ['review.changed', imageId], ['review.changed', imageId]]);
+
+  const findings = await dispatch('review.findings', { imageId });
+  assert.ok(findings.ok);
+  if (findings.ok) assert.deepEqual((findings.value as { findings: { decision: string }[] }).findings.map((f) => f.decision), ['accepted', 'added']);
+  const missing = await dispatch('review.findings', { imageId: 999 });
+  assert.equal(!missing.ok && missing.error.code, 'NOT_FOUND');
+  await service.close();
+});
+
+test('a store that cannot open is a clear error on each call, not a crash', async () => {
+  const home = join(dir, 'broken');
+  mkdirSync(home, { recursive: true });
+  writeFileSync(join(home, 'review.sqlite'), 'garbage '.repeat(200));
+  const { ctx } = context(home);
+  const service = createReviewHandlers(ctx);
+  const dispatch = createDispatch(service.handlers as unknown as Handlers);
+  for (let i = 0; i < 2; i++) {
+    const r = await dispatch('review.worklist', {});
+    assert.equal(r.ok, false);
+    if (!r.ok) {
+      assert.equal(r.error.code, 'DECODE_FAILED');
+      assert.match(r.error.message, /review\.sqlite is not a SQLite database/);
+    }
+  }
+  await service.close();
+});
