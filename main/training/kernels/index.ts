@@ -1,0 +1,58 @@
+/**
+ * Training kernels the wasm backend lacks (or runs slowly), registered under backend 'wasm'.
+ *
+ * tfjs-backend-wasm 4.22 has no `Conv2DBackpropFilter` and no depthwise backprops (training throws), and
+ * its `Conv2DBackpropInput` is a scalar loop that takes seconds per step. These replacements are written
+ * with tf ops plus JS loops on the wasm heap; ops called inside a kernel are not recorded on the gradient
+ * tape (tfjs only tapes at kernel depth 0), so they are safe to use here.
+ */
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { conv2DBackpropFilterWasm, conv2DBackpropInputWasm } from './conv2d.ts';
+import { depthwiseBackpropFilterWasm, depthwiseBackpropInputWasm } from './depthwise.ts';
+import { registerFastGradients } from './gradients.ts';
+
+type KernelFunc = tf.KernelConfig['kernelFunc'];
+
+const REPLACED: Record<string, KernelFunc> = {
+  Conv2DBackpropFilter: conv2DBackpropFilterWasm as unknown as KernelFunc,
+  Conv2DBackpropInput: conv2DBackpropInputWasm as unknown as KernelFunc,
+  DepthwiseConv2dNativeBackpropFilter: depthwiseBackpropFilterWasm as unknown as KernelFunc,
+  DepthwiseConv2dNativeBackpropInput: depthwiseBackpropInputWasm as unknown as KernelFunc,
+};
+
+/** wasm's own kernels that were replaced, kept so benchmarks can time before against after. */
+const originals = new Map<string, tf.KernelConfig>();
+let registered = false;
+
+/**
+ * Registers the wasm training kernels, and the cheaper (value-identical) Max and FusedBatchNorm gradients
+ * that every backend then uses. Idempotent.
+ */
+export function registerWasmGradientKernels(): void {
+  if (registered) return;
+  registered = true;
+  registerFastGradients();
+  for (const [kernelName, kernelFunc] of Object.entries(REPLACED)) {
+    const existing = tf.getKernel(kernelName, 'wasm');
+    if (existing) {
+      originals.set(kernelName, existing);
+      tf.unregisterKernel(kernelName, 'wasm');
+    }
+    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
+  }
+}
+
+/** For benchmarks: swap wasm's original kernel back in (true) or ours (false). */
+export function useOriginalWasmKernel(kernelName: string, original: boolean): boolean {
+  const orig = originals.get(kernelName);
+  const ours = REPLACED[kernelName];
+  if (!orig || !ours) return false;
+  tf.unregisterKernel(kernelName, 'wasm');
+  tf.registerKernel(original ? orig : { kernelName, backendName: 'wasm', kernelFunc: ours });
+  // wasm binds its C entry points in setupFunc, which it only runs for kernels present at backend init.
+  if (original) orig.setupFunc?.(tf.findBackend('wasm') as never);
+  return true;
+}
+
+export const REPLACED_KERNELS = Object.keys(REPLACED);
