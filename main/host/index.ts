@@ -1,0 +1,3 @@
+/** The browser host's public surface: `createHost` and its options. */
+export { type Host, type HostOptions, DEFAULT_MAX_BODY, WIRE_TYPE, createHost } from './server.ts';
+export { TOKEN_HEADER, cookieName } from './security.ts';
