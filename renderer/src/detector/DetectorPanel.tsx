@@ -1,0 +1,160 @@
+/**
+ * The detector's controls in the viewer: model, run (now, or on every image opened), which map to lay
+ * over the image (lesion heatmap, any attention module's map, Grad-CAM), boxes and their score
+ * threshold, opacity, colour map and the legend. The maps themselves are drawn by the viewport engine.
+ */
+import type { DetectionResult, GradCamResult, ModelInfo } from '../../../preload/contract.ts';
+import { COLORMAPS, type ColormapName, colormapGradient } from './colormaps.ts';
+
+export interface OverlaySettings {
+  /** `none`, `heatmap`, `gradcam`, or `attention:<layer name>`. */
+  layer: string;
+  opacity: number;
+  colormap: ColormapName;
+  showBoxes: boolean;
+  threshold: number;
+}
+
+interface Props {
+  models: ModelInfo[] | null;
+  model: string;
+  onModel(name: string): void;
+  runOnOpen: boolean;
+  onRunOnOpen(v: boolean): void;
+  canRun: boolean;
+  running: boolean;
+  gradcamRunning: boolean;
+  error: string | null;
+  result: DetectionResult | null;
+  gradcam: GradCamResult | null;
+  settings: OverlaySettings;
+  onSettings(s: OverlaySettings): void;
+  onRun(): void;
+  onGradcam(): void;
+  legend: { lo: number; hi: number; label: string } | null;
+}
+
+export function DetectorPanel(p: Props) {
+  const { settings: s, result } = p;
+  const set = (patch: Partial<OverlaySettings>) => p.onSettings({ ...s, ...patch });
+  const shown = result ? result.findings.filter((f) => f.score >= s.threshold) : [];
+  const modelInfo = p.models?.find((m) => m.name === p.model);
+
+  return (
+    <div className="detector-panel" data-testid="detector-panel">
+      <h3 className="panel-title">Detector</h3>
+      {p.models === null ? (
+        <div className="muted">Loading models…</div>
+      ) : p.models.length === 0 ? (
+        <div className="hint">No models found. Train one with <code>studio train</code>, or place one in <code>models/</code>.</div>
+      ) : (
+        <>
+          <label className="field">
+            <span>Model</span>
+            <select value={p.model} onChange={(e) => p.onModel(e.target.value)} data-testid="model-select">
+              {p.models.map((m) => (
+                <option key={m.name} value={m.name}>
+                  {m.name} ({m.variant}, {m.inputSize}²)
+                </option>
+              ))}
+            </select>
+          </label>
+          <div className="row">
+            <button type="button" className="primary" disabled={!p.canRun || p.running} onClick={p.onRun} data-testid="run-detector">
+              {p.running ? 'Running…' : 'Run detector'}
+            </button>
+            <label className="check">
+              <input type="checkbox" checked={p.runOnOpen} onChange={(e) => p.onRunOnOpen(e.target.checked)} /> on open
+            </label>
+          </div>
+          {modelInfo && typeof modelInfo.card.trainingData === 'string' && <div className="muted small">Trained on {modelInfo.card.trainingData}</div>}
+        </>
+      )}
+      {p.error && (
+        <div className="error-box" role="alert">
+          {p.error}
+        </div>
+      )}
+
+      {result && (
+        <div className="result-meta" data-testid="detector-result">
+          <span className="chip">{result.backend}</span>
+          <span className="chip">{result.ms.toFixed(0)} ms</span>
+          <span className="chip">{result.variant}</span>
+          <span className="muted">
+            {shown.length}/{result.findings.length} findings
+          </span>
+        </div>
+      )}
+
+      <h4 className="section-title">Overlay</h4>
+      <label className="field">
+        <span>Map</span>
+        <select value={s.layer} onChange={(e) => (e.target.value === 'gradcam' && !p.gradcam ? (set({ layer: 'gradcam' }), p.onGradcam()) : set({ layer: e.target.value }))} data-testid="overlay-layer" disabled={!result && !p.gradcam}>
+          <option value="none">None</option>
+          <option value="heatmap" disabled={!result}>
+            Lesion probability
+          </option>
+          {result?.attention.map((a) => (
+            <option key={a.name} value={`attention:${a.name}`}>
+              Attention · {a.name}
+            </option>
+          ))}
+          <option value="gradcam" disabled={!p.canRun}>
+            Grad-CAM{p.gradcam ? ` · ${p.gradcam.layer}` : ''}
+          </option>
+        </select>
+      </label>
+      {s.layer === 'gradcam' && (
+        <button type="button" disabled={!p.canRun || p.gradcamRunning} onClick={p.onGradcam}>
+          {p.gradcamRunning ? 'Computing Grad-CAM…' : p.gradcam ? 'Recompute Grad-CAM' : 'Compute Grad-CAM'}
+        </button>
+      )}
+      <label className="field">
+        <span>Opacity {Math.round(s.opacity * 100)}%</span>
+        <input type="range" min={0} max={1} step={0.05} value={s.opacity} onChange={(e) => set({ opacity: Number(e.target.value) })} data-testid="overlay-opacity" />
+      </label>
+      <label className="field">
+        <span>Colour map</span>
+        <select value={s.colormap} onChange={(e) => set({ colormap: e.target.value as ColormapName })}>
+          {COLORMAPS.map((c) => (
+            <option key={c} value={c}>
+              {c}
+            </option>
+          ))}
+        </select>
+      </label>
+      {p.legend && (
+        <div className="legend" data-testid="legend">
+          <div className="legend-label">{p.legend.label}</div>
+          <div className="legend-bar" style={{ background: colormapGradient(s.colormap) }} />
+          <div className="legend-scale">
+            <span>{p.legend.lo.toPrecision(3)}</span>
+            <span>{p.legend.hi.toPrecision(3)}</span>
+          </div>
+        </div>
+      )}
+
+      <h4 className="section-title">Boxes</h4>
+      <label className="check">
+        <input type="checkbox" checked={s.showBoxes} onChange={(e) => set({ showBoxes: e.target.checked })} data-testid="show-boxes" /> Show boxes with scores
+      </label>
+      <label className="field">
+        <span>Score threshold {s.threshold.toFixed(2)}</span>
+        <input type="range" min={0} max={1} step={0.01} value={s.threshold} onChange={(e) => set({ threshold: Number(e.target.value) })} data-testid="score-threshold" />
+      </label>
+      {shown.length > 0 && (
+        <ol className="findings">
+          {shown
+            .slice()
+            .sort((a, b) => b.score - a.score)
+            .map((f, i) => (
+              <li key={i}>
+                <span className="score">{f.score.toFixed(2)}</span> [{f.box.map((v) => Math.round(v)).join(', ')}] · {Math.round(f.area)} px²
+              </li>
+            ))}
+        </ol>
+      )}
+    </div>
+  );
+}

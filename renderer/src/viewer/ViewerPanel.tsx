@@ -1,0 +1,523 @@
+/**
+ * The viewer tab: opening images, the study list, the viewport with its toolbar and frame slider, and the
+ * detector panel. It owns what is open and selected; the viewport engine owns the pixels on screen.
+ */
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import type { DetectionResult, FramePixels, GradCamResult, ImageSummary, Map2D, ModelInfo, OpenResult, StudioApi } from '../../../preload/contract.ts';
+import { DetectorPanel, type OverlaySettings } from '../detector/DetectorPanel.tsx';
+import { colorize, mapRange } from '../detector/colormaps.ts';
+import { HelpOverlay } from './HelpOverlay.tsx';
+import { StudyBrowser } from './StudyBrowser.tsx';
+import { Viewport, type ViewportHandle } from './Viewport.tsx';
+import type { OverlayState, Tool } from './engine.ts';
+import { FrameCache } from './frameCache.ts';
+import { fromDrop, fromFileList, uploadPicked } from './files.ts';
+import { type Preset, initialMode, presetsFor } from './presets.ts';
+import type { VoiMode } from './windowing.ts';
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+const resultKey = (id: string, frame: number, model: string) => `${id}:${frame}:${model}`;
+
+const NO_OVERLAY: OverlayState = { map: null, opacity: 0, boxes: [] };
+
+export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: boolean; shell: 'electron' | 'browser' }) {
+  const [images, setImages] = useState<ImageSummary[]>([]);
+  const [errors, setErrors] = useState<OpenResult['errors']>([]);
+  const [selectedId, setSelectedId] = useState<string | null>(null);
+  const [frameIndex, setFrameIndex] = useState(0);
+  const [frame, setFrame] = useState<FramePixels | null>(null);
+  const [frameError, setFrameError] = useState<string | null>(null);
+  const [loading, setLoading] = useState(false);
+  const [busy, setBusy] = useState<string | null>(null);
+  const [tool, setTool] = useState<Tool>('wl');
+  const [invert, setInvert] = useState(false);
+  const [help, setHelp] = useState(false);
+  const [dragging, setDragging] = useState(false);
+  const [pathText, setPathText] = useState('');
+  const cache = useMemo(() => new FrameCache(api), [api]);
+  const modes = useRef(new Map<string, VoiMode>());
+  const viewport = useRef<ViewportHandle>(null);
+  const fileInput = useRef<HTMLInputElement>(null);
+  const folderInput = useRef<HTMLInputElement>(null);
+
+  // Detector state
+  const [models, setModels] = useState<ModelInfo[] | null>(null);
+  const [model, setModel] = useState('');
+  const [runOnOpen, setRunOnOpen] = useState(false);
+  const [results, setResults] = useState<Record<string, DetectionResult>>({});
+  const [gradcams, setGradcams] = useState<Record<string, GradCamResult>>({});
+  const [running, setRunning] = useState<Set<string>>(() => new Set());
+  const [gradRunning, setGradRunning] = useState<Set<string>>(() => new Set());
+  const [detError, setDetError] = useState<string | null>(null);
+  const [settings, setSettings] = useState<OverlaySettings>({ layer: 'heatmap', opacity: 0.45, colormap: 'jet', showBoxes: true, threshold: 0.5 });
+
+  const summary = images.find((i) => i.id === selectedId) ?? null;
+
+  // ---------------------------------------------------------------------------------------------
+  // Opening
+
+  const addResult = useCallback((r: OpenResult) => {
+    setImages((prev) => {
+      const known = new Set(prev.map((i) => i.id));
+      return [...prev, ...r.images.filter((i) => !known.has(i.id))];
+    });
+    if (r.errors.length) setErrors((prev) => [...prev, ...r.errors]);
+    if (r.images.length) {
+      setSelectedId(r.images[0].id);
+      setFrameIndex(0);
+    }
+  }, []);
+
+  useEffect(() => {
+    api['imaging.list']({}).then(
+      (list) => {
+        if (list.length) addResult({ images: list, errors: [] });
+      },
+      (err) => setErrors((e) => [...e, { file: 'session', message: message(err) }]),
+    );
+    api['models.list']({}).then(
+      (m) => {
+        setModels(m);
+        if (m.length) setModel((cur) => cur || m[0].name);
+      },
+      (err) => {
+        setModels([]);
+        setDetError(`models: ${message(err)}`);
+      },
+    );
+  }, [api, addResult]);
+
+  const openPaths = useCallback(
+    async (paths: string[]) => {
+      if (!paths.length) return;
+      setBusy(`Opening ${paths.length === 1 ? paths[0] : `${paths.length} items`}…`);
+      try {
+        addResult(await api['imaging.open']({ paths }));
+      } catch (err) {
+        setErrors((e) => [...e, ...paths.map((file) => ({ file, message: message(err) }))]);
+      } finally {
+        setBusy(null);
+      }
+    },
+    [api, addResult],
+  );
+
+  const upload = useCallback(
+    async (picked: ReturnType<typeof fromFileList>) => {
+      if (!picked.length) return;
+      setBusy(`Reading ${picked.length} file${picked.length > 1 ? 's' : ''}…`);
+      try {
+        addResult(await uploadPicked(api, picked, (done, total) => setBusy(`Opening ${done}/${total} files…`)));
+      } finally {
+        setBusy(null);
+      }
+    },
+    [api, addResult],
+  );
+
+  const openDialog = async (folders: boolean) => {
+    if (shell === 'electron') {
+      try {
+        const { paths } = await api['dialog.open']({ folders });
+        await openPaths(paths);
+      } catch (err) {
+        setErrors((e) => [...e, { file: 'open dialog', message: message(err) }]);
+      }
+    } else (folders ? folderInput : fileInput).current?.click();
+  };
+
+  useEffect(() => {
+    // React has no typed prop for it; set the attribute so the picker selects folders.
+    folderInput.current?.setAttribute('webkitdirectory', '');
+  }, []);
+
+  const closeAll = async () => {
+    const ids = images.map((i) => i.id);
+    setImages([]);
+    setSelectedId(null);
+    setFrame(null);
+    setResults({});
+    setGradcams({});
+    cache.drop(new Set(ids));
+    if (ids.length) await api['imaging.close']({ ids }).catch(() => undefined);
+  };
+
+  // ---------------------------------------------------------------------------------------------
+  // Frames
+
+  useEffect(() => {
+    if (!selectedId) return;
+    let current = true;
+    const hit = cache.peek(selectedId, frameIndex);
+    if (hit) {
+      setFrame(hit);
+      setFrameError(null);
+      return;
+    }
+    setLoading(true);
+    cache.get(selectedId, frameIndex).then(
+      (px) => {
+        if (!current) return;
+        setFrame(px);
+        setFrameError(null);
+        setLoading(false);
+      },
+      (err) => {
+        if (!current) return;
+        setFrameError(message(err));
+        setLoading(false);
+      },
+    );
+    return () => {
+      current = false;
+    };
+  }, [cache, selectedId, frameIndex]);
+
+  const frames = summary?.frames ?? 1;
+  const stepFrame = useCallback((d: number) => setFrameIndex((f) => Math.min(frames - 1, Math.max(0, f + d))), [frames]);
+  const selectImage = useCallback(
+    (id: string) => {
+      if (id === selectedId) return;
+      setSelectedId(id);
+      setFrameIndex(0);
+    },
+    [selectedId],
+  );
+
+  const hasVoiLut = !!frame?.voiLut && frame.id === selectedId;
+  const presets: Preset[] = useMemo(() => (summary ? presetsFor(summary, hasVoiLut) : []), [summary, hasVoiLut]);
+  const mode = summary ? (modes.current.get(summary.id) ?? initialMode(summary)) : initialMode({ channels: 1, windows: [], valueRange: { min: 0, max: 255 } } as unknown as ImageSummary);
+  const applyPreset = (p: Preset) => {
+    viewport.current?.setMode(p.mode);
+  };
+  const onView = useCallback(
+    (s: { mode: VoiMode }) => {
+      if (frame) modes.current.set(frame.id, s.mode);
+    },
+    [frame],
+  );
+  const reset = () => {
+    if (!summary) return;
+    modes.current.delete(summary.id);
+    viewport.current?.setMode(initialMode(summary));
+    viewport.current?.fit();
+    setInvert(false);
+  };
+
+  // ---------------------------------------------------------------------------------------------
+  // Detector
+
+  const shownFrame = frame && frame.id === selectedId ? frame.frame : null;
+  const key = selectedId && shownFrame !== null && model ? resultKey(selectedId, shownFrame, model) : null;
+  const result = key ? (results[key] ?? null) : null;
+  const gradcam = key ? (gradcams[key] ?? null) : null;
+
+  const runDetector = useCallback(async () => {
+    if (!selectedId || shownFrame === null || !model) return;
+    const k = resultKey(selectedId, shownFrame, model);
+    setRunning((s) => new Set(s).add(k));
+    setDetError(null);
+    try {
+      const r = await api['detector.run']({ imageId: selectedId, frame: shownFrame, model });
+      setResults((prev) => ({ ...prev, [k]: r }));
+    } catch (err) {
+      setDetError(message(err));
+    } finally {
+      setRunning((s) => {
+        const n = new Set(s);
+        n.delete(k);
+        return n;
+      });
+    }
+  }, [api, selectedId, shownFrame, model]);
+
+  const runGradcam = useCallback(async () => {
+    if (!selectedId || shownFrame === null || !model) return;
+    const k = resultKey(selectedId, shownFrame, model);
+    setGradRunning((s) => new Set(s).add(k));
+    setDetError(null);
+    try {
+      const r = await api['detector.gradcam']({ imageId: selectedId, frame: shownFrame, model });
+      setGradcams((prev) => ({ ...prev, [k]: r }));
+      setSettings((s) => ({ ...s, layer: 'gradcam' }));
+    } catch (err) {
+      setDetError(`Grad-CAM: ${message(err)}`);
+    } finally {
+      setGradRunning((s) => {
+        const n = new Set(s);
+        n.delete(k);
+        return n;
+      });
+    }
+  }, [api, selectedId, shownFrame, model]);
+
+  useEffect(() => {
+    if (runOnOpen && key && !results[key] && !running.has(key)) void runDetector();
+    // Only a new image, frame or model should trigger a run, not the results arriving.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [runOnOpen, key]);
+
+  const layerMap: { map: Map2D; probability: boolean; label: string } | null = useMemo(() => {
+    const l = settings.layer;
+    if (l === 'heatmap' && result) return { map: result.heatmap, probability: true, label: 'Lesion probability' };
+    if (l === 'gradcam' && gradcam) return { map: gradcam.map, probability: false, label: `Grad-CAM · ${gradcam.layer}` };
+    if (l.startsWith('attention:') && result) {
+      const a = result.attention.find((x) => `attention:${x.name}` === l);
+      if (a) return { map: a.map, probability: false, label: `Attention · ${a.name}` };
+    }
+    return null;
+  }, [settings.layer, result, gradcam]);
+  const range = useMemo(() => (layerMap ? mapRange(layerMap.map, layerMap.probability) : null), [layerMap]);
+  const mapCanvas = useMemo(() => (layerMap && range ? colorize(layerMap.map, settings.colormap, range) : null), [layerMap, range, settings.colormap]);
+  const overlay: OverlayState = useMemo(() => {
+    if (!frame || frame.id !== selectedId) return NO_OVERLAY;
+    return {
+      map: mapCanvas,
+      opacity: settings.opacity,
+      boxes: settings.showBoxes && result ? result.findings.filter((f) => f.score >= settings.threshold).map((f) => ({ box: f.box, score: f.score })) : [],
+    };
+  }, [frame, selectedId, mapCanvas, settings.opacity, settings.showBoxes, settings.threshold, result]);
+
+  // ---------------------------------------------------------------------------------------------
+  // Keyboard
+
+  const keyState = useRef({ presets, images, selectedId, frames, runDetector, summary });
+  keyState.current = { presets, images, selectedId, frames, runDetector, summary };
+  useEffect(() => {
+    if (!active) return;
+    const onKey = (e: KeyboardEvent) => {
+      const t = e.target as HTMLElement | null;
+      if (t && (t.tagName === 'INPUT' || t.tagName === 'SELECT' || t.tagName === 'TEXTAREA' || t.isContentEditable)) return;
+      if (e.ctrlKey || e.metaKey || e.altKey) return;
+      const s = keyState.current;
+      const k = e.key;
+      let handled = true;
+      if (k === 'Escape') setHelp(false);
+      else if (k === 'h' || k === 'H' || k === '?') setHelp((h) => !h);
+      else if (k === 'w' || k === 'W') setTool('wl');
+      else if (k === 'p' || k === 'P') setTool('pan');
+      else if (k === 'z' || k === 'Z') setTool('zoom');
+      else if (k === 'f' || k === 'F') viewport.current?.fit();
+      else if (k === 'a' || k === 'A') viewport.current?.actualSize();
+      else if (k === '+' || k === '=') viewport.current?.zoomBy(1.25);
+      else if (k === '-' || k === '_') viewport.current?.zoomBy(0.8);
+      else if (k === 'i' || k === 'I') setInvert((v) => !v);
+      else if (k === 'r' || k === 'R') resetRef.current();
+      else if (/^[1-9]$/.test(k)) {
+        const p = s.presets[Number(k) - 1];
+        if (p) viewport.current?.setMode(p.mode);
+      } else if (k === 'ArrowDown' || k === 'PageDown') setFrameIndex((f) => Math.min(s.frames - 1, f + 1));
+      else if (k === 'ArrowUp' || k === 'PageUp') setFrameIndex((f) => Math.max(0, f - 1));
+      else if (k === 'Home') setFrameIndex(0);
+      else if (k === 'End') setFrameIndex(s.frames - 1);
+      else if (k === 'ArrowRight' || k === 'ArrowLeft') {
+        const i = s.images.findIndex((im) => im.id === s.selectedId);
+        const next = s.images[i + (k === 'ArrowRight' ? 1 : -1)];
+        if (next) {
+          setSelectedId(next.id);
+          setFrameIndex(0);
+        }
+      } else if (k === 'd' || k === 'D') void s.runDetector();
+      else if (k === 'o' || k === 'O') setSettings((st) => ({ ...st, layer: st.layer === 'none' ? 'heatmap' : 'none' }));
+      else if (k === 'b' || k === 'B') setSettings((st) => ({ ...st, showBoxes: !st.showBoxes }));
+      else handled = false;
+      if (handled) e.preventDefault();
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [active]);
+  const resetRef = useRef(reset);
+  resetRef.current = reset;
+
+  // ---------------------------------------------------------------------------------------------
+
+  const canRun = !!model && shownFrame !== null;
+  return (
+    <div
+      className={dragging ? 'viewer dragging' : 'viewer'}
+      onDragOver={(e) => {
+        if (e.dataTransfer.types.includes('Files')) {
+          e.preventDefault();
+          setDragging(true);
+        }
+      }}
+      onDragLeave={(e) => {
+        if (e.currentTarget === e.target) setDragging(false);
+      }}
+      onDrop={(e) => {
+        e.preventDefault();
+        setDragging(false);
+        void fromDrop(e.dataTransfer.items).then(upload, (err) => setErrors((x) => [...x, { file: 'drop', message: message(err) }]));
+      }}
+    >
+      <aside className="sidebar">
+        <div className="open-bar">
+          <button type="button" className="primary" onClick={() => void openDialog(false)} data-testid="open-files">
+            Open files…
+          </button>
+          <button type="button" onClick={() => void openDialog(true)} data-testid="open-folder">
+            Open folder…
+          </button>
+          <input ref={fileInput} type="file" multiple hidden data-testid="file-input" onChange={(e) => void upload(fromFileList(e.target.files)).finally(() => (e.target.value = ''))} />
+          <input ref={folderInput} type="file" multiple hidden data-testid="folder-input" onChange={(e) => void upload(fromFileList(e.target.files)).finally(() => (e.target.value = ''))} />
+        </div>
+        {shell === 'browser' && (
+          <form
+            className="path-form"
+            onSubmit={(e) => {
+              e.preventDefault();
+              const p = pathText.trim();
+              if (p) void openPaths([p]);
+            }}
+          >
+            <input type="text" placeholder="Open a path on this machine…" value={pathText} onChange={(e) => setPathText(e.target.value)} aria-label="Path to open" data-testid="open-path" />
+            <button type="submit" disabled={!pathText.trim()}>
+              Open
+            </button>
+          </form>
+        )}
+        {busy && (
+          <div className="busy" data-testid="busy">
+            {busy}
+          </div>
+        )}
+        {errors.length > 0 && (
+          <div className="open-errors" role="alert" data-testid="open-errors">
+            <div className="open-errors-head">
+              <span>
+                {errors.length} file{errors.length > 1 ? 's' : ''} could not be opened
+              </span>
+              <button type="button" className="link" onClick={() => setErrors([])}>
+                Dismiss
+              </button>
+            </div>
+            <ul>
+              {errors.slice(-200).map((e, i) => (
+                <li key={i}>
+                  <span className="err-file">{e.file}</span>
+                  <span className="err-msg">{e.message}</span>
+                </li>
+              ))}
+            </ul>
+          </div>
+        )}
+        <div className="list-head">
+          <span>
+            Studies <span className="muted">· {images.length} image{images.length === 1 ? '' : 's'}</span>
+          </span>
+          {images.length > 0 && (
+            <button type="button" className="link" onClick={() => void closeAll()}>
+              Close all
+            </button>
+          )}
+        </div>
+        <StudyBrowser images={images} selected={selectedId} onSelect={selectImage} />
+      </aside>
+
+      <section className="center">
+        <div className="toolbar" role="toolbar" aria-label="View tools">
+          <div className="group">
+            {(['wl', 'pan', 'zoom'] as Tool[]).map((t) => (
+              <button key={t} type="button" className={tool === t ? 'tool active' : 'tool'} onClick={() => setTool(t)} title={t === 'wl' ? 'Window/level (W)' : t === 'pan' ? 'Pan (P)' : 'Zoom (Z)'}>
+                {t === 'wl' ? 'W/L' : t === 'pan' ? 'Pan' : 'Zoom'}
+              </button>
+            ))}
+          </div>
+          <div className="group">
+            <select
+              aria-label="Window preset"
+              value=""
+              onChange={(e) => {
+                const p = presets[Number(e.target.value)];
+                if (p) applyPreset(p);
+              }}
+              disabled={!summary}
+              data-testid="preset-select"
+            >
+              <option value="">Window presets…</option>
+              {presets.map((p, i) => (
+                <option key={i} value={i}>
+                  {i < 9 ? `${i + 1} · ` : ''}
+                  {p.label}
+                  {p.mode.kind === 'window' ? ` (${Math.round(p.mode.voi.width)}/${Math.round(p.mode.voi.center)})` : ''}
+                </option>
+              ))}
+            </select>
+          </div>
+          <div className="group">
+            <button type="button" className="tool" onClick={() => viewport.current?.fit()} title="Fit (F)">
+              Fit
+            </button>
+            <button type="button" className="tool" onClick={() => viewport.current?.actualSize()} title="Actual size (A)">
+              1:1
+            </button>
+            <button type="button" className={invert ? 'tool active' : 'tool'} onClick={() => setInvert((v) => !v)} title="Invert (I)" data-testid="invert">
+              Invert
+            </button>
+            <button type="button" className="tool" onClick={reset} title="Reset (R)">
+              Reset
+            </button>
+          </div>
+          <div className="spacer" />
+          <button type="button" className="tool" onClick={() => setHelp(true)} title="Keyboard shortcuts (H)" data-testid="help-button">
+            ?
+          </button>
+        </div>
+        <Viewport
+          summary={summary}
+          frame={frame}
+          mode={mode}
+          invert={invert}
+          tool={tool}
+          overlay={overlay}
+          loading={loading}
+          onFrameStep={stepFrame}
+          onView={onView}
+          handle={viewport}
+        />
+        {frameError && (
+          <div className="frame-error" role="alert">
+            {summary?.name}: {frameError}
+          </div>
+        )}
+        {frames > 1 && (
+          <div className="frame-bar">
+            <button type="button" className="tool" onClick={() => stepFrame(-1)} disabled={frameIndex === 0} aria-label="Previous frame">
+              ‹
+            </button>
+            <input type="range" min={0} max={frames - 1} value={frameIndex} onChange={(e) => setFrameIndex(Number(e.target.value))} aria-label="Frame" data-testid="frame-slider" />
+            <button type="button" className="tool" onClick={() => stepFrame(1)} disabled={frameIndex >= frames - 1} aria-label="Next frame">
+              ›
+            </button>
+            <span className="frame-count">
+              {frameIndex + 1} / {frames}
+            </span>
+          </div>
+        )}
+        {dragging && <div className="drop-hint">Drop files or folders to open them</div>}
+      </section>
+
+      <aside className="sidebar right">
+        <DetectorPanel
+          models={models}
+          model={model}
+          onModel={setModel}
+          runOnOpen={runOnOpen}
+          onRunOnOpen={setRunOnOpen}
+          canRun={canRun}
+          running={!!key && running.has(key)}
+          gradcamRunning={!!key && gradRunning.has(key)}
+          error={detError}
+          result={result}
+          gradcam={gradcam}
+          settings={settings}
+          onSettings={setSettings}
+          onRun={() => void runDetector()}
+          onGradcam={() => void runGradcam()}
+          legend={layerMap && range ? { ...range, label: layerMap.label } : null}
+        />
+      </aside>
+      {help && <HelpOverlay onClose={() => setHelp(false)} />}
+    </div>
+  );
+}

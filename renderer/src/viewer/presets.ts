@@ -1,0 +1,43 @@
+/** Window presets: the file's own windows first, then CT windows (in HU) where they make sense, then full range. */
+import type { ImageSummary } from '../../../preload/contract.ts';
+import type { VoiMode } from './windowing.ts';
+
+export interface Preset {
+  label: string;
+  mode: VoiMode;
+}
+
+const CT: [string, number, number][] = [
+  ['Soft tissue', 40, 400],
+  ['Lung', -600, 1500],
+  ['Bone', 400, 1800],
+  ['Brain', 40, 80],
+  ['Abdomen', 60, 400],
+  ['Liver', 90, 150],
+  ['Mediastinum', 50, 350],
+];
+
+/** CT presets apply to CT, or to any image whose values look like Hounsfield units. */
+function looksLikeCt(s: ImageSummary): boolean {
+  return s.modality === 'CT' || (s.channels === 1 && s.valueRange.min <= -900 && s.valueRange.max >= 500);
+}
+
+export function presetsFor(s: ImageSummary, hasVoiLut: boolean): Preset[] {
+  const out: Preset[] = [];
+  s.windows.forEach((w, i) => {
+    out.push({ label: w.explanation ? `${w.explanation}` : i === 0 ? 'File default' : `File window ${i + 1}`, mode: { kind: 'window', voi: { center: w.center, width: w.width } } });
+  });
+  if (hasVoiLut) out.push({ label: 'File VOI LUT', mode: { kind: 'lut' } });
+  if (looksLikeCt(s)) for (const [label, center, width] of CT) out.push({ label, mode: { kind: 'window', voi: { center, width } } });
+  const { min, max } = s.channels === 3 ? { min: 0, max: 255 } : s.valueRange;
+  const width = Math.max(1, max - min + 1);
+  out.push({ label: 'Full range', mode: { kind: 'window', voi: { center: min + width / 2, width } } });
+  return out;
+}
+
+export function initialMode(s: ImageSummary): VoiMode {
+  if (s.channels === 3) return { kind: 'window', voi: { center: 128, width: 256 } };
+  const w = s.windows[0];
+  if (w) return { kind: 'window', voi: { center: w.center, width: w.width } };
+  return presetsFor(s, false).at(-1)!.mode;
+}
