@@ -1,0 +1,107 @@
+/**
+ * One compressed frame to samples, by transfer syntax. RLE and deflated frames come back as native bytes
+ * (the native unpacker then handles them like uncompressed data); the image codecs come back as samples.
+ */
+import { inflateRawSync } from 'node:zlib';
+import { Decoder as LosslessDecoder } from 'jpeg-lossless-decoder-js';
+import { StudioError } from '../../../preload/contract.ts';
+import { TS, TS_NAMES } from '../dicom/uids.ts';
+import { decodeRle } from './rle.ts';
+import { decodeWithWasm, type WasmCodec, type WasmDecoded } from './wasm.ts';
+import { decodeJpegDct, jpegInfo } from './jpeg.ts';
+
+export interface FrameLayout {
+  rows: number;
+  columns: number;
+  samplesPerPixel: number;
+  bitsAllocated: number;
+}
+
+export type CodecOutput =
+  /** Bytes laid out exactly as native pixel data of one frame (little endian). */
+  | { kind: 'native'; bytes: Uint8Array; planar: boolean }
+  /** Decoded samples, one element per sample, interleaved when `planar` is false. */
+  | { kind: 'samples'; samples: Uint8Array | Int8Array | Uint16Array | Int16Array; planar: boolean; colourConverted: boolean };
+
+export function isSupportedSyntax(ts: string): boolean {
+  return ts in TS_NAMES;
+}
+
+export async function decodeCompressedFrame(ts: string, encoded: Uint8Array, layout: FrameLayout, planarConfiguration: 0 | 1): Promise<CodecOutput> {
+  switch (ts) {
+    case TS.rle:
+      return { kind: 'native', bytes: decodeRle(encoded, layout), planar: false };
+    case TS.deflatedImageFrame: {
+      const bytes = inflateRawSync(encoded, { maxOutputLength: expectedBytes(layout) + 16 });
+      return { kind: 'native', bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), planar: planarConfiguration === 1 };
+    }
+    case TS.jpegLossless:
+    case TS.jpegLosslessSV1:
+      return decodeLossless(encoded, layout);
+    case TS.jpegBaseline:
+    case TS.jpegExtended:
+    case TS.jpegExtended35:
+    case TS.jpegSpectral:
+    case TS.jpegFull: {
+      const info = jpegInfo(encoded);
+      if (info.lossless) return decodeLossless(encoded, layout);
+      if (info.precision <= 8 && info.arithmetic === false) return fromWasm(await decodeWithWasm('libjpeg-turbo', encoded), layout, true);
+      const decoded = decodeJpegDct(encoded);
+      checkSize(decoded.width, decoded.height, decoded.components, layout);
+      return { kind: 'samples', samples: decoded.samples, planar: false, colourConverted: decoded.colourConverted };
+    }
+    case TS.jpegLsLossless:
+    case TS.jpegLsNear: {
+      const out = await decodeWithWasm('charls', encoded);
+      return fromWasm(out, layout, false, out.components > 1 && out.interleaveMode === 0);
+    }
+    case TS.j2kLossless:
+    case TS.j2k:
+      return fromWasm(await decodeWithWasm('openjpeg', j2kCodestream(encoded)), layout, true);
+    case TS.htj2kLossless:
+    case TS.htj2kRpcl:
+    case TS.htj2k:
+      return fromWasm(await decodeWithWasm('openjph' as WasmCodec, j2kCodestream(encoded)), layout, true);
+    default:
+      throw new StudioError('UNSUPPORTED', `transfer syntax ${ts} is not supported`);
+  }
+}
+
+function expectedBytes(l: FrameLayout): number {
+  return l.bitsAllocated === 1 ? Math.ceil((l.rows * l.columns * l.samplesPerPixel) / 8) : (l.rows * l.columns * l.samplesPerPixel * l.bitsAllocated) / 8;
+}
+
+function checkSize(width: number, height: number, components: number, l: FrameLayout): void {
+  if (!width || !height) throw new Error('the codec decoded no image: the codestream is corrupt');
+  if (width !== l.columns || height !== l.rows) throw new Error(`codestream is ${width}x${height} but the header says ${l.columns}x${l.rows}`);
+  if (components !== l.samplesPerPixel) throw new Error(`codestream has ${components} components but the header says ${l.samplesPerPixel} samples per pixel`);
+}
+
+/** JPEG 2000 in DICOM should be a bare codestream; some writers wrap it in a JP2 file. */
+function j2kCodestream(bytes: Uint8Array): Uint8Array {
+  if (bytes[0] === 0xff && bytes[1] === 0x4f) return bytes;
+  for (let i = 0; i + 4 < bytes.length; i++) {
+    if (bytes[i] === 0xff && bytes[i + 1] === 0x4f && bytes[i + 2] === 0xff && bytes[i + 3] === 0x51) return bytes.subarray(i);
+  }
+  return bytes;
+}
+
+function fromWasm(out: WasmDecoded, layout: FrameLayout, colourConverted: boolean, planar = false): CodecOutput {
+  checkSize(out.width, out.height, out.components, layout);
+  const count = out.width * out.height * out.components;
+  const wide = out.bitsPerSample > 8;
+  const need = count * (wide ? 2 : 1);
+  if (out.bytes.length < need) throw new Error(`codec returned ${out.bytes.length} bytes; ${need} expected`);
+  const buf = out.bytes.buffer.slice(out.bytes.byteOffset, out.bytes.byteOffset + need);
+  const samples = wide ? (out.signed ? new Int16Array(buf) : new Uint16Array(buf)) : out.signed ? new Int8Array(buf) : new Uint8Array(buf);
+  return { kind: 'samples', samples, planar, colourConverted };
+}
+
+function decodeLossless(encoded: Uint8Array, layout: FrameLayout): CodecOutput {
+  const info = jpegInfo(encoded);
+  const bytes = info.precision > 8 ? 2 : 1;
+  const copy = encoded.slice();
+  const out = new LosslessDecoder().decode(copy.buffer, 0, copy.length, bytes) as Uint8Array | Uint16Array;
+  checkSize(info.width, info.height, info.components, layout);
+  return { kind: 'samples', samples: out, planar: false, colourConverted: false };
+}

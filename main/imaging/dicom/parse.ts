@@ -1,0 +1,123 @@
+/**
+ * Reads a DICOM object's dataset with dicom-parser, whatever its framing: Part 10 with preamble, a meta
+ * group without preamble, or a bare dataset without any meta information (its byte order and VR style
+ * sniffed from the first element). Deflated datasets are inflated here so the parser sees plain bytes.
+ */
+import { inflateRawSync } from 'node:zlib';
+import dicomParser from 'dicom-parser';
+import type { DataSet, Element } from 'dicom-parser';
+import { imagingError, reasonOf } from '../errors.ts';
+import { TS } from './uids.ts';
+
+export type { DataSet, Element };
+
+export interface ParsedDicom {
+  dataSet: DataSet;
+  transferSyntax: string;
+  /** How the framing was read, for meta.json and error messages. */
+  framing: 'part10' | 'no-preamble' | 'raw-dataset';
+  /** Big endian dataset: native pixel words need swapping. */
+  bigEndian: boolean;
+}
+
+const DICM = [0x44, 0x49, 0x43, 0x4d];
+
+function hasPreamble(bytes: Uint8Array): boolean {
+  return bytes.length >= 132 && DICM.every((b, i) => bytes[128 + i] === b);
+}
+
+/** A meta group (0002,xxxx) at offset 0, explicit VR little endian, as some writers leave it. */
+function startsWithMetaGroup(bytes: Uint8Array): boolean {
+  return bytes.length >= 8 && bytes[0] === 0x02 && bytes[1] === 0x00 && isVrText(bytes[4], bytes[5]);
+}
+
+function isVrText(a: number, b: number): boolean {
+  return a >= 0x41 && a <= 0x5a && b >= 0x41 && b <= 0x5a;
+}
+
+/** The candidate syntaxes for a dataset without meta information, likeliest first. */
+function sniffRawSyntaxes(bytes: Uint8Array): string[] {
+  if (bytes.length < 8) return [];
+  const bigEndianGroup = bytes[0] === 0x00 && bytes[1] !== 0x00;
+  const explicit = isVrText(bytes[4], bytes[5]);
+  if (bigEndianGroup && explicit) return [TS.explicitBE, TS.explicitLE, TS.implicitLE];
+  if (explicit) return [TS.explicitLE, TS.implicitLE, TS.explicitBE];
+  return [TS.implicitLE, TS.explicitLE, TS.explicitBE];
+}
+
+function looksLikeDataset(ds: DataSet): boolean {
+  const tags = Object.keys(ds.elements);
+  return tags.length > 0 && tags.some((t) => t.startsWith('x0008') || t.startsWith('x0028') || t.startsWith('x0010') || t.startsWith('x0020'));
+}
+
+/** Parses `bytes` (the whole file). Throws a StudioError naming `name` and the reason. */
+export function parseDicomBytes(bytes: Uint8Array, name: string): ParsedDicom {
+  if (hasPreamble(bytes)) return parsePart10(bytes, name, 'part10');
+  if (startsWithMetaGroup(bytes)) {
+    const framed = new Uint8Array(132 + bytes.length);
+    framed.set(DICM, 128);
+    framed.set(bytes, 132);
+    return parsePart10(framed, name, 'no-preamble');
+  }
+  const candidates = sniffRawSyntaxes(bytes);
+  let firstError: unknown;
+  for (const transferSyntax of candidates) {
+    try {
+      const dataSet = dicomParser.parseDicom(bytes, { TransferSyntaxUID: transferSyntax });
+      if (looksLikeDataset(dataSet)) return { dataSet, transferSyntax, framing: 'raw-dataset', bigEndian: transferSyntax === TS.explicitBE };
+    } catch (err) {
+      firstError ??= err;
+    }
+  }
+  const why = firstError ? `: ${reasonOf(firstError)}` : '';
+  throw imagingError('UNSUPPORTED', name, `not a DICOM file (no DICM prefix, no meta header, and no readable dataset${why})`);
+}
+
+function parsePart10(bytes: Uint8Array, name: string, framing: 'part10' | 'no-preamble'): ParsedDicom {
+  let meta: DataSet & { position?: number };
+  try {
+    meta = dicomParser.readPart10Header(bytes) as DataSet & { position?: number };
+  } catch (err) {
+    throw imagingError('DECODE_FAILED', name, `unreadable DICOM meta header: ${reasonOf(err)}`);
+  }
+  const tsElement = meta.elements.x00020010;
+  const transferSyntax = tsElement ? (meta.string('x00020010') ?? '').replace(/\0/g, '').trim() : '';
+  if (!transferSyntax) throw imagingError('DECODE_FAILED', name, 'the DICOM meta header has no Transfer Syntax UID (0002,0010)');
+
+  if (transferSyntax === TS.deflatedLE) {
+    const start = meta.position ?? 132;
+    let inflated: Uint8Array;
+    try {
+      inflated = inflateRawSync(bytes.subarray(start), { maxOutputLength: 2 ** 31 - 1 });
+    } catch (err) {
+      throw imagingError('DECODE_FAILED', name, `deflated dataset does not inflate: ${reasonOf(err)}`);
+    }
+    const dataSet = parseOrExplain(() => dicomParser.parseDicom(new Uint8Array(inflated.buffer, inflated.byteOffset, inflated.length), { TransferSyntaxUID: TS.explicitLE }), name);
+    for (const [tag, el] of Object.entries(meta.elements)) if (!dataSet.elements[tag]) dataSet.elements[tag] = { ...el, tag, length: 0, dataOffset: 0 } as Element;
+    return { dataSet, transferSyntax, framing, bigEndian: false };
+  }
+  const dataSet = parseOrExplain(() => dicomParser.parseDicom(bytes), name);
+  return { dataSet, transferSyntax, framing, bigEndian: transferSyntax === TS.explicitBE };
+}
+
+/**
+ * dicom-parser throws `{exception, dataSet}` when the dataset ends early. When the partial dataset still
+ * holds complete pixel data we keep it (trailing garbage is common); otherwise the file is truncated.
+ */
+function parseOrExplain(parse: () => DataSet, name: string): DataSet {
+  try {
+    return parse();
+  } catch (err) {
+    const partial = err && typeof err === 'object' && 'dataSet' in err ? (err as { dataSet?: DataSet }).dataSet : undefined;
+    const pixel = partial && (partial.elements.x7fe00010 ?? partial.elements.x7fe00008 ?? partial.elements.x7fe00009);
+    if (partial && pixel && pixelElementComplete(partial, pixel)) return partial;
+    const reason = reasonOf(err);
+    const truncated = /overrun|beyond|greater than|maxPosition|end of|past the end/i.test(reason);
+    throw imagingError('DECODE_FAILED', name, truncated ? `file is truncated or corrupt (${reason})` : `unreadable DICOM dataset: ${reason}`);
+  }
+}
+
+function pixelElementComplete(ds: DataSet, el: Element): boolean {
+  if (el.encapsulatedPixelData) return !!el.fragments && el.fragments.length > 0;
+  return el.dataOffset + el.length <= ds.byteArray.length;
+}

@@ -1,0 +1,90 @@
+/** PNG, JPEG and TIFF (8 and 16 bit, grey and RGB) through sharp, as LoadedImages like DICOM ones. */
+import sharp, { type Metadata } from 'sharp';
+import { StudioError } from '../../preload/contract.ts';
+import { asImagingError, imagingError } from './errors.ts';
+import { checkDeclaredSize } from './guard.ts';
+import { minMax, windowFromData } from './pixels/display.ts';
+import type { FrameData, LoadedImage, StoredFrame } from './types.ts';
+
+const RASTER_MAGIC: [string, number[]][] = [
+  ['png', [0x89, 0x50, 0x4e, 0x47]],
+  ['jpeg', [0xff, 0xd8, 0xff]],
+  ['tiff', [0x49, 0x49, 0x2a, 0x00]],
+  ['tiff', [0x4d, 0x4d, 0x00, 0x2a]],
+];
+
+export function rasterKind(bytes: Uint8Array): string | undefined {
+  return RASTER_MAGIC.find(([, magic]) => magic.every((b, i) => bytes[i] === b))?.[0];
+}
+
+export async function loadRaster(bytes: Uint8Array, name: string, path?: string): Promise<LoadedImage> {
+  // failOn 'none': real TIFFs declaring MinIsBlack with 3 samples are refused otherwise (FACTS.md).
+  const input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let meta: Metadata;
+  try {
+    meta = await sharp(input, { failOn: 'none' }).metadata();
+  } catch (err) {
+    throw asImagingError(err, name, 'not a readable PNG, JPEG or TIFF image');
+  }
+  const width = meta.width ?? 0;
+  const height = meta.height ?? 0;
+  const frames = meta.format === 'tiff' ? Math.max(1, meta.pages ?? 1) : 1;
+  const wide = meta.depth === 'ushort' || meta.depth === 'short';
+  if (meta.depth && !['uchar', 'char', 'ushort', 'short'].includes(meta.depth)) {
+    throw imagingError('UNSUPPORTED', name, `${meta.format} with ${meta.depth} samples is not supported (8 or 16-bit integers only)`);
+  }
+  const grey = (meta.channels ?? 3) <= 2;
+  const channels: 1 | 3 = grey ? 1 : 3;
+  checkDeclaredSize({ rows: height, columns: width, frames, samplesPerPixel: channels, bitsAllocated: wide ? 16 : 8 }, name);
+  const bits = wide ? 16 : 8;
+
+  const decode = async (page: number): Promise<StoredFrame> => {
+    if (!Number.isInteger(page) || page < 0 || page >= frames) throw new StudioError('NOT_FOUND', `${name}: frame ${page} does not exist (${frames} frame(s))`, name);
+    try {
+      let img = sharp(input, { failOn: 'none', ...(frames > 1 ? { page } : {}) });
+      img = grey ? img.extractChannel(0) : img.removeAlpha().toColourspace(wide ? 'rgb16' : 'srgb');
+      const { data, info } = await img.raw(wide ? { depth: 'ushort' } : undefined).toBuffer({ resolveWithObject: true });
+      if (info.width !== width || info.height !== height) throw new Error(`page ${page} is ${info.width}x${info.height}, not ${width}x${height}`);
+      const copy = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
+      const arr = wide ? new Uint16Array(copy) : new Uint8Array(copy);
+      return { data: arr, shape: grey ? [height, width] : [height, width, 3] };
+    } catch (err) {
+      throw asImagingError(err, name, `cannot decode ${meta.format ?? 'image'}`);
+    }
+  };
+
+  const frame = async (i: number): Promise<FrameData> => {
+    const s = await decode(i);
+    if (!grey) {
+      const data = wide ? Uint8Array.from(s.data as Uint16Array, (v) => v >> 8) : (s.data as Uint8Array);
+      return { frame: i, rows: height, columns: width, channels: 3, data, invert: false, min: 0, max: 255 };
+    }
+    const values = Float32Array.from(s.data as Uint8Array | Uint16Array);
+    const { min, max } = minMax(values);
+    return { frame: i, rows: height, columns: width, channels: 1, data: values, invert: false, min, max };
+  };
+
+  const first = await frame(0);
+  const windows = grey ? [{ center: 2 ** (bits - 1), width: 2 ** bits, explanation: 'full range' }, windowFromData(first.data)] : [];
+  return {
+    info: {
+      name,
+      ...(path ? { path } : {}),
+      kind: 'raster',
+      rows: height,
+      columns: width,
+      frames,
+      channels,
+      photometric: grey ? 'MONOCHROME2' : 'RGB',
+      bitsStored: bits,
+      study: {},
+      series: {},
+      instance: {},
+      windows,
+      valueRange: { min: first.min, max: first.max },
+    },
+    frame: (i) => (i === 0 ? Promise.resolve(first) : frame(i)),
+    stored: decode,
+    meta: () => ({ file: name, format: meta.format, rows: height, columns: width, frames, channels, bitsAllocated: bits, bitsStored: bits, pixelRepresentation: 0, photometricInterpretation: grey ? 'MONOCHROME2' : 'RGB', window: windows }),
+  };
+}
