@@ -1,6 +1,14 @@
-import type { BackendReport, Handlers } from '../../preload/contract.ts';
+/**
+ * The detector's channels: list the models in settings.modelsDir, run a model on an open image, Grad-CAM
+ * for the same image, and the backend report for `app.doctor`. Inference runs in one worker thread
+ * (started on first use) so the event loop serving the UI never waits on TensorFlow.js.
+ */
+import type { BackendReport, DetectionResult, GradCamResult, Handlers } from '../../preload/contract.ts';
+import { toRGB8 } from '../imaging/index.ts';
 import type { ServiceContext } from '../services/context.ts';
-import { unavailable } from '../services/unavailable.ts';
+import { DetectorEngine } from './engine.ts';
+import { listModels, modelDir } from './io.ts';
+import type { RGBImage } from './preprocess.ts';
 
 type DetectorChannels = 'models.list' | 'detector.run' | 'detector.gradcam';
 
@@ -10,8 +18,51 @@ export interface DetectorService {
   close(): Promise<void>;
 }
 
-// PLACEHOLDER: replaced by the detector engine.
-export function createDetectorHandlers(_ctx: ServiceContext): DetectorService {
-  const none = unavailable('the detector');
-  return { handlers: { 'models.list': async () => [], 'detector.run': none, 'detector.gradcam': none }, backendReport: none, async close() {} };
+/** A report fit for the contract (drops the engine's internal fields). */
+export function toBackendReport(state: BackendReport, extraNotes: string[] = []): BackendReport {
+  return { backend: state.backend, runtime: state.runtime, gpu: state.gpu, threads: state.threads, versions: { ...state.versions }, notes: [...state.notes, ...extraNotes] };
+}
+
+export function createDetectorHandlers(ctx: ServiceContext): DetectorService {
+  let engine: DetectorEngine | null = null;
+  const getEngine = () => (engine ??= new DetectorEngine({ workers: 1, backend: ctx.settings.backend, log: ctx.log }));
+
+  async function imageRGB(imageId: string, frame: number): Promise<RGBImage> {
+    const summary = ctx.images.summary(imageId);
+    const pixels = await ctx.images.frame(imageId, frame);
+    const window = summary.windows[0];
+    return toRGB8(pixels, window ? { center: window.center, width: window.width } : undefined);
+  }
+
+  return {
+    handlers: {
+      'models.list': async () => listModels(ctx.settings.modelsDir, (m) => ctx.log(`models.list: ${m}`)),
+
+      'detector.run': async (req): Promise<DetectionResult> => {
+        const dir = modelDir(ctx.settings.modelsDir, req.model);
+        const image = await imageRGB(req.imageId, req.frame);
+        const e = getEngine();
+        const [state, r] = await Promise.all([e.backend(), e.detect(dir, image, { threshold: req.threshold, transfer: true })]);
+        return { imageId: req.imageId, frame: req.frame, model: req.model, variant: r.variant, backend: state.backend, ms: r.ms, heatmap: r.heatmap, attention: r.attention, findings: r.findings };
+      },
+
+      'detector.gradcam': async (req): Promise<GradCamResult> => {
+        const dir = modelDir(ctx.settings.modelsDir, req.model);
+        const image = await imageRGB(req.imageId, req.frame);
+        const r = await getEngine().gradcam(dir, image, req.layer);
+        if (r.note) ctx.log(`detector.gradcam: ${r.note}`);
+        return { imageId: req.imageId, frame: req.frame, model: req.model, layer: r.layer, map: r.map };
+      },
+    },
+
+    async backendReport(): Promise<BackendReport> {
+      const e = getEngine();
+      return toBackendReport(await e.backend(), [`inference in ${e.size} worker thread(s); batch analysis uses one per core`]);
+    },
+
+    async close() {
+      await engine?.close();
+      engine = null;
+    },
+  };
 }

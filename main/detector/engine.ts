@@ -1,0 +1,156 @@
+/**
+ * A pool of inference workers. The main thread only posts pixels and receives maps: all TensorFlow.js
+ * work happens in the workers, so the event loop (UI host, IPC) stays responsive. Interactive use runs
+ * one worker; batch runs one per core. A crashed worker fails its own request and is replaced.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { StudioError, type ErrorCode, type Map2D } from '../../preload/contract.ts';
+import type { BackendState } from './backend.ts';
+import type { RawDetection } from './inference.ts';
+import type { RGBImage } from './preprocess.ts';
+import type { WorkerReply, WorkerRequest, WorkerResult } from './protocol.ts';
+
+type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
+type Job = { request: DistributiveOmit<WorkerRequest, 'id'>; resolve(r: WorkerResult): void; reject(e: unknown): void; transfer: ArrayBuffer[] };
+
+interface Slot {
+  worker: Worker;
+  ready: Promise<BackendState>;
+  busy: boolean;
+  pending: Map<number, Job>;
+}
+
+export interface EngineOptions {
+  /** Worker threads (default 1; batch passes the core count). */
+  workers?: number;
+  /** Forced backend (settings.backend). */
+  backend?: string;
+  log?: (line: string) => void;
+}
+
+export function coreCount(): number {
+  return Math.max(1, availableParallelism());
+}
+
+const WORKER_URL = new URL('./worker-entry.mjs', import.meta.url);
+
+export class DetectorEngine {
+  private readonly slots: Slot[] = [];
+  private readonly queue: Job[] = [];
+  private nextId = 1;
+  private closed = false;
+  private state: BackendState | null = null;
+  readonly size: number;
+
+  constructor(private readonly options: EngineOptions = {}) {
+    this.size = Math.max(1, options.workers ?? 1);
+    for (let i = 0; i < this.size; i++) this.slots.push(this.spawn());
+  }
+
+  private spawn(): Slot {
+    const worker = new Worker(WORKER_URL);
+    const slot: Slot = { worker, busy: false, pending: new Map(), ready: Promise.resolve(null as unknown as BackendState) };
+    worker.on('message', (reply: WorkerReply) => {
+      const job = slot.pending.get(reply.id);
+      if (!job) return;
+      slot.pending.delete(reply.id);
+      if (reply.ok) job.resolve(reply.result);
+      else job.reject(new StudioError(reply.error.code as ErrorCode, reply.error.message, reply.error.subject));
+    });
+    const fail = (err: Error) => {
+      for (const job of slot.pending.values()) job.reject(new StudioError('INTERNAL', `inference worker failed: ${err.message}`));
+      slot.pending.clear();
+      const i = this.slots.indexOf(slot);
+      if (i >= 0 && !this.closed) {
+        this.options.log?.(`detector: worker failed (${err.message}); starting a new one`);
+        this.slots[i] = this.spawn();
+        this.pump();
+      }
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => {
+      if (!this.closed && code !== 0) fail(new Error(`exited with code ${code}`));
+    });
+    slot.ready = this.send(slot, { request: { type: 'init', backend: this.options.backend }, transfer: [] }).then((r) => (r as { state: BackendState }).state);
+    slot.ready.catch(() => {});
+    return slot;
+  }
+
+  private send(slot: Slot, job: Omit<Job, 'resolve' | 'reject'>): Promise<WorkerResult> {
+    return new Promise((resolve, reject) => {
+      const id = this.nextId++;
+      const full: Job = { ...job, resolve, reject };
+      slot.pending.set(id, full);
+      slot.worker.postMessage({ ...job.request, id } as WorkerRequest, job.transfer);
+    });
+  }
+
+  private pump(): void {
+    for (const slot of this.slots) {
+      if (!this.queue.length) return;
+      if (slot.busy) continue;
+      const job = this.queue.shift()!;
+      slot.busy = true;
+      const done = () => {
+        slot.busy = false;
+        this.pump();
+      };
+      this.send(slot, job).then(
+        (r) => {
+          job.resolve(r);
+          done();
+        },
+        (e) => {
+          job.reject(e);
+          done();
+        },
+      );
+    }
+  }
+
+  private run(request: Job['request'], transfer: ArrayBuffer[] = []): Promise<WorkerResult> {
+    if (this.closed) return Promise.reject(new StudioError('CANCELLED', 'the detector engine is closed'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ request, resolve, reject, transfer });
+      this.pump();
+    });
+  }
+
+  /** The backend the workers run (all workers start the same one). */
+  async backend(): Promise<BackendState> {
+    if (!this.state) this.state = await this.slots[0].ready;
+    return this.state;
+  }
+
+  /**
+   * Detect lesions in an RGB image. Pass `transfer: true` to hand the pixel buffer to the worker without
+   * a copy (the caller's array becomes unusable).
+   */
+  async detect(modelDir: string, image: RGBImage, options: { threshold?: number; transfer?: boolean } = {}): Promise<RawDetection> {
+    await this.backend();
+    const transfer = options.transfer ? [image.data.buffer as ArrayBuffer] : [];
+    const r = await this.run({ type: 'detect', modelDir, image, threshold: options.threshold }, transfer);
+    return (r as { detection: RawDetection }).detection;
+  }
+
+  async gradcam(modelDir: string, image: RGBImage, layer?: string): Promise<{ layer: string; map: Map2D; backend: string; note?: string }> {
+    await this.backend();
+    const r = (await this.run({ type: 'gradcam', modelDir, image, layer })) as Extract<WorkerResult, { type: 'gradcam' }>;
+    return { layer: r.layer, map: r.map, backend: r.backend, note: r.note };
+  }
+
+  /** tf.memory() of the first worker (for leak checks). */
+  async memory(): Promise<{ numTensors: number; numBytes: number }> {
+    await this.backend();
+    const r = (await this.send(this.slots[0], { request: { type: 'memory' }, transfer: [] })) as Extract<WorkerResult, { type: 'memory' }>;
+    return { numTensors: r.numTensors, numBytes: r.numBytes };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const job of this.queue.splice(0)) job.reject(new StudioError('CANCELLED', 'the detector engine closed'));
+    await Promise.allSettled(this.slots.map((s) => s.worker.terminate()));
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * One loaded detector, run in the current thread: letterbox → model → maps cropped to the image →
+ * findings. The worker wraps this; benchmarks and tests use it directly. Every tensor is disposed.
+ */
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { StudioError, type AttentionMap, type Finding, type Map2D, type Variant } from '../../preload/contract.ts';
+import { loadModel, readCard, MODEL_FILE } from './io.ts';
+import { GRADCAM_LAYER, OUTPUT_STRIDE, attentionLayerNames, buildInferenceModel, inferVariant, type AttentionKind } from './model.ts';
+import { argmax, cropMap, findings, imageCells } from './postprocess.ts';
+import { gradCam } from './gradcam.ts';
+import { letterbox, type Letterbox, type RGBImage } from './preprocess.ts';
+
+export interface RawDetection {
+  variant: Variant;
+  ms: number;
+  heatmap: Map2D;
+  attention: AttentionMap[];
+  findings: Finding[];
+}
+
+export interface DetectOptions {
+  threshold?: number;
+  minCells?: number;
+}
+
+/** The stride of each attention layer's map: `stage{k}` is at stride 2^k. */
+function stageStride(name: string): number {
+  const m = /^stage(\d)/.exec(name);
+  return m ? 2 ** Number(m[1]) : OUTPUT_STRIDE;
+}
+
+export class LoadedDetector {
+  readonly inputSize: number;
+  readonly variant: Variant;
+  private readonly inference: tf.LayersModel;
+  private readonly outputs: { name: string; kind: AttentionKind | 'lesion' }[];
+
+  constructor(readonly model: tf.LayersModel) {
+    const shape = model.inputs[0].shape;
+    this.inputSize = shape[1] as number;
+    this.variant = inferVariant(model);
+    const built = buildInferenceModel(model);
+    this.inference = built.model;
+    this.outputs = built.outputs;
+  }
+
+  static async load(dir: string): Promise<LoadedDetector> {
+    return new LoadedDetector(await loadModel(dir));
+  }
+
+  attentionLayers(): { name: string; kind: AttentionKind }[] {
+    return attentionLayerNames(this.model);
+  }
+
+  private inputTensor(image: RGBImage): { x: tf.Tensor4D; box: Letterbox } {
+    const { input, box } = letterbox(image, this.inputSize);
+    return { x: tf.tensor4d(input, [1, this.inputSize, this.inputSize, 3]), box };
+  }
+
+  async detect(image: RGBImage, options: DetectOptions = {}): Promise<RawDetection> {
+    const started = performance.now();
+    const { x, box } = this.inputTensor(image);
+    const S = this.inputSize;
+    const outs = [this.inference.predict(x)].flat() as tf.Tensor[];
+    const extra: tf.Tensor[] = [];
+    try {
+      const lesionCells = imageCells(box, OUTPUT_STRIDE);
+      const heatmap = cropMap(await outs[0].data(), S / OUTPUT_STRIDE, lesionCells.cols, lesionCells.rows);
+      const attention: AttentionMap[] = [];
+      for (let i = 1; i < outs.length; i++) {
+        const { name, kind } = this.outputs[i];
+        const stride = stageStride(name);
+        const side = S / stride;
+        const cells = imageCells(box, stride);
+        if (kind === 'spatial') {
+          attention.push({ name, kind: 'spatial', map: cropMap(await outs[i].data(), side, cells.cols, cells.rows) });
+        } else {
+          // The row of the affinity matrix for the query at the lesion map's strongest position.
+          const peak = argmax(heatmap.data);
+          const px = peak % heatmap.width;
+          const py = (peak - px) / heatmap.width;
+          const ratio = stride / OUTPUT_STRIDE;
+          const query = Math.min(side - 1, Math.floor(py / ratio)) * side + Math.min(side - 1, Math.floor(px / ratio));
+          const row = tf.gather(outs[i], [query], 1);
+          extra.push(row);
+          attention.push({ name, kind: 'nonlocal', map: cropMap(await row.data(), side, cells.cols, cells.rows) });
+        }
+      }
+      const found = findings(heatmap, OUTPUT_STRIDE, box, image.width, image.height, { threshold: options.threshold ?? 0.5, minCells: options.minCells });
+      return { variant: this.variant, ms: performance.now() - started, heatmap, attention, findings: found };
+    } finally {
+      tf.dispose([x, ...outs, ...extra]);
+    }
+  }
+
+  /** Grad-CAM of `layer` (default: the deepest stage) as a map over the image's full extent. */
+  gradcam(image: RGBImage, layer = GRADCAM_LAYER): { layer: string; map: Map2D } {
+    const found = this.model.layers.find((l) => l.name === layer);
+    const shape = found?.outputShape as (number | null)[] | undefined;
+    if (!found || !shape || shape.length !== 4 || Array.isArray(shape[0])) {
+      throw new StudioError('INVALID_PAYLOAD', `Grad-CAM needs a feature layer of this model (for example ${GRADCAM_LAYER}); '${layer}' is not one`, layer);
+    }
+    const { x, box } = this.inputTensor(image);
+    const S = this.inputSize;
+    const cells = imageCells(box, OUTPUT_STRIDE);
+    const maskData = new Float32Array((S / OUTPUT_STRIDE) ** 2);
+    for (let y = 0; y < cells.rows; y++) for (let c = 0; c < cells.cols; c++) maskData[y * (S / OUTPUT_STRIDE) + c] = 1;
+    const mask = tf.tensor4d(maskData, [1, S / OUTPUT_STRIDE, S / OUTPUT_STRIDE, 1]);
+    try {
+      const cam = gradCam(this.model, x, layer, mask);
+      const stride = S / cam.cols;
+      const camCells = imageCells(box, stride);
+      return { layer, map: cropMap(cam.data, cam.cols, camCells.cols, camCells.rows) };
+    } finally {
+      tf.dispose([x, mask]);
+    }
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}
+
+/** Loaded detectors by folder, reloaded when model.json changes (a retrained model replaces the old one). */
+export class DetectorCache {
+  private readonly entries = new Map<string, { mtime: number; detector: LoadedDetector }>();
+
+  async get(dir: string): Promise<LoadedDetector> {
+    let mtime = 0;
+    try {
+      mtime = statSync(join(dir, MODEL_FILE)).mtimeMs;
+    } catch {
+      // loadModel reports the missing file clearly
+    }
+    const hit = this.entries.get(dir);
+    if (hit && hit.mtime === mtime) return hit.detector;
+    if (hit) {
+      hit.detector.dispose();
+      this.entries.delete(dir);
+    }
+    const detector = await LoadedDetector.load(dir);
+    this.entries.set(dir, { mtime, detector });
+    return detector;
+  }
+
+  clear(): void {
+    for (const e of this.entries.values()) e.detector.dispose();
+    this.entries.clear();
+  }
+}
+
+export { readCard };

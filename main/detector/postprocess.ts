@@ -1,0 +1,87 @@
+/**
+ * Model outputs → what the studio shows: maps cropped to the image's region of the letterboxed input
+ * (so each covers the image's full extent), and findings from connected components of the thresholded
+ * lesion map, in the original image's pixel coordinates.
+ */
+import type { Finding, Map2D } from '../../preload/contract.ts';
+import type { Letterbox } from './preprocess.ts';
+
+/** Cells of a stride-`stride` map of the `box.size` input that the image covers (at least one). */
+export function imageCells(box: Letterbox, stride: number): { cols: number; rows: number } {
+  return { cols: Math.max(1, Math.ceil(box.width / stride)), rows: Math.max(1, Math.ceil(box.height / stride)) };
+}
+
+/** Crop the top-left `cols × rows` of a row-major `side`-wide map. */
+export function cropMap(data: ArrayLike<number>, side: number, cols: number, rows: number): Map2D {
+  const out = new Float32Array(cols * rows);
+  for (let y = 0; y < rows; y++) for (let x = 0; x < cols; x++) out[y * cols + x] = data[y * side + x];
+  return { width: cols, height: rows, data: out };
+}
+
+export interface ComponentOptions {
+  threshold: number;
+  /** Components smaller than this many map cells are noise, not findings. */
+  minCells?: number;
+}
+
+/**
+ * 8-connected components of `map >= threshold`. `map` covers the letterboxed image region at `stride`
+ * model pixels per cell; boxes are returned in the original image's pixels (clamped to it), sorted by score.
+ */
+export function findings(map: Map2D, stride: number, box: Letterbox, imageWidth: number, imageHeight: number, options: ComponentOptions): Finding[] {
+  const { width: w, height: h, data } = map;
+  const minCells = options.minCells ?? 2;
+  const label = new Int32Array(w * h).fill(-1);
+  const stack: number[] = [];
+  const cellPx = stride / box.scale; // image pixels per map cell
+  const out: Finding[] = [];
+  for (let start = 0; start < w * h; start++) {
+    if (label[start] !== -1 || !(data[start] >= options.threshold)) continue;
+    label[start] = start;
+    stack.push(start);
+    let x0 = w, y0 = h, x1 = -1, y1 = -1, cells = 0, score = 0;
+    while (stack.length) {
+      const i = stack.pop()!;
+      const x = i % w;
+      const y = (i - x) / w;
+      cells++;
+      if (data[i] > score) score = data[i];
+      if (x < x0) x0 = x;
+      if (x > x1) x1 = x;
+      if (y < y0) y0 = y;
+      if (y > y1) y1 = y;
+      for (let dy = -1; dy <= 1; dy++) {
+        const ny = y + dy;
+        if (ny < 0 || ny >= h) continue;
+        for (let dx = -1; dx <= 1; dx++) {
+          const nx = x + dx;
+          if (nx < 0 || nx >= w) continue;
+          const j = ny * w + nx;
+          if (label[j] === -1 && data[j] >= options.threshold) {
+            label[j] = start;
+            stack.push(j);
+          }
+        }
+      }
+    }
+    if (cells < minCells) continue;
+    const bx0 = Math.min(imageWidth, Math.max(0, x0 * cellPx));
+    const by0 = Math.min(imageHeight, Math.max(0, y0 * cellPx));
+    const bx1 = Math.min(imageWidth, Math.max(0, (x1 + 1) * cellPx));
+    const by1 = Math.min(imageHeight, Math.max(0, (y1 + 1) * cellPx));
+    if (bx1 <= bx0 || by1 <= by0) continue;
+    out.push({ box: [round2(bx0), round2(by0), round2(bx1), round2(by1)], score, area: Math.round(cells * cellPx * cellPx) });
+  }
+  return out.sort((a, b) => b.score - a.score);
+}
+
+function round2(v: number): number {
+  return Math.round(v * 100) / 100;
+}
+
+/** Index of the largest value (first one on ties). */
+export function argmax(data: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < data.length; i++) if (data[i] > data[best]) best = i;
+  return best;
+}

@@ -1,0 +1,96 @@
+/**
+ * An inference worker thread: its own tfjs and backend, a cache of loaded models, one request at a time.
+ * Grad-CAM needs conv gradient kernels; wasm lacks them unless the training kernels are registered, so
+ * Grad-CAM then runs on this thread's `cpu` backend with a cpu copy of the model (and says so).
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parentPort } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs';
+import { StudioError } from '../../preload/contract.ts';
+import { setGradientsAvailable, startBackend, type BackendState } from './backend.ts';
+import { DetectorCache } from './inference.ts';
+import type { WorkerReply, WorkerRequest, WorkerResult } from './protocol.ts';
+
+if (!parentPort) throw new Error('detector worker must run in a worker thread');
+const port = parentPort;
+
+let state: BackendState | null = null;
+const detectors = new DetectorCache();
+const cpuDetectors = new DetectorCache();
+let wasmKernelsTried = false;
+
+const KERNELS = new URL('../training/kernels/index.ts', import.meta.url);
+
+/** Register the training helper's wasm gradient kernels when that module exists. */
+async function tryWasmGradients(): Promise<string | undefined> {
+  if (wasmKernelsTried || !state || state.backend !== 'wasm') return undefined;
+  wasmKernelsTried = true;
+  if (!existsSync(fileURLToPath(KERNELS))) return 'wasm gradient kernels not present yet';
+  try {
+    const mod = (await import(KERNELS.href)) as { registerWasmGradientKernels?: () => void | Promise<void> };
+    if (typeof mod.registerWasmGradientKernels !== 'function') return 'training kernels module has no registerWasmGradientKernels()';
+    await mod.registerWasmGradientKernels();
+    setGradientsAvailable();
+    return undefined;
+  } catch (err) {
+    return `wasm gradient kernels failed to register: ${(err as Error).message}`;
+  }
+}
+
+async function handle(req: WorkerRequest): Promise<WorkerResult> {
+  switch (req.type) {
+    case 'init':
+      state = await startBackend(req.backend);
+      return { type: 'init', state };
+    case 'detect': {
+      const detector = await detectors.get(req.modelDir);
+      return { type: 'detect', detection: await detector.detect(req.image, { threshold: req.threshold }) };
+    }
+    case 'gradcam': {
+      if (!state) throw new Error('worker not initialised');
+      let note = await tryWasmGradients();
+      if (state.gradients) {
+        const detector = await detectors.get(req.modelDir);
+        return { type: 'gradcam', ...detector.gradcam(req.image, req.layer), backend: state.backend };
+      }
+      const home = tf.getBackend();
+      await tf.setBackend('cpu');
+      try {
+        const detector = await cpuDetectors.get(req.modelDir);
+        note = `Grad-CAM computed on the cpu backend: ${home} lacks conv gradient kernels${note ? ` (${note})` : ''}`;
+        return { type: 'gradcam', ...detector.gradcam(req.image, req.layer), backend: 'cpu', note };
+      } finally {
+        await tf.setBackend(home);
+      }
+    }
+    case 'memory': {
+      const m = tf.memory();
+      return { type: 'memory', numTensors: m.numTensors, numBytes: m.numBytes };
+    }
+  }
+}
+
+function transferables(result: WorkerResult): ArrayBuffer[] {
+  if (result.type === 'detect') return [result.detection.heatmap.data.buffer as ArrayBuffer, ...result.detection.attention.map((a) => a.map.data.buffer as ArrayBuffer)];
+  if (result.type === 'gradcam') return [result.map.data.buffer as ArrayBuffer];
+  return [];
+}
+
+// Requests are handled strictly one after another: tfjs's backend and caches are per-thread state.
+let queue: Promise<void> = Promise.resolve();
+port.on('message', (req: WorkerRequest) => {
+  queue = queue.then(async () => {
+    let reply: WorkerReply;
+    let transfer: ArrayBuffer[] = [];
+    try {
+      const result = await handle(req);
+      reply = { id: req.id, ok: true, result };
+      transfer = transferables(result);
+    } catch (err) {
+      const e = err as StudioError;
+      reply = { id: req.id, ok: false, error: { code: e instanceof StudioError ? e.code : 'INTERNAL', message: e?.message ?? String(err), ...(e?.subject ? { subject: e.subject } : {}) } };
+    }
+    port.postMessage(reply, transfer);
+  });
+});
