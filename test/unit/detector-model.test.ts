@@ -1,0 +1,175 @@
+/**
+ * The detector's model family: shapes of every output, attention maps per module, save/load round trip
+ * through the project's IOHandler, clear errors for broken model folders, and the trainability rules
+ * (no MaxPool/resize ops; the pixel-shuffle upsampler's gradient is exact).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { VARIANTS, attentionLayerNames, buildInferenceModel, buildModel, modelFlops } from '../../main/detector/model.ts';
+import { loadModel, readCard, saveModel, listModels } from '../../main/detector/io.ts';
+import { pixelShuffle } from '../../main/detector/layers/index.ts';
+import { StudioError } from '../../preload/contract.ts';
+
+await tf.setBackend('cpu');
+tf.enableProdMode();
+const S = 64;
+const tmp = mkdtempSync(join(tmpdir(), 'detector-model-'));
+process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+
+const EXPECTED_ATTENTION: Record<string, string[]> = {
+  baseline: [],
+  se: [],
+  cbam: ['stage1/cbam_spatial', 'stage2/cbam_spatial', 'stage3/cbam_spatial', 'stage4/cbam_spatial'],
+  nonlocal: ['stage1/cbam_spatial', 'stage2/cbam_spatial', 'stage3/cbam_spatial', 'stage4/cbam_spatial', 'stage4/nonlocal_attention'],
+};
+
+for (const variant of VARIANTS) {
+  test(`${variant}: lesion map is [N, S/4, S/4, 1] in (0, 1) and every attention module has an output of the documented shape`, () => {
+    const model = buildModel({ variant, inputSize: S });
+    const x = tf.randomUniform([2, S, S, 3]);
+    const lesion = model.predict(x) as tf.Tensor;
+    assert.deepEqual(lesion.shape, [2, S / 4, S / 4, 1]);
+    const v = lesion.dataSync();
+    assert.ok(v.every((p) => p > 0 && p < 1));
+    const names = attentionLayerNames(model).map((a) => a.name);
+    assert.deepEqual(names, EXPECTED_ATTENTION[variant]);
+    const { model: inference, outputs } = buildInferenceModel(model);
+    const outs = [inference.predict(x)].flat() as tf.Tensor[];
+    assert.equal(outs.length, 1 + names.length);
+    assert.deepEqual(outputs.map((o) => o.name), ['lesion', ...names]);
+    outs.forEach((t, i) => {
+      const name = outputs[i].name;
+      if (name === 'lesion') assert.deepEqual(t.shape, [2, S / 4, S / 4, 1]);
+      else if (outputs[i].kind === 'spatial') {
+        const k = Number(/stage(\d)/.exec(name)![1]);
+        assert.deepEqual(t.shape, [2, S / 2 ** k, S / 2 ** k, 1], name);
+      } else {
+        const side = S / 16;
+        assert.deepEqual(t.shape, [2, side * side, side * side], name);
+        // each row of the affinity matrix is a softmax: sums to 1
+        const rows = tf.sum(t, -1).dataSync();
+        assert.ok(rows.every((r) => Math.abs(r - 1) < 1e-4));
+      }
+    });
+    tf.dispose([x, lesion, ...outs]);
+    model.dispose();
+  });
+
+  test(`${variant}: save and load through the disk IOHandler gives identical outputs`, async () => {
+    const model = buildModel({ variant, inputSize: S });
+    // make BN statistics non-trivial so a lost weight would show
+    for (const w of model.weights) if (w.name.includes('moving_mean')) w.write(tf.randomNormal(w.shape, 0, 0.1));
+    const dir = join(tmp, variant);
+    await saveModel(model, dir, { name: variant, variant, inputSize: S });
+    const loaded = await loadModel(dir);
+    assert.equal(readCard(dir).variant, variant);
+    const x = tf.randomUniform([1, S, S, 3]);
+    const a = [buildInferenceModel(model).model.predict(x)].flat() as tf.Tensor[];
+    const b = [buildInferenceModel(loaded).model.predict(x)].flat() as tf.Tensor[];
+    assert.equal(a.length, b.length);
+    a.forEach((t, i) => assert.deepEqual(Array.from(t.dataSync()), Array.from(b[i].dataSync())));
+    tf.dispose([x, ...a, ...b]);
+  });
+}
+
+test('no variant uses MaxPool, UpSampling2D or resize layers (their gradients are wrong or missing on wasm/cpu)', () => {
+  for (const variant of VARIANTS) {
+    const classes = buildModel({ variant, inputSize: S }).layers.map((l) => l.getClassName());
+    for (const bad of ['MaxPooling2D', 'UpSampling2D', 'Resizing']) assert.ok(!classes.includes(bad), `${variant} uses ${bad}`);
+  }
+});
+
+test('model FLOPs at 256² are in the 0.3–0.6 GFLOP budget the speed targets need', () => {
+  for (const variant of VARIANTS) {
+    const g = modelFlops(buildModel({ variant, inputSize: 256 })) / 1e9;
+    assert.ok(g > 0.3 && g < 0.6, `${variant}: ${g} GFLOP`);
+  }
+});
+
+test('pixelShuffle puts channel block (i, j) at sub-pixel (i, j)', () => {
+  // one pixel, 4 channels (C = 1): channel k = i*2 + j → output pixel (i, j)
+  const out = pixelShuffle(tf.tensor4d([10, 11, 12, 13], [1, 1, 1, 4]), 2);
+  assert.deepEqual(out.shape, [1, 2, 2, 1]);
+  assert.deepEqual(Array.from(out.dataSync()), [10, 11, 12, 13]);
+});
+
+test('pixelShuffle gradient matches central finite differences on the cpu backend', () => {
+  const x = tf.randomNormal([2, 3, 3, 8]) as tf.Tensor4D;
+  const w = tf.randomNormal([2, 6, 6, 2]);
+  const f = (t: tf.Tensor4D) => tf.sum(tf.mul(pixelShuffle(t, 2), w)) as tf.Scalar;
+  const g = tf.grad(f)(x).dataSync();
+  const xd = x.dataSync();
+  const eps = 1e-2;
+  for (let i = 0; i < xd.length; i += 5) {
+    const plus = Float32Array.from(xd);
+    plus[i] += eps;
+    const minus = Float32Array.from(xd);
+    minus[i] -= eps;
+    const fd = (f(tf.tensor4d(plus, x.shape)).dataSync()[0] - f(tf.tensor4d(minus, x.shape)).dataSync()[0]) / (2 * eps);
+    assert.ok(Math.abs(fd - g[i]) < 1e-3, `element ${i}: analytic ${g[i]} vs numeric ${fd}`);
+  }
+});
+
+test('the non-local block starts as the identity (γ = 0) and its Q/K/V weights get gradients once γ ≠ 0', () => {
+  const model = buildModel({ variant: 'nonlocal', inputSize: S });
+  const block = model.getLayer('stage4/nonlocal');
+  const x = tf.randomUniform([2, S, S, 3]);
+  const probe = tf.model({ inputs: model.inputs, outputs: [model.getLayer('stage4/cbam_apply').output as tf.SymbolicTensor, block.output as tf.SymbolicTensor] });
+  const [before, after] = probe.predict(x) as tf.Tensor[];
+  assert.ok(tf.max(tf.abs(tf.sub(before, after))).dataSync()[0] === 0);
+  const gamma = block.weights.find((w) => /gamma/.test(w.name))!;
+  gamma.write(tf.tensor1d([0.5]));
+  const { grads } = tf.variableGrads(() => tf.mean(model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar);
+  for (const name of ['stage4/nonlocal_attention/wq', 'stage4/nonlocal_attention/wk', 'stage4/nonlocal/wv', 'stage4/nonlocal/wo']) {
+    const key = Object.keys(grads).find((k) => k.startsWith(name))!;
+    assert.ok(key, `no gradient for ${name}`);
+    assert.ok(tf.max(tf.abs(grads[key])).dataSync()[0] > 0, `${name} gradient is zero`);
+  }
+});
+
+test('every variable of every variant gets a gradient in a training step (cbam, no dead paths)', () => {
+  const model = buildModel({ variant: 'cbam', inputSize: S });
+  const x = tf.randomUniform([2, S, S, 3]);
+  const { grads } = tf.variableGrads(() => tf.mean(model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar);
+  const zero = Object.entries(grads).filter(([, g]) => tf.max(tf.abs(g)).dataSync()[0] === 0).map(([k]) => k);
+  assert.deepEqual(zero, []);
+});
+
+test('a model folder that cannot load gives MODEL_LOAD_FAILED with the reason', async () => {
+  const missing = join(tmp, 'nothing-here');
+  await assert.rejects(loadModel(missing), (e: unknown) => e instanceof StudioError && e.code === 'MODEL_LOAD_FAILED' && /model\.json/.test(e.message));
+
+  const garbage = join(tmp, 'garbage');
+  mkdirSync(garbage, { recursive: true });
+  writeFileSync(join(garbage, 'model.json'), '{ not json');
+  await assert.rejects(loadModel(garbage), (e: unknown) => e instanceof StudioError && e.code === 'MODEL_LOAD_FAILED' && /not valid JSON/.test(e.message));
+
+  const truncated = join(tmp, 'truncated');
+  await saveModel(buildModel({ variant: 'baseline', inputSize: S }), truncated);
+  const w = readFileSync(join(truncated, 'weights.bin'));
+  writeFileSync(join(truncated, 'weights.bin'), w.subarray(0, w.length - 100));
+  await assert.rejects(loadModel(truncated), (e: unknown) => e instanceof StudioError && e.code === 'MODEL_LOAD_FAILED' && /truncated/.test(e.message));
+
+  const badTopology = join(tmp, 'bad-topology');
+  await saveModel(buildModel({ variant: 'baseline', inputSize: S }), badTopology);
+  const json = JSON.parse(readFileSync(join(badTopology, 'model.json'), 'utf8'));
+  json.modelTopology.config.layers[3].class_name = 'NoSuchLayer';
+  writeFileSync(join(badTopology, 'model.json'), JSON.stringify(json));
+  await assert.rejects(loadModel(badTopology), (e: unknown) => e instanceof StudioError && e.code === 'MODEL_LOAD_FAILED' && /NoSuchLayer/.test(e.message));
+});
+
+test('listModels lists folders with a valid card and reports broken cards without failing', async () => {
+  const dir = join(tmp, 'models-list');
+  await saveModel(buildModel({ variant: 'se', inputSize: S }), join(dir, 'good'), { name: 'good', variant: 'se', inputSize: S, metrics: { dice: 0.5 } });
+  mkdirSync(join(dir, 'broken'), { recursive: true });
+  writeFileSync(join(dir, 'broken', 'card.json'), '{"variant":"nope"}');
+  const errors: string[] = [];
+  const models = listModels(dir, (m) => errors.push(m));
+  assert.deepEqual(models.map((m) => [m.name, m.variant, m.inputSize]), [['good', 'se', S]]);
+  assert.equal((models[0].card.metrics as { dice: number }).dice, 0.5);
+  assert.equal(errors.length, 1);
+});
