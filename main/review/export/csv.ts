@@ -1,0 +1,35 @@
+/** CSV of every live finding with its decision: one row per finding, RFC 4180 quoting. */
+import type { ReviewRow } from '../store.ts';
+
+export const CSV_COLUMNS = [
+  'image_id', 'image_path', 'finding_id', 'source', 'model', 'run_id', 'score', 'area',
+  'x0', 'y0', 'x1', 'y1', 'proposed_x0', 'proposed_y0', 'proposed_x1', 'proposed_y1', 'has_mask',
+  'decision', 'reviewer', 'decided_at', 'note', 'all_decisions', 'image_flagged', 'image_note',
+] as const;
+
+/**
+ * Quotes a field when it holds a comma, quote, CR or LF, or edge spaces. Free text that a spreadsheet would
+ * run as a formula (starting = + - @ or tab) gets a leading apostrophe, since notes come from people.
+ */
+export function csvField(value: unknown, text = false): string {
+  if (value === undefined || value === null) return '';
+  let s = String(value);
+  if (text && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  return /[",\r\n]|^\s|\s$/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export function toCsv(rows: ReviewRow[]): string {
+  const lines = [CSV_COLUMNS.join(',')];
+  for (const r of rows) {
+    const e = r.effective;
+    const cells: string[] = [
+      csvField(r.image.id), csvField(r.image.path), csvField(r.finding.id), csvField(r.finding.source), csvField(r.finding.model), csvField(r.finding.runId),
+      csvField(r.finding.score), csvField(r.finding.area),
+      ...e.box.map((v) => csvField(v)), ...r.finding.box.map((v) => csvField(v)), csvField(e.mask ? 1 : 0),
+      csvField(e.decision), csvField(e.reviewer, true), csvField(e.decided), csvField(e.note, true),
+      csvField(r.decisions.map((d) => `${d.reviewer}:${d.decision}`).join(';'), true), csvField(r.image.flagged ? 1 : 0), csvField(r.image.flagNote, true),
+    ];
+    lines.push(cells.join(','));
+  }
+  return `${lines.join('\r\n')}\r\n`;
+}

@@ -1,0 +1,73 @@
+/** `studio export`: the store's review as COCO JSON, CSV, or one DICOM SR per DICOM source image. */
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
+import dcmjs from 'dcmjs';
+import { StudioError } from '../../../preload/contract.ts';
+import { openStore } from '../store.ts';
+import { toCoco } from './coco.ts';
+import { toCsv } from './csv.ts';
+import { reviewedImages } from './select.ts';
+import { buildSr, sourceInfo, writeSr } from './sr.ts';
+
+export const FORMATS = ['coco', 'csv', 'dicom-sr'] as const;
+export type ExportFormat = (typeof FORMATS)[number];
+
+export interface ExportResult {
+  files: string[];
+  images: number;
+  findings: number;
+  /** Images left out, each with why (for dicom-sr: not DICOM, or nothing confirmed on it). */
+  skipped: { path: string; reason: string }[];
+}
+
+/** Writes atomically enough for a reader: a crash mid-write never leaves a truncated file under the final name. */
+function writeOut(file: string, data: string | Buffer): void {
+  const tmp = `${file}.partial`;
+  writeFileSync(tmp, data);
+  // rename is atomic on one filesystem.
+  renameSync(tmp, file);
+}
+
+export function exportStore(storeFile: string, format: ExportFormat, outDir: string, version = '0'): ExportResult {
+  if (!FORMATS.includes(format)) throw new StudioError('INVALID_PAYLOAD', `unknown export format '${format}': use ${FORMATS.join(', ')}`, 'format');
+  const store = openStore(storeFile, { mustExist: true });
+  let rows;
+  try {
+    rows = store.reviewRows();
+  } finally {
+    store.close();
+  }
+  mkdirSync(outDir, { recursive: true });
+  if (format === 'coco') {
+    const coco = toCoco(rows, version);
+    const file = join(outDir, 'annotations.coco.json');
+    writeOut(file, JSON.stringify(coco));
+    return { files: [file], images: coco.images.length, findings: coco.annotations.length, skipped: [] };
+  }
+  if (format === 'csv') {
+    const file = join(outDir, 'review.csv');
+    writeOut(file, toCsv(rows));
+    return { files: [file], images: new Set(rows.map((r) => r.image.id)).size, findings: rows.length, skipped: [] };
+  }
+  const result: ExportResult = { files: [], images: 0, findings: 0, skipped: [] };
+  const seriesUid = dcmjs.data.DicomMetaDictionary.uid();
+  for (const { image, rows: imageRows } of reviewedImages(rows)) {
+    const source = sourceInfo(image);
+    if (!source) {
+      result.skipped.push({ path: image.path, reason: 'not a DICOM source (no readable DICOM header and no UIDs in the store)' });
+      continue;
+    }
+    const sr = buildSr(image, imageRows, source, { seriesUid, instanceNumber: result.files.length + 1, version });
+    if (!sr) {
+      result.skipped.push({ path: image.path, reason: 'no accepted, edited or added finding' });
+      continue;
+    }
+    const stem = basename(image.path, extname(image.path)).replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 80);
+    const file = join(outDir, `${stem}.${image.id}.sr.dcm`);
+    writeOut(file, writeSr(sr.dataset));
+    result.files.push(file);
+    result.images++;
+    result.findings += sr.findings;
+  }
+  return result;
+}

@@ -1,0 +1,169 @@
+/**
+ * DICOM Comprehensive SR (TID 1500 Imaging Measurement Report) of the confirmed findings on one DICOM
+ * source image, written with dcmjs. Each finding is a TID 1410 planar ROI measurement group: tracking
+ * identifiers, the finding code, an image-region SCOORD (closed POLYLINE of the box, in the image's pixel
+ * coordinates: 0\0 is the top-left corner of the top-left pixel, as DICOM defines it) selected from the
+ * source image, and its area. The review decision, reviewer, note and model score ride along as TEXT/NUM
+ * items under the private coding scheme 99ATTSTUDIO. The patient and study modules are copied from the
+ * source file when it is readable, so the SR files into the source's study.
+ */
+import { readFileSync } from 'node:fs';
+import dcmjs from 'dcmjs';
+import type { ReviewRow } from '../store.ts';
+import { isPositive } from './select.ts';
+
+const COMPREHENSIVE_SR = '1.2.840.10008.5.1.4.1.1.88.33';
+const EXPLICIT_LE = '1.2.840.10008.1.2.1';
+const SECONDARY_CAPTURE = '1.2.840.10008.5.1.4.1.1.7';
+const M = dcmjs.data.DicomMetaDictionary;
+
+type Item = Record<string, unknown>;
+const code = (value: string, scheme: string, meaning: string) => ({ CodeValue: value, CodingSchemeDesignator: scheme, CodeMeaning: meaning });
+const named = (rel: string, type: string, concept: ReturnType<typeof code>, rest: Item = {}): Item => ({ RelationshipType: rel, ValueType: type, ConceptNameCodeSequence: [concept], ...rest });
+const text = (rel: string, concept: ReturnType<typeof code>, value: string) => named(rel, 'TEXT', concept, { TextValue: value.slice(0, 10_000) });
+const num = (concept: ReturnType<typeof code>, value: number, unit: ReturnType<typeof code>) =>
+  named('CONTAINS', 'NUM', concept, { MeasuredValueSequence: [{ NumericValue: Number(value.toPrecision(12)), MeasurementUnitsCodeSequence: [unit] }] });
+
+const STUDIO = (value: string, meaning: string) => code(value, '99ATTSTUDIO', meaning);
+
+/** What the source image tells us: its UIDs and the patient/study attributes the SR must share. */
+export interface SourceInfo {
+  study: string;
+  series: string;
+  sop: string;
+  sopClass: string;
+  /** Patient and general study attributes copied into the SR (naturalized dcmjs values). */
+  copy: Item;
+}
+
+const COPIED = ['PatientName', 'PatientID', 'PatientBirthDate', 'PatientSex', 'StudyDate', 'StudyTime', 'ReferringPhysicianName', 'StudyID', 'AccessionNumber', 'StudyDescription'];
+
+/** Reads the source file's header; falls back to the UIDs in the store when the file is gone. Null: not DICOM. */
+export function sourceInfo(image: ReviewRow['image']): SourceInfo | null {
+  let header: Item | undefined;
+  try {
+    const bytes = readFileSync(image.path);
+    if (bytes.length > 132 && bytes.toString('latin1', 128, 132) === 'DICM') {
+      const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+      header = M.naturalizeDataset(dcmjs.data.DicomMessage.readFile(ab, { untilTag: '7FE00010', includeUntilTagValue: false }).dict);
+    }
+  } catch {
+    header = undefined;
+  }
+  const study = (header?.StudyInstanceUID as string | undefined) ?? image.uids.study;
+  const series = (header?.SeriesInstanceUID as string | undefined) ?? image.uids.series;
+  const sop = (header?.SOPInstanceUID as string | undefined) ?? image.uids.sop;
+  if (!study || !series || !sop) return null;
+  const copy: Item = {};
+  for (const key of COPIED) if (header && header[key] !== undefined) copy[key] = header[key];
+  return { study, series, sop, sopClass: (header?.SOPClassUID as string | undefined) ?? image.uids.sopClass ?? SECONDARY_CAPTURE, copy };
+}
+
+export interface SrOptions {
+  seriesUid: string;
+  instanceNumber: number;
+  version: string;
+}
+
+/** The SR dataset for one image's rows, or null when no confirmed finding is on it. */
+export function buildSr(image: ReviewRow['image'], rows: ReviewRow[], source: SourceInfo, options: SrOptions): { dataset: Item; sopInstanceUid: string; findings: number } | null {
+  const positives = rows.filter(isPositive);
+  if (positives.length === 0) return null;
+  const imageRef = { ReferencedSOPSequence: [{ ReferencedSOPClassUID: source.sopClass, ReferencedSOPInstanceUID: source.sop }] };
+  const reviewers = [...new Set(rows.flatMap((r) => r.decisions.map((d) => d.reviewer)))];
+
+  const groups = positives.map((row) => {
+    const [x0, y0, x1, y1] = row.effective.box;
+    const items: Item[] = [
+      text('HAS OBS CONTEXT', code('112039', 'DCM', 'Tracking Identifier'), `finding-${row.finding.id}`),
+      named('HAS OBS CONTEXT', 'UIDREF', code('112040', 'DCM', 'Tracking Unique Identifier'), { UID: M.uid() }),
+      named('CONTAINS', 'CODE', code('121071', 'DCM', 'Finding'), { ConceptCodeSequence: [code('52988006', 'SCT', 'Lesion')] }),
+      named('CONTAINS', 'SCOORD', code('111030', 'DCM', 'Image Region'), {
+        GraphicType: 'POLYLINE',
+        GraphicData: [x0, y0, x1, y0, x1, y1, x0, y1, x0, y0],
+        ContentSequence: [{ RelationshipType: 'SELECTED FROM', ValueType: 'IMAGE', ...imageRef }],
+      }),
+      num(code('42798000', 'SCT', 'Area'), (x1 - x0) * (y1 - y0), code('{pixels}', 'UCUM', 'pixels')),
+      text('CONTAINS', STUDIO('decision', 'Review decision'), row.effective.decision),
+    ];
+    if (row.effective.reviewer) items.push(text('CONTAINS', STUDIO('reviewer', 'Reviewer'), row.effective.reviewer));
+    if (row.effective.note) items.push(text('CONTAINS', STUDIO('note', 'Reviewer note'), row.effective.note));
+    if (row.finding.model) items.push(text('CONTAINS', STUDIO('model', 'Detector model'), row.finding.model));
+    if (row.finding.score !== undefined) items.push(num(STUDIO('score', 'Detector score'), row.finding.score, code('1', 'UCUM', 'no units')));
+    return named('CONTAINS', 'CONTAINER', code('125007', 'DCM', 'Measurement Group'), {
+      ContinuityOfContent: 'SEPARATE',
+      ContentTemplateSequence: [{ MappingResource: 'DCMR', TemplateIdentifier: '1410' }],
+      ContentSequence: items,
+    });
+  });
+
+  const observers: Item[] = reviewers.flatMap((name) => [
+    named('HAS OBS CONTEXT', 'CODE', code('121005', 'DCM', 'Observer Type'), { ConceptCodeSequence: [code('121006', 'DCM', 'Person')] }),
+    named('HAS OBS CONTEXT', 'PNAME', code('121008', 'DCM', 'Person Observer Name'), { PersonName: name.replace(/[\\^=]/g, ' ').slice(0, 64) }),
+  ]);
+
+  const date = M.date();
+  const time = M.time();
+  const sopInstanceUid = M.uid();
+  const dataset: Item = {
+    _meta: { TransferSyntaxUID: { Value: [EXPLICIT_LE] } },
+    SOPClassUID: COMPREHENSIVE_SR,
+    SOPInstanceUID: sopInstanceUid,
+    Modality: 'SR',
+    // Patient and study: from the source, or empty where the source gave nothing (type 2 attributes).
+    PatientName: '',
+    PatientID: '',
+    PatientBirthDate: '',
+    PatientSex: '',
+    StudyDate: '',
+    StudyTime: '',
+    ReferringPhysicianName: '',
+    StudyID: '',
+    AccessionNumber: '',
+    ...source.copy,
+    StudyInstanceUID: source.study,
+    SeriesInstanceUID: options.seriesUid,
+    SeriesNumber: 9100,
+    SeriesDescription: 'Attention Studio review',
+    ReferencedPerformedProcedureStepSequence: [],
+    InstanceNumber: options.instanceNumber,
+    Manufacturer: 'Attention Studio',
+    SoftwareVersions: options.version,
+    InstanceCreationDate: date,
+    InstanceCreationTime: time,
+    ContentDate: date,
+    ContentTime: time,
+    CompletionFlag: rows.some((r) => r.effective.decision === 'pending') ? 'PARTIAL' : 'COMPLETE',
+    VerificationFlag: 'UNVERIFIED',
+    PerformedProcedureCodeSequence: [],
+    CurrentRequestedProcedureEvidenceSequence: [
+      { StudyInstanceUID: source.study, ReferencedSeriesSequence: [{ SeriesInstanceUID: source.series, ReferencedSOPSequence: [{ ReferencedSOPClassUID: source.sopClass, ReferencedSOPInstanceUID: source.sop }] }] },
+    ],
+    ValueType: 'CONTAINER',
+    ConceptNameCodeSequence: [code('126000', 'DCM', 'Imaging Measurement Report')],
+    ContinuityOfContent: 'SEPARATE',
+    ContentTemplateSequence: [{ MappingResource: 'DCMR', TemplateIdentifier: '1500' }],
+    ContentSequence: [
+      named('HAS CONCEPT MOD', 'CODE', code('121049', 'DCM', 'Language of Content Item and Descendants'), { ConceptCodeSequence: [code('en-US', 'RFC5646', 'English (United States)')] }),
+      ...observers,
+      named('HAS CONCEPT MOD', 'CODE', code('121058', 'DCM', 'Procedure reported'), { ConceptCodeSequence: [code('363679005', 'SCT', 'Imaging')] }),
+      named('CONTAINS', 'CONTAINER', code('111028', 'DCM', 'Image Library'), {
+        ContinuityOfContent: 'SEPARATE',
+        ContentSequence: [
+          named('CONTAINS', 'CONTAINER', code('126200', 'DCM', 'Image Library Group'), {
+            ContinuityOfContent: 'SEPARATE',
+            ContentSequence: [{ RelationshipType: 'CONTAINS', ValueType: 'IMAGE', ...imageRef }],
+          }),
+        ],
+      }),
+      named('CONTAINS', 'CONTAINER', code('126010', 'DCM', 'Imaging Measurements'), { ContinuityOfContent: 'SEPARATE', ContentSequence: groups }),
+    ],
+  };
+  // UTF-8 only when needed: DCMTK's VR checker cannot check ISO_IR 192 text and warns about it.
+  if (/[^\x00-\x7f]/.test(JSON.stringify(dataset))) dataset.SpecificCharacterSet = 'ISO_IR 192';
+  return { dataset, sopInstanceUid, findings: positives.length };
+}
+
+export function writeSr(dataset: Item): Buffer {
+  return dcmjs.data.datasetToBuffer(dataset);
+}
