@@ -1,0 +1,166 @@
+/**
+ * Shared pieces for end-to-end tests in real Chromium. Typical use:
+ *
+ *   const skip = browserSkipReason();                 // undefined, or why these tests cannot run here
+ *   test('…', { skip }, async () => {
+ *     const host = await startHost();                   // real services + real browser host, port 0
+ *     const browser = await launchChromium();
+ *     try {
+ *       const page = await openStudio(browser, host);   // the studio loaded and its first calls answered
+ *       …
+ *       await screenshot(page, 'my-topic-step');         // test-results/e2e/my-topic-step.png
+ *       assert.deepEqual(page.studioErrors, []);         // console errors and page crashes, collected
+ *     } finally {
+ *       await browser.close();
+ *       await host.close();
+ *     }
+ *   });
+ *
+ * The renderer must be built (out/renderer): `npm test` builds it; a single file run through
+ * `node --import tsx --test` builds it here when the sources are newer than the build.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Browser, type Page, chromium } from 'playwright-core';
+import { createHost, type Host } from '../../main/host/index.ts';
+import { createServices, type Services } from '../../main/services/index.ts';
+import { PROJECT_ROOT, type Settings, loadSettings } from '../../main/settings.ts';
+
+export const ARTIFACTS = join(PROJECT_ROOT, 'test-results', 'e2e');
+
+/** Debian's chromium (or chromium-browser), or null. */
+export function chromiumPath(): string | null {
+  const found = spawnSync('sh', ['-c', 'command -v chromium || command -v chromium-browser'], { encoding: 'utf8' });
+  const path = found.stdout.trim().split('\n')[0];
+  return found.status === 0 && path ? path : null;
+}
+
+/** Why browser tests cannot run on this machine, or undefined when they can. Pass it as `{ skip }`. */
+export function browserSkipReason(): string | undefined {
+  if (!chromiumPath()) return 'chromium is not installed (Debian: apt-get install -y chromium)';
+  const built = ensureRendererBuilt();
+  if (built !== true) return `the renderer could not be built: ${built}`;
+  return undefined;
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const name of readdirSync(dir)) {
+    const full = join(dir, name);
+    const s = statSync(full);
+    newest = Math.max(newest, s.isDirectory() ? newestMtime(full) : s.mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * Build out/renderer when it is missing or older than its sources. A lock folder keeps test files that
+ * run in parallel from building over each other.
+ */
+export function ensureRendererBuilt(): true | string {
+  const entry = join(PROJECT_ROOT, 'out', 'renderer', 'index.html');
+  const sources = Math.max(newestMtime(join(PROJECT_ROOT, 'renderer')), newestMtime(join(PROJECT_ROOT, 'preload')));
+  const fresh = () => existsSync(entry) && statSync(entry).mtimeMs >= sources;
+  if (fresh()) return true;
+  const lock = join(PROJECT_ROOT, 'out', '.renderer-build.lock');
+  mkdirSync(join(PROJECT_ROOT, 'out'), { recursive: true });
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      if (Date.now() > deadline) return 'timed out waiting for another build';
+      spawnSync('sleep', ['0.5']);
+      if (fresh()) return true;
+    }
+  }
+  try {
+    if (fresh()) return true;
+    const r = spawnSync(process.execPath, [join(PROJECT_ROOT, 'node_modules', 'electron-vite', 'bin', 'electron-vite.js'), 'build', '--logLevel', 'warn'], {
+      cwd: PROJECT_ROOT,
+      encoding: 'utf8',
+      timeout: 180_000,
+    });
+    if (r.status !== 0) return (r.stderr || r.stdout || String(r.error)).trim().slice(-500);
+    return existsSync(entry) ? true : 'the build wrote no out/renderer/index.html';
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+export interface StartedHost extends Host {
+  services: Services;
+  /** Lines the services logged (errors from handlers land here). */
+  logs: string[];
+}
+
+/** The real services behind the real browser host, on a free port of 127.0.0.1. */
+export async function startHost(options: { settings?: Partial<Settings> } = {}): Promise<StartedHost> {
+  const logs: string[] = [];
+  const services = createServices({ shell: 'browser', settings: { ...loadSettings(), ...options.settings }, log: (l) => logs.push(l) });
+  const host = await createHost({ port: 0, services, log: (l) => logs.push(l) });
+  return {
+    ...host,
+    services,
+    logs,
+    async close() {
+      await host.close();
+      await services.close();
+    },
+  };
+}
+
+export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+export async function launchChromium(): Promise<Browser> {
+  const executablePath = chromiumPath();
+  if (!executablePath) throw new Error('chromium is not installed');
+  return chromium.launch({ executablePath, args: CHROMIUM_ARGS, headless: true });
+}
+
+export type StudioPage = Page & { studioErrors: string[] };
+
+/**
+ * A page with the studio loaded from the host's URL (token included), once the viewer is on screen.
+ * Console errors and uncaught exceptions are collected in `page.studioErrors`.
+ */
+export async function openStudio(browser: Browser, host: Pick<Host, 'url'>, viewport = { width: 1440, height: 900 }): Promise<StudioPage> {
+  const context = await browser.newContext({ viewport, deviceScaleFactor: 1 });
+  const page = (await context.newPage()) as StudioPage;
+  page.studioErrors = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') page.studioErrors.push(m.text());
+  });
+  page.on('pageerror', (e) => page.studioErrors.push(String(e)));
+  await page.goto(host.url);
+  await page.locator('[data-testid="viewport"]').waitFor({ timeout: 30_000 });
+  return page;
+}
+
+/** Save a screenshot as a test artifact; returns its path. */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const path = join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({ path });
+  return path;
+}
+
+/** Statistics of the image canvas's pixels: how many differ from black, their mean and a checksum. */
+export async function canvasStats(page: Page, selector = '[data-testid="image-canvas"]'): Promise<{ nonBlack: number; mean: number; hash: number; width: number; height: number }> {
+  return page.locator(selector).evaluate((el) => {
+    const c = el as HTMLCanvasElement;
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let nonBlack = 0;
+    let sum = 0;
+    let hash = 0;
+    for (let i = 0; i < d.length; i += 4) {
+      const v = d[i] + d[i + 1] + d[i + 2];
+      if (v > 0) nonBlack++;
+      sum += v / 3;
+      hash = (Math.imul(hash, 31) + v) | 0;
+    }
+    return { nonBlack, mean: sum / (d.length / 4), hash, width: c.width, height: c.height };
+  });
+}

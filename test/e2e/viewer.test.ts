@@ -1,0 +1,192 @@
+/**
+ * The viewer in real Chromium against the real browser host: open a DICOM file (made here, CT-like,
+ * 16-bit signed, 3 frames, a window in the header), see it rendered, window it by dragging and by preset,
+ * read pixel values under the cursor, scroll frames, zoom, invert, and see a broken file reported
+ * without losing the good one. Screenshots land in test-results/e2e/.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { Browser } from 'playwright-core';
+import { phantom, writeDicom } from './dicom-fixture.ts';
+import { type StartedHost, type StudioPage, browserSkipReason, canvasStats, launchChromium, openStudio, screenshot, startHost } from './helpers.ts';
+
+const skip = browserSkipReason();
+const ROWS = 512;
+const COLS = 512;
+/** The phantom's disc centre on frame 0 (it moves 20 px right per frame). */
+const DISC_X = Math.round(COLS / 3);
+
+let dir: string;
+let host: StartedHost;
+let browser: Browser;
+
+before(async () => {
+  if (skip) return;
+  dir = mkdtempSync(join(tmpdir(), 'studio-e2e-viewer-'));
+  const { pixels } = phantom(ROWS, COLS, 3);
+  writeFileSync(join(dir, 'phantom.dcm'), writeDicom({ rows: ROWS, columns: COLS, frames: 3, pixels, window: { center: 40, width: 400 }, rescale: { slope: 1, intercept: 0 } }));
+  // A DICOM preamble and magic, then garbage: must be reported, not crash the others.
+  writeFileSync(join(dir, 'broken.dcm'), Buffer.concat([Buffer.alloc(128), Buffer.from('DICM'), Buffer.from('this is not a data set'.repeat(8))]));
+  const big = phantom(2048, 2048, 1);
+  writeFileSync(join(dir, 'big2048.dcm'), writeDicom({ rows: 2048, columns: 2048, pixels: big.pixels, window: { center: 40, width: 400 }, uidRoot: '2.25.99' }));
+  host = await startHost();
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  await host?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const canvas = '[data-testid="image-canvas"]';
+const dataset = (page: StudioPage) => page.locator(canvas).evaluate((c) => ({ ...(c as HTMLCanvasElement).dataset }));
+
+/** Screen position of image pixel (x, y), from the view transform the canvas reports. */
+async function screenOf(page: StudioPage, x: number, y: number, rows = ROWS, cols = COLS): Promise<{ sx: number; sy: number }> {
+  const box = (await page.locator('[data-testid="viewport"]').boundingBox())!;
+  const zoom = Number((await dataset(page)).zoom);
+  // The image is fitted and centred.
+  const panX = (box.width - cols * zoom) / 2;
+  const panY = (box.height - rows * zoom) / 2;
+  return { sx: box.x + panX + (x + 0.5) * zoom, sy: box.y + panY + (y + 0.5) * zoom };
+}
+
+async function readoutAt(page: StudioPage, x: number, y: number): Promise<string> {
+  const { sx, sy } = await screenOf(page, x, y);
+  await page.mouse.move(sx, sy);
+  const want = `X ${Math.floor(x)} Y ${Math.floor(y)}`;
+  await page.waitForFunction(([s, w]) => (document.querySelector(s)?.textContent ?? '').includes(w) && /Value/.test(document.querySelector(s)?.textContent ?? ''), ['[data-testid="pixel-readout"]', want] as const);
+  return (await page.locator('[data-testid="pixel-readout"]').textContent()) ?? '';
+}
+
+test('a DICOM file opens, renders, windows by drag and preset, and reads pixel values', { skip }, async (t) => {
+  const page = await openStudio(browser, host);
+  assert.doesNotMatch(page.url(), /token=/, 'the token is removed from the address bar');
+  await screenshot(page, 'viewer-empty');
+
+  await page.locator('[data-testid="file-input"]').setInputFiles([join(dir, 'phantom.dcm'), join(dir, 'broken.dcm')]);
+  await page.waitForFunction((s) => document.querySelector(s)?.getAttribute('data-voi'), canvas, { timeout: 30_000 });
+  await page.waitForTimeout(100);
+
+  // The broken file is listed with a reason; the good one is open and selected.
+  const errors = page.locator('[data-testid="open-errors"]');
+  await errors.waitFor();
+  assert.match((await errors.textContent()) ?? '', /broken\.dcm/);
+  assert.equal(await page.locator('.image-item').count(), 1);
+  assert.match((await page.locator('.image-item').first().textContent()) ?? '', /phantom\.dcm/);
+
+  // Rendered with the file's window (W 400 / L 40): a gradient with a white disc, not a blank canvas.
+  const loaded = await canvasStats(page);
+  assert.ok(loaded.nonBlack > loaded.width * loaded.height * 0.2, `only ${loaded.nonBlack} non-black pixels`);
+  assert.equal(await page.locator('[data-testid="ww"]').textContent(), '400');
+  assert.equal(await page.locator('[data-testid="wc"]').textContent(), '40');
+  await screenshot(page, 'viewer-dicom-loaded');
+
+  // Pixel readout: the disc is +1500 HU, the left edge of the gradient -1000 HU.
+  assert.match(await readoutAt(page, DISC_X, ROWS / 2), /X 171 Y 256[\s\S]*Value 1500 HU/);
+  assert.match(await readoutAt(page, 0, 10), /X 0 Y 10[\s\S]*Value -1000 HU/);
+  assert.match(await readoutAt(page, COLS - 1, 10), /Value 1000 HU/);
+
+  // Drag to window: right widens, up brightens. The frame is never fetched again while windowing.
+  let frameRequests = 0;
+  page.on('request', (r) => {
+    if (r.url().includes('/api/imaging.frame')) frameRequests++;
+  });
+  const box = (await page.locator('[data-testid="viewport"]').boundingBox())!;
+  const cx = box.x + box.width / 2;
+  const cy = box.y + box.height / 2;
+  await page.mouse.move(cx, cy);
+  await page.mouse.down();
+  await page.mouse.move(cx + 300, cy - 200, { steps: 15 });
+  await page.mouse.up();
+  await page.waitForTimeout(100);
+  const ww = Number(await page.locator('[data-testid="ww"]').textContent());
+  const wc = Number(await page.locator('[data-testid="wc"]').textContent());
+  assert.ok(ww > 400, `width after dragging right: ${ww}`);
+  assert.ok(wc < 40, `centre after dragging up: ${wc}`);
+  const windowed = await canvasStats(page);
+  assert.notEqual(windowed.hash, loaded.hash, 'the pixels did not change');
+  assert.ok(windowed.mean > loaded.mean, `dragging up lowers the level, so the image gets brighter (${windowed.mean} vs ${loaded.mean})`);
+  assert.equal(frameRequests, 0, 'windowing re-fetched the frame');
+  await screenshot(page, 'viewer-dicom-windowed');
+
+  // Presets: the CT lung window, then full range (-1000..1500 → W 2501).
+  const presets = await page.locator('[data-testid="preset-select"] option').allTextContents();
+  assert.ok(presets.some((p) => /Lung/.test(p)), `CT presets offered: ${presets.join(' | ')}`);
+  const fullIndex = presets.findIndex((p) => /Full range/.test(p)) - 1;
+  await page.locator('[data-testid="preset-select"]').selectOption(String(fullIndex));
+  await page.waitForFunction(() => document.querySelector('[data-testid="ww"]')?.textContent === '2501');
+  // Keys 1-9 pick presets: 1 is the file's own window.
+  await page.locator(canvas).click({ position: { x: 5, y: 5 } });
+  await page.keyboard.press('1');
+  await page.waitForFunction(() => document.querySelector('[data-testid="ww"]')?.textContent === '400');
+
+  // Frame scrolling: arrow keys and Shift+wheel; the disc moves 20 px right per frame.
+  await page.keyboard.press('ArrowDown');
+  await page.waitForFunction((s) => document.querySelector(s)?.getAttribute('data-frame') === '1', canvas);
+  assert.match(await readoutAt(page, DISC_X + 20 + 60, ROWS / 2), /Value 1500 HU/);
+  const { sx, sy } = await screenOf(page, 10, 10);
+  await page.mouse.move(sx, sy);
+  await page.keyboard.down('Shift');
+  await page.mouse.wheel(0, 100);
+  await page.keyboard.up('Shift');
+  await page.waitForFunction((s) => document.querySelector(s)?.getAttribute('data-frame') === '2', canvas);
+  assert.equal(await page.locator('[data-testid="ww"]').textContent(), '400', 'scrolling frames keeps the window');
+  await screenshot(page, 'viewer-dicom-frame3');
+
+  // Zoom with the wheel, back with F; invert with I.
+  const fitted = Number((await dataset(page)).zoom);
+  await page.mouse.wheel(0, -300);
+  await page.waitForFunction(([s, z]) => Number(document.querySelector(s as string)?.getAttribute('data-zoom')) > (z as number) * 1.3, [canvas, fitted] as const);
+  await page.keyboard.press('f');
+  await page.waitForFunction(([s, z]) => Math.abs(Number(document.querySelector(s as string)?.getAttribute('data-zoom')) - (z as number)) < 1e-3, [canvas, fitted] as const);
+  const before = await canvasStats(page);
+  await page.keyboard.press('i');
+  await page.waitForTimeout(150);
+  const inverted = await canvasStats(page);
+  assert.notEqual(inverted.hash, before.hash);
+
+  await page.keyboard.press('h');
+  await page.locator('[data-testid="help"]').waitFor();
+  await screenshot(page, 'viewer-help');
+  await page.keyboard.press('Escape');
+
+  assert.deepEqual(page.studioErrors, []);
+  t.diagnostic(`host logs: ${host.logs.length}`);
+  await page.context().close();
+});
+
+test('a 2048² 16-bit image windows without re-fetching, and the window time is measured', { skip }, async (t) => {
+  const page = await openStudio(browser, host);
+  // The browser host runs on this machine: the path box opens files in place.
+  await page.locator('[data-testid="open-path"]').fill(join(dir, 'big2048.dcm'));
+  await page.locator('[data-testid="open-path"]').press('Enter');
+  await page.locator('.image-item', { hasText: 'big2048.dcm' }).click();
+  await page.waitForFunction((s) => document.querySelector(s)?.getAttribute('data-voi') && document.querySelector('.corner.tr')?.textContent?.includes('2048'), canvas, { timeout: 60_000 });
+  let frameRequests = 0;
+  page.on('request', (r) => {
+    if (r.url().includes('/api/imaging.frame')) frameRequests++;
+  });
+  const box = (await page.locator('[data-testid="viewport"]').boundingBox())!;
+  await page.mouse.move(box.x + 200, box.y + 200);
+  await page.mouse.down();
+  const times: number[] = [];
+  for (let i = 1; i <= 30; i++) {
+    await page.mouse.move(box.x + 200 + i * 8, box.y + 200 + i * 3);
+    await page.evaluate(() => new Promise(requestAnimationFrame));
+    times.push(Number((await dataset(page)).windowMs));
+  }
+  await page.mouse.up();
+  times.sort((a, b) => a - b);
+  const median = times[times.length >> 1];
+  t.diagnostic(`window 2048x2048 int16 in Chromium: median ${median.toFixed(1)} ms, max ${times.at(-1)!.toFixed(1)} ms per pass`);
+  assert.equal(frameRequests, 0);
+  assert.ok(median > 0);
+  await screenshot(page, 'viewer-2048');
+  assert.deepEqual(page.studioErrors, []);
+  await page.context().close();
+});
