@@ -1,10 +1,14 @@
 import type { Command } from '../index.ts';
 import { StudioError } from '../../../preload/contract.ts';
 import { parseArgs } from '../args.ts';
-import { loadSettings } from '../../settings.ts';
-import { studioVersion } from '../../services/index.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PROJECT_ROOT, loadSettings } from '../../settings.ts';
 import { defaultStorePath } from '../../review/store.ts';
 import { type ExportFormat, FORMATS, exportStore } from '../../review/export/index.ts';
+
+// Not services/index.ts's studioVersion: importing it would load every service (TensorFlow.js included).
+const version = () => (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 export const command: Command = {
   summary: 'export reviewed findings as COCO JSON, CSV, or DICOM SR (TID 1500)',
@@ -22,7 +26,7 @@ export const command: Command = {
     if (typeof format !== 'string' || !(FORMATS as readonly string[]).includes(format)) throw new StudioError('INVALID_PAYLOAD', `--format must be one of ${FORMATS.join(', ')}`, 'format');
     if (typeof options.out !== 'string') throw new StudioError('INVALID_PAYLOAD', '--out DIR is required', 'out');
     const store = typeof options.store === 'string' ? options.store : defaultStorePath(loadSettings());
-    const result = exportStore(store, format as ExportFormat, options.out, studioVersion());
+    const result = exportStore(store, format as ExportFormat, options.out, version());
     for (const f of result.files) process.stdout.write(`wrote ${f}\n`);
     for (const s of result.skipped) process.stderr.write(`skipped ${s.path}: ${s.reason}\n`);
     process.stdout.write(`${format}: ${result.findings} findings on ${result.images} images\n`);
