@@ -85,7 +85,7 @@ test('every run has its own random token', async () => {
 });
 
 test('API calls without the token or with a wrong one get 401 and a typed UNAUTHORIZED envelope', async () => {
-  for (const headers of [{}, { 'x-studio-token': 'wrong' }, { 'x-studio-token': `${host.token}x` }, { cookie: `studio_token_${host.port}=nope` }]) {
+  for (const headers of [{}, { 'x-studio-token': 'wrong' }, { 'x-studio-token': `${host.token}x` }, { cookie: `studio_token_${host.port}=nope` }] as Record<string, string>[]) {
     const r = await call(host, 'app.info', {}, headers);
     assert.equal(r.status, 401, JSON.stringify(headers));
     const e = envelope(r);
