@@ -27,7 +27,7 @@ export function isSupportedSyntax(ts: string): boolean {
   return ts in TS_NAMES;
 }
 
-export async function decodeCompressedFrame(ts: string, encoded: Uint8Array, layout: FrameLayout, planarConfiguration: 0 | 1): Promise<CodecOutput> {
+export async function decodeCompressedFrame(ts: string, encoded: Uint8Array, layout: FrameLayout, planarConfiguration: 0 | 1, photometric = ''): Promise<CodecOutput> {
   switch (ts) {
     case TS.rle:
       return { kind: 'native', bytes: decodeRle(encoded, layout), planar: false };
@@ -45,7 +45,7 @@ export async function decodeCompressedFrame(ts: string, encoded: Uint8Array, lay
     case TS.jpegFull: {
       const info = jpegInfo(encoded);
       if (info.lossless) return decodeLossless(encoded, layout);
-      if (info.precision <= 8 && info.arithmetic === false) return fromWasm(await decodeWithWasm('libjpeg-turbo', encoded), layout, true);
+      if (info.precision <= 8 && info.arithmetic === false) return fromWasm(await decodeWithWasm('libjpeg-turbo', honourRgb(encoded, photometric)), layout, true);
       const decoded = decodeJpegDct(encoded);
       checkSize(decoded.width, decoded.height, decoded.components, layout);
       return { kind: 'samples', samples: decoded.samples, planar: false, colourConverted: decoded.colourConverted };
@@ -100,8 +100,70 @@ function fromWasm(out: WasmDecoded, layout: FrameLayout, colourConverted: boolea
 function decodeLossless(encoded: Uint8Array, layout: FrameLayout): CodecOutput {
   const info = jpegInfo(encoded);
   const bytes = info.precision > 8 ? 2 : 1;
-  const copy = encoded.slice();
-  const out = new LosslessDecoder().decode(copy.buffer, 0, copy.length, bytes) as Uint8Array | Uint16Array;
+  const copy = padBeforeEoi(encoded);
+  const out = new LosslessDecoder().decode(copy.buffer as ArrayBuffer, 0, copy.length, bytes) as Uint8Array | Uint16Array;
   checkSize(info.width, info.height, info.components, layout);
   return { kind: 'samples', samples: out, planar: false, colourConverted: false };
+}
+
+/**
+ * jpeg-lossless-decoder-js reads ahead and stops at the EOI marker one sample early (the last pixel of a
+ * frame came out 0 on corpus files). Two zero bytes before EOI give it the lookahead it wants; decoding
+ * stops after the last sample, so the padding is never decoded as data.
+ */
+function padBeforeEoi(encoded: Uint8Array): Uint8Array {
+  let end = encoded.length;
+  while (end > 2 && encoded[end - 1] === 0) end--;
+  if (encoded[end - 2] !== 0xff || encoded[end - 1] !== 0xd9) return encoded.slice();
+  const out = new Uint8Array(end + 2);
+  out.set(encoded.subarray(0, end - 2));
+  out[end] = 0xff;
+  out[end + 1] = 0xd9;
+  return out;
+}
+
+/**
+ * PS3.5 8.2.1: with Photometric Interpretation RGB the JPEG components are not colour-transformed. libjpeg
+ * assumes YCbCr for three components unless a JFIF/Adobe marker or component ids 'R','G','B' say
+ * otherwise, so without those markers the ids are rewritten to 'R','G','B' (GDCM and DCMTK agree).
+ */
+export function honourRgb(encoded: Uint8Array, photometric: string): Uint8Array {
+  if (photometric !== 'RGB') return encoded;
+  let sof = -1;
+  const sos: number[] = [];
+  let i = 2;
+  while (i + 4 <= encoded.length) {
+    if (encoded[i] !== 0xff) return encoded;
+    const marker = encoded[i + 1];
+    if (marker === 0xff) {
+      i++;
+      continue;
+    }
+    const length = (encoded[i + 2] << 8) | encoded[i + 3];
+    if (marker === 0xe0 || marker === 0xee) return encoded; // JFIF or Adobe: libjpeg follows the marker
+    if (marker === 0xc0 || marker === 0xc1 || marker === 0xc2) sof = i;
+    if (marker === 0xda) {
+      sos.push(i);
+      break;
+    }
+    i += 2 + length;
+  }
+  if (sof < 0 || encoded[sof + 9] !== 3 || sos.length === 0) return encoded;
+  const ids = [encoded[sof + 10], encoded[sof + 13], encoded[sof + 16]];
+  const rgb = [0x52, 0x47, 0x42];
+  if (ids.every((id, k) => id === rgb[k])) return encoded;
+  const out = encoded.slice();
+  const remap = new Map(ids.map((id, k) => [id, rgb[k]]));
+  for (let k = 0; k < 3; k++) out[sof + 10 + k * 3] = rgb[k];
+  // Every scan header names its components by id: rewrite them all (progressive streams have many).
+  for (let j = sos[0]; j + 4 < out.length; j++) {
+    if (out[j] !== 0xff || out[j + 1] !== 0xda) continue;
+    const n = out[j + 4];
+    for (let k = 0; k < n; k++) {
+      const at = j + 5 + k * 2;
+      const mapped = remap.get(encoded[at]);
+      if (mapped !== undefined) out[at] = mapped;
+    }
+  }
+  return out;
 }

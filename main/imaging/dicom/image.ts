@@ -73,6 +73,10 @@ export async function loadDicom(bytes: Uint8Array, name: string, path?: string):
     nativeBytes = ds.byteArray.subarray(pixel.dataOffset, pixel.dataOffset + available);
     if (parsed.bigEndian) nativeBytes = bigEndianToLittle(nativeBytes, pixel, h);
   } else {
+    // GDCM and DCMTK refuse such files too: a missing delimiter means the file was cut short.
+    if (ds.warnings?.some((w) => w.includes('missing sequence delimiter'))) {
+      throw imagingError('DECODE_FAILED', name, 'file is truncated: the encapsulated Pixel Data end without their sequence delimiter');
+    }
     try {
       frameIndex = indexFrames(ds, pixel, h.frames, transferSyntax);
     } catch (err) {
@@ -83,7 +87,7 @@ export async function loadDicom(bytes: Uint8Array, name: string, path?: string):
   const decodeSamples = async (i: number): Promise<{ samples: Samples; planar: boolean; colourConverted: boolean }> => {
     if (nativeBytes) return fromNative(nativeBytes, i * samplesPerFrame, samplesPerFrame, format, h.planarConfiguration === 1);
     const encoded = frameBytes(ds, frameIndex!.frames[i]);
-    const out: CodecOutput = await decodeCompressedFrame(transferSyntax, encoded, h, h.planarConfiguration);
+    const out: CodecOutput = await decodeCompressedFrame(transferSyntax, encoded, h, h.planarConfiguration, h.photometric);
     if (out.kind === 'native') {
       if (out.bytes.length * (h.bitsAllocated === 1 ? 8 : 1) < samplesPerFrame * (h.bitsAllocated === 1 ? 1 : bytesPerSample(format))) {
         throw new Error(`decoded frame holds ${out.bytes.length} bytes, fewer than the header needs`);
