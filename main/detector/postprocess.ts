@@ -39,12 +39,14 @@ export function findings(map: Map2D, stride: number, box: Letterbox, imageWidth:
     if (label[start] !== -1 || !(data[start] >= options.threshold)) continue;
     label[start] = start;
     stack.push(start);
-    let x0 = w, y0 = h, x1 = -1, y1 = -1, cells = 0, score = 0;
+    let x0 = w, y0 = h, x1 = -1, y1 = -1, cells = 0, score = 0, area = 0;
     while (stack.length) {
       const i = stack.pop()!;
       const x = i % w;
       const y = (i - x) / w;
       cells++;
+      // the cell's footprint in image pixels, clipped to the image (edge cells overhang it)
+      area += Math.max(0, Math.min(imageWidth, (x + 1) * cellPx) - x * cellPx) * Math.max(0, Math.min(imageHeight, (y + 1) * cellPx) - y * cellPx);
       if (data[i] > score) score = data[i];
       if (x < x0) x0 = x;
       if (x > x1) x1 = x;
@@ -70,7 +72,7 @@ export function findings(map: Map2D, stride: number, box: Letterbox, imageWidth:
     const bx1 = Math.min(imageWidth, Math.max(0, (x1 + 1) * cellPx));
     const by1 = Math.min(imageHeight, Math.max(0, (y1 + 1) * cellPx));
     if (bx1 <= bx0 || by1 <= by0) continue;
-    out.push({ box: [round2(bx0), round2(by0), round2(bx1), round2(by1)], score, area: Math.round(cells * cellPx * cellPx) });
+    out.push({ box: [round2(bx0), round2(by0), round2(bx1), round2(by1)], score, area: Math.round(area) });
   }
   return out.sort((a, b) => b.score - a.score);
 }

@@ -67,6 +67,15 @@ test('findings are sorted by score and boxes are clamped to the image', () => {
   assert.deepEqual(found[1].box, [0, 0, 25, 25]);
 });
 
+test('finding areas count only the part of edge cells that lies inside the image', () => {
+  const box = letterboxGeometry(90, 100, 32); // scale 0.32, region 29×32 → 8×8 cells of 12.5 px; the image ends at x = 90
+  const map = { width: 8, height: 8, data: new Float32Array(64) };
+  for (let y = 0; y < 8; y++) map.data[y * 8 + 7] = 0.8; // the last column: x from 87.5 to 100
+  const [f] = findings(map, 4, box, 90, 100, { threshold: 0.5 });
+  assert.deepEqual(f.box, [87.5, 0, 90, 100]);
+  assert.equal(f.area, 2.5 * 100);
+});
+
 test('argmax finds the first largest value', () => {
   assert.equal(argmax([1, 5, 2, 5]), 1);
 });

@@ -1,11 +1,63 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Command } from '../index.ts';
+import { numberOption, parseArgs } from '../args.ts';
+import { ProgressBar } from '../progress.ts';
 import { StudioError } from '../../../preload/contract.ts';
+import { loadSettings } from '../../settings.ts';
+import { MODEL_FILE, modelDir } from '../../detector/io.ts';
+import { analyze } from '../../batch/analyze.ts';
 
-// PLACEHOLDER: replaced by the analyze command.
 export const command: Command = {
-  summary: '(analyze: not built yet)',
-  usage: 'studio analyze',
-  async run() {
-    throw new StudioError('UNSUPPORTED', 'analyze is not built yet');
+  summary: 'run a detector over images and folders; write findings.json/.csv and heatmap, attention and overlay PNGs',
+  usage: [
+    'studio analyze INPUT… --model NAME --out DIR [--threshold T] [--models-dir D] [--backend B] [--workers N]',
+    '',
+    '  INPUT         image files (DICOM, PNG, JPEG, TIFF) or folders, searched recursively',
+    '  --model       a model in the models folder (or a path to a model folder)',
+    '  --out         output folder: findings.json, findings.csv, errors.json, <stem>.{heatmap,attention,overlay}.png',
+    '  --threshold   lesion probability for a finding (default 0.5)',
+    '  --models-dir  where models live (default: models/ or STUDIO_MODELS_DIR)',
+    '  --backend     tensorflow | wasm | cpu (default: the best present, or STUDIO_BACKEND)',
+    '  --workers     inference worker threads (default: one per core)',
+    '',
+    'Files that fail are reported and skipped; the exit status is 1 only when no image could be analysed.',
+  ].join('\n'),
+  async run(args) {
+    const { positional, options } = parseArgs(args, { model: 'value', out: 'value', threshold: 'value', 'models-dir': 'value', backend: 'value', workers: 'value', store: 'value' });
+    if (!positional.length) throw new StudioError('INVALID_PAYLOAD', 'give at least one image file or folder');
+    if (typeof options.model !== 'string') throw new StudioError('INVALID_PAYLOAD', '--model NAME is required');
+    if (typeof options.out !== 'string') throw new StudioError('INVALID_PAYLOAD', '--out DIR is required');
+    if (options.store !== undefined) {
+      // HOOK(--store): the review store (main/review/store.ts) will record each image's findings via analyze's onImageResult.
+      throw new StudioError('UNSUPPORTED', '--store is not wired yet');
+    }
+    const threshold = numberOption(options, 'threshold', 0.5);
+    if (!(threshold >= 0 && threshold <= 1)) throw new StudioError('INVALID_PAYLOAD', '--threshold must be between 0 and 1');
+    const workers = options.workers === undefined ? undefined : numberOption(options, 'workers', 1);
+    if (workers !== undefined && !(Number.isInteger(workers) && workers >= 1 && workers <= 64)) throw new StudioError('INVALID_PAYLOAD', '--workers must be an integer from 1 to 64');
+    const settings = loadSettings();
+    const modelsDir = typeof options['models-dir'] === 'string' ? resolve(options['models-dir']) : settings.modelsDir;
+    const name = options.model;
+    const dir = /[\\/]/.test(name) && existsSync(join(name, MODEL_FILE)) ? resolve(name) : modelDir(modelsDir, name);
+
+    const bar = new ProgressBar('analyze', 0);
+    const summary = await analyze({
+      inputs: positional,
+      modelDir: dir,
+      modelName: name,
+      out: options.out,
+      threshold,
+      workers,
+      backend: typeof options.backend === 'string' ? options.backend : settings.backend,
+      onProgress: (p) => {
+        bar.setTotal(p.total);
+        bar.tick(p.done, p.failed ? `(${p.failed} failed)` : '');
+      },
+    });
+    bar.finish();
+    for (const f of summary.failed) process.stderr.write(`  skipped: ${f.error.includes(f.image) ? f.error : `${f.image}: ${f.error}`}\n`);
+    process.stdout.write(`${summary.analysed} of ${summary.total} images analysed in ${summary.seconds.toFixed(1)} s (${summary.imagesPerSec.toFixed(1)} images/s, ${summary.backend}); ${summary.failed.length} failed; results in ${summary.out}\n`);
+    return summary.analysed > 0 || summary.total === 0 ? 0 : 1;
   },
 };

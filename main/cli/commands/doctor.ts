@@ -1,11 +1,37 @@
 import type { Command } from '../index.ts';
-import { StudioError } from '../../../preload/contract.ts';
+import { parseArgs } from '../args.ts';
+import { loadSettings } from '../../settings.ts';
+import { DetectorEngine } from '../../detector/engine.ts';
+import { toBackendReport } from '../../detector/handlers.ts';
+import { coreCount } from '../../detector/engine.ts';
 
-// PLACEHOLDER: replaced by the doctor command.
 export const command: Command = {
-  summary: '(doctor: not built yet)',
-  usage: 'studio doctor',
-  async run() {
-    throw new StudioError('UNSUPPORTED', 'doctor is not built yet');
+  summary: 'show the inference runtime and backend, threads, versions and whether a GPU is used',
+  usage: 'studio doctor [--json] [--backend tensorflow|wasm|cpu]',
+  async run(args) {
+    const { options } = parseArgs(args, { json: 'flag', backend: 'value' });
+    const settings = loadSettings();
+    // Start the backend the way the studio does: inside an inference worker.
+    const engine = new DetectorEngine({ workers: 1, backend: typeof options.backend === 'string' ? options.backend : settings.backend });
+    try {
+      const report = toBackendReport(await engine.backend());
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        return 0;
+      }
+      const lines = [
+        `runtime   ${report.runtime}${settings.runtime ? ` (STUDIO_RUNTIME=${settings.runtime} requested)` : ''}`,
+        `backend   ${report.backend}${settings.backend ? ` (STUDIO_BACKEND=${settings.backend})` : ''}`,
+        `gpu       ${report.gpu ? 'yes' : 'no'}`,
+        `threads   ${report.threads} per inference worker; ${coreCount()} cores → ${coreCount()} workers for batch analysis`,
+        `versions  ${Object.entries(report.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+        `models    ${settings.modelsDir}`,
+        ...report.notes.map((n) => `note      ${n}`),
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+      return 0;
+    } finally {
+      await engine.close();
+    }
   },
 };

@@ -1,0 +1,160 @@
+/**
+ * Batch analysis: every image under the inputs through one detector, on one inference worker per core,
+ * with decoding on this thread overlapped with inference. A file that fails is recorded and skipped.
+ * Writes DIR/findings.json, DIR/findings.csv, DIR/errors.json and per image <stem>.heatmap.png,
+ * <stem>.attention.png (variants with spatial attention) and <stem>.overlay.png.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { basename, extname, join, resolve } from 'node:path';
+import { StudioError, type Finding } from '../../preload/contract.ts';
+import { DetectorEngine, coreCount } from '../detector/engine.ts';
+import { listImageFiles, loadImageFile, toRGB8 } from '../imaging/index.ts';
+import type { RGBImage } from '../detector/preprocess.ts';
+import { CSV_HEADER, csvRows, mapToGrey, writeGreyPng, writeOverlayPng } from './outputs.ts';
+
+export interface AnalysisEntry {
+  image: string;
+  width: number;
+  height: number;
+  model: string;
+  backend: string;
+  findings: Finding[];
+  /** Output files, relative to the output folder. */
+  outputs: { heatmap: string; attention: string | null; overlay: string };
+  ms: number;
+}
+
+export interface AnalysisProgress {
+  done: number;
+  total: number;
+  failed: number;
+  imagesPerSec: number;
+  etaSec: number;
+  current?: string;
+}
+
+export interface AnalysisOptions {
+  inputs: string[];
+  /** The model folder (models/<name>). */
+  modelDir: string;
+  modelName: string;
+  out: string;
+  threshold?: number;
+  backend?: string;
+  workers?: number;
+  signal?: AbortSignal;
+  onProgress?(p: AnalysisProgress): void;
+  /**
+   * HOOK(--store): called once per analysed image, after its files are written, so the review store
+   * (main/review/store.ts, wired by the lead) can record the findings. A rejection fails only that image.
+   */
+  onImageResult?(entry: AnalysisEntry, path: string): Promise<void>;
+}
+
+export interface AnalysisSummary {
+  total: number;
+  analysed: number;
+  failed: { image: string; error: string }[];
+  cancelled: boolean;
+  seconds: number;
+  imagesPerSec: number;
+  backend: string;
+  out: string;
+}
+
+function uniqueStem(path: string, taken: Set<string>): string {
+  const base = basename(path, extname(path)).replace(/[^A-Za-z0-9._-]/g, '_') || 'image';
+  let stem = base;
+  for (let i = 2; taken.has(stem); i++) stem = `${base}-${i}`;
+  taken.add(stem);
+  return stem;
+}
+
+async function decode(path: string): Promise<RGBImage> {
+  const loaded = await loadImageFile(path);
+  const frame = await loaded.frame(0);
+  const w = loaded.info.windows[0];
+  return toRGB8(frame, w ? { center: w.center, width: w.width } : undefined);
+}
+
+export async function analyze(options: AnalysisOptions): Promise<AnalysisSummary> {
+  const started = performance.now();
+  const out = resolve(options.out);
+  mkdirSync(out, { recursive: true });
+  const listing = await listImageFiles(options.inputs);
+  const failed: { image: string; error: string }[] = listing.errors.map((e) => ({ image: e.file, error: e.message }));
+  const files = listing.files;
+  const total = files.length + listing.errors.length;
+  const workers = Math.max(1, Math.min(options.workers ?? coreCount(), Math.max(1, files.length)));
+  const engine = new DetectorEngine({ workers, backend: options.backend });
+  const entries: (AnalysisEntry | undefined)[] = new Array(files.length);
+  const stems = new Set<string>();
+  let done = listing.errors.length;
+  let cancelled = false;
+
+  const progress = (current?: string) => {
+    const seconds = (performance.now() - started) / 1000;
+    const rate = seconds > 0 ? (done - listing.errors.length) / seconds : 0;
+    options.onProgress?.({ done, total, failed: failed.length, imagesPerSec: rate, etaSec: rate > 0 ? (total - done) / rate : NaN, current });
+  };
+
+  try {
+    const backend = (await engine.backend()).backend;
+    progress();
+    // Keep every worker busy plus one decoded image waiting per worker, so decoding overlaps inference.
+    const inFlight = new Set<Promise<void>>();
+    const limit = workers * 2;
+    for (let i = 0; i < files.length; i++) {
+      if (options.signal?.aborted) {
+        cancelled = true;
+        break;
+      }
+      const path = files[i];
+      const stem = uniqueStem(path, stems);
+      let image: RGBImage;
+      try {
+        image = await decode(path);
+      } catch (err) {
+        failed.push({ image: path, error: (err as Error).message });
+        done++;
+        progress(path);
+        continue;
+      }
+      const job = (async () => {
+        try {
+          const r = await engine.detect(options.modelDir, image, { threshold: options.threshold });
+          const heat = await mapToGrey(r.heatmap, image.width, image.height);
+          const spatial = r.attention.filter((a) => a.kind === 'spatial');
+          const deepest = spatial[spatial.length - 1];
+          const names = { heatmap: `${stem}.heatmap.png`, attention: deepest ? `${stem}.attention.png` : null, overlay: `${stem}.overlay.png` };
+          const writes = [writeGreyPng(heat, image.width, image.height, join(out, names.heatmap)), writeOverlayPng(image, heat, r.findings, join(out, names.overlay))];
+          if (deepest) writes.push(mapToGrey(deepest.map, image.width, image.height).then((g) => writeGreyPng(g, image.width, image.height, join(out, names.attention!))));
+          await Promise.all(writes);
+          const entry: AnalysisEntry = { image: path, width: image.width, height: image.height, model: options.modelName, backend, findings: r.findings, outputs: names, ms: Math.round(r.ms * 10) / 10 };
+          await options.onImageResult?.(entry, path);
+          entries[i] = entry;
+        } catch (err) {
+          // A model that cannot load fails every image the same way: stop rather than repeat it.
+          if (err instanceof StudioError && (err.code === 'MODEL_LOAD_FAILED' || err.code === 'NOT_FOUND')) throw err;
+          failed.push({ image: path, error: (err as Error).message });
+        } finally {
+          done++;
+          progress(path);
+        }
+      })();
+      inFlight.add(job);
+      job.finally(() => inFlight.delete(job)).catch(() => {});
+      if (inFlight.size >= limit) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+    const analysed = entries.filter((e): e is AnalysisEntry => !!e);
+    writeFileSync(join(out, 'findings.json'), `${JSON.stringify(analysed, null, 1)}\n`);
+    await writeFile(join(out, 'findings.csv'), `${[CSV_HEADER, ...analysed.flatMap(csvRows)].join('\n')}\n`);
+    writeFileSync(join(out, 'errors.json'), `${JSON.stringify(failed, null, 1)}\n`);
+    const seconds = (performance.now() - started) / 1000;
+    return { total, analysed: analysed.length, failed, cancelled, seconds, imagesPerSec: analysed.length / seconds, backend, out };
+  } finally {
+    await engine.close();
+  }
+}

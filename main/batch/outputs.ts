@@ -1,0 +1,81 @@
+/**
+ * What `studio analyze` writes per image: the lesion probability and the deepest spatial attention as
+ * 8-bit PNGs at the image's own size, and an overlay (image + heatmap + boxes); plus the CSV row format.
+ */
+import sharp from 'sharp';
+import type { Finding, Map2D } from '../../preload/contract.ts';
+import type { RGBImage } from '../detector/preprocess.ts';
+
+/** A [0, 1] map (covering the image's extent) as an 8-bit greyscale image of `width × height`. */
+export async function mapToGrey(map: Map2D, width: number, height: number): Promise<Uint8Array> {
+  const bytes = new Uint8Array(map.width * map.height);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = Math.round(Math.min(1, Math.max(0, map.data[i])) * 255);
+  const resized = await sharp(bytes, { raw: { width: map.width, height: map.height, channels: 1 } })
+    .resize(width, height, { fit: 'fill', kernel: 'linear' })
+    .raw()
+    .toBuffer();
+  return new Uint8Array(resized.buffer, resized.byteOffset, width * height);
+}
+
+export async function writeGreyPng(grey: Uint8Array, width: number, height: number, file: string): Promise<void> {
+  await sharp(grey, { raw: { width, height, channels: 1 } }).toColourspace('b-w').png({ compressionLevel: 3 }).toFile(file);
+}
+
+/** A perceptual "hot" ramp: black → red → yellow → white. */
+function hot(p: number): [number, number, number] {
+  const r = Math.min(1, p * 3);
+  const g = Math.min(1, Math.max(0, p * 3 - 1));
+  const b = Math.min(1, Math.max(0, p * 3 - 2));
+  return [r * 255, g * 255, b * 255];
+}
+
+/** The image, the heatmap blended where the lesion probability is high, and each finding's box. */
+export async function writeOverlayPng(image: RGBImage, heat: Uint8Array, findings: Finding[], file: string): Promise<void> {
+  const { width, height } = image;
+  const out = Uint8Array.from(image.data);
+  for (let i = 0, o = 0; i < width * height; i++, o += 3) {
+    const p = heat[i] / 255;
+    if (p < 0.1) continue;
+    const a = 0.6 * p;
+    const [r, g, b] = hot(p);
+    out[o] = out[o] * (1 - a) + r * a;
+    out[o + 1] = out[o + 1] * (1 - a) + g * a;
+    out[o + 2] = out[o + 2] * (1 - a) + b * a;
+  }
+  const t = Math.max(2, Math.round(Math.max(width, height) / 300));
+  for (const f of findings) {
+    const [x0, y0, x1, y1] = f.box.map(Math.round);
+    const paint = (x: number, y: number) => {
+      if (x < 0 || y < 0 || x >= width || y >= height) return;
+      const o = (y * width + x) * 3;
+      out[o] = 0;
+      out[o + 1] = 255;
+      out[o + 2] = 0;
+    };
+    for (let k = 0; k < t; k++) {
+      for (let x = x0; x < x1; x++) {
+        paint(x, y0 + k);
+        paint(x, y1 - 1 - k);
+      }
+      for (let y = y0; y < y1; y++) {
+        paint(x0 + k, y);
+        paint(x1 - 1 - k, y);
+      }
+    }
+  }
+  await sharp(out, { raw: { width, height, channels: 3 } }).png({ compressionLevel: 3 }).toFile(file);
+}
+
+export const CSV_HEADER = 'image,width,height,model,backend,finding,x0,y0,x1,y1,score,area';
+
+function csvField(v: string | number): string {
+  const s = String(v);
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** One row per finding; an image without findings gets one row with empty finding columns. */
+export function csvRows(entry: { image: string; width: number; height: number; model: string; backend: string; findings: Finding[] }): string[] {
+  const head = [entry.image, entry.width, entry.height, entry.model, entry.backend].map(csvField).join(',');
+  if (!entry.findings.length) return [`${head},,,,,,,`];
+  return entry.findings.map((f, i) => `${head},${i + 1},${f.box.join(',')},${f.score.toFixed(4)},${f.area}`);
+}
