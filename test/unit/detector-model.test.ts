@@ -62,7 +62,7 @@ for (const variant of VARIANTS) {
   test(`${variant}: save and load through the disk IOHandler gives identical outputs`, async () => {
     const model = buildModel({ variant, inputSize: S });
     // make BN statistics non-trivial so a lost weight would show
-    for (const w of model.weights) if (w.name.includes('moving_mean')) w.write(tf.randomNormal(w.shape, 0, 0.1));
+    for (const w of model.weights) if (w.name.includes('moving_mean')) w.write(tf.randomNormal(w.shape as number[], 0, 0.1));
     const dir = join(tmp, variant);
     await saveModel(model, dir, { name: variant, variant, inputSize: S });
     const loaded = await loadModel(dir);
@@ -101,7 +101,7 @@ test('pixelShuffle gradient matches central finite differences on the cpu backen
   const x = tf.randomNormal([2, 3, 3, 8]) as tf.Tensor4D;
   const w = tf.randomNormal([2, 6, 6, 2]);
   const f = (t: tf.Tensor4D) => tf.sum(tf.mul(pixelShuffle(t, 2), w)) as tf.Scalar;
-  const g = tf.grad(f)(x).dataSync();
+  const g = tf.grad(f as (t: tf.Tensor) => tf.Tensor)(x).dataSync();
   const xd = x.dataSync();
   const eps = 1e-2;
   for (let i = 0; i < xd.length; i += 5) {
