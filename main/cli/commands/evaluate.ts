@@ -1,11 +1,59 @@
+import { writeFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
 import type { Command } from '../index.ts';
 import { StudioError } from '../../../preload/contract.ts';
+import { numberOption, parseArgs } from '../args.ts';
+import { ProgressBar } from '../progress.ts';
 
-// PLACEHOLDER: replaced by the evaluate command.
+const USAGE = 'studio evaluate --model NAME|DIR --data DIR [--format masks|coco|review] [--split test|val|train] [--limit N] [--threshold 0.5] --out report.json [--no-card]';
+
 export const command: Command = {
-  summary: '(evaluate: not built yet)',
-  usage: 'studio evaluate',
-  async run() {
-    throw new StudioError('UNSUPPORTED', 'evaluate is not built yet');
+  summary: 'evaluate a model on a dataset split (FROC, AP50, Dice/IoU, pointing game, latency); records the metrics in its card',
+  usage: USAGE,
+  async run(args) {
+    const { options } = parseArgs(args, { model: 'value', data: 'value', format: 'value', split: 'value', limit: 'value', threshold: 'value', out: 'value', 'no-card': 'flag' });
+    const need = (k: string) => {
+      const v = options[k];
+      if (typeof v !== 'string') throw new StudioError('INVALID_PAYLOAD', `--${k} is required\nUsage: ${USAGE}`);
+      return v;
+    };
+    const split = (options.split ?? 'test') as 'train' | 'val' | 'test';
+    if (!['train', 'val', 'test'].includes(split)) throw new StudioError('INVALID_PAYLOAD', '--split must be train, val or test');
+    const { loadSettings } = await import('../../settings.ts');
+    const { modelDir, readCard, writeCard } = await import('../../detector/io.ts');
+    const { evaluateModel } = await import('../../evaluation/evaluate.ts');
+    const modelArg = need('model');
+    const dir = modelArg.includes('/') || isAbsolute(modelArg) ? resolve(modelArg) : modelDir(loadSettings().modelsDir, modelArg);
+    const name = dir.split('/').pop() as string;
+    const data = need('data');
+    const out = need('out');
+    let bar: ProgressBar | undefined;
+    const report = await evaluateModel(name, {
+      modelDir: dir,
+      data,
+      format: (options.format ?? 'masks') as 'masks' | 'coco' | 'review',
+      split,
+      limit: options.limit ? numberOption(options, 'limit', 0) : undefined,
+      threshold: numberOption(options, 'threshold', 0.5),
+      onProgress(done, total) {
+        bar ??= new ProgressBar(`evaluate ${name}`, total);
+        bar.tick(done);
+      },
+    });
+    bar?.finish();
+    mkdirSync(dirname(resolve(out)), { recursive: true });
+    writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+    if (!options['no-card']) {
+      const card = readCard(dir);
+      const { frocCurve: _curve, ...summary } = report;
+      const metrics = { ...((card.metrics as Record<string, unknown>) ?? {}), [split]: { ...summary, evaluatedAt: new Date().toISOString() } };
+      writeCard(dir, { ...card, metrics });
+    }
+    const s = (v: number) => v.toFixed(3);
+    process.stdout.write(
+      `${name} on ${split} (${report.images} images, ${report.lesions} lesions): Dice ${s(report.dice)} IoU ${s(report.iou)} sens@1FP ${s(report.sensitivity1FP)} AP50 ${s(report.ap50)} pointing ${s(report.pointingGame)} latency ${report.latencyMs.toFixed(1)} ms\n`,
+    );
+    return 0;
   },
 };

@@ -1,0 +1,142 @@
+/**
+ * Evaluate a trained model on a dataset split: lesion-level FROC, AP@0.5, Dice/IoU of the thresholded
+ * lesion map, the attention pointing game, and latency. Everything is measured in the letterboxed input
+ * space (inputSize²), excluding the padding.
+ *
+ * The split comes from the model's own split.json when the dataset is the one it was trained on, so
+ * evaluation never sees training images; on another dataset the same seeded split rule is applied.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { type EvaluationReport, type FrocPoint, StudioError } from '../../preload/contract.ts';
+import { buildInferenceModel } from '../detector/model.ts';
+import { loadModel, readCard } from '../detector/io.ts';
+import { openDataset, SampleCache, splitDataset, validRegion, type DatasetFormat, type Split, type SplitName } from '../training/data.ts';
+import { useBackend } from '../training/backend.ts';
+import { connectedComponents } from './components.ts';
+import { predictionsFromMap, upsample } from './maps.ts';
+import { averagePrecision, froc, latency, overlap, pointingGame, type GroundTruth, type Prediction } from './metrics.ts';
+
+export interface EvaluateOptions {
+  modelDir: string;
+  data: string;
+  format?: DatasetFormat;
+  split?: SplitName;
+  limit?: number;
+  /** Threshold of the lesion map for Dice/IoU. */
+  threshold?: number;
+  onProgress?(done: number, total: number): void;
+}
+
+/** The contract's report plus the detail the CLI and cards keep. */
+export interface FullReport extends EvaluationReport {
+  backend: string;
+  threshold: number;
+  sensitivity1FP: number;
+  frocCurve: FrocPoint[];
+  /** Which map the pointing game used: the deepest CBAM spatial gate, or the lesion heatmap (baseline). */
+  pointingSource: string;
+  pointingByModule: Record<string, number>;
+  latency: { mean: number; median: number; p95: number; batch1: boolean };
+  splitSource: 'model split.json' | 'recomputed with the model seed';
+}
+
+function splitFor(modelDir: string, data: string, ids: string[]): { split: Split; source: FullReport['splitSource'] } {
+  const file = join(modelDir, 'split.json');
+  let seed = 42;
+  if (existsSync(file)) {
+    const split = JSON.parse(readFileSync(file, 'utf8')) as Split;
+    seed = split.seed ?? seed;
+    const card = readCard(modelDir) as { data?: { path?: string } };
+    const known = new Set(ids);
+    const all = [...split.train, ...split.val, ...split.test];
+    // Same dataset (by path, or every split id present): use the stored split as is.
+    if ((card.data?.path && resolve(card.data.path) === resolve(data)) || (all.length > 0 && all.every((id) => known.has(id)))) {
+      return { split, source: 'model split.json' };
+    }
+  }
+  return { split: splitDataset(ids, seed), source: 'recomputed with the model seed' };
+}
+
+export async function evaluateModel(name: string, options: EvaluateOptions): Promise<FullReport> {
+  const backend = await useBackend();
+  const card = readCard(options.modelDir);
+  const trained = await loadModel(options.modelDir);
+  const { model, outputs } = buildInferenceModel(trained);
+  const size = card.inputSize;
+  const dataset = await openDataset(options.data, options.format ?? 'masks');
+  const { split, source } = splitFor(options.modelDir, options.data, dataset.samples.map((s) => s.id));
+  const which = options.split ?? 'test';
+  let ids = split[which];
+  if (options.limit) ids = ids.slice(0, options.limit);
+  if (ids.length === 0) throw new StudioError('INVALID_PAYLOAD', `the ${which} split of ${options.data} is empty`, options.data);
+  const cache = new SampleCache(new Map(dataset.samples.map((s) => [s.id, s])), size);
+  const threshold = options.threshold ?? 0.5;
+
+  const spatial = outputs.map((o, i) => ({ ...o, index: i })).filter((o) => o.kind === 'spatial');
+  const deepest = spatial[spatial.length - 1];
+  const pointingHits: Record<string, number> = Object.fromEntries(spatial.map((s) => [s.name, 0]));
+  let heatmapHits = 0;
+  let lesions = 0;
+  let dice = 0;
+  let iou = 0;
+  const perImage: { gt: GroundTruth; predictions: Prediction[] }[] = [];
+  const ms: number[] = [];
+  const s4 = size / 4;
+
+  for (let i = 0; i < ids.length; i++) {
+    const d = await cache.get(ids[i]);
+    const x = tf.tidy(() => tf.div(tf.tensor4d(d.image, [1, size, size, 3], 'int32').toFloat(), 255));
+    const t0 = performance.now();
+    const ys = model.predict(x) as tf.Tensor[];
+    const arrays = await Promise.all(ys.map((y) => y.data() as Promise<Float32Array>));
+    ms.push(performance.now() - t0);
+    const shapes = ys.map((y) => y.shape);
+    tf.dispose([x, ...ys]);
+
+    const prob = arrays[0];
+    const full = upsample(prob, s4, s4, size, size);
+    const valid = validRegion(d.box);
+    const o = overlap(full, d.mask, threshold, valid);
+    dice += o.dice;
+    iou += o.iou;
+    const gt = connectedComponents(d.mask, size, size, 0.5, 10);
+    lesions += gt.components.length;
+    perImage.push({ gt, predictions: predictionsFromMap(prob, s4, s4, 4) });
+    heatmapHits += pointingGame(full, gt, 0, valid).hits;
+    for (const s of spatial) {
+      const [, h, w] = shapes[s.index];
+      const map = upsample(arrays[s.index], w as number, h as number, size, size);
+      pointingHits[s.name] += pointingGame(map, gt, 0, valid).hits;
+    }
+    options.onProgress?.(i + 1, ids.length);
+  }
+  // The inference model shares the trained model's layers: disposing one releases the weights.
+  model.dispose();
+
+  const f = froc(perImage);
+  const lat = latency(ms);
+  const pointingByModule = Object.fromEntries(Object.entries(pointingHits).map(([k, v]) => [k, lesions ? v / lesions : 0]));
+  return {
+    model: name,
+    data: resolve(options.data),
+    split: which,
+    images: ids.length,
+    lesions,
+    froc: f.points,
+    ap50: averagePrecision(perImage),
+    dice: dice / ids.length,
+    iou: iou / ids.length,
+    pointingGame: deepest ? pointingByModule[deepest.name] : lesions ? heatmapHits / lesions : 0,
+    latencyMs: lat.mean,
+    backend,
+    threshold,
+    sensitivity1FP: f.points.find((p) => p.fpPerImage === 1)?.sensitivity ?? 0,
+    frocCurve: f.curve,
+    pointingSource: deepest ? `attention ${deepest.name}` : 'lesion heatmap (the baseline has no attention module)',
+    pointingByModule: { ...pointingByModule, heatmap: lesions ? heatmapHits / lesions : 0 },
+    latency: { ...lat, batch1: true },
+    splitSource: source,
+  };
+}

@@ -1,0 +1,36 @@
+/** Map helpers shared by validation during training and `studio evaluate`. */
+import { connectedComponents } from './components.ts';
+import type { Prediction } from './metrics.ts';
+
+/** Bilinear upsampling (half-pixel centres, like tf.image.resizeBilinear without align-corners). */
+export function upsample(map: ArrayLike<number>, w: number, h: number, outW: number, outH: number): Float32Array {
+  const out = new Float32Array(outW * outH);
+  const sx = w / outW;
+  const sy = h / outH;
+  for (let y = 0; y < outH; y++) {
+    const fy = Math.min(h - 1, Math.max(0, (y + 0.5) * sy - 0.5));
+    const y0 = Math.floor(fy);
+    const y1 = Math.min(h - 1, y0 + 1);
+    const ty = fy - y0;
+    for (let x = 0; x < outW; x++) {
+      const fx = Math.min(w - 1, Math.max(0, (x + 0.5) * sx - 0.5));
+      const x0 = Math.floor(fx);
+      const x1 = Math.min(w - 1, x0 + 1);
+      const tx = fx - x0;
+      const top = map[y0 * w + x0] * (1 - tx) + map[y0 * w + x1] * tx;
+      const bottom = map[y1 * w + x0] * (1 - tx) + map[y1 * w + x1] * tx;
+      out[y * outW + x] = top * (1 - ty) + bottom * ty;
+    }
+  }
+  return out;
+}
+
+/**
+ * Candidate lesions from a probability map: 8-connected regions above `threshold`, scored by their peak
+ * probability, boxes scaled by `factor` into the caller's pixel space. A low threshold keeps weak
+ * candidates so FROC can sweep the score; the detector's own findings use its threshold slider.
+ */
+export function predictionsFromMap(prob: ArrayLike<number>, w: number, h: number, factor: number, threshold = 0.25, minCells = 1): Prediction[] {
+  const { components } = connectedComponents(prob, w, h, threshold, minCells);
+  return components.map((c) => ({ box: [c.box[0] * factor, c.box[1] * factor, c.box[2] * factor, c.box[3] * factor], score: c.peak }));
+}

@@ -1,0 +1,414 @@
+/**
+ * Training and evaluation datasets: where the samples are, a seeded split, letterboxed decoding with an
+ * in-memory cache, and the lesion-map targets.
+ *
+ * Three sources, one `Sample` shape:
+ *  - masks: `DIR/images/*` + `DIR/masks/<same stem>.*` (kvasir-seg: JPEG masks, threshold 127; busi: PNG)
+ *  - coco: `DIR/*.json` (COCO: images, annotations with bbox [x, y, w, h]) + images beside it or in
+ *    `DIR/images/`; the lesion map target is the filled boxes
+ *  - review: the studio's review store; accepted, edited and added findings become lesions (their brush
+ *    mask when drawn, else the filled box). See `ReviewAnnotationSource`.
+ */
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { basename, extname, join, resolve } from 'node:path';
+import sharp from 'sharp';
+import { type Box, StudioError } from '../../preload/contract.ts';
+
+export type DatasetFormat = 'masks' | 'coco' | 'review';
+export type SplitName = 'train' | 'val' | 'test';
+
+export interface Sample {
+  /** Unique, stable id within the dataset (the image's file name relative to the dataset). */
+  id: string;
+  image: string;
+  /** A binary mask file (values > 127 are lesion). */
+  mask?: string;
+  /** Lesion boxes in original pixels, used when there is no mask file. */
+  boxes?: Box[];
+  /** Run-length or raw lesion masks in original pixels (review store brush masks). */
+  rasterMask?: () => Promise<{ width: number; height: number; data: Uint8Array }>;
+}
+
+export interface Dataset {
+  root: string;
+  format: DatasetFormat;
+  samples: Sample[];
+}
+
+const IMAGE_EXT = new Set(['.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp', '.webp']);
+
+function stem(file: string): string {
+  return basename(file, extname(file));
+}
+
+/** Images with masks: `images/` and `masks/` folders matched by file stem. */
+export function listMaskDataset(dir: string): Dataset {
+  const root = resolve(dir);
+  const imagesDir = join(root, 'images');
+  const masksDir = join(root, 'masks');
+  if (!existsSync(imagesDir) || !existsSync(masksDir)) throw new StudioError('NOT_FOUND', `${root} needs images/ and masks/ folders`, root);
+  const masks = new Map<string, string>();
+  for (const f of readdirSync(masksDir)) if (IMAGE_EXT.has(extname(f).toLowerCase())) masks.set(stem(f), join(masksDir, f));
+  const samples: Sample[] = [];
+  for (const f of readdirSync(imagesDir).sort()) {
+    if (!IMAGE_EXT.has(extname(f).toLowerCase())) continue;
+    const mask = masks.get(stem(f));
+    if (mask) samples.push({ id: f, image: join(imagesDir, f), mask });
+  }
+  if (samples.length === 0) throw new StudioError('NOT_FOUND', `no image in ${imagesDir} has a mask of the same name in ${masksDir}`, root);
+  return { root, format: 'masks', samples };
+}
+
+interface CocoJson {
+  images?: { id: number; file_name: string; width?: number; height?: number }[];
+  annotations?: { image_id: number; bbox: [number, number, number, number] }[];
+}
+
+/** Images with COCO-style boxes. The JSON is `DIR/annotations.json` or the only `*.json` in DIR. */
+export function listCocoDataset(dir: string): Dataset {
+  const root = resolve(dir);
+  let jsonPath = root;
+  if (statSync(root).isDirectory()) {
+    const candidates = readdirSync(root).filter((f) => f.toLowerCase().endsWith('.json'));
+    const pick = candidates.find((f) => f === 'annotations.json') ?? (candidates.length === 1 ? candidates[0] : undefined);
+    if (!pick) throw new StudioError('NOT_FOUND', `${root}: expected annotations.json or exactly one COCO .json file`, root);
+    jsonPath = join(root, pick);
+  }
+  let coco: CocoJson;
+  try {
+    coco = JSON.parse(readFileSync(jsonPath, 'utf8'));
+  } catch (err) {
+    throw new StudioError('DECODE_FAILED', `${jsonPath} is not valid JSON: ${(err as Error).message}`, jsonPath);
+  }
+  if (!Array.isArray(coco.images) || !Array.isArray(coco.annotations)) throw new StudioError('DECODE_FAILED', `${jsonPath} has no images/annotations arrays`, jsonPath);
+  const base = statSync(root).isDirectory() ? root : resolve(root, '..');
+  const boxes = new Map<number, Box[]>();
+  for (const a of coco.annotations) {
+    const [x, y, w, h] = a.bbox ?? [];
+    if (![x, y, w, h].every(Number.isFinite) || w <= 0 || h <= 0) continue;
+    const list = boxes.get(a.image_id) ?? [];
+    list.push([x, y, x + w, y + h]);
+    boxes.set(a.image_id, list);
+  }
+  const samples: Sample[] = [];
+  for (const im of coco.images) {
+    const direct = join(base, im.file_name);
+    const image = existsSync(direct) ? direct : join(base, 'images', im.file_name);
+    if (!existsSync(image)) continue;
+    samples.push({ id: im.file_name, image, boxes: boxes.get(im.id) ?? [] });
+  }
+  if (samples.length === 0) throw new StudioError('NOT_FOUND', `no image listed in ${jsonPath} exists`, jsonPath);
+  return { root, format: 'coco', samples };
+}
+
+/**
+ * What the training code needs from reviewed annotations: one entry per image with its confirmed lesions.
+ * `reviewDataset` builds it from the review store; other annotation tools can implement it too.
+ */
+export interface ReviewAnnotationSource {
+  images(): { path: string; lesions: { box: Box; mask?: { width: number; height: number; data: Uint8Array } }[] }[];
+}
+
+export function datasetFromReview(root: string, source: ReviewAnnotationSource): Dataset {
+  const samples: Sample[] = [];
+  for (const im of source.images()) {
+    if (!existsSync(im.path)) continue;
+    const masks = im.lesions.filter((l) => l.mask);
+    const sample: Sample = { id: im.path, image: im.path, boxes: im.lesions.filter((l) => !l.mask).map((l) => l.box) };
+    if (masks.length) {
+      sample.rasterMask = async () => {
+        const { width, height } = masks[0].mask!;
+        const data = new Uint8Array(width * height);
+        for (const m of masks) for (let i = 0; i < data.length; i++) if (m.mask!.data[i]) data[i] = 255;
+        return { width, height, data };
+      };
+    }
+    samples.push(sample);
+  }
+  if (samples.length === 0) throw new StudioError('NOT_FOUND', `the review store at ${root} has no reviewed raster image`, root);
+  return { root, format: 'review', samples };
+}
+
+/** The review store as a ReviewAnnotationSource: accepted, edited and added findings are lesions. */
+export async function reviewDataset(storeFile: string): Promise<Dataset> {
+  const { openStore } = await import('../review/store.ts');
+  const { rleDecode } = await import('../review/rle.ts');
+  const store = openStore(storeFile, { mustExist: true, readonly: true });
+  try {
+    const rows = store.reviewRows();
+    const byImage = new Map<string, { path: string; lesions: { box: Box; mask?: { width: number; height: number; data: Uint8Array } }[] }>();
+    for (const r of rows) {
+      const entry = byImage.get(r.image.path) ?? { path: r.image.path, lesions: [] };
+      byImage.set(r.image.path, entry);
+      if (['accepted', 'edited', 'added'].includes(r.effective.decision)) {
+        entry.lesions.push({ box: r.effective.box, ...(r.effective.mask ? { mask: rleDecode(r.effective.mask) } : {}) });
+      }
+    }
+    return datasetFromReview(storeFile, { images: () => [...byImage.values()] });
+  } finally {
+    store.close();
+  }
+}
+
+export async function openDataset(path: string, format: DatasetFormat): Promise<Dataset> {
+  if (!existsSync(path)) throw new StudioError('NOT_FOUND', `no dataset at ${path}`, path);
+  if (format === 'masks') return listMaskDataset(path);
+  if (format === 'coco') return listCocoDataset(path);
+  return reviewDataset(path);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Split
+
+/** mulberry32: a small, fast, seedable PRNG (the split and augmentation must be reproducible). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function shuffle<T>(items: T[], random: () => number): T[] {
+  const a = [...items];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [a[i], a[j]] = [a[j], a[i]];
+  }
+  return a;
+}
+
+export interface Split {
+  seed: number;
+  ratios: [number, number, number];
+  train: string[];
+  val: string[];
+  test: string[];
+}
+
+/** Seeded split of sample ids (sorted first, so the split does not depend on directory order). */
+export function splitDataset(ids: string[], seed: number, ratios: [number, number, number] = [0.7, 0.15, 0.15]): Split {
+  const order = shuffle([...ids].sort(), rng(seed));
+  const total = ratios[0] + ratios[1] + ratios[2];
+  const nTrain = Math.round((order.length * ratios[0]) / total);
+  const nVal = Math.round((order.length * ratios[1]) / total);
+  return { seed, ratios, train: order.slice(0, nTrain), val: order.slice(nTrain, nTrain + nVal), test: order.slice(nTrain + nVal) };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Decoding
+
+/** Where the original image sits inside the square model input. */
+export interface Letterbox {
+  size: number;
+  scale: number;
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+  originalWidth: number;
+  originalHeight: number;
+}
+
+/** Keep aspect, fit the long side to `size`, centre, pad with black. */
+export function letterbox(originalWidth: number, originalHeight: number, size: number): Letterbox {
+  const scale = size / Math.max(originalWidth, originalHeight);
+  const width = Math.max(1, Math.min(size, Math.round(originalWidth * scale)));
+  const height = Math.max(1, Math.min(size, Math.round(originalHeight * scale)));
+  return { size, scale, left: Math.floor((size - width) / 2), top: Math.floor((size - height) / 2), width, height, originalWidth, originalHeight };
+}
+
+export interface Decoded {
+  id: string;
+  /** size × size × 3 RGB bytes, letterboxed. */
+  image: Uint8Array;
+  /** size × size, 1 = lesion. */
+  mask: Uint8Array;
+  box: Letterbox;
+}
+
+const MAX_PIXELS = 64_000_000;
+
+async function decodeImage(file: string, lb: (w: number, h: number) => Letterbox): Promise<{ rgb: Uint8Array; box: Letterbox }> {
+  let meta: Awaited<ReturnType<ReturnType<typeof sharp>["metadata"]>>;
+  try {
+    meta = await sharp(file, { failOn: 'none' }).metadata();
+  } catch (err) {
+    throw new StudioError('DECODE_FAILED', `cannot read ${file}: ${(err as Error).message}`, file);
+  }
+  if (!meta.width || !meta.height) throw new StudioError('DECODE_FAILED', `${file} has no size`, file);
+  if (meta.width * meta.height > MAX_PIXELS) throw new StudioError('TOO_LARGE', `${file} is ${meta.width}x${meta.height}`, file);
+  const box = lb(meta.width, meta.height);
+  const inner = await sharp(file, { failOn: 'none' })
+    .rotate()
+    .removeAlpha()
+    .toColourspace('srgb')
+    .resize(box.width, box.height, { fit: 'fill' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const channels = inner.info.channels;
+  const rgb = new Uint8Array(box.size * box.size * 3);
+  for (let y = 0; y < box.height; y++) {
+    for (let x = 0; x < box.width; x++) {
+      const s = (y * box.width + x) * channels;
+      const d = ((y + box.top) * box.size + x + box.left) * 3;
+      rgb[d] = inner.data[s];
+      rgb[d + 1] = inner.data[s + (channels >= 3 ? 1 : 0)];
+      rgb[d + 2] = inner.data[s + (channels >= 3 ? 2 : 0)];
+    }
+  }
+  return { rgb, box };
+}
+
+async function maskFromFile(file: string, box: Letterbox): Promise<Uint8Array> {
+  const inner = await sharp(file, { failOn: 'none' }).removeAlpha().greyscale().resize(box.width, box.height, { fit: 'fill' }).raw().toBuffer();
+  return placeMask(inner, box);
+}
+
+function placeMask(inner: Uint8Array, box: Letterbox): Uint8Array {
+  const out = new Uint8Array(box.size * box.size);
+  for (let y = 0; y < box.height; y++) {
+    for (let x = 0; x < box.width; x++) if (inner[y * box.width + x] > 127) out[(y + box.top) * box.size + x + box.left] = 1;
+  }
+  return out;
+}
+
+function fillBoxes(boxes: Box[], box: Letterbox, into: Uint8Array): void {
+  for (const [x0, y0, x1, y1] of boxes) {
+    const a = Math.max(0, Math.floor(x0 * box.scale) + box.left);
+    const b = Math.max(0, Math.floor(y0 * box.scale) + box.top);
+    const c = Math.min(box.left + box.width, Math.ceil(x1 * box.scale) + box.left);
+    const d = Math.min(box.top + box.height, Math.ceil(y1 * box.scale) + box.top);
+    for (let y = b; y < d; y++) for (let x = a; x < c; x++) into[y * box.size + x] = 1;
+  }
+}
+
+/** Decode one sample at `size` (letterboxed) with its lesion mask. */
+export async function decodeSample(sample: Sample, size: number): Promise<Decoded> {
+  const { rgb, box } = await decodeImage(sample.image, (w, h) => letterbox(w, h, size));
+  let mask: Uint8Array = new Uint8Array(size * size);
+  if (sample.mask) mask = await maskFromFile(sample.mask, box);
+  if (sample.rasterMask) {
+    const m = await sample.rasterMask();
+    const inner = await sharp(Buffer.from(m.data), { raw: { width: m.width, height: m.height, channels: 1 } }).resize(box.width, box.height, { fit: 'fill' }).raw().toBuffer();
+    const placed = placeMask(inner, box);
+    for (let i = 0; i < mask.length; i++) mask[i] |= placed[i];
+  }
+  if (sample.boxes?.length) fillBoxes(sample.boxes, box, mask);
+  return { id: sample.id, image: rgb, mask, box };
+}
+
+/** Decoded samples kept in memory as bytes (a 256² sample is ~260 KB), decoded a few at a time. */
+export class SampleCache {
+  private readonly cache = new Map<string, Promise<Decoded>>();
+  constructor(
+    private readonly samples: Map<string, Sample>,
+    readonly size: number,
+  ) {}
+
+  get(id: string): Promise<Decoded> {
+    let p = this.cache.get(id);
+    if (!p) {
+      const sample = this.samples.get(id);
+      if (!sample) throw new StudioError('NOT_FOUND', `no sample '${id}' in the dataset`, id);
+      p = decodeSample(sample, this.size);
+      p.catch(() => this.cache.delete(id));
+      this.cache.set(id, p);
+    }
+    return p;
+  }
+
+  async warm(ids: string[], concurrency = 4, onEach?: (done: number) => void): Promise<void> {
+    let next = 0;
+    let done = 0;
+    const worker = async () => {
+      while (next < ids.length) {
+        const id = ids[next++];
+        await this.get(id);
+        onEach?.(++done);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, ids.length) }, worker));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Augmentation and targets
+
+export interface Augmented {
+  image: Float32Array;
+  mask: Uint8Array;
+}
+
+/**
+ * Random flips, rotation (±15°), scale (0.85–1.15), brightness (±0.15) and contrast (0.8–1.2), applied
+ * to the letterboxed bytes with one inverse affine map (bilinear for the image, nearest for the mask).
+ */
+export function augment(d: Decoded, random: () => number, enabled = true): Augmented {
+  const S = d.box.size;
+  const image = new Float32Array(S * S * 3);
+  if (!enabled) {
+    for (let i = 0; i < image.length; i++) image[i] = d.image[i] / 255;
+    return { image, mask: d.mask };
+  }
+  const flipX = random() < 0.5;
+  const flipY = random() < 0.5;
+  const angle = ((random() * 2 - 1) * 15 * Math.PI) / 180;
+  const scale = 0.85 + random() * 0.3;
+  const brightness = (random() * 2 - 1) * 0.15;
+  const contrast = 0.8 + random() * 0.4;
+  const cos = Math.cos(angle) / scale;
+  const sin = Math.sin(angle) / scale;
+  const c = (S - 1) / 2;
+  const mask = new Uint8Array(S * S);
+  const src = d.image;
+  for (let y = 0; y < S; y++) {
+    for (let x = 0; x < S; x++) {
+      // Output pixel → source pixel: undo flip, then inverse rotate/scale about the centre.
+      const ox = (flipX ? S - 1 - x : x) - c;
+      const oy = (flipY ? S - 1 - y : y) - c;
+      const sx = cos * ox + sin * oy + c;
+      const sy = -sin * ox + cos * oy + c;
+      const o = (y * S + x) * 3;
+      const x0 = Math.floor(sx);
+      const y0 = Math.floor(sy);
+      if (x0 < 0 || y0 < 0 || x0 >= S - 1 || y0 >= S - 1) continue;
+      const fx = sx - x0;
+      const fy = sy - y0;
+      const i00 = (y0 * S + x0) * 3;
+      const i01 = i00 + 3;
+      const i10 = i00 + S * 3;
+      const i11 = i10 + 3;
+      for (let ch = 0; ch < 3; ch++) {
+        const v = (src[i00 + ch] * (1 - fx) + src[i01 + ch] * fx) * (1 - fy) + (src[i10 + ch] * (1 - fx) + src[i11 + ch] * fx) * fy;
+        image[o + ch] = Math.min(1, Math.max(0, (v / 255 - 0.5) * contrast + 0.5 + brightness));
+      }
+      const mx = Math.round(sx);
+      const my = Math.round(sy);
+      mask[y * S + x] = d.mask[my * S + mx];
+    }
+  }
+  return { image, mask };
+}
+
+/** The S/4 lesion-map target: the fraction of each 4×4 cell covered by lesion (area averaging). */
+export function downsampleMask(mask: Uint8Array, size: number, factor = 4): Float32Array {
+  const s = size / factor;
+  const out = new Float32Array(s * s);
+  const norm = 1 / (factor * factor);
+  for (let y = 0; y < size; y++) {
+    const row = (Math.floor(y / factor) * s) | 0;
+    for (let x = 0; x < size; x++) if (mask[y * size + x]) out[row + Math.floor(x / factor)] += norm;
+  }
+  return out;
+}
+
+/** 1 inside the letterboxed image, 0 in the padding: metrics ignore the padding. */
+export function validRegion(box: Letterbox): Uint8Array {
+  const v = new Uint8Array(box.size * box.size);
+  for (let y = box.top; y < box.top + box.height; y++) v.fill(1, y * box.size + box.left, y * box.size + box.left + box.width);
+  return v;
+}

@@ -1,0 +1,30 @@
+/**
+ * Loss on the lesion map: focal loss (down-weights the many easy background cells, so small lesions
+ * are not drowned) plus soft Dice (directly rewards overlap, insensitive to lesion size).
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export interface LossOptions {
+  alpha?: number;
+  gamma?: number;
+  diceWeight?: number;
+}
+
+/** `prob` and `target` are [N, h, w, 1]; `prob` is the sigmoid output, target the area-averaged mask. */
+export function lesionLoss(prob: tf.Tensor, target: tf.Tensor, { alpha = 0.75, gamma = 2, diceWeight = 1 }: LossOptions = {}): tf.Scalar {
+  return tf.tidy(() => {
+    const eps = 1e-6;
+    const p = tf.clipByValue(prob, eps, 1 - eps);
+    const t = target;
+    // Soft-target focal loss: −α t (1−p)^γ log p − (1−α)(1−t) p^γ log(1−p).
+    const pos = tf.mul(tf.mul(t, gamma === 2 ? tf.square(tf.sub(1, p)) : tf.pow(tf.sub(1, p), gamma)), tf.log(p));
+    const neg = tf.mul(tf.mul(tf.sub(1, t), gamma === 2 ? tf.square(p) : tf.pow(p, gamma)), tf.log(tf.sub(1, p)));
+    const focal = tf.neg(tf.mean(tf.add(tf.mul(alpha, pos), tf.mul(1 - alpha, neg))));
+    // Per-image soft Dice, averaged: each image counts the same whatever its lesion size.
+    const inter = tf.sum(tf.mul(prob, t), [1, 2, 3]);
+    const denom = tf.add(tf.sum(prob, [1, 2, 3]), tf.sum(t, [1, 2, 3]));
+    const dice = tf.sub(1, tf.mean(tf.div(tf.add(tf.mul(2, inter), 1), tf.add(denom, 1))));
+    // Focal is small in absolute terms (mean over mostly-easy cells): scale it to weigh like Dice.
+    return tf.add(tf.mul(focal, 10), tf.mul(dice, diceWeight)) as tf.Scalar;
+  });
+}

@@ -1,0 +1,312 @@
+/**
+ * One training run, start to finish: dataset → seeded split → epochs of augmented mini-batches →
+ * validation (Dice, sensitivity at 1 FP/image) → checkpoint each epoch → final model + card + split.
+ *
+ * Runs wherever it is called (the training worker, or a test); it reports through `hooks` and honours
+ * pause/cancel between steps. A run whose output folder holds a checkpoint with the same settings resumes
+ * from it, so a killed process (even kill -9) loses at most the epoch in flight.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { StudioError, type TrainingProgress, type Variant } from '../../preload/contract.ts';
+import { buildModel } from '../detector/model.ts';
+import { loadModel, readCard, saveModel, type ModelCard } from '../detector/io.ts';
+import { connectedComponents } from '../evaluation/components.ts';
+import { predictionsFromMap, upsample } from '../evaluation/maps.ts';
+import { froc, overlap, sensitivityAt } from '../evaluation/metrics.ts';
+import { augment, downsampleMask, openDataset, rng, SampleCache, shuffle, splitDataset, validRegion, type DatasetFormat, type Split } from './data.ts';
+import { lesionLoss } from './loss.ts';
+import { useBackend } from './backend.ts';
+
+export interface TrainOptions {
+  name: string;
+  data: string;
+  format: DatasetFormat;
+  variant: Variant;
+  epochs: number;
+  batchSize: number;
+  inputSize: number;
+  learningRate: number;
+  seed: number;
+  limit?: number;
+  /** Folder of a model to fine-tune from (its weights; its variant and input size must match). */
+  base?: string;
+  /** Where the finished model goes (`models/<name>`). */
+  out: string;
+  backend?: 'wasm' | 'cpu';
+  /** Run validation every epoch (default true). */
+  validate?: boolean;
+  studioVersion?: string;
+}
+
+export type TrainerEvent = Omit<TrainingProgress, 'runId'>;
+
+export interface TrainerHooks {
+  progress(p: TrainerEvent): void;
+  /** Resolves when the run may go on; rejects (or returns 'cancel') to stop. Checked between steps. */
+  gate(): Promise<'go' | 'cancel'>;
+  log?(line: string): void;
+}
+
+export interface TrainResult {
+  out: string;
+  epochs: number;
+  history: TrainingProgress['history'];
+  seconds: number;
+  backend: string;
+  resumedFrom?: number;
+}
+
+const CHECKPOINT = 'checkpoint';
+const STATE_FILE = 'state.json';
+
+interface CheckpointState {
+  version: 1;
+  options: Omit<TrainOptions, 'out' | 'epochs' | 'backend' | 'studioVersion' | 'validate'>;
+  epoch: number;
+  history: TrainingProgress['history'];
+  seconds: number;
+  split: Split;
+}
+
+function comparable(o: TrainOptions): CheckpointState['options'] {
+  const { name, data, format, variant, batchSize, inputSize, learningRate, seed, limit, base } = o;
+  return { name, data: resolve(data), format, variant, batchSize, inputSize, learningRate, seed, limit, base: base ? resolve(base) : undefined };
+}
+
+/** Write the checkpoint into a temp folder, then swap it in with renames: a kill never leaves half a checkpoint. */
+async function writeCheckpoint(out: string, model: tf.LayersModel, optimizer: tf.Optimizer, state: CheckpointState): Promise<void> {
+  const final = join(out, CHECKPOINT);
+  const tmp = join(out, `.${CHECKPOINT}-tmp`);
+  const old = join(out, `.${CHECKPOINT}-old`);
+  rmSync(tmp, { recursive: true, force: true });
+  await saveModel(model, tmp);
+  const weights = await optimizer.getWeights();
+  const specs = weights.map((w) => ({ name: w.name, shape: w.tensor.shape }));
+  const arrays = await Promise.all(weights.map((w) => w.tensor.data() as Promise<Float32Array>));
+  const total = arrays.reduce((s, a) => s + a.length, 0);
+  const flat = new Float32Array(total);
+  let offset = 0;
+  for (const a of arrays) {
+    flat.set(a, offset);
+    offset += a.length;
+  }
+  writeFileSync(join(tmp, 'optimizer.bin'), new Uint8Array(flat.buffer));
+  writeFileSync(join(tmp, 'optimizer.json'), JSON.stringify(specs));
+  writeFileSync(join(tmp, STATE_FILE), JSON.stringify(state));
+  rmSync(old, { recursive: true, force: true });
+  if (existsSync(final)) renameSync(final, old);
+  renameSync(tmp, final);
+  rmSync(old, { recursive: true, force: true });
+}
+
+function findCheckpoint(out: string): string | undefined {
+  for (const dir of [join(out, CHECKPOINT), join(out, `.${CHECKPOINT}-old`)]) if (existsSync(join(dir, STATE_FILE))) return dir;
+  return undefined;
+}
+
+async function restoreOptimizer(dir: string, optimizer: tf.Optimizer): Promise<void> {
+  const specs = JSON.parse(readFileSync(join(dir, 'optimizer.json'), 'utf8')) as { name: string; shape: number[] }[];
+  const buf = readFileSync(join(dir, 'optimizer.bin'));
+  const flat = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  let offset = 0;
+  const named = specs.map((s) => {
+    const n = s.shape.reduce((a, b) => a * b, 1);
+    const t = tf.tensor(flat.subarray(offset, offset + n), s.shape);
+    offset += n;
+    return { name: s.name, tensor: t };
+  });
+  await optimizer.setWeights(named);
+}
+
+/** Cosine decay to 5% of the base rate over the run, after a one-epoch-equivalent linear warm-up. */
+function learningRateAt(base: number, step: number, total: number, warmup: number): number {
+  if (step < warmup) return (base * (step + 1)) / warmup;
+  const t = Math.min(1, (step - warmup) / Math.max(1, total - warmup));
+  return base * (0.05 + 0.95 * 0.5 * (1 + Math.cos(Math.PI * t)));
+}
+
+export interface Validation {
+  dice: number;
+  sensitivity1FP: number;
+}
+
+/** Predict lesion maps ([n, S/4, S/4]) for letterboxed byte images, in batches. */
+export async function predictMaps(model: tf.LayersModel, images: Uint8Array[], size: number, batch = 8): Promise<Float32Array[]> {
+  const out: Float32Array[] = [];
+  const s4 = size / 4;
+  for (let i = 0; i < images.length; i += batch) {
+    const chunk = images.slice(i, i + batch);
+    const data = new Float32Array(chunk.length * size * size * 3);
+    chunk.forEach((im, k) => {
+      for (let j = 0; j < im.length; j++) data[k * im.length + j] = im[j] / 255;
+    });
+    const x = tf.tensor4d(data, [chunk.length, size, size, 3]);
+    const y = model.predict(x) as tf.Tensor;
+    const values = (await y.data()) as Float32Array;
+    tf.dispose([x, y]);
+    for (let k = 0; k < chunk.length; k++) out.push(values.slice(k * s4 * s4, (k + 1) * s4 * s4));
+  }
+  return out;
+}
+
+export async function validate(model: tf.LayersModel, cache: SampleCache, ids: string[]): Promise<Validation> {
+  if (ids.length === 0) return { dice: 0, sensitivity1FP: 0 };
+  const size = cache.size;
+  const decoded = await Promise.all(ids.map((id) => cache.get(id)));
+  const maps = await predictMaps(model, decoded.map((d) => d.image), size);
+  let dice = 0;
+  const images = decoded.map((d, i) => {
+    const full = upsample(maps[i], size / 4, size / 4, size, size);
+    const valid = validRegion(d.box);
+    dice += overlap(full, d.mask, 0.5, valid).dice;
+    return { gt: connectedComponents(d.mask, size, size, 0.5, 10), predictions: predictionsFromMap(maps[i], size / 4, size / 4, 4) };
+  });
+  return { dice: dice / ids.length, sensitivity1FP: sensitivityAt(froc(images), 1) };
+}
+
+export async function train(options: TrainOptions, hooks: TrainerHooks): Promise<TrainResult> {
+  const log = hooks.log ?? (() => {});
+  const backend = await useBackend(options.backend);
+  const out = resolve(options.out);
+  mkdirSync(out, { recursive: true });
+  const S = options.inputSize;
+  if (S % 16 !== 0) throw new StudioError('INVALID_PAYLOAD', `input size must be a multiple of 16 (got ${S})`, 'inputSize');
+
+  const dataset = await openDataset(options.data, options.format);
+  const byId = new Map(dataset.samples.map((s) => [s.id, s]));
+  let ids = dataset.samples.map((s) => s.id);
+  if (options.limit) ids = shuffle([...ids].sort(), rng(options.seed ^ 0x5eed)).slice(0, options.limit);
+
+  // Resume when a checkpoint with the same settings exists; a checkpoint of other settings is an error,
+  // not something to silently overwrite.
+  let model: tf.LayersModel;
+  let startEpoch = 0;
+  let history: TrainingProgress['history'] = [];
+  let seconds = 0;
+  let split: Split;
+  let resumedFrom: number | undefined;
+  const ckpt = findCheckpoint(out);
+  const optimizer = tf.train.adam(options.learningRate);
+  if (ckpt) {
+    const state = JSON.parse(readFileSync(join(ckpt, STATE_FILE), 'utf8')) as CheckpointState;
+    if (JSON.stringify(state.options) !== JSON.stringify(comparable(options))) {
+      throw new StudioError('BUSY', `${out} holds a checkpoint of a run with different settings; pick another --out or delete ${ckpt}`, out);
+    }
+    model = await loadModel(ckpt);
+    await restoreOptimizer(ckpt, optimizer);
+    startEpoch = state.epoch;
+    history = state.history;
+    seconds = state.seconds;
+    split = state.split;
+    resumedFrom = startEpoch;
+    log(`resuming ${options.name} from its epoch-${startEpoch} checkpoint`);
+  } else {
+    split = splitDataset(ids, options.seed);
+    if (options.base) {
+      const card = readCard(options.base);
+      if (card.inputSize !== S || card.variant !== options.variant) {
+        throw new StudioError('INVALID_PAYLOAD', `base model is ${card.variant} at ${card.inputSize}px; this run is ${options.variant} at ${S}px`, 'baseModel');
+      }
+      model = await loadModel(options.base);
+    } else {
+      model = buildModel({ variant: options.variant, inputSize: S });
+    }
+  }
+  // Keras' BN momentum 0.99 needs thousands of steps for its moving statistics to settle; a short run
+  // on a small dataset would then infer with stale statistics. 0.9 settles within ~50 steps.
+  for (const layer of model.layers) if (layer.getClassName() === 'BatchNormalization') (layer as unknown as { momentum: number }).momentum = 0.9;
+  if (split.train.length === 0) throw new StudioError('INVALID_PAYLOAD', 'the training split is empty: the dataset is too small', options.data);
+
+  const cache = new SampleCache(byId, S);
+  const random = rng(options.seed + startEpoch * 7919);
+  const stepsPerEpoch = Math.ceil(split.train.length / options.batchSize);
+  const totalSteps = stepsPerEpoch * options.epochs;
+  const warmup = Math.min(stepsPerEpoch, 50);
+  const s4 = S / 4;
+  const base = { name: options.name, epochs: options.epochs, steps: stepsPerEpoch };
+  const emit = (p: Partial<TrainerEvent> & Pick<TrainerEvent, 'state'>) =>
+    hooks.progress({ ...base, epoch: startEpoch, step: 0, loss: NaN, imagesPerSec: 0, etaSec: NaN, history, ...p });
+
+  emit({ state: 'running', message: resumedFrom !== undefined ? `resumed from epoch ${resumedFrom}` : 'decoding images' });
+  await cache.warm([...split.train, ...split.val], 4);
+
+  let imagesDone = 0;
+  const started = performance.now();
+  for (let epoch = startEpoch; epoch < options.epochs; epoch++) {
+    const order = shuffle(split.train, random);
+    let lossSum = 0;
+    let lossCount = 0;
+    const epochStart = performance.now();
+    for (let step = 0; step < stepsPerEpoch; step++) {
+      if ((await hooks.gate()) === 'cancel') {
+        model.dispose();
+        optimizer.dispose();
+        throw new StudioError('CANCELLED', `training ${options.name} cancelled`);
+      }
+      const batchIds = order.slice(step * options.batchSize, (step + 1) * options.batchSize);
+      const n = batchIds.length;
+      const xs = new Float32Array(n * S * S * 3);
+      const ys = new Float32Array(n * s4 * s4);
+      for (let k = 0; k < n; k++) {
+        const a = augment(await cache.get(batchIds[k]), random);
+        xs.set(a.image, k * S * S * 3);
+        ys.set(downsampleMask(a.mask, S), k * s4 * s4);
+      }
+      (optimizer as unknown as { learningRate: number }).learningRate = learningRateAt(options.learningRate, epoch * stepsPerEpoch + step, totalSteps, warmup);
+      const x = tf.tensor4d(xs, [n, S, S, 3]);
+      const y = tf.tensor4d(ys, [n, s4, s4, 1]);
+      const lossT = optimizer.minimize(() => lesionLoss(model.apply(x, { training: true }) as tf.Tensor, y), true) as tf.Scalar;
+      const loss = (await lossT.data())[0];
+      tf.dispose([x, y, lossT]);
+      if (!Number.isFinite(loss)) throw new StudioError('INTERNAL', `loss became ${loss} at epoch ${epoch + 1} step ${step + 1}; try a lower learning rate`);
+      lossSum += loss * n;
+      lossCount += n;
+      imagesDone += n;
+      const elapsed = (performance.now() - started) / 1000;
+      const rate = imagesDone / Math.max(1e-3, elapsed);
+      const remainingImages = (options.epochs - epoch - 1) * split.train.length + (stepsPerEpoch - step - 1) * options.batchSize;
+      emit({ state: 'running', epoch: epoch + 1, step: step + 1, loss: lossSum / lossCount, imagesPerSec: rate, etaSec: remainingImages / rate });
+    }
+    const v = options.validate === false ? undefined : await validate(model, cache, split.val);
+    history = [...history, { epoch: epoch + 1, loss: lossSum / Math.max(1, lossCount), ...(v ? { valDice: v.dice, valSensitivity1FP: v.sensitivity1FP } : {}) }];
+    seconds += (performance.now() - epochStart) / 1000;
+    await writeCheckpoint(out, model, optimizer, { version: 1, options: comparable(options), epoch: epoch + 1, history, seconds, split });
+    const last = history[history.length - 1];
+    log(`epoch ${epoch + 1}/${options.epochs} loss ${last.loss.toFixed(4)}${v ? ` val Dice ${v.dice.toFixed(3)} sens@1FP ${v.sensitivity1FP.toFixed(3)}` : ''} (${seconds.toFixed(0)} s)`);
+    emit({ state: 'running', epoch: epoch + 1, step: stepsPerEpoch, loss: last.loss, valDice: last.valDice, valSensitivity1FP: last.valSensitivity1FP, imagesPerSec: imagesDone / Math.max(1e-3, (performance.now() - started) / 1000), etaSec: NaN });
+  }
+
+  const card: ModelCard = {
+    name: options.name,
+    variant: options.variant,
+    inputSize: S,
+    studioVersion: options.studioVersion,
+    createdAt: new Date().toISOString(),
+    backend,
+    data: { path: resolve(options.data), format: options.format, images: ids.length, ...(options.limit ? { limit: options.limit } : {}) },
+    split: { file: 'split.json', seed: split.seed, ratios: split.ratios, train: split.train.length, val: split.val.length, test: split.test.length },
+    hyperparameters: {
+      epochs: options.epochs,
+      batchSize: options.batchSize,
+      learningRate: options.learningRate,
+      schedule: 'linear warm-up then cosine to 5%',
+      optimizer: 'adam',
+      loss: 'focal (alpha 0.75, gamma 2) x10 + soft Dice on the S/4 lesion map',
+      augmentation: 'flips, rotation ±15°, scale 0.85–1.15, brightness ±0.15, contrast 0.8–1.2',
+      seed: options.seed,
+      ...(options.base ? { base: options.base } : {}),
+    },
+    training: { epochs: options.epochs, seconds: Math.round(seconds), history, ...(resumedFrom !== undefined ? { resumedFrom } : {}) },
+    preprocessing: 'RGB in [0,1], letterboxed: long side fit to inputSize, centred, black padding',
+  };
+  await saveModel(model, out, card);
+  writeFileSync(join(out, 'split.json'), `${JSON.stringify(split, null, 1)}\n`);
+  rmSync(join(out, CHECKPOINT), { recursive: true, force: true });
+  rmSync(join(out, `.${CHECKPOINT}-old`), { recursive: true, force: true });
+  model.dispose();
+  optimizer.dispose();
+  emit({ state: 'finished', epoch: options.epochs, step: stepsPerEpoch, loss: history[history.length - 1]?.loss ?? NaN, valDice: history[history.length - 1]?.valDice, valSensitivity1FP: history[history.length - 1]?.valSensitivity1FP, etaSec: 0 });
+  return { out, epochs: options.epochs, history, seconds, backend, ...(resumedFrom !== undefined ? { resumedFrom } : {}) };
+}

@@ -1,0 +1,186 @@
+/** Detection and segmentation metrics on hand-computed cases. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { boxIoU, connectedComponents } from '../../main/evaluation/components.ts';
+import { predictionsFromMap, upsample } from '../../main/evaluation/maps.ts';
+import { averagePrecision, froc, latency, lesionsHit, overlap, pointingGame, sensitivityAt, type GroundTruth } from '../../main/evaluation/metrics.ts';
+
+/** A w×h mask with the given rectangles (x0, y0, x1, y1 exclusive) set. */
+function mask(w: number, h: number, rects: [number, number, number, number][]): Uint8Array {
+  const m = new Uint8Array(w * h);
+  for (const [x0, y0, x1, y1] of rects) for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) m[y * w + x] = 1;
+  return m;
+}
+
+function gt(w: number, h: number, rects: [number, number, number, number][]): GroundTruth {
+  return connectedComponents(mask(w, h, rects), w, h, 0.5, 10);
+}
+
+test('connected components finds each lesion with its box and area, and drops specks under the size limit', () => {
+  const m = mask(20, 10, [
+    [0, 0, 1, 1], // kvasir-style stray pixel
+    [2, 2, 6, 5], // 4x3 = 12 px
+    [10, 1, 15, 9], // 5x8 = 40 px
+  ]);
+  const l = connectedComponents(m, 20, 10, 0.5, 10);
+  assert.equal(l.components.length, 2);
+  // Found in raster order: the taller lesion's first row (y=1) comes first.
+  assert.deepEqual(l.components.map((c) => c.box), [
+    [10, 1, 15, 9],
+    [2, 2, 6, 5],
+  ]);
+  assert.deepEqual(l.components.map((c) => c.area), [40, 12]);
+  assert.equal(l.labels[0], 0, 'the dropped speck is background');
+  assert.equal(l.labels[3 * 20 + 3], 2);
+  assert.equal(l.labels[5 * 20 + 12], 1);
+});
+
+test('connected components joins diagonal neighbours (8-connectivity) and reports the peak value', () => {
+  const v = new Float32Array(16);
+  v[0] = 0.6;
+  v[5] = 0.9; // (1,1) touches (0,0) diagonally
+  v[15] = 0.7;
+  const l = connectedComponents(v, 4, 4, 0.5, 1);
+  assert.equal(l.components.length, 2);
+  assert.equal(l.components[0].area, 2);
+  assert.ok(Math.abs(l.components[0].peak - 0.9) < 1e-6);
+  assert.deepEqual(l.components[1].box, [3, 3, 4, 4]);
+});
+
+test('box IoU of half-overlapping boxes is 1/3', () => {
+  assert.equal(boxIoU([0, 0, 2, 2], [1, 0, 3, 2]), 2 / 6);
+  assert.equal(boxIoU([0, 0, 1, 1], [2, 2, 3, 3]), 0);
+});
+
+test('a prediction hits a lesion by its centre inside the mask or by IoU ≥ 0.3, and may hit none', () => {
+  const g = gt(40, 40, [[10, 10, 20, 20]]);
+  assert.deepEqual(lesionsHit({ box: [12, 12, 16, 16], score: 1 }, g), [0], 'centre inside, IoU small');
+  assert.deepEqual(lesionsHit({ box: [5, 5, 17, 17], score: 1 }, g), [0], 'centre (11,11) inside');
+  // Centre (22, 15) outside the mask, IoU = 50/(100+100-50) = 1/3 ≥ 0.3.
+  assert.deepEqual(lesionsHit({ box: [15, 10, 25, 20], score: 1 }, g), [0]);
+  // Centre (24, 15) outside, IoU = 30/(100+100-30) = 0.176.
+  assert.deepEqual(lesionsHit({ box: [17, 10, 27, 20], score: 1 }, g), []);
+});
+
+test('FROC counts each lesion once, counts non-hitting predictions as false positives, and sweeps thresholds', () => {
+  // Two images, three lesions.
+  const a = gt(50, 50, [
+    [5, 5, 15, 15],
+    [30, 30, 40, 40],
+  ]);
+  const b = gt(50, 50, [[20, 20, 30, 30]]);
+  const images = [
+    {
+      gt: a,
+      predictions: [
+        { box: [6, 6, 14, 14] as [number, number, number, number], score: 0.9 }, // hits lesion a0
+        { box: [7, 7, 13, 13] as [number, number, number, number], score: 0.8 }, // hits a0 again: not FP, not counted twice
+        { box: [40, 0, 48, 8] as [number, number, number, number], score: 0.7 }, // FP
+        { box: [31, 31, 39, 39] as [number, number, number, number], score: 0.3 }, // hits a1
+      ],
+    },
+    {
+      gt: b,
+      predictions: [
+        { box: [0, 40, 8, 48] as [number, number, number, number], score: 0.6 }, // FP
+        { box: [21, 21, 29, 29] as [number, number, number, number], score: 0.5 }, // hits b0
+      ],
+    },
+  ];
+  const r = froc(images, [0.25, 0.5, 1]);
+  // Thresholds in order: 0.9 → 1/3 at 0 FP; 0.8 → same; 0.7 → 1 FP (0.5/img); 0.6 → 2 FP (1/img);
+  // 0.5 → 2/3 at 1/img; 0.3 → 3/3 at 1/img.
+  assert.equal(r.lesions, 3);
+  assert.deepEqual(
+    r.points.map((p) => p.sensitivity),
+    [1 / 3, 1 / 3, 1],
+  );
+  assert.equal(sensitivityAt(r, 0), 1 / 3);
+  assert.equal(sensitivityAt(r, 1), 1);
+});
+
+test('FROC with no predictions has zero sensitivity everywhere', () => {
+  const r = froc([{ gt: gt(20, 20, [[2, 2, 8, 8]]), predictions: [] }]);
+  assert.ok(r.points.every((p) => p.sensitivity === 0));
+  assert.equal(r.points.length, 7);
+});
+
+test('AP at IoU 0.5: a perfect ranking gives 1, a duplicate detection is a false positive', () => {
+  const g = gt(50, 50, [
+    [0, 0, 10, 10],
+    [20, 20, 30, 30],
+  ]);
+  assert.equal(
+    averagePrecision([
+      {
+        gt: g,
+        predictions: [
+          { box: [0, 0, 10, 10], score: 0.9 },
+          { box: [20, 20, 30, 30], score: 0.8 },
+        ],
+      },
+    ]),
+    1,
+  );
+  // Ranking: TP (p=1, r=.5), duplicate FP (p=.5), TP (p=2/3, r=1). Envelope: r .5 → 1, r 1 → 2/3.
+  // AP = 0.5·1 + 0.5·(2/3) = 5/6.
+  const ap = averagePrecision([
+    {
+      gt: g,
+      predictions: [
+        { box: [0, 0, 10, 10], score: 0.9 },
+        { box: [0, 0, 10, 9], score: 0.8 },
+        { box: [20, 20, 30, 30], score: 0.7 },
+      ],
+    },
+  ]);
+  assert.ok(Math.abs(ap - 5 / 6) < 1e-12, `AP ${ap}`);
+});
+
+test('Dice and IoU of a thresholded map, ignoring pixels outside the valid region', () => {
+  const target = new Uint8Array([1, 1, 0, 0]);
+  const pred = new Float32Array([0.9, 0.2, 0.8, 0.1]);
+  const o = overlap(pred, target, 0.5);
+  // pred {0,2}, target {0,1}: inter 1, Dice 2/4, IoU 1/3.
+  assert.equal(o.dice, 0.5);
+  assert.equal(o.iou, 1 / 3);
+  const v = overlap(pred, target, 0.5, new Uint8Array([1, 1, 0, 1]));
+  assert.equal(v.dice, 2 / 3);
+  assert.deepEqual(overlap(new Float32Array(4), new Uint8Array(4)), { dice: 1, iou: 1 });
+});
+
+test('pointing game hits a lesion when the attention maximum lies inside it', () => {
+  const g = gt(10, 10, [
+    [0, 0, 4, 4],
+    [6, 6, 10, 10],
+  ]);
+  const att = new Float32Array(100);
+  att[2 * 10 + 2] = 1;
+  assert.deepEqual(pointingGame(att, g), { hits: 1, lesions: 2 });
+  att.fill(0);
+  att[5 * 10 + 5] = 1; // between the lesions
+  assert.deepEqual(pointingGame(att, g), { hits: 0, lesions: 2 });
+  assert.deepEqual(pointingGame(att, g, 1), { hits: 0, lesions: 2 }, 'lesion 2 starts √2 px away');
+  assert.deepEqual(pointingGame(att, g, 2), { hits: 1, lesions: 2 }, 'within 2 px of lesion 2');
+});
+
+test('bilinear upsampling keeps constants and interpolates between cells', () => {
+  const up = upsample(new Float32Array([0, 1]), 2, 1, 4, 1);
+  assert.deepEqual(Array.from(up), [0, 0.25, 0.75, 1]);
+  assert.ok(upsample(new Float32Array([0.5, 0.5, 0.5, 0.5]), 2, 2, 8, 8).every((v) => v === 0.5));
+});
+
+test('predictions from a probability map are components scaled to input pixels and scored by their peak', () => {
+  const prob = new Float32Array(16);
+  prob[5] = 0.9;
+  prob[6] = 0.4;
+  const p = predictionsFromMap(prob, 4, 4, 4, 0.25);
+  assert.equal(p.length, 1);
+  assert.deepEqual(p[0].box, [4, 4, 12, 8]);
+  assert.ok(Math.abs(p[0].score - 0.9) < 1e-6);
+});
+
+test('latency summary: mean, median, p95', () => {
+  assert.deepEqual(latency([10, 20, 30, 40]), { mean: 25, median: 30, p95: 40 });
+  assert.deepEqual(latency([]), { mean: 0, median: 0, p95: 0 });
+});
