@@ -42,7 +42,8 @@ export async function loadRaster(bytes: Uint8Array, name: string, path?: string)
     if (!Number.isInteger(page) || page < 0 || page >= frames) throw new StudioError('NOT_FOUND', `${name}: frame ${page} does not exist (${frames} frame(s))`, name);
     try {
       let img = sharp(input, { failOn: 'none', ...(frames > 1 ? { page } : {}) });
-      img = grey ? img.extractChannel(0) : img.removeAlpha().toColourspace(wide ? 'rgb16' : 'srgb');
+      // extractChannel would rescale 16-bit grey to 8 bits: convert the colourspace instead.
+      img = img.removeAlpha().toColourspace(grey ? (wide ? 'grey16' : 'b-w') : wide ? 'rgb16' : 'srgb');
       const { data, info } = await img.raw(wide ? { depth: 'ushort' } : undefined).toBuffer({ resolveWithObject: true });
       if (info.width !== width || info.height !== height) throw new Error(`page ${page} is ${info.width}x${info.height}, not ${width}x${height}`);
       const copy = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
