@@ -32,7 +32,7 @@ const uid = (s: string) => {
   return b;
 };
 const us = (n: number) => new Uint8Array(new Uint16Array([n]).buffer);
-const concat = (parts: Uint8Array[]) => {
+const concat = (parts: Uint8Array[]): Uint8Array<ArrayBuffer> => {
   const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
   let o = 0;
   for (const p of parts) {
@@ -42,7 +42,7 @@ const concat = (parts: Uint8Array[]) => {
   return out;
 };
 
-function makeDicom(o: { rows: number; columns: number; frames?: number; bits?: number; signed?: boolean; photometric?: string; pixels: Uint8Array; extra?: Uint8Array[] }): Uint8Array {
+function makeDicom(o: { rows: number; columns: number; frames?: number; bits?: number; signed?: boolean; photometric?: string; pixels: Uint8Array; extra?: Uint8Array[] }): Uint8Array<ArrayBuffer> {
   const meta = concat([element(0x0002, 0x0010, 'UI', uid('1.2.840.10008.1.2.1'))]);
   const groupLength = element(0x0002, 0x0000, 'UL', new Uint8Array(new Uint32Array([meta.length]).buffer));
   const bits = o.bits ?? 16;
