@@ -1,0 +1,120 @@
+/**
+ * The ONNX copy of a studio model, exported on first use and cached: `models/<name>/model.onnx` next to
+ * model.json, with `model.onnx.json` recording the key it was made from (a hash of model.json and the
+ * weight files, plus the exporter version), so retraining or replacing the weights re-exports it. Where
+ * the model folder is not writable the copy goes to `<homeDir>/cache/onnx/<key>.onnx` instead.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { threadId } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs';
+import { StudioError, type Variant } from '../../preload/contract.ts';
+import { MODEL_FILE, loadModel } from '../detector/io.ts';
+import { inferVariant, type AttentionKind } from '../detector/model.ts';
+import { loadSettings } from '../settings.ts';
+import { EXPORTER_VERSION, exportOnnx } from './onnx/export.ts';
+import type { Dims } from './onnx/graph.ts';
+
+export const ONNX_FILE = 'model.onnx';
+export const ONNX_META = 'model.onnx.json';
+
+export interface OnnxMeta {
+  key: string;
+  exporter: string;
+  variant: Variant;
+  input: { name: string; shape: Dims };
+  outputs: { name: string; kind: AttentionKind | 'lesion'; shape: Dims }[];
+  createdAt: string;
+}
+
+/** A hash of everything the export depends on: model.json, every weight file it lists, the exporter. */
+export function modelKey(dir: string): string {
+  const jsonPath = join(dir, MODEL_FILE);
+  if (!existsSync(jsonPath)) throw new StudioError('MODEL_LOAD_FAILED', `no ${MODEL_FILE} in ${resolve(dir)}`, resolve(dir));
+  const json = readFileSync(jsonPath);
+  const hash = createHash('sha256').update(`exporter ${EXPORTER_VERSION}\n`).update(json);
+  let manifest: { paths?: string[] }[] = [];
+  try {
+    manifest = (JSON.parse(json.toString('utf8')) as { weightsManifest?: { paths?: string[] }[] }).weightsManifest ?? [];
+  } catch {
+    // loadModel reports a broken model.json clearly when the export runs
+  }
+  for (const group of manifest) {
+    for (const p of group.paths ?? []) {
+      const file = resolve(dir, p);
+      if (existsSync(file)) hash.update(readFileSync(file));
+    }
+  }
+  return hash.digest('hex').slice(0, 32);
+}
+
+function writeAtomic(path: string, data: string | Uint8Array): void {
+  // Several worker threads of one process may export the same model at once: the temp name must differ per thread.
+  const tmp = `${path}.tmp-${process.pid}-${threadId}-${randomBytes(4).toString('hex')}`;
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+function readMeta(path: string): OnnxMeta | null {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as OnnxMeta;
+  } catch {
+    return null;
+  }
+}
+
+function cacheDir(): string {
+  return join(loadSettings().homeDir, 'cache', 'onnx');
+}
+
+/** Where the cached export for `dir` would be, in the model folder and in the user's cache. */
+function candidates(dir: string, key: string): { onnx: string; meta: string }[] {
+  return [
+    { onnx: join(dir, ONNX_FILE), meta: join(dir, ONNX_META) },
+    { onnx: join(cacheDir(), `${key}.onnx`), meta: join(cacheDir(), `${key}.json`) },
+  ];
+}
+
+/**
+ * The ONNX model for the TF.js model in `dir`: the cached export when its key matches, else a fresh
+ * export (TF.js loads the model on whatever backend this thread has; the export only reads weights).
+ */
+export async function onnxModelFor(dir: string, log?: (line: string) => void): Promise<{ path: string; meta: OnnxMeta; exported: boolean }> {
+  const key = modelKey(dir);
+  for (const c of candidates(dir, key)) {
+    const meta = readMeta(c.meta);
+    if (meta?.key === key && existsSync(c.onnx)) return { path: c.onnx, meta, exported: false };
+  }
+  tf.enableProdMode(); // no debug checks or console banner: TF.js only reads the weights here
+  const model = await loadModel(dir);
+  let exported: ReturnType<typeof exportOnnx>;
+  let variant: Variant;
+  try {
+    variant = inferVariant(model);
+    exported = exportOnnx(model);
+  } catch (err) {
+    throw new StudioError('MODEL_LOAD_FAILED', `cannot export ${resolve(dir)} to ONNX: ${(err as Error).message}`, resolve(dir));
+  } finally {
+    model.dispose();
+  }
+  const meta: OnnxMeta = { key, exporter: EXPORTER_VERSION, variant, input: exported.input, outputs: exported.outputs, createdAt: new Date().toISOString() };
+  let lastError: unknown;
+  for (const c of candidates(dir, key)) {
+    try {
+      mkdirSync(join(c.onnx, '..'), { recursive: true });
+      writeAtomic(c.onnx, exported.bytes);
+      writeAtomic(c.meta, `${JSON.stringify(meta, null, 2)}\n`);
+      log?.(`runtime: exported ${resolve(dir)} to ${c.onnx}`);
+      return { path: c.onnx, meta, exported: true };
+    } catch (err) {
+      lastError = err;
+    }
+  }
+  throw new StudioError('MODEL_LOAD_FAILED', `cannot write the ONNX export of ${resolve(dir)}: ${(lastError as Error).message}`, resolve(dir));
+}

@@ -1,0 +1,126 @@
+/**
+ * One detector on onnxruntime: the same letterbox, outputs and post-processing as the TF.js
+ * `LoadedDetector`, so `detect` returns the same `RawDetection` whichever runtime ran it.
+ */
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import type * as Ort from 'onnxruntime-node';
+import type { AttentionMap, Variant } from '../../preload/contract.ts';
+import { MODEL_FILE } from '../detector/io.ts';
+import { OUTPUT_STRIDE } from '../detector/model.ts';
+import { argmax, cropMap, findings, imageCells } from '../detector/postprocess.ts';
+import { letterbox, type RGBImage } from '../detector/preprocess.ts';
+import type { DetectOptions, RawDetection } from '../detector/inference.ts';
+import { onnxModelFor, type OnnxMeta } from './cache.ts';
+import { createSession, type OrtModule, type Provider } from './ort.ts';
+
+/** The stride of an attention layer's map: `stage{k}` is at stride 2^k. */
+function stageStride(name: string): number {
+  const m = /^stage(\d)/.exec(name);
+  return m ? 2 ** Number(m[1]) : OUTPUT_STRIDE;
+}
+
+export class OnnxDetector {
+  readonly inputSize: number;
+  readonly variant: Variant;
+
+  private constructor(
+    private readonly ort: OrtModule,
+    private readonly session: Ort.InferenceSession,
+    readonly meta: OnnxMeta,
+    readonly provider: Provider,
+    readonly notes: string[],
+  ) {
+    this.inputSize = meta.input.shape[1] as number;
+    this.variant = meta.variant;
+  }
+
+  static async load(ort: OrtModule, dir: string, options: { threads: number; provider?: Provider | 'auto'; log?: (line: string) => void }): Promise<OnnxDetector> {
+    const { path, meta } = await onnxModelFor(dir, options.log);
+    const { session, provider, notes } = await createSession(ort, path, options);
+    return new OnnxDetector(ort, session, meta, provider, notes);
+  }
+
+  /** Run the raw model on NHWC input [n, S, S, 3]: every output by name (for parity tests and benchmarks). */
+  async run(input: Float32Array, n = 1): Promise<Record<string, { data: Float32Array; dims: readonly number[] }>> {
+    const S = this.inputSize;
+    const feeds = { [this.meta.input.name]: new this.ort.Tensor('float32', input, [n, S, S, 3]) };
+    const results = await this.session.run(feeds);
+    const out: Record<string, { data: Float32Array; dims: readonly number[] }> = {};
+    for (const o of this.meta.outputs) {
+      const t = results[o.name];
+      out[o.name] = { data: t.data as Float32Array, dims: t.dims };
+    }
+    return out;
+  }
+
+  async detect(image: RGBImage, options: DetectOptions = {}): Promise<RawDetection> {
+    const started = performance.now();
+    const S = this.inputSize;
+    const { input, box } = letterbox(image, S);
+    const outs = await this.run(input);
+    const [lesionSpec, ...maps] = this.meta.outputs;
+    const lesionCells = imageCells(box, OUTPUT_STRIDE);
+    const heatmap = cropMap(outs[lesionSpec.name].data, S / OUTPUT_STRIDE, lesionCells.cols, lesionCells.rows);
+    const attention: AttentionMap[] = [];
+    for (const { name, kind } of maps) {
+      const stride = stageStride(name);
+      const side = S / stride;
+      const cells = imageCells(box, stride);
+      const data = outs[name].data;
+      if (kind === 'spatial') {
+        attention.push({ name, kind: 'spatial', map: cropMap(data, side, cells.cols, cells.rows) });
+      } else {
+        // The row of the affinity matrix for the query at the lesion map's strongest position.
+        const peak = argmax(heatmap.data);
+        const px = peak % heatmap.width;
+        const py = (peak - px) / heatmap.width;
+        const ratio = stride / OUTPUT_STRIDE;
+        const query = Math.min(side - 1, Math.floor(py / ratio)) * side + Math.min(side - 1, Math.floor(px / ratio));
+        const positions = side * side;
+        attention.push({ name, kind: 'nonlocal', map: cropMap(data.subarray(query * positions, (query + 1) * positions), side, cells.cols, cells.rows) });
+      }
+    }
+    const found = findings(heatmap, OUTPUT_STRIDE, box, image.width, image.height, { threshold: options.threshold ?? 0.5, minCells: options.minCells });
+    return { variant: this.variant, ms: performance.now() - started, heatmap, attention, findings: found };
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/** Loaded ONNX detectors by folder, reloaded (and re-exported if needed) when model.json changes. */
+export class OnnxDetectorCache {
+  private readonly entries = new Map<string, { mtime: number; detector: Promise<OnnxDetector> }>();
+
+  constructor(
+    private readonly ort: OrtModule,
+    private readonly options: { threads: number; provider?: Provider | 'auto'; log?: (line: string) => void },
+  ) {}
+
+  async get(dir: string): Promise<OnnxDetector> {
+    let mtime = 0;
+    try {
+      mtime = statSync(join(dir, MODEL_FILE)).mtimeMs;
+    } catch {
+      // the export reports the missing file clearly
+    }
+    const hit = this.entries.get(dir);
+    if (hit && hit.mtime === mtime) return hit.detector;
+    if (hit) {
+      this.entries.delete(dir);
+      hit.detector.then((d) => d.dispose(), () => {});
+    }
+    const detector = OnnxDetector.load(this.ort, dir, this.options);
+    this.entries.set(dir, { mtime, detector });
+    detector.catch(() => this.entries.get(dir)?.detector === detector && this.entries.delete(dir));
+    return detector;
+  }
+
+  async clear(): Promise<void> {
+    const all = [...this.entries.values()];
+    this.entries.clear();
+    await Promise.allSettled(all.map((e) => e.detector.then((d) => d.dispose())));
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * The inference runtime of a worker thread: onnxruntime-node (CUDA provider where installed, else CPU)
+ * when it loads, else TF.js (main/detector/backend.ts). `settings.runtime` / STUDIO_RUNTIME overrides:
+ *   auto (default) · onnxruntime · onnxruntime-cpu · onnxruntime-cuda · tfjs
+ * Training and Grad-CAM stay on TF.js whichever runtime serves inference.
+ */
+import type { BackendState } from '../detector/backend.ts';
+import type { RawDetection } from '../detector/inference.ts';
+import type { RGBImage } from '../detector/preprocess.ts';
+import { OnnxDetectorCache } from './detector.ts';
+import { OnnxGraph } from './onnx/graph.ts';
+import { createSession, cudaProviderInstalled, loadOrt, ortLoadError, type Provider } from './ort.ts';
+
+export const RUNTIME_CHOICES = ['auto', 'onnxruntime', 'onnxruntime-cpu', 'onnxruntime-cuda', 'tfjs'] as const;
+export type RuntimeChoice = (typeof RUNTIME_CHOICES)[number];
+
+export function parseRuntime(value: string | undefined): { choice: RuntimeChoice; notes: string[] } {
+  const v = (value ?? 'auto').trim().toLowerCase() || 'auto';
+  if ((RUNTIME_CHOICES as readonly string[]).includes(v)) return { choice: v as RuntimeChoice, notes: [] };
+  return { choice: 'auto', notes: [`unknown runtime '${value}' requested (expected ${RUNTIME_CHOICES.join(', ')}); choosing automatically`] };
+}
+
+/** Intra-op threads per worker: the cores shared out among the workers (one each for batch, up to 4 alone). */
+export function threadsPerWorker(workers: number, cores: number): number {
+  return Math.max(1, Math.min(4, Math.floor(cores / Math.max(1, workers))));
+}
+
+export interface OnnxWorkerRuntime {
+  state: BackendState;
+  detect(modelDir: string, image: RGBImage, threshold?: number): Promise<RawDetection>;
+  close(): Promise<void>;
+}
+
+/** A one-node model: starting a session on it proves the binding and the provider work before any model is asked for. */
+function probeModel(): Uint8Array {
+  const g = new OnnxGraph('probe');
+  g.node('Relu', [g.input('x', [1, 4])], 'y', {}, 'y');
+  g.output('y', [1, 4]);
+  return g.encode({ producer: 'attention-studio', version: 'probe' });
+}
+
+/**
+ * Start onnxruntime for this worker, or return null (with `notes` saying why) when TF.js should serve:
+ * the setting asks for tfjs, or onnxruntime-node is absent or fails to start.
+ */
+export async function startOnnxRuntime(options: { runtime?: string; threads: number; log?: (line: string) => void }): Promise<{ runtime: OnnxWorkerRuntime | null; notes: string[] }> {
+  const { choice, notes } = parseRuntime(options.runtime);
+  if (choice === 'tfjs') {
+    notes.push('runtime tfjs requested (settings.runtime / STUDIO_RUNTIME)');
+    return { runtime: null, notes };
+  }
+  const loaded = await loadOrt();
+  if (!loaded) {
+    notes.push(`onnxruntime-node unavailable (${ortLoadError()}); inference runs on TensorFlow.js`);
+    return { runtime: null, notes };
+  }
+  const want: Provider | 'auto' = choice === 'onnxruntime-cpu' ? 'cpu' : choice === 'onnxruntime-cuda' ? 'cuda' : 'auto';
+  let provider: Provider;
+  try {
+    const probe = await createSession(loaded.ort, probeModel(), { threads: 1, provider: want });
+    provider = probe.provider;
+    notes.push(...probe.notes);
+    await probe.session.release();
+  } catch (err) {
+    notes.push(`onnxruntime-node failed to start a session (${(err as Error).message.split('\n')[0].slice(0, 160)}); inference runs on TensorFlow.js`);
+    return { runtime: null, notes };
+  }
+  if (provider === 'cpu' && want !== 'cpu') notes.push(cudaProviderInstalled() ? 'CUDA provider installed but not usable; CPU execution provider' : 'CPU execution provider (the CUDA provider is not installed)');
+  notes.push(`onnxruntime ${provider} execution provider, ${options.threads} intra-op thread(s) per worker; models are exported to ONNX on first use (model.onnx next to model.json)`);
+  const cache = new OnnxDetectorCache(loaded.ort, { threads: options.threads, provider, log: options.log });
+  const state: BackendState = {
+    backend: `onnxruntime-${provider}`,
+    runtime: 'onnxruntime',
+    gpu: provider === 'cuda',
+    threads: options.threads,
+    versions: { node: process.versions.node, 'onnxruntime-node': loaded.version },
+    notes,
+    gradients: false,
+  };
+  return {
+    runtime: {
+      state,
+      async detect(modelDir, image, threshold) {
+        const detector = await cache.get(modelDir);
+        return detector.detect(image, { threshold });
+      },
+      close: () => cache.clear(),
+    },
+    notes,
+  };
+}
