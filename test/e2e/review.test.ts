@@ -1,0 +1,173 @@
+/**
+ * Review in real Chromium against the real host: a store seeded with findings on a generated image (the
+ * host opens it from STUDIO_HOME), reviewed with the keyboard (accept, reject, edit with a handle, draw a
+ * box, paint a mask, flag, undo, next image), then the page reloaded and the decisions seen again, and in the store.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { Browser } from 'playwright-core';
+import sharp from 'sharp';
+import { openStore } from '../../main/review/store.ts';
+import { type StartedHost, type StudioPage, browserSkipReason, launchChromium, openStudio, screenshot, startHost } from './helpers.ts';
+
+const skip = browserSkipReason();
+const W = 160, H = 120;
+let dir: string;
+let storeFile: string;
+let host: StartedHost;
+let browser: Browser;
+const images: string[] = [];
+
+async function writeImage(path: string, seed: number): Promise<void> {
+  const px = Buffer.alloc(W * H * 3);
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      const blob = (x - 40 - seed) ** 2 + (y - 40) ** 2 < 150 || (x - 110) ** 2 + (y - 80) ** 2 < 200;
+      const v = blob ? 230 : 40 + ((x + y + seed) % 60);
+      px.set([v, v * 0.6, v * 0.5], (y * W + x) * 3);
+    }
+  }
+  await sharp(px, { raw: { width: W, height: H, channels: 3 } }).png().toFile(path);
+}
+
+before(async () => {
+  if (skip) return;
+  dir = mkdtempSync(join(tmpdir(), 'studio-e2e-review-'));
+  storeFile = join(dir, 'review.sqlite');
+  for (let i = 0; i < 2; i++) {
+    images.push(join(dir, `colon-${i}.png`));
+    await writeImage(images[i], i * 7);
+  }
+  const store = openStore(storeFile);
+  const run = store.beginRun({ model: 'kvasir-cbam', backend: 'wasm' });
+  store.recordImageFindings(run, { path: images[0], contentHash: 'a'.repeat(64), width: W, height: H }, [
+    { box: [28, 28, 54, 52], score: 0.93, area: 450 },
+    { box: [96, 66, 126, 94], score: 0.71, area: 620 },
+    { box: [60, 90, 80, 110], score: 0.42, area: 200 },
+  ]);
+  store.recordImageFindings(run, { path: images[1], contentHash: 'b'.repeat(64), width: W, height: H }, [{ box: [30, 28, 60, 54], score: 0.88, area: 460 }]);
+  store.finishRun(run);
+  store.close();
+  host = await startHost({ settings: { homeDir: dir } });
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  await host?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+async function openReview(page: StudioPage): Promise<void> {
+  await page.getByRole('tab', { name: 'Review' }).click();
+  await page.locator('[data-testid="review-item"]').first().waitFor({ timeout: 30_000 });
+  await page.waitForFunction(() => document.querySelector('[data-testid="review-canvas"]')?.getAttribute('data-ready') === 'true', undefined, { timeout: 30_000 });
+}
+
+const decisions = (page: StudioPage) => page.locator('[data-testid="review-finding"]').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.decision));
+
+async function waitDecisions(page: StudioPage, want: string[]): Promise<void> {
+  await page.waitForFunction((w) => JSON.stringify([...document.querySelectorAll('[data-testid="review-finding"]')].map((e) => (e as HTMLElement).dataset.decision)) === JSON.stringify(w), want, { timeout: 10_000 });
+}
+
+/** Screen point of image pixel (x, y) on the review canvas. */
+async function screenOf(page: StudioPage, x: number, y: number): Promise<[number, number]> {
+  const c = page.locator('[data-testid="review-canvas"]');
+  const rect = (await c.boundingBox())!;
+  const d = await c.evaluate((el) => ({ ...(el as HTMLCanvasElement).dataset }));
+  return [rect.x + Number(d.ox) + x * Number(d.scale), rect.y + Number(d.oy) + y * Number(d.scale)];
+}
+
+async function drag(page: StudioPage, from: [number, number], to: [number, number]): Promise<void> {
+  await page.mouse.move(...(await screenOf(page, ...from)));
+  await page.mouse.down();
+  await page.mouse.move(...(await screenOf(page, (from[0] + to[0]) / 2, (from[1] + to[1]) / 2)), { steps: 3 });
+  await page.mouse.move(...(await screenOf(page, ...to)), { steps: 3 });
+  await page.mouse.up();
+}
+
+test('findings are reviewed with the keyboard, saved at once, and kept across a reload', { skip }, async () => {
+  const page = await openStudio(browser, host);
+  await openReview(page);
+  assert.equal(await page.locator('[data-testid="review-item"]').count(), 2);
+  assert.equal((await page.locator('[data-testid="review-progress"]').textContent())?.trim(), '0 of 2 reviewed');
+  assert.deepEqual(await decisions(page), ['pending', 'pending', 'pending']);
+
+  await page.locator('[data-testid="review-reviewer"]').fill('dr-e2e');
+  await page.keyboard.press('Escape');
+  await screenshot(page, 'review-start');
+
+  // A accepts the selected (highest-scoring) finding and moves on; R rejects the next.
+  await page.keyboard.press('a');
+  await page.keyboard.press('r');
+  await waitDecisions(page, ['accepted', 'rejected', 'pending']);
+
+  // The third is selected now: E, then drag its bottom-right handle 6 px out.
+  await page.keyboard.press('e');
+  await page.waitForFunction(() => document.querySelector('[data-testid="review-mode"]')?.textContent === 'edit');
+  await drag(page, [80, 110], [86, 116]);
+  await waitDecisions(page, ['accepted', 'rejected', 'edited']);
+  await page.keyboard.press('Escape');
+
+  // B draws a lesion the model missed.
+  await page.keyboard.press('b');
+  await drag(page, [10, 80], [30, 104]);
+  await waitDecisions(page, ['accepted', 'rejected', 'edited', 'added']);
+
+  // M paints a mask with the brush; Enter saves it as an added lesion with its RLE mask.
+  await page.keyboard.press('m');
+  await page.waitForFunction(() => document.querySelector('[data-testid="review-mode"]')?.textContent === 'mask');
+  await drag(page, [120, 20], [140, 30]);
+  await page.keyboard.press('Enter');
+  await waitDecisions(page, ['accepted', 'rejected', 'edited', 'added', 'added']);
+
+  // F flags the image; Ctrl+Z undoes the flag (the reviewer's last change), not the decisions.
+  await page.keyboard.press('f');
+  await page.locator('[data-testid="review-flagged"]').waitFor();
+  await page.keyboard.press('Control+z');
+  await page.locator('[data-testid="review-flagged"]').waitFor({ state: 'detached' });
+  await page.waitForFunction(() => /undone/.test(document.querySelector('[data-testid="review-status-line"]')?.textContent ?? ''));
+  assert.deepEqual(await decisions(page), ['accepted', 'rejected', 'edited', 'added', 'added']);
+  await page.waitForFunction(() => document.querySelector('[data-testid="review-progress"]')?.textContent?.trim() === '1 of 2 reviewed');
+
+  // → goes to the next image; A accepts its finding.
+  await page.keyboard.press('ArrowRight');
+  await page.waitForFunction(() => /colon-1\.png/.test(document.querySelector('[data-testid="review-image-name"]')?.textContent ?? ''));
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="review-finding"]').length === 1);
+  await page.keyboard.press('a');
+  await waitDecisions(page, ['accepted']);
+  await page.waitForFunction(() => document.querySelector('[data-testid="review-progress"]')?.textContent?.trim() === '2 of 2 reviewed');
+  await screenshot(page, 'review-done');
+
+  // Everything is in the store already (read through another connection while the host holds it open).
+  const store = openStore(storeFile);
+  const first = store.findings(1).findings;
+  assert.deepEqual(first.map((f) => [f.decision, f.reviewer]), [['accepted', 'dr-e2e'], ['rejected', 'dr-e2e'], ['edited', 'dr-e2e'], ['added', 'dr-e2e'], ['added', 'dr-e2e']]);
+  assert.deepEqual(first[2].box, [60, 90, 86, 116], 'the edited box is where the handle was dropped');
+  assert.deepEqual(first[3].box, [10, 80, 30, 104], 'the drawn box');
+  const painted = first[4];
+  assert.ok(painted.mask, 'the painted lesion has its mask');
+  assert.deepEqual(painted.mask!.size, [H, W]);
+  const area = painted.mask!.counts.reduce((a, c, i) => (i % 2 ? a + c : a), 0);
+  assert.ok(area > 150, `a brushed stroke covers pixels (${area})`);
+  const [bx0, by0, bx1, by1] = painted.box;
+  assert.ok(bx0 <= 120 && by0 <= 20 && bx1 >= 140 && by1 >= 30 && bx1 - bx0 < 40, `the mask's box ${painted.box} surrounds the stroke`);
+  assert.equal(store.findings(1).flagged, false);
+  assert.deepEqual(store.auditTrail({ who: 'dr-e2e' }).map((e) => e.action), ['decide', 'decide', 'decide', 'add', 'add', 'flag', 'undo', 'decide']);
+  store.close();
+
+  // Reload: the decisions come back from the store.
+  await page.reload();
+  await page.locator('[data-testid="viewport"]').waitFor({ timeout: 30_000 });
+  await openReview(page);
+  assert.equal((await page.locator('[data-testid="review-progress"]').textContent())?.trim(), '2 of 2 reviewed');
+  await page.locator('[data-testid="review-item"][data-image-id="1"]').click();
+  await waitDecisions(page, ['accepted', 'rejected', 'edited', 'added', 'added']);
+  assert.equal(await page.locator('[data-testid="review-reviewer"]').inputValue(), 'dr-e2e', 'the reviewer name is remembered');
+  await screenshot(page, 'review-reloaded');
+  assert.deepEqual(page.studioErrors, []);
+  assert.deepEqual(host.logs.filter((l) => /failed/.test(l)), []);
+});
