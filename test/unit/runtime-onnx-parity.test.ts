@@ -29,9 +29,10 @@ function randomise(model: tf.LayersModel, seed: number): void {
     layer.setWeights(
       layer.weights.map((w) => {
         const n = w.originalName;
-        const size = w.shape.reduce((a, b) => a * b, 1) as number;
+        const size = (w.shape as number[]).reduce((a, b) => a * b, 1);
         const data = new Float32Array(size);
-        const fanIn = w.shape.length > 1 ? (w.shape.slice(0, -1) as number[]).reduce((a, b) => a * b, 1) : 1;
+        const shape = w.shape as number[];
+        const fanIn = shape.length > 1 ? shape.slice(0, -1).reduce((a, b) => a * b, 1) : 1;
         for (let i = 0; i < size; i++) {
           const u = rnd() * 2 - 1;
           if (n.endsWith('moving_variance')) data[i] = 0.3 + 2 * rnd();
@@ -42,7 +43,7 @@ function randomise(model: tf.LayersModel, seed: number): void {
           else if (w.shape.length > 1) data[i] = u * Math.sqrt(6 / fanIn);
           else data[i] = 0.3 * u;
         }
-        return tf.tensor(data, w.shape);
+        return tf.tensor(data, shape);
       }),
     );
   }
