@@ -1,0 +1,112 @@
+/**
+ * Detector speed, per variant and backend: inference latency at 256² and 512² (median), batch throughput
+ * with one worker per core, analytic model FLOPs and the GFLOP/s they achieve, next to a 1024² matmul
+ * ceiling on the same backend. Targets on the 2-core build machine: 512² ≤ 100 ms, ≥ 40 images/s at 256².
+ * When a target is missed, the per-kernel profile (tf.profile) says where the time goes (stderr).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { startBackend } from '../main/detector/backend.ts';
+import { DetectorEngine, coreCount } from '../main/detector/engine.ts';
+import { saveModel } from '../main/detector/io.ts';
+import { VARIANTS, buildInferenceModel, buildModel, modelFlops, type Variant } from '../main/detector/model.ts';
+
+type Report = (figure: string, value: number, unit: string) => void;
+
+const note = (line: string) => process.stderr.write(`  ${line}\n`);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function latency(model: tf.LayersModel, size: number, runs: number): Promise<number> {
+  const x = tf.randomUniform([1, size, size, 3]);
+  const times: number[] = [];
+  for (let i = 0; i < runs + 2; i++) {
+    const t0 = performance.now();
+    const outs = [model.predict(x)].flat() as tf.Tensor[];
+    await Promise.all(outs.map((o) => o.data()));
+    if (i >= 2) times.push(performance.now() - t0); // the first runs compile and allocate
+    tf.dispose(outs);
+  }
+  x.dispose();
+  return median(times);
+}
+
+async function matmulCeiling(n: number): Promise<number> {
+  const a = tf.randomUniform([n, n]);
+  const b = tf.randomUniform([n, n]);
+  const times: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    const c = tf.matMul(a, b);
+    await c.data();
+    times.push(performance.now() - t0);
+    c.dispose();
+  }
+  tf.dispose([a, b]);
+  return (2 * n ** 3) / (median(times.slice(1)) / 1000) / 1e9;
+}
+
+async function profile(model: tf.LayersModel, size: number): Promise<void> {
+  const x = tf.randomUniform([1, size, size, 3]);
+  const info = await tf.profile(async () => {
+    const outs = [model.predict(x)].flat() as tf.Tensor[];
+    await Promise.all(outs.map((o) => o.data()));
+    tf.dispose(outs);
+  });
+  x.dispose();
+  const byKernel = new Map<string, number>();
+  for (const k of info.kernels) byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + (typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0));
+  const total = [...byKernel.values()].reduce((a, b) => a + b, 0);
+  const top = [...byKernel.entries()].sort((a, b) => b[1] - a[1]).slice(0, 6);
+  note(`where the time goes at ${size}² (${total.toFixed(0)} ms of kernels): ${top.map(([k, ms]) => `${k} ${((100 * ms) / total).toFixed(0)}%`).join(', ')}`);
+}
+
+async function throughput(dir: string, backend: string, size: number, images: number): Promise<number> {
+  const workers = coreCount();
+  const engine = new DetectorEngine({ workers, backend });
+  try {
+    const image = { width: size, height: size, data: new Uint8Array(size * size * 3).map((_, i) => (i * 31) % 251) };
+    await Promise.all(Array.from({ length: workers * 2 }, () => engine.detect(dir, image))); // load + warm every worker
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: images }, () => engine.detect(dir, image)));
+    return images / ((performance.now() - t0) / 1000);
+  } finally {
+    await engine.close();
+  }
+}
+
+export async function run(report: Report): Promise<void> {
+  const state = await startBackend();
+  const backends = [state.backend, ...(state.backend !== 'cpu' ? ['cpu'] : [])];
+  const tmp = mkdtempSync(join(tmpdir(), 'bench-detector-'));
+  note(`${coreCount()} cores; backends: ${backends.join(', ')}`);
+  try {
+    for (const backend of backends) {
+      await tf.setBackend(backend);
+      const slow = backend === 'cpu';
+      report(`${backend}.matmul1024_ceiling`, await matmulCeiling(1024), 'GFLOP/s');
+      for (const variant of VARIANTS as readonly Variant[]) {
+        const perSize: Record<number, number> = {};
+        for (const size of [256, 512]) {
+          const trained = buildModel({ variant, inputSize: size });
+          const { model } = buildInferenceModel(trained);
+          const flops = modelFlops(trained);
+          const ms = await latency(model, size, slow ? 3 : 10);
+          perSize[size] = ms;
+          report(`${backend}.${variant}.flops_${size}`, flops / 1e9, 'GFLOP');
+          report(`${backend}.${variant}.latency_${size}`, ms, 'ms');
+          report(`${backend}.${variant}.gflops_${size}`, flops / 1e9 / (ms / 1000), 'GFLOP/s');
+          if (size === 512 && ms > 100 && !slow) await profile(model, size);
+          if (size === 256) await saveModel(trained, join(tmp, `${backend}-${variant}`));
+          trained.dispose();
+        }
+        const rate = await throughput(join(tmp, `${backend}-${variant}`), backend, 256, slow ? 8 : 80);
+        report(`${backend}.${variant}.batch_256_images_per_s`, rate, 'images/s');
+        if (!slow) note(`${variant} on ${backend}: 512² ${perSize[512].toFixed(0)} ms (target ≤ 100), batch ${rate.toFixed(1)} images/s at 256² (target ≥ 40)`);
+      }
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
