@@ -10,6 +10,7 @@ import type { BackendState } from './backend.ts';
 import type { RawDetection } from './inference.ts';
 import type { RGBImage } from './preprocess.ts';
 import type { WorkerReply, WorkerRequest, WorkerResult } from './protocol.ts';
+import { threadsPerWorker } from '../runtime/threads.ts';
 
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 type Job = { request: DistributiveOmit<WorkerRequest, 'id'>; resolve(r: WorkerResult): void; reject(e: unknown): void; transfer: ArrayBuffer[] };
@@ -26,6 +27,10 @@ export interface EngineOptions {
   workers?: number;
   /** Forced backend (settings.backend). */
   backend?: string;
+  /** Inference runtime (settings.runtime): auto (onnxruntime when installed, else tfjs), onnxruntime[-cpu|-cuda], tfjs. */
+  runtime?: string;
+  /** onnxruntime intra-op threads per worker (default: the cores shared out among the workers, see threadsPerWorker). */
+  threads?: number;
   log?: (line: string) => void;
 }
 
@@ -72,7 +77,8 @@ export class DetectorEngine {
     worker.on('exit', (code) => {
       if (!this.closed && code !== 0) fail(new Error(`exited with code ${code}`));
     });
-    slot.ready = this.send(slot, { request: { type: 'init', backend: this.options.backend }, transfer: [] }).then((r) => (r as { state: BackendState }).state);
+    const threads = this.options.threads ?? threadsPerWorker(this.size, coreCount());
+    slot.ready = this.send(slot, { request: { type: 'init', backend: this.options.backend, runtime: this.options.runtime, threads }, transfer: [] }).then((r) => (r as { state: BackendState }).state);
     slot.ready.catch(() => {});
     return slot;
   }

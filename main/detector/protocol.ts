@@ -5,7 +5,7 @@ import type { BackendState } from './backend.ts';
 import type { RGBImage } from './preprocess.ts';
 
 export type WorkerRequest =
-  | { id: number; type: 'init'; backend?: string }
+  | { id: number; type: 'init'; backend?: string; runtime?: string; threads?: number }
   | { id: number; type: 'detect'; modelDir: string; image: RGBImage; threshold?: number }
   | { id: number; type: 'gradcam'; modelDir: string; image: RGBImage; layer?: string }
   | { id: number; type: 'memory' };

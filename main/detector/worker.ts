@@ -11,6 +11,7 @@ import { StudioError } from '../../preload/contract.ts';
 import { setGradientsAvailable, startBackend, type BackendState } from './backend.ts';
 import { DetectorCache } from './inference.ts';
 import type { WorkerReply, WorkerRequest, WorkerResult } from './protocol.ts';
+import { startOnnxRuntime, type OnnxWorkerRuntime } from '../runtime/index.ts';
 
 if (!parentPort) throw new Error('detector worker must run in a worker thread');
 const port = parentPort;
@@ -19,6 +20,9 @@ let state: BackendState | null = null;
 const detectors = new DetectorCache();
 const cpuDetectors = new DetectorCache();
 let wasmKernelsTried = false;
+/** onnxruntime, when it serves inference in this worker (main/runtime). */
+let onnx: OnnxWorkerRuntime | null = null;
+let tfjsBackend: string | undefined;
 
 const KERNELS = new URL('../training/kernels/index.ts', import.meta.url);
 
@@ -40,14 +44,23 @@ async function tryWasmGradients(): Promise<string | undefined> {
 
 async function handle(req: WorkerRequest): Promise<WorkerResult> {
   switch (req.type) {
-    case 'init':
+    case 'init': {
+      tfjsBackend = req.backend;
+      const started = await startOnnxRuntime({ runtime: req.runtime, threads: req.threads ?? 1 });
+      onnx = started.runtime;
+      if (onnx) return { type: 'init', state: onnx.state };
       state = await startBackend(req.backend);
+      state.notes.push(...started.notes.filter((n) => !state!.notes.includes(n)));
       return { type: 'init', state };
+    }
     case 'detect': {
+      if (onnx) return { type: 'detect', detection: await onnx.detect(req.modelDir, req.image, req.threshold) };
       const detector = await detectors.get(req.modelDir);
       return { type: 'detect', detection: await detector.detect(req.image, { threshold: req.threshold }) };
     }
     case 'gradcam': {
+      // Grad-CAM needs gradients: it stays on TF.js, started here on first use when onnxruntime serves inference.
+      if (!state && onnx) state = await startBackend(tfjsBackend);
       if (!state) throw new Error('worker not initialised');
       let note = await tryWasmGradients();
       if (state.gradients) {

@@ -20,10 +20,7 @@ export function parseRuntime(value: string | undefined): { choice: RuntimeChoice
   return { choice: 'auto', notes: [`unknown runtime '${value}' requested (expected ${RUNTIME_CHOICES.join(', ')}); choosing automatically`] };
 }
 
-/** Intra-op threads per worker: the cores shared out among the workers (one each for batch, up to 4 alone). */
-export function threadsPerWorker(workers: number, cores: number): number {
-  return Math.max(1, Math.min(4, Math.floor(cores / Math.max(1, workers))));
-}
+export { threadsPerWorker } from './threads.ts';
 
 export interface OnnxWorkerRuntime {
   state: BackendState;
