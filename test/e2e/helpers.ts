@@ -147,20 +147,31 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   return path;
 }
 
-/** Statistics of the image canvas's pixels: how many differ from black, their mean and a checksum. */
-export async function canvasStats(page: Page, selector = '[data-testid="image-canvas"]'): Promise<{ nonBlack: number; mean: number; hash: number; width: number; height: number }> {
+/** Resolves after the page has painted twice: whatever the last input scheduled is on the canvas. */
+export async function painted(page: Page): Promise<void> {
+  await page.evaluate(() => new Promise<void>((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => resolve()))));
+}
+
+/**
+ * Statistics of a canvas's pixels: how many differ from black, how many are not transparent (overlays),
+ * their mean grey and a checksum. The image layer is `[data-testid="image-canvas"]`, the overlay layer
+ * `[data-testid="overlay-canvas"]`.
+ */
+export async function canvasStats(page: Page, selector = '[data-testid="image-canvas"]'): Promise<{ nonBlack: number; opaque: number; mean: number; hash: number; width: number; height: number }> {
   return page.locator(selector).evaluate((el) => {
     const c = el as HTMLCanvasElement;
     const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
     let nonBlack = 0;
+    let opaque = 0;
     let sum = 0;
     let hash = 0;
     for (let i = 0; i < d.length; i += 4) {
       const v = d[i] + d[i + 1] + d[i + 2];
       if (v > 0) nonBlack++;
+      if (d[i + 3] > 0) opaque++;
       sum += v / 3;
-      hash = (Math.imul(hash, 31) + v) | 0;
+      hash = (Math.imul(hash, 31) + v + d[i + 3] * 1024) | 0;
     }
-    return { nonBlack, mean: sum / (d.length / 4), hash, width: c.width, height: c.height };
+    return { nonBlack, opaque, mean: sum / (d.length / 4), hash, width: c.width, height: c.height };
   });
 }

@@ -287,7 +287,10 @@ export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: bo
     if (!active) return;
     const onKey = (e: KeyboardEvent) => {
       const t = e.target as HTMLElement | null;
-      if (t && (t.tagName === 'INPUT' || t.tagName === 'SELECT' || t.tagName === 'TEXTAREA' || t.isContentEditable)) return;
+      // Typing in a text box is typing; on a slider or checkbox only the keys it uses itself are its own.
+      const control = t instanceof HTMLInputElement && ['range', 'checkbox', 'radio', 'button', 'submit'].includes(t.type);
+      if (control && /^(Arrow\w+|PageUp|PageDown|Home|End| |Enter)$/.test(e.key)) return;
+      if (t && !control && (t.tagName === 'INPUT' || t.tagName === 'SELECT' || t.tagName === 'TEXTAREA' || t.isContentEditable)) return;
       if (e.ctrlKey || e.metaKey || e.altKey) return;
       const s = keyState.current;
       const k = e.key;

@@ -360,10 +360,13 @@ export class ViewEngine {
         octx.strokeRect(x0, y0, w, h);
         const label = score.toFixed(2);
         const tw = octx.measureText(label).width + 8;
+        // Inside a big box's top-left corner (clear of the corner annotations); above a small one,
+        // unless that would leave the view.
+        const ly = h >= 40 || y0 - 16 < 0 ? y0 + 16 : y0;
         octx.fillStyle = 'rgba(255,212,0,0.9)';
-        octx.fillRect(x0, y0 - 16, tw, 16);
+        octx.fillRect(x0, ly - 16, tw, 16);
         octx.fillStyle = '#111';
-        octx.fillText(label, x0 + 4, y0 - 2);
+        octx.fillText(label, x0 + 4, ly - 2);
       }
     }
     this.over.dataset.overlay = map ? 'map' : 'none';
