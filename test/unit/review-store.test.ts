@@ -199,3 +199,14 @@ test('opening a file that is not a store, or a newer schema, is a clear error', 
   assert.throws(() => openStore(newer), (e: StudioError) => e.code === 'UNSUPPORTED' && /newer/.test(e.message));
   assert.throws(() => openStore(join(dir, 'missing.sqlite'), { mustExist: true }), (e: StudioError) => e.code === 'NOT_FOUND');
 });
+
+test('a read-only open reads a store another connection is writing, and refuses to write', () => {
+  const writer = seeded();
+  const reader = openStore(writer.file, { readonly: true });
+  assert.equal(reader.reviewRows().length, 3);
+  writer.decide({ findingId: 1, reviewer: 'alice', decision: 'accepted' });
+  assert.equal(reader.reviewRows().find((r) => r.finding.id === 1)?.effective.decision, 'accepted', 'the reader sees the new commit');
+  assert.throws(() => reader.decide({ findingId: 2, reviewer: 'bob', decision: 'rejected' }), /readonly/i);
+  reader.close();
+  writer.close();
+});
