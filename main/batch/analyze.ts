@@ -42,6 +42,8 @@ export interface AnalysisOptions {
   out: string;
   threshold?: number;
   backend?: string;
+  /** Inference runtime (settings.runtime): auto, onnxruntime[-cpu|-cuda] or tfjs. */
+  runtime?: string;
   workers?: number;
   signal?: AbortSignal;
   onProgress?(p: AnalysisProgress): void;
@@ -87,7 +89,7 @@ export async function analyze(options: AnalysisOptions): Promise<AnalysisSummary
   const files = listing.files;
   const total = files.length + listing.errors.length;
   const workers = Math.max(1, Math.min(options.workers ?? coreCount(), Math.max(1, files.length)));
-  const engine = new DetectorEngine({ workers, backend: options.backend });
+  const engine = new DetectorEngine({ workers, backend: options.backend, runtime: options.runtime });
   const entries: (AnalysisEntry | undefined)[] = new Array(files.length);
   const stems = new Set<string>();
   let done = listing.errors.length;

@@ -47,6 +47,7 @@ export function createBatchHandlers(ctx: ServiceContext): BatchService {
           out: req.out,
           threshold: req.threshold,
           backend: ctx.settings.backend,
+          runtime: ctx.settings.runtime,
           signal: abort.signal,
           onProgress: (p) => {
             Object.assign(progress, { done: p.done, total: p.total, failed: p.failed, imagesPerSec: p.imagesPerSec, etaSec: Number.isFinite(p.etaSec) ? p.etaSec : 0, current: p.current });

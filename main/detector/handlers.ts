@@ -25,7 +25,7 @@ export function toBackendReport(state: BackendReport, extraNotes: string[] = [])
 
 export function createDetectorHandlers(ctx: ServiceContext): DetectorService {
   let engine: DetectorEngine | null = null;
-  const getEngine = () => (engine ??= new DetectorEngine({ workers: 1, backend: ctx.settings.backend, log: ctx.log }));
+  const getEngine = () => (engine ??= new DetectorEngine({ workers: 1, backend: ctx.settings.backend, runtime: ctx.settings.runtime, log: ctx.log }));
 
   async function imageRGB(imageId: string, frame: number): Promise<RGBImage> {
     const summary = ctx.images.summary(imageId);

@@ -62,7 +62,7 @@ export async function startOnnxRuntime(options: { runtime?: string; threads: num
     notes.push(`onnxruntime-node failed to start a session (${(err as Error).message.split('\n')[0].slice(0, 160)}); inference runs on TensorFlow.js`);
     return { runtime: null, notes };
   }
-  if (provider === 'cpu' && want !== 'cpu') notes.push(cudaProviderInstalled() ? 'CUDA provider installed but not usable; CPU execution provider' : 'CPU execution provider (the CUDA provider is not installed)');
+  if (provider === 'cpu' && want === 'auto') notes.push(cudaProviderInstalled() ? 'CUDA provider installed but not usable; CPU execution provider' : 'CPU execution provider (the CUDA provider is not installed)');
   notes.push(`onnxruntime ${provider} execution provider, ${options.threads} intra-op thread(s) per worker; models are exported to ONNX on first use (model.onnx next to model.json)`);
   const cache = new OnnxDetectorCache(loaded.ort, { threads: options.threads, provider, log: options.log });
   const state: BackendState = {

@@ -11,7 +11,7 @@ import { analyze } from '../../batch/analyze.ts';
 export const command: Command = {
   summary: 'run a detector over images and folders; write findings.json/.csv and heatmap, attention and overlay PNGs',
   usage: [
-    'studio analyze INPUT… --model NAME --out DIR [--threshold T] [--models-dir D] [--backend B] [--workers N]',
+    'studio analyze INPUT… --model NAME --out DIR [--threshold T] [--models-dir D] [--backend B] [--runtime R] [--workers N]',
     '',
     '  INPUT         image files (DICOM, PNG, JPEG, TIFF) or folders, searched recursively',
     '  --model       a model in the models folder (or a path to a model folder)',
@@ -19,12 +19,14 @@ export const command: Command = {
     '  --threshold   lesion probability for a finding (default 0.5)',
     '  --models-dir  where models live (default: models/ or STUDIO_MODELS_DIR)',
     '  --backend     tensorflow | wasm | cpu (default: the best present, or STUDIO_BACKEND)',
+    '  --runtime     auto | onnxruntime | onnxruntime-cpu | onnxruntime-cuda | tfjs (default: STUDIO_RUNTIME, else auto:',
+    '                onnxruntime when installed, else TensorFlow.js)',
     '  --workers     inference worker threads (default: one per core)',
     '',
     'Files that fail are reported and skipped; the exit status is 1 only when no image could be analysed.',
   ].join('\n'),
   async run(args) {
-    const { positional, options } = parseArgs(args, { model: 'value', out: 'value', threshold: 'value', 'models-dir': 'value', backend: 'value', workers: 'value', store: 'value' });
+    const { positional, options } = parseArgs(args, { model: 'value', out: 'value', threshold: 'value', 'models-dir': 'value', backend: 'value', runtime: 'value', workers: 'value', store: 'value' });
     if (!positional.length) throw new StudioError('INVALID_PAYLOAD', 'give at least one image file or folder');
     if (typeof options.model !== 'string') throw new StudioError('INVALID_PAYLOAD', '--model NAME is required');
     if (typeof options.out !== 'string') throw new StudioError('INVALID_PAYLOAD', '--out DIR is required');
@@ -50,6 +52,7 @@ export const command: Command = {
       threshold,
       workers,
       backend: typeof options.backend === 'string' ? options.backend : settings.backend,
+      runtime: typeof options.runtime === 'string' ? options.runtime : settings.runtime,
       onProgress: (p) => {
         bar.setTotal(p.total);
         bar.tick(p.done, p.failed ? `(${p.failed} failed)` : '');

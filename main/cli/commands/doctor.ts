@@ -4,15 +4,16 @@ import { loadSettings } from '../../settings.ts';
 import { DetectorEngine } from '../../detector/engine.ts';
 import { toBackendReport } from '../../detector/handlers.ts';
 import { coreCount } from '../../detector/engine.ts';
+import { threadsPerWorker } from '../../runtime/threads.ts';
 
 export const command: Command = {
   summary: 'show the inference runtime and backend, threads, versions and whether a GPU is used',
-  usage: 'studio doctor [--json] [--backend tensorflow|wasm|cpu]',
+  usage: 'studio doctor [--json] [--backend tensorflow|wasm|cpu] [--runtime auto|onnxruntime|onnxruntime-cpu|onnxruntime-cuda|tfjs]',
   async run(args) {
-    const { options } = parseArgs(args, { json: 'flag', backend: 'value' });
+    const { options } = parseArgs(args, { json: 'flag', backend: 'value', runtime: 'value' });
     const settings = loadSettings();
     // Start the backend the way the studio does: inside an inference worker.
-    const engine = new DetectorEngine({ workers: 1, backend: typeof options.backend === 'string' ? options.backend : settings.backend });
+    const engine = new DetectorEngine({ workers: 1, backend: typeof options.backend === 'string' ? options.backend : settings.backend, runtime: typeof options.runtime === 'string' ? options.runtime : settings.runtime });
     try {
       const report = toBackendReport(await engine.backend());
       if (options.json) {
@@ -23,7 +24,9 @@ export const command: Command = {
         `runtime   ${report.runtime}${settings.runtime ? ` (STUDIO_RUNTIME=${settings.runtime} requested)` : ''}`,
         `backend   ${report.backend}${settings.backend ? ` (STUDIO_BACKEND=${settings.backend})` : ''}`,
         `gpu       ${report.gpu ? 'yes' : 'no'}`,
-        `threads   ${report.threads} per inference worker; ${coreCount()} cores → ${coreCount()} workers for batch analysis`,
+        report.runtime === 'onnxruntime'
+          ? `threads   ${report.threads} intra-op per interactive worker; batch analysis: ${coreCount()} workers × ${threadsPerWorker(coreCount(), coreCount())} thread(s)`
+          : `threads   ${report.threads} per inference worker; ${coreCount()} cores → ${coreCount()} workers for batch analysis`,
         `versions  ${Object.entries(report.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`,
         `models    ${settings.modelsDir}`,
         ...report.notes.map((n) => `note      ${n}`),
