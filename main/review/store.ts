@@ -644,14 +644,6 @@ export class ReviewStore {
     });
   }
 
-  /** Images with no findings at all still matter to exports (a reviewed negative). */
-  allImages(): ReviewRow['image'][] {
-    const seen = new Map<number, ReviewRow['image']>();
-    for (const r of this.reviewRows()) seen.set(r.image.id, r.image);
-    const rows = this.db.prepare<[], { id: number; path: string; content_hash: string; width: number; height: number; flagged: number }>('SELECT id, path, content_hash, width, height, flagged FROM images ORDER BY id').all();
-    return rows.map((i) => seen.get(i.id) ?? { id: i.id, path: i.path, contentHash: i.content_hash, width: i.width, height: i.height, uids: {}, flagged: i.flagged === 1 });
-  }
-
   integrityCheck(): string {
     return String(this.db.pragma('integrity_check', { simple: true }));
   }

@@ -70,7 +70,7 @@ async function openReview(page: StudioPage): Promise<void> {
 const decisions = (page: StudioPage) => page.locator('[data-testid="review-finding"]').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.decision));
 
 async function waitDecisions(page: StudioPage, want: string[]): Promise<void> {
-  await page.waitForFunction((w) => JSON.stringify([...document.querySelectorAll('[data-testid="review-finding"]')].map((e) => (e as HTMLElement).dataset.decision)) === JSON.stringify(w), want, { timeout: 10_000 });
+  await page.waitForFunction((w) => JSON.stringify([...document.querySelectorAll('[data-testid="review-finding"]')].map((e) => (e as HTMLElement).dataset.decision)) === JSON.stringify(w), want, { timeout: 20_000 });
 }
 
 /** Screen point of image pixel (x, y) on the review canvas. */

@@ -210,3 +210,11 @@ test('a read-only open reads a store another connection is writing, and refuses 
   reader.close();
   writer.close();
 });
+
+test('sha256File hashes a file as the store expects its content hash', async () => {
+  const { sha256File } = await import('../../main/review/hash.ts');
+  const file = join(dir, 'bytes.bin');
+  writeFileSync(file, 'abc');
+  assert.equal(await sha256File(file), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+  await assert.rejects(sha256File(join(dir, 'absent.bin')), /ENOENT/);
+});
