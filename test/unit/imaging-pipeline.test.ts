@@ -169,3 +169,30 @@ test('RGB JPEG streams without JFIF/Adobe markers get R,G,B component ids so no 
   const jfif = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 4, 0, 0, ...sof, ...sos]);
   assert.equal(honourRgb(jfif, 'RGB'), jfif);
 });
+
+test('the DCT JPEG decoder (12-bit capable) matches libjpeg on baseline and progressive streams', async () => {
+  const { default: sharp } = await import('sharp');
+  const { decodeJpegDct } = await import('../../main/imaging/codecs/jpeg.ts');
+  const width = 37;
+  const height = 23;
+  const grey = Uint8Array.from({ length: width * height }, (_, i) => (Math.sin(i / 7) * 100 + 128 + ((i * 13) % 17)) | 0);
+  for (const progressive of [false, true]) {
+    const jpeg = await sharp(grey, { raw: { width, height, channels: 1 } }).jpeg({ quality: 80, progressive }).toBuffer();
+    const reference = await sharp(jpeg).raw().toBuffer();
+    const mine = decodeJpegDct(new Uint8Array(jpeg));
+    assert.equal(mine.width, width);
+    assert.equal(mine.height, height);
+    let worst = 0;
+    for (let i = 0; i < reference.length; i++) worst = Math.max(worst, Math.abs(mine.samples[i] - reference[i]));
+    assert.ok(worst <= 2, `progressive=${progressive}: max difference ${worst}`);
+  }
+  const rgb = Uint8Array.from({ length: width * height * 3 }, (_, i) => (i * 5) % 251);
+  const colour = await sharp(rgb, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90, progressive: true, chromaSubsampling: '4:4:4' }).toBuffer();
+  const ref = await sharp(colour).raw().toBuffer();
+  const out = decodeJpegDct(new Uint8Array(colour));
+  assert.equal(out.colourConverted, true);
+  let worst = 0;
+  for (let i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs(out.samples[i] - ref[i]));
+  assert.ok(worst <= 3, `colour: max difference ${worst}`);
+  assert.throws(() => decodeJpegDct(new Uint8Array([0xff, 0xd8, 0xff, 0xd9])), /no frame header/);
+});
