@@ -89,7 +89,9 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
     const d = await cache.get(ids[i]);
     const x = tf.tidy(() => tf.div(tf.tensor4d(d.image, [1, size, size, 3], 'int32').toFloat(), 255));
     const t0 = performance.now();
-    const ys = model.predict(x) as tf.Tensor[];
+    const predicted = model.predict(x);
+    // A baseline has no attention outputs: predict then returns one tensor, not a list.
+    const ys = Array.isArray(predicted) ? predicted : [predicted];
     const arrays = await Promise.all(ys.map((y) => y.data() as Promise<Float32Array>));
     ms.push(performance.now() - t0);
     const shapes = ys.map((y) => y.shape);

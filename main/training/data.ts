@@ -13,6 +13,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { type Box, StudioError } from '../../preload/contract.ts';
+import { letterbox as detectorLetterbox, letterboxGeometry, resize } from '../detector/preprocess.ts';
 
 export type DatasetFormat = 'masks' | 'coco' | 'review';
 export type SplitName = 'train' | 'val' | 'test';
@@ -201,7 +202,7 @@ export function splitDataset(ids: string[], seed: number, ratios: [number, numbe
 // ---------------------------------------------------------------------------------------------------
 // Decoding
 
-/** Where the original image sits inside the square model input. */
+/** Where the original image sits inside the square model input (top-left, as the detector places it). */
 export interface Letterbox {
   size: number;
   scale: number;
@@ -213,12 +214,10 @@ export interface Letterbox {
   originalHeight: number;
 }
 
-/** Keep aspect, fit the long side to `size`, centre, pad with black. */
+/** The detector's letterbox (main/detector/preprocess.ts): keep aspect, long side to `size`, image top-left, zero padding. */
 export function letterbox(originalWidth: number, originalHeight: number, size: number): Letterbox {
-  const scale = size / Math.max(originalWidth, originalHeight);
-  const width = Math.max(1, Math.min(size, Math.round(originalWidth * scale)));
-  const height = Math.max(1, Math.min(size, Math.round(originalHeight * scale)));
-  return { size, scale, left: Math.floor((size - width) / 2), top: Math.floor((size - height) / 2), width, height, originalWidth, originalHeight };
+  const g = letterboxGeometry(originalWidth, originalHeight, size);
+  return { size, scale: g.scale, left: 0, top: 0, width: g.width, height: g.height, originalWidth, originalHeight };
 }
 
 export interface Decoded {
@@ -232,48 +231,48 @@ export interface Decoded {
 
 const MAX_PIXELS = 64_000_000;
 
-async function decodeImage(file: string, lb: (w: number, h: number) => Letterbox): Promise<{ rgb: Uint8Array; box: Letterbox }> {
-  let meta: Awaited<ReturnType<ReturnType<typeof sharp>["metadata"]>>;
+/**
+ * Decode with sharp at full size, then letterbox with the detector's own resampling, so training sees
+ * exactly the pixels inference will (bytes are kept: at most half a grey level from the float input).
+ */
+async function decodeImage(file: string, size: number): Promise<{ rgb: Uint8Array; box: Letterbox }> {
+  let raw: { data: Buffer; info: { width: number; height: number; channels: number } };
   try {
-    meta = await sharp(file, { failOn: 'none' }).metadata();
+    const meta = await sharp(file, { failOn: 'none' }).metadata();
+    if ((meta.width ?? 0) * (meta.height ?? 0) > MAX_PIXELS) throw new StudioError('TOO_LARGE', `${file} is ${meta.width}x${meta.height}`, file);
+    raw = await sharp(file, { failOn: 'none' }).rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
   } catch (err) {
+    if (err instanceof StudioError) throw err;
     throw new StudioError('DECODE_FAILED', `cannot read ${file}: ${(err as Error).message}`, file);
   }
-  if (!meta.width || !meta.height) throw new StudioError('DECODE_FAILED', `${file} has no size`, file);
-  if (meta.width * meta.height > MAX_PIXELS) throw new StudioError('TOO_LARGE', `${file} is ${meta.width}x${meta.height}`, file);
-  const box = lb(meta.width, meta.height);
-  const inner = await sharp(file, { failOn: 'none' })
-    .rotate()
-    .removeAlpha()
-    .toColourspace('srgb')
-    .resize(box.width, box.height, { fit: 'fill' })
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  const channels = inner.info.channels;
-  const rgb = new Uint8Array(box.size * box.size * 3);
-  for (let y = 0; y < box.height; y++) {
-    for (let x = 0; x < box.width; x++) {
-      const s = (y * box.width + x) * channels;
-      const d = ((y + box.top) * box.size + x + box.left) * 3;
-      rgb[d] = inner.data[s];
-      rgb[d + 1] = inner.data[s + (channels >= 3 ? 1 : 0)];
-      rgb[d + 2] = inner.data[s + (channels >= 3 ? 2 : 0)];
-    }
+  const { width, height, channels } = raw.info;
+  let rgb: Uint8Array = raw.data;
+  if (channels !== 3) {
+    rgb = new Uint8Array(width * height * 3);
+    for (let i = 0; i < width * height; i++) for (let c = 0; c < 3; c++) rgb[i * 3 + c] = raw.data[i * channels + Math.min(c, channels - 1)];
   }
-  return { rgb, box };
+  const { input } = detectorLetterbox({ width, height, data: rgb }, size);
+  const bytes = new Uint8Array(input.length);
+  for (let i = 0; i < input.length; i++) bytes[i] = Math.round(Math.min(1, Math.max(0, input[i])) * 255);
+  return { rgb: bytes, box: letterbox(width, height, size) };
 }
 
-async function maskFromFile(file: string, box: Letterbox): Promise<Uint8Array> {
-  const inner = await sharp(file, { failOn: 'none' }).removeAlpha().greyscale().resize(box.width, box.height, { fit: 'fill' }).raw().toBuffer();
-  return placeMask(inner, box);
-}
-
-function placeMask(inner: Uint8Array, box: Letterbox): Uint8Array {
+/** A full-size 1-channel mask placed like the image: resized with the same filter, thresholded at 127. */
+function placeMask(full: ArrayLike<number>, width: number, height: number, box: Letterbox): Uint8Array {
+  const inner = resize(full, width, height, 1, box.width, box.height);
   const out = new Uint8Array(box.size * box.size);
   for (let y = 0; y < box.height; y++) {
     for (let x = 0; x < box.width; x++) if (inner[y * box.width + x] > 127) out[(y + box.top) * box.size + x + box.left] = 1;
   }
   return out;
+}
+
+async function maskFromFile(file: string, box: Letterbox): Promise<Uint8Array> {
+  const { data, info } = await sharp(file, { failOn: 'none' }).removeAlpha().greyscale().raw().toBuffer({ resolveWithObject: true });
+  if (info.width !== box.originalWidth || info.height !== box.originalHeight) {
+    throw new StudioError('DECODE_FAILED', `mask ${file} is ${info.width}x${info.height} but its image is ${box.originalWidth}x${box.originalHeight}`, file);
+  }
+  return placeMask(data, info.width, info.height, box);
 }
 
 function fillBoxes(boxes: Box[], box: Letterbox, into: Uint8Array): void {
@@ -288,13 +287,12 @@ function fillBoxes(boxes: Box[], box: Letterbox, into: Uint8Array): void {
 
 /** Decode one sample at `size` (letterboxed) with its lesion mask. */
 export async function decodeSample(sample: Sample, size: number): Promise<Decoded> {
-  const { rgb, box } = await decodeImage(sample.image, (w, h) => letterbox(w, h, size));
+  const { rgb, box } = await decodeImage(sample.image, size);
   let mask: Uint8Array = new Uint8Array(size * size);
   if (sample.mask) mask = await maskFromFile(sample.mask, box);
   if (sample.rasterMask) {
     const m = await sample.rasterMask();
-    const inner = await sharp(Buffer.from(m.data), { raw: { width: m.width, height: m.height, channels: 1 } }).resize(box.width, box.height, { fit: 'fill' }).raw().toBuffer();
-    const placed = placeMask(inner, box);
+    const placed = placeMask(m.data, m.width, m.height, box);
     for (let i = 0; i < mask.length; i++) mask[i] |= placed[i];
   }
   if (sample.boxes?.length) fillBoxes(sample.boxes, box, mask);

@@ -1,6 +1,7 @@
+/** The training and comparison channels, served by the TrainingManager (worker threads). */
 import type { Handlers } from '../../preload/contract.ts';
 import type { ServiceContext } from '../services/context.ts';
-import { unavailable } from '../services/unavailable.ts';
+import { TrainingManager } from './manager.ts';
 
 type TrainingChannels = 'training.start' | 'training.control' | 'training.list' | 'evaluation.compare';
 
@@ -9,8 +10,15 @@ export interface TrainingService {
   close(): Promise<void>;
 }
 
-// PLACEHOLDER: replaced by the training manager.
-export function createTrainingHandlers(_ctx: ServiceContext): TrainingService {
-  const none = unavailable('training');
-  return { handlers: { 'training.start': none, 'training.control': none, 'training.list': async () => [], 'evaluation.compare': none }, async close() {} };
+export function createTrainingHandlers(ctx: ServiceContext): TrainingService {
+  const manager = new TrainingManager(ctx);
+  return {
+    handlers: {
+      'training.start': async (req) => manager.start(req),
+      'training.control': async (req) => manager.control(req),
+      'training.list': async () => manager.list(),
+      'evaluation.compare': async (req) => ({ reports: await manager.compare(req) }),
+    },
+    close: () => manager.close(),
+  };
 }

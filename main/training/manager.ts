@@ -1,0 +1,156 @@
+/**
+ * Training runs and model comparisons for the services: each runs in its own worker thread; the manager
+ * keeps the latest progress of every run of this session and forwards it as 'training.progress' events
+ * (throttled, but every state change and epoch end goes out at once).
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { type EvaluationReport, type ErrorCode, StudioError, type TrainingProgress, type ValidRequest } from '../../preload/contract.ts';
+import { modelDir } from '../detector/io.ts';
+import type { ServiceContext } from '../services/context.ts';
+import type { TrainOptions } from './trainer.ts';
+import type { WorkerCommand, WorkerMessage } from './worker.ts';
+
+const WORKER_URL = new URL('./worker-entry.mjs', import.meta.url);
+const EMIT_EVERY_MS = 500;
+
+interface Run {
+  progress: TrainingProgress;
+  worker: Worker | null;
+  lastEmit: number;
+  lastEpoch: number;
+}
+
+export class TrainingManager {
+  private readonly runs = new Map<string, Run>();
+  private compareWorker: Worker | null = null;
+
+  constructor(private readonly ctx: ServiceContext) {}
+
+  private emit(run: Run, force = false): void {
+    const now = Date.now();
+    if (!force && now - run.lastEmit < EMIT_EVERY_MS) return;
+    run.lastEmit = now;
+    this.ctx.events.emit('training.progress', run.progress);
+  }
+
+  start(req: ValidRequest<'training.start'>): { runId: string } {
+    for (const r of this.runs.values()) {
+      if (r.worker && (r.progress.state === 'running' || r.progress.state === 'paused' || r.progress.state === 'queued')) {
+        throw new StudioError('BUSY', `training '${r.progress.name}' is still running: one run at a time on this machine`, r.progress.runId);
+      }
+    }
+    if (!existsSync(req.data)) throw new StudioError('NOT_FOUND', `no dataset at ${req.data}`, 'data');
+    const out = join(this.ctx.settings.modelsDir, req.name);
+    const hasCheckpoint = existsSync(join(out, 'checkpoint')) || existsSync(join(out, '.checkpoint-old'));
+    if (existsSync(join(out, 'model.json')) && !hasCheckpoint) throw new StudioError('INVALID_PAYLOAD', `a model named '${req.name}' already exists; pick another name`, 'name');
+    const base = req.baseModel ? modelDir(this.ctx.settings.modelsDir, req.baseModel) : undefined;
+    const runId = `${req.name}-${Date.now().toString(36)}`;
+    const options: TrainOptions = {
+      name: req.name,
+      data: req.data,
+      format: req.format,
+      variant: req.variant,
+      epochs: req.epochs,
+      batchSize: req.batchSize,
+      inputSize: req.inputSize,
+      learningRate: req.learningRate,
+      seed: req.seed,
+      limit: req.limit,
+      base,
+      out,
+      studioVersion: this.ctx.version,
+    };
+    const run: Run = {
+      progress: { runId, name: req.name, state: 'queued', epoch: 0, epochs: req.epochs, step: 0, steps: 0, loss: NaN, imagesPerSec: 0, etaSec: NaN, history: [] },
+      worker: new Worker(WORKER_URL),
+      lastEmit: 0,
+      lastEpoch: 0,
+    };
+    this.runs.set(runId, run);
+    const worker = run.worker as Worker;
+    worker.on('message', (m: WorkerMessage) => {
+      if (m.type === 'progress') {
+        const p = m.progress as Omit<TrainingProgress, 'runId'>;
+        const stateChanged = p.state !== run.progress.state;
+        const epochEnded = p.history.length !== run.lastEpoch;
+        run.lastEpoch = p.history.length;
+        run.progress = { ...p, runId };
+        this.emit(run, stateChanged || epochEnded);
+      } else if (m.type === 'log') {
+        this.ctx.log(`training ${req.name}: ${m.line}`);
+      } else if (m.type === 'done') {
+        run.progress = { ...run.progress, state: 'finished', etaSec: 0 };
+        this.finish(run);
+      } else if (m.type === 'error') {
+        const cancelled = m.error.code === 'CANCELLED';
+        run.progress = { ...run.progress, state: cancelled ? 'cancelled' : 'failed', message: m.error.message };
+        this.finish(run);
+      }
+    });
+    worker.on('error', (err) => {
+      run.progress = { ...run.progress, state: 'failed', message: `training worker crashed: ${err.message}` };
+      this.finish(run);
+    });
+    worker.on('exit', () => {
+      if (run.worker === worker && !['finished', 'failed', 'cancelled'].includes(run.progress.state)) {
+        run.progress = { ...run.progress, state: 'failed', message: 'training worker exited unexpectedly; start the run again to resume from its checkpoint' };
+        this.finish(run);
+      }
+    });
+    worker.postMessage({ type: 'train', options } satisfies WorkerCommand);
+    this.emit(run, true);
+    return { runId };
+  }
+
+  private finish(run: Run): void {
+    const w = run.worker;
+    run.worker = null;
+    this.emit(run, true);
+    void w?.terminate();
+  }
+
+  control(req: ValidRequest<'training.control'>): TrainingProgress {
+    const run = this.runs.get(req.runId);
+    if (!run) throw new StudioError('NOT_FOUND', `no training run '${req.runId}'`, req.runId);
+    if (!run.worker) throw new StudioError('INVALID_PAYLOAD', `run '${req.runId}' has already ${run.progress.state}`, req.runId);
+    run.worker.postMessage({ type: 'control', action: req.action } satisfies WorkerCommand);
+    if (req.action === 'pause') run.progress = { ...run.progress, state: 'paused' };
+    if (req.action === 'resume') run.progress = { ...run.progress, state: 'running' };
+    this.emit(run, true);
+    return run.progress;
+  }
+
+  list(): TrainingProgress[] {
+    return [...this.runs.values()].map((r) => r.progress);
+  }
+
+  async compare(req: ValidRequest<'evaluation.compare'>): Promise<EvaluationReport[]> {
+    if (this.compareWorker) throw new StudioError('BUSY', 'a comparison is already running');
+    if (!existsSync(req.data)) throw new StudioError('NOT_FOUND', `no dataset at ${req.data}`, 'data');
+    const jobs = req.models.map((name) => ({ name, modelDir: modelDir(this.ctx.settings.modelsDir, name), data: req.data, format: 'masks' as const, split: req.split, limit: req.limit }));
+    const worker = new Worker(WORKER_URL);
+    this.compareWorker = worker;
+    try {
+      return await new Promise<EvaluationReport[]>((resolve, reject) => {
+        worker.on('message', (m: WorkerMessage) => {
+          if (m.type === 'done') resolve(m.result as EvaluationReport[]);
+          else if (m.type === 'error') reject(new StudioError(m.error.code as ErrorCode, m.error.message, m.error.subject));
+        });
+        worker.on('error', (err) => reject(new StudioError('INTERNAL', `evaluation worker crashed: ${err.message}`)));
+        worker.on('exit', (code) => reject(new StudioError('INTERNAL', `evaluation worker exited (${code})`)));
+        worker.postMessage({ type: 'evaluate', jobs } satisfies WorkerCommand);
+      });
+    } finally {
+      this.compareWorker = null;
+      await worker.terminate();
+    }
+  }
+
+  async close(): Promise<void> {
+    const workers = [...this.runs.values()].map((r) => r.worker).filter((w): w is Worker => Boolean(w));
+    if (this.compareWorker) workers.push(this.compareWorker);
+    await Promise.allSettled(workers.map((w) => w.terminate()));
+  }
+}

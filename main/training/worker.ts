@@ -1,0 +1,75 @@
+/**
+ * The training/evaluation worker thread: all TensorFlow.js work for training runs and comparisons
+ * happens here, never on the host's event loop. Protocol (both ways, structured-clone messages):
+ *   parent → worker: { type: 'train', options } | { type: 'evaluate', jobs } | { type: 'control', action }
+ *   worker → parent: { type: 'progress', progress } | { type: 'done', result } | { type: 'error', error }
+ */
+import { parentPort } from 'node:worker_threads';
+import { StudioError } from '../../preload/contract.ts';
+import { train, type TrainOptions } from './trainer.ts';
+
+export type WorkerCommand =
+  | { type: 'train'; options: TrainOptions }
+  | { type: 'evaluate'; jobs: { name: string; modelDir: string; data: string; format: 'masks' | 'coco' | 'review'; split: 'train' | 'val' | 'test'; limit?: number }[] }
+  | { type: 'control'; action: 'pause' | 'resume' | 'cancel' };
+
+export type WorkerMessage =
+  | { type: 'progress'; progress: unknown }
+  | { type: 'log'; line: string }
+  | { type: 'done'; result: unknown }
+  | { type: 'error'; error: { code: string; message: string; subject?: string } };
+
+if (!parentPort) throw new Error('the training worker must run in a worker thread');
+const port = parentPort;
+
+let paused = false;
+let cancelled = false;
+let resumeWaiters: (() => void)[] = [];
+
+const send = (m: WorkerMessage) => port.postMessage(m);
+
+function fail(err: unknown): void {
+  const e = err instanceof StudioError ? err.toJSON() : { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
+  send({ type: 'error', error: e });
+}
+
+/** Between steps: yield to the event loop (so control messages are seen), then wait while paused. */
+async function gate(): Promise<'go' | 'cancel'> {
+  await new Promise((r) => setImmediate(r));
+  while (paused && !cancelled) await new Promise<void>((r) => resumeWaiters.push(r));
+  return cancelled ? 'cancel' : 'go';
+}
+
+port.on('message', async (cmd: WorkerCommand) => {
+  if (cmd.type === 'control') {
+    if (cmd.action === 'pause') paused = true;
+    if (cmd.action === 'resume' || cmd.action === 'cancel') {
+      paused = false;
+      if (cmd.action === 'cancel') cancelled = true;
+      const w = resumeWaiters;
+      resumeWaiters = [];
+      for (const r of w) r();
+    }
+    return;
+  }
+  try {
+    if (cmd.type === 'train') {
+      const result = await train(cmd.options, {
+        progress: (progress) => send({ type: 'progress', progress: { ...progress, state: paused && progress.state === 'running' ? 'paused' : progress.state } }),
+        gate,
+        log: (line) => send({ type: 'log', line }),
+      });
+      send({ type: 'done', result });
+    } else if (cmd.type === 'evaluate') {
+      const { evaluateModel } = await import('../evaluation/evaluate.ts');
+      const reports = [];
+      for (const job of cmd.jobs) {
+        if (cancelled) throw new StudioError('CANCELLED', 'comparison cancelled');
+        reports.push(await evaluateModel(job.name, { modelDir: job.modelDir, data: job.data, format: job.format, split: job.split, limit: job.limit }));
+      }
+      send({ type: 'done', result: reports });
+    }
+  } catch (err) {
+    fail(err);
+  }
+});

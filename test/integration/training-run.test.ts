@@ -1,0 +1,164 @@
+/**
+ * Training end to end on a tiny synthetic dataset (bright discs on noise, generated here): the CLI
+ * resumes after kill -9, the service runs training in a worker with progress events and pause/resume,
+ * and evaluation.compare reports on the held-out split.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import type { Events, TrainingProgress } from '../../preload/contract.ts';
+import { createTrainingHandlers } from '../../main/training/handlers.ts';
+import { EventHub } from '../../main/services/events.ts';
+import type { ServiceContext } from '../../main/services/context.ts';
+import { loadSettings, PROJECT_ROOT } from '../../main/settings.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'studio-train-'));
+process.on('exit', () => rmSync(root, { recursive: true, force: true }));
+
+/** n images of w×h with one bright disc each (radius 5–10), masks as PNG 0/255. */
+async function makeDataset(dir: string, n: number, w = 72, h = 56): Promise<void> {
+  mkdirSync(join(dir, 'images'), { recursive: true });
+  mkdirSync(join(dir, 'masks'), { recursive: true });
+  let s = 7;
+  const rand = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  for (let i = 0; i < n; i++) {
+    const img = Buffer.alloc(w * h * 3);
+    const mask = Buffer.alloc(w * h);
+    const r = 5 + rand() * 5;
+    const cx = r + rand() * (w - 2 * r);
+    const cy = r + rand() * (h - 2 * r);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const inside = (x - cx) ** 2 + (y - cy) ** 2 < r * r;
+        const v = inside ? 200 + rand() * 40 : 40 + rand() * 60;
+        img[(y * w + x) * 3] = v;
+        img[(y * w + x) * 3 + 1] = v * 0.8;
+        img[(y * w + x) * 3 + 2] = v * 0.6;
+        mask[y * w + x] = inside ? 255 : 0;
+      }
+    }
+    const name = `case${String(i).padStart(3, '0')}`;
+    await sharp(img, { raw: { width: w, height: h, channels: 3 } }).png().toFile(join(dir, 'images', `${name}.png`));
+    await sharp(mask, { raw: { width: w, height: h, channels: 1 } }).png().toFile(join(dir, 'masks', `${name}.png`));
+  }
+}
+
+const data = join(root, 'discs');
+await makeDataset(data, 48);
+
+function runCli(args: string[], onLine?: (line: string) => void): { done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>; kill(signal: NodeJS.Signals): void; pid: number } {
+  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin', 'studio.mjs'), ...args], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (b) => (stdout += b));
+  child.stderr.on('data', (b) => {
+    stderr += b;
+    if (onLine) for (const l of String(b).split('\n')) if (l) onLine(l);
+  });
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  return { done, kill: (sig) => child.kill(sig), pid: child.pid as number };
+}
+
+test('studio train killed with SIGKILL resumes from its last checkpoint and finishes with a card and split', async () => {
+  const out = join(root, 'models', 'discs-cbam');
+  const args = ['train', '--data', data, '--variant', 'cbam', '--epochs', '6', '--out', out, '--input-size', '64', '--batch', '4', '--seed', '3'];
+  const first = runCli(args);
+  // Kill as soon as the epoch-1 checkpoint is complete (its state.json is written last, then swapped in).
+  const stateFile = join(out, 'checkpoint', 'state.json');
+  const deadline = Date.now() + 120_000;
+  while (!existsSync(stateFile) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(existsSync(stateFile), 'no checkpoint appeared within 2 minutes');
+  first.kill('SIGKILL');
+  const killed = await first.done;
+  assert.equal(killed.signal, 'SIGKILL');
+  assert.ok(!existsSync(join(out, 'card.json')), 'the killed run must not have finished');
+  const savedEpoch = JSON.parse(readFileSync(stateFile, 'utf8')).epoch as number;
+  assert.ok(savedEpoch >= 1 && savedEpoch < 6);
+
+  const second = await runCli(args).done;
+  assert.equal(second.code, 0, second.stderr);
+  const summary = JSON.parse(second.stdout.trim().split('\n').pop() as string);
+  assert.ok(summary.resumedFrom >= savedEpoch, `resumed from ${summary.resumedFrom}, checkpoint was epoch ${savedEpoch}`);
+  assert.match(second.stderr, /resuming discs-cbam from its epoch-\d checkpoint/);
+  const card = JSON.parse(readFileSync(join(out, 'card.json'), 'utf8'));
+  assert.equal(card.variant, 'cbam');
+  assert.equal(card.inputSize, 64);
+  assert.equal(card.training.history.length, 6, 'every epoch, before and after the kill, is in the history');
+  assert.equal(card.hyperparameters.seed, 3);
+  const split = JSON.parse(readFileSync(join(out, 'split.json'), 'utf8'));
+  assert.equal(split.train.length + split.val.length + split.test.length, 48);
+  assert.equal(new Set([...split.train, ...split.val, ...split.test]).size, 48, 'splits are disjoint');
+  assert.ok(!existsSync(join(out, 'checkpoint')), 'the checkpoint is removed once the model is final');
+  assert.ok(existsSync(join(out, 'model.json')) && existsSync(join(out, 'weights.bin')));
+
+  // And the evaluation CLI records test metrics in the card.
+  const report = join(root, 'report.json');
+  const ev = await runCli(['evaluate', '--model', out, '--data', data, '--out', report]).done;
+  assert.equal(ev.code, 0, ev.stderr);
+  const r = JSON.parse(readFileSync(report, 'utf8'));
+  assert.equal(r.split, 'test');
+  assert.equal(r.images, split.test.length);
+  assert.equal(r.froc.length, 7);
+  for (const k of ['dice', 'iou', 'ap50', 'pointingGame', 'latencyMs']) assert.ok(Number.isFinite(r[k]), `${k} = ${r[k]}`);
+  const carded = JSON.parse(readFileSync(join(out, 'card.json'), 'utf8'));
+  assert.equal(carded.metrics.test.images, split.test.length);
+});
+
+test('the training service runs in a worker, streams progress, pauses and resumes, and compares models', async () => {
+  const modelsDir = join(root, 'service-models');
+  const events = new EventHub();
+  const seen: TrainingProgress[] = [];
+  events.subscribe(((name: keyof Events, payload: unknown) => {
+    if (name === 'training.progress') seen.push(payload as TrainingProgress);
+  }) as Parameters<EventHub['subscribe']>[0]);
+  const ctx: ServiceContext = {
+    settings: { ...loadSettings(), modelsDir },
+    events,
+    shell: 'browser',
+    version: 'test',
+    images: { summary: () => { throw new Error('unused'); }, frame: async () => { throw new Error('unused'); } },
+    log: () => {},
+  };
+  const service = createTrainingHandlers(ctx);
+  try {
+    const h = service.handlers;
+    const { runId } = await h['training.start']({ name: 'svc-baseline', data, format: 'masks', variant: 'baseline', epochs: 3, batchSize: 4, inputSize: 64, learningRate: 1e-3, seed: 1 });
+    await assert.rejects(h['training.start']({ name: 'other', data, format: 'masks', variant: 'baseline', epochs: 1, batchSize: 4, inputSize: 64, learningRate: 1e-3, seed: 1 }), /still running/);
+    // Wait for a running step, then pause: no step may advance while paused.
+    const until = async (pred: () => boolean, ms = 120_000) => {
+      const end = Date.now() + ms;
+      while (!pred() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(pred(), 'timed out');
+    };
+    await until(() => seen.some((p) => p.state === 'running' && p.step > 0));
+    const paused = await h['training.control']({ runId, action: 'pause' });
+    assert.equal(paused.state, 'paused');
+    await new Promise((r) => setTimeout(r, 300)); // let an in-flight step land
+    const at = (await h['training.list']({})).find((p) => p.runId === runId) as TrainingProgress;
+    await new Promise((r) => setTimeout(r, 1000));
+    const later = (await h['training.list']({})).find((p) => p.runId === runId) as TrainingProgress;
+    assert.deepEqual([later.epoch, later.step], [at.epoch, at.step], 'no progress while paused');
+    await h['training.control']({ runId, action: 'resume' });
+    await until(() => seen.some((p) => p.state === 'finished'));
+    const final = seen[seen.length - 1];
+    assert.equal(final.runId, runId);
+    assert.equal(final.history.length, 3);
+    assert.ok(final.history.every((e) => Number.isFinite(e.loss) && typeof e.valDice === 'number' && typeof e.valSensitivity1FP === 'number'));
+    assert.ok(seen.some((p) => p.imagesPerSec > 0));
+    assert.ok(existsSync(join(modelsDir, 'svc-baseline', 'card.json')));
+    await assert.rejects(h['training.control']({ runId, action: 'pause' }), /already finished/);
+
+    const { reports } = await h['evaluation.compare']({ models: ['svc-baseline'], data, split: 'test' });
+    assert.equal(reports.length, 1);
+    assert.equal(reports[0].model, 'svc-baseline');
+    assert.equal(reports[0].froc.length, 7);
+    assert.ok(reports[0].dice >= 0 && reports[0].dice <= 1);
+    await assert.rejects(h['evaluation.compare']({ models: ['nope'], data, split: 'test' }), /no model 'nope'/);
+  } finally {
+    await service.close();
+  }
+});
