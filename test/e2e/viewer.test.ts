@@ -190,3 +190,27 @@ test('a 2048² 16-bit image windows without re-fetching, and the window time is 
   assert.deepEqual(page.studioErrors, []);
   await page.context().close();
 });
+
+test('the tab shell loads each panel on first use and the viewer keeps its image across tabs', { skip }, async () => {
+  const page = await openStudio(browser, host);
+  await page.locator('[data-testid="file-input"]').setInputFiles(join(dir, 'phantom.dcm'));
+  await page.waitForFunction((s) => document.querySelector(s)?.getAttribute('data-voi'), canvas, { timeout: 30_000 });
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  const shown = await canvasStats(page);
+  for (const tab of ['review', 'training', 'compare']) {
+    assert.equal(await page.locator(`[data-tab="${tab}"]`).count(), 0, `${tab} is mounted before it is opened`);
+    await page.getByRole('tab', { name: new RegExp(tab, 'i') }).click();
+    const panel = page.locator(`[data-tab="${tab}"]`);
+    await panel.waitFor();
+    await panel.locator('.panel-loading').waitFor({ state: 'detached', timeout: 30_000 });
+    assert.ok(await panel.isVisible());
+    assert.ok(await page.locator('[data-tab="viewer"]').isHidden());
+    await screenshot(page, `shell-${tab}`);
+  }
+  await page.getByRole('tab', { name: /viewer/i }).click();
+  await page.waitForFunction((s) => document.querySelector(s)?.getAttribute('data-image-id'), canvas);
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  const back = await canvasStats(page);
+  assert.equal(back.hash, shown.hash, 'the viewer lost its image or window');
+  await page.context().close();
+});

@@ -396,9 +396,9 @@ export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: bo
             </div>
             <ul>
               {errors.slice(-200).map((e, i) => (
-                <li key={i}>
-                  <span className="err-file">{e.file}</span>
-                  <span className="err-msg">{e.message}</span>
+                <li key={i} title={e.file}>
+                  <span className="err-file">{e.file.split(/[\\/]/).pop() || e.file}</span>
+                  <span className="err-msg">{e.message.startsWith(`${e.file}: `) ? e.message.slice(e.file.length + 2) : e.message}</span>
                 </li>
               ))}
             </ul>
