@@ -64,7 +64,7 @@ async function profile(model: tf.LayersModel, size: number): Promise<void> {
 
 async function throughput(dir: string, backend: string, size: number, images: number): Promise<number> {
   const workers = coreCount();
-  const engine = new DetectorEngine({ workers, backend });
+  const engine = new DetectorEngine({ workers, backend, runtime: 'tfjs' }); // this bench measures TF.js; bench/runtime.ts measures onnxruntime
   try {
     const image = { width: size, height: size, data: new Uint8Array(size * size * 3).map((_, i) => (i * 31) % 251) };
     await Promise.all(Array.from({ length: workers * 2 }, () => engine.detect(dir, image))); // load + warm every worker

@@ -26,7 +26,8 @@ await saveModel(buildModel({ variant: 'nonlocal', inputSize: 128 }), join(models
 await saveModel(buildModel({ variant: 'cbam', inputSize: 256 }), join(modelsDir, 'cbam256'), { name: 'cbam256', variant: 'cbam', inputSize: 256 });
 await saveModel(buildModel({ variant: 'baseline', inputSize: 64 }), join(modelsDir, 'base64'), { name: 'base64', variant: 'baseline', inputSize: 64 });
 
-const engine = new DetectorEngine({ workers: 1 });
+// These tests exercise the TF.js path (the onnxruntime path has its own tests under main/runtime).
+const engine = new DetectorEngine({ workers: 1, runtime: 'tfjs' });
 after(async () => {
   await engine.close();
   rmSync(modelsDir, { recursive: true, force: true });
@@ -123,7 +124,7 @@ test('detector channels: models.list, detector.run and detector.gradcam on an op
   const summary = { id: 'img1', windows: [{ center: 500, width: 1000 }] } as unknown as ImageSummary;
   const frame: FramePixels = { id: 'img1', frame: 0, rows, columns, channels: 1, data: values, invert: false, min: 0, max: 995 };
   const ctx: ServiceContext = {
-    settings: { ...loadSettings(), modelsDir },
+    settings: { ...loadSettings(), modelsDir, runtime: 'tfjs' },
     events: new EventHub(),
     shell: 'browser',
     version: 'test',
@@ -158,5 +159,21 @@ test('detector channels: models.list, detector.run and detector.gradcam on an op
     assert.ok(report.versions['tfjs-core']);
   } finally {
     await service.close();
+  }
+});
+
+test('a forced backend (settings.backend / STUDIO_BACKEND) is used, and an unknown one falls back with a note', async () => {
+  const forced = new DetectorEngine({ workers: 1, backend: 'cpu', runtime: 'tfjs' });
+  const odd = new DetectorEngine({ workers: 1, backend: 'quantum', runtime: 'tfjs' });
+  try {
+    const cpu = await forced.backend();
+    assert.equal(cpu.backend, 'cpu');
+    const r = await forced.detect(join(modelsDir, 'base64'), synthetic(64, 64));
+    assert.deepEqual([r.heatmap.width, r.heatmap.height], [16, 16]);
+    const fallback = await odd.backend();
+    assert.notEqual(fallback.backend, 'quantum');
+    assert.ok(fallback.notes.some((n) => /unknown backend 'quantum'/.test(n)));
+  } finally {
+    await Promise.all([forced.close(), odd.close()]);
   }
 });
