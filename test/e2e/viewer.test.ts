@@ -5,7 +5,7 @@
  * without losing the good one. Screenshots land in test-results/e2e/.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -212,5 +212,51 @@ test('the tab shell loads each panel on first use and the viewer keeps its image
   await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
   const back = await canvasStats(page);
   assert.equal(back.hash, shown.hash, 'the viewer lost its image or window');
+  await page.context().close();
+});
+
+test('a folder picked in the browser and images dropped on the viewer open through uploads', { skip }, async () => {
+  const folder = join(dir, 'series');
+  mkdirSync(folder);
+  for (let i = 0; i < 2; i++) writeFileSync(join(folder, `slice${i}.dcm`), writeDicom({ rows: 64, columns: 64, pixels: phantom(64, 64, 1).pixels, window: { center: 0, width: 2000 }, uidRoot: '2.25.4242' }));
+  writeFileSync(join(folder, '.DS_Store'), 'not an image');
+  const page = await openStudio(browser, host);
+  const before = await page.locator('.image-item').count();
+
+  await page.locator('[data-testid="folder-input"]').setInputFiles(folder);
+  await page.waitForFunction((n) => document.querySelectorAll('.image-item').length === n + 2, before, { timeout: 30_000 });
+  assert.equal(await page.locator('[data-testid="open-errors"]').count(), 0, 'hidden files are skipped, not reported');
+
+  // A PNG made in the page, dropped on the viewer like a file from the desktop.
+  await page.evaluate(async () => {
+    const c = document.createElement('canvas');
+    c.width = 120;
+    c.height = 80;
+    const ctx = c.getContext('2d')!;
+    ctx.fillStyle = 'rgb(200, 30, 60)';
+    ctx.fillRect(0, 0, 120, 80);
+    ctx.fillStyle = 'rgb(20, 220, 90)';
+    ctx.fillRect(60, 0, 60, 80);
+    const blob = await new Promise<Blob>((resolve) => c.toBlob((b) => resolve(b!), 'image/png'));
+    const dt = new DataTransfer();
+    dt.items.add(new File([blob], 'dropped.png', { type: 'image/png' }));
+    const target = document.querySelector('.viewer')!;
+    target.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    target.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  });
+  await page.locator('.image-item', { hasText: 'dropped.png' }).waitFor({ timeout: 30_000 });
+  await page.waitForFunction(() => document.querySelector('.corner.tr')?.textContent?.includes('dropped.png'));
+  await page.waitForFunction((s) => document.querySelector(s)?.getAttribute('data-voi'), canvas);
+  // Colour images read out as RGB.
+  const box = (await page.locator('[data-testid="viewport"]').boundingBox())!;
+  const zoom = Number((await dataset(page)).zoom);
+  const left = box.x + (box.width - 120 * zoom) / 2;
+  const top = box.y + (box.height - 80 * zoom) / 2;
+  await page.mouse.move(left + 10 * zoom, top + 40 * zoom);
+  await page.waitForFunction(() => /RGB 200, 30, 60/.test(document.querySelector('[data-testid="pixel-readout"]')?.textContent ?? ''));
+  await page.mouse.move(left + 100 * zoom, top + 40 * zoom);
+  await page.waitForFunction(() => /RGB 20, 220, 90/.test(document.querySelector('[data-testid="pixel-readout"]')?.textContent ?? ''));
+  await screenshot(page, 'viewer-dropped-png');
+  assert.deepEqual(page.studioErrors, []);
   await page.context().close();
 });
