@@ -6,6 +6,9 @@ import sharp from 'sharp';
 import type { Finding, Map2D } from '../../preload/contract.ts';
 import type { RGBImage } from '../detector/preprocess.ts';
 
+// Fast settings: batch output is written once per image and read rarely; speed matters more than bytes.
+const PNG_OPTIONS = { compressionLevel: 1, adaptiveFiltering: false } as const;
+
 /** A [0, 1] map (covering the image's extent) as an 8-bit greyscale image of `width × height`. */
 export async function mapToGrey(map: Map2D, width: number, height: number): Promise<Uint8Array> {
   const bytes = new Uint8Array(map.width * map.height);
@@ -18,29 +21,34 @@ export async function mapToGrey(map: Map2D, width: number, height: number): Prom
 }
 
 export async function writeGreyPng(grey: Uint8Array, width: number, height: number, file: string): Promise<void> {
-  await sharp(grey, { raw: { width, height, channels: 1 } }).toColourspace('b-w').png({ compressionLevel: 3 }).toFile(file);
+  await sharp(grey, { raw: { width, height, channels: 1 } }).toColourspace('b-w').png(PNG_OPTIONS).toFile(file);
 }
 
-/** A perceptual "hot" ramp: black → red → yellow → white. */
-function hot(p: number): [number, number, number] {
-  const r = Math.min(1, p * 3);
-  const g = Math.min(1, Math.max(0, p * 3 - 1));
-  const b = Math.min(1, Math.max(0, p * 3 - 2));
-  return [r * 255, g * 255, b * 255];
-}
+/** The "hot" ramp (black → red → yellow → white) premultiplied by its blend weight, per heat byte. */
+const HOT = (() => {
+  const lut = new Float32Array(256 * 4);
+  for (let v = 0; v < 256; v++) {
+    const p = v / 255;
+    const a = p < 0.1 ? 0 : 0.6 * p;
+    lut[v * 4] = Math.min(1, p * 3) * 255 * a;
+    lut[v * 4 + 1] = Math.min(1, Math.max(0, p * 3 - 1)) * 255 * a;
+    lut[v * 4 + 2] = Math.min(1, Math.max(0, p * 3 - 2)) * 255 * a;
+    lut[v * 4 + 3] = 1 - a;
+  }
+  return lut;
+})();
 
 /** The image, the heatmap blended where the lesion probability is high, and each finding's box. */
 export async function writeOverlayPng(image: RGBImage, heat: Uint8Array, findings: Finding[], file: string): Promise<void> {
   const { width, height } = image;
-  const out = Uint8Array.from(image.data);
+  const out = new Uint8Array(image.data.length);
+  const src = image.data;
   for (let i = 0, o = 0; i < width * height; i++, o += 3) {
-    const p = heat[i] / 255;
-    if (p < 0.1) continue;
-    const a = 0.6 * p;
-    const [r, g, b] = hot(p);
-    out[o] = out[o] * (1 - a) + r * a;
-    out[o + 1] = out[o + 1] * (1 - a) + g * a;
-    out[o + 2] = out[o + 2] * (1 - a) + b * a;
+    const l = heat[i] * 4;
+    const keep = HOT[l + 3];
+    out[o] = src[o] * keep + HOT[l];
+    out[o + 1] = src[o + 1] * keep + HOT[l + 1];
+    out[o + 2] = src[o + 2] * keep + HOT[l + 2];
   }
   const t = Math.max(2, Math.round(Math.max(width, height) / 300));
   for (const f of findings) {
@@ -63,7 +71,7 @@ export async function writeOverlayPng(image: RGBImage, heat: Uint8Array, finding
       }
     }
   }
-  await sharp(out, { raw: { width, height, channels: 3 } }).png({ compressionLevel: 3 }).toFile(file);
+  await sharp(out, { raw: { width, height, channels: 3 } }).png(PNG_OPTIONS).toFile(file);
 }
 
 export const CSV_HEADER = 'image,width,height,model,backend,finding,x0,y0,x1,y1,score,area';
