@@ -48,9 +48,6 @@ async function load(bytes: Uint8Array, name: string, path: string | undefined): 
     if (!isDicm && (rasterKind(bytes) || RASTER_EXT.has(extname(name).toLowerCase()))) return await loadRaster(bytes, display, path);
     return await loadDicom(bytes, display, path);
   } catch (err) {
-    // Errors name the file as given (the full path when there is one).
-    const e = asImagingError(err, display);
-    if (path && e.subject === display) return Promise.reject(imagingError(e.code, path, e.message.slice(display.length + 2)));
-    throw e;
+    throw asImagingError(err, path ?? name);
   }
 }

@@ -17,7 +17,8 @@ export function rasterKind(bytes: Uint8Array): string | undefined {
   return RASTER_MAGIC.find(([, magic]) => magic.every((b, i) => bytes[i] === b))?.[0];
 }
 
-export async function loadRaster(bytes: Uint8Array, name: string, path?: string): Promise<LoadedImage> {
+export async function loadRaster(bytes: Uint8Array, displayName: string, path?: string): Promise<LoadedImage> {
+  const name = path ?? displayName;
   // failOn 'none': real TIFFs declaring MinIsBlack with 3 samples are refused otherwise (FACTS.md).
   const input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let meta: Metadata;
@@ -69,7 +70,7 @@ export async function loadRaster(bytes: Uint8Array, name: string, path?: string)
   const windows = grey ? [{ center: 2 ** (bits - 1), width: 2 ** bits, explanation: 'full range' }, windowFromData(first.data)] : [];
   return {
     info: {
-      name,
+      name: displayName,
       ...(path ? { path } : {}),
       kind: 'raster',
       rows: height,
@@ -86,6 +87,6 @@ export async function loadRaster(bytes: Uint8Array, name: string, path?: string)
     },
     frame: (i) => (i === 0 ? Promise.resolve(first) : frame(i)),
     stored: decode,
-    meta: () => ({ file: name, format: meta.format, rows: height, columns: width, frames, channels, bitsAllocated: bits, bitsStored: bits, pixelRepresentation: 0, photometricInterpretation: grey ? 'MONOCHROME2' : 'RGB', window: windows }),
+    meta: () => ({ file: displayName, format: meta.format, rows: height, columns: width, frames, channels, bitsAllocated: bits, bitsStored: bits, pixelRepresentation: 0, photometricInterpretation: grey ? 'MONOCHROME2' : 'RGB', window: windows }),
   };
 }

@@ -36,7 +36,9 @@ class FrameCache<T> {
   }
 }
 
-export async function loadDicom(bytes: Uint8Array, name: string, path?: string): Promise<LoadedImage> {
+export async function loadDicom(bytes: Uint8Array, displayName: string, path?: string): Promise<LoadedImage> {
+  // Errors name the file as the user knows it: its full path when it came from disk.
+  const name = path ?? displayName;
   const parsed = parseDicomBytes(bytes, name);
   const { dataSet: ds, transferSyntax } = parsed;
   const h = safeHeader(ds, name);
@@ -159,7 +161,7 @@ export async function loadDicom(bytes: Uint8Array, name: string, path?: string):
   const windows = colour ? [] : h.windows.length ? h.windows : [windowFromData(first.data)];
   return {
     info: {
-      name,
+      name: displayName,
       ...(path ? { path } : {}),
       kind: 'dicom',
       rows: h.rows,
@@ -179,7 +181,7 @@ export async function loadDicom(bytes: Uint8Array, name: string, path?: string):
     frame,
     stored,
     meta: () => ({
-      file: name,
+      file: displayName,
       transferSyntax,
       transferSyntaxName: TS_NAMES[transferSyntax] ?? transferSyntax,
       framing: parsed.framing,
