@@ -1,0 +1,188 @@
+/**
+ * Inference runtimes side by side: onnxruntime-node (CPU execution provider) and TF.js wasm.
+ * Per runtime: model latency at 256² and 512² (median; the interactive thread setting), batch throughput
+ * through the detector engine with one worker per core, achieved GFLOP/s (analytic FLOPs from the layer
+ * shapes, main/detector/model.ts modelFlops) next to a 2048² matmul ceiling on the same runtime, and
+ * `studio analyze` over the Kvasir-SEG polyp images (decoding and output PNGs included) against the pure
+ * inference rate of the same engine on the same, already decoded images.
+ * Targets on the 2-core build machine: 512² ≤ 30 ms; analyze ≥ 60 images/s; analyze ≥ 90% of inference.
+ * Where time goes is printed to stderr. No GPU is lent to this project: CUDA is not measured here.
+ */
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { analyze } from '../main/batch/analyze.ts';
+import { startBackend } from '../main/detector/backend.ts';
+import { DetectorEngine, coreCount } from '../main/detector/engine.ts';
+import { saveModel } from '../main/detector/io.ts';
+import { buildInferenceModel, buildModel, modelFlops, type Variant } from '../main/detector/model.ts';
+import type { RGBImage } from '../main/detector/preprocess.ts';
+import { listImageFiles, loadImageFile, toRGB8 } from '../main/imaging/index.ts';
+import { exportOnnx } from '../main/runtime/onnx/export.ts';
+import { OnnxGraph } from '../main/runtime/onnx/graph.ts';
+import { createSession, loadOrt, type OrtModule } from '../main/runtime/ort.ts';
+import { threadsPerWorker } from '../main/runtime/threads.ts';
+import { referenceData } from '../main/settings.ts';
+
+type Report = (figure: string, value: number, unit: string) => void;
+
+const note = (line: string) => process.stderr.write(`  ${line}\n`);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const VARIANTS_TIMED: Variant[] = ['cbam', 'nonlocal'];
+/** The variant for throughput and `studio analyze` (CBAM: spatial attention maps, as the studio ships). */
+const BATCH_VARIANT: Variant = 'cbam';
+const BATCH_SIZE = 256;
+const ANALYZE_LIMIT = Number(process.env.BENCH_ANALYZE_IMAGES ?? 1000);
+
+async function timeRuns(run: () => Promise<unknown>, runs: number, warmup = 3): Promise<number> {
+  for (let i = 0; i < warmup; i++) await run();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await run();
+    times.push(performance.now() - t0);
+  }
+  return median(times);
+}
+
+function ortSession(ort: OrtModule, bytes: Uint8Array, threads: number) {
+  // The same session options as the studio's (main/runtime/ort.ts), non-spinning idle threads included.
+  return createSession(ort, bytes, { threads, provider: 'cpu' }).then((c) => c.session);
+}
+
+async function ortMatmul(ort: OrtModule, n: number, threads: number): Promise<number> {
+  const g = new OnnxGraph('matmul');
+  g.node('MatMul', [g.input('a', [n, n]), g.input('b', [n, n])], 'c', {}, 'c');
+  g.output('c', [n, n]);
+  const s = await ortSession(ort, g.encode({ producer: 'bench', version: '1' }), threads);
+  const a = new ort.Tensor('float32', Float32Array.from({ length: n * n }, () => Math.random()), [n, n]);
+  const ms = await timeRuns(() => s.run({ a, b: a }), 5, 2);
+  await s.release();
+  return (2 * n ** 3) / (ms / 1000) / 1e9;
+}
+
+async function tfjsMatmul(n: number): Promise<number> {
+  const a = tf.randomUniform([n, n]);
+  const ms = await timeRuns(async () => {
+    const c = tf.matMul(a, a);
+    await c.data();
+    c.dispose();
+  }, 3, 1);
+  a.dispose();
+  return (2 * n ** 3) / (ms / 1000) / 1e9;
+}
+
+async function decodeAll(files: string[]): Promise<RGBImage[]> {
+  const out: RGBImage[] = [];
+  for (const f of files) {
+    const loaded = await loadImageFile(f);
+    out.push(toRGB8(await loaded.frame(0)));
+  }
+  return out;
+}
+
+/** Engine throughput on decoded images: the pure inference rate (letterbox, model, maps, findings in the workers). */
+async function engineRate(runtime: string, modelDir: string, images: RGBImage[], workers: number): Promise<{ rate: number; backend: string }> {
+  const engine = new DetectorEngine({ workers, runtime, backend: 'wasm' });
+  try {
+    const state = await engine.backend();
+    // Warm every worker (first use exports/loads the model in each).
+    await Promise.all(Array.from({ length: workers * 2 }, (_, i) => engine.detect(modelDir, images[i % images.length])));
+    const t0 = performance.now();
+    await Promise.all(images.map((img) => engine.detect(modelDir, img)));
+    return { rate: images.length / ((performance.now() - t0) / 1000), backend: state.backend };
+  } finally {
+    await engine.close();
+  }
+}
+
+export async function run(report: Report): Promise<void> {
+  const home = tf.getBackend();
+  const cores = coreCount();
+  const work = mkdtempSync(join(tmpdir(), 'bench-runtime-'));
+  note(`${cores} cores; load average ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')} (shared machine: figures are noisy)`);
+  try {
+    // ---- onnxruntime-node --------------------------------------------------------------------------
+    const loaded = await loadOrt();
+    await tf.setBackend('cpu');
+    if (!loaded) note('onnxruntime-node is not installed: onnxruntime figures skipped');
+    else {
+      const { ort } = loaded;
+      const interactive = threadsPerWorker(1, cores);
+      for (const variant of VARIANTS_TIMED) {
+        for (const size of [256, 512]) {
+          const trained = buildModel({ variant, inputSize: size });
+          const flops = modelFlops(trained);
+          const session = await ortSession(ort, exportOnnx(trained).bytes, interactive);
+          const x = new ort.Tensor('float32', Float32Array.from({ length: size * size * 3 }, () => Math.random()), [1, size, size, 3]);
+          const ms = await timeRuns(() => session.run({ image: x }), 20);
+          const one = await ortSession(ort, exportOnnx(trained).bytes, 1);
+          const ms1 = await timeRuns(() => one.run({ image: x }), 10);
+          report(`onnxruntime.${variant}.latency_${size}`, ms, 'ms');
+          report(`onnxruntime.${variant}.gflops_${size}`, flops / (ms / 1000) / 1e9, 'GFLOP/s');
+          report(`onnxruntime.${variant}.latency_${size}_1thread`, ms1, 'ms');
+          if (variant === BATCH_VARIANT) report(`model_gflop_${size}`, flops / 1e9, 'GFLOP');
+          note(`onnxruntime ${variant} ${size}²: ${ms.toFixed(1)} ms with ${interactive} threads, ${ms1.toFixed(1)} ms with 1 (${(flops / 1e9).toFixed(2)} GFLOP)`);
+          await session.release();
+          await one.release();
+          trained.dispose();
+        }
+      }
+      report('onnxruntime.matmul_2048_ceiling', await ortMatmul(ort, 2048, interactive), 'GFLOP/s');
+      report('onnxruntime.matmul_2048_ceiling_1thread', await ortMatmul(ort, 2048, 1), 'GFLOP/s');
+    }
+
+    // ---- TF.js wasm (the fallback runtime) ---------------------------------------------------------
+    const state = await startBackend('wasm');
+    await tf.setBackend(state.backend);
+    for (const variant of VARIANTS_TIMED) {
+      for (const size of [256, 512]) {
+        const trained = buildModel({ variant, inputSize: size });
+        const flops = modelFlops(trained);
+        const { model } = buildInferenceModel(trained);
+        const x = tf.randomUniform([1, size, size, 3]);
+        const ms = await timeRuns(async () => {
+          const outs = [model.predict(x)].flat() as tf.Tensor[];
+          await Promise.all(outs.map((o) => o.data()));
+          tf.dispose(outs);
+        }, size === 512 ? 5 : 10, 2);
+        x.dispose();
+        trained.dispose();
+        report(`tfjs-${state.backend}.${variant}.latency_${size}`, ms, 'ms');
+        report(`tfjs-${state.backend}.${variant}.gflops_${size}`, flops / (ms / 1000) / 1e9, 'GFLOP/s');
+      }
+    }
+    report(`tfjs-${state.backend}.matmul_2048_ceiling`, await tfjsMatmul(2048), 'GFLOP/s');
+
+    // ---- batch throughput and studio analyze over the polyp images ---------------------------------
+    const data = referenceData('kvasir-seg/images');
+    const modelDir = join(work, 'models', 'bench');
+    await tf.setBackend('cpu');
+    await saveModel(buildModel({ variant: BATCH_VARIANT, inputSize: BATCH_SIZE }), modelDir, { name: 'bench', variant: BATCH_VARIANT, inputSize: BATCH_SIZE });
+    let files: string[];
+    if ('skip' in data) {
+      note(`${data.skip}: batch figures use synthetic images; analyze is skipped`);
+      files = [];
+    } else files = (await listImageFiles([data.dir])).files.sort().slice(0, ANALYZE_LIMIT);
+    const sample = files.length ? await decodeAll(files.slice(0, 120)) : Array.from({ length: 120 }, () => ({ width: 622, height: 529, data: Uint8Array.from({ length: 622 * 529 * 3 }, () => Math.random() * 255) }));
+    for (const runtime of loaded ? ['onnxruntime', 'tfjs'] : ['tfjs']) {
+      const name = runtime === 'onnxruntime' ? 'onnxruntime' : `tfjs-${state.backend}`;
+      const pure = await engineRate(runtime, modelDir, runtime === 'tfjs' ? sample.slice(0, 40) : sample, cores);
+      report(`${name}.batch_${BATCH_SIZE}_images_per_s`, pure.rate, 'images/s');
+      note(`${name}: engine with ${cores} workers on decoded ${BATCH_SIZE}² input: ${pure.rate.toFixed(1)} images/s (${pure.backend})`);
+      if (!files.length) continue;
+      const subset = runtime === 'tfjs' ? files.slice(0, 100) : files;
+      const t0 = process.cpuUsage();
+      const summary = await analyze({ inputs: subset, modelDir, modelName: 'bench', out: join(work, `analyze-${runtime}`), runtime, backend: 'wasm' });
+      const cpu = process.cpuUsage(t0);
+      report(`${name}.analyze_images_per_s`, summary.imagesPerSec, 'images/s');
+      report(`${name}.analyze_vs_inference`, (100 * summary.imagesPerSec) / pure.rate, '%');
+      note(`${name}: studio analyze of ${summary.analysed} Kvasir images (decode + inference + 3 PNGs each): ${summary.imagesPerSec.toFixed(1)} images/s, ${summary.failed.length} failed; main thread + libuv CPU ${((cpu.user + cpu.system) / 1000 / summary.analysed).toFixed(1)} ms/image`);
+      rmSync(join(work, `analyze-${runtime}`), { recursive: true, force: true });
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+    if (home) await tf.setBackend(home);
+  }
+}
