@@ -26,6 +26,7 @@ before(async () => {
   const modelsDir = join(dir, 'models');
   await saveModel(buildModel({ variant: 'cbam', inputSize: 128, priorProbability: 0.6 }), join(modelsDir, 'e2e-cbam'), { name: 'e2e-cbam', variant: 'cbam', inputSize: 128 });
   writeFileSync(join(dir, 'phantom.dcm'), writeDicom({ rows: 256, columns: 320, pixels: phantom(256, 320).pixels, window: { center: 40, width: 400 } }));
+  writeFileSync(join(dir, 'second.dcm'), writeDicom({ rows: 200, columns: 200, pixels: phantom(200, 200).pixels, window: { center: 40, width: 400 } }));
   host = await startHost({ settings: { modelsDir } });
   browser = await launchChromium();
 });
@@ -116,6 +117,18 @@ test('the detector runs from the viewer and its heatmap, attention, Grad-CAM and
   assert.ok(hidden.opaque <= cam.opaque, `opacity 0 left ${hidden.opaque} drawn pixels, more than the ${cam.opaque} before`);
   assert.notEqual(hidden.hash, cam.hash, 'opacity 0 changed nothing');
   assert.equal(await attr(page, 'data-boxes'), String(all), 'the boxes stay');
+
+  // "Run on open": the next image opened is analysed without a click.
+  await page.locator('[data-testid="overlay-layer"]').selectOption('heatmap');
+  await page.locator('[data-testid="overlay-opacity"]').fill('0.5');
+  await page.locator('[data-testid="run-on-open"]').check();
+  await page.locator('[data-testid="file-input"]').setInputFiles(join(dir, 'second.dcm'));
+  await page.waitForFunction(() => document.querySelector('.corner.tr')?.textContent?.includes('second.dcm'), null, { timeout: 30_000 });
+  await meta.waitFor({ timeout: 120_000 });
+  await page.waitForFunction((s) => document.querySelector(s)?.getAttribute('data-overlay') === 'map', overlay);
+  await painted(page);
+  assert.ok((await canvasStats(page, overlay)).opaque > 0, 'the heatmap of the image opened is drawn');
+  await screenshot(page, 'detector-run-on-open');
 
   assert.deepEqual(page.studioErrors, []);
   await page.context().close();

@@ -64,7 +64,7 @@ export function DetectorPanel(p: Props) {
               {p.running ? 'Running…' : 'Run detector'}
             </button>
             <label className="check">
-              <input type="checkbox" checked={p.runOnOpen} onChange={(e) => p.onRunOnOpen(e.target.checked)} /> on open
+              <input type="checkbox" checked={p.runOnOpen} onChange={(e) => p.onRunOnOpen(e.target.checked)} data-testid="run-on-open" /> on open
             </label>
           </div>
           {modelInfo && typeof modelInfo.card.trainingData === 'string' && <div className="muted small">Trained on {modelInfo.card.trainingData}</div>}

@@ -20,6 +20,17 @@ const resultKey = (id: string, frame: number, model: string) => `${id}:${frame}:
 
 const NO_OVERLAY: OverlayState = { map: null, opacity: 0, boxes: [] };
 
+/** Results carry full-size maps (tens of MB for a big image): keep only the most recent few. */
+const KEEP_RESULTS = 8;
+function remember<T>(prev: Record<string, T>, key: string, value: T): Record<string, T> {
+  const next = { ...prev };
+  delete next[key];
+  next[key] = value;
+  const keys = Object.keys(next);
+  for (const k of keys.slice(0, Math.max(0, keys.length - KEEP_RESULTS))) delete next[k];
+  return next;
+}
+
 export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: boolean; shell: 'electron' | 'browser' }) {
   const [images, setImages] = useState<ImageSummary[]>([]);
   const [errors, setErrors] = useState<OpenResult['errors']>([]);
@@ -219,7 +230,7 @@ export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: bo
     setDetError(null);
     try {
       const r = await api['detector.run']({ imageId: selectedId, frame: shownFrame, model });
-      setResults((prev) => ({ ...prev, [k]: r }));
+      setResults((prev) => remember(prev, k, r));
     } catch (err) {
       setDetError(message(err));
     } finally {
@@ -238,7 +249,7 @@ export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: bo
     setDetError(null);
     try {
       const r = await api['detector.gradcam']({ imageId: selectedId, frame: shownFrame, model });
-      setGradcams((prev) => ({ ...prev, [k]: r }));
+      setGradcams((prev) => remember(prev, k, r));
       setSettings((s) => ({ ...s, layer: 'gradcam' }));
     } catch (err) {
       setDetError(`Grad-CAM: ${message(err)}`);
