@@ -2,11 +2,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Envelope } from '../../preload/contract.ts';
 import { decode, encode } from '../../preload/wire.ts';
 import { PROJECT_ROOT } from '../../main/settings.ts';
+import { phantom, writeDicom } from '../e2e/dicom-fixture.ts';
 
 function serve(args: string[] = []) {
   const child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin', 'studio.mjs'), 'serve', '--port', '0', ...args], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -66,5 +69,25 @@ test('studio serve refuses a bad port and a missing --open-dir with a clear mess
     const [code] = await once(child, 'exit');
     assert.notEqual(code, 0);
     assert.match(stderr, pattern);
+  }
+});
+
+test('studio serve --open-dir opens the folder before printing, so the page lists its images', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'studio-serve-'));
+  writeFileSync(join(dir, 'a.dcm'), writeDicom({ rows: 32, columns: 32, pixels: phantom(32, 32).pixels }));
+  writeFileSync(join(dir, 'broken.dcm'), 'not dicom at all');
+  const s = serve(['--open-dir', dir]);
+  try {
+    const { origin, searchParams } = new URL(await s.firstLine);
+    const res = await fetch(`${origin}/api/imaging.list`, { method: 'POST', headers: { 'x-studio-token': searchParams.get('token')! }, body: encode({}) as BufferSource });
+    const env = decode<Envelope<{ name: string }[]>>(new Uint8Array(await res.arrayBuffer()));
+    assert.ok(env.ok, JSON.stringify(env));
+    if (env.ok) assert.deepEqual(env.value.map((i) => i.name), ['a.dcm']);
+    assert.match(s.output().stderr, /opened 1 image\(s\).*1 failed/);
+    assert.match(s.output().stderr, /broken\.dcm/);
+  } finally {
+    s.child.kill('SIGTERM');
+    await once(s.child, 'exit');
+    rmSync(dir, { recursive: true, force: true });
   }
 });
