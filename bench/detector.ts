@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { startBackend } from '../main/detector/backend.ts';
 import { DetectorEngine, coreCount } from '../main/detector/engine.ts';
 import { saveModel } from '../main/detector/io.ts';
-import { VARIANTS, buildInferenceModel, buildModel, modelFlops, type Variant } from '../main/detector/model.ts';
+import { VARIANTS, buildInferenceModel, buildModel, foldBatchNorm, modelFlops, type Variant } from '../main/detector/model.ts';
 
 type Report = (figure: string, value: number, unit: string) => void;
 
@@ -90,7 +90,8 @@ export async function run(report: Report): Promise<void> {
         const perSize: Record<number, number> = {};
         for (const size of [256, 512]) {
           const trained = buildModel({ variant, inputSize: size });
-          const { model } = buildInferenceModel(trained);
+          // What the engine runs: BatchNorm folded into the convolutions, every attention map as an output.
+          const { model } = buildInferenceModel(foldBatchNorm(trained));
           const flops = modelFlops(trained);
           const ms = await latency(model, size, slow ? 3 : 10);
           perSize[size] = ms;

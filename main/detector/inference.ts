@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { StudioError, type AttentionMap, type Finding, type Map2D, type Variant } from '../../preload/contract.ts';
 import { loadModel, readCard, MODEL_FILE } from './io.ts';
-import { GRADCAM_LAYER, OUTPUT_STRIDE, attentionLayerNames, buildInferenceModel, inferVariant, type AttentionKind } from './model.ts';
+import { GRADCAM_LAYER, OUTPUT_STRIDE, attentionLayerNames, buildInferenceModel, foldBatchNorm, inferVariant, type AttentionKind } from './model.ts';
 import { argmax, cropMap, findings, imageCells } from './postprocess.ts';
 import { gradCam } from './gradcam.ts';
 import { letterbox, type Letterbox, type RGBImage } from './preprocess.ts';
@@ -34,6 +34,8 @@ function stageStride(name: string): number {
 export class LoadedDetector {
   readonly inputSize: number;
   readonly variant: Variant;
+  /** The trained network with BatchNorm folded into its convolutions: what inference and Grad-CAM run. */
+  private readonly folded: tf.LayersModel;
   private readonly inference: tf.LayersModel;
   private readonly outputs: { name: string; kind: AttentionKind | 'lesion' }[];
 
@@ -41,7 +43,8 @@ export class LoadedDetector {
     const shape = model.inputs[0].shape;
     this.inputSize = shape[1] as number;
     this.variant = inferVariant(model);
-    const built = buildInferenceModel(model);
+    this.folded = foldBatchNorm(model);
+    const built = buildInferenceModel(this.folded);
     this.inference = built.model;
     this.outputs = built.outputs;
   }
@@ -109,7 +112,7 @@ export class LoadedDetector {
     for (let y = 0; y < cells.rows; y++) for (let c = 0; c < cells.cols; c++) maskData[y * (S / OUTPUT_STRIDE) + c] = 1;
     const mask = tf.tensor4d(maskData, [1, S / OUTPUT_STRIDE, S / OUTPUT_STRIDE, 1]);
     try {
-      const cam = gradCam(this.model, x, layer, mask);
+      const cam = gradCam(this.folded, x, layer, mask);
       const stride = S / cam.cols;
       const camCells = imageCells(box, stride);
       return { layer, map: cropMap(cam.data, cam.cols, camCells.cols, camCells.rows) };
@@ -119,6 +122,7 @@ export class LoadedDetector {
   }
 
   dispose(): void {
+    this.folded.dispose();
     this.model.dispose();
   }
 }

@@ -44,7 +44,11 @@ export function stageOutputName(stage: number): string {
 /** The features Grad-CAM differentiates against: the deepest stage, after its attention. */
 export const GRADCAM_LAYER = stageOutputName(4);
 
-function convBnRelu(x: tf.SymbolicTensor, filters: number, strides: number, name: string): tf.SymbolicTensor {
+function convBnRelu(x: tf.SymbolicTensor, filters: number, strides: number, name: string, folded = false): tf.SymbolicTensor {
+  if (folded) {
+    // Inference form: BatchNorm folded into the kernel and bias, ReLU fused into the same conv kernel.
+    return tf.layers.conv2d({ filters, kernelSize: 3, strides, padding: 'same', useBias: true, activation: 'relu', name: `${name}/conv` }).apply(x) as tf.SymbolicTensor;
+  }
   const conv = tf.layers.conv2d({ filters, kernelSize: 3, strides, padding: 'same', useBias: false, kernelInitializer: 'heNormal', name: `${name}/conv` });
   const bn = tf.layers.batchNormalization({ axis: 3, name: `${name}/bn` });
   const relu = tf.layers.reLU({ name: `${name}/relu` });
@@ -87,13 +91,17 @@ function checkConfig(config: ModelConfig): Required<ModelConfig> {
  * Grad-CAM and the ONNX exporter find tensors by them.
  */
 export function buildModel(config: ModelConfig): tf.LayersModel {
+  return build(config, false);
+}
+
+function build(config: ModelConfig, folded: boolean): tf.LayersModel {
   const c = checkConfig(config);
   const input = tf.input({ shape: [c.inputSize, c.inputSize, 3], name: 'image' });
   const stages: tf.SymbolicTensor[] = [];
   let x = input;
   for (let k = 1; k <= 4; k++) {
-    x = convBnRelu(x, c.widths[k - 1], 2, `stage${k}/down`);
-    x = convBnRelu(x, c.widths[k - 1], 1, `stage${k}/body`);
+    x = convBnRelu(x, c.widths[k - 1], 2, `stage${k}/down`, folded);
+    x = convBnRelu(x, c.widths[k - 1], 1, `stage${k}/body`, folded);
     x = attention(x, c.variant, k);
     x = tf.layers.activation({ activation: 'linear', name: stageOutputName(k) }).apply(x) as tf.SymbolicTensor;
     stages.push(x);
@@ -102,17 +110,56 @@ export function buildModel(config: ModelConfig): tf.LayersModel {
   // Stride 16 → 8: sub-pixel upsampling, then merge the stage-3 lateral.
   let y = new PixelShuffle({ factor: 2, name: 'decoder/up8' }).apply(conv1x1(stages[3], 4 * d, 'decoder/expand16')) as tf.SymbolicTensor;
   y = tf.layers.add({ name: 'decoder/merge8' }).apply([y, conv1x1(stages[2], d, 'decoder/lateral8')]) as tf.SymbolicTensor;
-  y = convBnRelu(y, d, 1, 'decoder/refine8');
+  y = convBnRelu(y, d, 1, 'decoder/refine8', folded);
   // Stride 8 → 4, merge stage 2.
   y = new PixelShuffle({ factor: 2, name: 'decoder/up4' }).apply(conv1x1(y, 4 * d, 'decoder/expand8')) as tf.SymbolicTensor;
   y = tf.layers.add({ name: 'decoder/merge4' }).apply([y, conv1x1(stages[1], d, 'decoder/lateral4')]) as tf.SymbolicTensor;
-  y = convBnRelu(y, d, 1, 'decoder/refine4');
+  y = convBnRelu(y, d, 1, 'decoder/refine4', folded);
   const prior = c.priorProbability;
   const logits = tf.layers
     .conv2d({ filters: 1, kernelSize: 1, padding: 'same', name: LESION_LOGITS, biasInitializer: tf.initializers.constant({ value: Math.log(prior / (1 - prior)) }) })
     .apply(y) as tf.SymbolicTensor;
   const lesion = tf.layers.activation({ activation: 'sigmoid', name: LESION_OUTPUT }).apply(logits) as tf.SymbolicTensor;
-  return tf.model({ inputs: input, outputs: lesion, name: `detector_${c.variant}` });
+  return tf.model({ inputs: input, outputs: lesion, name: `detector_${c.variant}${folded ? '_folded' : ''}` });
+}
+
+/** The configuration a built or loaded model was made with, read from its layers. */
+export function modelConfigOf(model: tf.LayersModel): Required<Omit<ModelConfig, 'priorProbability'>> {
+  const outChannels = (name: string) => (model.getLayer(name).getWeights()[0].shape as number[])[3];
+  return {
+    variant: inferVariant(model),
+    inputSize: model.inputs[0].shape[1] as number,
+    widths: [1, 2, 3, 4].map((k) => outChannels(`stage${k}/down/conv`)),
+    decoderWidth: outChannels('decoder/lateral8'),
+  };
+}
+
+/**
+ * The same network for inference with every BatchNorm folded into the preceding convolution
+ * (W' = W·γ/√(σ²+ε), b' = β − μ·γ/√(σ²+ε)) and its ReLU fused into the conv kernel: one pass over
+ * memory instead of three per conv block. Outputs are identical up to float rounding; layer names are kept.
+ */
+export function foldBatchNorm(trained: tf.LayersModel): tf.LayersModel {
+  const folded = build(modelConfigOf(trained), true);
+  const byName = new Map(trained.layers.map((l) => [l.name, l]));
+  for (const layer of folded.layers) {
+    const source = byName.get(layer.name);
+    if (!source || !layer.weights.length) continue;
+    const bn = layer.name.endsWith('/conv') ? byName.get(layer.name.replace(/\/conv$/, '/bn')) : undefined;
+    if (!bn) {
+      layer.setWeights(source.getWeights());
+      continue;
+    }
+    const epsilon = (bn.getConfig() as { epsilon: number }).epsilon;
+    const [gamma, beta, mean, variance] = bn.getWeights();
+    const [kernel, bias] = tf.tidy(() => {
+      const scale = tf.div(gamma, tf.sqrt(tf.add(variance, epsilon)));
+      return [tf.mul(source.getWeights()[0], scale), tf.sub(beta, tf.mul(mean, scale))];
+    });
+    layer.setWeights([kernel, bias]);
+    tf.dispose([kernel, bias]);
+  }
+  return folded;
 }
 
 export type AttentionKind = 'spatial' | 'nonlocal';

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { VARIANTS, attentionLayerNames, buildInferenceModel, buildModel, modelFlops } from '../../main/detector/model.ts';
+import { VARIANTS, attentionLayerNames, buildInferenceModel, buildModel, foldBatchNorm, modelConfigOf, modelFlops } from '../../main/detector/model.ts';
 import { loadModel, readCard, saveModel, listModels } from '../../main/detector/io.ts';
 import { pixelShuffle } from '../../main/detector/layers/index.ts';
 import { StudioError } from '../../preload/contract.ts';
@@ -75,6 +75,20 @@ for (const variant of VARIANTS) {
     tf.dispose([x, ...a, ...b]);
   });
 }
+
+test('folding BatchNorm into the convolutions keeps every output (lesion and attention maps) within 1e-4', () => {
+  for (const variant of ['cbam', 'nonlocal'] as const) {
+    const model = buildModel({ variant, inputSize: S, widths: [8, 16, 24, 32] });
+    for (const w of model.weights) if (w.name.includes('/bn/')) w.write(tf.randomUniform(w.shape as number[], 0.5, 1.5));
+    const folded = foldBatchNorm(model);
+    assert.deepEqual(modelConfigOf(folded), { variant, inputSize: S, widths: [8, 16, 24, 32], decoderWidth: 24 });
+    assert.ok(!folded.layers.some((l) => l.getClassName() === 'BatchNormalization'));
+    const x = tf.randomUniform([1, S, S, 3]);
+    const a = [buildInferenceModel(model).model.predict(x)].flat() as tf.Tensor[];
+    const b = [buildInferenceModel(folded).model.predict(x)].flat() as tf.Tensor[];
+    a.forEach((t, i) => assert.ok(tf.max(tf.abs(tf.sub(t, b[i]))).dataSync()[0] < 1e-4, `${variant} output ${i}`));
+  }
+});
 
 test('no variant uses MaxPool, UpSampling2D or resize layers (their gradients are wrong or missing on wasm/cpu)', () => {
   for (const variant of VARIANTS) {
