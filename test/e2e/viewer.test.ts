@@ -174,18 +174,21 @@ test('a 2048² 16-bit image windows without re-fetching, and the window time is 
   const box = (await page.locator('[data-testid="viewport"]').boundingBox())!;
   await page.mouse.move(box.x + 200, box.y + 200);
   await page.mouse.down();
-  const times: number[] = [];
+  const windowMs: number[] = [];
+  const drawMs: number[] = [];
   for (let i = 1; i <= 30; i++) {
     await page.mouse.move(box.x + 200 + i * 8, box.y + 200 + i * 3);
     await page.evaluate(() => new Promise(requestAnimationFrame));
-    times.push(Number((await dataset(page)).windowMs));
+    const d = await dataset(page);
+    windowMs.push(Number(d.windowMs));
+    drawMs.push(Number(d.drawMs));
   }
   await page.mouse.up();
-  times.sort((a, b) => a - b);
-  const median = times[times.length >> 1];
-  t.diagnostic(`window 2048x2048 int16 in Chromium: median ${median.toFixed(1)} ms, max ${times.at(-1)!.toFixed(1)} ms per pass`);
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  t.diagnostic(`2048x2048 int16 in headless Chromium (--disable-gpu): window pass median ${median(windowMs).toFixed(1)} ms (max ${Math.max(...windowMs).toFixed(1)}), draw to screen median ${median(drawMs).toFixed(1)} ms`);
+  const median0 = median(windowMs);
   assert.equal(frameRequests, 0);
-  assert.ok(median > 0);
+  assert.ok(median0 > 0);
   await screenshot(page, 'viewer-2048');
   assert.deepEqual(page.studioErrors, []);
   await page.context().close();

@@ -172,6 +172,8 @@ export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: bo
         setFrame(px);
         setFrameError(null);
         setLoading(false);
+        // Fetch the next frames ahead so scrolling through a series does not wait on each one.
+        for (const next of [frameIndex + 1, frameIndex + 2]) if (next < framesRef.current) cache.get(selectedId, next).catch(() => undefined);
       },
       (err) => {
         if (!current) return;
@@ -185,6 +187,8 @@ export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: bo
   }, [cache, selectedId, frameIndex]);
 
   const frames = summary?.frames ?? 1;
+  const framesRef = useRef(frames);
+  framesRef.current = frames;
   const stepFrame = useCallback((d: number) => setFrameIndex((f) => Math.min(frames - 1, Math.max(0, f + d))), [frames]);
   const selectImage = useCallback(
     (id: string) => {

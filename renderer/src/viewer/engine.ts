@@ -297,7 +297,9 @@ export class ViewEngine {
     }
     if (this.needsDraw) {
       this.needsDraw = false;
+      const t0 = performance.now();
       this.draw();
+      this.base.dataset.drawMs = (performance.now() - t0).toFixed(2);
     }
     if (this.needsReport) {
       this.needsReport = false;
