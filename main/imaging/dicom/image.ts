@@ -45,7 +45,7 @@ export async function loadDicom(bytes: Uint8Array, displayName: string, path?: s
   const pixel: Element | undefined = ds.elements.x7fe00010 ?? ds.elements.x7fe00008 ?? ds.elements.x7fe00009;
   if (!pixel) {
     const what = sopClassName(h.sopClassUid);
-    throw imagingError('UNSUPPORTED', name, `no Pixel Data: this DICOM object is ${what ? `a ${what}` : `not an image (SOP class ${h.sopClassUid ?? 'unknown'})`}, not an image`);
+    throw imagingError('UNSUPPORTED', name, `no Pixel Data: this DICOM object (${what ?? `SOP class ${h.sopClassUid ?? 'unknown'}`}) holds no image`);
   }
   if (!isSupportedSyntax(transferSyntax)) throw imagingError('UNSUPPORTED', name, `transfer syntax ${transferSyntax} is not supported`);
   checkDeclaredSize({ rows: h.rows, columns: h.columns, frames: h.frames, samplesPerPixel: h.samplesPerPixel, bitsAllocated: h.bitsAllocated }, name);
