@@ -19,6 +19,7 @@ interface Props {
   models: ModelInfo[] | null;
   model: string;
   onModel(name: string): void;
+  onRefreshModels(): void;
   runOnOpen: boolean;
   onRunOnOpen(v: boolean): void;
   canRun: boolean;
@@ -42,7 +43,12 @@ export function DetectorPanel(p: Props) {
 
   return (
     <div className="detector-panel" data-testid="detector-panel">
-      <h3 className="panel-title">Detector</h3>
+      <div className="panel-head">
+        <h3 className="panel-title">Detector</h3>
+        <button type="button" className="link" onClick={p.onRefreshModels} title="Look for new models in the models folder">
+          Refresh models
+        </button>
+      </div>
       {p.models === null ? (
         <div className="muted">Loading models…</div>
       ) : p.models.length === 0 ? (

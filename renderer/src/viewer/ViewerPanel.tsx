@@ -86,17 +86,21 @@ export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: bo
       },
       (err) => setErrors((e) => [...e, { file: 'session', message: message(err) }]),
     );
+  }, [api, addResult]);
+
+  const loadModels = useCallback(() => {
     api['models.list']({}).then(
       (m) => {
         setModels(m);
-        if (m.length) setModel((cur) => cur || m[0].name);
+        setModel((cur) => (m.some((x) => x.name === cur) ? cur : (m[0]?.name ?? '')));
       },
       (err) => {
         setModels([]);
         setDetError(`models: ${message(err)}`);
       },
     );
-  }, [api, addResult]);
+  }, [api]);
+  useEffect(loadModels, [loadModels]);
 
   const openPaths = useCallback(
     async (paths: string[]) => {
@@ -388,7 +392,7 @@ export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: bo
               if (p) void openPaths([p]);
             }}
           >
-            <input type="text" placeholder="Open a path on this machine…" value={pathText} onChange={(e) => setPathText(e.target.value)} aria-label="Path to open" data-testid="open-path" />
+            <input type="text" placeholder="Path on this machine…" value={pathText} onChange={(e) => setPathText(e.target.value)} aria-label="Path to open" data-testid="open-path" />
             <button type="submit" disabled={!pathText.trim()}>
               Open
             </button>
@@ -520,6 +524,7 @@ export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: bo
           models={models}
           model={model}
           onModel={setModel}
+          onRefreshModels={loadModels}
           runOnOpen={runOnOpen}
           onRunOnOpen={setRunOnOpen}
           canRun={canRun}
