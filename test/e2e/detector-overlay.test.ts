@@ -110,16 +110,19 @@ test('the detector runs from the viewer and its heatmap, attention, Grad-CAM and
   assert.notEqual(cam.hash, att.hash, 'the Grad-CAM overlay looks like the attention map');
   await screenshot(page, 'detector-gradcam');
 
-  // Opacity 0 hides the map but keeps the boxes.
+  // Opacity 0 hides the map but keeps the boxes. (The heatmap, not Grad-CAM: an untrained net's
+  // Grad-CAM can be all zero, which draws nothing at any opacity.)
+  await page.locator('[data-testid="overlay-layer"]').selectOption('heatmap');
+  await painted(page);
+  const shownMap = await canvasStats(page, overlay);
   await page.locator('[data-testid="overlay-opacity"]').fill('0');
   await painted(page);
   const hidden = await canvasStats(page, overlay);
-  assert.ok(hidden.opaque <= cam.opaque, `opacity 0 left ${hidden.opaque} drawn pixels, more than the ${cam.opaque} before`);
-  assert.notEqual(hidden.hash, cam.hash, 'opacity 0 changed nothing');
+  assert.ok(hidden.opaque < shownMap.opaque, `opacity 0 left ${hidden.opaque} drawn pixels of ${shownMap.opaque}`);
+  if (all > 0) assert.ok(hidden.opaque > 0, 'the boxes went with the map');
   assert.equal(await attr(page, 'data-boxes'), String(all), 'the boxes stay');
 
   // "Run on open": the next image opened is analysed without a click.
-  await page.locator('[data-testid="overlay-layer"]').selectOption('heatmap');
   await page.locator('[data-testid="overlay-opacity"]').fill('0.5');
   await page.locator('[data-testid="run-on-open"]').check();
   await page.locator('[data-testid="file-input"]').setInputFiles(join(dir, 'second.dcm'));
