@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { VARIANTS, attentionLayerNames, buildInferenceModel, buildModel, foldBatchNorm, modelConfigOf, modelFlops } from '../../main/detector/model.ts';
 import { loadModel, readCard, saveModel, listModels } from '../../main/detector/io.ts';
-import { pixelShuffle } from '../../main/detector/layers/index.ts';
+import { SpatialAttentionMap, pixelShuffle } from '../../main/detector/layers/index.ts';
 import { StudioError } from '../../preload/contract.ts';
 
 await tf.setBackend('cpu');
@@ -88,6 +88,17 @@ test('folding BatchNorm into the convolutions keeps every output (lesion and att
     const b = [buildInferenceModel(folded).model.predict(x)].flat() as tf.Tensor[];
     a.forEach((t, i) => assert.ok(tf.max(tf.abs(tf.sub(t, b[i]))).dataSync()[0] < 1e-4, `${variant} output ${i}`));
   }
+});
+
+test('the spatial attention map is σ(conv7×7([mean_c; max_c]) + b), as in CBAM', () => {
+  const layer = new SpatialAttentionMap({ name: 'probe_spatial' });
+  const x = tf.randomNormal([2, 12, 10, 5]) as tf.Tensor4D;
+  const got = layer.apply(x) as tf.Tensor;
+  const [kernel, bias] = layer.getWeights();
+  const pooled = tf.concat([tf.mean(x, 3, true), tf.max(x, 3, true)], 3) as tf.Tensor4D;
+  const want = tf.sigmoid(tf.add(tf.conv2d(pooled, kernel as tf.Tensor4D, 1, 'same'), bias));
+  assert.deepEqual(got.shape, [2, 12, 10, 1]);
+  assert.ok(tf.max(tf.abs(tf.sub(got, want))).dataSync()[0] < 1e-5);
 });
 
 test('no variant uses MaxPool, UpSampling2D or resize layers (their gradients are wrong or missing on wasm/cpu)', () => {

@@ -1,7 +1,7 @@
 /**
  * CBAM's spatial gate (Woo et al., 2018), split in two layers so the attention map itself is a named
  * tensor of the graph that the inference model can expose:
- *   SpatialAttentionMap: M = σ(conv7×7([mean_c(x); max_c(x)]))   → [N, h, w, 1]
+ *   SpatialAttentionMap: M = σ(conv7×7([mean_c(x); max_c(x)]) + b)   → [N, h, w, 1]
  *   ApplySpatialGate:    y = x ⊙ M                                 (M broadcast over channels)
  */
 import * as tf from '@tensorflow/tfjs';
@@ -36,9 +36,13 @@ export class SpatialAttentionMap extends tf.layers.Layer {
   override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
     return tf.tidy(() => {
       const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
-      const pooled = tf.concat([tf.mean(x, 3, true), tf.max(x, 3, true)], 3) as tf.Tensor4D;
-      const logits = tf.add(tf.conv2d(pooled, this.kernel.read() as tf.Tensor4D, 1, 'same'), this.bias.read());
-      return tf.sigmoid(logits);
+      // conv7×7 over [mean; max] computed as the sum of one 1-channel conv per descriptor: the same
+      // arithmetic, without a last-axis concat (slow on wasm) or a 2→1-channel conv (a poor XNNPACK shape).
+      const k = this.kernelSize;
+      const kernel = this.kernel.read() as tf.Tensor4D;
+      const onMean = tf.conv2d(tf.mean(x, 3, true) as tf.Tensor4D, tf.slice(kernel, [0, 0, 0, 0], [k, k, 1, 1]), 1, 'same');
+      const onMax = tf.conv2d(tf.max(x, 3, true) as tf.Tensor4D, tf.slice(kernel, [0, 0, 1, 0], [k, k, 1, 1]), 1, 'same');
+      return tf.sigmoid(tf.add(tf.add(onMean, onMax), this.bias.read()));
     });
   }
 
