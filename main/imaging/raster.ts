@@ -1,6 +1,7 @@
 /** PNG, JPEG and TIFF (8 and 16 bit, grey and RGB) through sharp, as LoadedImages like DICOM ones. */
 import sharp, { type Metadata } from 'sharp';
 import { StudioError } from '../../preload/contract.ts';
+import { byteSize, frameMemory, newImageKey } from './cache.ts';
 import { asImagingError, imagingError } from './errors.ts';
 import { checkDeclaredSize } from './guard.ts';
 import { minMax, windowFromData } from './pixels/display.ts';
@@ -55,8 +56,11 @@ export async function loadRaster(bytes: Uint8Array, displayName: string, path?: 
     }
   };
 
-  const frame = async (i: number): Promise<FrameData> => {
-    const s = await decode(i);
+  const key = newImageKey();
+  const stored = (i: number) => frameMemory.get(`${key}/stored/${i}`, () => decode(i), byteSize);
+  const frame = (i: number): Promise<FrameData> => frameMemory.get(`${key}/display/${i}`, () => display(i), byteSize);
+  const display = async (i: number): Promise<FrameData> => {
+    const s = await stored(i);
     if (!grey) {
       const data = wide ? Uint8Array.from(s.data as Uint16Array, (v) => v >> 8) : (s.data as Uint8Array);
       return { frame: i, rows: height, columns: width, channels: 3, data, invert: false, min: 0, max: 255 };
@@ -85,8 +89,8 @@ export async function loadRaster(bytes: Uint8Array, displayName: string, path?: 
       windows,
       valueRange: { min: first.min, max: first.max },
     },
-    frame: (i) => (i === 0 ? Promise.resolve(first) : frame(i)),
-    stored: decode,
+    frame,
+    stored,
     meta: () => ({ file: displayName, format: meta.format, rows: height, columns: width, frames, channels, bitsAllocated: bits, bitsStored: bits, pixelRepresentation: 0, photometricInterpretation: grey ? 'MONOCHROME2' : 'RGB', window: windows }),
   };
 }

@@ -196,3 +196,28 @@ test('the DCT JPEG decoder (12-bit capable) matches libjpeg on baseline and prog
   assert.ok(worst <= 3, `colour: max difference ${worst}`);
   assert.throws(() => decodeJpegDct(new Uint8Array([0xff, 0xd8, 0xff, 0xd9])), /no frame header/);
 });
+
+test('decoded frames share one memory budget, oldest evicted first, failures not cached', async () => {
+  const { frameMemory, FRAME_CACHE_BYTES } = await import('../../main/imaging/cache.ts');
+  const size = (v: { data: ArrayBufferView }) => v.data.byteLength;
+  let made = 0;
+  const big = () => {
+    made++;
+    return Promise.resolve({ data: new Uint8Array(FRAME_CACHE_BYTES / 4) });
+  };
+  for (let i = 0; i < 6; i++) await frameMemory.get(`budget-test/${i}`, big, size);
+  assert.ok(frameMemory.bytesUsed <= FRAME_CACHE_BYTES, `${frameMemory.bytesUsed} bytes held`);
+  await frameMemory.get('budget-test/5', big, size);
+  assert.equal(made, 6, 'the newest frame is still cached');
+  await frameMemory.get('budget-test/0', big, size);
+  assert.equal(made, 7, 'the oldest frame was evicted');
+  let attempts = 0;
+  const failing = () => {
+    attempts++;
+    return Promise.reject(new Error('bad frame'));
+  };
+  await assert.rejects(frameMemory.get('budget-test/bad', failing, size));
+  await new Promise((r) => setImmediate(r));
+  await assert.rejects(frameMemory.get('budget-test/bad', failing, size));
+  assert.equal(attempts, 2, 'a failed decode is retried, not cached');
+});

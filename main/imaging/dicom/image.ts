@@ -1,9 +1,10 @@
 /**
- * A DICOM image as a LoadedImage: the header is read at once, frames are decoded on demand (a few kept),
- * so opening a file with a thousand frames costs one frame.
+ * A DICOM image as a LoadedImage: the header is read at once, frames are decoded on demand (recent ones
+ * kept within one memory budget shared by all images), so opening a file with a thousand frames costs one.
  */
 import { StudioError } from '../../../preload/contract.ts';
 import { decodeCompressedFrame, isSupportedSyntax, type CodecOutput } from '../codecs/index.ts';
+import { byteSize, frameMemory, newImageKey } from '../cache.ts';
 import { asImagingError, imagingError } from '../errors.ts';
 import { checkDeclaredSize } from '../guard.ts';
 import { planarToInterleaved, ybr422FrameSamples, ybr422ToYbrFull, ybrFullToRgb } from '../pixels/colour.ts';
@@ -15,26 +16,6 @@ import { frameBytes, indexFrames, type FrameIndex } from './frames.ts';
 import { readHeader, type DicomHeader } from './header.ts';
 import { parseDicomBytes, type DataSet, type Element } from './parse.ts';
 import { NATIVE_SYNTAXES, TS, TS_NAMES, sopClassName } from './uids.ts';
-
-const CACHE_FRAMES = 4;
-
-/** Small LRU of decoded frames: scrolling back and forth stays cheap, memory stays bounded. */
-class FrameCache<T> {
-  private map = new Map<number, Promise<T>>();
-  get(i: number, make: () => Promise<T>): Promise<T> {
-    const hit = this.map.get(i);
-    if (hit) {
-      this.map.delete(i);
-      this.map.set(i, hit);
-      return hit;
-    }
-    const p = make();
-    this.map.set(i, p);
-    p.catch(() => this.map.delete(i));
-    while (this.map.size > CACHE_FRAMES) this.map.delete(this.map.keys().next().value as number);
-    return p;
-  }
-}
 
 export async function loadDicom(bytes: Uint8Array, displayName: string, path?: string): Promise<LoadedImage> {
   // Errors name the file as the user knows it: its full path when it came from disk.
@@ -124,14 +105,13 @@ export async function loadDicom(bytes: Uint8Array, displayName: string, path?: s
     return { data: samples, shape: [h.rows, h.columns] };
   };
 
-  const storedCache = new FrameCache<StoredFrame>();
-  const displayCache = new FrameCache<FrameData>();
-  const stored = (i: number) => storedCache.get(i, () => toStored(i));
+  const key = newImageKey();
+  const stored = (i: number) => frameMemory.get(`${key}/stored/${i}`, () => toStored(i), byteSize);
   const colour = h.samplesPerPixel === 3 || h.photometric === 'PALETTE COLOR';
   const firstVoiLut = h.voiLuts[0];
 
   const frame = (i: number): Promise<FrameData> =>
-    displayCache.get(i, async () => {
+    frameMemory.get(`${key}/display/${i}`, async () => {
       const s = await stored(i);
       if (h.photometric === 'PALETTE COLOR') {
         return { frame: i, rows: h.rows, columns: h.columns, channels: 3, data: applyPalette(s.data, h.palette!), invert: false, min: 0, max: 255 };
@@ -153,7 +133,7 @@ export async function loadDicom(bytes: Uint8Array, displayName: string, path?: s
         min,
         max,
       };
-    });
+    }, byteSize);
 
   // The summary needs frame 0's value range (and a window when the file has none): decode it now, so a
   // broken first frame fails at open time, naming the file.
