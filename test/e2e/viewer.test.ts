@@ -86,6 +86,17 @@ test('a DICOM file opens, renders, windows by drag and preset, and reads pixel v
   assert.equal(await page.locator('[data-testid="wc"]').textContent(), '40');
   await screenshot(page, 'viewer-dicom-loaded');
 
+  // The DICOM linear VOI function on screen: W 400 / L 40 shows HU 40 mid-grey, -160 black, +240 white.
+  for (const [hu, grey] of [[40, 128], [-160, 0], [240, 255], [140, 192]] as const) {
+    const x = Math.round(((hu + 1000) * (COLS - 1)) / 2000);
+    const { sx, sy } = await screenOf(page, x, 20);
+    const shown = await page.locator(canvas).evaluate((c, [px, py]) => {
+      const r = c.getBoundingClientRect();
+      return Array.from((c as HTMLCanvasElement).getContext('2d')!.getImageData(Math.floor(px - r.left), Math.floor(py - r.top), 1, 1).data.slice(0, 3));
+    }, [sx, sy] as const);
+    assert.ok(shown.every((v) => Math.abs(v - grey) <= 4), `HU ${hu} shows as ${shown}, expected grey ${grey}`);
+  }
+
   // Pixel readout: the disc is +1500 HU, the left edge of the gradient -1000 HU.
   assert.match(await readoutAt(page, DISC_X, ROWS / 2), /X 171 Y 256[\s\S]*Value 1500 HU/);
   assert.match(await readoutAt(page, 0, 10), /X 0 Y 10[\s\S]*Value -1000 HU/);
