@@ -15,6 +15,7 @@ export async function mapToGrey(map: Map2D, width: number, height: number): Prom
   for (let i = 0; i < bytes.length; i++) bytes[i] = Math.round(Math.min(1, Math.max(0, map.data[i])) * 255);
   const resized = await sharp(bytes, { raw: { width: map.width, height: map.height, channels: 1 } })
     .resize(width, height, { fit: 'fill', kernel: 'linear' })
+    .toColourspace('b-w') // sharp otherwise hands back 3-channel sRGB
     .raw()
     .toBuffer();
   return new Uint8Array(resized.buffer, resized.byteOffset, width * height);

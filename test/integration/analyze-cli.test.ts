@@ -64,6 +64,14 @@ test('studio analyze writes findings.json, findings.csv and per-image PNGs, and 
       assert.ok(f.score >= 0.5 && f.score <= 1);
     }
     const stem = images[i].replace(/\.jpg$/, '');
+    if (e.findings.length) {
+      // the heatmap PNG holds the probabilities: its peak inside the strongest box is that finding's score
+      const { data } = await sharp(join(out, `${stem}.heatmap.png`)).toColourspace('b-w').raw().toBuffer({ resolveWithObject: true });
+      const [x0, y0, x1, y1] = e.findings[0].box.map(Math.round);
+      let peak = 0;
+      for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) peak = Math.max(peak, data[y * e.width + x]);
+      assert.ok(Math.abs(peak - e.findings[0].score * 255) <= 8, `heatmap peak ${peak} vs score ${e.findings[0].score}`);
+    }
     for (const kind of ['heatmap', 'attention', 'overlay']) {
       const png = join(out, `${stem}.${kind}.png`);
       assert.ok(existsSync(png), png);
