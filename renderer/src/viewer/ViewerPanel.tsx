@@ -205,7 +205,7 @@ export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: bo
 
   const hasVoiLut = !!frame?.voiLut && frame.id === selectedId;
   const presets: Preset[] = useMemo(() => (summary ? presetsFor(summary, hasVoiLut) : []), [summary, hasVoiLut]);
-  const mode = summary ? (modes.current.get(summary.id) ?? initialMode(summary)) : initialMode({ channels: 1, windows: [], valueRange: { min: 0, max: 255 } } as unknown as ImageSummary);
+  const mode = summary ? (modes.current.get(summary.id) ?? initialMode(summary, hasVoiLut)) : initialMode({ channels: 1, windows: [], valueRange: { min: 0, max: 255 } } as unknown as ImageSummary);
   const applyPreset = (p: Preset) => {
     viewport.current?.setMode(p.mode);
   };
@@ -218,7 +218,7 @@ export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: bo
   const reset = () => {
     if (!summary) return;
     modes.current.delete(summary.id);
-    viewport.current?.setMode(initialMode(summary));
+    viewport.current?.setMode(initialMode(summary, hasVoiLut));
     viewport.current?.fit();
     setInvert(false);
   };

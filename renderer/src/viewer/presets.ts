@@ -35,9 +35,17 @@ export function presetsFor(s: ImageSummary, hasVoiLut: boolean): Preset[] {
   return out;
 }
 
-export function initialMode(s: ImageSummary): VoiMode {
+/** The imaging layer marks a window it made up because the file had none. */
+const COMPUTED = 'computed from the data';
+
+/**
+ * How an image first shows: the file's own window; else its VOI LUT when it has one (a file with only a
+ * LUT means the LUT); else the window computed from the data.
+ */
+export function initialMode(s: ImageSummary, hasVoiLut = false): VoiMode {
   if (s.channels === 3) return { kind: 'window', voi: { center: 128, width: 256 } };
   const w = s.windows[0];
+  if (hasVoiLut && (!w || w.explanation === COMPUTED)) return { kind: 'lut' };
   if (w) return { kind: 'window', voi: { center: w.center, width: w.width } };
   return presetsFor(s, false).at(-1)!.mode;
 }
