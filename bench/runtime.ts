@@ -8,7 +8,7 @@
  * Targets on the 2-core build machine: 512² ≤ 30 ms; analyze ≥ 60 images/s; analyze ≥ 90% of inference.
  * Where time goes is printed to stderr. No GPU is lent to this project: CUDA is not measured here.
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -18,6 +18,9 @@ import { DetectorEngine, coreCount } from '../main/detector/engine.ts';
 import { saveModel } from '../main/detector/io.ts';
 import { buildInferenceModel, buildModel, modelFlops, type Variant } from '../main/detector/model.ts';
 import type { RGBImage } from '../main/detector/preprocess.ts';
+import { letterboxRGB } from '../main/runtime/letterbox.ts';
+import { cropMap, imageCells } from '../main/detector/postprocess.ts';
+import { mapToGrey, writeGreyPng, writeOverlayPng } from '../main/batch/outputs.ts';
 import { listImageFiles, loadImageFile, toRGB8 } from '../main/imaging/index.ts';
 import { exportOnnx } from '../main/runtime/onnx/export.ts';
 import { OnnxGraph } from '../main/runtime/onnx/graph.ts';
@@ -99,7 +102,46 @@ async function engineRate(runtime: string, modelDir: string, images: RGBImage[],
   }
 }
 
+/**
+ * Where analyze's CPU time goes, stage by stage on one thread (process CPU time, so other tenants of the
+ * machine do not count): decode, letterbox, inference (1 intra-op thread, as in batch), the two map
+ * resizes and the three PNGs.
+ */
+async function analyzeStages(report: Report, ort: OrtModule, files: string[], out: string): Promise<void> {
+  const S = BATCH_SIZE;
+  const session = await ortSession(ort, exportOnnx(buildModel({ variant: BATCH_VARIANT, inputSize: S })).bytes, 1);
+  const spent: Record<string, number> = { decode: 0, letterbox: 0, inference: 0, maps_to_image_size: 0, png_writes: 0 };
+  const cpu = () => {
+    const c = process.cpuUsage();
+    return (c.user + c.system) / 1000;
+  };
+  for (const [i, file] of files.entries()) {
+    let t = cpu();
+    const lap = (stage: string) => {
+      const now = cpu();
+      spent[stage] += now - t;
+      t = now;
+    };
+    const image = toRGB8(await (await loadImageFile(file)).frame(0));
+    lap('decode');
+    const { input, box } = letterboxRGB(image, S);
+    lap('letterbox');
+    const r = await session.run({ image: new ort.Tensor('float32', input, [1, S, S, 3]) });
+    lap('inference');
+    const cells = imageCells(box, 4);
+    const heatmap = cropMap(r.lesion.data as Float32Array, S / 4, cells.cols, cells.rows);
+    const [heat, att] = await Promise.all([mapToGrey(heatmap, image.width, image.height), mapToGrey(heatmap, image.width, image.height)]);
+    lap('maps_to_image_size');
+    await Promise.all([writeGreyPng(heat, image.width, image.height, join(out, `${i}.h.png`)), writeGreyPng(att, image.width, image.height, join(out, `${i}.a.png`)), writeOverlayPng(image, heat, [], join(out, `${i}.o.png`))]);
+    lap('png_writes');
+  }
+  await session.release();
+  for (const [stage, ms] of Object.entries(spent)) report(`onnxruntime.analyze_cpu_ms.${stage}`, ms / files.length, 'ms');
+  note(`analyze CPU per image by stage: ${Object.entries(spent).map(([k, v]) => `${k} ${(v / files.length).toFixed(1)} ms`).join(', ')}`);
+}
+
 export async function run(report: Report): Promise<void> {
+  tf.enableProdMode(); // no debug checks, no console banner
   const home = tf.getBackend();
   const cores = coreCount();
   const work = mkdtempSync(join(tmpdir(), 'bench-runtime-'));
@@ -188,6 +230,10 @@ export async function run(report: Report): Promise<void> {
       report(`${name}.analyze_images_per_s_idle_cores`, (cores * 1000) / cpuMs, 'images/s');
       note(`${name}: studio analyze of ${summary.analysed} Kvasir images (decode + inference + 3 PNGs each): ${summary.imagesPerSec.toFixed(1)} images/s, ${summary.failed.length} failed; CPU ${cpuMs.toFixed(1)} ms/image (all threads) vs ${pure.cpuMs.toFixed(1)} ms for inference alone`);
       rmSync(join(work, `analyze-${runtime}`), { recursive: true, force: true });
+    }
+    if (loaded && files.length) {
+      mkdirSync(join(work, 'stages'));
+      await analyzeStages(report, loaded.ort, files.slice(0, 40), join(work, 'stages'));
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
