@@ -5,11 +5,12 @@
  * without losing the good one. Screenshots land in test-results/e2e/.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser } from 'playwright-core';
+import { referenceData } from '../../main/settings.ts';
 import { phantom, writeDicom } from './dicom-fixture.ts';
 import { type StartedHost, type StudioPage, browserSkipReason, canvasStats, launchChromium, openStudio, screenshot, startHost } from './helpers.ts';
 
@@ -271,6 +272,26 @@ test('a folder picked in the browser and images dropped on the viewer open throu
   await page.mouse.move(left + 100 * zoom, top + 40 * zoom);
   await page.waitForFunction(() => /RGB 20, 220, 90/.test(document.querySelector('[data-testid="pixel-readout"]')?.textContent ?? ''));
   await screenshot(page, 'viewer-dropped-png');
+  assert.deepEqual(page.studioErrors, []);
+  await page.context().close();
+});
+
+const corpus = referenceData('dicom');
+const vlut = 'dir' in corpus ? join(corpus.dir, 'pydicom-data', 'data_store', 'data', 'vlut_04.dcm') : '';
+const vlutSkip = skip ?? ('skip' in corpus ? corpus.skip : existsSync(vlut) ? undefined : `corpus file missing: ${vlut}`);
+
+test('a corpus file whose VOI is a LUT sequence opens through its LUT and offers it as a preset', { skip: vlutSkip }, async () => {
+  const page = await openStudio(browser, host);
+  await page.locator('[data-testid="open-path"]').fill(vlut);
+  await page.locator('[data-testid="open-path"]').press('Enter');
+  await page.waitForFunction(() => document.querySelector('.corner.tr')?.textContent?.includes('vlut_04.dcm'), null, { timeout: 30_000 });
+  await page.waitForFunction((s) => document.querySelector(s)?.getAttribute('data-voi') === 'lut', canvas);
+  assert.match((await page.locator('[data-testid="view-status"]').textContent()) ?? '', /VOI LUT/);
+  const presets = await page.locator('[data-testid="preset-select"] option').allTextContents();
+  assert.ok(presets.some((p) => /File VOI LUT/.test(p)), presets.join(' | '));
+  const stats = await canvasStats(page);
+  assert.ok(stats.nonBlack > stats.width * stats.height * 0.2);
+  await screenshot(page, 'viewer-voi-lut');
   assert.deepEqual(page.studioErrors, []);
   await page.context().close();
 });
