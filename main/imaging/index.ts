@@ -9,6 +9,7 @@ import { loadDicom } from './dicom/image.ts';
 import { RASTER_EXT } from './files.ts';
 import { MAX_DECODED_BYTES } from './guard.ts';
 import { loadRaster, rasterKind } from './raster.ts';
+import { reloadable } from './reload.ts';
 import type { LoadedImage } from './types.ts';
 
 export type { FrameData, LoadedImage, StoredFrame } from './types.ts';
@@ -32,7 +33,8 @@ export async function loadImageFile(path: string): Promise<LoadedImage> {
   } catch (err) {
     throw asImagingError(err, path, 'cannot read');
   }
-  return load(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path, path);
+  const image = await load(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path, path);
+  return reloadable(path, image, size, (bytes) => load(bytes, path, path));
 }
 
 export async function loadImageBytes(bytes: Uint8Array, name: string): Promise<LoadedImage> {

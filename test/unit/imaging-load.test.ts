@@ -202,3 +202,24 @@ test('studio decode writes .npy frames and meta.json, and fails with one line fo
 test('loading a real file by path names the path in errors', async () => {
   await assert.rejects(loadImageFile('/nonexistent/scan.dcm'), /\/nonexistent\/scan\.dcm/);
 });
+
+test('file-backed images beyond the byte budget let their bytes go and read the file again', async () => {
+  const { fileBytes } = await import('../../main/imaging/reload.ts');
+  const dir = await mkdtemp(join(tmpdir(), 'studio-reload-'));
+  const budget = fileBytes.budget;
+  try {
+    fileBytes.budget = 1; // every image but the most recent lets go of its bytes
+    const paths = [0, 1, 2].map((k) => join(dir, `${k}.dcm`));
+    for (const [k, p] of paths.entries()) await writeFile(p, makeDicom({ rows: 1, columns: 2, frames: 3, pixels: new Uint8Array(new Uint16Array([k, k, k + 1, k + 1, k + 2, k + 2]).buffer) }));
+    const images = [];
+    for (const p of paths) images.push(await loadImageFile(p));
+    for (const [k, img] of images.entries()) assert.deepEqual([...(await img.stored(2)).data], [k + 2, k + 2]);
+    assert.equal(images[0].meta().frames, 3);
+    await writeFile(paths[0], 'changed');
+    await images[1].stored(1); // makes image 0 cold
+    await assert.rejects(images[0].stored(1), /0\.dcm: the file changed or went away/);
+  } finally {
+    fileBytes.budget = budget;
+    await rm(dir, { recursive: true, force: true });
+  }
+});
