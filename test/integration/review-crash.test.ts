@@ -19,7 +19,11 @@ const dir = mkdtempSync(join(tmpdir(), 'review-crash-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const storeModule = pathToFileURL(resolve(PROJECT_ROOT, 'main/review/store.ts')).href;
 
-/** Starts a .ts child under tsx; `onLine` sees each stdout line and may return true to SIGKILL it there. */
+/**
+ * Starts a .ts child under tsx; `onLine` sees each stdout line and may return true to SIGKILL it there.
+ * Lines the child wrote before it died but we had not read yet still reach `onLine` (they were committed
+ * too): the promise settles once the pipe is drained and the child has exited.
+ */
 function runChild(source: string, args: string[], onLine: (line: string) => boolean | void): Promise<{ code: number | null; signal: string | null; stderr: string }> {
   const file = join(dir, `child-${Math.random().toString(36).slice(2)}.ts`);
   writeFileSync(file, source);
@@ -29,13 +33,14 @@ function runChild(source: string, args: string[], onLine: (line: string) => bool
   const rl = createInterface({ input: child.stdout! });
   let killed = false;
   rl.on('line', (line) => {
-    if (killed) return;
-    if (onLine(line)) {
+    if (onLine(line) && !killed) {
       killed = true;
       child.kill('SIGKILL');
     }
   });
-  return new Promise((res) => child.on('exit', (code, signal) => res({ code, signal, stderr })));
+  const drained = new Promise<void>((res) => rl.on('close', () => res()));
+  const exited = new Promise<{ code: number | null; signal: string | null }>((res) => child.on('exit', (code, signal) => res({ code, signal })));
+  return Promise.all([exited, drained]).then(([e]) => ({ ...e, stderr }));
 }
 
 const REVIEWER_CHILD = `
@@ -71,6 +76,7 @@ test('kill -9 while a reviewer is deciding loses no reported decision and leaves
     reported.push({ i: Number(i), findingId: Number(findingId), reviewer, decision });
     return reported.length >= 400 || Date.now() - started > 20_000;
   });
+  reported.sort((a, b) => a.i - b.i);
   assert.equal(result.signal, 'SIGKILL', `the child was killed mid-loop, not finished: ${result.stderr}`);
   assert.ok(reported.length >= 50, `the child reported ${reported.length} decisions`);
 
