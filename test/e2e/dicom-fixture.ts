@@ -41,6 +41,8 @@ export interface DicomSpec {
   window?: { center: number; width: number };
   rescale?: { slope: number; intercept: number };
   modality?: string;
+  /** MONOCHROME1 shows high values dark. */
+  photometric?: 'MONOCHROME1' | 'MONOCHROME2';
   patientName?: string;
   patientId?: string;
   studyDescription?: string;
@@ -77,7 +79,7 @@ export function writeDicom(spec: DicomSpec): Buffer {
     element(0x0020, 0x0011, 'IS', str('1')),
     element(0x0020, 0x0013, 'IS', str('1')),
     element(0x0028, 0x0002, 'US', us(1)),
-    element(0x0028, 0x0004, 'CS', str('MONOCHROME2')),
+    element(0x0028, 0x0004, 'CS', str(spec.photometric ?? 'MONOCHROME2')),
     ...(frames > 1 ? [element(0x0028, 0x0008, 'IS', str(String(frames)))] : []),
     element(0x0028, 0x0010, 'US', us(spec.rows)),
     element(0x0028, 0x0011, 'US', us(spec.columns)),

@@ -276,6 +276,30 @@ test('a folder picked in the browser and images dropped on the viewer open throu
   await page.context().close();
 });
 
+test('MONOCHROME1 shows high values dark, and Invert flips it', { skip }, async () => {
+  const file = join(dir, 'mono1.dcm');
+  writeFileSync(file, writeDicom({ rows: 128, columns: 128, pixels: phantom(128, 128).pixels, photometric: 'MONOCHROME1', window: { center: 0, width: 2000 }, modality: 'CR' }));
+  const page = await openStudio(browser, host);
+  await page.locator('[data-testid="file-input"]').setInputFiles(file);
+  await page.waitForFunction(() => document.querySelector('.corner.tr')?.textContent?.includes('mono1.dcm'), null, { timeout: 30_000 });
+  await page.waitForFunction((s) => document.querySelector(s)?.getAttribute('data-voi'), canvas);
+  const greyAt = async (x: number, y: number) => {
+    const { sx, sy } = await screenOf(page, x, y, 128, 128);
+    return page.locator(canvas).evaluate((c, [px, py]) => {
+      const r = c.getBoundingClientRect();
+      return (c as HTMLCanvasElement).getContext('2d')!.getImageData(Math.floor(px - r.left), Math.floor(py - r.top), 1, 1).data[0];
+    }, [sx, sy] as const);
+  };
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  // The disc (+1500, above the window) is black; the left edge (-1000, the window's bottom) is white.
+  assert.ok((await greyAt(43, 64)) < 10, 'MONOCHROME1 disc should be dark');
+  assert.ok((await greyAt(0, 5)) > 245, 'MONOCHROME1 low values should be bright');
+  await page.locator('[data-testid="invert"]').click();
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  assert.ok((await greyAt(43, 64)) > 245, 'inverted MONOCHROME1 disc should be bright');
+  await page.context().close();
+});
+
 const corpus = referenceData('dicom');
 const vlut = 'dir' in corpus ? join(corpus.dir, 'pydicom-data', 'data_store', 'data', 'vlut_04.dcm') : '';
 const vlutSkip = skip ?? ('skip' in corpus ? corpus.skip : existsSync(vlut) ? undefined : `corpus file missing: ${vlut}`);
