@@ -662,6 +662,10 @@ function openError(file: string, err: unknown): StudioError {
   if (err instanceof StudioError) return err;
   const e = err as { code?: string; message?: string };
   const reason = e?.message ?? String(err);
+  if (/NODE_MODULE_VERSION|was compiled against a different/i.test(reason)) {
+    // Electron runs its own Node ABI: the addon built for plain Node will not load there until rebuilt.
+    return new StudioError('UNSUPPORTED', `the review store needs better-sqlite3 built for this runtime (${process.versions.electron ? `Electron ${process.versions.electron}` : `Node ${process.versions.node}`}): run \`npx @electron/rebuild -f -w better-sqlite3\` for Electron, or \`npm rebuild better-sqlite3\` for Node. (${reason.split('\n')[0]})`, file);
+  }
   if (e?.code === 'SQLITE_NOTADB' || /not a database/i.test(reason)) return new StudioError('DECODE_FAILED', `review store ${file} is not a SQLite database (${reason})`, file);
   if (e?.code === 'SQLITE_CANTOPEN' || /unable to open|directory does not exist|ENOENT|EACCES/i.test(reason)) return new StudioError('NOT_FOUND', `review store ${file} cannot be opened: ${reason}`, file);
   if (e?.code?.startsWith('SQLITE_BUSY')) return new StudioError('BUSY', `review store ${file} is locked by another process: ${reason}`, file);
