@@ -3,7 +3,8 @@
  * kept within one memory budget shared by all images), so opening a file with a thousand frames costs one.
  */
 import { StudioError } from '../../../preload/contract.ts';
-import { decodeCompressedFrame, isSupportedSyntax, type CodecOutput } from '../codecs/index.ts';
+import { isSupportedSyntax, type CodecOutput } from '../codecs/index.ts';
+import { decodeFrameGuarded } from '../codecs/guarded.ts';
 import { byteSize, frameMemory, newImageKey } from '../cache.ts';
 import { asImagingError, imagingError } from '../errors.ts';
 import { checkDeclaredSize } from '../guard.ts';
@@ -70,7 +71,7 @@ export async function loadDicom(bytes: Uint8Array, displayName: string, path?: s
   const decodeSamples = async (i: number): Promise<{ samples: Samples; planar: boolean; colourConverted: boolean }> => {
     if (nativeBytes) return fromNative(nativeBytes, i * samplesPerFrame, samplesPerFrame, format, h.planarConfiguration === 1);
     const encoded = frameBytes(ds, frameIndex!.frames[i]);
-    const out: CodecOutput = await decodeCompressedFrame(transferSyntax, encoded, h, h.planarConfiguration, h.photometric);
+    const out: CodecOutput = await decodeFrameGuarded(transferSyntax, encoded, h, h.planarConfiguration, h.photometric);
     if (out.kind === 'native') {
       if (out.bytes.length * (h.bitsAllocated === 1 ? 8 : 1) < samplesPerFrame * (h.bitsAllocated === 1 ? 1 : bytesPerSample(format))) {
         throw new Error(`decoded frame holds ${out.bytes.length} bytes, fewer than the header needs`);
