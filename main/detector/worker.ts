@@ -11,7 +11,7 @@ import { StudioError } from '../../preload/contract.ts';
 import { setGradientsAvailable, startBackend, type BackendState } from './backend.ts';
 import { DetectorCache } from './inference.ts';
 import type { WorkerReply, WorkerRequest, WorkerResult } from './protocol.ts';
-import { startOnnxRuntime, type OnnxWorkerRuntime } from '../runtime/index.ts';
+import { OnnxExportError, startOnnxRuntime, type OnnxWorkerRuntime } from '../runtime/index.ts';
 
 if (!parentPort) throw new Error('detector worker must run in a worker thread');
 const port = parentPort;
@@ -54,7 +54,15 @@ async function handle(req: WorkerRequest): Promise<WorkerResult> {
       return { type: 'init', state };
     }
     case 'detect': {
-      if (onnx) return { type: 'detect', detection: await onnx.detect(req.modelDir, req.image, req.threshold) };
+      if (onnx) {
+        try {
+          return { type: 'detect', detection: await onnx.detect(req.modelDir, req.image, req.threshold) };
+        } catch (err) {
+          if (!(err instanceof OnnxExportError)) throw err;
+          // A layer the exporter cannot map: this model runs on TF.js instead of failing.
+          state ??= await startBackend(tfjsBackend);
+        }
+      }
       const detector = await detectors.get(req.modelDir);
       return { type: 'detect', detection: await detector.detect(req.image, { threshold: req.threshold }) };
     }

@@ -17,6 +17,13 @@ import { EXPORTER_VERSION, exportOnnx } from './onnx/export.ts';
 import type { Dims } from './onnx/graph.ts';
 
 export const ONNX_FILE = 'model.onnx';
+
+/** A model TF.js can load but the exporter cannot map (a layer without an ONNX mapping): TF.js serves it instead. */
+export class OnnxExportError extends StudioError {
+  constructor(message: string, subject: string) {
+    super('MODEL_LOAD_FAILED', message, subject);
+  }
+}
 export const ONNX_META = 'model.onnx.json';
 
 export interface OnnxMeta {
@@ -99,7 +106,7 @@ export async function onnxModelFor(dir: string, log?: (line: string) => void): P
     variant = inferVariant(model);
     exported = exportOnnx(model);
   } catch (err) {
-    throw new StudioError('MODEL_LOAD_FAILED', `cannot export ${resolve(dir)} to ONNX: ${(err as Error).message}`, resolve(dir));
+    throw new OnnxExportError(`cannot export ${resolve(dir)} to ONNX: ${(err as Error).message}`, resolve(dir));
   } finally {
     model.dispose();
   }

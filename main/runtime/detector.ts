@@ -12,7 +12,7 @@ import { argmax, cropMap, findings, imageCells } from '../detector/postprocess.t
 import type { RGBImage } from '../detector/preprocess.ts';
 import { letterboxRGB } from './letterbox.ts';
 import type { DetectOptions, RawDetection } from '../detector/inference.ts';
-import { onnxModelFor, type OnnxMeta } from './cache.ts';
+import { OnnxExportError, onnxModelFor, type OnnxMeta } from './cache.ts';
 import { createSession, type OrtModule, type Provider } from './ort.ts';
 
 /** The stride of an attention layer's map: `stage{k}` is at stride 2^k. */
@@ -115,7 +115,9 @@ export class OnnxDetectorCache {
     }
     const detector = OnnxDetector.load(this.ort, dir, this.options);
     this.entries.set(dir, { mtime, detector });
-    detector.catch(() => this.entries.get(dir)?.detector === detector && this.entries.delete(dir));
+    // A model the exporter cannot map stays failed until it changes (the worker serves it on TF.js);
+    // any other failure (a file being written, say) is retried on the next request.
+    detector.catch((err) => !(err instanceof OnnxExportError) && this.entries.get(dir)?.detector === detector && this.entries.delete(dir));
     return detector;
   }
 

@@ -21,6 +21,7 @@ export function parseRuntime(value: string | undefined): { choice: RuntimeChoice
 }
 
 export { threadsPerWorker } from './threads.ts';
+export { OnnxExportError } from './cache.ts';
 
 export interface OnnxWorkerRuntime {
   state: BackendState;

@@ -91,6 +91,25 @@ test('a retrained model (new weights in place) is re-exported and served with it
   assertSameDetection(a, b);
 });
 
+test('a model with a layer the exporter cannot map is served by TF.js in the same worker instead of failing', { skip }, async () => {
+  const dir = join(root, 'pooled');
+  // The baseline backbone with a new head: 1×1 conv, then a (1×1, identity) MaxPooling2D, then the sigmoid.
+  const base = buildModel({ variant: 'baseline', inputSize: 32 });
+  const features = base.getLayer('decoder/refine4/relu').output as tf.SymbolicTensor;
+  const logits = tf.layers.conv2d({ filters: 1, kernelSize: 1, name: 'lesion_logits' }).apply(features) as tf.SymbolicTensor;
+  const pooled = tf.layers.maxPooling2d({ poolSize: 1, strides: 1, name: 'pool' }).apply(logits) as tf.SymbolicTensor;
+  const lesion = tf.layers.activation({ activation: 'sigmoid', name: 'lesion' }).apply(pooled) as tf.SymbolicTensor;
+  const spliced = tf.model({ inputs: base.inputs, outputs: lesion });
+  await saveModel(spliced, dir, { name: 'pooled', variant: 'baseline', inputSize: 32 });
+  const image = synthetic(64, 64, 3);
+  const [a, b] = await Promise.all([onnx.detect(dir, image), tfjs.detect(dir, image)]);
+  assert.deepEqual([a.heatmap.width, a.heatmap.height], [8, 8]);
+  assertSameDetection(a, b);
+  assert.equal(existsSync(join(dir, ONNX_FILE)), false);
+  // Once more: the failed export is remembered, not retried per image.
+  assert.equal((await onnx.detect(dir, image)).heatmap.width, 8);
+});
+
 test('runtime onnxruntime-cuda without the CUDA provider falls back to the CPU provider and says why', { skip }, async () => {
   const engine = new DetectorEngine({ workers: 1, runtime: 'onnxruntime-cuda' });
   try {
