@@ -1,7 +1,7 @@
 /**
  * `npm run bench [topic…]`: runs each bench/<topic>.ts and prints every figure as one JSON line
  * `{"figure", "value", "unit"}` on stdout (progress and notes go to stderr), so results can be diffed and
- * collected by scripts. Topics: decode, detector, training, runtime (whichever are present).
+ * collected by scripts. Topics: decode, detector, runtime, training, review (whichever are present).
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -13,7 +13,7 @@ interface BenchModule {
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
-const ALL = ['decode', 'detector', 'runtime', 'training'];
+const ALL = ['decode', 'detector', 'runtime', 'training', 'review'];
 const topics = process.argv.slice(2).length ? process.argv.slice(2) : ALL;
 
 let failed = 0;
