@@ -141,6 +141,9 @@ async function analyzeStages(report: Report, ort: OrtModule, files: string[], ou
   await session.release();
   for (const [stage, ms] of Object.entries(spent)) report(`onnxruntime.analyze_cpu_ms.${stage}`, ms / files.length, 'ms');
   note(`analyze CPU per image by stage: ${Object.entries(spent).map(([k, v]) => `${k} ${(v / files.length).toFixed(1)} ms`).join(', ')}`);
+  const total = Object.values(spent).reduce((a, b) => a + b, 0);
+  const outputs = spent.maps_to_image_size + spent.png_writes;
+  note(`the per-image outputs (two maps resized to the image, three PNGs) take ${((100 * outputs) / total).toFixed(0)}% of analyze's CPU, inference and letterbox ${((100 * (spent.inference + spent.letterbox)) / total).toFixed(0)}%: on a CPU-bound machine analyze cannot reach 90% of the inference-only rate while it writes them`);
 }
 
 export async function run(report: Report): Promise<void> {
@@ -215,6 +218,21 @@ export async function run(report: Report): Promise<void> {
       files = [];
     } else files = (await listImageFiles([data.dir])).files.sort().slice(0, ANALYZE_LIMIT);
     const sample = files.length ? await decodeAll(files.slice(0, 120)) : Array.from({ length: 120 }, () => ({ width: 622, height: 529, data: Uint8Array.from({ length: 622 * 529 * 3 }, () => Math.random() * 255) }));
+    // Interactive: one worker (2 intra-op threads on 2 cores), a polyp image end to end (letterbox, model, maps, findings).
+    for (const size of [256, 512]) {
+      const dir = join(work, 'models', `interactive${size}`);
+      await saveModel(buildModel({ variant: BATCH_VARIANT, inputSize: size }), dir, { name: `interactive${size}`, variant: BATCH_VARIANT, inputSize: size });
+      for (const runtime of loaded ? ['onnxruntime', 'tfjs'] : ['tfjs']) {
+        const engine = new DetectorEngine({ workers: 1, runtime, backend: 'wasm' });
+        try {
+          const image = sample[0];
+          const ms = await timeRuns(() => engine.detect(dir, image), runtime === 'tfjs' && size === 512 ? 5 : 15, 2);
+          report(`${runtime === 'onnxruntime' ? 'onnxruntime' : `tfjs-${state.backend}`}.detect_${size}_end_to_end`, ms, 'ms');
+        } finally {
+          await engine.close();
+        }
+      }
+    }
     for (const runtime of loaded ? ['onnxruntime', 'tfjs'] : ['tfjs']) {
       const name = runtime === 'onnxruntime' ? 'onnxruntime' : `tfjs-${state.backend}`;
       const pure = await engineRate(runtime, modelDir, runtime === 'tfjs' ? sample.slice(0, 40) : sample, cores);
