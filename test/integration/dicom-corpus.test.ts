@@ -7,7 +7,7 @@
  * in os.tmpdir() by file hash; decoding runs in a worker so a hang can be stopped.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +21,9 @@ import { decodeWithWasm } from '../../main/imaging/codecs/wasm.ts';
 import type { WorkerReply } from './imaging-corpus-worker.ts';
 
 const data = referenceData('dicom');
-const skip = 'skip' in data ? data.skip : false;
+const REQUIRED_TOOLS = ['gdcmconv', 'dcmconv', 'dcmdjpeg', 'dcmdjpls', 'dcmdrle'];
+const missingTools = REQUIRED_TOOLS.filter((tool) => spawnSync(tool, ['--version']).error);
+const skip = 'skip' in data ? data.skip : missingTools.length ? `reference decoders missing (${missingTools.join(', ')}): apt-get install dcmtk libgdcm-tools` : false;
 
 /** Files no npm codec can decode (none at present): they must still fail with a clear UNSUPPORTED error, never crash. */
 const KNOWN_GAPS: Record<string, string> = {};

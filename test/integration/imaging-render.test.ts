@@ -5,7 +5,7 @@
  * Segmented palettes, which DCMTK cannot read, are linearised by GDCM (gdcmconv --decompress-lut) first.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +15,9 @@ import { loadImageFile, toRGB8 } from '../../main/imaging/index.ts';
 import { referenceData } from '../../main/settings.ts';
 
 const data = referenceData('dicom');
-const skip = 'skip' in data ? data.skip : false;
+const REQUIRED_TOOLS = ['dcm2pnm', 'gdcmconv'];
+const missingTools = REQUIRED_TOOLS.filter((tool) => spawnSync(tool, ['--version']).error);
+const skip = 'skip' in data ? data.skip : missingTools.length ? `reference decoders missing (${missingTools.join(', ')}): apt-get install dcmtk libgdcm-tools` : false;
 const P = 'pydicom/src/pydicom/data/test_files/';
 const D = 'pydicom-data/data_store/data/';
 
