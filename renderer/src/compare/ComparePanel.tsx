@@ -1,6 +1,170 @@
-// PLACEHOLDER: replaced by the compare panel's owner.
-import type { StudioApi } from '../../../preload/contract.ts';
+/**
+ * Compare: pick two or more models, evaluate them on the same data folder and split (in a service
+ * worker), then read the metric table and the FROC curves side by side. Each model's own split.json
+ * decides its test images when the data is the one it was trained on, so no model is scored on its
+ * training images.
+ */
+import { useEffect, useMemo, useState } from 'react';
+import type { EvaluationReport, ModelInfo, StudioApi } from '../../../preload/contract.ts';
+import { LineChart, PALETTE } from '../training/LineChart.tsx';
+import '../training/training.css';
 
-export function ComparePanel(_props: { api: StudioApi }) {
-  return <div className="panel-placeholder">The compare panel is not built yet.</div>;
+const RATES = [0.125, 0.25, 0.5, 1, 2, 4, 8];
+
+type Report = EvaluationReport & { frocCurve?: { fpPerImage: number; sensitivity: number }[]; pointingSource?: string };
+
+function defaultData(models: ModelInfo[]): string {
+  for (const m of models) {
+    const path = (m.card as { data?: { path?: string } }).data?.path;
+    if (path) return path;
+  }
+  return '';
+}
+
+export function ComparePanel({ api }: { api: StudioApi }) {
+  const [models, setModels] = useState<ModelInfo[]>([]);
+  const [picked, setPicked] = useState<Set<string>>(new Set());
+  const [data, setData] = useState('');
+  const [split, setSplit] = useState<'test' | 'val' | 'train'>('test');
+  const [limit, setLimit] = useState('');
+  const [reports, setReports] = useState<Report[]>([]);
+  const [running, setRunning] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+
+  useEffect(() => {
+    api['models.list']({}).then(
+      (list) => {
+        setModels(list);
+        setData((d) => d || defaultData(list));
+      },
+      (e: Error) => setError(e.message),
+    );
+  }, [api]);
+
+  const toggle = (name: string) =>
+    setPicked((s) => {
+      const n = new Set(s);
+      if (n.has(name)) n.delete(name);
+      else n.add(name);
+      return n;
+    });
+
+  const compare = async () => {
+    setError(null);
+    setRunning(true);
+    try {
+      const { reports } = await api['evaluation.compare']({ models: [...picked], data: data.trim(), split, ...(limit ? { limit: Number(limit) } : {}) });
+      setReports(reports as Report[]);
+    } catch (e) {
+      setError((e as Error).message);
+    } finally {
+      setRunning(false);
+    }
+  };
+
+  const series = useMemo(
+    () =>
+      reports.map((r, i) => ({
+        name: r.model,
+        colour: PALETTE[i % PALETTE.length],
+        // The full curve when the service sent it, else the seven FROC points.
+        points: (r.frocCurve?.length ? r.frocCurve.filter((p) => p.fpPerImage > 0 && p.fpPerImage <= 8) : r.froc).map((p) => ({ x: p.fpPerImage, y: p.sensitivity })),
+      })),
+    [reports],
+  );
+
+  const columns: { label: string; value: (r: Report) => number; higher: boolean; digits?: number }[] = [
+    { label: 'Dice', value: (r) => r.dice, higher: true },
+    { label: 'IoU', value: (r) => r.iou, higher: true },
+    { label: 'AP50', value: (r) => r.ap50, higher: true },
+    ...RATES.map((rate) => ({ label: `sens@${rate}`, value: (r: Report) => r.froc.find((p) => p.fpPerImage === rate)?.sensitivity ?? NaN, higher: true })),
+    { label: 'pointing', value: (r) => r.pointingGame, higher: true },
+    { label: 'latency ms', value: (r) => r.latencyMs, higher: false, digits: 1 },
+  ];
+  const best = (c: (typeof columns)[number]) => {
+    const vals = reports.map(c.value).filter(Number.isFinite);
+    return vals.length > 1 ? (c.higher ? Math.max(...vals) : Math.min(...vals)) : NaN;
+  };
+
+  return (
+    <div className="compare">
+      <aside className="compare-form">
+        <h2>Models</h2>
+        <div className="model-picks" aria-label="models to compare">
+          {models.map((m) => (
+            <label key={m.name}>
+              <input type="checkbox" checked={picked.has(m.name)} onChange={() => toggle(m.name)} /> {m.name} <span className="muted">{m.variant} · {m.inputSize}²</span>
+            </label>
+          ))}
+          {models.length === 0 && <span className="muted">No models to compare.</span>}
+        </div>
+        <label>
+          Data folder (images/ + masks/)
+          <input value={data} onChange={(e) => setData(e.target.value)} aria-label="data folder" />
+        </label>
+        <label>
+          Split
+          <select value={split} onChange={(e) => setSplit(e.target.value as 'test' | 'val' | 'train')}>
+            <option value="test">test</option>
+            <option value="val">validation</option>
+            <option value="train">train</option>
+          </select>
+        </label>
+        <label>
+          Limit images
+          <input value={limit} onChange={(e) => setLimit(e.target.value.replace(/[^0-9]/g, ''))} placeholder="all" />
+        </label>
+        <button type="button" className="primary" disabled={picked.size < 2 || !data.trim() || running} onClick={compare}>
+          {running ? 'Evaluating…' : `Compare ${picked.size} models`}
+        </button>
+        {picked.size < 2 && <span className="muted small">Pick at least two models.</span>}
+        {error && (
+          <p className="training-error" role="alert">
+            {error}
+          </p>
+        )}
+      </aside>
+      <section className="compare-main">
+        {reports.length === 0 && !running && <p className="muted empty-runs">Pick models and a data folder, then compare them on the same split.</p>}
+        {running && <p className="muted empty-runs">Evaluating {picked.size} models on the {split} split…</p>}
+        {reports.length > 0 && (
+          <>
+            <table className="metric-table" aria-label="metrics">
+              <thead>
+                <tr>
+                  <th>model</th>
+                  <th>images</th>
+                  <th>lesions</th>
+                  {columns.map((c) => (
+                    <th key={c.label}>{c.label}</th>
+                  ))}
+                </tr>
+              </thead>
+              <tbody>
+                {reports.map((r) => (
+                  <tr key={r.model}>
+                    <td>{r.model}</td>
+                    <td>{r.images}</td>
+                    <td>{r.lesions}</td>
+                    {columns.map((c) => {
+                      const v = c.value(r);
+                      return (
+                        <td key={c.label} className={v === best(c) ? 'best' : undefined}>
+                          {Number.isFinite(v) ? v.toFixed(c.digits ?? 3) : '–'}
+                        </td>
+                      );
+                    })}
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+            <LineChart series={series} width={560} height={300} logX xTicks={RATES} xLabel="false positives per image" yLabel="lesion sensitivity" yMax={1} ariaLabel="FROC curves" />
+            <p className="muted small">
+              Pointing game: share of lesions whose attention maximum lies inside them (deepest CBAM spatial gate; the baseline has no attention module and is scored on its lesion heatmap).
+            </p>
+          </>
+        )}
+      </section>
+    </div>
+  );
 }

@@ -1,6 +1,267 @@
-// PLACEHOLDER: replaced by the training panel's owner.
-import type { StudioApi } from '../../../preload/contract.ts';
+/**
+ * Training: pick a dataset and a variant, set the hyperparameters, start; follow the run live (loss and
+ * validation curves from 'training.progress' events), pause, resume or cancel it. A finished run's model
+ * shows up in the model list (and in the viewer's and the compare view's model pickers).
+ */
+import { useCallback, useEffect, useMemo, useState } from 'react';
+import { type ModelInfo, type StudioApi, type TrainingProgress, VARIANTS, type Variant } from '../../../preload/contract.ts';
+import { LineChart, PALETTE } from './LineChart.tsx';
+import './training.css';
 
-export function TrainingPanel(_props: { api: StudioApi }) {
-  return <div className="panel-placeholder">The training panel is not built yet.</div>;
+interface Form {
+  name: string;
+  data: string;
+  format: 'masks' | 'coco' | 'review';
+  variant: Variant;
+  epochs: number;
+  batchSize: number;
+  inputSize: number;
+  learningRate: number;
+  seed: number;
+  limit: string;
+  baseModel: string;
+}
+
+const INITIAL: Form = { name: '', data: '', format: 'masks', variant: 'cbam', epochs: 10, batchSize: 8, inputSize: 192, learningRate: 0.002, seed: 42, limit: '', baseModel: '' };
+
+function eta(sec: number): string {
+  if (!Number.isFinite(sec)) return '–';
+  const m = Math.floor(sec / 60);
+  return m >= 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m}:${String(Math.round(sec % 60)).padStart(2, '0')}`;
+}
+
+const fixed = (v: number | undefined, d = 3) => (v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(d));
+
+export function TrainingPanel({ api }: { api: StudioApi }) {
+  const [form, setForm] = useState<Form>(INITIAL);
+  const [runs, setRuns] = useState<Map<string, TrainingProgress>>(new Map());
+  const [selected, setSelected] = useState<string | null>(null);
+  const [models, setModels] = useState<ModelInfo[]>([]);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  /** Per-step losses of the selected run, for the live curve inside an epoch. */
+  const [stepLoss, setStepLoss] = useState<{ x: number; y: number }[]>([]);
+
+  const refreshModels = useCallback(() => {
+    api['models.list']({}).then(setModels, (e: Error) => setError(e.message));
+  }, [api]);
+
+  useEffect(() => {
+    refreshModels();
+    api['training.list']({}).then((list) => {
+      setRuns(new Map(list.map((p) => [p.runId, p])));
+      if (list.length) setSelected((s) => s ?? list[list.length - 1].runId);
+    }, () => {});
+    return api.on('training.progress', (p) => {
+      setRuns((m) => new Map(m).set(p.runId, p));
+      setSelected((s) => s ?? p.runId);
+      if (p.state === 'finished') refreshModels();
+    });
+  }, [api, refreshModels]);
+
+  const run = selected ? runs.get(selected) : undefined;
+
+  useEffect(() => {
+    setStepLoss([]);
+  }, [selected]);
+  useEffect(() => {
+    if (!run || run.state !== 'running' || !Number.isFinite(run.loss) || run.steps === 0) return;
+    const x = run.epoch - 1 + run.step / run.steps;
+    setStepLoss((pts) => (pts.length && pts[pts.length - 1].x >= x ? pts : [...pts.slice(-400), { x, y: run.loss }]));
+  }, [run]);
+
+  const set = <K extends keyof Form>(k: K, v: Form[K]) => setForm((f) => ({ ...f, [k]: v }));
+
+  const start = async () => {
+    setError(null);
+    setBusy(true);
+    try {
+      const { runId } = await api['training.start']({
+        name: form.name.trim(),
+        data: form.data.trim(),
+        format: form.format,
+        variant: form.variant,
+        epochs: form.epochs,
+        batchSize: form.batchSize,
+        inputSize: form.inputSize,
+        learningRate: form.learningRate,
+        seed: form.seed,
+        ...(form.limit.trim() ? { limit: Number(form.limit) } : {}),
+        ...(form.baseModel ? { baseModel: form.baseModel } : {}),
+      });
+      setSelected(runId);
+    } catch (e) {
+      setError((e as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const control = async (action: 'pause' | 'resume' | 'cancel') => {
+    if (!run) return;
+    try {
+      const p = await api['training.control']({ runId: run.runId, action });
+      setRuns((m) => new Map(m).set(p.runId, p));
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  };
+
+  const lossSeries = useMemo(
+    () => [
+      { name: 'epoch loss', colour: PALETTE[0], points: (run?.history ?? []).map((h) => ({ x: h.epoch, y: h.loss })) },
+      { name: 'running loss', colour: '#6b7a8c', points: stepLoss },
+    ],
+    [run, stepLoss],
+  );
+  const valSeries = useMemo(
+    () => [
+      { name: 'val Dice', colour: PALETTE[1], points: (run?.history ?? []).filter((h) => h.valDice !== undefined).map((h) => ({ x: h.epoch, y: h.valDice as number })) },
+      { name: 'val sensitivity @1 FP/img', colour: PALETTE[3], points: (run?.history ?? []).filter((h) => h.valSensitivity1FP !== undefined).map((h) => ({ x: h.epoch, y: h.valSensitivity1FP as number })) },
+    ],
+    [run],
+  );
+
+  const active = run && (run.state === 'running' || run.state === 'paused' || run.state === 'queued');
+  const canStart = form.name.trim() && form.data.trim() && !busy;
+
+  return (
+    <div className="training">
+      <aside className="training-form">
+        <h2>New training run</h2>
+        <label>
+          Model name
+          <input value={form.name} onChange={(e) => set('name', e.target.value)} placeholder="kvasir-cbam-2" aria-label="model name" />
+        </label>
+        <label>
+          Dataset folder
+          <input value={form.data} onChange={(e) => set('data', e.target.value)} placeholder="/data/kvasir-seg" aria-label="dataset folder" />
+        </label>
+        <label>
+          Format
+          <select value={form.format} onChange={(e) => set('format', e.target.value as Form['format'])}>
+            <option value="masks">images/ + masks/</option>
+            <option value="coco">COCO boxes (JSON)</option>
+            <option value="review">review store</option>
+          </select>
+        </label>
+        <label>
+          Variant
+          <select value={form.variant} onChange={(e) => set('variant', e.target.value as Variant)} aria-label="variant">
+            {VARIANTS.map((v) => (
+              <option key={v}>{v}</option>
+            ))}
+          </select>
+        </label>
+        <div className="form-grid">
+          <label>
+            Epochs
+            <input type="number" min={1} max={1000} value={form.epochs} onChange={(e) => set('epochs', Number(e.target.value))} />
+          </label>
+          <label>
+            Batch
+            <input type="number" min={1} max={256} value={form.batchSize} onChange={(e) => set('batchSize', Number(e.target.value))} />
+          </label>
+          <label>
+            Input size
+            <select value={form.inputSize} onChange={(e) => set('inputSize', Number(e.target.value))}>
+              {[128, 160, 192, 224, 256, 320, 384, 512].map((s) => (
+                <option key={s} value={s}>
+                  {s}²
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Learning rate
+            <input type="number" step="0.0001" min={0} max={1} value={form.learningRate} onChange={(e) => set('learningRate', Number(e.target.value))} />
+          </label>
+          <label>
+            Seed
+            <input type="number" min={0} value={form.seed} onChange={(e) => set('seed', Number(e.target.value))} />
+          </label>
+          <label>
+            Limit images
+            <input value={form.limit} onChange={(e) => set('limit', e.target.value.replace(/[^0-9]/g, ''))} placeholder="all" />
+          </label>
+        </div>
+        <label>
+          Fine-tune from
+          <select value={form.baseModel} onChange={(e) => set('baseModel', e.target.value)}>
+            <option value="">(train from scratch)</option>
+            {models
+              .filter((m) => m.variant === form.variant && m.inputSize === form.inputSize)
+              .map((m) => (
+                <option key={m.name}>{m.name}</option>
+              ))}
+          </select>
+        </label>
+        <button type="button" className="primary" disabled={!canStart} onClick={start}>
+          Start training
+        </button>
+        {error && (
+          <p className="training-error" role="alert">
+            {error}
+          </p>
+        )}
+        <h2>Models</h2>
+        <ul className="model-list" aria-label="models">
+          {models.map((m) => (
+            <li key={m.name}>
+              <span className="strong">{m.name}</span> <span className="muted">{m.variant} · {m.inputSize}²</span>
+            </li>
+          ))}
+          {models.length === 0 && <li className="muted">No models yet.</li>}
+        </ul>
+      </aside>
+      <section className="training-main">
+        {runs.size > 0 && (
+          <div className="run-tabs" role="tablist">
+            {[...runs.values()].map((r) => (
+              <button key={r.runId} type="button" role="tab" aria-selected={r.runId === selected} className={r.runId === selected ? 'tab active' : 'tab'} onClick={() => setSelected(r.runId)}>
+                {r.name} <span className={`state state-${r.state}`}>{r.state}</span>
+              </button>
+            ))}
+          </div>
+        )}
+        {!run && <p className="muted empty-runs">No training run in this session. Fill in the form and start one.</p>}
+        {run && (
+          <>
+            <div className="run-status" aria-live="polite">
+              <span className={`state state-${run.state}`}>{run.state}</span>
+              <span>
+                epoch {run.epoch}/{run.epochs} · step {run.step}/{run.steps}
+              </span>
+              <span>loss {fixed(run.loss, 4)}</span>
+              <span>val Dice {fixed(run.valDice ?? run.history[run.history.length - 1]?.valDice)}</span>
+              <span>sens@1FP {fixed(run.valSensitivity1FP ?? run.history[run.history.length - 1]?.valSensitivity1FP)}</span>
+              <span>{fixed(run.imagesPerSec, 1)} img/s</span>
+              <span>ETA {eta(run.etaSec)}</span>
+              {active && (
+                <span className="run-buttons">
+                  {run.state === 'paused' ? (
+                    <button type="button" onClick={() => control('resume')}>
+                      Resume
+                    </button>
+                  ) : (
+                    <button type="button" onClick={() => control('pause')}>
+                      Pause
+                    </button>
+                  )}
+                  <button type="button" className="danger" onClick={() => control('cancel')}>
+                    Cancel
+                  </button>
+                </span>
+              )}
+            </div>
+            {run.message && <p className="muted run-message">{run.message}</p>}
+            <div className="charts">
+              <LineChart series={lossSeries} xLabel="epoch" yLabel="loss" ariaLabel="training loss" />
+              <LineChart series={valSeries} xLabel="epoch" yLabel="validation" yMax={1} ariaLabel="validation metrics" />
+            </div>
+          </>
+        )}
+      </section>
+    </div>
+  );
 }

@@ -1,0 +1,86 @@
+/**
+ * Training throughput (images/s, 256², batch 8) per backend and variant, and the wasm gradient kernels
+ * against wasm's own (Conv2DBackpropInput) and against the cpu backend (Conv2DBackpropFilter, which wasm
+ * lacks). One process, one thread per backend: wasm threads are off under Node.
+ */
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { buildModel } from '../main/detector/model.ts';
+import { registerWasmGradientKernels, useOriginalWasmKernel } from '../main/training/kernels/index.ts';
+import { lesionLoss } from '../main/training/loss.ts';
+
+type Report = (figure: string, value: number, unit: string) => void;
+
+function timeIt(f: () => void, repeats: number): number {
+  f(); // warm-up: kernel setup, XNNPACK operator creation
+  const t0 = performance.now();
+  for (let i = 0; i < repeats; i++) f();
+  return (performance.now() - t0) / repeats;
+}
+
+async function trainingThroughput(report: Report, backend: string, variant: 'baseline' | 'cbam', steps: number): Promise<void> {
+  await tf.setBackend(backend);
+  await tf.ready();
+  const S = 256;
+  const B = 8;
+  const model = buildModel({ variant, inputSize: S });
+  const optimizer = tf.train.adam(1e-3);
+  const x = tf.randomUniform([B, S, S, 3]);
+  const y = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([B, S / 4, S / 4, 1]), 0.9), 'float32'));
+  const step = () => {
+    const loss = optimizer.minimize(() => lesionLoss(model.apply(x, { training: true }) as tf.Tensor, y), true) as tf.Scalar;
+    loss.dataSync();
+    loss.dispose();
+  };
+  const ms = timeIt(step, steps);
+  report(`${backend}.${variant}.train_256_b8`, (B * 1000) / ms, 'images/s');
+  report(`${backend}.${variant}.train_step_256_b8`, ms, 'ms');
+  tf.dispose([x, y]);
+  model.dispose();
+  optimizer.dispose();
+}
+
+function kernelTimes(report: Report): void {
+  // Stage-1 body of the detector at 256² (8 × 128² × 16 → 16) and its stride-2 entry, the largest convolutions.
+  const cases = [
+    { name: 's1_8x128x128x16', x: [8, 128, 128, 16], w: [3, 3, 16, 16], stride: 1 },
+    { name: 's2_8x256x256x3', x: [8, 256, 256, 3], w: [3, 3, 3, 16], stride: 2 },
+    { name: 's2_8x128x128x16to32', x: [8, 128, 128, 16], w: [3, 3, 16, 32], stride: 2 },
+  ];
+  for (const c of cases) {
+    for (const backend of ['wasm', 'cpu']) {
+      tf.setBackend(backend);
+      const x = tf.randomNormal(c.x as [number, number, number, number]) as tf.Tensor4D;
+      const w = tf.randomNormal(c.w as [number, number, number, number]) as tf.Tensor4D;
+      const dy = tf.tidy(() => tf.randomNormal(tf.conv2d(x, w, c.stride, 'same').shape)) as tf.Tensor4D;
+      const run = (name: string, inputs: tf.NamedTensorMap, attrs: object) => () => {
+        const out = tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap) as tf.Tensor;
+        out.dataSync();
+        out.dispose();
+      };
+      const input = run('Conv2DBackpropInput', { dy, filter: w }, { strides: c.stride, pad: 'same', dataFormat: 'NHWC', inputShape: c.x });
+      const filter = run('Conv2DBackpropFilter', { x, dy }, { strides: c.stride, pad: 'same', dataFormat: 'NHWC', filterShape: c.w });
+      const forward = () => tf.tidy(() => tf.conv2d(x, w, c.stride, 'same').dataSync());
+      const repeats = backend === 'cpu' ? 1 : 3;
+      report(`${backend}.conv2d_forward.${c.name}`, timeIt(forward, repeats), 'ms');
+      report(`${backend}.Conv2DBackpropInput.${c.name}`, timeIt(input, repeats), 'ms');
+      report(`${backend}.Conv2DBackpropFilter.${c.name}`, timeIt(filter, repeats), 'ms');
+      if (backend === 'wasm' && useOriginalWasmKernel('Conv2DBackpropInput', true)) {
+        report(`wasm_original.Conv2DBackpropInput.${c.name}`, timeIt(input, 1), 'ms');
+        useOriginalWasmKernel('Conv2DBackpropInput', false);
+      }
+      tf.dispose([x, w, dy]);
+    }
+  }
+}
+
+export async function run(report: Report): Promise<void> {
+  registerWasmGradientKernels();
+  await tf.setBackend('wasm');
+  await tf.ready();
+  kernelTimes(report);
+  for (const variant of ['baseline', 'cbam'] as const) await trainingThroughput(report, 'wasm', variant, 3);
+  // cpu is ~20x slower: one timed step is enough to place it.
+  await trainingThroughput(report, 'cpu', 'cbam', 1);
+  await tf.setBackend('wasm');
+}
