@@ -71,7 +71,10 @@ export async function loadRaster(bytes: Uint8Array, displayName: string, path?: 
   };
 
   const first = await frame(0);
-  const windows = grey ? [{ center: 2 ** (bits - 1), width: 2 ** bits, explanation: 'full range' }, windowFromData(first.data)] : [];
+  // 8-bit greys are meant to be seen as stored; 16-bit files often use a fraction of the range (12-bit
+  // detectors), so there the window from the data comes first.
+  const full = { center: 2 ** (bits - 1), width: 2 ** bits, explanation: 'full range' };
+  const windows = grey ? (wide ? [windowFromData(first.data), full] : [full, windowFromData(first.data)]) : [];
   return {
     info: {
       name: displayName,
