@@ -5,7 +5,7 @@
  * the model folder is not writable the copy goes to `<homeDir>/cache/onnx/<key>.onnx` instead.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
@@ -94,10 +94,52 @@ function candidates(dir: string, key: string): { onnx: string; meta: string }[] 
  */
 export async function onnxModelFor(dir: string, log?: (line: string) => void): Promise<{ path: string; meta: OnnxMeta; exported: boolean }> {
   const key = modelKey(dir);
-  for (const c of candidates(dir, key)) {
-    const meta = readMeta(c.meta);
-    if (meta?.key === key && existsSync(c.onnx)) return { path: c.onnx, meta, exported: false };
+  const cached = () => {
+    for (const c of candidates(dir, key)) {
+      const meta = readMeta(c.meta);
+      if (meta?.key === key && existsSync(c.onnx)) return { path: c.onnx, meta, exported: false };
+    }
+    return null;
+  };
+  const hit = cached();
+  if (hit) return hit;
+  // Batch starts one worker per core and they all ask for the model at once: one exports, the others wait for it.
+  const lock = await acquireLock(join(dir, ONNX_LOCK), cached);
+  if (!('release' in lock)) return lock;
+  try {
+    return cached() ?? (await exportTo(dir, key, log));
+  } finally {
+    lock.release();
   }
+}
+
+export const ONNX_LOCK = 'model.onnx.lock';
+const LOCK_STALE_MS = 60_000;
+
+/** An exclusive lock file, or what `ready` finds while another thread holds it. No lock (but no wait) where the folder is read-only. */
+async function acquireLock<T>(path: string, ready: () => T | null): Promise<{ release(): void } | T> {
+  const release = () => rmSync(path, { force: true });
+  for (;;) {
+    try {
+      writeFileSync(path, `${process.pid} ${threadId}\n`, { flag: 'wx' });
+      return { release };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return { release: () => {} };
+    }
+    const found = ready();
+    if (found) return found;
+    let age = 0;
+    try {
+      age = Date.now() - statSync(path).mtimeMs;
+    } catch {
+      continue; // released just now: try to take it
+    }
+    if (age > LOCK_STALE_MS) release(); // a crashed exporter's lock
+    else await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function exportTo(dir: string, key: string, log?: (line: string) => void): Promise<{ path: string; meta: OnnxMeta; exported: boolean }> {
   tf.enableProdMode(); // no debug checks or console banner: TF.js only reads the weights here
   const model = await loadModel(dir);
   let exported: ReturnType<typeof exportOnnx>;

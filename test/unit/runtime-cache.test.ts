@@ -5,13 +5,13 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { buildModel } from '../../main/detector/model.ts';
 import { saveModel } from '../../main/detector/io.ts';
-import { ONNX_FILE, ONNX_META, modelKey, onnxModelFor } from '../../main/runtime/cache.ts';
+import { ONNX_FILE, ONNX_LOCK, ONNX_META, modelKey, onnxModelFor } from '../../main/runtime/cache.ts';
 import { parseRuntime } from '../../main/runtime/index.ts';
 import { threadsPerWorker } from '../../main/runtime/threads.ts';
 import { StudioError } from '../../preload/contract.ts';
@@ -54,6 +54,26 @@ test('when the model folder cannot take the export it goes to <homeDir>/cache/on
   assert.equal(r.path, join(root, 'home', 'cache', 'onnx', `${r.meta.key}.onnx`));
   assert.ok(existsSync(r.path));
   assert.equal((await onnxModelFor(dir)).exported, false, 'the cached copy is found again');
+});
+
+test('workers asking for the same model at once export it once; the others wait and reuse it', async () => {
+  const dir = join(root, 'race');
+  await saveModel(buildModel({ variant: 'cbam', inputSize: 32 }), dir, { name: 'race', variant: 'cbam', inputSize: 32 });
+  const all = await Promise.all([onnxModelFor(dir), onnxModelFor(dir), onnxModelFor(dir)]);
+  assert.deepEqual(all.map((r) => r.exported).sort(), [false, false, true]);
+  assert.ok(all.every((r) => r.meta.key === all[0].meta.key));
+  assert.equal(existsSync(join(dir, ONNX_LOCK)), false, 'the lock is released');
+});
+
+test('a lock left by a crashed exporter is taken over once stale', async () => {
+  const dir = join(root, 'stale');
+  await saveModel(buildModel({ variant: 'baseline', inputSize: 32 }), dir, { name: 'stale', variant: 'baseline', inputSize: 32 });
+  writeFileSync(join(dir, ONNX_LOCK), '1 0\n');
+  const old = new Date(Date.now() - 5 * 60_000);
+  utimesSync(join(dir, ONNX_LOCK), old, old);
+  const r = await onnxModelFor(dir);
+  assert.equal(r.exported, true);
+  assert.equal(existsSync(join(dir, ONNX_LOCK)), false);
 });
 
 test('a folder without a model gives MODEL_LOAD_FAILED naming it', async () => {
