@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { VARIANTS, buildInferenceModel, buildModel, type Variant } from '../../main/detector/model.ts';
+import { VARIANTS, buildInferenceModel, buildModel, foldBatchNorm, type Variant } from '../../main/detector/model.ts';
 import { exportOnnx } from '../../main/runtime/onnx/export.ts';
 import { loadOrt } from '../../main/runtime/ort.ts';
 import { readFields } from '../../main/runtime/onnx/proto.ts';
@@ -49,14 +49,17 @@ function randomise(model: tf.LayersModel, seed: number): void {
   }
 }
 
-async function compare(variant: Variant, size: number, batch: number): Promise<void> {
+async function compare(variant: Variant, size: number, batch: number, exportFolded = false): Promise<void> {
   const { ort } = ortLoaded!;
   const trained = buildModel({ variant, inputSize: size });
   randomise(trained, 7 + size);
   const { model, outputs } = buildInferenceModel(trained);
   const input = tf.randomUniform([batch, size, size, 3], 0, 1, 'float32', 3);
   const expected = [model.predict(input)].flat() as tf.Tensor[];
-  const exported = exportOnnx(trained);
+  // The detector's inference form (BatchNorm folded, ReLU fused into the conv) must export to the same thing.
+  const source = exportFolded ? foldBatchNorm(trained) : trained;
+  const exported = exportOnnx(source);
+  if (source !== trained) source.dispose();
   assert.deepEqual(exported.outputs.map((o) => o.name), outputs.map((o) => o.name), 'same outputs in the same order');
   const session = await ort.InferenceSession.create(exported.bytes, { executionProviders: ['cpu'], logSeverityLevel: 3 });
   try {
@@ -96,6 +99,10 @@ for (const variant of VARIANTS) {
 
 test('nonlocal at 128²: the non-local affinity rows and every spatial map still match within 1e-4', { skip }, async () => {
   await compare('nonlocal', 128, 1);
+});
+
+test('the detector\'s folded inference network (conv + fused ReLU layers) exports to the same maps within 1e-4', { skip }, async () => {
+  await compare('nonlocal', 64, 1, true);
 });
 
 test('the ModelProto declares IR 8, opset 17 and the NHWC image input with a symbolic batch', () => {
