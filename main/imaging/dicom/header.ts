@@ -25,6 +25,8 @@ export interface DicomHeader {
   /** 32 or 64 for Float / Double Float Pixel Data; 0 for integer pixel data. */
   floatBits: 0 | 32 | 64;
   rescale: { slope: number; intercept: number; type?: string };
+  /** Enhanced multi-frame objects may rescale each frame differently (Per-Frame Functional Groups). */
+  frameRescale?: (frame: number) => { slope: number; intercept: number };
   modalityLut?: Lut;
   windows: WindowSpec[];
   voiLuts: Lut[];
@@ -166,6 +168,15 @@ export function readHeader(ds: DataSet): DicomHeader {
     if (lut) voiLuts.push(lut);
   }
 
+  const perFrame = ds.elements.x52009230?.items;
+  const frameRescale =
+    perFrame && perFrame.some((item) => item.dataSet?.elements.x00289145)
+      ? (frame: number) => {
+          const group = functionalGroup(ds, frame, 'x00289145');
+          return { slope: (group && num(group, 'x00281053')) ?? slope, intercept: (group && num(group, 'x00281052')) ?? intercept };
+        }
+      : undefined;
+
   const photometric = (str(ds, 'x00280004') ?? (us(ds, 'x00280002') === 3 ? 'RGB' : 'MONOCHROME2')).toUpperCase();
   return {
     sopClassUid: str(ds, 'x00080016') ?? str(ds, 'x00020002'),
@@ -182,6 +193,7 @@ export function readHeader(ds: DataSet): DicomHeader {
     photometric,
     floatBits,
     rescale: { slope, intercept, type: str(rescaleSource, 'x00281054') },
+    frameRescale,
     modalityLut,
     windows,
     voiLuts,

@@ -121,7 +121,7 @@ export async function loadDicom(bytes: Uint8Array, displayName: string, path?: s
         const data = toBytes(s.data, h.bitsStored);
         return { frame: i, rows: h.rows, columns: h.columns, channels: 3, data, invert: false, min: 0, max: 255 };
       }
-      const values = applyModality(s.data, h.rescale, h.modalityLut);
+      const values = applyModality(s.data, h.frameRescale ? h.frameRescale(i) : h.rescale, h.modalityLut);
       const { min, max } = minMax(values);
       return {
         frame: i,
