@@ -92,8 +92,10 @@ function candidates(dir: string, key: string): { onnx: string; meta: string }[] 
  * The ONNX model for the TF.js model in `dir`: the cached export when its key matches, else a fresh
  * export (TF.js loads the model on whatever backend this thread has; the export only reads weights).
  */
-export async function onnxModelFor(dir: string, log?: (line: string) => void): Promise<{ path: string; meta: OnnxMeta; exported: boolean }> {
+export async function onnxModelFor(dir: string, log?: (line: string) => void, options: { discard?: string } = {}): Promise<{ path: string; meta: OnnxMeta; exported: boolean }> {
   const key = modelKey(dir);
+  // A cached export onnxruntime refused (damaged on disk): forget it so it is made again.
+  if (options.discard) for (const c of candidates(dir, key)) if (c.onnx === options.discard) rmSync(c.meta, { force: true });
   const cached = () => {
     for (const c of candidates(dir, key)) {
       const meta = readMeta(c.meta);

@@ -37,9 +37,22 @@ export class OnnxDetector {
   }
 
   static async load(ort: OrtModule, dir: string, options: { threads: number; provider?: Provider | 'auto'; log?: (line: string) => void }): Promise<OnnxDetector> {
-    const { path, meta } = await onnxModelFor(dir, options.log);
-    const { session, provider, notes } = await createSession(ort, path, options);
-    return new OnnxDetector(ort, session, meta, provider, notes);
+    let { path, meta, exported } = await onnxModelFor(dir, options.log);
+    try {
+      const { session, provider, notes } = await createSession(ort, path, options);
+      return new OnnxDetector(ort, session, meta, provider, notes);
+    } catch (err) {
+      if (exported) throw new OnnxExportError(`onnxruntime cannot load the export of ${dir}: ${(err as Error).message.split('\n')[0]}`, dir);
+      // The cached file is damaged (a partial copy, a disk error): export again once.
+      options.log?.(`runtime: cached ${path} failed to load (${(err as Error).message.split('\n')[0]}); exporting again`);
+      ({ path, meta, exported } = await onnxModelFor(dir, options.log, { discard: path }));
+    }
+    try {
+      const { session, provider, notes } = await createSession(ort, path, options);
+      return new OnnxDetector(ort, session, meta, provider, notes);
+    } catch (err) {
+      throw new OnnxExportError(`onnxruntime cannot load the export of ${dir}: ${(err as Error).message.split('\n')[0]}`, dir);
+    }
   }
 
   /** Run the raw model on NHWC input [n, S, S, 3]: every output by name (for parity tests and benchmarks). */

@@ -6,7 +6,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -108,6 +108,26 @@ test('a model with a layer the exporter cannot map is served by TF.js in the sam
   assert.equal(existsSync(join(dir, ONNX_FILE)), false);
   // Once more: the failed export is remembered, not retried per image.
   assert.equal((await onnx.detect(dir, image)).heatmap.width, 8);
+});
+
+test('a damaged cached model.onnx is exported again instead of failing', { skip }, async () => {
+  const dir = join(root, 'damaged');
+  await saveModel(buildModel({ variant: 'se', inputSize: 64 }), dir, { name: 'damaged', variant: 'se', inputSize: 64 });
+  const probe = new DetectorEngine({ workers: 1 });
+  try {
+    await probe.detect(dir, synthetic(64, 64, 4));
+  } finally {
+    await probe.close();
+  }
+  writeFileSync(join(dir, ONNX_FILE), 'not an onnx model');
+  const fresh = new DetectorEngine({ workers: 1 });
+  try {
+    const [a, b] = await Promise.all([fresh.detect(dir, synthetic(64, 64, 4)), tfjs.detect(dir, synthetic(64, 64, 4))]);
+    assertSameDetection(a, b);
+    assert.ok(readFileSync(join(dir, ONNX_FILE)).length > 1000, 'model.onnx was written again');
+  } finally {
+    await fresh.close();
+  }
 });
 
 test('runtime onnxruntime-cuda without the CUDA provider falls back to the CPU provider and says why', { skip }, async () => {
