@@ -26,3 +26,15 @@ test('codec errors come back from the decoder thread with their code', async () 
   await assert.rejects(decodeFrameGuarded('1.2.840.10008.1.2.5', new Uint8Array([1, 2, 3]), layout, 0, 'MONOCHROME2'), /shorter than its 64-byte header/);
   await stopDecoder();
 });
+
+test('when the decoder thread cannot start, frames decode in process', async () => {
+  const saved = { ...guard };
+  guard.workerUrl = new URL('./no-such-worker.mjs', import.meta.url);
+  try {
+    await stopDecoder();
+    await assert.rejects(decodeFrameGuarded('1.2.840.10008.1.2.5', new Uint8Array([1, 2, 3]), layout, 0, 'MONOCHROME2'), /shorter than its 64-byte header/);
+  } finally {
+    Object.assign(guard, saved);
+    await stopDecoder();
+  }
+});

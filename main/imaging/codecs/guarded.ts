@@ -22,6 +22,8 @@ interface Pending {
   resolve(out: CodecOutput): void;
   reject(err: Error): void;
   timer: NodeJS.Timeout;
+  /** Decodes the same frame in process, if the worker cannot start at all. */
+  inProcess(): Promise<CodecOutput>;
 }
 
 let worker: Worker | undefined;
@@ -45,16 +47,31 @@ function spawn(): Worker | undefined {
     return undefined;
   }
   const w = worker;
+  let answered = false;
   w.unref();
   w.on('message', (reply: DecodeReply) => {
+    answered = true;
     const p = pending.get(reply.id);
     if (!p) return;
     settle(reply.id);
     if (reply.ok) p.resolve(reply.out);
     else p.reject(reply.code ? new StudioError(reply.code as ErrorCode, reply.message) : new Error(reply.message));
   });
-  w.on('error', (err) => failAll(w, `the decoder thread failed: ${err.message}`));
-  w.on('exit', () => failAll(w, 'the decoder thread stopped'));
+  const lost = (message: string) => {
+    if (!answered && worker === w) {
+      // The worker never ran (no worker script, no tsx): decode in process from now on.
+      unavailable = true;
+      worker = undefined;
+      for (const [id, p] of pending) {
+        settle(id);
+        p.inProcess().then(p.resolve, p.reject);
+      }
+      return;
+    }
+    failAll(w, message);
+  };
+  w.on('error', (err) => lost(`the decoder thread failed: ${err.message}`));
+  w.on('exit', () => lost('the decoder thread stopped'));
   return w;
 }
 
@@ -96,7 +113,7 @@ export async function decodeFrameGuarded(ts: string, encoded: Uint8Array, layout
         void w.terminate();
       }
     }, guard.timeoutMs);
-    pending.set(id, { resolve, reject, timer });
+    pending.set(id, { resolve, reject, timer, inProcess: () => decodeCompressedFrame(ts, encoded, layout, planar, photometric) });
     w.ref();
     w.postMessage(req, [own.buffer]);
   });
