@@ -234,6 +234,7 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
 
   let imagesDone = 0;
   const started = performance.now();
+  let rate = 0;
   for (let epoch = startEpoch; epoch < options.epochs; epoch++) {
     const order = shuffle(split.train, random);
     let lossSum = 0;
@@ -265,7 +266,7 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
       lossCount += n;
       imagesDone += n;
       const elapsed = (performance.now() - started) / 1000;
-      const rate = imagesDone / Math.max(1e-3, elapsed);
+      rate = imagesDone / Math.max(1e-3, elapsed);
       const remainingImages = (options.epochs - epoch - 1) * split.train.length + (stepsPerEpoch - step - 1) * options.batchSize;
       emit({ state: 'running', epoch: epoch + 1, step: step + 1, loss: lossSum / lossCount, imagesPerSec: rate, etaSec: remainingImages / rate });
     }
@@ -307,6 +308,6 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
   rmSync(join(out, `.${CHECKPOINT}-old`), { recursive: true, force: true });
   model.dispose();
   optimizer.dispose();
-  emit({ state: 'finished', epoch: options.epochs, step: stepsPerEpoch, loss: history[history.length - 1]?.loss ?? NaN, valDice: history[history.length - 1]?.valDice, valSensitivity1FP: history[history.length - 1]?.valSensitivity1FP, etaSec: 0 });
+  emit({ state: 'finished', epoch: options.epochs, step: stepsPerEpoch, loss: history[history.length - 1]?.loss ?? NaN, valDice: history[history.length - 1]?.valDice, valSensitivity1FP: history[history.length - 1]?.valSensitivity1FP, imagesPerSec: rate, etaSec: 0 });
   return { out, epochs: options.epochs, history, seconds, backend, ...(resumedFrom !== undefined ? { resumedFrom } : {}) };
 }

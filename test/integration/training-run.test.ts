@@ -6,49 +6,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import sharp from 'sharp';
 import type { Events, TrainingProgress } from '../../preload/contract.ts';
 import { createTrainingHandlers } from '../../main/training/handlers.ts';
 import { EventHub } from '../../main/services/events.ts';
 import type { ServiceContext } from '../../main/services/context.ts';
 import { loadSettings, PROJECT_ROOT } from '../../main/settings.ts';
+import { makeDiscDataset } from './training-fixtures.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'studio-train-'));
 process.on('exit', () => rmSync(root, { recursive: true, force: true }));
 
-/** n images of w×h with one bright disc each (radius 5–10), masks as PNG 0/255. */
-async function makeDataset(dir: string, n: number, w = 72, h = 56): Promise<void> {
-  mkdirSync(join(dir, 'images'), { recursive: true });
-  mkdirSync(join(dir, 'masks'), { recursive: true });
-  let s = 7;
-  const rand = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
-  for (let i = 0; i < n; i++) {
-    const img = Buffer.alloc(w * h * 3);
-    const mask = Buffer.alloc(w * h);
-    const r = 5 + rand() * 5;
-    const cx = r + rand() * (w - 2 * r);
-    const cy = r + rand() * (h - 2 * r);
-    for (let y = 0; y < h; y++) {
-      for (let x = 0; x < w; x++) {
-        const inside = (x - cx) ** 2 + (y - cy) ** 2 < r * r;
-        const v = inside ? 200 + rand() * 40 : 40 + rand() * 60;
-        img[(y * w + x) * 3] = v;
-        img[(y * w + x) * 3 + 1] = v * 0.8;
-        img[(y * w + x) * 3 + 2] = v * 0.6;
-        mask[y * w + x] = inside ? 255 : 0;
-      }
-    }
-    const name = `case${String(i).padStart(3, '0')}`;
-    await sharp(img, { raw: { width: w, height: h, channels: 3 } }).png().toFile(join(dir, 'images', `${name}.png`));
-    await sharp(mask, { raw: { width: w, height: h, channels: 1 } }).png().toFile(join(dir, 'masks', `${name}.png`));
-  }
-}
-
 const data = join(root, 'discs');
-await makeDataset(data, 48);
+await makeDiscDataset(data, 48);
 
 function runCli(args: string[], onLine?: (line: string) => void): { done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>; kill(signal: NodeJS.Signals): void; pid: number } {
   const child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin', 'studio.mjs'), ...args], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -83,7 +83,9 @@ export function ComparePanel({ api }: { api: StudioApi }) {
   ];
   const best = (c: (typeof columns)[number]) => {
     const vals = reports.map(c.value).filter(Number.isFinite);
-    return vals.length > 1 ? (c.higher ? Math.max(...vals) : Math.min(...vals)) : NaN;
+    // Highlight only a real winner: no colour when every model scores the same.
+    if (vals.length < 2 || vals.every((v) => v === vals[0])) return NaN;
+    return c.higher ? Math.max(...vals) : Math.min(...vals);
   };
 
   return (
@@ -114,7 +116,7 @@ export function ComparePanel({ api }: { api: StudioApi }) {
           Limit images
           <input value={limit} onChange={(e) => setLimit(e.target.value.replace(/[^0-9]/g, ''))} placeholder="all" />
         </label>
-        <button type="button" className="primary" disabled={picked.size < 2 || !data.trim() || running} onClick={compare}>
+        <button type="button" className="primary" data-testid="compare-run" disabled={picked.size < 2 || !data.trim() || running} onClick={compare}>
           {running ? 'Evaluating…' : `Compare ${picked.size} models`}
         </button>
         {picked.size < 2 && <span className="muted small">Pick at least two models.</span>}
@@ -129,7 +131,7 @@ export function ComparePanel({ api }: { api: StudioApi }) {
         {running && <p className="muted empty-runs">Evaluating {picked.size} models on the {split} split…</p>}
         {reports.length > 0 && (
           <>
-            <table className="metric-table" aria-label="metrics">
+            <table className="metric-table" aria-label="metrics" data-testid="compare-table">
               <thead>
                 <tr>
                   <th>model</th>

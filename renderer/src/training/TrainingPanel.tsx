@@ -156,16 +156,16 @@ export function TrainingPanel({ api }: { api: StudioApi }) {
         <div className="form-grid">
           <label>
             Epochs
-            <input type="number" min={1} max={1000} value={form.epochs} onChange={(e) => set('epochs', Number(e.target.value))} />
+            <input type="number" min={1} max={1000} aria-label="epochs" value={form.epochs} onChange={(e) => set('epochs', Number(e.target.value))} />
           </label>
           <label>
             Batch
-            <input type="number" min={1} max={256} value={form.batchSize} onChange={(e) => set('batchSize', Number(e.target.value))} />
+            <input type="number" min={1} max={256} aria-label="batch size" value={form.batchSize} onChange={(e) => set('batchSize', Number(e.target.value))} />
           </label>
           <label>
             Input size
-            <select value={form.inputSize} onChange={(e) => set('inputSize', Number(e.target.value))}>
-              {[128, 160, 192, 224, 256, 320, 384, 512].map((s) => (
+            <select aria-label="input size" value={form.inputSize} onChange={(e) => set('inputSize', Number(e.target.value))}>
+              {[64, 96, 128, 160, 192, 224, 256, 320, 384, 512].map((s) => (
                 <option key={s} value={s}>
                   {s}²
                 </option>
@@ -196,7 +196,7 @@ export function TrainingPanel({ api }: { api: StudioApi }) {
               ))}
           </select>
         </label>
-        <button type="button" className="primary" disabled={!canStart} onClick={start}>
+        <button type="button" className="primary" disabled={!canStart} onClick={start} data-testid="training-start">
           Start training
         </button>
         {error && (
@@ -205,7 +205,7 @@ export function TrainingPanel({ api }: { api: StudioApi }) {
           </p>
         )}
         <h2>Models</h2>
-        <ul className="model-list" aria-label="models">
+        <ul className="model-list" aria-label="models" data-testid="training-models">
           {models.map((m) => (
             <li key={m.name}>
               <span className="strong">{m.name}</span> <span className="muted">{m.variant} · {m.inputSize}²</span>
@@ -227,7 +227,7 @@ export function TrainingPanel({ api }: { api: StudioApi }) {
         {!run && <p className="muted empty-runs">No training run in this session. Fill in the form and start one.</p>}
         {run && (
           <>
-            <div className="run-status" aria-live="polite">
+            <div className="run-status" aria-live="polite" data-testid="run-status" data-state={run.state}>
               <span className={`state state-${run.state}`}>{run.state}</span>
               <span>
                 epoch {run.epoch}/{run.epochs} · step {run.step}/{run.steps}
@@ -255,7 +255,7 @@ export function TrainingPanel({ api }: { api: StudioApi }) {
               )}
             </div>
             {run.message && <p className="muted run-message">{run.message}</p>}
-            <div className="charts">
+            <div className="charts" data-testid="training-charts">
               <LineChart series={lossSeries} xLabel="epoch" yLabel="loss" ariaLabel="training loss" />
               <LineChart series={valSeries} xLabel="epoch" yLabel="validation" yMax={1} ariaLabel="validation metrics" />
             </div>

@@ -1,0 +1,81 @@
+/**
+ * The Training and Compare panels in real Chromium against the browser host: start a run and watch it
+ * finish with its curves and its model listed; compare two models and read the metric table and FROC
+ * plot. Models here are tiny and barely trained: the test is about the panels and the plumbing.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { Browser } from 'playwright-core';
+import { saveModel } from '../../main/detector/io.ts';
+import { buildModel } from '../../main/detector/model.ts';
+import { type StartedHost, browserSkipReason, launchChromium, openStudio, screenshot, startHost } from '../e2e/helpers.ts';
+import { makeDiscDataset } from './training-fixtures.ts';
+
+const skip = browserSkipReason();
+let dir: string;
+let data: string;
+let host: StartedHost;
+let browser: Browser;
+
+before(async () => {
+  if (skip) return;
+  dir = mkdtempSync(join(tmpdir(), 'studio-panels-'));
+  data = join(dir, 'discs');
+  await makeDiscDataset(data, 20);
+  const modelsDir = join(dir, 'models');
+  for (const variant of ['baseline', 'cbam'] as const) {
+    await saveModel(buildModel({ variant, inputSize: 64, priorProbability: 0.5 }), join(modelsDir, `panel-${variant}`), { name: `panel-${variant}`, variant, inputSize: 64, data: { path: data } });
+  }
+  host = await startHost({ settings: { modelsDir } });
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  await host?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test('the Compare panel evaluates two models on one split and shows the metric table and FROC curves', { skip }, async () => {
+  const page = await openStudio(browser, host);
+  await page.getByRole('tab', { name: 'Compare' }).click();
+  const picks = page.getByLabel('models to compare');
+  await picks.getByText('panel-baseline').click();
+  await picks.getByText('panel-cbam').click();
+  await page.getByLabel('data folder').fill(data);
+  await page.locator('[data-testid="compare-run"]').click();
+  const rows = page.locator('[data-testid="compare-table"] tbody tr');
+  await rows.first().waitFor({ timeout: 180_000 });
+  assert.equal(await rows.count(), 2);
+  assert.deepEqual(await rows.locator('td:first-child').allTextContents(), ['panel-baseline', 'panel-cbam']);
+  const froc = page.getByRole('img', { name: 'FROC curves' });
+  assert.equal(await froc.locator('polyline').count(), 2, 'one FROC curve per model');
+  await screenshot(page, 'compare-panel');
+  assert.deepEqual(page.studioErrors, []);
+});
+
+test('the Training panel starts a run, shows live progress and curves, and lists the finished model', { skip }, async () => {
+  const page = await openStudio(browser, host);
+  await page.getByRole('tab', { name: 'Training' }).click();
+  await page.getByLabel('model name').fill('panel-trained');
+  await page.getByLabel('dataset folder').fill(data);
+  await page.getByLabel('variant').selectOption('baseline');
+  await page.getByLabel('epochs').fill('2');
+  await page.getByLabel('batch size').fill('4');
+  await page.getByLabel('input size').selectOption('64');
+  await page.locator('[data-testid="training-start"]').click();
+  const status = page.locator('[data-testid="run-status"]');
+  await status.waitFor({ timeout: 30_000 });
+  await page.waitForFunction(() => document.querySelector('[data-testid="run-status"]')?.getAttribute('data-state') === 'finished', null, { timeout: 180_000 });
+  assert.match((await status.textContent()) ?? '', /epoch 2\/2/);
+  const charts = page.locator('[data-testid="training-charts"] svg');
+  assert.equal(await charts.count(), 2);
+  assert.ok((await page.getByRole('img', { name: 'training loss' }).locator('polyline').count()) >= 1, 'a loss curve is drawn');
+  assert.ok((await page.getByRole('img', { name: 'validation metrics' }).locator('polyline').count()) >= 1, 'validation curves are drawn');
+  await page.locator('[data-testid="training-models"]').getByText('panel-trained').waitFor({ timeout: 10_000 });
+  await screenshot(page, 'training-panel');
+  assert.deepEqual(page.studioErrors, []);
+});
