@@ -22,11 +22,12 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 async function latency(model: tf.LayersModel, size: number, runs: number): Promise<{ median: number; min: number }> {
   const x = tf.randomUniform([1, size, size, 3]);
   const times: number[] = [];
-  for (let i = 0; i < runs + 2; i++) {
+  const warmup = runs > 3 ? 2 : 1;
+  for (let i = 0; i < runs + warmup; i++) {
     const t0 = performance.now();
     const outs = [model.predict(x)].flat() as tf.Tensor[];
     await Promise.all(outs.map((o) => o.data()));
-    if (i >= 2) times.push(performance.now() - t0); // the first runs compile and allocate
+    if (i >= warmup) times.push(performance.now() - t0); // the first runs compile and allocate
     tf.dispose(outs);
   }
   x.dispose();
