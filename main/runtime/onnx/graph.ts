@@ -62,6 +62,13 @@ export class OnnxGraph {
     return out;
   }
 
+  /** A node with several outputs (Split): their fresh names. */
+  nodeMulti(op: string, inputs: string[], hint: string, outputs: number, attrs: Record<string, AttrValue> = {}): string[] {
+    const outs = Array.from({ length: outputs }, (_, i) => this.fresh(`${hint}_${i}`));
+    this.nodes.push({ op, inputs, outputs: outs, name: this.fresh(`${hint}#${op}`), attrs });
+    return outs;
+  }
+
   floats(hint: string, dims: number[], data: ArrayLike<number>): string {
     const size = dims.reduce((a, b) => a * b, 1);
     if (data.length !== size) throw new Error(`initialiser ${hint}: ${data.length} values for shape [${dims}]`);
