@@ -25,6 +25,10 @@ const port = parentPort;
 let paused = false;
 let cancelled = false;
 let resumeWaiters: (() => void)[] = [];
+let lastProgress: Record<string, unknown> | null = null;
+
+/** Told to the parent once the run has really stopped between two steps (not just been asked to). */
+export const PAUSED_MESSAGE = 'paused between steps';
 
 const send = (m: WorkerMessage) => port.postMessage(m);
 
@@ -36,6 +40,7 @@ function fail(err: unknown): void {
 /** Between steps: yield to the event loop (so control messages are seen), then wait while paused. */
 async function gate(): Promise<'go' | 'cancel'> {
   await new Promise((r) => setImmediate(r));
+  if (paused && !cancelled && lastProgress) send({ type: 'progress', progress: { ...lastProgress, state: 'paused', message: PAUSED_MESSAGE } });
   while (paused && !cancelled) await new Promise<void>((r) => resumeWaiters.push(r));
   return cancelled ? 'cancel' : 'go';
 }
@@ -55,7 +60,10 @@ port.on('message', async (cmd: WorkerCommand) => {
   try {
     if (cmd.type === 'train') {
       const result = await train(cmd.options, {
-        progress: (progress) => send({ type: 'progress', progress: { ...progress, state: paused && progress.state === 'running' ? 'paused' : progress.state } }),
+        progress: (progress) => {
+          lastProgress = progress as unknown as Record<string, unknown>;
+          send({ type: 'progress', progress: { ...progress, state: paused && progress.state === 'running' ? 'paused' : progress.state } });
+        },
         gate,
         log: (line) => send({ type: 'log', line }),
       });
