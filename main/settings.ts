@@ -19,7 +19,7 @@ export interface Settings {
   homeDir: string;
   /** Force a TensorFlow.js backend (`tensorflow`, `wasm`, `cpu`) instead of the best present. */
   backend: string | undefined;
-  /** Force an inference runtime (`onnxruntime` or `tfjs`). */
+  /** Inference runtime: `auto` (default: onnxruntime when installed), `onnxruntime`, `onnxruntime-cpu`, `onnxruntime-cuda` or `tfjs`. */
   runtime: string | undefined;
 }
 
