@@ -77,7 +77,7 @@ test('100 inferences in the worker keep tf.memory().numTensors flat', async () =
   assert.equal(afterRuns.numBytes, before.numBytes);
 });
 
-test('event-loop lag stays under 50 ms while the worker runs inference', async () => {
+test('event-loop lag stays under 50 ms while the worker runs inference (and would not if it ran here)', async () => {
   const dir = join(modelsDir, 'cbam256');
   const image = synthetic(640, 480);
   await engine.detect(dir, image); // load and warm up outside the measurement
@@ -85,11 +85,27 @@ test('event-loop lag stays under 50 ms while the worker runs inference', async (
   histogram.enable();
   const started = performance.now();
   let inferenceMs = 0;
-  for (let i = 0; i < 8; i++) inferenceMs += (await engine.detect(dir, image)).ms;
+  for (let i = 0; i < 16; i++) inferenceMs += (await engine.detect(dir, image)).ms;
   histogram.disable();
-  const maxLagMs = histogram.max / 1e6;
-  assert.ok(inferenceMs > 50, `inference must take real time for the check to mean anything (${inferenceMs} ms)`);
-  assert.ok(maxLagMs < 50, `max event-loop delay ${maxLagMs.toFixed(1)} ms over ${(performance.now() - started).toFixed(0)} ms of inference`);
+  const elapsed = performance.now() - started;
+  assert.ok(inferenceMs > 100, `inference must take real time for the check to mean anything (${inferenceMs} ms)`);
+  // The 99th percentile: on these shared cores the OS sometimes deschedules the whole process for a
+  // moment, which no code can prevent; a blocked event loop shows in every sample taken during inference.
+  const p99 = histogram.percentile(99) / 1e6;
+  assert.ok(p99 < 50, `p99 event-loop delay ${p99.toFixed(1)} ms (max ${(histogram.max / 1e6).toFixed(1)} ms) over ${elapsed.toFixed(0)} ms of inference`);
+
+  // Contrast: the same kind of work on this thread blocks the loop for as long as each inference takes.
+  const local = await LoadedDetector.load(join(modelsDir, 'nl128'));
+  const blocked = monitorEventLoopDelay({ resolution: 5 });
+  blocked.enable();
+  let localMs = 0;
+  for (let i = 0; i < 3; i++) {
+    localMs = Math.max(localMs, (await local.detect(synthetic(256, 256))).ms);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  blocked.disable();
+  local.dispose();
+  assert.ok(blocked.max / 1e6 > Math.min(50, localMs * 0.8), `in-thread inference (${localMs.toFixed(0)} ms) should show as lag; saw ${(blocked.max / 1e6).toFixed(1)} ms`);
 });
 
 test('Grad-CAM from the worker matches Grad-CAM computed on the cpu backend', async () => {

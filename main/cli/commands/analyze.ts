@@ -23,7 +23,8 @@ export const command: Command = {
     '                onnxruntime when installed, else TensorFlow.js)',
     '  --workers     inference worker threads (default: one per core)',
     '',
-    'Files that fail are reported and skipped; the exit status is 1 only when no image could be analysed.',
+    'Multi-frame images are analysed on their first frame. Files that fail are reported (errors.json) and skipped;',
+    'the exit status is 1 only when no image could be analysed.',
   ].join('\n'),
   async run(args) {
     const { positional, options } = parseArgs(args, { model: 'value', out: 'value', threshold: 'value', 'models-dir': 'value', backend: 'value', runtime: 'value', workers: 'value', store: 'value' });
