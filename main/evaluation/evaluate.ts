@@ -16,7 +16,9 @@ import { openDataset, SampleCache, splitDataset, validRegion, type DatasetFormat
 import { useBackend } from '../training/backend.ts';
 import { connectedComponents } from './components.ts';
 import { predictionsFromMap, upsample } from './maps.ts';
-import { averagePrecision, froc, latency, overlap, pointingGame, type GroundTruth, type Prediction } from './metrics.ts';
+import { averagePrecision, froc, latency, overlap, pointingGame, THRESHOLDS, type GroundTruth, type Prediction } from './metrics.ts';
+
+export { bestThreshold, THRESHOLDS } from './metrics.ts';
 
 export interface EvaluateOptions {
   modelDir: string;
@@ -24,7 +26,7 @@ export interface EvaluateOptions {
   format?: DatasetFormat;
   split?: SplitName;
   limit?: number;
-  /** Threshold of the lesion map for Dice/IoU. */
+  /** Threshold of the lesion map for Dice/IoU (default: the card's validation-calibrated one, else 0.5). */
   threshold?: number;
   onProgress?(done: number, total: number): void;
 }
@@ -33,6 +35,8 @@ export interface EvaluateOptions {
 export interface FullReport extends EvaluationReport {
   backend: string;
   threshold: number;
+  /** Mean Dice at each candidate threshold: what `--calibrate` picks from (on a validation split only). */
+  diceByThreshold: Record<string, number>;
   sensitivity1FP: number;
   frocCurve: FrocPoint[];
   /** Which map the pointing game used: the deepest CBAM spatial gate, or the lesion heatmap (baseline). */
@@ -72,7 +76,8 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
   if (options.limit) ids = ids.slice(0, options.limit);
   if (ids.length === 0) throw new StudioError('INVALID_PAYLOAD', `the ${which} split of ${options.data} is empty`, options.data);
   const cache = new SampleCache(new Map(dataset.samples.map((s) => [s.id, s])), size);
-  const threshold = options.threshold ?? 0.5;
+  const threshold = options.threshold ?? (typeof card.threshold === 'number' ? card.threshold : 0.5);
+  const diceAt = new Map(THRESHOLDS.map((t) => [t, 0]));
 
   const spatial = outputs.map((o, i) => ({ ...o, index: i })).filter((o) => o.kind === 'spatial');
   const deepest = spatial[spatial.length - 1];
@@ -103,6 +108,7 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
     const o = overlap(full, d.mask, threshold, valid);
     dice += o.dice;
     iou += o.iou;
+    for (const t of THRESHOLDS) diceAt.set(t, (diceAt.get(t) as number) + overlap(full, d.mask, t, valid).dice);
     const gt = connectedComponents(d.mask, size, size, 0.5, 10);
     lesions += gt.components.length;
     perImage.push({ gt, predictions: predictionsFromMap(prob, s4, s4, 4) });
@@ -134,6 +140,7 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
     latencyMs: lat.mean,
     backend,
     threshold,
+    diceByThreshold: Object.fromEntries([...diceAt].map(([t, v]) => [t.toFixed(2), v / ids.length])),
     sensitivity1FP: f.points.find((p) => p.fpPerImage === 1)?.sensitivity ?? 0,
     frocCurve: f.curve,
     pointingSource: deepest ? `attention ${deepest.name}` : 'lesion heatmap (the baseline has no attention module)',

@@ -194,3 +194,21 @@ export function latency(ms: number[]): { mean: number; median: number; p95: numb
   const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))];
   return { mean: s.reduce((a, b) => a + b, 0) / s.length, median: at(0.5), p95: at(0.95) };
 }
+
+/** Candidate lesion-map thresholds for calibration on a validation split. */
+export const THRESHOLDS = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8];
+
+/** The threshold with the best mean Dice (ties: the one nearest 0.5). */
+export function bestThreshold(diceByThreshold: Record<string, number>): number {
+  let best = 0.5;
+  let bestDice = -1;
+  for (const [t, d] of Object.entries(diceByThreshold)) {
+    const v = Number(t);
+    if (d > bestDice + 1e-9 || (Math.abs(d - bestDice) <= 1e-9 && Math.abs(v - 0.5) < Math.abs(best - 0.5))) {
+      best = v;
+      bestDice = d;
+    }
+  }
+  return best;
+}
+

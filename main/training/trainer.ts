@@ -14,7 +14,7 @@ import { buildModel } from '../detector/model.ts';
 import { loadModel, readCard, saveModel, type ModelCard } from '../detector/io.ts';
 import { connectedComponents } from '../evaluation/components.ts';
 import { predictionsFromMap, upsample } from '../evaluation/maps.ts';
-import { froc, overlap, sensitivityAt } from '../evaluation/metrics.ts';
+import { bestThreshold, froc, overlap, sensitivityAt, THRESHOLDS } from '../evaluation/metrics.ts';
 import { augment, downsampleMask, openDataset, rng, SampleCache, shuffle, splitDataset, validRegion, type DatasetFormat, type Split } from './data.ts';
 import { lesionLoss } from './loss.ts';
 import { useBackend } from './backend.ts';
@@ -128,7 +128,9 @@ function learningRateAt(base: number, step: number, total: number, warmup: numbe
 }
 
 export interface Validation {
+  /** Mean Dice at `threshold`, the candidate threshold that scores best on this validation split. */
   dice: number;
+  threshold: number;
   sensitivity1FP: number;
 }
 
@@ -152,18 +154,19 @@ export async function predictMaps(model: tf.LayersModel, images: Uint8Array[], s
 }
 
 export async function validate(model: tf.LayersModel, cache: SampleCache, ids: string[]): Promise<Validation> {
-  if (ids.length === 0) return { dice: 0, sensitivity1FP: 0 };
+  if (ids.length === 0) return { dice: 0, threshold: 0.5, sensitivity1FP: 0 };
   const size = cache.size;
   const decoded = await Promise.all(ids.map((id) => cache.get(id)));
   const maps = await predictMaps(model, decoded.map((d) => d.image), size);
-  let dice = 0;
+  const diceAt: Record<string, number> = Object.fromEntries(THRESHOLDS.map((t) => [t.toFixed(2), 0]));
   const images = decoded.map((d, i) => {
     const full = upsample(maps[i], size / 4, size / 4, size, size);
     const valid = validRegion(d.box);
-    dice += overlap(full, d.mask, 0.5, valid).dice;
+    for (const t of THRESHOLDS) diceAt[t.toFixed(2)] += overlap(full, d.mask, t, valid).dice / ids.length;
     return { gt: connectedComponents(d.mask, size, size, 0.5, 10), predictions: predictionsFromMap(maps[i], size / 4, size / 4, 4) };
   });
-  return { dice: dice / ids.length, sensitivity1FP: sensitivityAt(froc(images), 1) };
+  const threshold = bestThreshold(diceAt);
+  return { dice: diceAt[threshold.toFixed(2)], threshold, sensitivity1FP: sensitivityAt(froc(images), 1) };
 }
 
 export async function train(options: TrainOptions, hooks: TrainerHooks): Promise<TrainResult> {
@@ -233,6 +236,7 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
   await cache.warm([...split.train, ...split.val], 4);
 
   let imagesDone = 0;
+  let lastThreshold: number | undefined;
   const started = performance.now();
   let rate = 0;
   for (let epoch = startEpoch; epoch < options.epochs; epoch++) {
@@ -271,6 +275,7 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
       emit({ state: 'running', epoch: epoch + 1, step: step + 1, loss: lossSum / lossCount, imagesPerSec: rate, etaSec: remainingImages / rate });
     }
     const v = options.validate === false ? undefined : await validate(model, cache, split.val);
+    if (v) lastThreshold = v.threshold;
     history = [...history, { epoch: epoch + 1, loss: lossSum / Math.max(1, lossCount), ...(v ? { valDice: v.dice, valSensitivity1FP: v.sensitivity1FP } : {}) }];
     seconds += (performance.now() - epochStart) / 1000;
     await writeCheckpoint(out, model, optimizer, { version: 1, options: comparable(options), epoch: epoch + 1, history, seconds, split });
@@ -286,6 +291,7 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
     studioVersion: options.studioVersion,
     createdAt: new Date().toISOString(),
     backend,
+    ...(lastThreshold !== undefined ? { threshold: lastThreshold } : {}),
     data: { path: resolve(options.data), format: options.format, images: ids.length, ...(options.limit ? { limit: options.limit } : {}) },
     split: { file: 'split.json', seed: split.seed, ratios: split.ratios, train: split.train.length, val: split.val.length, test: split.test.length },
     hyperparameters: {
@@ -300,7 +306,8 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
       ...(options.base ? { base: options.base } : {}),
     },
     training: { epochs: options.epochs, seconds: Math.round(seconds), history, ...(resumedFrom !== undefined ? { resumedFrom } : {}) },
-    preprocessing: 'RGB in [0,1], letterboxed: long side fit to inputSize, centred, black padding',
+    preprocessing: "RGB in [0,1], the detector's letterbox: long side fit to inputSize, image top-left, zero padding",
+    notes: 'valDice is the mean per-image Dice at the validation-calibrated threshold (card.threshold)',
   };
   await saveModel(model, out, card);
   writeFileSync(join(out, 'split.json'), `${JSON.stringify(split, null, 1)}\n`);

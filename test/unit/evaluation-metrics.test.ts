@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { boxIoU, connectedComponents } from '../../main/evaluation/components.ts';
 import { predictionsFromMap, upsample } from '../../main/evaluation/maps.ts';
-import { averagePrecision, froc, latency, lesionsHit, overlap, pointingGame, sensitivityAt, type GroundTruth } from '../../main/evaluation/metrics.ts';
+import { averagePrecision, bestThreshold, froc, latency, lesionsHit, overlap, pointingGame, sensitivityAt, type GroundTruth } from '../../main/evaluation/metrics.ts';
 
 /** A w×h mask with the given rectangles (x0, y0, x1, y1 exclusive) set. */
 function mask(w: number, h: number, rects: [number, number, number, number][]): Uint8Array {
@@ -183,4 +183,10 @@ test('predictions from a probability map are components scaled to input pixels a
 test('latency summary: mean, median, p95', () => {
   assert.deepEqual(latency([10, 20, 30, 40]), { mean: 25, median: 30, p95: 40 });
   assert.deepEqual(latency([]), { mean: 0, median: 0, p95: 0 });
+});
+
+test('threshold calibration picks the best Dice, preferring the threshold nearest 0.5 on ties', () => {
+  assert.equal(bestThreshold({ '0.30': 0.4, '0.50': 0.5, '0.70': 0.6 }), 0.7);
+  assert.equal(bestThreshold({ '0.30': 0.6, '0.50': 0.6, '0.70': 0.6 }), 0.5);
+  assert.equal(bestThreshold({ '0.40': 0.6, '0.80': 0.6 }), 0.4);
 });

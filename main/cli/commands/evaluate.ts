@@ -6,13 +6,14 @@ import { StudioError } from '../../../preload/contract.ts';
 import { numberOption, parseArgs } from '../args.ts';
 import { ProgressBar } from '../progress.ts';
 
-const USAGE = 'studio evaluate --model NAME|DIR --data DIR [--format masks|coco|review] [--split test|val|train] [--limit N] [--threshold 0.5] --out report.json [--no-card]';
+const USAGE =
+  'studio evaluate --model NAME|DIR --data DIR [--format masks|coco|review] [--split test|val|train] [--limit N] [--threshold T] [--calibrate] --out report.json [--no-card]\n  --calibrate (validation split only): store the lesion-map threshold with the best Dice in the card; later evaluations use it';
 
 export const command: Command = {
   summary: 'evaluate a model on a dataset split (FROC, AP50, Dice/IoU, pointing game, latency); records the metrics in its card',
   usage: USAGE,
   async run(args) {
-    const { options } = parseArgs(args, { model: 'value', data: 'value', format: 'value', split: 'value', limit: 'value', threshold: 'value', out: 'value', 'no-card': 'flag' });
+    const { options } = parseArgs(args, { model: 'value', data: 'value', format: 'value', split: 'value', limit: 'value', threshold: 'value', out: 'value', 'no-card': 'flag', calibrate: 'flag' });
     const need = (k: string) => {
       const v = options[k];
       if (typeof v !== 'string') throw new StudioError('INVALID_PAYLOAD', `--${k} is required\nUsage: ${USAGE}`);
@@ -22,7 +23,8 @@ export const command: Command = {
     if (!['train', 'val', 'test'].includes(split)) throw new StudioError('INVALID_PAYLOAD', '--split must be train, val or test');
     const { loadSettings } = await import('../../settings.ts');
     const { modelDir, readCard, writeCard } = await import('../../detector/io.ts');
-    const { evaluateModel } = await import('../../evaluation/evaluate.ts');
+    const { bestThreshold, evaluateModel } = await import('../../evaluation/evaluate.ts');
+    if (options.calibrate && split === 'test') throw new StudioError('INVALID_PAYLOAD', '--calibrate picks a threshold, so it must not look at the test split: use --split val');
     const modelArg = need('model');
     const dir = modelArg.includes('/') || isAbsolute(modelArg) ? resolve(modelArg) : modelDir(loadSettings().modelsDir, modelArg);
     const name = dir.split('/').pop() as string;
@@ -35,7 +37,7 @@ export const command: Command = {
       format: (options.format ?? 'masks') as 'masks' | 'coco' | 'review',
       split,
       limit: options.limit ? numberOption(options, 'limit', 0) : undefined,
-      threshold: numberOption(options, 'threshold', 0.5),
+      threshold: options.threshold ? numberOption(options, 'threshold', 0.5) : undefined,
       onProgress(done, total) {
         bar ??= new ProgressBar(`evaluate ${name}`, total);
         bar.tick(done);
@@ -48,7 +50,9 @@ export const command: Command = {
       const card = readCard(dir);
       const { frocCurve: _curve, ...summary } = report;
       const metrics = { ...((card.metrics as Record<string, unknown>) ?? {}), [split]: { ...summary, evaluatedAt: new Date().toISOString() } };
-      writeCard(dir, { ...card, metrics });
+      const calibration = options.calibrate ? { threshold: bestThreshold(report.diceByThreshold), calibration: { split, diceByThreshold: report.diceByThreshold } } : {};
+      writeCard(dir, { ...card, ...calibration, metrics });
+      if (options.calibrate) process.stdout.write(`threshold ${calibration.threshold} (best validation Dice ${report.diceByThreshold[(calibration.threshold as number).toFixed(2)].toFixed(3)}) stored in the card\n`);
     }
     const s = (v: number) => v.toFixed(3);
     process.stdout.write(
