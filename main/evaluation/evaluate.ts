@@ -16,7 +16,7 @@ import { openDataset, SampleCache, splitDataset, validRegion, type DatasetFormat
 import { useBackend } from '../training/backend.ts';
 import { connectedComponents } from './components.ts';
 import { predictionsFromMap, upsample } from './maps.ts';
-import { averagePrecision, froc, latency, overlap, pointingGame, THRESHOLDS, type GroundTruth, type Prediction } from './metrics.ts';
+import { averagePrecision, froc, latency, overlap, pointingGame, sensitivityAt, THRESHOLDS, type GroundTruth, type Prediction } from './metrics.ts';
 
 export { bestThreshold, THRESHOLDS } from './metrics.ts';
 
@@ -35,6 +35,10 @@ export interface EvaluateOptions {
 export interface FullReport extends EvaluationReport {
   backend: string;
   threshold: number;
+  /** Threshold of the lesion map whose connected components are the candidate lesions (FROC, AP). */
+  candidateThreshold: number;
+  /** Sensitivity at 1 FP/image for each candidate threshold: what `--calibrate` picks from. */
+  sensitivity1FPByCandidateThreshold: Record<string, number>;
   /** Mean Dice at each candidate threshold: what `--calibrate` picks from (on a validation split only). */
   diceByThreshold: Record<string, number>;
   sensitivity1FP: number;
@@ -78,6 +82,8 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
   const cache = new SampleCache(new Map(dataset.samples.map((s) => [s.id, s])), size);
   const threshold = options.threshold ?? (typeof card.threshold === 'number' ? card.threshold : 0.5);
   const diceAt = new Map(THRESHOLDS.map((t) => [t, 0]));
+  const candidateThreshold = typeof card.candidateThreshold === 'number' ? card.candidateThreshold : 0.5;
+  const candidatesAt = new Map(THRESHOLDS.map((t) => [t, [] as { gt: GroundTruth; predictions: Prediction[] }[]]));
 
   const spatial = outputs.map((o, i) => ({ ...o, index: i })).filter((o) => o.kind === 'spatial');
   const deepest = spatial[spatial.length - 1];
@@ -111,7 +117,8 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
     for (const t of THRESHOLDS) diceAt.set(t, (diceAt.get(t) as number) + overlap(full, d.mask, t, valid).dice);
     const gt = connectedComponents(d.mask, size, size, 0.5, 10);
     lesions += gt.components.length;
-    perImage.push({ gt, predictions: predictionsFromMap(prob, s4, s4, 4) });
+    perImage.push({ gt, predictions: predictionsFromMap(prob, s4, s4, 4, candidateThreshold) });
+    for (const t of THRESHOLDS) candidatesAt.get(t)?.push({ gt, predictions: predictionsFromMap(prob, s4, s4, 4, t) });
     heatmapHits += pointingGame(full, gt, 0, valid).hits;
     for (const s of spatial) {
       const [, h, w] = shapes[s.index];
@@ -140,6 +147,8 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
     latencyMs: lat.mean,
     backend,
     threshold,
+    candidateThreshold,
+    sensitivity1FPByCandidateThreshold: Object.fromEntries([...candidatesAt].map(([t, im]) => [t.toFixed(2), sensitivityAt(froc(im), 1)])),
     diceByThreshold: Object.fromEntries([...diceAt].map(([t, v]) => [t.toFixed(2), v / ids.length])),
     sensitivity1FP: f.points.find((p) => p.fpPerImage === 1)?.sensitivity ?? 0,
     frocCurve: f.curve,

@@ -131,6 +131,8 @@ export interface Validation {
   /** Mean Dice at `threshold`, the candidate threshold that scores best on this validation split. */
   dice: number;
   threshold: number;
+  /** The candidate-lesion threshold with the best sensitivity at 1 FP/image on this split. */
+  candidateThreshold: number;
   sensitivity1FP: number;
 }
 
@@ -154,19 +156,22 @@ export async function predictMaps(model: tf.LayersModel, images: Uint8Array[], s
 }
 
 export async function validate(model: tf.LayersModel, cache: SampleCache, ids: string[]): Promise<Validation> {
-  if (ids.length === 0) return { dice: 0, threshold: 0.5, sensitivity1FP: 0 };
+  if (ids.length === 0) return { dice: 0, threshold: 0.5, candidateThreshold: 0.5, sensitivity1FP: 0 };
   const size = cache.size;
   const decoded = await Promise.all(ids.map((id) => cache.get(id)));
   const maps = await predictMaps(model, decoded.map((d) => d.image), size);
   const diceAt: Record<string, number> = Object.fromEntries(THRESHOLDS.map((t) => [t.toFixed(2), 0]));
-  const images = decoded.map((d, i) => {
+  const gts = decoded.map((d, i) => {
     const full = upsample(maps[i], size / 4, size / 4, size, size);
     const valid = validRegion(d.box);
     for (const t of THRESHOLDS) diceAt[t.toFixed(2)] += overlap(full, d.mask, t, valid).dice / ids.length;
-    return { gt: connectedComponents(d.mask, size, size, 0.5, 10), predictions: predictionsFromMap(maps[i], size / 4, size / 4, 4) };
+    return connectedComponents(d.mask, size, size, 0.5, 10);
   });
+  const sensAt: Record<string, number> = {};
+  for (const t of THRESHOLDS) sensAt[t.toFixed(2)] = sensitivityAt(froc(gts.map((gt, i) => ({ gt, predictions: predictionsFromMap(maps[i], size / 4, size / 4, 4, t) }))), 1);
   const threshold = bestThreshold(diceAt);
-  return { dice: diceAt[threshold.toFixed(2)], threshold, sensitivity1FP: sensitivityAt(froc(images), 1) };
+  const candidateThreshold = bestThreshold(sensAt);
+  return { dice: diceAt[threshold.toFixed(2)], threshold, candidateThreshold, sensitivity1FP: sensAt[candidateThreshold.toFixed(2)] };
 }
 
 export async function train(options: TrainOptions, hooks: TrainerHooks): Promise<TrainResult> {
@@ -236,7 +241,7 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
   await cache.warm([...split.train, ...split.val], 4);
 
   let imagesDone = 0;
-  let lastThreshold: number | undefined;
+  let lastThresholds: { threshold: number; candidateThreshold: number } | undefined;
   const started = performance.now();
   let rate = 0;
   for (let epoch = startEpoch; epoch < options.epochs; epoch++) {
@@ -275,7 +280,7 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
       emit({ state: 'running', epoch: epoch + 1, step: step + 1, loss: lossSum / lossCount, imagesPerSec: rate, etaSec: remainingImages / rate });
     }
     const v = options.validate === false ? undefined : await validate(model, cache, split.val);
-    if (v) lastThreshold = v.threshold;
+    if (v) lastThresholds = { threshold: v.threshold, candidateThreshold: v.candidateThreshold };
     history = [...history, { epoch: epoch + 1, loss: lossSum / Math.max(1, lossCount), ...(v ? { valDice: v.dice, valSensitivity1FP: v.sensitivity1FP } : {}) }];
     seconds += (performance.now() - epochStart) / 1000;
     await writeCheckpoint(out, model, optimizer, { version: 1, options: comparable(options), epoch: epoch + 1, history, seconds, split });
@@ -291,7 +296,7 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
     studioVersion: options.studioVersion,
     createdAt: new Date().toISOString(),
     backend,
-    ...(lastThreshold !== undefined ? { threshold: lastThreshold } : {}),
+    ...(lastThresholds ?? {}),
     data: { path: resolve(options.data), format: options.format, images: ids.length, ...(options.limit ? { limit: options.limit } : {}) },
     split: { file: 'split.json', seed: split.seed, ratios: split.ratios, train: split.train.length, val: split.val.length, test: split.test.length },
     hyperparameters: {
@@ -307,7 +312,7 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
     },
     training: { epochs: options.epochs, seconds: Math.round(seconds), history, ...(resumedFrom !== undefined ? { resumedFrom } : {}) },
     preprocessing: "RGB in [0,1], the detector's letterbox: long side fit to inputSize, image top-left, zero padding",
-    notes: 'valDice is the mean per-image Dice at the validation-calibrated threshold (card.threshold)',
+    notes: 'valDice: mean per-image Dice at the validation-calibrated map threshold (card.threshold); valSensitivity1FP: at the validation-calibrated candidate threshold (card.candidateThreshold)',
   };
   await saveModel(model, out, card);
   writeFileSync(join(out, 'split.json'), `${JSON.stringify(split, null, 1)}\n`);

@@ -50,9 +50,21 @@ export const command: Command = {
       const card = readCard(dir);
       const { frocCurve: _curve, ...summary } = report;
       const metrics = { ...((card.metrics as Record<string, unknown>) ?? {}), [split]: { ...summary, evaluatedAt: new Date().toISOString() } };
-      const calibration = options.calibrate ? { threshold: bestThreshold(report.diceByThreshold), calibration: { split, diceByThreshold: report.diceByThreshold } } : {};
+      const calibration = options.calibrate
+        ? {
+            threshold: bestThreshold(report.diceByThreshold),
+            candidateThreshold: bestThreshold(report.sensitivity1FPByCandidateThreshold),
+            calibration: { split, diceByThreshold: report.diceByThreshold, sensitivity1FPByCandidateThreshold: report.sensitivity1FPByCandidateThreshold },
+          }
+        : {};
       writeCard(dir, { ...card, ...calibration, metrics });
-      if (options.calibrate) process.stdout.write(`threshold ${calibration.threshold} (best validation Dice ${report.diceByThreshold[(calibration.threshold as number).toFixed(2)].toFixed(3)}) stored in the card\n`);
+      if (options.calibrate) {
+        const t = calibration.threshold as number;
+        const c = calibration.candidateThreshold as number;
+        process.stdout.write(
+          `stored in the card: Dice threshold ${t} (validation Dice ${report.diceByThreshold[t.toFixed(2)].toFixed(3)}), candidate threshold ${c} (validation sens@1FP ${report.sensitivity1FPByCandidateThreshold[c.toFixed(2)].toFixed(3)})\n`,
+        );
+      }
     }
     const s = (v: number) => v.toFixed(3);
     process.stdout.write(
