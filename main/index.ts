@@ -6,22 +6,12 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { BrowserWindow, app, dialog, ipcMain, session, shell } from 'electron';
 import { CHANNELS } from '../preload/contract.ts';
+import { contentSecurityPolicy } from './host/security.ts';
 
 // The bundle lands in out/main; the sources, preload and renderer builds sit relative to it.
 const here = fileURLToPath(new URL('.', import.meta.url));
 
-const CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data: blob:",
-  "connect-src 'self'",
-  "worker-src 'self' blob:",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "frame-ancestors 'none'",
-  "form-action 'none'",
-].join('; ');
+const CSP = contentSecurityPolicy();
 
 // The services are TypeScript modules run through tsx, as in the CLI and the host: one code path.
 async function loadServices() {

@@ -66,14 +66,18 @@ export function originAllowed(req: IncomingMessage, port: number): boolean {
   return origin === `http://127.0.0.1:${port}` || origin === `http://localhost:${port}`;
 }
 
-export function contentSecurityPolicy(port: number): string {
+/**
+ * The studio's Content-Security-Policy, for the browser host (with its WebSocket origin) and for the
+ * Electron shell (no port: the renderer talks through the preload bridge, not the network).
+ */
+export function contentSecurityPolicy(port?: number): string {
   return [
     "default-src 'self'",
     "script-src 'self'",
     "style-src 'self' 'unsafe-inline'",
     "img-src 'self' data: blob:",
     // Chromium counts ws: to the same host and port as 'self', older engines do not: name them.
-    `connect-src 'self' ws://127.0.0.1:${port} ws://localhost:${port}`,
+    port === undefined ? "connect-src 'self'" : `connect-src 'self' ws://127.0.0.1:${port} ws://localhost:${port}`,
     "worker-src 'self' blob:",
     "object-src 'none'",
     "base-uri 'none'",

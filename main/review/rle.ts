@@ -1,15 +1,8 @@
-/**
- * COCO uncompressed RLE: `size` is [height, width]; `counts` are alternating run lengths of 0 and 1 over
- * the mask in column-major (Fortran) order, starting with a run of zeros (possibly 0). This is what
- * pycocotools' `frPyObjects` takes for `{counts: [...], size}`. Pure: no Node APIs, so the renderer's copy
- * can stay identical.
- */
+/** Validation of masks arriving over the contract; the codec itself lives with the contract. */
 import { StudioError } from '../../preload/contract.ts';
+import type { Rle } from '../../preload/mask-rle.ts';
 
-export interface Rle {
-  counts: number[];
-  size: [number, number];
-}
+export { type Rle, rleArea, rleBox, rleDecode, rleEncode } from '../../preload/mask-rle.ts';
 
 /** Validates a mask against the image it belongs to; throws INVALID_PAYLOAD with the reason. */
 export function checkRle(mask: unknown, width: number, height: number): Rle {
@@ -26,76 +19,4 @@ export function checkRle(mask: unknown, width: number, height: number): Rle {
   }
   if (total !== h * w) throw new StudioError('INVALID_PAYLOAD', `mask counts sum to ${total}, not height × width = ${h * w}`, 'mask');
   return { counts: [...m.counts], size: [h, w] };
-}
-
-/** Encodes a row-major 0/1 mask (`width * height` bytes) as COCO uncompressed RLE. */
-export function rleEncode(mask: Uint8Array, width: number, height: number): Rle {
-  const counts: number[] = [];
-  let current = 0;
-  let run = 0;
-  for (let x = 0; x < width; x++) {
-    for (let y = 0; y < height; y++) {
-      const v = mask[y * width + x] ? 1 : 0;
-      if (v !== current) {
-        counts.push(run);
-        run = 0;
-        current = v;
-      }
-      run++;
-    }
-  }
-  counts.push(run);
-  return { counts, size: [height, width] };
-}
-
-/** Decodes to a row-major 0/1 mask. */
-export function rleDecode(rle: Rle): { width: number; height: number; data: Uint8Array } {
-  const [height, width] = rle.size;
-  const data = new Uint8Array(width * height);
-  let i = 0;
-  let v = 0;
-  for (const c of rle.counts) {
-    if (v) {
-      for (let k = i; k < i + c; k++) {
-        const x = Math.floor(k / height);
-        const y = k - x * height;
-        data[y * width + x] = 1;
-      }
-    }
-    i += c;
-    v ^= 1;
-  }
-  return { width, height, data };
-}
-
-export function rleArea(rle: Rle): number {
-  let area = 0;
-  for (let i = 1; i < rle.counts.length; i += 2) area += rle.counts[i];
-  return area;
-}
-
-/** The mask's bounding box as `[x0, y0, x1, y1]` (x1, y1 exclusive), or null for an empty mask. */
-export function rleBox(rle: Rle): [number, number, number, number] | null {
-  const [height] = rle.size;
-  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-  let i = 0;
-  for (let r = 0; r < rle.counts.length; r++) {
-    const c = rle.counts[r];
-    if (r % 2 === 1 && c > 0) {
-      const first = i, last = i + c - 1;
-      const fx = Math.floor(first / height), lx = Math.floor(last / height);
-      x0 = Math.min(x0, fx);
-      x1 = Math.max(x1, lx + 1);
-      if (fx === lx) {
-        y0 = Math.min(y0, first - fx * height);
-        y1 = Math.max(y1, last - lx * height + 1);
-      } else {
-        // The run wraps a column: it covers every row from its start down, and from the top to its end.
-        y0 = 0;
-        y1 = height;
-      }
-    }
-    i += c;
-  }
-  return x0 === Infinity ? null : [x0, y0, x1, y1];
 }

@@ -7,7 +7,8 @@ import { useEffect, useRef, useState } from 'react';
 import type { FramePixels, ReviewFinding } from '../../../preload/contract.ts';
 import { type Voi, windowGrey, windowRgb } from '../viewer/windowing.ts';
 import { type Box, type Handle, type View, boxAt, dragBox, fitView, handlePoints, hitHandle, normBox, toImage, toScreen } from './geometry.ts';
-import { paintDisc, rleDecode } from './rle.ts';
+import { rleDecode } from '../../../preload/mask-rle.ts';
+import { paintDisc } from './rle.ts';
 
 export type Mode = 'review' | 'edit' | 'box' | 'mask';
 
@@ -119,7 +120,7 @@ export function ReviewCanvas(p: Props) {
       if (!f.mask || f.mask.size[0] !== h || f.mask.size[1] !== w) continue;
       const key = `${f.id}:${f.mask.counts.length}:${f.mask.counts[1] ?? 0}`;
       let m = masks.current.get(key);
-      if (!m) masks.current.set(key, (m = maskCanvas(rleDecode(f.mask), w, h, [215, 123, 255, 90])));
+      if (!m) masks.current.set(key, (m = maskCanvas(rleDecode(f.mask).data, w, h, [215, 123, 255, 90])));
       g.drawImage(m, view.ox, view.oy, w * view.scale, h * view.scale);
     }
     if (p.mode === 'mask' && p.paint.current) {

@@ -1,51 +1,5 @@
-/**
- * COCO uncompressed RLE for the brush: column-major runs starting with zeros, size [height, width]. The
- * same format main/review/rle.ts validates and the COCO export writes; kept here so the renderer bundle
- * does not reach into main/.
- */
-export interface Rle {
-  counts: number[];
-  size: [number, number];
-}
-
-/** Row-major 0/1 mask → RLE. */
-export function rleEncode(mask: Uint8Array, width: number, height: number): Rle {
-  const counts: number[] = [];
-  let current = 0;
-  let run = 0;
-  for (let x = 0; x < width; x++) {
-    for (let y = 0; y < height; y++) {
-      const v = mask[y * width + x] ? 1 : 0;
-      if (v !== current) {
-        counts.push(run);
-        run = 0;
-        current = v;
-      }
-      run++;
-    }
-  }
-  counts.push(run);
-  return { counts, size: [height, width] };
-}
-
-/** RLE → row-major 0/1 mask. */
-export function rleDecode(rle: Rle): Uint8Array {
-  const [height, width] = rle.size;
-  const data = new Uint8Array(width * height);
-  let i = 0;
-  let v = 0;
-  for (const c of rle.counts) {
-    if (v) {
-      for (let k = i; k < i + c; k++) {
-        const x = Math.floor(k / height);
-        data[(k - x * height) * width + x] = 1;
-      }
-    }
-    i += c;
-    v ^= 1;
-  }
-  return data;
-}
+/** Brush geometry for the review canvas; the mask codec is the contract's (preload/mask-rle.ts). */
+export { type Rle, rleEncode } from '../../../preload/mask-rle.ts';
 
 /** Bounding box `[x0, y0, x1, y1]` (exclusive ends) of a row-major mask, or null when empty. */
 export function maskBox(mask: Uint8Array, width: number, height: number): [number, number, number, number] | null {
