@@ -60,7 +60,12 @@ function kernelTimes(report: Report): void {
       };
       const input = run('Conv2DBackpropInput', { dy, filter: w }, { strides: c.stride, pad: 'same', dataFormat: 'NHWC', inputShape: c.x });
       const filter = run('Conv2DBackpropFilter', { x, dy }, { strides: c.stride, pad: 'same', dataFormat: 'NHWC', filterShape: c.w });
-      const forward = () => tf.tidy(() => tf.conv2d(x, w, c.stride, 'same').dataSync());
+      const forward = () => {
+        // Read outside tf.tidy: tidy walks a returned typed array element by element (see FACTS).
+        const out = tf.conv2d(x, w, c.stride, 'same');
+        out.dataSync();
+        out.dispose();
+      };
       const repeats = backend === 'cpu' ? 1 : 3;
       report(`${backend}.conv2d_forward.${c.name}`, timeIt(forward, repeats), 'ms');
       report(`${backend}.Conv2DBackpropInput.${c.name}`, timeIt(input, repeats), 'ms');

@@ -18,6 +18,7 @@ import { bestThreshold, froc, overlap, sensitivityAt, THRESHOLDS } from '../eval
 import { augment, downsampleMask, openDataset, rng, SampleCache, shuffle, splitDataset, validRegion, type DatasetFormat, type Split } from './data.ts';
 import { lesionLoss } from './loss.ts';
 import { useBackend } from './backend.ts';
+import { GradientPool } from './parallel.ts';
 
 export interface TrainOptions {
   name: string;
@@ -35,6 +36,8 @@ export interface TrainOptions {
   /** Where the finished model goes (`models/<name>`). */
   out: string;
   backend?: 'wasm' | 'cpu';
+  /** Threads computing each step's gradients (data parallel, see parallel.ts); default 1. */
+  workers?: number;
   /** Run validation every epoch (default true). */
   validate?: boolean;
   studioVersion?: string;
@@ -228,6 +231,7 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
   if (split.train.length === 0) throw new StudioError('INVALID_PAYLOAD', 'the training split is empty: the dataset is too small', options.data);
 
   const cache = new SampleCache(byId, S);
+  const pool = (options.workers ?? 1) > 1 ? await GradientPool.create(model, options.workers as number, backend) : null;
   const random = rng(options.seed + startEpoch * 7919);
   const stepsPerEpoch = Math.ceil(split.train.length / options.batchSize);
   const totalSteps = stepsPerEpoch * options.epochs;
@@ -251,6 +255,7 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
     const epochStart = performance.now();
     for (let step = 0; step < stepsPerEpoch; step++) {
       if ((await hooks.gate()) === 'cancel') {
+        await pool?.close();
         model.dispose();
         optimizer.dispose();
         throw new StudioError('CANCELLED', `training ${options.name} cancelled`);
@@ -265,11 +270,15 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
         ys.set(downsampleMask(a.mask, S), k * s4 * s4);
       }
       (optimizer as unknown as { learningRate: number }).learningRate = learningRateAt(options.learningRate, epoch * stepsPerEpoch + step, totalSteps, warmup);
-      const x = tf.tensor4d(xs, [n, S, S, 3]);
-      const y = tf.tensor4d(ys, [n, s4, s4, 1]);
-      const lossT = optimizer.minimize(() => lesionLoss(model.apply(x, { training: true }) as tf.Tensor, y), true) as tf.Scalar;
-      const loss = (await lossT.data())[0];
-      tf.dispose([x, y, lossT]);
+      let loss: number;
+      if (pool) loss = await pool.step(model, optimizer, xs, ys, n, S);
+      else {
+        const x = tf.tensor4d(xs, [n, S, S, 3]);
+        const y = tf.tensor4d(ys, [n, s4, s4, 1]);
+        const lossT = optimizer.minimize(() => lesionLoss(model.apply(x, { training: true }) as tf.Tensor, y), true) as tf.Scalar;
+        loss = (await lossT.data())[0];
+        tf.dispose([x, y, lossT]);
+      }
       if (!Number.isFinite(loss)) throw new StudioError('INTERNAL', `loss became ${loss} at epoch ${epoch + 1} step ${step + 1}; try a lower learning rate`);
       lossSum += loss * n;
       lossCount += n;
@@ -289,6 +298,7 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
     emit({ state: 'running', epoch: epoch + 1, step: stepsPerEpoch, loss: last.loss, valDice: last.valDice, valSensitivity1FP: last.valSensitivity1FP, imagesPerSec: imagesDone / Math.max(1e-3, (performance.now() - started) / 1000), etaSec: NaN });
   }
 
+  await pool?.close();
   const card: ModelCard = {
     name: options.name,
     variant: options.variant,
@@ -309,6 +319,7 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
       augmentation: 'flips, rotation ±15°, scale 0.85–1.15, brightness ±0.15, contrast 0.8–1.2',
       seed: options.seed,
       ...(options.base ? { base: options.base } : {}),
+      ...(pool ? { dataParallelThreads: pool.threads } : {}),
     },
     training: { epochs: options.epochs, seconds: Math.round(seconds), history, ...(resumedFrom !== undefined ? { resumedFrom } : {}) },
     preprocessing: "RGB in [0,1], the detector's letterbox: long side fit to inputSize, image top-left, zero padding",

@@ -5,7 +5,7 @@ import { numberOption, parseArgs } from '../args.ts';
 import { ProgressBar } from '../progress.ts';
 
 const USAGE =
-  'studio train --data DIR --variant baseline|se|cbam|nonlocal --epochs N --out models/NAME [--format masks|coco|review] [--input-size 256] [--batch 8] [--lr 0.001] [--seed 42] [--limit N] [--base MODEL_DIR] [--backend wasm|cpu] [--no-validate]';
+  'studio train --data DIR --variant baseline|se|cbam|nonlocal --epochs N --out models/NAME [--format masks|coco|review] [--input-size 256] [--batch 8] [--lr 0.001] [--seed 42] [--limit N] [--base MODEL_DIR] [--backend wasm|cpu] [--workers N (data-parallel threads)] [--no-validate]';
 
 export const command: Command = {
   summary: 'train a detector variant on a dataset (resumes from its checkpoint after an interruption)',
@@ -25,6 +25,7 @@ export const command: Command = {
       base: 'value',
       backend: 'value',
       name: 'value',
+      workers: 'value',
       'no-validate': 'flag',
     });
     const need = (k: string) => {
@@ -60,6 +61,7 @@ export const command: Command = {
         base: typeof options.base === 'string' ? options.base : undefined,
         out,
         backend,
+        workers: numberOption(options, 'workers', 1),
         validate: !options['no-validate'],
         studioVersion: studioVersion(),
       },

@@ -1,0 +1,50 @@
+/**
+ * Data-parallel steps equal the full-batch step. With a batch made of two identical halves, each half's
+ * BatchNorm statistics equal the whole batch's, so the averaged gradients of two threads must give the
+ * same update as one thread on the whole batch (exact up to float rounding).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { buildModel } from '../../main/detector/model.ts';
+import { useBackend } from '../../main/training/backend.ts';
+import { lesionLoss } from '../../main/training/loss.ts';
+import { GradientPool } from '../../main/training/parallel.ts';
+
+test('a two-thread data-parallel step applies the same update as a one-thread full-batch step', async () => {
+  const backend = await useBackend('wasm');
+  const S = 32;
+  const half = 2;
+  const xHalf = Float32Array.from({ length: half * S * S * 3 }, (_, i) => ((i * 7919) % 101) / 100);
+  const yHalf = Float32Array.from({ length: half * (S / 4) ** 2 }, (_, i) => (i % 5 === 0 ? 1 : 0));
+  const x = new Float32Array([...xHalf, ...xHalf]);
+  const y = new Float32Array([...yHalf, ...yHalf]);
+
+  const a = buildModel({ variant: 'cbam', inputSize: S, widths: [4, 4, 8, 8], decoderWidth: 4 });
+  const b = buildModel({ variant: 'cbam', inputSize: S, widths: [4, 4, 8, 8], decoderWidth: 4 });
+  b.setWeights(a.getWeights());
+  const initial = a.trainableWeights.map((w) => Float32Array.from(w.read().dataSync()));
+
+  const single = tf.train.sgd(0.1);
+  const xt = tf.tensor4d(x, [2 * half, S, S, 3]);
+  const yt = tf.tensor4d(y, [2 * half, S / 4, S / 4, 1]);
+  const lossSingle = single.minimize(() => lesionLoss(a.apply(xt, { training: true }) as tf.Tensor, yt), true) as tf.Scalar;
+
+  const pool = await GradientPool.create(b, 2, backend);
+  try {
+    const lossParallel = await pool.step(b, tf.train.sgd(0.1), x, y, 2 * half, S);
+    assert.ok(Math.abs(lossParallel - lossSingle.dataSync()[0]) < 1e-4, `loss ${lossParallel} vs ${lossSingle.dataSync()[0]}`);
+  } finally {
+    await pool.close();
+  }
+  const wa = a.trainableWeights.map((w) => w.read().dataSync());
+  const wb = b.trainableWeights.map((w) => w.read().dataSync());
+  let moved = 0;
+  for (let i = 0; i < wa.length; i++) {
+    for (let j = 0; j < wa[i].length; j++) {
+      assert.ok(Math.abs(wa[i][j] - wb[i][j]) < 1e-4, `${a.trainableWeights[i].name}[${j}]: ${wa[i][j]} vs ${wb[i][j]}`);
+      if (Math.abs(wa[i][j] - initial[i][j]) > 1e-6) moved++;
+    }
+  }
+  assert.ok(moved > 100, 'the step changed the weights');
+});
