@@ -8,6 +8,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { buildModel } from '../main/detector/model.ts';
 import { registerWasmGradientKernels, useOriginalWasmKernel } from '../main/training/kernels/index.ts';
 import { lesionLoss } from '../main/training/loss.ts';
+import { GradientPool } from '../main/training/parallel.ts';
 
 type Report = (figure: string, value: number, unit: string) => void;
 
@@ -38,6 +39,29 @@ async function trainingThroughput(report: Report, backend: string, variant: 'bas
   tf.dispose([x, y]);
   model.dispose();
   optimizer.dispose();
+}
+
+/** The same step split over `threads` worker threads (data parallel): what more cores buy under Node. */
+async function parallelThroughput(report: Report, threads: number, steps: number): Promise<void> {
+  await tf.setBackend('wasm');
+  const S = 256;
+  const B = 8;
+  const model = buildModel({ variant: 'cbam', inputSize: S });
+  const optimizer = tf.train.adam(1e-3);
+  const x = Float32Array.from({ length: B * S * S * 3 }, () => Math.random());
+  const y = Float32Array.from({ length: B * (S / 4) ** 2 }, () => (Math.random() > 0.9 ? 1 : 0));
+  const pool = await GradientPool.create(model, threads, 'wasm');
+  try {
+    await pool.step(model, optimizer, x, y, B, S);
+    const t0 = performance.now();
+    for (let i = 0; i < steps; i++) await pool.step(model, optimizer, x, y, B, S);
+    const ms = (performance.now() - t0) / steps;
+    report(`wasm.cbam.train_256_b8_${threads}threads`, (B * 1000) / ms, 'images/s');
+  } finally {
+    await pool.close();
+    model.dispose();
+    optimizer.dispose();
+  }
 }
 
 function kernelTimes(report: Report): void {
@@ -85,6 +109,7 @@ export async function run(report: Report): Promise<void> {
   await tf.ready();
   kernelTimes(report);
   for (const variant of ['baseline', 'cbam'] as const) await trainingThroughput(report, 'wasm', variant, 3);
+  await parallelThroughput(report, 2, 3);
   // cpu is ~20x slower: one timed step is enough to place it.
   await trainingThroughput(report, 'cpu', 'cbam', 1);
   await tf.setBackend('wasm');
