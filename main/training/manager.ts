@@ -4,6 +4,7 @@
  * (throttled, but every state change and epoch end goes out at once).
  */
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { type EvaluationReport, type ErrorCode, StudioError, type TrainingProgress, type ValidRequest } from '../../preload/contract.ts';
@@ -60,6 +61,8 @@ export class TrainingManager {
       limit: req.limit,
       base,
       out,
+      // One wasm thread per core, but at least 4 images per thread so BatchNorm statistics stay meaningful.
+      workers: Math.max(1, Math.min(availableParallelism(), Math.floor(req.batchSize / 4))),
       studioVersion: this.ctx.version,
     };
     const run: Run = {
