@@ -12,6 +12,7 @@ import { DetectorEngine, coreCount } from '../detector/engine.ts';
 import { listImageFiles, loadImageFile, toRGB8 } from '../imaging/index.ts';
 import type { RGBImage } from '../detector/preprocess.ts';
 import { CSV_HEADER, csvRows, mapToGrey, writeGreyPng, writeOverlayPng } from './outputs.ts';
+import { storeRecorder, type StoreRecorder } from '../review/recorder.ts';
 
 export interface AnalysisEntry {
   image: string;
@@ -45,18 +46,23 @@ export interface AnalysisOptions {
   /** Inference runtime (settings.runtime): auto, onnxruntime[-cpu|-cuda] or tfjs. */
   runtime?: string;
   workers?: number;
+  /**
+   * A review store file (main/review/store.ts): each analysed image and its findings are recorded there in
+   * one transaction, and an image this model already recorded is skipped before decoding, so an
+   * interrupted run (even kill -9) resumes without repeating or losing work.
+   */
+  store?: string;
   signal?: AbortSignal;
   onProgress?(p: AnalysisProgress): void;
-  /**
-   * HOOK(--store): called once per analysed image, after its files are written, so the review store
-   * (main/review/store.ts, wired by the lead) can record the findings. A rejection fails only that image.
-   */
+  /** Called once per analysed image, after its files are written (and it is recorded). A rejection fails only that image. */
   onImageResult?(entry: AnalysisEntry, path: string): Promise<void>;
 }
 
 export interface AnalysisSummary {
   total: number;
   analysed: number;
+  /** Images skipped because the review store already holds them (`store`). */
+  skipped: number;
   failed: { image: string; error: string }[];
   cancelled: boolean;
   seconds: number;
@@ -93,16 +99,19 @@ export async function analyze(options: AnalysisOptions): Promise<AnalysisSummary
   const entries: (AnalysisEntry | undefined)[] = new Array(files.length);
   const stems = new Set<string>();
   let done = listing.errors.length;
+  let skipped = 0;
   let cancelled = false;
+  let rec: StoreRecorder | undefined;
 
   const progress = (current?: string) => {
     const seconds = (performance.now() - started) / 1000;
-    const rate = seconds > 0 ? (done - listing.errors.length) / seconds : 0;
+    const rate = seconds > 0 ? (done - skipped - listing.errors.length) / seconds : 0;
     options.onProgress?.({ done, total, failed: failed.length, imagesPerSec: rate, etaSec: rate > 0 ? (total - done) / rate : NaN, current });
   };
 
   try {
     const backend = (await engine.backend()).backend;
+    if (options.store) rec = storeRecorder(options.store, { model: options.modelName, backend, params: { threshold: options.threshold ?? 0.5 } });
     progress();
     // Keep every worker busy plus one decoded image waiting per worker, so decoding overlaps inference.
     const inFlight = new Set<Promise<void>>();
@@ -116,6 +125,12 @@ export async function analyze(options: AnalysisOptions): Promise<AnalysisSummary
       const stem = uniqueStem(path, stems);
       let image: RGBImage;
       try {
+        if (rec && (await rec.isDone(path))) {
+          skipped++;
+          done++;
+          progress(path);
+          continue;
+        }
         image = await decode(path);
       } catch (err) {
         failed.push({ image: path, error: (err as Error).message });
@@ -134,6 +149,7 @@ export async function analyze(options: AnalysisOptions): Promise<AnalysisSummary
           if (deepest) writes.push(mapToGrey(deepest.map, image.width, image.height).then((g) => writeGreyPng(g, image.width, image.height, join(out, names.attention!))));
           await Promise.all(writes);
           const entry: AnalysisEntry = { image: path, width: image.width, height: image.height, model: options.modelName, backend, findings: r.findings, outputs: names, ms: Math.round(r.ms * 10) / 10 };
+          await rec?.record(path, entry);
           await options.onImageResult?.(entry, path);
           entries[i] = entry;
         } catch (err) {
@@ -154,9 +170,11 @@ export async function analyze(options: AnalysisOptions): Promise<AnalysisSummary
     writeFileSync(join(out, 'findings.json'), `${JSON.stringify(analysed, null, 1)}\n`);
     await writeFile(join(out, 'findings.csv'), `${[CSV_HEADER, ...analysed.flatMap(csvRows)].join('\n')}\n`);
     writeFileSync(join(out, 'errors.json'), `${JSON.stringify(failed, null, 1)}\n`);
+    if (!cancelled) rec?.finish();
     const seconds = (performance.now() - started) / 1000;
-    return { total, analysed: analysed.length, failed, cancelled, seconds, imagesPerSec: analysed.length / seconds, backend, out };
+    return { total, analysed: analysed.length, skipped, failed, cancelled, seconds, imagesPerSec: analysed.length / seconds, backend, out };
   } finally {
     await engine.close();
+    rec?.close();
   }
 }

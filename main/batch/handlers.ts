@@ -32,10 +32,6 @@ export function createBatchHandlers(ctx: ServiceContext): BatchService {
       'batch.start': async (req) => {
         if (running) throw new StudioError('BUSY', `batch job ${running.progress.jobId} is still running`);
         const dir = modelDir(ctx.settings.modelsDir, req.model);
-        if (req.store) {
-          // HOOK(--store): the review store (main/review/store.ts) records each image's findings here.
-          throw new StudioError('UNSUPPORTED', 'recording batch findings into a review store is not wired yet', 'store');
-        }
         const jobId = randomUUID();
         const abort = new AbortController();
         const progress: BatchProgress = { jobId, state: 'running', done: 0, total: 0, failed: 0, imagesPerSec: 0, etaSec: 0 };
@@ -46,6 +42,7 @@ export function createBatchHandlers(ctx: ServiceContext): BatchService {
           modelName: req.model,
           out: req.out,
           threshold: req.threshold,
+          store: req.store,
           backend: ctx.settings.backend,
           runtime: ctx.settings.runtime,
           signal: abort.signal,
@@ -56,7 +53,7 @@ export function createBatchHandlers(ctx: ServiceContext): BatchService {
         }).then(
           (summary) => {
             progress.state = summary.cancelled ? 'cancelled' : 'finished';
-            progress.message = `${summary.analysed} analysed, ${summary.failed.length} failed; results in ${summary.out}`;
+            progress.message = `${summary.analysed} analysed, ${summary.skipped ? `${summary.skipped} already in the store, ` : ''}${summary.failed.length} failed; results in ${summary.out}`;
           },
           (err) => {
             progress.state = 'failed';

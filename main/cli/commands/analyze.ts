@@ -11,7 +11,7 @@ import { analyze } from '../../batch/analyze.ts';
 export const command: Command = {
   summary: 'run a detector over images and folders; write findings.json/.csv and heatmap, attention and overlay PNGs',
   usage: [
-    'studio analyze INPUT… --model NAME --out DIR [--threshold T] [--models-dir D] [--backend B] [--runtime R] [--workers N]',
+    'studio analyze INPUT… --model NAME --out DIR [--threshold T] [--models-dir D] [--backend B] [--runtime R] [--workers N] [--store FILE]',
     '',
     '  INPUT         image files (DICOM, PNG, JPEG, TIFF) or folders, searched recursively',
     '  --model       a model in the models folder (or a path to a model folder)',
@@ -22,6 +22,8 @@ export const command: Command = {
     '  --runtime     auto | onnxruntime | onnxruntime-cpu | onnxruntime-cuda | tfjs (default: STUDIO_RUNTIME, else auto:',
     '                onnxruntime when installed, else TensorFlow.js)',
     '  --workers     inference worker threads (default: one per core)',
+    '  --store       record each image\'s findings in this review store (SQLite) for the review worklist; images',
+    '                this model already recorded there are skipped, so an interrupted run resumes where it stopped',
     '',
     'Multi-frame images are analysed on their first frame. Files that fail are reported (errors.json) and skipped;',
     'the exit status is 1 only when no image could be analysed.',
@@ -31,10 +33,7 @@ export const command: Command = {
     if (!positional.length) throw new StudioError('INVALID_PAYLOAD', 'give at least one image file or folder');
     if (typeof options.model !== 'string') throw new StudioError('INVALID_PAYLOAD', '--model NAME is required');
     if (typeof options.out !== 'string') throw new StudioError('INVALID_PAYLOAD', '--out DIR is required');
-    if (options.store !== undefined) {
-      // HOOK(--store): the review store (main/review/store.ts) will record each image's findings via analyze's onImageResult.
-      throw new StudioError('UNSUPPORTED', '--store is not wired yet');
-    }
+    if (options.store !== undefined && typeof options.store !== 'string') throw new StudioError('INVALID_PAYLOAD', '--store FILE needs a file');
     const threshold = numberOption(options, 'threshold', 0.5);
     if (!(threshold >= 0 && threshold <= 1)) throw new StudioError('INVALID_PAYLOAD', '--threshold must be between 0 and 1');
     const workers = options.workers === undefined ? undefined : numberOption(options, 'workers', 1);
@@ -52,6 +51,7 @@ export const command: Command = {
       out: options.out,
       threshold,
       workers,
+      store: typeof options.store === 'string' ? resolve(options.store) : undefined,
       backend: typeof options.backend === 'string' ? options.backend : settings.backend,
       runtime: typeof options.runtime === 'string' ? options.runtime : settings.runtime,
       onProgress: (p) => {
@@ -61,7 +61,8 @@ export const command: Command = {
     });
     bar.finish();
     for (const f of summary.failed) process.stderr.write(`  skipped: ${f.error.includes(f.image) ? f.error : `${f.image}: ${f.error}`}\n`);
+    if (summary.skipped) process.stdout.write(`${summary.skipped} images already in the store: skipped\n`);
     process.stdout.write(`${summary.analysed} of ${summary.total} images analysed in ${summary.seconds.toFixed(1)} s (${summary.imagesPerSec.toFixed(1)} images/s, ${summary.backend}); ${summary.failed.length} failed; results in ${summary.out}\n`);
-    return summary.analysed > 0 || summary.total === 0 ? 0 : 1;
+    return summary.analysed > 0 || summary.skipped > 0 || summary.total === 0 ? 0 : 1;
   },
 };
