@@ -17,8 +17,7 @@ import { startBackend } from '../main/detector/backend.ts';
 import { DetectorEngine, coreCount } from '../main/detector/engine.ts';
 import { saveModel } from '../main/detector/io.ts';
 import { buildInferenceModel, buildModel, modelFlops, type Variant } from '../main/detector/model.ts';
-import type { RGBImage } from '../main/detector/preprocess.ts';
-import { letterboxRGB } from '../main/runtime/letterbox.ts';
+import { letterbox, type RGBImage } from '../main/detector/preprocess.ts';
 import { cropMap, imageCells } from '../main/detector/postprocess.ts';
 import { mapToGrey, writeGreyPng, writeOverlayPng } from '../main/batch/outputs.ts';
 import { listImageFiles, loadImageFile, toRGB8 } from '../main/imaging/index.ts';
@@ -127,7 +126,7 @@ async function analyzeStages(report: Report, ort: OrtModule, files: string[], ou
     };
     const image = toRGB8(await (await loadImageFile(file)).frame(0));
     lap('decode');
-    const { input, box } = letterboxRGB(image, S);
+    const { input, box } = letterbox(image, S);
     lap('letterbox');
     const r = await session.run({ image: new ort.Tensor('float32', input, [1, S, S, 3]) });
     lap('inference');

@@ -9,8 +9,8 @@ import type { AttentionMap, Variant } from '../../preload/contract.ts';
 import { MODEL_FILE } from '../detector/io.ts';
 import { OUTPUT_STRIDE } from '../detector/model.ts';
 import { argmax, cropMap, findings, imageCells } from '../detector/postprocess.ts';
-import type { RGBImage } from '../detector/preprocess.ts';
-import { letterboxRGB } from './letterbox.ts';
+import { letterbox, type RGBImage } from '../detector/preprocess.ts';
+
 import type { DetectOptions, RawDetection } from '../detector/inference.ts';
 import { OnnxExportError, onnxModelFor, type OnnxMeta } from './cache.ts';
 import { createSession, type OrtModule, type Provider } from './ort.ts';
@@ -71,7 +71,7 @@ export class OnnxDetector {
   async detect(image: RGBImage, options: DetectOptions = {}): Promise<RawDetection> {
     const started = performance.now();
     const S = this.inputSize;
-    const { input, box } = letterboxRGB(image, S);
+    const { input, box } = letterbox(image, S);
     const outs = await this.run(input);
     const [lesionSpec, ...maps] = this.meta.outputs;
     const lesionCells = imageCells(box, OUTPUT_STRIDE);

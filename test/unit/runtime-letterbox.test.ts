@@ -1,11 +1,21 @@
 /**
- * The onnxruntime path's fast letterbox must be the detector's letterbox bit for bit, so that both
- * runtimes (and training, which uses preprocess.ts) see identical model inputs.
+ * The detector's fast letterbox (used by both runtimes and by training) must be, bit for bit, the plain
+ * definition: preprocess.ts's separable triangle `resize` of the bytes, stored as float32, divided by 255,
+ * placed top-left in a zero square.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { letterbox } from '../../main/detector/preprocess.ts';
-import { letterboxRGB } from '../../main/runtime/letterbox.ts';
+import { letterbox, letterboxGeometry, resize, type RGBImage } from '../../main/detector/preprocess.ts';
+
+/** The definition the fast letterbox must reproduce. */
+function reference(image: RGBImage, size: number) {
+  const box = letterboxGeometry(image.width, image.height, size);
+  const resized = resize(image.data, image.width, image.height, 3, box.width, box.height);
+  const input = new Float32Array(size * size * 3);
+  const rowLen = box.width * 3;
+  for (let y = 0; y < box.height; y++) for (let i = 0; i < rowLen; i++) input[y * size * 3 + i] = resized[y * rowLen + i] / 255;
+  return { input, box };
+}
 
 function image(width: number, height: number, seed: number) {
   const data = new Uint8Array(width * height * 3);
@@ -29,10 +39,10 @@ const CASES: [number, number, number][] = [
 ];
 
 for (const [w, h, size] of CASES) {
-  test(`${w}×${h} into ${size}²: every value and the geometry equal preprocess.ts's letterbox`, () => {
+  test(`${w}×${h} into ${size}²: every value and the geometry equal the resize-divide-pad definition`, () => {
     const img = image(w, h, w * 31 + h);
-    const want = letterbox(img, size);
-    const got = letterboxRGB(img, size);
+    const want = reference(img, size);
+    const got = letterbox(img, size);
     assert.deepEqual(got.box, want.box);
     assert.equal(got.input.length, want.input.length);
     for (let i = 0; i < want.input.length; i++) {
@@ -41,6 +51,6 @@ for (const [w, h, size] of CASES) {
   });
 }
 
-test('a buffer of the wrong length is refused like preprocess.ts refuses it', () => {
-  assert.throws(() => letterboxRGB({ width: 4, height: 4, data: new Uint8Array(10) }, 32), /needs 48 bytes, got 10/);
+test('a buffer of the wrong length is refused', () => {
+  assert.throws(() => letterbox({ width: 4, height: 4, data: new Uint8Array(10) }, 32), /needs 48 bytes, got 10/);
 });
