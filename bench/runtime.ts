@@ -3,7 +3,7 @@
  * Per runtime: model latency at 256² and 512² (median; the interactive thread setting), batch throughput
  * through the detector engine with one worker per core, achieved GFLOP/s (analytic FLOPs from the layer
  * shapes, main/detector/model.ts modelFlops) next to a 2048² matmul ceiling on the same runtime, and
- * `studio analyze` over the Kvasir-SEG polyp images (decoding and output PNGs included) against the pure
+ * `studio analyze` over the Kvasir-SEG polyp images (decoding and output PNGs included, and findings only) against the pure
  * inference rate of the same engine on the same, already decoded images.
  * Targets on the 2-core build machine: 512² ≤ 30 ms; analyze ≥ 60 images/s; analyze ≥ 90% of inference.
  * Where time goes is printed to stderr. No GPU is lent to this project: CUDA is not measured here.
@@ -242,16 +242,20 @@ export async function run(report: Report): Promise<void> {
       note(`${name}: engine with ${cores} workers on decoded ${BATCH_SIZE}² input: ${pure.rate.toFixed(1)} images/s (${pure.backend})`);
       if (!files.length) continue;
       const subset = runtime === 'tfjs' ? files.slice(0, 100) : files;
-      const t0 = process.cpuUsage();
-      const summary = await analyze({ inputs: subset, modelDir, modelName: 'bench', out: join(work, `analyze-${runtime}`), runtime, backend: 'wasm' });
-      const cpu = process.cpuUsage(t0);
-      report(`${name}.analyze_images_per_s`, summary.imagesPerSec, 'images/s');
-      report(`${name}.analyze_vs_inference`, (100 * summary.imagesPerSec) / pure.rate, '%');
-      const cpuMs = (cpu.user + cpu.system) / 1000 / Math.max(1, summary.analysed);
-      report(`${name}.analyze_cpu_ms_per_image`, cpuMs, 'ms');
-      report(`${name}.analyze_images_per_s_idle_cores`, (cores * 1000) / cpuMs, 'images/s');
-      note(`${name}: studio analyze of ${summary.analysed} Kvasir images (decode + inference + 3 PNGs each): ${summary.imagesPerSec.toFixed(1)} images/s, ${summary.failed.length} failed; CPU ${cpuMs.toFixed(1)} ms/image (all threads) vs ${pure.cpuMs.toFixed(1)} ms for inference alone`);
-      rmSync(join(work, `analyze-${runtime}`), { recursive: true, force: true });
+      // All outputs (the default: three PNGs per image) and findings only (`--outputs none`).
+      for (const [label, outputs] of [['analyze', undefined], ['analyze_findings_only', []]] as const) {
+        const out = join(work, `${label}-${runtime}`);
+        const t0 = process.cpuUsage();
+        const summary = await analyze({ inputs: subset, modelDir, modelName: 'bench', out, runtime, backend: 'wasm', outputs });
+        const cpu = process.cpuUsage(t0);
+        report(`${name}.${label}_images_per_s`, summary.imagesPerSec, 'images/s');
+        report(`${name}.${label}_vs_inference`, (100 * summary.imagesPerSec) / pure.rate, '%');
+        const cpuMs = (cpu.user + cpu.system) / 1000 / Math.max(1, summary.analysed);
+        report(`${name}.${label}_cpu_ms_per_image`, cpuMs, 'ms');
+        report(`${name}.${label}_images_per_s_idle_cores`, (cores * 1000) / cpuMs, 'images/s');
+        note(`${name}: studio analyze${outputs ? ' --outputs none' : ''} of ${summary.analysed} Kvasir images (decode + inference${outputs ? '' : ' + 3 PNGs each'}): ${summary.imagesPerSec.toFixed(1)} images/s, ${summary.failed.length} failed; CPU ${cpuMs.toFixed(1)} ms/image (all threads, worker start-up included) vs ${pure.cpuMs.toFixed(1)} ms for inference alone`);
+        rmSync(out, { recursive: true, force: true });
+      }
     }
     if (loaded && files.length) {
       mkdirSync(join(work, 'stages'));

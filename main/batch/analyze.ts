@@ -11,7 +11,7 @@ import { StudioError, type Finding } from '../../preload/contract.ts';
 import { DetectorEngine, coreCount } from '../detector/engine.ts';
 import { listImageFiles, loadImageFile, toRGB8 } from '../imaging/index.ts';
 import type { RGBImage } from '../detector/preprocess.ts';
-import { CSV_HEADER, csvRows, mapToGrey, writeGreyPng, writeOverlayPng } from './outputs.ts';
+import { CSV_HEADER, OUTPUT_KINDS, csvRows, mapToGrey, writeGreyPng, writeMapPng, writeOverlayPng, type OutputKind } from './outputs.ts';
 import { storeRecorder, type StoreRecorder } from '../review/recorder.ts';
 
 export interface AnalysisEntry {
@@ -21,8 +21,8 @@ export interface AnalysisEntry {
   model: string;
   backend: string;
   findings: Finding[];
-  /** Output files, relative to the output folder. */
-  outputs: { heatmap: string; attention: string | null; overlay: string };
+  /** Output files, relative to the output folder; null for one not written (not asked for, or no spatial attention). */
+  outputs: { heatmap: string | null; attention: string | null; overlay: string | null };
   ms: number;
 }
 
@@ -42,6 +42,8 @@ export interface AnalysisOptions {
   modelName: string;
   out: string;
   threshold?: number;
+  /** Which per-image files to write (default all three; [] writes only findings.json/.csv). */
+  outputs?: readonly OutputKind[];
   backend?: string;
   /** Inference runtime (settings.runtime): auto, onnxruntime[-cpu|-cuda] or tfjs. */
   runtime?: string;
@@ -94,6 +96,7 @@ export async function analyze(options: AnalysisOptions): Promise<AnalysisSummary
   const failed: { image: string; error: string }[] = listing.errors.map((e) => ({ image: e.file, error: e.message }));
   const files = listing.files;
   const total = files.length + listing.errors.length;
+  const wanted = new Set<OutputKind>(options.outputs ?? OUTPUT_KINDS);
   const workers = Math.max(1, Math.min(options.workers ?? coreCount(), Math.max(1, files.length)));
   const engine = new DetectorEngine({ workers, backend: options.backend, runtime: options.runtime });
   const entries: (AnalysisEntry | undefined)[] = new Array(files.length);
@@ -138,17 +141,25 @@ export async function analyze(options: AnalysisOptions): Promise<AnalysisSummary
         progress(path);
         continue;
       }
+      const { width, height } = image;
       const job = (async () => {
         try {
-          const r = await engine.detect(options.modelDir, image, { threshold: options.threshold });
-          const heat = await mapToGrey(r.heatmap, image.width, image.height);
+          // Without an overlay the pixels are not needed here after inference: hand them over without a copy
+          // (when they own their whole buffer; a view into a shared one is copied).
+          const own = image.data.byteOffset === 0 && image.data.byteLength === image.data.buffer.byteLength;
+          const r = await engine.detect(options.modelDir, image, { threshold: options.threshold, transfer: own && !wanted.has('overlay') });
           const spatial = r.attention.filter((a) => a.kind === 'spatial');
           const deepest = spatial[spatial.length - 1];
-          const names = { heatmap: `${stem}.heatmap.png`, attention: deepest ? `${stem}.attention.png` : null, overlay: `${stem}.overlay.png` };
-          const writes = [writeGreyPng(heat, image.width, image.height, join(out, names.heatmap)), writeOverlayPng(image, heat, r.findings, join(out, names.overlay))];
-          if (deepest) writes.push(mapToGrey(deepest.map, image.width, image.height).then((g) => writeGreyPng(g, image.width, image.height, join(out, names.attention!))));
+          const names = { heatmap: wanted.has('heatmap') ? `${stem}.heatmap.png` : null, attention: deepest && wanted.has('attention') ? `${stem}.attention.png` : null, overlay: wanted.has('overlay') ? `${stem}.overlay.png` : null };
+          const writes: Promise<void>[] = [];
+          if (names.overlay) {
+            const heat = await mapToGrey(r.heatmap, width, height);
+            if (names.heatmap) writes.push(writeGreyPng(heat, width, height, join(out, names.heatmap)));
+            writes.push(writeOverlayPng(image, heat, r.findings, join(out, names.overlay)));
+          } else if (names.heatmap) writes.push(writeMapPng(r.heatmap, width, height, join(out, names.heatmap)));
+          if (names.attention && deepest) writes.push(writeMapPng(deepest.map, width, height, join(out, names.attention)));
           await Promise.all(writes);
-          const entry: AnalysisEntry = { image: path, width: image.width, height: image.height, model: options.modelName, backend, findings: r.findings, outputs: names, ms: Math.round(r.ms * 10) / 10 };
+          const entry: AnalysisEntry = { image: path, width, height, model: options.modelName, backend, findings: r.findings, outputs: names, ms: Math.round(r.ms * 10) / 10 };
           await rec?.record(path, entry);
           await options.onImageResult?.(entry, path);
           entries[i] = entry;

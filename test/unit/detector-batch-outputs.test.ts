@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { CSV_HEADER, csvRows, mapToGrey, writeGreyPng, writeOverlayPng } from '../../main/batch/outputs.ts';
+import { CSV_HEADER, csvRows, mapToGrey, writeGreyPng, writeMapPng, writeOverlayPng } from '../../main/batch/outputs.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'batch-outputs-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
@@ -22,6 +22,43 @@ test('a probability map becomes an 8-bit greyscale PNG at the image size, 0 → 
   const { data, info } = await sharp(file).toColourspace('b-w').raw().toBuffer({ resolveWithObject: true });
   assert.deepEqual([info.width, info.height, info.channels], [40, 10, 1]);
   assert.deepEqual(Array.from(data), Array.from(grey));
+});
+
+test('writing a map straight to PNG gives the same pixels as mapToGrey then writeGreyPng', async () => {
+  const map = { width: 17, height: 11, data: Float32Array.from({ length: 17 * 11 }, (_, k) => Math.sin(k * 0.7) * 0.6 + 0.45) };
+  await writeGreyPng(await mapToGrey(map, 123, 77), 123, 77, join(tmp, 'two-step.png'));
+  await writeMapPng(map, 123, 77, join(tmp, 'one-step.png'));
+  const m = await sharp(join(tmp, 'one-step.png')).metadata();
+  assert.deepEqual([m.width, m.height, m.channels], [123, 77, 1]);
+  const a = await sharp(join(tmp, 'two-step.png')).toColourspace('b-w').raw().toBuffer({ resolveWithObject: true });
+  const b = await sharp(join(tmp, 'one-step.png')).toColourspace('b-w').raw().toBuffer({ resolveWithObject: true });
+  assert.ok(a.data.equals(b.data));
+});
+
+test('the overlay blends every heat and pixel value exactly as src × (1 − a) + ramp × a', async () => {
+  // One pixel per (heat, value) pair: the lookup tables must equal the float formula everywhere.
+  const width = 256;
+  const height = 256;
+  const image = { width, height, data: new Uint8Array(width * height * 3) };
+  const heat = new Uint8Array(width * height);
+  for (let h = 0; h < 256; h++) {
+    for (let v = 0; v < 256; v++) {
+      const i = h * 256 + v;
+      heat[i] = h;
+      image.data.set([v, 255 - v, (v * 7) & 255], i * 3);
+    }
+  }
+  const file = join(tmp, 'blend.png');
+  await writeOverlayPng(image, heat, [], file);
+  const { data } = await sharp(file).raw().toBuffer({ resolveWithObject: true });
+  const want = new Uint8Array(width * height * 3);
+  for (let i = 0; i < width * height; i++) {
+    const p = heat[i] / 255;
+    const a = p < 0.1 ? 0 : 0.6 * p;
+    const ramp = [Math.min(1, p * 3), Math.min(1, Math.max(0, p * 3 - 1)), Math.min(1, Math.max(0, p * 3 - 2))];
+    for (let c = 0; c < 3; c++) want[i * 3 + c] = image.data[i * 3 + c] * Math.fround(1 - a) + Math.fround(ramp[c] * 255 * a);
+  }
+  for (let i = 0; i < want.length; i++) if (data[i] !== want[i]) assert.fail(`pixel ${Math.floor(i / 3)} channel ${i % 3}: ${data[i]} vs ${want[i]}`);
 });
 
 test('the overlay keeps low-probability pixels as they are, tints high ones and draws each box', async () => {

@@ -7,11 +7,21 @@ import { StudioError } from '../../../preload/contract.ts';
 import { loadSettings } from '../../settings.ts';
 import { MODEL_FILE, modelDir } from '../../detector/io.ts';
 import { analyze } from '../../batch/analyze.ts';
+import { OUTPUT_KINDS, type OutputKind } from '../../batch/outputs.ts';
+
+/** `--outputs heatmap,overlay` → the kinds; `none` → []. */
+export function parseOutputs(value: string): OutputKind[] {
+  if (value.trim() === 'none') return [];
+  const kinds = value.split(',').map((k) => k.trim()).filter(Boolean);
+  const bad = kinds.filter((k) => !(OUTPUT_KINDS as readonly string[]).includes(k));
+  if (bad.length || !kinds.length) throw new StudioError('INVALID_PAYLOAD', `--outputs takes none or a comma-separated list of ${OUTPUT_KINDS.join(', ')}${bad.length ? ` (not ${bad.join(', ')})` : ''}`);
+  return [...new Set(kinds as OutputKind[])];
+}
 
 export const command: Command = {
-  summary: 'run a detector over images and folders; write findings.json/.csv and heatmap, attention and overlay PNGs',
+  summary: 'run a detector over images and folders; write findings.json/.csv and (by default) heatmap, attention and overlay PNGs',
   usage: [
-    'studio analyze INPUT… --model NAME --out DIR [--threshold T] [--models-dir D] [--backend B] [--runtime R] [--workers N] [--store FILE]',
+    'studio analyze INPUT… --model NAME --out DIR [--threshold T] [--models-dir D] [--backend B] [--runtime R] [--workers N] [--outputs LIST] [--store FILE]',
     '',
     '  INPUT         image files (DICOM, PNG, JPEG, TIFF) or folders, searched recursively',
     '  --model       a model in the models folder (or a path to a model folder)',
@@ -22,6 +32,8 @@ export const command: Command = {
     '  --runtime     auto | onnxruntime | onnxruntime-cpu | onnxruntime-cuda | tfjs (default: STUDIO_RUNTIME, else auto:',
     '                onnxruntime when installed, else TensorFlow.js)',
     '  --workers     inference worker threads (default: one per core)',
+    '  --outputs     per-image files: a comma-separated list of heatmap, attention, overlay (default all three),',
+    '                or none (findings.json and findings.csv only: the fastest)',
     '  --store       record each image\'s findings in this review store (SQLite) for the review worklist; images',
     '                this model already recorded there are skipped, so an interrupted run resumes where it stopped',
     '',
@@ -29,11 +41,13 @@ export const command: Command = {
     'the exit status is 1 only when no image could be analysed.',
   ].join('\n'),
   async run(args) {
-    const { positional, options } = parseArgs(args, { model: 'value', out: 'value', threshold: 'value', 'models-dir': 'value', backend: 'value', runtime: 'value', workers: 'value', store: 'value' });
+    const { positional, options } = parseArgs(args, { model: 'value', out: 'value', threshold: 'value', 'models-dir': 'value', backend: 'value', runtime: 'value', workers: 'value', store: 'value', outputs: 'value' });
     if (!positional.length) throw new StudioError('INVALID_PAYLOAD', 'give at least one image file or folder');
     if (typeof options.model !== 'string') throw new StudioError('INVALID_PAYLOAD', '--model NAME is required');
     if (typeof options.out !== 'string') throw new StudioError('INVALID_PAYLOAD', '--out DIR is required');
     if (options.store !== undefined && typeof options.store !== 'string') throw new StudioError('INVALID_PAYLOAD', '--store FILE needs a file');
+    if (options.outputs !== undefined && typeof options.outputs !== 'string') throw new StudioError('INVALID_PAYLOAD', '--outputs needs a list');
+    const outputs = typeof options.outputs === 'string' ? parseOutputs(options.outputs) : undefined;
     const threshold = numberOption(options, 'threshold', 0.5);
     if (!(threshold >= 0 && threshold <= 1)) throw new StudioError('INVALID_PAYLOAD', '--threshold must be between 0 and 1');
     const workers = options.workers === undefined ? undefined : numberOption(options, 'workers', 1);
@@ -51,6 +65,7 @@ export const command: Command = {
       out: options.out,
       threshold,
       workers,
+      outputs,
       store: typeof options.store === 'string' ? resolve(options.store) : undefined,
       backend: typeof options.backend === 'string' ? options.backend : settings.backend,
       runtime: typeof options.runtime === 'string' ? options.runtime : settings.runtime,
