@@ -8,6 +8,7 @@ import { useEffect, useMemo, useState } from 'react';
 import type { EvaluationReport, ModelInfo, StudioApi } from '../../../preload/contract.ts';
 import { LineChart, PALETTE } from '../training/LineChart.tsx';
 import '../training/training.css';
+import { SideBySide } from './SideBySide.tsx';
 
 const RATES = [0.125, 0.25, 0.5, 1, 2, 4, 8];
 
@@ -166,6 +167,7 @@ export function ComparePanel({ api }: { api: StudioApi }) {
             </p>
           </>
         )}
+        <SideBySide api={api} />
       </section>
     </div>
   );

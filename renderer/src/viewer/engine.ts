@@ -39,10 +39,21 @@ export interface CursorInfo {
   rgb?: [number, number, number];
 }
 
+/** Zoom and the image point at the view's centre: what another view of the same image needs to match this one. */
+export interface ViewTransform {
+  zoom: number;
+  cx: number;
+  cy: number;
+  /** Still fitted to the view (it refits on resize). */
+  fitted: boolean;
+}
+
 export interface EngineCallbacks {
   onView(state: ViewState): void;
   onCursor(info: CursorInfo | null): void;
   onFrameStep(delta: number): void;
+  /** After a draw whose zoom or pan differs from the last one reported or set (for synchronised views). */
+  onTransform?(t: ViewTransform): void;
 }
 
 const MIN_ZOOM = 0.02;
@@ -71,6 +82,7 @@ export class ViewEngine {
   private readonly observer: ResizeObserver;
   private readonly cleanup: (() => void)[] = [];
   private dpr = window.devicePixelRatio || 1;
+  private lastTransform = '';
 
   constructor(
     private readonly host: HTMLElement,
@@ -143,6 +155,26 @@ export class ViewEngine {
 
   getMode(): VoiMode {
     return this.mode;
+  }
+
+  getTransform(): ViewTransform {
+    return { zoom: this.zoom, cx: (this.host.clientWidth / 2 - this.panX) / this.zoom, cy: (this.host.clientHeight / 2 - this.panY) / this.zoom, fitted: this.fitted };
+  }
+
+  /** Match another view's transform; it is not reported back through onTransform, so views never echo. */
+  setTransform(t: ViewTransform): void {
+    this.zoom = Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, t.zoom));
+    this.panX = this.host.clientWidth / 2 - t.cx * this.zoom;
+    this.panY = this.host.clientHeight / 2 - t.cy * this.zoom;
+    this.fitted = t.fitted;
+    this.lastTransform = this.transformKey();
+    this.needsDraw = true;
+    this.needsReport = true;
+    this.schedule();
+  }
+
+  private transformKey(): string {
+    return `${this.zoom} ${this.panX} ${this.panY}`;
   }
 
   fit(report = true): void {
@@ -373,5 +405,10 @@ export class ViewEngine {
     }
     this.over.dataset.overlay = map ? 'map' : 'none';
     this.over.dataset.boxes = String(boxes.length);
+    const key = this.transformKey();
+    if (key !== this.lastTransform) {
+      this.lastTransform = key;
+      this.cb.onTransform?.(this.getTransform());
+    }
   }
 }

@@ -1,0 +1,556 @@
+/**
+ * Side-by-side overlays: one image (any image open in the studio, or files opened here), two to four
+ * models run on the same frame, one pane per model. Every pane is a viewer engine of its own, and they
+ * move as one: a zoom or pan in any pane is handed to the others as the image point at the view's centre
+ * plus the zoom, and a window dragged in one is set on all. Overlay controls (map, opacity, colour map,
+ * score threshold) are shared, so the panes differ only by model.
+ *
+ * Attention layers are named per variant (`stage3/cbam_spatial`, `stage4/nonlocal_attention`), so the map
+ * is chosen by depth ("deepest spatial", "stage k", "non-local") and each pane finds its own layer, or
+ * says that its variant has none.
+ */
+import { memo, useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import type { DetectionResult, FramePixels, GradCamResult, ImageSummary, Map2D, ModelInfo, StudioApi } from '../../../preload/contract.ts';
+import { isElectron } from '../api.ts';
+import { COLORMAPS, type ColormapName, colorize, colormapGradient, mapRange } from '../detector/colormaps.ts';
+import { type OverlayState, type Tool, ViewEngine, type ViewState, type ViewTransform } from '../viewer/engine.ts';
+import { fromFileList, uploadPicked } from '../viewer/files.ts';
+import { FrameCache } from '../viewer/frameCache.ts';
+import { initialMode, presetsFor } from '../viewer/presets.ts';
+import type { VoiMode } from '../viewer/windowing.ts';
+import './compare.css';
+
+const MAX_PANES = 4;
+/** Results carry full-size maps: keep the most recent few per kind. */
+const KEEP = 16;
+
+type Job<T> = { state: 'running' } | { state: 'done'; value: T } | { state: 'error'; error: string };
+
+/** `none`, `heatmap`, `deepest`, `stage<k>`, `nonlocal` or `gradcam`. */
+type Layer = string;
+
+interface Shared {
+  layer: Layer;
+  opacity: number;
+  colormap: ColormapName;
+  threshold: number;
+  showBoxes: boolean;
+}
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+const jobKey = (imageId: string, frame: number, model: string) => `${imageId}:${frame}:${model}`;
+
+function remember<T>(prev: Record<string, T>, key: string, value: T): Record<string, T> {
+  const next = { ...prev };
+  delete next[key];
+  next[key] = value;
+  const keys = Object.keys(next);
+  for (const k of keys.slice(0, Math.max(0, keys.length - KEEP))) delete next[k];
+  return next;
+}
+
+const stageOf = (name: string) => Number(/^stage(\d+)\//.exec(name)?.[1] ?? NaN);
+
+/** What this pane shows for the chosen layer: a map, or why there is none. */
+function chooseMap(layer: Layer, variant: string | undefined, det: Job<DetectionResult> | undefined, cam: Job<GradCamResult> | undefined): { map: Map2D; probability: boolean; label: string } | { note: string } | null {
+  if (layer === 'none') return null;
+  if (layer === 'gradcam') {
+    if (!cam) return { note: 'Grad-CAM not computed yet' };
+    if (cam.state === 'running') return { note: 'Computing Grad-CAM…' };
+    if (cam.state === 'error') return { note: `Grad-CAM failed: ${cam.error}` };
+    return { map: cam.value.map, probability: false, label: `Grad-CAM · ${cam.value.layer}` };
+  }
+  if (!det || det.state !== 'done') return null;
+  const r = det.value;
+  if (layer === 'heatmap') return { map: r.heatmap, probability: true, label: 'Lesion probability' };
+  const v = r.variant ?? variant;
+  const spatial = r.attention.filter((a) => a.kind === 'spatial');
+  const none = v === 'baseline' ? 'baseline: no attention module' : v === 'se' ? 'se: channel attention only, no spatial map' : null;
+  if (layer === 'deepest') {
+    const a = spatial.at(-1);
+    return a ? { map: a.map, probability: false, label: `Attention · ${a.name}` } : { note: none ?? `${v}: no spatial attention map` };
+  }
+  if (layer === 'nonlocal') {
+    const a = r.attention.find((x) => x.kind === 'nonlocal');
+    return a ? { map: a.map, probability: false, label: `Attention · ${a.name}` } : { note: none ?? `${v}: no non-local attention` };
+  }
+  const stage = Number(/^stage(\d+)$/.exec(layer)?.[1] ?? NaN);
+  const a = spatial.find((x) => stageOf(x.name) === stage);
+  return a ? { map: a.map, probability: false, label: `Attention · ${a.name}` } : { note: none ?? `${v}: no spatial attention at stage ${stage}` };
+}
+
+/** How the panes reach each other: one object for the component's life, so panes never re-subscribe. */
+interface Sync {
+  attach(model: string, engine: ViewEngine | null): void;
+  /** The window and (when this image is already shown) the transform a pane starts with. */
+  initial(frame: FramePixels): { mode: VoiMode; transform: ViewTransform | null };
+  transformed(model: string, t: ViewTransform): void;
+  viewed(model: string, s: ViewState): void;
+}
+
+interface PaneProps {
+  index: number;
+  model: string;
+  info: ModelInfo | undefined;
+  det: Job<DetectionResult> | undefined;
+  cam: Job<GradCamResult> | undefined;
+  frame: FramePixels | null;
+  shared: Shared;
+  tool: Tool;
+  invert: boolean;
+  sync: Sync;
+}
+
+const Pane = memo(function Pane({ index, model, info, det, cam, frame, shared, tool, invert, sync }: PaneProps) {
+  const hostRef = useRef<HTMLDivElement>(null);
+  const baseRef = useRef<HTMLCanvasElement>(null);
+  const overRef = useRef<HTMLCanvasElement>(null);
+  const engineRef = useRef<ViewEngine | null>(null);
+  const lastImage = useRef<string | null>(null);
+
+  useEffect(() => {
+    const engine = new ViewEngine(hostRef.current!, baseRef.current!, overRef.current!, {
+      onView: (s) => sync.viewed(model, s),
+      onCursor: () => undefined,
+      onFrameStep: () => undefined,
+      onTransform: (t) => sync.transformed(model, t),
+    });
+    engineRef.current = engine;
+    sync.attach(model, engine);
+    return () => {
+      sync.attach(model, null);
+      engine.destroy();
+      engineRef.current = null;
+    };
+  }, [model, sync]);
+
+  useEffect(() => {
+    const engine = engineRef.current;
+    if (!engine) return;
+    const same = !!frame && lastImage.current === frame.id;
+    lastImage.current = frame?.id ?? null;
+    const init = frame ? sync.initial(frame) : null;
+    engine.setFrame(frame, same ? engine.getMode() : (init?.mode ?? { kind: 'window', voi: { center: 127.5, width: 256 } }), same);
+    // A pane added while the others are zoomed joins them where they are.
+    if (!same && init?.transform) engine.setTransform(init.transform);
+  }, [frame, sync]);
+  useEffect(() => engineRef.current?.setInvert(invert), [invert]);
+  useEffect(() => {
+    if (engineRef.current) engineRef.current.tool = tool;
+  }, [tool]);
+
+  const result = det?.state === 'done' ? det.value : null;
+  const chosen = useMemo(() => chooseMap(shared.layer, info?.variant, det, cam), [shared.layer, info?.variant, det, cam]);
+  const drawn = chosen && 'map' in chosen ? chosen : null;
+  const range = useMemo(() => (drawn ? mapRange(drawn.map, drawn.probability) : null), [drawn]);
+  const canvas = useMemo(() => (drawn && range ? colorize(drawn.map, shared.colormap, range) : null), [drawn, range, shared.colormap]);
+  const shown = useMemo(() => (result ? result.findings.filter((f) => f.score >= shared.threshold) : []), [result, shared.threshold]);
+  const overlay: OverlayState = useMemo(
+    () => ({ map: canvas, opacity: shared.opacity, boxes: shared.showBoxes ? shown.map((f) => ({ box: f.box, score: f.score })) : [] }),
+    [canvas, shared.opacity, shared.showBoxes, shown],
+  );
+  useEffect(() => engineRef.current?.setOverlay(overlay), [overlay]);
+
+  const note = chosen && 'note' in chosen ? chosen.note : null;
+  const status = !det ? 'idle' : det.state;
+  return (
+    <div className="sbs-pane" data-testid={`sbs-pane-${index}`} data-model={model} data-status={status}>
+      <div className="sbs-pane-head">
+        <span className="strong sbs-model" title={model}>
+          {model}
+        </span>
+        <span className="chip">{result?.variant ?? info?.variant ?? '?'}</span>
+        {result && (
+          <>
+            <span className="chip">{result.backend}</span>
+            <span className="chip">{result.ms.toFixed(0)} ms</span>
+            <span className="muted" data-testid={`sbs-findings-${index}`}>
+              {shown.length}/{result.findings.length} findings
+            </span>
+          </>
+        )}
+        {det?.state === 'running' && <span className="muted">running…</span>}
+      </div>
+      <div className={`viewport sbs-view tool-${tool}`} ref={hostRef} data-testid={`sbs-view-${index}`}>
+        <canvas className="layer-image" ref={baseRef} data-testid={`sbs-image-${index}`} />
+        <canvas className="layer-overlay" ref={overRef} data-testid={`sbs-overlay-${index}`} />
+        {!frame && <div className="viewport-empty">No image chosen</div>}
+        {frame && !det && <div className="sbs-note">Not run on this image yet</div>}
+        {det?.state === 'error' && (
+          <div className="sbs-note error" role="alert">
+            {det.error}
+          </div>
+        )}
+        {note && (
+          <div className="sbs-note" data-testid={`sbs-note-${index}`}>
+            {note}
+          </div>
+        )}
+      </div>
+      <div className="sbs-pane-foot">
+        {drawn && range ? (
+          <div className="sbs-legend" data-testid={`sbs-legend-${index}`}>
+            <span className="sbs-legend-label" title={drawn.label}>
+              {drawn.label}
+            </span>
+            <span>{range.lo.toPrecision(3)}</span>
+            <span className="legend-bar" style={{ background: colormapGradient(shared.colormap) }} />
+            <span>{range.hi.toPrecision(3)}</span>
+          </div>
+        ) : (
+          <span className="muted small">{shared.layer === 'none' ? 'No map' : '—'}</span>
+        )}
+      </div>
+    </div>
+  );
+});
+
+export function SideBySide({ api }: { api: StudioApi }) {
+  const [images, setImages] = useState<ImageSummary[]>([]);
+  const [imageId, setImageId] = useState('');
+  const [frameIndex, setFrameIndex] = useState(0);
+  const [frame, setFrame] = useState<FramePixels | null>(null);
+  const [models, setModels] = useState<ModelInfo[]>([]);
+  const [picked, setPicked] = useState<string[]>([]);
+  const [dets, setDets] = useState<Record<string, Job<DetectionResult>>>({});
+  const [cams, setCams] = useState<Record<string, Job<GradCamResult>>>({});
+  const [shared, setShared] = useState<Shared>({ layer: 'heatmap', opacity: 0.45, colormap: 'jet', threshold: 0.5, showBoxes: true });
+  const [tool, setTool] = useState<Tool>('pan');
+  const [invert, setInvert] = useState(false);
+  const [zoom, setZoom] = useState(1);
+  const [voiText, setVoiText] = useState('');
+  const [busy, setBusy] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const cache = useMemo(() => new FrameCache(api), [api]);
+  const fileInput = useRef<HTMLInputElement>(null);
+  const queue = useRef<Promise<void>>(Promise.resolve());
+
+  const summary = images.find((i) => i.id === imageId) ?? null;
+  const frames = summary?.frames ?? 1;
+
+  // ---------------------------------------------------------------------------------------------
+  // Images and models
+
+  const refreshImages = useCallback(
+    (select?: string) =>
+      api['imaging.list']({}).then(
+        (list) => {
+          setImages(list);
+          setImageId((cur) => select ?? (list.some((i) => i.id === cur) ? cur : (list[0]?.id ?? '')));
+        },
+        (err) => setError(`images: ${message(err)}`),
+      ),
+    [api],
+  );
+  useEffect(() => void refreshImages(), [refreshImages]);
+
+  useEffect(() => {
+    api['models.list']({}).then(
+      (list) => {
+        setModels(list);
+        setPicked((cur) => (cur.length ? cur.filter((n) => list.some((m) => m.name === n)) : list.slice(0, 2).map((m) => m.name)));
+      },
+      (err) => setError(`models: ${message(err)}`),
+    );
+  }, [api]);
+
+  const openFiles = async (files: FileList | null) => {
+    const picks = fromFileList(files);
+    if (!picks.length) return;
+    setBusy(`Opening ${picks.length} file${picks.length > 1 ? 's' : ''}…`);
+    try {
+      const r = await uploadPicked(api, picks, (done, total) => setBusy(`Opening ${done}/${total} files…`));
+      if (r.errors.length) setError(r.errors.map((e) => `${e.file}: ${e.message}`).join('; '));
+      await refreshImages(r.images[0]?.id);
+    } finally {
+      setBusy(null);
+    }
+  };
+  const openDialog = async () => {
+    if (!isElectron()) return fileInput.current?.click();
+    try {
+      const { paths } = await api['dialog.open']({ folders: false });
+      if (!paths.length) return;
+      setBusy('Opening…');
+      const r = await api['imaging.open']({ paths });
+      if (r.errors.length) setError(r.errors.map((e) => `${e.file}: ${e.message}`).join('; '));
+      await refreshImages(r.images[0]?.id);
+    } catch (err) {
+      setError(message(err));
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  useEffect(() => {
+    if (!imageId) {
+      setFrame(null);
+      return;
+    }
+    let current = true;
+    cache.get(imageId, Math.min(frameIndex, frames - 1)).then(
+      (px) => current && setFrame(px),
+      (err) => current && setError(`${summary?.name ?? imageId}: ${message(err)}`),
+    );
+    return () => {
+      current = false;
+    };
+    // The summary's name only labels the error.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [cache, imageId, frameIndex, frames]);
+
+  const toggle = (name: string) => setPicked((cur) => (cur.includes(name) ? cur.filter((n) => n !== name) : cur.length >= MAX_PANES ? cur : [...cur, name]));
+
+  // ---------------------------------------------------------------------------------------------
+  // Running: one request at a time (the detector has one worker; queued calls would only wait there).
+
+  const enqueue = (task: () => Promise<void>) => {
+    queue.current = queue.current.then(task, task);
+  };
+  const shownFrame = frame && frame.id === imageId ? frame.frame : null;
+
+  const run = () => {
+    if (!imageId || shownFrame === null) return;
+    setError(null);
+    for (const model of picked) {
+      const k = jobKey(imageId, shownFrame, model);
+      setDets((p) => remember(p, k, { state: 'running' }));
+      setCams((p) => {
+        const n = { ...p };
+        delete n[k];
+        return n;
+      });
+      enqueue(async () => {
+        try {
+          const value = await api['detector.run']({ imageId, frame: shownFrame, model });
+          setDets((p) => remember(p, k, { state: 'done', value }));
+        } catch (err) {
+          setDets((p) => remember(p, k, { state: 'error', error: message(err) }));
+        }
+      });
+    }
+  };
+
+  // Grad-CAM is a second pass through each model: computed when chosen, once per image, frame and model.
+  const camsRef = useRef(cams);
+  camsRef.current = cams;
+  useEffect(() => {
+    if (shared.layer !== 'gradcam' || !imageId || shownFrame === null) return;
+    for (const model of picked) {
+      const k = jobKey(imageId, shownFrame, model);
+      if (camsRef.current[k]) continue;
+      setCams((p) => remember(p, k, { state: 'running' }));
+      enqueue(async () => {
+        try {
+          const value = await api['detector.gradcam']({ imageId, frame: shownFrame, model });
+          setCams((p) => remember(p, k, { state: 'done', value }));
+        } catch (err) {
+          setCams((p) => remember(p, k, { state: 'error', error: message(err) }));
+        }
+      });
+    }
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [shared.layer, imageId, shownFrame, picked.join('\n'), dets]);
+
+  // ---------------------------------------------------------------------------------------------
+  // Synchronised view
+
+  const engines = useRef(new Map<string, ViewEngine>());
+  const view = useRef<{ imageId: string; mode: VoiMode | null; transform: ViewTransform | null }>({ imageId: '', mode: null, transform: null });
+  const imagesRef = useRef(images);
+  imagesRef.current = images;
+
+  const sync: Sync = useMemo(() => {
+    const voiLabel = (m: VoiMode) => (m.kind === 'window' ? `W ${Math.round(m.voi.width)} L ${Math.round(m.voi.center)}` : 'VOI LUT');
+    const sameMode = (a: VoiMode | null, b: VoiMode) =>
+      !!a && a.kind === b.kind && (a.kind === 'lut' || (b.kind === 'window' && a.voi.center === b.voi.center && a.voi.width === b.voi.width));
+    return {
+      attach(model, engine) {
+        if (engine) engines.current.set(model, engine);
+        else engines.current.delete(model);
+      },
+      initial(f) {
+        const v = view.current;
+        if (v.imageId !== f.id || !v.mode) {
+          const s = imagesRef.current.find((i) => i.id === f.id);
+          const mode = s ? initialMode(s, !!f.voiLut) : { kind: 'window' as const, voi: { center: 127.5, width: 256 } };
+          view.current = { imageId: f.id, mode, transform: null };
+          setVoiText(voiLabel(mode));
+        }
+        return { mode: view.current.mode!, transform: view.current.transform };
+      },
+      transformed(model, t) {
+        view.current.transform = t;
+        for (const [name, e] of engines.current) if (name !== model) e.setTransform(t);
+        setZoom(t.zoom);
+      },
+      viewed(model, s) {
+        // A window dragged in one pane is set on the others; their reports then match and stop here.
+        if (sameMode(view.current.mode, s.mode)) return;
+        view.current.mode = s.mode;
+        for (const [name, e] of engines.current) if (name !== model) e.setMode(s.mode);
+        setVoiText(voiLabel(s.mode));
+      },
+    };
+  }, []);
+
+  const all = (fn: (e: ViewEngine) => void) => {
+    for (const e of engines.current.values()) fn(e);
+  };
+  const setModeAll = (mode: VoiMode) => {
+    view.current.mode = mode;
+    all((e) => e.setMode(mode));
+    setVoiText(mode.kind === 'window' ? `W ${Math.round(mode.voi.width)} L ${Math.round(mode.voi.center)}` : 'VOI LUT');
+  };
+  const presets = useMemo(() => (summary ? presetsFor(summary, !!frame?.voiLut && frame.id === summary.id) : []), [summary, frame]);
+
+  // Stage choices: every stage some shown model has a spatial map for (1–4 before any run).
+  const stages = useMemo(() => {
+    const s = new Set<number>();
+    for (const model of picked) {
+      const d = shownFrame === null ? undefined : dets[jobKey(imageId, shownFrame, model)];
+      if (d?.state === 'done') for (const a of d.value.attention) if (a.kind === 'spatial' && Number.isFinite(stageOf(a.name))) s.add(stageOf(a.name));
+    }
+    return s.size ? [...s].sort((a, b) => a - b) : [1, 2, 3, 4];
+  }, [dets, picked, imageId, shownFrame]);
+
+  const set = (patch: Partial<Shared>) => setShared((s) => ({ ...s, ...patch }));
+  const running = picked.some((m) => shownFrame !== null && dets[jobKey(imageId, shownFrame, m)]?.state === 'running');
+
+  return (
+    <section className="sbs" data-testid="side-by-side" aria-label="side by side overlays">
+      <h3 className="sbs-title">Side by side</h3>
+      <div className="sbs-controls">
+        <label className="sbs-field">
+          Image
+          <select value={imageId} onChange={(e) => (setImageId(e.target.value), setFrameIndex(0))} onFocus={() => void refreshImages()} data-testid="sbs-image-select">
+            {images.length === 0 && <option value="">No image open</option>}
+            {images.map((i) => (
+              <option key={i.id} value={i.id}>
+                {i.name} ({i.columns}×{i.rows}
+                {i.frames > 1 ? `, ${i.frames} frames` : ''})
+              </option>
+            ))}
+          </select>
+        </label>
+        <button type="button" onClick={() => void openDialog()} data-testid="sbs-open">
+          Open files…
+        </button>
+        <input ref={fileInput} type="file" multiple hidden data-testid="sbs-file-input" onChange={(e) => void openFiles(e.target.files).finally(() => (e.target.value = ''))} />
+        {frames > 1 && (
+          <label className="sbs-field">
+            Frame {frameIndex + 1}/{frames}
+            <input type="range" min={0} max={frames - 1} value={frameIndex} onChange={(e) => setFrameIndex(Number(e.target.value))} data-testid="sbs-frame" />
+          </label>
+        )}
+        <div className="sbs-models" aria-label="models side by side">
+          {models.map((m) => (
+            <label key={m.name} className="check">
+              <input type="checkbox" checked={picked.includes(m.name)} disabled={!picked.includes(m.name) && picked.length >= MAX_PANES} onChange={() => toggle(m.name)} data-testid={`sbs-pick-${m.name}`} /> {m.name}{' '}
+              <span className="muted">{m.variant}</span>
+            </label>
+          ))}
+          {models.length === 0 && <span className="muted">No models.</span>}
+        </div>
+        <button type="button" className="primary" disabled={!frame || picked.length < 2 || running} onClick={run} data-testid="sbs-run">
+          {running ? 'Running…' : `Run ${picked.length} models`}
+        </button>
+        {busy && <span className="muted">{busy}</span>}
+      </div>
+      <div className="sbs-controls">
+        <label className="sbs-field">
+          Map
+          <select value={shared.layer} onChange={(e) => set({ layer: e.target.value })} data-testid="sbs-layer">
+            <option value="none">None</option>
+            <option value="heatmap">Lesion probability</option>
+            <option value="deepest">Attention · deepest spatial</option>
+            {stages.map((s) => (
+              <option key={s} value={`stage${s}`}>
+                Attention · stage {s}
+              </option>
+            ))}
+            <option value="nonlocal">Attention · non-local</option>
+            <option value="gradcam">Grad-CAM</option>
+          </select>
+        </label>
+        <label className="sbs-field">
+          Opacity {Math.round(shared.opacity * 100)}%
+          <input type="range" min={0} max={1} step={0.05} value={shared.opacity} onChange={(e) => set({ opacity: Number(e.target.value) })} data-testid="sbs-opacity" />
+        </label>
+        <label className="sbs-field">
+          Colour map
+          <select value={shared.colormap} onChange={(e) => set({ colormap: e.target.value as ColormapName })} data-testid="sbs-colormap">
+            {COLORMAPS.map((c) => (
+              <option key={c} value={c}>
+                {c}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className="sbs-field">
+          Score ≥ {shared.threshold.toFixed(2)}
+          <input type="range" min={0} max={1} step={0.01} value={shared.threshold} onChange={(e) => set({ threshold: Number(e.target.value) })} data-testid="sbs-threshold" />
+        </label>
+        <label className="check">
+          <input type="checkbox" checked={shared.showBoxes} onChange={(e) => set({ showBoxes: e.target.checked })} /> Boxes
+        </label>
+        <div className="sbs-group" role="toolbar" aria-label="view">
+          <button type="button" className={tool === 'pan' ? 'tool active' : 'tool'} onClick={() => setTool('pan')} title="Drag pans">
+            Pan
+          </button>
+          <button type="button" className={tool === 'wl' ? 'tool active' : 'tool'} onClick={() => setTool('wl')} title="Drag sets window/level">
+            W/L
+          </button>
+          <select aria-label="Window preset" value="" disabled={!summary} onChange={(e) => presets[Number(e.target.value)] && setModeAll(presets[Number(e.target.value)].mode)} data-testid="sbs-preset">
+            <option value="">{voiText || 'Window…'}</option>
+            {presets.map((p, i) => (
+              <option key={i} value={i}>
+                {p.label}
+                {p.mode.kind === 'window' ? ` (${Math.round(p.mode.voi.width)}/${Math.round(p.mode.voi.center)})` : ''}
+              </option>
+            ))}
+          </select>
+          <button type="button" className="tool" onClick={() => all((e) => e.fit())} data-testid="sbs-fit">
+            Fit
+          </button>
+          <button type="button" className="tool" onClick={() => all((e) => e.actualSize())} data-testid="sbs-1to1">
+            1:1
+          </button>
+          <button type="button" className={invert ? 'tool active' : 'tool'} onClick={() => setInvert((v) => !v)}>
+            Invert
+          </button>
+          <span className="muted sbs-zoom" data-testid="sbs-zoom" data-zoom={zoom.toFixed(4)}>
+            {Math.round(zoom * 100)}%
+          </span>
+        </div>
+      </div>
+      {error && (
+        <p className="training-error" role="alert">
+          {error}
+        </p>
+      )}
+      {picked.length < 2 && <p className="muted small">Pick two to four models.</p>}
+      <div className={`sbs-grid panes-${picked.length}`}>
+        {picked.map((model, i) => {
+          const k = shownFrame === null ? '' : jobKey(imageId, shownFrame, model);
+          return (
+            <Pane
+              key={model}
+              index={i}
+              model={model}
+              info={models.find((m) => m.name === model)}
+              det={k ? dets[k] : undefined}
+              cam={k ? cams[k] : undefined}
+              frame={frame && frame.id === imageId ? frame : null}
+              shared={shared}
+              tool={tool}
+              invert={invert}
+              sync={sync}
+            />
+          );
+        })}
+      </div>
+      <p className="muted small">Wheel zooms and drag pans every pane together; double-click fits. Boxes show findings scoring at least the threshold.</p>
+    </section>
+  );
+}
