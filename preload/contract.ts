@@ -80,6 +80,12 @@ export interface ImageSummary {
   windows: { center: number; width: number; explanation?: string }[];
   /** Range of the display values (after the modality LUT) over the first frame. */
   valueRange: { min: number; max: number };
+  /**
+   * The linear modality transform, value = stored × slope + intercept (frame 0's for enhanced multi-frame
+   * objects), so a stored value can be shown beside the modality value. Absent for rasters, colour images
+   * and DICOM files with a modality LUT sequence (not linear).
+   */
+  rescale?: { slope: number; intercept: number; type?: string };
   /** Small RGBA preview (at most 96 px on the long side) for the study list. */
   thumbnail: { width: number; height: number; rgba: Uint8Array };
 }

@@ -27,8 +27,9 @@ let browser: Browser;
 before(async () => {
   if (skip) return;
   dir = mkdtempSync(join(tmpdir(), 'studio-e2e-viewer-'));
+  // Stored as (HU + 1024) × 2 with slope 0.5 and intercept −1024, so stored and modality values differ.
   const { pixels } = phantom(ROWS, COLS, 3);
-  writeFileSync(join(dir, 'phantom.dcm'), writeDicom({ rows: ROWS, columns: COLS, frames: 3, pixels, window: { center: 40, width: 400 }, rescale: { slope: 1, intercept: 0 } }));
+  writeFileSync(join(dir, 'phantom.dcm'), writeDicom({ rows: ROWS, columns: COLS, frames: 3, pixels: Int16Array.from(pixels, (hu) => (hu + 1024) * 2), window: { center: 40, width: 400 }, rescale: { slope: 0.5, intercept: -1024 } }));
   // A DICOM preamble and magic, then garbage: must be reported, not crash the others.
   writeFileSync(join(dir, 'broken.dcm'), Buffer.concat([Buffer.alloc(128), Buffer.from('DICM'), Buffer.from('this is not a data set'.repeat(8))]));
   const big = phantom(2048, 2048, 1);
@@ -99,9 +100,10 @@ test('a DICOM file opens, renders, windows by drag and preset, and reads pixel v
   }
 
   // Pixel readout: the disc is +1500 HU, the left edge of the gradient -1000 HU.
-  assert.match(await readoutAt(page, DISC_X, ROWS / 2), /X 171 Y 256[\s\S]*Value 1500 HU/);
-  assert.match(await readoutAt(page, 0, 10), /X 0 Y 10[\s\S]*Value -1000 HU/);
-  assert.match(await readoutAt(page, COLS - 1, 10), /Value 1000 HU/);
+  // …with the stored value behind it: (HU − intercept) / slope.
+  assert.match(await readoutAt(page, DISC_X, ROWS / 2), /X 171 Y 256[\s\S]*Value 1500 HU[\s\S]*stored 5048/);
+  assert.match(await readoutAt(page, 0, 10), /X 0 Y 10[\s\S]*Value -1000 HU[\s\S]*stored 48(?!\d)/);
+  assert.match(await readoutAt(page, COLS - 1, 10), /Value 1000 HU[\s\S]*stored 4048/);
 
   // Drag to window: right widens, up brightens. The frame is never fetched again while windowing.
   let frameRequests = 0;

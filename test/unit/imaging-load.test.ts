@@ -78,6 +78,7 @@ test('a small native DICOM loads with its values, window and lazy frames', async
   const frame = await img.frame(0);
   assert.deepEqual([...frame.data], [-210, -10, 190]);
   assert.deepEqual(img.info.valueRange, { min: -210, max: 190 });
+  assert.deepEqual(img.info.rescale, { slope: 2, intercept: -10 }, 'the summary carries the rescale, for the stored-value readout');
   assert.equal(img.info.windows.length, 1, 'a window is computed when the file has none');
   await assert.rejects(img.stored(2), (e: unknown) => e instanceof StudioError && e.code === 'NOT_FOUND');
   assert.equal(img.meta().transferSyntax, '1.2.840.10008.1.2.1');
@@ -129,6 +130,7 @@ test('PNG, JPEG and TIFF rasters load as grey or RGB, 8 and 16 bit', async () =>
   const jpeg = await sharp(rgb, { raw: { width: 4, height: 3, channels: 3 } }).jpeg().toBuffer();
   const imgJpeg = await loadImageBytes(jpeg, 'photo.jpg');
   assert.equal(imgJpeg.info.kind, 'raster');
+  assert.equal(imgJpeg.info.rescale, undefined, 'rasters have no rescale');
   assert.equal(toRGB8(await imgJpeg.frame(0)).data.length, 36);
 
   await assert.rejects(loadImageBytes(new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]), 'broken.png'), /broken\.png: /);

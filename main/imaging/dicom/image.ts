@@ -158,6 +158,7 @@ export async function loadDicom(bytes: Uint8Array, displayName: string, path?: s
       instance: h.instance,
       windows,
       valueRange: { min: first.min, max: first.max },
+      ...(colour || h.modalityLut ? {} : { rescale: { slope: h.rescale.slope, intercept: h.rescale.intercept, ...(h.rescale.type ? { type: h.rescale.type } : {}) } }),
     },
     frame,
     stored,

@@ -31,6 +31,15 @@ interface Props {
   handle: Ref<ViewportHandle>;
 }
 
+/**
+ * The stored pixel value behind a modality value: (value − intercept) / slope. Modality values are float32,
+ * so the inversion is rounded to 1/1000 (stored values are integers unless the pixel data is float).
+ */
+export function storedValue(value: number, rescale: { slope: number; intercept: number }): number {
+  if (!rescale.slope) return NaN;
+  return Math.round(((value - rescale.intercept) / rescale.slope) * 1000) / 1000;
+}
+
 function fmt(v: number): string {
   if (!Number.isFinite(v)) return String(v);
   return Number.isInteger(v) ? String(v) : Math.abs(v) >= 100 ? v.toFixed(1) : v.toFixed(3);
@@ -136,6 +145,11 @@ export function Viewport({ summary, frame, mode, invert, tool, overlay, loading,
                 <div className="strong">
                   {cursor.rgb ? `RGB ${cursor.rgb.join(', ')}` : `Value ${fmt(cursor.value ?? NaN)}${s.modality === 'CT' ? ' HU' : ''}`}
                 </div>
+                {!cursor.rgb && s.rescale && cursor.value !== undefined && (
+                  <div className="muted" data-testid="stored-value">
+                    stored {fmt(storedValue(cursor.value, s.rescale))}
+                  </div>
+                )}
               </>
             ) : (
               <div className="muted">—</div>
