@@ -444,6 +444,7 @@ export function SideBySide({ api }: { api: StudioApi }) {
           </label>
         )}
         <div className="sbs-models" aria-label="models side by side">
+          <span className="sbs-models-label">Models (2–{MAX_PANES})</span>
           {models.map((m) => (
             <label key={m.name} className="check">
               <input type="checkbox" checked={picked.includes(m.name)} disabled={!picked.includes(m.name) && picked.length >= MAX_PANES} onChange={() => toggle(m.name)} data-testid={`sbs-pick-${m.name}`} /> {m.name}{' '}
