@@ -16,6 +16,8 @@ import { buildModel } from '../../main/detector/model.ts';
 import { saveModel } from '../../main/detector/io.ts';
 import { PROJECT_ROOT, loadSettings } from '../../main/settings.ts';
 import { createReviewHandlers } from '../../main/review/handlers.ts';
+import { createBatchHandlers } from '../../main/batch/handlers.ts';
+import type { BatchProgress } from '../../preload/contract.ts';
 import { EventHub } from '../../main/services/events.ts';
 import type { ServiceContext } from '../../main/services/context.ts';
 
@@ -114,7 +116,7 @@ test('analyze --store killed with SIGKILL mid-run resumes: each image recorded o
   }
 
   // The review side sees the findings.
-  const ctx: ServiceContext = { settings: loadSettings({ STUDIO_HOME: join(work, 'home') }), events: new EventHub(), shell: 'browser', version: 'test', images: { summary: () => { throw new Error('unused'); }, frame: () => Promise.reject(new Error('unused')) }, log: () => {} };
+  const ctx: ServiceContext = { settings: { ...loadSettings({ STUDIO_HOME: join(work, 'home') }), modelsDir }, events: new EventHub(), shell: 'browser', version: 'test', images: { summary: () => { throw new Error('unused'); }, frame: () => Promise.reject(new Error('unused')) }, log: () => {} };
   const review = createReviewHandlers(ctx, store);
   try {
     const list = await review.handlers['review.worklist']({ status: 'all' });
@@ -127,5 +129,27 @@ test('analyze --store killed with SIGKILL mid-run resumes: each image recorded o
     assert.ok(detail.findings.every((f) => f.score !== undefined && f.score >= 0.5));
   } finally {
     await review.close();
+  }
+
+  // batch.start with the same store: everything is already there, so every image is skipped, none analysed.
+  const seen: BatchProgress[] = [];
+  ctx.events.subscribe((event, payload) => event === 'batch.progress' && seen.push({ ...(payload as BatchProgress) }));
+  const batch = createBatchHandlers(ctx);
+  try {
+    await batch.handlers['batch.start']({ inputs: [inputs], model: 'store-test', out: join(work, 'out-3'), threshold: 0.5, store });
+    const deadline2 = Date.now() + 60_000;
+    while (seen.at(-1)?.state !== 'finished' && seen.at(-1)?.state !== 'failed' && Date.now() < deadline2) await new Promise((r) => setTimeout(r, 20));
+    const last = seen.at(-1)!;
+    assert.equal(last.state, 'finished', last.message);
+    assert.equal(last.done, IMAGES);
+    assert.match(last.message ?? '', new RegExp(`^0 analysed, ${IMAGES} already in the store`));
+  } finally {
+    await batch.close();
+  }
+  const check = new Database(store, { readonly: true });
+  try {
+    assert.equal((check.prepare('SELECT count(*) AS n FROM run_images').get() as { n: number }).n, IMAGES, 'nothing recorded twice');
+  } finally {
+    check.close();
   }
 });
