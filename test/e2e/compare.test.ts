@@ -25,7 +25,7 @@ before(async () => {
   if (skip) return;
   dir = mkdtempSync(join(tmpdir(), 'studio-e2e-compare-'));
   const modelsDir = join(dir, 'models');
-  for (const variant of ['baseline', 'cbam'] as const) {
+  for (const variant of ['baseline', 'cbam', 'se', 'nonlocal'] as const) {
     const name = `e2e-${variant}`;
     await saveModel(buildModel({ variant, inputSize: 128, priorProbability: 0.6 }), join(modelsDir, name), { name, variant, inputSize: 128 });
   }
@@ -160,6 +160,35 @@ test('two models side by side paint their own overlays on one image, and zoom, p
   await painted(page);
   await screenshot(page, 'compare-sbs-gradcam');
 
+  assert.deepEqual(page.studioErrors, []);
+  await page.context().close();
+});
+
+test('four variants side by side: each pane finds its own non-local map or says its variant has none', { skip }, async () => {
+  const page = await openStudio(browser, host, { width: 1440, height: 1000 });
+  await page.getByRole('tab', { name: 'Compare' }).click();
+  await page.locator('[data-testid="sbs-pick-e2e-se"]').waitFor({ timeout: 30_000 });
+  // The image opened by the first test is still open in the studio: the list offers it.
+  await page.waitForFunction(() => /phantom\.dcm/.test(document.querySelector('[data-testid="sbs-image-select"]')?.textContent ?? ''), null, { timeout: 30_000 });
+  for (const v of ['baseline', 'cbam', 'se', 'nonlocal']) await page.locator(`[data-testid="sbs-pick-e2e-${v}"]`).check();
+  const panes = await page.locator('[data-testid^="sbs-pane-"]').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.model!));
+  assert.equal(panes.length, 4);
+  await page.locator('[data-testid="sbs-layer"]').selectOption('nonlocal');
+  await page.locator('[data-testid="sbs-run"]').click();
+  for (let i = 0; i < 4; i++) await page.waitForFunction((s) => document.querySelector(s)?.getAttribute('data-status') === 'done', `[data-testid="sbs-pane-${i}"]`, { timeout: 180_000 });
+  await painted(page);
+  const notes: Record<string, string> = { 'e2e-baseline': 'baseline: no attention module', 'e2e-se': 'se: no non-local attention', 'e2e-cbam': 'cbam: no non-local attention' };
+  for (const [i, model] of panes.entries()) {
+    if (model === 'e2e-nonlocal') {
+      assert.equal(await attr(page, overlay(i), 'data-overlay'), 'map', 'the non-local model shows its map');
+      assert.match((await page.locator(`[data-testid="sbs-legend-${i}"]`).textContent()) ?? '', /nonlocal/);
+    } else {
+      assert.equal(await attr(page, overlay(i), 'data-overlay'), 'none', `${model} drew a map it does not have`);
+      assert.match((await page.locator(`[data-testid="sbs-note-${i}"]`).textContent()) ?? '', new RegExp(notes[model]!));
+    }
+  }
+  await page.locator('[data-testid="side-by-side"]').scrollIntoViewIfNeeded();
+  await screenshot(page, 'compare-sbs-four-variants');
   assert.deepEqual(page.studioErrors, []);
   await page.context().close();
 });

@@ -72,7 +72,7 @@ function chooseMap(layer: Layer, variant: string | undefined, det: Job<Detection
   }
   if (layer === 'nonlocal') {
     const a = r.attention.find((x) => x.kind === 'nonlocal');
-    return a ? { map: a.map, probability: false, label: `Attention · ${a.name}` } : { note: none ?? `${v}: no non-local attention` };
+    return a ? { map: a.map, probability: false, label: `Attention · ${a.name}` } : { note: v === 'baseline' ? none! : `${v}: no non-local attention` };
   }
   const stage = Number(/^stage(\d+)$/.exec(layer)?.[1] ?? NaN);
   const a = spatial.find((x) => stageOf(x.name) === stage);
