@@ -36,6 +36,7 @@ export const command: Command = {
     '                or none (findings.json and findings.csv only: the fastest)',
     '  --store       record each image\'s findings in this review store (SQLite) for the review worklist; images',
     '                this model already recorded there are skipped, so an interrupted run resumes where it stopped',
+    '                (findings.json/.csv then list the images this run analysed; the store holds them all)',
     '',
     'Multi-frame images are analysed on their first frame. Files that fail are reported (errors.json) and skipped;',
     'the exit status is 1 only when no image could be analysed.',
