@@ -5,11 +5,14 @@
  * <stem>.attention.png (variants with spatial attention) and <stem>.overlay.png.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import sharp from 'sharp';
 import { basename, extname, join, resolve } from 'node:path';
 import { StudioError, type Finding } from '../../preload/contract.ts';
 import { DetectorEngine, coreCount } from '../detector/engine.ts';
 import { listImageFiles, loadImageFile, toRGB8 } from '../imaging/index.ts';
+import { rasterKind } from '../imaging/raster.ts';
+import { checkDeclaredSize } from '../imaging/guard.ts';
 import type { RGBImage } from '../detector/preprocess.ts';
 import { CSV_HEADER, OUTPUT_KINDS, csvRows, mapToGrey, writeGreyPng, writeMapPng, writeOverlayPng, type OutputKind } from './outputs.ts';
 import { storeRecorder, type StoreRecorder } from '../review/recorder.ts';
@@ -81,7 +84,33 @@ function uniqueStem(path: string, taken: Set<string>): string {
   return stem;
 }
 
-async function decode(path: string): Promise<RGBImage> {
+/**
+ * 8-bit sRGB PNG and JPEG (the usual photographs, such as endoscopy frames) straight through sharp, with the
+ * same operations and size guard as imaging's raster loader but without its frame cache and copies (≈ 1.6 of
+ * 4.5 ms CPU per polyp image). Anything else, and any failure, goes through imaging (which names the error).
+ */
+async function decodePlainRGB(path: string): Promise<RGBImage | undefined> {
+  try {
+    const bytes = await readFile(path);
+    const kind = rasterKind(bytes);
+    if (kind !== 'jpeg' && kind !== 'png') return undefined;
+    const meta = await sharp(bytes, { failOn: 'none' }).metadata();
+    if (meta.depth !== 'uchar' || meta.channels !== 3 || meta.space !== 'srgb' || meta.hasAlpha || (meta.pages ?? 1) > 1) return undefined;
+    const width = meta.width ?? 0;
+    const height = meta.height ?? 0;
+    checkDeclaredSize({ rows: height, columns: width, frames: 1, samplesPerPixel: 3, bitsAllocated: 8 }, path);
+    const { data, info } = await sharp(bytes, { failOn: 'none' }).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    if (info.width !== width || info.height !== height || info.channels !== 3) return undefined;
+    return { width, height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** An image file as 8-bit RGB for the detector: exactly what imaging's loader and toRGB8 give (first frame, default window). */
+export async function decodeImage(path: string): Promise<RGBImage> {
+  const plain = await decodePlainRGB(path);
+  if (plain) return plain;
   const loaded = await loadImageFile(path);
   const frame = await loaded.frame(0);
   const w = loaded.info.windows[0];
@@ -134,7 +163,7 @@ export async function analyze(options: AnalysisOptions): Promise<AnalysisSummary
           progress(path);
           continue;
         }
-        image = await decode(path);
+        image = await decodeImage(path);
       } catch (err) {
         failed.push({ image: path, error: (err as Error).message });
         done++;
