@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { analyze } from '../main/batch/analyze.ts';
+import { analyze, decodeImage } from '../main/batch/analyze.ts';
 import { startBackend } from '../main/detector/backend.ts';
 import { DetectorEngine, coreCount } from '../main/detector/engine.ts';
 import { saveModel } from '../main/detector/io.ts';
@@ -124,7 +124,7 @@ async function analyzeStages(report: Report, ort: OrtModule, files: string[], ou
       spent[stage] += now - t;
       t = now;
     };
-    const image = toRGB8(await (await loadImageFile(file)).frame(0));
+    const image = await decodeImage(file); // analyze's own decoder
     lap('decode');
     const { input, box } = letterbox(image, S);
     lap('letterbox');
