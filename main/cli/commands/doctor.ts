@@ -6,6 +6,15 @@ import { toBackendReport } from '../../detector/handlers.ts';
 import { coreCount } from '../../detector/engine.ts';
 import { threadsPerWorker } from '../../runtime/threads.ts';
 
+async function tfjsReport(backend: string | undefined) {
+  const engine = new DetectorEngine({ workers: 1, backend, runtime: 'tfjs' });
+  try {
+    return toBackendReport(await engine.backend());
+  } finally {
+    await engine.close();
+  }
+}
+
 export const command: Command = {
   summary: 'show the inference runtime and backend, threads, versions and whether a GPU is used',
   usage: 'studio doctor [--json] [--backend tensorflow|wasm|cpu] [--runtime auto|onnxruntime|onnxruntime-cpu|onnxruntime-cuda|tfjs]',
@@ -16,8 +25,10 @@ export const command: Command = {
     const engine = new DetectorEngine({ workers: 1, backend: typeof options.backend === 'string' ? options.backend : settings.backend, runtime: typeof options.runtime === 'string' ? options.runtime : settings.runtime });
     try {
       const report = toBackendReport(await engine.backend());
+      // Training and Grad-CAM always run on TensorFlow.js: say which backend they get too.
+      const tfjs = report.runtime === 'tfjs' ? report : await tfjsReport(typeof options.backend === 'string' ? options.backend : settings.backend);
       if (options.json) {
-        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ ...report, training: { backend: tfjs.backend, gpu: tfjs.gpu, versions: tfjs.versions } }, null, 2)}\n`);
         return 0;
       }
       const lines = [
@@ -28,6 +39,7 @@ export const command: Command = {
           ? `threads   ${report.threads} intra-op per interactive worker; batch analysis: ${coreCount()} workers × ${threadsPerWorker(coreCount(), coreCount())} thread(s)`
           : `threads   ${report.threads} per inference worker; ${coreCount()} cores → ${coreCount()} workers for batch analysis`,
         `versions  ${Object.entries(report.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+        ...(tfjs === report ? [] : [`training  TensorFlow.js ${tfjs.backend}${tfjs.gpu ? ' (GPU)' : ''}, also for Grad-CAM (${Object.entries(tfjs.versions).filter(([k]) => k.startsWith('tfjs')).map(([k, v]) => `${k} ${v}`).join(', ')})`]),
         `models    ${settings.modelsDir}`,
         ...report.notes.map((n) => `note      ${n}`),
       ];
