@@ -158,5 +158,10 @@ export class DetectorEngine {
     this.closed = true;
     for (const job of this.queue.splice(0)) job.reject(new StudioError('CANCELLED', 'the detector engine closed'));
     await Promise.allSettled(this.slots.map((s) => s.worker.terminate()));
+    // A terminated worker never answers: settle what it held, or its callers (and the process) wait forever.
+    for (const slot of this.slots) {
+      for (const job of slot.pending.values()) job.reject(new StudioError('CANCELLED', 'the detector engine closed'));
+      slot.pending.clear();
+    }
   }
 }
