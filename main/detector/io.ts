@@ -4,7 +4,7 @@
  * Importing this module also registers the custom layers, so every loader can deserialise them.
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { StudioError, VARIANTS, type ModelInfo, type Variant } from '../../preload/contract.ts';
 import './layers/index.ts';
@@ -73,7 +73,8 @@ export function dirHandler(dir: string): tf.io.IOHandler {
         weightSpecs.push(...group.weights);
         for (const p of group.paths) {
           const file = resolve(folder, p);
-          if (!file.startsWith(folder)) throw new StudioError('MODEL_LOAD_FAILED', `weights path escapes the model folder: ${p}`, jsonPath);
+          // A bare prefix test would let models/foo read models/foo-other/…: compare whole path segments.
+          if (!file.startsWith(folder + sep)) throw new StudioError('MODEL_LOAD_FAILED', `weights path escapes the model folder: ${p}`, jsonPath);
           if (!existsSync(file)) throw new StudioError('MODEL_LOAD_FAILED', `weights file missing: ${file}`, file);
           buffers.push(readFileSync(file));
         }
