@@ -10,6 +10,7 @@ import sharp from 'sharp';
 import { basename, extname, join, resolve } from 'node:path';
 import { StudioError, type Finding } from '../../preload/contract.ts';
 import { DetectorEngine, coreCount } from '../detector/engine.ts';
+import { findingThreshold } from '../detector/io.ts';
 import { listImageFiles, loadImageFile, toRGB8 } from '../imaging/index.ts';
 import { rasterKind } from '../imaging/raster.ts';
 import { checkDeclaredSize } from '../imaging/guard.ts';
@@ -126,6 +127,7 @@ export async function analyze(options: AnalysisOptions): Promise<AnalysisSummary
   const files = listing.files;
   const total = files.length + listing.errors.length;
   const wanted = new Set<OutputKind>(options.outputs ?? OUTPUT_KINDS);
+  const threshold = findingThreshold(options.modelDir, options.threshold);
   const workers = Math.max(1, Math.min(options.workers ?? coreCount(), Math.max(1, files.length)));
   const engine = new DetectorEngine({ workers, backend: options.backend, runtime: options.runtime });
   const entries: (AnalysisEntry | undefined)[] = new Array(files.length);
@@ -143,7 +145,7 @@ export async function analyze(options: AnalysisOptions): Promise<AnalysisSummary
 
   try {
     const backend = (await engine.backend()).backend;
-    if (options.store) rec = storeRecorder(options.store, { model: options.modelName, backend, params: { threshold: options.threshold ?? 0.5 } });
+    if (options.store) rec = storeRecorder(options.store, { model: options.modelName, backend, params: { threshold } });
     progress();
     // Keep every worker busy plus one decoded image waiting per worker, so decoding overlaps inference.
     const inFlight = new Set<Promise<void>>();
@@ -176,7 +178,7 @@ export async function analyze(options: AnalysisOptions): Promise<AnalysisSummary
           // Without an overlay the pixels are not needed here after inference: hand them over without a copy
           // (when they own their whole buffer; a view into a shared one is copied).
           const own = image.data.byteOffset === 0 && image.data.byteLength === image.data.buffer.byteLength;
-          const r = await engine.detect(options.modelDir, image, { threshold: options.threshold, transfer: own && !wanted.has('overlay') });
+          const r = await engine.detect(options.modelDir, image, { threshold, transfer: own && !wanted.has('overlay') });
           const spatial = r.attention.filter((a) => a.kind === 'spatial');
           const deepest = spatial[spatial.length - 1];
           const names = { heatmap: wanted.has('heatmap') ? `${stem}.heatmap.png` : null, attention: deepest && wanted.has('attention') ? `${stem}.attention.png` : null, overlay: wanted.has('overlay') ? `${stem}.overlay.png` : null };

@@ -7,7 +7,7 @@ import type { BackendReport, DetectionResult, GradCamResult, Handlers } from '..
 import { toRGB8 } from '../imaging/index.ts';
 import type { ServiceContext } from '../services/context.ts';
 import { DetectorEngine } from './engine.ts';
-import { listModels, modelDir } from './io.ts';
+import { findingThreshold, listModels, modelDir } from './io.ts';
 import type { RGBImage } from './preprocess.ts';
 
 type DetectorChannels = 'models.list' | 'detector.run' | 'detector.gradcam';
@@ -42,7 +42,7 @@ export function createDetectorHandlers(ctx: ServiceContext): DetectorService {
         const dir = modelDir(ctx.settings.modelsDir, req.model);
         const image = await imageRGB(req.imageId, req.frame);
         const e = getEngine();
-        const [state, r] = await Promise.all([e.backend(), e.detect(dir, image, { threshold: req.threshold, transfer: true })]);
+        const [state, r] = await Promise.all([e.backend(), e.detect(dir, image, { threshold: findingThreshold(dir, req.threshold), transfer: true })]);
         return { imageId: req.imageId, frame: req.frame, model: req.model, variant: r.variant, backend: state.backend, ms: r.ms, heatmap: r.heatmap, attention: r.attention, findings: r.findings };
       },
 

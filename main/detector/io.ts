@@ -141,6 +141,25 @@ export function readCard(dir: string): ModelCard {
   return card;
 }
 
+/** Lesion probability above which the map's components become findings, when no one chose one. */
+export const DEFAULT_FINDING_THRESHOLD = 0.5;
+
+/**
+ * The threshold findings are cut at: the caller's, else the card's `candidateThreshold` (calibrated by
+ * training on the validation split, never test), else 0.5. A fixed 0.5 leaves small false positives on
+ * models whose calibration says otherwise.
+ */
+export function findingThreshold(dir: string, requested?: number): number {
+  if (requested !== undefined) return requested;
+  try {
+    const t = (JSON.parse(readFileSync(join(dir, CARD_FILE), 'utf8')) as { candidateThreshold?: unknown }).candidateThreshold;
+    if (typeof t === 'number' && t > 0 && t < 1) return t;
+  } catch {
+    // No readable card: loading the model reports that properly; the default is enough here.
+  }
+  return DEFAULT_FINDING_THRESHOLD;
+}
+
 /** Every model folder under `modelsDir` with a readable card; broken cards are skipped and reported. */
 export function listModels(modelsDir: string, onError: (message: string) => void = () => {}): ModelInfo[] {
   if (!existsSync(modelsDir)) return [];

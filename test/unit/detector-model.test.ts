@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { VARIANTS, attentionLayerNames, buildInferenceModel, buildModel, foldBatchNorm, modelConfigOf, modelFlops } from '../../main/detector/model.ts';
-import { loadModel, readCard, saveModel, listModels } from '../../main/detector/io.ts';
+import { findingThreshold, loadModel, readCard, saveModel, listModels } from '../../main/detector/io.ts';
 import { SpatialAttentionMap, pixelShuffle } from '../../main/detector/layers/index.ts';
 import { StudioError } from '../../preload/contract.ts';
 
@@ -197,4 +197,16 @@ test('listModels lists folders with a valid card and reports broken cards withou
   assert.deepEqual(models.map((m) => [m.name, m.variant, m.inputSize]), [['good', 'se', S]]);
   assert.equal((models[0].card.metrics as { dice: number }).dice, 0.5);
   assert.equal(errors.length, 1);
+});
+
+test('findings default to the card\'s validation-calibrated candidate threshold, else 0.5; a chosen threshold wins', () => {
+  const calibrated = mkdtempSync(join(tmpdir(), 'card-'));
+  writeFileSync(join(calibrated, 'card.json'), JSON.stringify({ variant: 'cbam', inputSize: 64, candidateThreshold: 0.7 }));
+  const uncalibrated = mkdtempSync(join(tmpdir(), 'card-'));
+  writeFileSync(join(uncalibrated, 'card.json'), JSON.stringify({ variant: 'cbam', inputSize: 64, candidateThreshold: 'high' }));
+  assert.equal(findingThreshold(calibrated), 0.7);
+  assert.equal(findingThreshold(calibrated, 0.3), 0.3);
+  assert.equal(findingThreshold(calibrated, 0), 0);
+  assert.equal(findingThreshold(uncalibrated), 0.5);
+  assert.equal(findingThreshold(join(calibrated, 'missing')), 0.5);
 });

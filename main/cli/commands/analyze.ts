@@ -26,7 +26,7 @@ export const command: Command = {
     '  INPUT         image files (DICOM, PNG, JPEG, TIFF) or folders, searched recursively',
     '  --model       a model in the models folder (or a path to a model folder)',
     '  --out         output folder: findings.json, findings.csv, errors.json, <stem>.{heatmap,attention,overlay}.png',
-    '  --threshold   lesion probability for a finding (default 0.5)',
+    '  --threshold   lesion probability for a finding (default: the card\'s validation-calibrated candidateThreshold, else 0.5)',
     '  --models-dir  where models live (default: models/ or STUDIO_MODELS_DIR)',
     '  --backend     tensorflow | wasm | cpu (default: the best present, or STUDIO_BACKEND)',
     '  --runtime     auto | onnxruntime | onnxruntime-cpu | onnxruntime-cuda | tfjs (default: STUDIO_RUNTIME, else auto:',
@@ -49,8 +49,8 @@ export const command: Command = {
     if (options.store !== undefined && typeof options.store !== 'string') throw new StudioError('INVALID_PAYLOAD', '--store FILE needs a file');
     if (options.outputs !== undefined && typeof options.outputs !== 'string') throw new StudioError('INVALID_PAYLOAD', '--outputs needs a list');
     const outputs = typeof options.outputs === 'string' ? parseOutputs(options.outputs) : undefined;
-    const threshold = numberOption(options, 'threshold', 0.5);
-    if (!(threshold >= 0 && threshold <= 1)) throw new StudioError('INVALID_PAYLOAD', '--threshold must be between 0 and 1');
+    const threshold = options.threshold === undefined ? undefined : numberOption(options, 'threshold', 0.5);
+    if (threshold !== undefined && !(threshold >= 0 && threshold <= 1)) throw new StudioError('INVALID_PAYLOAD', '--threshold must be between 0 and 1');
     const workers = options.workers === undefined ? undefined : numberOption(options, 'workers', 1);
     if (workers !== undefined && !(Number.isInteger(workers) && workers >= 1 && workers <= 64)) throw new StudioError('INVALID_PAYLOAD', '--workers must be an integer from 1 to 64');
     const settings = loadSettings();
