@@ -1,0 +1,170 @@
+/**
+ * The studio as a clinician uses it, on REAL reference data with the SHIPPED models (models/): a Kvasir
+ * polyp and a BUSI ultrasound from each model's held-out test split, real DICOM CTs, and the Compare tab.
+ * Unlike the other e2e tests this one checks the models' output against ground truth: the kvasir-cbam
+ * finding must land on the annotated polyp. Screenshots go to test-results/e2e/real-*.png for a human look.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { PROJECT_ROOT, referenceData } from '../../main/settings.ts';
+import { type StartedHost, browserSkipReason, canvasStats, launchChromium, openStudio, painted, screenshot, startHost } from './helpers.ts';
+
+const modelsDir = join(PROJECT_ROOT, 'models');
+const shipped = ['kvasir-cbam', 'kvasir-baseline', 'busi-cbam', 'busi-baseline'];
+const kvasir = referenceData('kvasir-seg');
+const busi = referenceData('busi');
+const dicom = referenceData('dicom');
+
+function skipReason(): string | undefined {
+  const missing = shipped.filter((m) => !existsSync(join(modelsDir, m, 'model.json')));
+  if (missing.length) return `shipped models missing: ${missing.join(', ')}`;
+  for (const r of [kvasir, busi, dicom]) if ('skip' in r) return r.skip;
+  return browserSkipReason();
+}
+const skip = skipReason();
+
+/** The first image of a model's held-out test split. */
+function testSplitImage(model: string): string {
+  const split = JSON.parse(readFileSync(join(modelsDir, model, 'split.json'), 'utf8')) as { test: string[] };
+  return split.test[0]!;
+}
+
+type Box = [number, number, number, number];
+const iou = (a: Box, b: Box) => {
+  const w = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]));
+  const h = Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
+  const inter = w * h;
+  return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter);
+};
+const centreInside = (a: Box, b: Box) => {
+  const cx = (a[0] + a[2]) / 2;
+  const cy = (a[1] + a[3]) / 2;
+  return cx >= b[0] && cx <= b[2] && cy >= b[1] && cy <= b[3];
+};
+
+let host: StartedHost;
+let browser: Browser;
+
+before(async () => {
+  if (skip) return;
+  host = await startHost();
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  await host?.close();
+});
+
+const overlay = '[data-testid="overlay-canvas"]';
+
+async function openInViewer(page: Page, file: string): Promise<void> {
+  const name = file.split('/').pop()!;
+  await page.locator('[data-testid="file-input"]').setInputFiles(file);
+  await page.waitForFunction((n) => document.querySelector('.corner.tr')?.textContent?.includes(n), name, { timeout: 30_000 });
+  await page.waitForFunction(() => document.querySelector('[data-testid="image-canvas"]')?.getAttribute('data-voi'), null, { timeout: 30_000 });
+  await painted(page);
+}
+
+/** Pick a shipped model, run it, and return the boxes listed at the default score threshold. */
+async function detect(page: Page, model: string): Promise<{ boxes: Box[]; meta: string }> {
+  await page.locator('[data-testid="model-select"]').selectOption(model);
+  await page.locator('[data-testid="run-detector"]').click();
+  const meta = page.locator('[data-testid="detector-result"]');
+  await meta.waitFor({ timeout: 60_000 });
+  await page.waitForFunction((s) => document.querySelector(s)?.getAttribute('data-overlay') === 'map', overlay);
+  await painted(page);
+  const rows = await page.locator('ol.findings li').allTextContents();
+  const boxes = rows.map((r) => JSON.parse(/\[[^\]]+\]/.exec(r)![0]) as Box);
+  return { boxes, meta: (await meta.textContent()) ?? '' };
+}
+
+test('kvasir-cbam boxes the annotated polyp on a held-out Kvasir image, and its deepest attention and Grad-CAM are drawn', { skip }, async (t) => {
+  const page = await openStudio(browser, host);
+  const name = testSplitImage('kvasir-cbam');
+  const gt = (JSON.parse(readFileSync(join((kvasir as { dir: string }).dir, 'boxes.json'), 'utf8')) as Record<string, { bbox: { xmin: number; ymin: number; xmax: number; ymax: number }[] }>)[name.replace(/\.\w+$/, '')]!;
+  const truth = gt.bbox.map((b) => [b.xmin, b.ymin, b.xmax, b.ymax] as Box);
+  await openInViewer(page, join((kvasir as { dir: string }).dir, 'images', name));
+  assert.ok((await canvasStats(page)).nonBlack > 0, 'the endoscopy image is drawn');
+
+  const { boxes, meta } = await detect(page, 'kvasir-cbam');
+  t.diagnostic(`${name}: ${meta} boxes ${JSON.stringify(boxes)} truth ${JSON.stringify(truth)}`);
+  assert.ok(boxes.length >= 1, `no finding at the default threshold: ${meta}`);
+  assert.ok(Number(await page.locator(overlay).getAttribute('data-boxes')) >= 1, 'no box is drawn');
+  const best = Math.max(...boxes.flatMap((b) => truth.map((g) => iou(b, g))));
+  const hit = boxes.some((b) => truth.some((g) => iou(b, g) > 0.1 || centreInside(b, g)));
+  t.diagnostic(`best IoU with ground truth ${best.toFixed(3)}`);
+  assert.ok(hit, `no finding overlaps the annotated polyp (best IoU ${best.toFixed(3)})`);
+  await screenshot(page, 'real-kvasir-heatmap');
+
+  const values = await page.locator('[data-testid="overlay-layer"] option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+  const deepest = values.filter((v) => v.startsWith('attention:')).pop();
+  assert.ok(deepest, `no attention map offered: ${values.join(' | ')}`);
+  const heat = await canvasStats(page, overlay);
+  await page.locator('[data-testid="overlay-layer"]').selectOption(deepest);
+  await page.waitForFunction((s) => /Attention/.test(document.querySelector(s)?.textContent ?? ''), '[data-testid="legend"]');
+  await painted(page);
+  const att = await canvasStats(page, overlay);
+  assert.ok(att.opaque > 0 && att.hash !== heat.hash, 'the deepest attention map is not drawn');
+  await screenshot(page, 'real-kvasir-attention');
+
+  await page.locator('[data-testid="overlay-layer"]').selectOption('gradcam');
+  await page.waitForFunction((s) => /Grad-CAM/.test(document.querySelector(s)?.textContent ?? ''), '[data-testid="legend"]', { timeout: 60_000 });
+  await painted(page);
+  const cam = await canvasStats(page, overlay);
+  assert.ok(cam.opaque > 0 && cam.hash !== att.hash, 'Grad-CAM is not drawn');
+  await screenshot(page, 'real-kvasir-gradcam');
+  assert.deepEqual(page.studioErrors, []);
+  await page.context().close();
+});
+
+test('busi-cbam runs on a held-out BUSI ultrasound and draws its heatmap', { skip }, async (t) => {
+  const page = await openStudio(browser, host);
+  const name = testSplitImage('busi-cbam');
+  await openInViewer(page, join((busi as { dir: string }).dir, 'images', name));
+  const { boxes, meta } = await detect(page, 'busi-cbam');
+  t.diagnostic(`${name}: ${meta} boxes ${JSON.stringify(boxes)}`);
+  assert.ok((await canvasStats(page, overlay)).opaque > 0, 'no heatmap drawn');
+  await screenshot(page, 'real-busi-heatmap');
+  assert.deepEqual(page.studioErrors, []);
+  await page.context().close();
+});
+
+test('real DICOM CTs open: a 16-bit signed slice and a two-frame RLE file', { skip }, async () => {
+  const page = await openStudio(browser, host);
+  const dir = (dicom as { dir: string }).dir;
+  await openInViewer(page, join(dir, 'cornerstoneWADOImageLoader/testImages/CTImage.dcm_LittleEndianExplicitTransferSyntax_1.2.840.10008.1.2.1.dcm'));
+  const ct = await canvasStats(page);
+  assert.ok(ct.nonBlack > ct.width * ct.height * 0.1, 'the CT slice is mostly black');
+  await screenshot(page, 'real-dicom-ct-signed');
+  await openInViewer(page, join(dir, 'dicomParser/testImages/encapsulated/multi-frame/CT0012.not_fragmented_bot_rle.dcm'));
+  assert.ok((await canvasStats(page)).nonBlack > 0, 'the multi-frame CT is not drawn');
+  assert.match((await page.locator('[data-testid="viewport"]').textContent()) ?? '', /1\s*\/\s*2/, 'the frame counter does not say 1/2');
+  await screenshot(page, 'real-dicom-ct-multiframe');
+  assert.deepEqual(page.studioErrors, []);
+  await page.context().close();
+});
+
+test('Compare shows kvasir-baseline and kvasir-cbam side by side on the Kvasir image', { skip }, async (t) => {
+  const page = await openStudio(browser, host, { width: 1440, height: 1000 });
+  await page.getByRole('tab', { name: 'Compare' }).click();
+  await page.locator('[data-testid="side-by-side"]').waitFor({ timeout: 30_000 });
+  await page.locator('[data-testid="sbs-pick-kvasir-baseline"]').check();
+  await page.locator('[data-testid="sbs-pick-kvasir-cbam"]').check();
+  await page.locator('[data-testid="sbs-file-input"]').setInputFiles(join((kvasir as { dir: string }).dir, 'images', testSplitImage('kvasir-cbam')));
+  for (const i of [0, 1]) await page.waitForFunction((s) => document.querySelector(s)?.getAttribute('data-voi'), `[data-testid="sbs-image-${i}"]`, { timeout: 30_000 });
+  await page.locator('[data-testid="sbs-run"]').click();
+  for (const i of [0, 1]) await page.waitForFunction((s) => document.querySelector(s)?.getAttribute('data-status') === 'done', `[data-testid="sbs-pane-${i}"]`, { timeout: 60_000 });
+  await page.locator('[data-testid="side-by-side"]').scrollIntoViewIfNeeded();
+  await painted(page);
+  for (const i of [0, 1]) {
+    t.diagnostic((await page.locator(`[data-testid="sbs-pane-${i}"] .sbs-pane-head`).textContent()) ?? '');
+    assert.ok((await canvasStats(page, `[data-testid="sbs-overlay-${i}"]`)).opaque > 0, `pane ${i} paints nothing`);
+  }
+  await screenshot(page, 'real-compare-kvasir');
+  assert.deepEqual(page.studioErrors, []);
+  await page.context().close();
+});
