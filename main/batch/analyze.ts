@@ -4,7 +4,7 @@
  * Writes DIR/findings.json, DIR/findings.csv, DIR/errors.json and per image <stem>.heatmap.png,
  * <stem>.attention.png (variants with spatial attention) and <stem>.overlay.png.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { basename, extname, join, resolve } from 'node:path';
@@ -17,6 +17,7 @@ import { checkDeclaredSize } from '../imaging/guard.ts';
 import type { RGBImage } from '../detector/preprocess.ts';
 import { CSV_HEADER, OUTPUT_KINDS, csvRows, mapToGrey, writeGreyPng, writeMapPng, writeOverlayPng, type OutputKind } from './outputs.ts';
 import { storeRecorder, type StoreRecorder } from '../review/recorder.ts';
+import { ensureDir } from '../fs/dirs.ts';
 
 export interface AnalysisEntry {
   image: string;
@@ -121,7 +122,7 @@ export async function decodeImage(path: string): Promise<RGBImage> {
 export async function analyze(options: AnalysisOptions): Promise<AnalysisSummary> {
   const started = performance.now();
   const out = resolve(options.out);
-  mkdirSync(out, { recursive: true });
+  ensureDir(out);
   const listing = await listImageFiles(options.inputs);
   const failed: { image: string; error: string }[] = listing.errors.map((e) => ({ image: e.file, error: e.message }));
   const files = listing.files;

@@ -13,12 +13,12 @@
  * (busy_timeout) instead of failing on a stale read snapshot; readers never block in WAL mode.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { type Box, type Decision, type ReviewFinding, StudioError, type WorklistItem } from '../../preload/contract.ts';
 import { type Settings, loadSettings } from '../settings.ts';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.ts';
 import { type Rle, checkRle, rleArea } from './rle.ts';
+import { ensureDir } from '../fs/dirs.ts';
 
 export type { Rle } from './rle.ts';
 
@@ -170,7 +170,7 @@ export class ReviewStore {
   constructor(file: string, options: OpenOptions = {}) {
     this.file = resolve(file);
     try {
-      if (!options.mustExist && !options.readonly) mkdirSync(dirname(this.file), { recursive: true });
+      if (!options.mustExist && !options.readonly) ensureDir(dirname(this.file));
       this.db = new Database(this.file, { fileMustExist: Boolean(options.mustExist || options.readonly), readonly: Boolean(options.readonly), timeout: options.busyTimeoutMs ?? 10_000 });
     } catch (err) {
       throw openError(this.file, err);

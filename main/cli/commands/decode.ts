@@ -3,7 +3,8 @@
  * NumPy files frame-0000.npy…, and meta.json with the main header fields. For researchers, and for tests
  * that compare with reference decoders.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
+import { ensureDir } from '../../fs/dirs.ts';
 import { join, resolve } from 'node:path';
 import { StudioError } from '../../../preload/contract.ts';
 import { loadImageFile } from '../../imaging/index.ts';
@@ -24,7 +25,7 @@ export const command: Command = {
     const file = resolve(positional[0]);
     const out = resolve(options.out);
     const image = await loadImageFile(file);
-    await mkdir(out, { recursive: true });
+    ensureDir(out);
     const frames = Math.min(image.info.frames, limit);
     const written: { file: string; dtype: string; shape: number[] }[] = [];
     for (let i = 0; i < frames; i++) {

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { ensureDir } from '../../fs/dirs.ts';
 import type { Command } from '../index.ts';
 import { StudioError } from '../../../preload/contract.ts';
 import { numberOption, parseArgs } from '../args.ts';
@@ -44,7 +44,7 @@ export const command: Command = {
       },
     });
     bar?.finish();
-    mkdirSync(dirname(resolve(out)), { recursive: true });
+    ensureDir(dirname(resolve(out)));
     writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
     if (!options['no-card']) {
       const card = readCard(dir);

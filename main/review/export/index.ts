@@ -1,5 +1,6 @@
 /** `studio export`: the store's review as COCO JSON, CSV, or one DICOM SR per DICOM source image. */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
+import { ensureDir } from '../../fs/dirs.ts';
 import { basename, extname, join } from 'node:path';
 import dcmjs from 'dcmjs';
 import { StudioError } from '../../../preload/contract.ts';
@@ -37,7 +38,7 @@ export function exportStore(storeFile: string, format: ExportFormat, outDir: str
   } finally {
     store.close();
   }
-  mkdirSync(outDir, { recursive: true });
+  ensureDir(outDir);
   if (format === 'coco') {
     const coco = toCoco(rows, version);
     const file = join(outDir, 'annotations.coco.json');
