@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The project root (the folder holding package.json), found from this file's location. */
@@ -40,4 +40,20 @@ export function referenceData(sub = ''): { dir: string } | { skip: string } {
   if (!dataDir) return { skip: 'reference data absent: set STUDIO_DATA_DIR or place it at ../shared/data' };
   const dir = join(dataDir, sub);
   return existsSync(dir) ? { dir } : { skip: `reference data folder missing: ${dir}` };
+}
+
+/**
+ * A path as a model card records it: relative to the project root when it lies inside the project or
+ * beside it (`../shared/data/kvasir-seg`), so shipped cards do not carry one machine's folder layout.
+ */
+export function portablePath(path: string): string {
+  const absolute = resolve(path);
+  const rel = relative(PROJECT_ROOT, absolute);
+  if (rel === '' || isAbsolute(rel) || rel.startsWith(`..${sep}..`)) return absolute;
+  return rel.split(sep).join('/');
+}
+
+/** The absolute path for one given relative to the project root (as cards and the studio's forms hold them). */
+export function resolveProjectPath(path: string): string {
+  return isAbsolute(path) ? path : resolve(PROJECT_ROOT, path);
 }

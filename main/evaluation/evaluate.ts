@@ -17,6 +17,7 @@ import { useBackend } from '../training/backend.ts';
 import { connectedComponents } from './components.ts';
 import { predictionsFromMap, upsample } from './maps.ts';
 import { averagePrecision, froc, latency, overlap, pointingGame, sensitivityAt, THRESHOLDS, type GroundTruth, type Prediction } from './metrics.ts';
+import { portablePath, resolveProjectPath } from '../settings.ts';
 
 export { bestThreshold, THRESHOLDS } from './metrics.ts';
 
@@ -60,7 +61,7 @@ function splitFor(modelDir: string, data: string, ids: string[]): { split: Split
     const known = new Set(ids);
     const all = [...split.train, ...split.val, ...split.test];
     // Same dataset (by path, or every split id present): use the stored split as is.
-    if ((card.data?.path && resolve(card.data.path) === resolve(data)) || (all.length > 0 && all.every((id) => known.has(id)))) {
+    if ((card.data?.path && resolveProjectPath(card.data.path) === resolve(data)) || (all.length > 0 && all.every((id) => known.has(id)))) {
       return { split, source: 'model split.json' };
     }
   }
@@ -135,7 +136,7 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
   const pointingByModule = Object.fromEntries(Object.entries(pointingHits).map(([k, v]) => [k, lesions ? v / lesions : 0]));
   return {
     model: name,
-    data: resolve(options.data),
+    data: portablePath(options.data),
     split: which,
     images: ids.length,
     lesions,

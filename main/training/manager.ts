@@ -12,6 +12,7 @@ import { modelDir } from '../detector/io.ts';
 import type { ServiceContext } from '../services/context.ts';
 import type { TrainOptions } from './trainer.ts';
 import type { WorkerCommand, WorkerMessage } from './worker.ts';
+import { resolveProjectPath } from '../settings.ts';
 
 const WORKER_URL = new URL('./worker-entry.mjs', import.meta.url);
 const EMIT_EVERY_MS = 500;
@@ -50,7 +51,7 @@ export class TrainingManager {
     const runId = `${req.name}-${Date.now().toString(36)}`;
     const options: TrainOptions = {
       name: req.name,
-      data: req.data,
+      data: resolveProjectPath(req.data),
       format: req.format,
       variant: req.variant,
       epochs: req.epochs,
@@ -132,7 +133,7 @@ export class TrainingManager {
   async compare(req: ValidRequest<'evaluation.compare'>): Promise<EvaluationReport[]> {
     if (this.compareWorker) throw new StudioError('BUSY', 'a comparison is already running');
     if (!existsSync(req.data)) throw new StudioError('NOT_FOUND', `no dataset at ${req.data}`, 'data');
-    const jobs = req.models.map((name) => ({ name, modelDir: modelDir(this.ctx.settings.modelsDir, name), data: req.data, format: 'masks' as const, split: req.split, limit: req.limit }));
+    const jobs = req.models.map((name) => ({ name, modelDir: modelDir(this.ctx.settings.modelsDir, name), data: resolveProjectPath(req.data), format: 'masks' as const, split: req.split, limit: req.limit }));
     const worker = new Worker(WORKER_URL);
     this.compareWorker = worker;
     try {

@@ -19,6 +19,7 @@ import { augment, downsampleMask, openDataset, rng, SampleCache, shuffle, splitD
 import { lesionLoss } from './loss.ts';
 import { useBackend } from './backend.ts';
 import { GradientPool } from './parallel.ts';
+import { portablePath } from '../settings.ts';
 
 export interface TrainOptions {
   name: string;
@@ -307,7 +308,7 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
     createdAt: new Date().toISOString(),
     backend,
     ...(lastThresholds ?? {}),
-    data: { path: resolve(options.data), format: options.format, images: ids.length, ...(options.limit ? { limit: options.limit } : {}) },
+    data: { path: portablePath(options.data), format: options.format, images: ids.length, ...(options.limit ? { limit: options.limit } : {}) },
     split: { file: 'split.json', seed: split.seed, ratios: split.ratios, train: split.train.length, val: split.val.length, test: split.test.length },
     hyperparameters: {
       epochs: options.epochs,
