@@ -3,7 +3,7 @@
  * tfjs's own `file://` handler needs tfjs-node, which cannot install here, so this is a plain-fs IOHandler.
  * Importing this module also registers the custom layers, so every loader can deserialise them.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { StudioError, VARIANTS, type ModelInfo, type Variant } from '../../preload/contract.ts';
@@ -75,7 +75,8 @@ export function dirHandler(dir: string): tf.io.IOHandler {
           const file = resolve(folder, p);
           // A bare prefix test would let models/foo read models/foo-other/…: compare whole path segments.
           if (!file.startsWith(folder + sep)) throw new StudioError('MODEL_LOAD_FAILED', `weights path escapes the model folder: ${p}`, jsonPath);
-          if (!existsSync(file)) throw new StudioError('MODEL_LOAD_FAILED', `weights file missing: ${file}`, file);
+          // A regular file only: a weights path that is (or links to) /dev/zero or a FIFO would fill memory or block.
+          if (!statSync(file, { throwIfNoEntry: false })?.isFile()) throw new StudioError('MODEL_LOAD_FAILED', `weights file missing or not a regular file: ${file}`, file);
           buffers.push(readFileSync(file));
         }
       }

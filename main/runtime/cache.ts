@@ -6,7 +6,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { StudioError, type Variant } from '../../preload/contract.ts';
@@ -35,22 +35,35 @@ export interface OnnxMeta {
   createdAt: string;
 }
 
-/** A hash of everything the export depends on: model.json, every weight file it lists, the exporter. */
+/**
+ * A hash of everything the export depends on: model.json, every weight file it lists, the exporter.
+ * model.json may be hostile: only regular files inside the folder are read (a path naming /dev/zero or a
+ * FIFO would otherwise fill memory or block this worker forever); loadModel reports bad paths clearly.
+ */
 export function modelKey(dir: string): string {
-  const jsonPath = join(dir, MODEL_FILE);
-  if (!existsSync(jsonPath)) throw new StudioError('MODEL_LOAD_FAILED', `no ${MODEL_FILE} in ${resolve(dir)}`, resolve(dir));
-  const json = readFileSync(jsonPath);
-  const hash = createHash('sha256').update(`exporter ${EXPORTER_VERSION}\n`).update(json);
-  let manifest: { paths?: string[] }[] = [];
+  const folder = resolve(dir);
+  const jsonPath = join(folder, MODEL_FILE);
+  if (!existsSync(jsonPath)) throw new StudioError('MODEL_LOAD_FAILED', `no ${MODEL_FILE} in ${folder}`, folder);
+  let json: Buffer;
   try {
-    manifest = (JSON.parse(json.toString('utf8')) as { weightsManifest?: { paths?: string[] }[] }).weightsManifest ?? [];
+    json = readFileSync(jsonPath);
+  } catch (err) {
+    throw new StudioError('MODEL_LOAD_FAILED', `cannot read ${jsonPath}: ${(err as Error).message}`, jsonPath);
+  }
+  const hash = createHash('sha256').update(`exporter ${EXPORTER_VERSION}\n`).update(json);
+  let manifest: unknown = [];
+  try {
+    manifest = (JSON.parse(json.toString('utf8')) as { weightsManifest?: unknown }).weightsManifest ?? [];
   } catch {
     // loadModel reports a broken model.json clearly when the export runs
   }
-  for (const group of manifest) {
-    for (const p of group.paths ?? []) {
-      const file = resolve(dir, p);
-      if (existsSync(file)) hash.update(readFileSync(file));
+  for (const group of Array.isArray(manifest) ? (manifest as { paths?: unknown }[]) : []) {
+    for (const p of Array.isArray(group?.paths) ? group.paths : []) {
+      if (typeof p !== 'string') continue;
+      const file = resolve(folder, p);
+      if (!file.startsWith(folder + sep)) continue;
+      const info = statSync(file, { throwIfNoEntry: false });
+      if (info?.isFile()) hash.update(readFileSync(file));
     }
   }
   return hash.digest('hex').slice(0, 32);

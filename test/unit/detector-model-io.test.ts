@@ -24,3 +24,12 @@ test('a weights path that escapes into a sibling folder sharing the name prefix 
   );
   await assert.rejects(dirHandler(model).load!(), (err: unknown) => err instanceof StudioError && err.code === 'MODEL_LOAD_FAILED' && /escapes/.test(err.message));
 });
+
+test('a weights file that links to a device is refused without reading it', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'model-io-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  const { symlinkSync } = await import('node:fs');
+  symlinkSync('/dev/zero', join(root, 'weights.bin'));
+  writeFileSync(join(root, 'model.json'), JSON.stringify({ modelTopology: {}, weightsManifest: [{ paths: ['weights.bin'], weights: [{ name: 'w', shape: [1], dtype: 'float32' }] }] }));
+  await assert.rejects(dirHandler(root).load!(), (err: unknown) => err instanceof StudioError && err.code === 'MODEL_LOAD_FAILED' && /not a regular file/.test(err.message));
+});
