@@ -51,6 +51,11 @@ class FrameMemory {
     }
   }
 
+  /** Forget every entry of one image (its key prefix): a closed image's frames are dead weight. */
+  release(prefix: string): void {
+    for (const [key, entry] of this.entries) if (key.startsWith(`${prefix}/`)) this.drop(key, entry);
+  }
+
   get bytesUsed(): number {
     return this.used;
   }

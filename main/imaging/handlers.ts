@@ -100,7 +100,13 @@ export function createImagingHandlers(options: { log(line: string): void }): Ima
       'imaging.frame': async ({ id, frame: index }) => frame(id, index),
       'imaging.close': async ({ ids }) => {
         let closed = 0;
-        for (const id of ids) if (session.delete(id)) closed++;
+        for (const id of ids) {
+          const found = session.get(id);
+          if (!found) continue;
+          session.delete(id);
+          found.image.release?.();
+          closed++;
+        }
         return { closed };
       },
     },
@@ -109,6 +115,7 @@ export function createImagingHandlers(options: { log(line: string): void }): Ima
       frame,
     },
     async close() {
+      for (const e of session.values()) e.image.release?.();
       session.clear();
     },
   };

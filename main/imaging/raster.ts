@@ -94,6 +94,7 @@ export async function loadRaster(bytes: Uint8Array, displayName: string, path?: 
     },
     frame,
     stored,
+    release: () => frameMemory.release(key),
     meta: () => ({ file: displayName, format: meta.format, rows: height, columns: width, frames, channels, bitsAllocated: bits, bitsStored: bits, pixelRepresentation: 0, photometricInterpretation: grey ? 'MONOCHROME2' : 'RGB', window: windows }),
   };
 }

@@ -55,5 +55,14 @@ export function reloadable(path: string, first: LoadedImage, size: number, load:
     frame: async (i) => (await current()).frame(i),
     stored: async (i) => (await current()).stored(i),
     meta: () => meta,
+    release: () => {
+      const entry = hot.get(owner);
+      if (entry) {
+        hot.delete(owner);
+        hotBytes -= entry.bytes;
+        entry.image.release?.();
+      }
+      first.release?.();
+    },
   };
 }

@@ -17,4 +17,6 @@ export interface LoadedImage {
   stored(index: number): Promise<StoredFrame>;
   /** Main header fields for meta.json. */
   meta(): Record<string, unknown>;
+  /** Let go of the decoded frames and file bytes held for this image (it is closed); later calls decode again. */
+  release?(): void;
 }

@@ -162,6 +162,7 @@ export async function loadDicom(bytes: Uint8Array, displayName: string, path?: s
     },
     frame,
     stored,
+    release: () => frameMemory.release(key),
     meta: () => ({
       file: displayName,
       transferSyntax,
