@@ -137,6 +137,8 @@ export async function analyze(options: AnalysisOptions): Promise<AnalysisSummary
   let skipped = 0;
   let cancelled = false;
   let rec: StoreRecorder | undefined;
+  /** A failure that dooms every image (the model cannot load); kept here because its job may settle unobserved. */
+  let fatal: unknown;
 
   const progress = (current?: string) => {
     const seconds = (performance.now() - started) / 1000;
@@ -156,6 +158,7 @@ export async function analyze(options: AnalysisOptions): Promise<AnalysisSummary
         cancelled = true;
         break;
       }
+      if (fatal) break;
       const path = files[i];
       const stem = uniqueStem(path, stems);
       let image: RGBImage;
@@ -197,7 +200,10 @@ export async function analyze(options: AnalysisOptions): Promise<AnalysisSummary
           entries[i] = entry;
         } catch (err) {
           // A model that cannot load fails every image the same way: stop rather than repeat it.
-          if (err instanceof StudioError && (err.code === 'MODEL_LOAD_FAILED' || err.code === 'NOT_FOUND')) throw err;
+          if (err instanceof StudioError && (err.code === 'MODEL_LOAD_FAILED' || err.code === 'NOT_FOUND')) {
+            fatal ??= err;
+            throw err;
+          }
           failed.push({ image: path, error: (err as Error).message });
         } finally {
           done++;
@@ -209,6 +215,7 @@ export async function analyze(options: AnalysisOptions): Promise<AnalysisSummary
       if (inFlight.size >= limit) await Promise.race(inFlight);
     }
     await Promise.all(inFlight);
+    if (fatal) throw fatal;
     const analysed = entries.filter((e): e is AnalysisEntry => !!e);
     writeFileSync(join(out, 'findings.json'), `${JSON.stringify(analysed, null, 1)}\n`);
     await writeFile(join(out, 'findings.csv'), `${[CSV_HEADER, ...analysed.flatMap(csvRows)].join('\n')}\n`);
