@@ -154,12 +154,16 @@ test('Compare shows kvasir-baseline and kvasir-cbam side by side on the Kvasir i
   await page.locator('[data-testid="side-by-side"]').waitFor({ timeout: 30_000 });
   await page.locator('[data-testid="sbs-pick-kvasir-baseline"]').check();
   await page.locator('[data-testid="sbs-pick-kvasir-cbam"]').check();
+  // The tab pre-picks the first two models (the BUSI pair); a reader comparing on a polyp wants only Kvasir's.
+  for (const m of ['busi-baseline', 'busi-cbam']) await page.locator(`[data-testid="sbs-pick-${m}"]`).uncheck();
   await page.locator('[data-testid="sbs-file-input"]').setInputFiles(join((kvasir as { dir: string }).dir, 'images', testSplitImage('kvasir-cbam')));
   for (const i of [0, 1]) await page.waitForFunction((s) => document.querySelector(s)?.getAttribute('data-voi'), `[data-testid="sbs-image-${i}"]`, { timeout: 30_000 });
   await page.locator('[data-testid="sbs-run"]').click();
   for (const i of [0, 1]) await page.waitForFunction((s) => document.querySelector(s)?.getAttribute('data-status') === 'done', `[data-testid="sbs-pane-${i}"]`, { timeout: 60_000 });
   await page.locator('[data-testid="side-by-side"]').scrollIntoViewIfNeeded();
   await painted(page);
+  const panes = await page.locator('[data-testid^="sbs-pane-"]').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.model));
+  assert.deepEqual([...panes].sort(), ['kvasir-baseline', 'kvasir-cbam']);
   for (const i of [0, 1]) {
     t.diagnostic((await page.locator(`[data-testid="sbs-pane-${i}"] .sbs-pane-head`).textContent()) ?? '');
     assert.ok((await canvasStats(page, `[data-testid="sbs-overlay-${i}"]`)).opaque > 0, `pane ${i} paints nothing`);
