@@ -119,6 +119,16 @@ function checkBox(box: unknown, what: string): Box {
   return [x0, y0, x1, y1];
 }
 
+/** A reviewer's box must lie on the image it annotates: one outside it is a client bug, not a lesion. */
+function checkInside(box: Box, image: { width: number | null; height: number | null }, what: string): Box {
+  const { width, height } = image;
+  if (!width || !height) return box;
+  if (box[0] < 0 || box[1] < 0 || box[2] > width || box[3] > height) {
+    throw new StudioError('INVALID_PAYLOAD', `${what}: [${box.map((v) => Math.round(v * 10) / 10).join(', ')}] lies outside the ${width}×${height} image`, what);
+  }
+  return box;
+}
+
 function checkReviewer(reviewer: unknown): string {
   if (typeof reviewer !== 'string' || reviewer.trim() === '' || reviewer.length > 100) {
     throw new StudioError('INVALID_PAYLOAD', 'a reviewer name is 1 to 100 characters', 'reviewer');
@@ -472,6 +482,7 @@ export class ReviewStore {
     const box = req.box === undefined ? undefined : checkBox(req.box, 'box');
     this.write(() => {
       const f = this.liveFinding(req.findingId);
+      if (box) checkInside(box, this.image(f.image_id), 'box');
       const before = this.decisionState(f.id, reviewer);
       const ownAddition = f.source === 'reviewer' && f.created_by === reviewer;
       let after: DecisionState;
@@ -504,6 +515,7 @@ export class ReviewStore {
     const box = checkBox(req.box, 'box');
     const findingId = this.write(() => {
       const img = this.image(req.imageId);
+      checkInside(box, img, 'box');
       let mask: Rle | undefined;
       if (req.mask) mask = checkRle(req.mask, img.width, img.height);
       const area = mask ? rleArea(mask) : (box[2] - box[0]) * (box[3] - box[1]);

@@ -218,3 +218,17 @@ test('sha256File hashes a file as the store expects its content hash', async () 
   assert.equal(await sha256File(file), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
   await assert.rejects(sha256File(join(dir, 'absent.bin')), /ENOENT/);
 });
+
+test('a reviewer box outside the image is refused with its reason and writes nothing, for added and edited findings', () => {
+  const store = seeded();
+  const audited = store.auditTrail().length;
+  const refused = (fn: () => unknown) => assert.throws(fn, (e: unknown) => e instanceof StudioError && e.code === 'INVALID_PAYLOAD' && /outside the 100×80 image/.test(e.message));
+  refused(() => store.add({ imageId: 1, reviewer: 'ana', box: [90, 70, 120, 90] }));
+  refused(() => store.add({ imageId: 1, reviewer: 'ana', box: [-5, 0, 10, 10] }));
+  refused(() => store.decide({ findingId: 1, reviewer: 'ana', decision: 'edited', box: [10, 10, 30, 400] }));
+  assert.equal(store.auditTrail().length, audited, 'nothing reached the audit trail');
+  assert.equal(store.findings(1).findings.length, 2, 'no finding was added');
+  const edge = store.add({ imageId: 1, reviewer: 'ana', box: [0, 0, 100, 80] });
+  assert.deepEqual(edge.box, [0, 0, 100, 80], 'a box on the image border is fine');
+  store.close();
+});
