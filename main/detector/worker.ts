@@ -112,6 +112,12 @@ port.on('message', (req: WorkerRequest) => {
       const e = err as StudioError;
       reply = { id: req.id, ok: false, error: { code: e instanceof StudioError ? e.code : 'INTERNAL', message: e?.message ?? String(err), ...(e?.subject ? { subject: e.subject } : {}) } };
     }
-    port.postMessage(reply, transfer);
+    try {
+      port.postMessage(reply, transfer);
+    } catch (err) {
+      // A reply that cannot be sent (an uncloneable value, a buffer listed twice) must still settle the
+      // request, or its caller waits forever.
+      port.postMessage({ id: req.id, ok: false, error: { code: 'INTERNAL', message: `worker reply could not be sent: ${(err as Error).message}` } } satisfies WorkerReply);
+    }
   });
 });
