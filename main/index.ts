@@ -22,6 +22,12 @@ async function loadServices() {
   return (await import(/* @vite-ignore */ url)) as typeof import('./services/index.ts');
 }
 
+function isStudioFrame(url: string | undefined): boolean {
+  if (!url) return false;
+  if (process.env.ELECTRON_RENDERER_URL) return url.startsWith(process.env.ELECTRON_RENDERER_URL);
+  return url.split(/[?#]/)[0] === pathToFileURL(join(here, '..', 'renderer', 'index.html')).href;
+}
+
 async function createWindow(): Promise<BrowserWindow> {
   const win = new BrowserWindow({
     width: 1440,
@@ -77,14 +83,27 @@ app.whenReady().then(async () => {
     },
   });
   for (const channel of CHANNELS) {
-    ipcMain.handle(`studio:${channel}`, (_event, payload) => services.dispatch(channel, payload));
+    ipcMain.handle(`studio:${channel}`, (event, payload) => {
+      // Only the studio's own page may call: not a frame it might embed, not a page navigated elsewhere.
+      if (!isStudioFrame(event.senderFrame?.url)) return { ok: false, error: { code: 'UNAUTHORIZED', message: 'IPC from an unexpected frame' } };
+      return services.dispatch(channel, payload);
+    });
   }
   services.events.subscribe((event, payload) => {
     for (const win of BrowserWindow.getAllWindows()) {
       if (!win.isDestroyed()) win.webContents.send(`studio-event:${event}`, payload);
     }
   });
-  app.on('before-quit', () => void services.close());
+  // Let workers, the review store and open files close before the process goes: hold the quit once.
+  let closed = false;
+  app.on('before-quit', (event) => {
+    if (closed) return;
+    event.preventDefault();
+    void services.close().finally(() => {
+      closed = true;
+      app.quit();
+    });
+  });
 
   await createWindow();
   app.on('activate', () => {
