@@ -32,7 +32,12 @@ export interface EngineOptions {
   /** onnxruntime intra-op threads per worker (default: the cores shared out among the workers, see threadsPerWorker). */
   threads?: number;
   log?: (line: string) => void;
+  /** The worker script (tests point this at a broken one). */
+  workerUrl?: URL;
 }
+
+/** Workers that die before they ever answer `init` this many times in a row mean the install is broken. */
+const MAX_START_FAILURES = 3;
 
 export function coreCount(): number {
   return Math.max(1, availableParallelism());
@@ -46,6 +51,8 @@ export class DetectorEngine {
   private nextId = 1;
   private closed = false;
   private state: BackendState | null = null;
+  private startFailures = 0;
+  private broken: StudioError | null = null;
   readonly size: number;
 
   constructor(private readonly options: EngineOptions = {}) {
@@ -54,8 +61,9 @@ export class DetectorEngine {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(WORKER_URL);
+    const worker = new Worker(this.options.workerUrl ?? WORKER_URL);
     const slot: Slot = { worker, busy: false, pending: new Map(), ready: Promise.resolve(null as unknown as BackendState) };
+    let started = false;
     worker.on('message', (reply: WorkerReply) => {
       const job = slot.pending.get(reply.id);
       if (!job) return;
@@ -63,15 +71,32 @@ export class DetectorEngine {
       if (reply.ok) job.resolve(reply.result);
       else job.reject(new StudioError(reply.error.code as ErrorCode, reply.error.message, reply.error.subject));
     });
+    let failed = false;
     const fail = (err: Error) => {
+      // A crashing worker emits 'error' and then 'exit': handle it once, or two replacements start and
+      // one of them is orphaned.
+      if (failed) return;
+      failed = true;
       for (const job of slot.pending.values()) job.reject(new StudioError('INTERNAL', `inference worker failed: ${err.message}`));
       slot.pending.clear();
       const i = this.slots.indexOf(slot);
-      if (i >= 0 && !this.closed) {
-        this.options.log?.(`detector: worker failed (${err.message}); starting a new one`);
+      if (i < 0 || this.closed || this.broken) return;
+      // A dead slot takes no jobs while its replacement starts.
+      slot.busy = true;
+      if (!started && ++this.startFailures >= MAX_START_FAILURES) {
+        // Respawning a worker that cannot even start would spin forever: fail clearly instead.
+        this.broken = new StudioError('INTERNAL', `inference workers cannot start (${this.startFailures} tries): ${err.message}`);
+        this.options.log?.(`detector: ${this.broken.message}`);
+        for (const job of this.queue.splice(0)) job.reject(this.broken);
+        return;
+      }
+      const delay = started ? 0 : 200 * 2 ** (this.startFailures - 1);
+      this.options.log?.(`detector: worker failed (${err.message}); starting a new one${delay ? ` in ${delay} ms` : ''}`);
+      setTimeout(() => {
+        if (this.closed || this.broken) return;
         this.slots[i] = this.spawn();
         this.pump();
-      }
+      }, delay).unref();
     };
     worker.on('error', fail);
     worker.on('exit', (code) => {
@@ -79,7 +104,13 @@ export class DetectorEngine {
     });
     const threads = this.options.threads ?? threadsPerWorker(this.size, coreCount());
     slot.ready = this.send(slot, { request: { type: 'init', backend: this.options.backend, runtime: this.options.runtime, threads }, transfer: [] }).then((r) => (r as { state: BackendState }).state);
-    slot.ready.catch(() => {});
+    slot.ready.then(
+      () => {
+        started = true;
+        this.startFailures = 0;
+      },
+      () => {},
+    );
     return slot;
   }
 
@@ -117,6 +148,7 @@ export class DetectorEngine {
 
   private run(request: Job['request'], transfer: ArrayBuffer[] = []): Promise<WorkerResult> {
     if (this.closed) return Promise.reject(new StudioError('CANCELLED', 'the detector engine is closed'));
+    if (this.broken) return Promise.reject(this.broken);
     return new Promise((resolve, reject) => {
       this.queue.push({ request, resolve, reject, transfer });
       this.pump();
@@ -125,6 +157,7 @@ export class DetectorEngine {
 
   /** The backend the workers run (all workers start the same one). */
   async backend(): Promise<BackendState> {
+    if (this.broken) throw this.broken;
     if (!this.state) this.state = await this.slots[0].ready;
     return this.state;
   }
