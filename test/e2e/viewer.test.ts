@@ -238,10 +238,18 @@ test('a folder picked in the browser and images dropped on the viewer open throu
   for (let i = 0; i < 2; i++) writeFileSync(join(folder, `slice${i}.dcm`), writeDicom({ rows: 64, columns: 64, pixels: phantom(64, 64, 1).pixels, window: { center: 0, width: 2000 }, uidRoot: '2.25.4242' }));
   writeFileSync(join(folder, '.DS_Store'), 'not an image');
   const page = await openStudio(browser, host);
-  const before = await page.locator('.image-item').count();
 
   await page.locator('[data-testid="folder-input"]').setInputFiles(folder);
-  await page.waitForFunction((n) => document.querySelectorAll('.image-item').length === n + 2, before, { timeout: 30_000 });
+  // Wait for the two slices by name: the list may also fill in with images earlier tests opened in this
+  // host session, whenever its first imaging.list answers, so a count taken before the upload is a race.
+  await page.waitForFunction(
+    () => {
+      const names = [...document.querySelectorAll('.image-item')].map((e) => e.textContent ?? '');
+      return ['slice0.dcm', 'slice1.dcm'].every((n) => names.some((t) => t.includes(n)));
+    },
+    undefined,
+    { timeout: 30_000 },
+  );
   assert.equal(await page.locator('[data-testid="open-errors"]').count(), 0, 'hidden files are skipped, not reported');
 
   // A PNG made in the page, dropped on the viewer like a file from the desktop.
