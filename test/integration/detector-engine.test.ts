@@ -110,13 +110,22 @@ test('event-loop lag stays under 50 ms while the worker runs inference (and woul
 
 test('Grad-CAM from the worker matches Grad-CAM computed on the cpu backend', async () => {
   const dir = join(modelsDir, 'nl128');
-  const image = synthetic(128, 96, 7);
-  const remote = await engine.gradcam(dir, image);
-  const local = (await LoadedDetector.load(dir)).gradcam(image);
+  const detector = await LoadedDetector.load(dir);
+  // The model's weights are random, so for some images Grad-CAM finds no positive evidence and is all
+  // zero (a valid answer). Prefer an image whose map is not, so the normalisation is checked too.
+  let image = synthetic(128, 96, 7);
+  let remote = await engine.gradcam(dir, image);
+  for (let seed = 8; seed < 14 && Math.max(...remote.map.data) === 0; seed++) {
+    image = synthetic(128, 96, seed);
+    remote = await engine.gradcam(dir, image);
+  }
+  const local = detector.gradcam(image);
+  detector.dispose();
   assert.equal(remote.layer, 'stage4/out');
   assert.deepEqual([remote.map.width, remote.map.height], [local.map.width, local.map.height]);
   assert.deepEqual([remote.map.width, remote.map.height], [8, 6]);
-  assert.ok(Math.max(...remote.map.data) > 0.99, 'normalised to a peak of 1');
+  const peak = Math.max(...remote.map.data);
+  assert.ok(peak > 0.99 || (peak === 0 && Math.max(...local.map.data) === 0), `normalised to a peak of 1 (or empty on both backends); peak ${peak}`);
   let worst = 0;
   for (let i = 0; i < local.map.data.length; i++) worst = Math.max(worst, Math.abs(local.map.data[i] - remote.map.data[i]));
   assert.ok(worst < 1e-3, `max difference ${worst}`);
