@@ -6,9 +6,9 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { StudioError, type AttentionMap, type Finding, type Map2D, type Variant } from '../../preload/contract.ts';
-import { loadModel, readCard, MODEL_FILE } from './io.ts';
+import { DEFAULT_FINDING_THRESHOLD, loadModel, readCard, MODEL_FILE } from './io.ts';
 import { GRADCAM_LAYER, OUTPUT_STRIDE, attentionLayerNames, buildInferenceModel, foldBatchNorm, inferVariant, type AttentionKind } from './model.ts';
-import { argmax, cropMap, findings, imageCells } from './postprocess.ts';
+import { cropMap, findings, imageCells, strongestQuery } from './postprocess.ts';
 import { gradCam } from './gradcam.ts';
 import { letterbox, type Letterbox, type RGBImage } from './preprocess.ts';
 
@@ -80,18 +80,13 @@ export class LoadedDetector {
         if (kind === 'spatial') {
           attention.push({ name, kind: 'spatial', map: cropMap(await outs[i].data(), side, cells.cols, cells.rows) });
         } else {
-          // The row of the affinity matrix for the query at the lesion map's strongest position.
-          const peak = argmax(heatmap.data);
-          const px = peak % heatmap.width;
-          const py = (peak - px) / heatmap.width;
-          const ratio = stride / OUTPUT_STRIDE;
-          const query = Math.min(side - 1, Math.floor(py / ratio)) * side + Math.min(side - 1, Math.floor(px / ratio));
+          const query = strongestQuery(heatmap, OUTPUT_STRIDE, stride, side);
           const row = tf.gather(outs[i], [query], 1);
           extra.push(row);
           attention.push({ name, kind: 'nonlocal', map: cropMap(await row.data(), side, cells.cols, cells.rows) });
         }
       }
-      const found = findings(heatmap, OUTPUT_STRIDE, box, image.width, image.height, { threshold: options.threshold ?? 0.5, minCells: options.minCells });
+      const found = findings(heatmap, OUTPUT_STRIDE, box, image.width, image.height, { threshold: options.threshold ?? DEFAULT_FINDING_THRESHOLD, minCells: options.minCells });
       return { variant: this.variant, ms: performance.now() - started, heatmap, attention, findings: found };
     } finally {
       tf.dispose([x, ...outs, ...extra]);

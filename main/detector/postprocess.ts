@@ -87,3 +87,16 @@ export function argmax(data: ArrayLike<number>): number {
   for (let i = 1; i < data.length; i++) if (data[i] > data[best]) best = i;
   return best;
 }
+
+/**
+ * For the non-local block: the stage position (row-major over a `side`×`side` grid at `stride`) of the
+ * query under the lesion map's strongest cell (the map is at `heatmapStride`), whose affinity row is the
+ * attention map the studio shows.
+ */
+export function strongestQuery(heatmap: Map2D, heatmapStride: number, stride: number, side: number): number {
+  const peak = argmax(heatmap.data);
+  const px = peak % heatmap.width;
+  const py = (peak - px) / heatmap.width;
+  const ratio = stride / heatmapStride;
+  return Math.min(side - 1, Math.floor(py / ratio)) * side + Math.min(side - 1, Math.floor(px / ratio));
+}

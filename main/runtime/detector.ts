@@ -6,9 +6,9 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as Ort from 'onnxruntime-node';
 import type { AttentionMap, Variant } from '../../preload/contract.ts';
-import { MODEL_FILE } from '../detector/io.ts';
+import { DEFAULT_FINDING_THRESHOLD, MODEL_FILE } from '../detector/io.ts';
 import { OUTPUT_STRIDE } from '../detector/model.ts';
-import { argmax, cropMap, findings, imageCells } from '../detector/postprocess.ts';
+import { cropMap, findings, imageCells, strongestQuery } from '../detector/postprocess.ts';
 import { letterbox, type RGBImage } from '../detector/preprocess.ts';
 
 import type { DetectOptions, RawDetection } from '../detector/inference.ts';
@@ -85,17 +85,12 @@ export class OnnxDetector {
       if (kind === 'spatial') {
         attention.push({ name, kind: 'spatial', map: cropMap(data, side, cells.cols, cells.rows) });
       } else {
-        // The row of the affinity matrix for the query at the lesion map's strongest position.
-        const peak = argmax(heatmap.data);
-        const px = peak % heatmap.width;
-        const py = (peak - px) / heatmap.width;
-        const ratio = stride / OUTPUT_STRIDE;
-        const query = Math.min(side - 1, Math.floor(py / ratio)) * side + Math.min(side - 1, Math.floor(px / ratio));
+        const query = strongestQuery(heatmap, OUTPUT_STRIDE, stride, side);
         const positions = side * side;
         attention.push({ name, kind: 'nonlocal', map: cropMap(data.subarray(query * positions, (query + 1) * positions), side, cells.cols, cells.rows) });
       }
     }
-    const found = findings(heatmap, OUTPUT_STRIDE, box, image.width, image.height, { threshold: options.threshold ?? 0.5, minCells: options.minCells });
+    const found = findings(heatmap, OUTPUT_STRIDE, box, image.width, image.height, { threshold: options.threshold ?? DEFAULT_FINDING_THRESHOLD, minCells: options.minCells });
     return { variant: this.variant, ms: performance.now() - started, heatmap, attention, findings: found };
   }
 

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { letterbox, letterboxGeometry, resize } from '../../main/detector/preprocess.ts';
-import { argmax, cropMap, findings, imageCells } from '../../main/detector/postprocess.ts';
+import { argmax, cropMap, findings, imageCells, strongestQuery } from '../../main/detector/postprocess.ts';
 
 test('letterbox keeps the aspect ratio, puts the image top-left, pads with zeros and maps bytes to [0, 1]', () => {
   const width = 200;
@@ -78,4 +78,15 @@ test('finding areas count only the part of edge cells that lies inside the image
 
 test('argmax finds the first largest value', () => {
   assert.equal(argmax([1, 5, 2, 5]), 1);
+});
+
+test('the non-local query is the stage position under the lesion map\'s strongest cell, clamped to the grid', () => {
+  // A 16×16 heatmap at stride 4 peaking at (13, 6); the stage-4 grid (stride 16) is 4×4 cells.
+  const data = new Float32Array(16 * 16);
+  data[6 * 16 + 13] = 1;
+  assert.equal(strongestQuery({ width: 16, height: 16, data }, 4, 16, 4), 1 * 4 + 3);
+  // A cropped heatmap wider than the grid covers still maps inside it.
+  const wide = new Float32Array(20 * 4);
+  wide[3 * 20 + 19] = 1;
+  assert.equal(strongestQuery({ width: 20, height: 4, data: wide }, 4, 16, 4), 0 * 4 + 3);
 });
