@@ -22,6 +22,11 @@ function firstShape(inputShape: Shape | Shape[]): Shape {
 }
 
 /** x [N,h,w,C] · W [C,d] + b → [N·h·w, d] (a 1×1 convolution as one matrix product). */
+/** The width d of q, k and v: half the channels (at least 8) unless set; both non-local layers must agree. */
+function innerWidth(channels: number, requested: number | undefined): number {
+  return requested ?? Math.max(8, Math.floor(channels / 2));
+}
+
 function project(x: tf.Tensor4D, w: tf.LayerVariable, b: tf.LayerVariable): tf.Tensor2D {
   const c = x.shape[3];
   return tf.add(tf.matMul(tf.reshape(x, [-1, c]) as tf.Tensor2D, w.read() as tf.Tensor2D), b.read()) as tf.Tensor2D;
@@ -43,7 +48,7 @@ export class NonLocalAttention extends tf.layers.Layer {
 
   override build(inputShape: Shape | Shape[]): void {
     const c = firstShape(inputShape)[3] as number;
-    this.d = this.innerChannels ?? Math.max(8, Math.floor(c / 2));
+    this.d = innerWidth(c, this.innerChannels);
     this.wq = this.addWeight('wq', [c, this.d], 'float32', tf.initializers.glorotUniform({}));
     this.bq = this.addWeight('bq', [this.d], 'float32', tf.initializers.zeros());
     this.wk = this.addWeight('wk', [c, this.d], 'float32', tf.initializers.glorotUniform({}));
@@ -75,7 +80,7 @@ export class NonLocalAttention extends tf.layers.Layer {
 
   flops(inputShape: Shape): number {
     const [, h, w, c] = inputShape as number[];
-    const d = this.innerChannels ?? Math.max(8, Math.floor(c / 2));
+    const d = innerWidth(c, this.innerChannels);
     const p = h * w;
     return 2 * (2 * p * c * d) + 2 * p * p * d + 5 * p * p;
   }
@@ -98,7 +103,7 @@ export class NonLocalAggregate extends tf.layers.Layer {
 
   override build(inputShape: Shape | Shape[]): void {
     const c = firstShape(inputShape)[3] as number;
-    this.d = this.innerChannels ?? Math.max(8, Math.floor(c / 2));
+    this.d = innerWidth(c, this.innerChannels);
     this.wv = this.addWeight('wv', [c, this.d], 'float32', tf.initializers.glorotUniform({}));
     this.bv = this.addWeight('bv', [this.d], 'float32', tf.initializers.zeros());
     this.wo = this.addWeight('wo', [this.d, c], 'float32', tf.initializers.glorotUniform({}));
@@ -128,7 +133,7 @@ export class NonLocalAggregate extends tf.layers.Layer {
 
   flops(inputShape: Shape): number {
     const [, h, w, c] = inputShape as number[];
-    const d = this.innerChannels ?? Math.max(8, Math.floor(c / 2));
+    const d = innerWidth(c, this.innerChannels);
     const p = h * w;
     return 2 * p * c * d + 2 * p * p * d + 2 * p * d * c + 3 * p * c;
   }
