@@ -5,7 +5,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DetectorEngine } from '../../main/detector/engine.ts';
+import { saveModel } from '../../main/detector/io.ts';
+import { buildModel } from '../../main/detector/model.ts';
 import { StudioError } from '../../preload/contract.ts';
 
 function within<T>(p: Promise<T>, ms: number): Promise<T> {
@@ -24,12 +29,20 @@ test('a backend() call still waiting on worker start-up is rejected as CANCELLED
 });
 
 test('a detection in flight in a worker is rejected as CANCELLED when the engine closes', async () => {
-  const engine = new DetectorEngine({ workers: 1, runtime: 'tfjs' });
-  await engine.backend();
-  const image = { width: 64, height: 64, data: new Uint8Array(64 * 64 * 3) };
-  // The model dir does not matter: close comes before the worker could answer.
-  const inFlight = engine.detect('/nonexistent-model-dir', image);
-  await new Promise((r) => setImmediate(r));
-  await engine.close();
-  await assert.rejects(within(inFlight, 5_000), (err: unknown) => err instanceof StudioError && err.code === 'CANCELLED');
+  const dir = mkdtempSync(join(tmpdir(), 'engine-close-'));
+  try {
+    await saveModel(buildModel({ variant: 'cbam', inputSize: 256 }), dir, { name: 'close', variant: 'cbam', inputSize: 256 });
+    const engine = new DetectorEngine({ workers: 1, runtime: 'tfjs' });
+    await engine.backend();
+    // A real model and a large image keep the worker busy (loading, letterboxing, inference) for far longer
+    // than close takes, so the request is genuinely held by the worker when the engine closes. (A missing
+    // model folder was answered so fast that the reply sometimes beat close.)
+    const image = { width: 2048, height: 2048, data: new Uint8Array(2048 * 2048 * 3) };
+    const inFlight = engine.detect(dir, image);
+    await new Promise((r) => setImmediate(r));
+    await engine.close();
+    await assert.rejects(within(inFlight, 5_000), (err: unknown) => err instanceof StudioError && err.code === 'CANCELLED');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
