@@ -7,15 +7,16 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import '../detector/io.ts'; // registers the custom attention layers for deserialisation
 import { useBackend } from './backend.ts';
-import { lesionLoss } from './loss.ts';
+import { detectorObjective } from './objective.ts';
 
 if (!parentPort) throw new Error('the gradient worker must run in a worker thread');
 const port = parentPort;
-const { topology, backend } = workerData as { topology: string; backend: 'wasm' | 'cpu' };
+const { topology, backend, attentionWeight } = workerData as { topology: string; backend: 'wasm' | 'cpu'; attentionWeight: number };
 
 try {
   await useBackend(backend);
   const model = (await tf.models.modelFromJSON(JSON.parse(topology))) as tf.LayersModel;
+  const objective = detectorObjective(model, attentionWeight);
   port.on('message', async (m: { type: 'step'; weights: Float32Array[]; x: Float32Array; y: Float32Array; n: number; size: number }) => {
     try {
       const s4 = m.size / 4;
@@ -24,7 +25,7 @@ try {
       const { value, grads } = tf.tidy(() => {
         const x = tf.tensor4d(m.x, [m.n, m.size, m.size, 3]);
         const y = tf.tensor4d(m.y, [m.n, s4, s4, 1]);
-        return tf.variableGrads(() => lesionLoss(model.apply(x, { training: true }) as tf.Tensor, y), vars);
+        return tf.variableGrads(() => objective(x, y), vars);
       });
       const loss = (await value.data())[0];
       const out = vars.map((v) => new Float32Array(grads[v.name].dataSync() as Float32Array));

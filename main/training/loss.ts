@@ -28,3 +28,22 @@ export function lesionLoss(prob: tf.Tensor, target: tf.Tensor, { alpha = 0.75, g
     return tf.add(tf.mul(focal, 10), tf.mul(dice, diceWeight)) as tf.Scalar;
   });
 }
+
+/**
+ * Attention supervision: binary cross-entropy between a spatial gate `gate` [N, h, w, 1] (sigmoid) and
+ * the lesion target `target` [N, H, W, 1] (area-averaged mask) pooled to the gate's resolution. H/h must
+ * be a whole number; the pooling is a reshape and a mean, so it needs no pooling kernel or gradient.
+ */
+export function attentionLoss(gate: tf.Tensor, target: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => {
+    const [n, h, w] = gate.shape as number[];
+    const [, H, W] = target.shape as number[];
+    const f = H / h;
+    if (!Number.isInteger(f) || f < 1 || W / w !== f) throw new Error(`attention target ${H}×${W} is not a whole multiple of the gate ${h}×${w}`);
+    const t = f === 1 ? target : tf.reshape(tf.mean(tf.reshape(target, [n, h, f, w, f]), [2, 4]), [n, h, w, 1]);
+    const eps = 1e-6;
+    const g = tf.clipByValue(gate, eps, 1 - eps);
+    const bce = tf.add(tf.mul(t, tf.log(g)), tf.mul(tf.sub(1, t), tf.log(tf.sub(1, g))));
+    return tf.neg(tf.mean(bce)) as tf.Scalar;
+  });
+}

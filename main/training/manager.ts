@@ -60,6 +60,7 @@ export class TrainingManager {
       learningRate: req.learningRate,
       seed: req.seed,
       limit: req.limit,
+      attentionWeight: req.attentionWeight,
       base,
       out,
       // One wasm thread per core, but at least 4 images per thread so BatchNorm statistics stay meaningful.

@@ -8,7 +8,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import { lesionLoss } from './loss.ts';
+import { detectorObjective } from './objective.ts';
 
 const WORKER_URL = new URL('./gradient-worker-entry.mjs', import.meta.url);
 
@@ -19,8 +19,8 @@ interface Helper {
   next(): Promise<Reply>;
 }
 
-function helper(topology: string, backend: string): Helper {
-  const worker = new Worker(WORKER_URL, { workerData: { topology, backend } });
+function helper(topology: string, backend: string, attentionWeight: number): Helper {
+  const worker = new Worker(WORKER_URL, { workerData: { topology, backend, attentionWeight } });
   const queue: Reply[] = [];
   const waiters: ((r: Reply) => void)[] = [];
   const push = (r: Reply) => {
@@ -42,19 +42,25 @@ async function expect<T extends Reply['type']>(h: Helper, type: T): Promise<Extr
 }
 
 export class GradientPool {
-  private constructor(private readonly helpers: Helper[]) {}
+  private constructor(
+    private readonly helpers: Helper[],
+    private readonly attentionWeight: number,
+  ) {}
 
-  /** `threads` in all, this one included; helpers load the model's topology and get weights each step. */
-  static async create(model: tf.LayersModel, threads: number, backend: string): Promise<GradientPool> {
+  /**
+   * `threads` in all, this one included; helpers load the model's topology and get weights each step.
+   * Every thread minimises the same objective (`detectorObjective` with `attentionWeight`).
+   */
+  static async create(model: tf.LayersModel, threads: number, backend: string, attentionWeight = 0): Promise<GradientPool> {
     const topology = JSON.stringify(model.toJSON(null, false));
-    const helpers = Array.from({ length: Math.max(0, threads - 1) }, () => helper(topology, backend));
+    const helpers = Array.from({ length: Math.max(0, threads - 1) }, () => helper(topology, backend, attentionWeight));
     try {
       await Promise.all(helpers.map((h) => expect(h, 'ready')));
     } catch (err) {
       await Promise.all(helpers.map((h) => h.worker.terminate()));
       throw err;
     }
-    return new GradientPool(helpers);
+    return new GradientPool(helpers, attentionWeight);
   }
 
   get threads(): number {
@@ -81,10 +87,11 @@ export class GradientPool {
     });
     // This thread's share, while the helpers work on theirs.
     const vars = trainable.map((w) => w.read() as tf.Variable);
+    const objective = detectorObjective(model, this.attentionWeight);
     const own = tf.tidy(() => {
       const xt = tf.tensor4d(x.subarray(0, counts[0] * perX), [counts[0], size, size, 3]);
       const yt = tf.tensor4d(y.subarray(0, counts[0] * perY), [counts[0], s4, s4, 1]);
-      return tf.variableGrads(() => lesionLoss(model.apply(xt, { training: true }) as tf.Tensor, yt), vars);
+      return tf.variableGrads(() => objective(xt, yt), vars);
     });
     const ownLoss = (await own.value.data())[0];
     const others = await Promise.all(pending);

@@ -16,10 +16,10 @@ import { connectedComponents } from '../evaluation/components.ts';
 import { predictionsFromMap, upsample } from '../evaluation/maps.ts';
 import { bestThreshold, froc, overlap, sensitivityAt, THRESHOLDS } from '../evaluation/metrics.ts';
 import { augment, downsampleMask, openDataset, rng, SampleCache, shuffle, splitDataset, validRegion, type DatasetFormat, type Split } from './data.ts';
-import { lesionLoss } from './loss.ts';
+import { DEFAULT_ATTENTION_WEIGHT, detectorObjective, supervisedGate } from './objective.ts';
 import { useBackend } from './backend.ts';
 import { GradientPool } from './parallel.ts';
-import { portablePath } from '../settings.ts';
+import { portablePath, resolveProjectPath } from '../settings.ts';
 
 export interface TrainOptions {
   name: string;
@@ -39,6 +39,11 @@ export interface TrainOptions {
   backend?: 'wasm' | 'cpu';
   /** Threads computing each step's gradients (data parallel, see parallel.ts); default 1. */
   workers?: number;
+  /**
+   * Weight of the deepest CBAM spatial gate's supervision by the lesion mask (objective.ts); 0 leaves the
+   * gate unsupervised. Ignored by variants without a spatial gate. Default DEFAULT_ATTENTION_WEIGHT.
+   */
+  attentionWeight?: number;
   /** Run validation every epoch (default true). */
   validate?: boolean;
   studioVersion?: string;
@@ -76,7 +81,11 @@ interface CheckpointState {
 
 function comparable(o: TrainOptions): CheckpointState['options'] {
   const { name, data, format, variant, batchSize, inputSize, learningRate, seed, limit, base } = o;
-  return { name, data: resolve(data), format, variant, batchSize, inputSize, learningRate, seed, limit, base: base ? resolve(base) : undefined };
+  return { name, data: resolve(data), format, variant, batchSize, inputSize, learningRate, seed, limit, base: base ? resolve(base) : undefined, attentionWeight: attentionWeightOf(o) };
+}
+
+function attentionWeightOf(o: TrainOptions): number {
+  return o.attentionWeight ?? DEFAULT_ATTENTION_WEIGHT;
 }
 
 /** Write the checkpoint into a temp folder, then swap it in with renames: a kill never leaves half a checkpoint. */
@@ -178,6 +187,30 @@ export async function validate(model: tf.LayersModel, cache: SampleCache, ids: s
   return { dice: diceAt[threshold.toFixed(2)], threshold, candidateThreshold, sensitivity1FP: sensAt[candidateThreshold.toFixed(2)] };
 }
 
+/**
+ * Keras' BN momentum 0.99 needs thousands of steps for its moving statistics to settle; a short run on a
+ * small dataset would then infer with stale statistics. 0.9 settles within ~50 steps.
+ */
+export function settleBatchNormQuickly(model: tf.LayersModel): void {
+  for (const layer of model.layers) if (layer.getClassName() === 'BatchNormalization') (layer as unknown as { momentum: number }).momentum = 0.9;
+}
+
+/** What the base model of a fine-tune had been through, so a card tells the whole training history. */
+function baseTraining(dir: string): Record<string, unknown> {
+  const card = readCard(dir) as ModelCard & { training?: { epochs?: number; seconds?: number }; hyperparameters?: Record<string, unknown> };
+  const h = card.hyperparameters ?? {};
+  // Older cards name their own base without its story: read it while it is still there to be read.
+  const before = typeof h.base === 'string' ? (h.baseTraining ?? (existsSync(join(resolveProjectPath(h.base), 'card.json')) ? baseTraining(resolveProjectPath(h.base)) : undefined)) : undefined;
+  return {
+    name: card.name,
+    epochs: card.training?.epochs,
+    seconds: card.training?.seconds,
+    learningRate: h.learningRate,
+    loss: h.loss,
+    ...(typeof h.base === 'string' ? { base: h.base, ...(before ? { baseTraining: before } : {}) } : {}),
+  };
+}
+
 export async function train(options: TrainOptions, hooks: TrainerHooks): Promise<TrainResult> {
   const log = hooks.log ?? (() => {});
   const backend = await useBackend(options.backend);
@@ -226,13 +259,14 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
       model = buildModel({ variant: options.variant, inputSize: S });
     }
   }
-  // Keras' BN momentum 0.99 needs thousands of steps for its moving statistics to settle; a short run
-  // on a small dataset would then infer with stale statistics. 0.9 settles within ~50 steps.
-  for (const layer of model.layers) if (layer.getClassName() === 'BatchNormalization') (layer as unknown as { momentum: number }).momentum = 0.9;
+  settleBatchNormQuickly(model);
   if (split.train.length === 0) throw new StudioError('INVALID_PAYLOAD', 'the training split is empty: the dataset is too small', options.data);
 
   const cache = new SampleCache(byId, S);
-  const pool = (options.workers ?? 1) > 1 ? await GradientPool.create(model, options.workers as number, backend) : null;
+  const attentionWeight = attentionWeightOf(options);
+  const supervised = attentionWeight > 0 ? supervisedGate(model) : undefined;
+  const objective = detectorObjective(model, attentionWeight);
+  const pool = (options.workers ?? 1) > 1 ? await GradientPool.create(model, options.workers as number, backend, attentionWeight) : null;
   const random = rng(options.seed + startEpoch * 7919);
   const stepsPerEpoch = Math.ceil(split.train.length / options.batchSize);
   const totalSteps = stepsPerEpoch * options.epochs;
@@ -276,7 +310,7 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
       else {
         const x = tf.tensor4d(xs, [n, S, S, 3]);
         const y = tf.tensor4d(ys, [n, s4, s4, 1]);
-        const lossT = optimizer.minimize(() => lesionLoss(model.apply(x, { training: true }) as tf.Tensor, y), true) as tf.Scalar;
+        const lossT = optimizer.minimize(() => objective(x, y), true) as tf.Scalar;
         loss = (await lossT.data())[0];
         tf.dispose([x, y, lossT]);
       }
@@ -316,10 +350,11 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
       learningRate: options.learningRate,
       schedule: 'linear warm-up then cosine to 5%',
       optimizer: 'adam',
-      loss: 'focal (alpha 0.75, gamma 2) x10 + soft Dice on the S/4 lesion map',
+      loss: `focal (alpha 0.75, gamma 2) x10 + soft Dice on the S/4 lesion map${supervised ? ` + ${attentionWeight} x BCE of the ${supervised} gate against the mask at its resolution` : ''}`,
+      ...(supervised ? { attentionSupervision: { layer: supervised, weight: attentionWeight } } : {}),
       augmentation: 'flips, rotation ±15°, scale 0.85–1.15, brightness ±0.15, contrast 0.8–1.2',
       seed: options.seed,
-      ...(options.base ? { base: options.base } : {}),
+      ...(options.base ? { base: portablePath(options.base), baseTraining: baseTraining(options.base) } : {}),
       ...(pool ? { dataParallelThreads: pool.threads } : {}),
     },
     training: { epochs: options.epochs, seconds: Math.round(seconds), history, ...(resumedFrom !== undefined ? { resumedFrom } : {}) },

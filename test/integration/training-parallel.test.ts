@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { buildModel } from '../../main/detector/model.ts';
 import { useBackend } from '../../main/training/backend.ts';
-import { lesionLoss } from '../../main/training/loss.ts';
+import { detectorObjective } from '../../main/training/objective.ts';
 import { GradientPool } from '../../main/training/parallel.ts';
 
-test('a two-thread data-parallel step applies the same update as a one-thread full-batch step', async () => {
+for (const attentionWeight of [0, 0.5]) test(`a two-thread data-parallel step applies the same update as a one-thread full-batch step (attention supervision ${attentionWeight})`, async () => {
   const backend = await useBackend('wasm');
   const S = 32;
   const half = 2;
@@ -28,9 +28,9 @@ test('a two-thread data-parallel step applies the same update as a one-thread fu
   const single = tf.train.sgd(0.1);
   const xt = tf.tensor4d(x, [2 * half, S, S, 3]);
   const yt = tf.tensor4d(y, [2 * half, S / 4, S / 4, 1]);
-  const lossSingle = single.minimize(() => lesionLoss(a.apply(xt, { training: true }) as tf.Tensor, yt), true) as tf.Scalar;
+  const lossSingle = single.minimize(() => detectorObjective(a, attentionWeight)(xt, yt), true) as tf.Scalar;
 
-  const pool = await GradientPool.create(b, 2, backend);
+  const pool = await GradientPool.create(b, 2, backend, attentionWeight);
   try {
     const lossParallel = await pool.step(b, tf.train.sgd(0.1), x, y, 2 * half, S);
     assert.ok(Math.abs(lossParallel - lossSingle.dataSync()[0]) < 1e-4, `loss ${lossParallel} vs ${lossSingle.dataSync()[0]}`);

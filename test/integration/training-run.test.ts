@@ -61,6 +61,7 @@ test('studio train killed with SIGKILL resumes from its last checkpoint and fini
   assert.equal(card.inputSize, 64);
   assert.equal(card.training.history.length, 4, 'every epoch, before and after the kill, is in the history');
   assert.equal(card.hyperparameters.seed, 3);
+  assert.deepEqual(card.hyperparameters.attentionSupervision, { layer: 'stage4/cbam_spatial', weight: 0.5 }, 'cbam trains its deepest gate supervised by default');
   const split = JSON.parse(readFileSync(join(out, 'split.json'), 'utf8'));
   assert.equal(split.train.length + split.val.length + split.test.length, 32);
   assert.equal(new Set([...split.train, ...split.val, ...split.test]).size, 32, 'splits are disjoint');
@@ -98,8 +99,8 @@ test('the training service runs in a worker, streams progress, pauses and resume
   const service = createTrainingHandlers(ctx);
   try {
     const h = service.handlers;
-    const { runId } = await h['training.start']({ name: 'svc-baseline', data, format: 'masks', variant: 'baseline', epochs: 2, batchSize: 4, inputSize: 64, learningRate: 1e-3, seed: 1 });
-    await assert.rejects(h['training.start']({ name: 'other', data, format: 'masks', variant: 'baseline', epochs: 1, batchSize: 4, inputSize: 64, learningRate: 1e-3, seed: 1 }), /still running/);
+    const { runId } = await h['training.start']({ name: 'svc-baseline', data, format: 'masks', variant: 'baseline', epochs: 2, batchSize: 4, inputSize: 64, learningRate: 1e-3, seed: 1, attentionWeight: 0 });
+    await assert.rejects(h['training.start']({ name: 'other', data, format: 'masks', variant: 'baseline', epochs: 1, batchSize: 4, inputSize: 64, learningRate: 1e-3, seed: 1, attentionWeight: 0 }), /still running/);
     // Wait for a running step, then pause: no step may advance while paused.
     const until = async (pred: () => boolean, ms = 120_000) => {
       const end = Date.now() + ms;

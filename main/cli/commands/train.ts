@@ -5,7 +5,7 @@ import { numberOption, parseArgs } from '../args.ts';
 import { ProgressBar } from '../progress.ts';
 
 const USAGE =
-  'studio train --data DIR --variant baseline|se|cbam|nonlocal --epochs N --out models/NAME [--format masks|coco|review] [--input-size 256] [--batch 8] [--lr 0.001] [--seed 42] [--limit N] [--base MODEL_DIR] [--backend wasm|cpu] [--workers N (data-parallel threads)] [--no-validate]';
+  'studio train --data DIR --variant baseline|se|cbam|nonlocal --epochs N --out models/NAME [--format masks|coco|review] [--input-size 256] [--batch 8] [--lr 0.001] [--seed 42] [--limit N] [--base MODEL_DIR] [--backend wasm|cpu] [--workers N (data-parallel threads)] [--attention-weight W (supervise the deepest spatial gate by the mask; 0 = unsupervised; default 0.5)] [--no-validate]';
 
 export const command: Command = {
   summary: 'train a detector variant on a dataset (resumes from its checkpoint after an interruption)',
@@ -26,6 +26,7 @@ export const command: Command = {
       backend: 'value',
       name: 'value',
       workers: 'value',
+      'attention-weight': 'value',
       'no-validate': 'flag',
     });
     const need = (k: string) => {
@@ -42,6 +43,8 @@ export const command: Command = {
     const out = need('out');
     const epochs = numberOption(options, 'epochs', NaN);
     if (!Number.isInteger(epochs) || epochs < 1) throw new StudioError('INVALID_PAYLOAD', '--epochs must be a positive integer');
+    const attentionWeight = options['attention-weight'] === undefined ? undefined : numberOption(options, 'attention-weight', NaN);
+    if (attentionWeight !== undefined && !(attentionWeight >= 0 && attentionWeight <= 10)) throw new StudioError('INVALID_PAYLOAD', '--attention-weight must be a number from 0 to 10');
     const { train } = await import('../../training/trainer.ts');
     const { studioVersion } = await import('../../services/index.ts');
     let bar: ProgressBar | undefined;
@@ -62,6 +65,7 @@ export const command: Command = {
         out,
         backend,
         workers: numberOption(options, 'workers', 1),
+        attentionWeight,
         validate: !options['no-validate'],
         studioVersion: studioVersion(),
       },

@@ -4,7 +4,7 @@
  * shows up in the model list (and in the viewer's and the compare view's model pickers).
  */
 import { useCallback, useEffect, useMemo, useState } from 'react';
-import { type ModelInfo, type StudioApi, type TrainingProgress, VARIANTS, type Variant } from '../../../preload/contract.ts';
+import { DEFAULT_ATTENTION_WEIGHT, type ModelInfo, type StudioApi, type TrainingProgress, VARIANTS, type Variant } from '../../../preload/contract.ts';
 import { LineChart, PALETTE } from './LineChart.tsx';
 import './training.css';
 
@@ -20,9 +20,10 @@ interface Form {
   seed: number;
   limit: string;
   baseModel: string;
+  attentionWeight: number;
 }
 
-const INITIAL: Form = { name: '', data: '', format: 'masks', variant: 'cbam', epochs: 10, batchSize: 8, inputSize: 192, learningRate: 0.002, seed: 42, limit: '', baseModel: '' };
+const INITIAL: Form = { name: '', data: '', format: 'masks', variant: 'cbam', epochs: 10, batchSize: 8, inputSize: 192, learningRate: 0.002, seed: 42, limit: '', baseModel: '', attentionWeight: DEFAULT_ATTENTION_WEIGHT };
 
 function eta(sec: number): string {
   if (!Number.isFinite(sec)) return '–';
@@ -86,6 +87,7 @@ export function TrainingPanel({ api }: { api: StudioApi }) {
         inputSize: form.inputSize,
         learningRate: form.learningRate,
         seed: form.seed,
+        attentionWeight: form.attentionWeight,
         ...(form.limit.trim() ? { limit: Number(form.limit) } : {}),
         ...(form.baseModel ? { baseModel: form.baseModel } : {}),
       });
@@ -184,6 +186,12 @@ export function TrainingPanel({ api }: { api: StudioApi }) {
             Limit images
             <input value={form.limit} onChange={(e) => set('limit', e.target.value.replace(/[^0-9]/g, ''))} placeholder="all" />
           </label>
+          {(form.variant === 'cbam' || form.variant === 'nonlocal') && (
+            <label title="Trains the deepest spatial gate to cover the lesion mask, so its map shows where the lesion is; 0 leaves the gate unsupervised">
+              Attention supervision
+              <input type="number" step="0.1" min={0} max={10} aria-label="attention supervision weight" value={form.attentionWeight} onChange={(e) => set('attentionWeight', Number(e.target.value))} />
+            </label>
+          )}
         </div>
         <label>
           Fine-tune from

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Re-trains the shipped models as they were made: each fine-tunes the previously shipped model of the same
+# name for EPOCHS more epochs (cbam with the deepest spatial gate supervised by the mask), one run at a
+# time with one data-parallel thread per core, then evaluates it on its held-out test split.
+# Usage: scripts/train-shipped.sh [EPOCHS] [NAME ...]   (runs into .studio/train/NAME; copy to models/ by hand)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+epochs=${1:-20}; shift || true
+data=${STUDIO_DATA_DIR:-../shared/data}
+names=("$@"); [ ${#names[@]} -gt 0 ] || names=(kvasir-cbam busi-cbam kvasir-baseline busi-baseline)
+for name in "${names[@]}"; do
+  set="${name%%-*}"; variant="${name#*-}"
+  base="models/$name"; [ "$name" = kvasir-cbam ] && [ -d models/kvasir-cbam-ft ] && base=models/kvasir-cbam-ft
+  out=".studio/train/$name"
+  echo "== $name: $variant on $data/$set from $base, $epochs epochs"
+  npx studio train --data "$data/${set/kvasir/kvasir-seg}" --variant "$variant" --epochs "$epochs" --input-size 192 \
+    --batch 8 --lr 1e-3 --workers "$(nproc)" --base "$base" --name "$name" --out "$out"
+  npx studio evaluate --model "$out" --data "$data/${set/kvasir/kvasir-seg}" --split val --calibrate --out "$out/report-val.json"
+  npx studio evaluate --model "$out" --data "$data/${set/kvasir/kvasir-seg}" --split test --out "$out/report.json"
+done
