@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { buildModel } from '../main/detector/model.ts';
 import { registerWasmGradientKernels, useOriginalWasmKernel } from '../main/training/kernels/index.ts';
-import { lesionLoss } from '../main/training/loss.ts';
+import { DEFAULT_ATTENTION_WEIGHT, detectorObjective } from '../main/training/objective.ts';
 import { GradientPool } from '../main/training/parallel.ts';
 
 type Report = (figure: string, value: number, unit: string) => void;
@@ -27,8 +27,10 @@ async function trainingThroughput(report: Report, backend: string, variant: 'bas
   const optimizer = tf.train.adam(1e-3);
   const x = tf.randomUniform([B, S, S, 3]);
   const y = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([B, S / 4, S / 4, 1]), 0.9), 'float32'));
+  // The objective studio train minimises: cbam's deepest gate is supervised by the mask.
+  const objective = detectorObjective(model, DEFAULT_ATTENTION_WEIGHT);
   const step = () => {
-    const loss = optimizer.minimize(() => lesionLoss(model.apply(x, { training: true }) as tf.Tensor, y), true) as tf.Scalar;
+    const loss = optimizer.minimize(() => objective(x as tf.Tensor4D, y as tf.Tensor4D), true) as tf.Scalar;
     loss.dataSync();
     loss.dispose();
   };
@@ -49,7 +51,7 @@ async function parallelThroughput(report: Report, threads: number, steps: number
   const optimizer = tf.train.adam(1e-3);
   const x = Float32Array.from({ length: B * S * S * 3 }, () => Math.random());
   const y = Float32Array.from({ length: B * (S / 4) ** 2 }, () => (Math.random() > 0.9 ? 1 : 0));
-  const pool = await GradientPool.create(model, threads, 'wasm');
+  const pool = await GradientPool.create(model, threads, 'wasm', DEFAULT_ATTENTION_WEIGHT);
   try {
     await pool.step(model, optimizer, x, y, B, S);
     const t0 = performance.now();

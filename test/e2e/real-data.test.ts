@@ -133,6 +133,24 @@ test('busi-cbam runs on a held-out BUSI ultrasound and draws its heatmap', { ski
   await page.context().close();
 });
 
+test("Compare lists each picked model's card: its recorded test metrics, attention supervision and training", { skip }, async () => {
+  const page = await openStudio(browser, host, { width: 1440, height: 1000 });
+  await page.getByRole('tab', { name: 'Compare' }).click();
+  for (const m of ['kvasir-baseline', 'kvasir-cbam']) await page.locator(`[data-testid="compare-pick-${m}"]`).check();
+  await page.locator('[data-testid="model-cards"]').waitFor({ timeout: 30_000 });
+  for (const m of ['kvasir-baseline', 'kvasir-cbam']) {
+    const card = JSON.parse(readFileSync(join(modelsDir, m, 'card.json'), 'utf8'));
+    const row = (await page.locator(`[data-testid="card-${m}"]`).textContent()) ?? '';
+    assert.ok(row.includes(card.metrics.test.dice.toFixed(3)), `${m}: test Dice ${card.metrics.test.dice.toFixed(3)} not in "${row}"`);
+    assert.ok(row.includes(card.metrics.test.pointingGame.toFixed(3)), `${m}: pointing game not in "${row}"`);
+    assert.match(row, card.variant === 'baseline' ? /none/ : /supervised by the mask \(stage4\/cbam_spatial/);
+    assert.match(row, /\d+ (h|min).*wasm/);
+  }
+  await screenshot(page, 'real-compare-cards');
+  assert.deepEqual(page.studioErrors, []);
+  await page.context().close();
+});
+
 test('real DICOM CTs open: a 16-bit signed slice and a two-frame RLE file', { skip }, async () => {
   const page = await openStudio(browser, host);
   const dir = (dicom as { dir: string }).dir;

@@ -9,6 +9,7 @@ import type { EvaluationReport, ModelInfo, StudioApi } from '../../../preload/co
 import { LineChart, PALETTE } from '../training/LineChart.tsx';
 import '../training/training.css';
 import { SideBySide } from './SideBySide.tsx';
+import { summariseCard } from './cards.ts';
 
 const RATES = [0.125, 0.25, 0.5, 1, 2, 4, 8];
 
@@ -96,7 +97,7 @@ export function ComparePanel({ api }: { api: StudioApi }) {
         <div className="model-picks" aria-label="models to compare">
           {models.map((m) => (
             <label key={m.name}>
-              <input type="checkbox" checked={picked.has(m.name)} onChange={() => toggle(m.name)} /> {m.name} <span className="muted">{m.variant} · {m.inputSize}²</span>
+              <input type="checkbox" data-testid={`compare-pick-${m.name}`} checked={picked.has(m.name)} onChange={() => toggle(m.name)} /> {m.name} <span className="muted">{m.variant} · {m.inputSize}²</span>
             </label>
           ))}
           {models.length === 0 && <span className="muted">No models to compare.</span>}
@@ -128,6 +129,7 @@ export function ComparePanel({ api }: { api: StudioApi }) {
         )}
       </aside>
       <section className="compare-main">
+        {picked.size > 0 && <ModelCards models={models.filter((m) => picked.has(m.name))} />}
         {reports.length === 0 && !running && <p className="muted empty-runs">Pick models and a data folder, then compare them on the same split.</p>}
         {running && <p className="muted empty-runs">Evaluating {picked.size} models on the {split} split…</p>}
         {reports.length > 0 && (
@@ -170,5 +172,62 @@ export function ComparePanel({ api }: { api: StudioApi }) {
         <SideBySide api={api} />
       </section>
     </div>
+  );
+}
+
+const f3 = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(3));
+
+function duration(sec: number | undefined): string {
+  if (sec === undefined) return '–';
+  const m = Math.round(sec / 60);
+  return m >= 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m} min`;
+}
+
+/** What each picked model's card recorded on its own test split, and how it was trained: no evaluation needed. */
+function ModelCards({ models }: { models: ModelInfo[] }) {
+  return (
+    <details className="model-cards" open data-testid="model-cards">
+      <summary>Model cards: recorded on each model&apos;s own held-out test split</summary>
+      <table className="metric-table" aria-label="model cards">
+        <thead>
+          <tr>
+            <th>model</th>
+            <th>test images</th>
+            <th>Dice</th>
+            <th>sens@1</th>
+            <th>AP50</th>
+            <th>pointing</th>
+            <th>attention</th>
+            <th>epochs</th>
+            <th>training</th>
+            <th>data</th>
+          </tr>
+        </thead>
+        <tbody>
+          {models.map((m) => {
+            const c = summariseCard(m.variant, m.card);
+            return (
+              <tr key={m.name} data-testid={`card-${m.name}`}>
+                <td>
+                  {m.name} <span className="muted">{m.variant}</span>
+                </td>
+                <td>{c.test?.images ?? '–'}</td>
+                <td>{f3(c.test?.dice)}</td>
+                <td>{f3(c.test?.sensitivity1FP)}</td>
+                <td>{f3(c.test?.ap50)}</td>
+                <td title={c.test?.pointingSource}>{f3(c.test?.pointingGame)}</td>
+                <td className="text">{c.attention}</td>
+                <td>{c.epochs ?? '–'}</td>
+                <td>
+                  {duration(c.seconds)}
+                  {c.backend ? ` · ${c.backend}` : ''}
+                </td>
+                <td className="text">{c.data ?? '–'}</td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </details>
   );
 }

@@ -1,0 +1,67 @@
+/**
+ * What a model card (card.json, written by `studio train` and `studio evaluate`) says about a model, in
+ * the terms the Compare view shows: its test-split metrics as recorded, and how it was trained. Cards are
+ * data from disk, so every field is read defensively: a missing one shows as unknown, never as a crash.
+ */
+
+export interface CardSummary {
+  /** Test-split metrics recorded by `studio evaluate`, when the card has them. */
+  test?: { images: number; dice: number; sensitivity1FP: number; ap50: number; pointingGame: number; pointingSource: string };
+  /** Epochs in all, counting the base models a fine-tune started from. */
+  epochs?: number;
+  /** Training seconds in all, likewise. */
+  seconds?: number;
+  backend?: string;
+  data?: string;
+  /** 'supervised by the mask (stage4/cbam_spatial, weight 0.5)', 'unsupervised', or 'none' (no spatial gate). */
+  attention: string;
+}
+
+type Json = Record<string, unknown>;
+const obj = (v: unknown): Json | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined);
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+/** Sum a field down the chain of base models (`hyperparameters.baseTraining`, each with its own `baseTraining`). */
+function total(card: Json, field: 'epochs' | 'seconds'): number | undefined {
+  let sum = num(obj(card.training)?.[field]);
+  if (sum === undefined) return undefined;
+  let base = obj(obj(card.hyperparameters)?.baseTraining);
+  for (let depth = 0; base && depth < 32; depth++) {
+    const v = num(base[field]);
+    if (v === undefined) return undefined;
+    sum += v;
+    base = obj(base.baseTraining);
+  }
+  return sum;
+}
+
+export function summariseCard(variant: string, card: Json): CardSummary {
+  const t = obj(obj(card.metrics)?.test);
+  const test =
+    t && num(t.dice) !== undefined
+      ? {
+          images: num(t.images) ?? 0,
+          dice: num(t.dice) as number,
+          sensitivity1FP: num(t.sensitivity1FP) ?? num((Array.isArray(t.froc) ? (t.froc as Json[]) : []).find((p) => p.fpPerImage === 1)?.sensitivity) ?? NaN,
+          ap50: num(t.ap50) ?? NaN,
+          pointingGame: num(t.pointingGame) ?? NaN,
+          pointingSource: typeof t.pointingSource === 'string' ? t.pointingSource : '',
+        }
+      : undefined;
+  const supervision = obj(obj(card.hyperparameters)?.attentionSupervision);
+  const gated = variant === 'cbam' || variant === 'nonlocal';
+  const attention = !gated
+    ? 'none'
+    : supervision && typeof supervision.layer === 'string'
+      ? `supervised by the mask (${supervision.layer}, weight ${num(supervision.weight) ?? '?'})`
+      : 'unsupervised';
+  const data = obj(card.data)?.path;
+  return {
+    test,
+    epochs: total(card, 'epochs'),
+    seconds: total(card, 'seconds'),
+    backend: typeof card.backend === 'string' ? card.backend : undefined,
+    data: typeof data === 'string' ? data : undefined,
+    attention,
+  };
+}

@@ -1,0 +1,51 @@
+/**
+ * The Compare view's model-card summary: test metrics as recorded, epochs and seconds summed down the
+ * chain of base models, the attention supervision named, and a malformed card shown as unknowns.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { summariseCard } from '../../renderer/src/compare/cards.ts';
+import { PROJECT_ROOT } from '../../main/settings.ts';
+
+test('a fine-tuned card counts its base models in its epochs and training time and names its supervision', () => {
+  const card = {
+    backend: 'wasm',
+    data: { path: '../shared/data/busi' },
+    training: { epochs: 25, seconds: 1500 },
+    hyperparameters: {
+      attentionSupervision: { layer: 'stage4/cbam_spatial', weight: 0.5 },
+      baseTraining: { name: 'a', epochs: 10, seconds: 300, baseTraining: { name: 'b', epochs: 26, seconds: 4500 } },
+    },
+    metrics: { test: { images: 98, dice: 0.7, sensitivity1FP: 0.9, ap50: 0.6, pointingGame: 0.88, pointingSource: 'attention stage4/cbam_spatial' } },
+  };
+  const s = summariseCard('cbam', card);
+  assert.equal(s.epochs, 61);
+  assert.equal(s.seconds, 6300);
+  assert.equal(s.attention, 'supervised by the mask (stage4/cbam_spatial, weight 0.5)');
+  assert.deepEqual(s.test, { images: 98, dice: 0.7, sensitivity1FP: 0.9, ap50: 0.6, pointingGame: 0.88, pointingSource: 'attention stage4/cbam_spatial' });
+  assert.equal(s.data, '../shared/data/busi');
+  assert.equal(summariseCard('cbam', { ...card, hyperparameters: {} }).attention, 'unsupervised');
+  assert.equal(summariseCard('baseline', card).attention, 'none', 'a baseline has no gate, whatever its card says');
+});
+
+test('a malformed card gives unknowns, not a crash or a wrong total', () => {
+  for (const card of [{}, { training: 'x', metrics: [] }, { training: { epochs: 5 }, hyperparameters: { baseTraining: { epochs: 'ten' } } }, { metrics: { test: { dice: 'high' } } }]) {
+    const s = summariseCard('cbam', card as Record<string, unknown>);
+    assert.equal(s.test, undefined);
+    assert.equal(s.epochs, undefined);
+  }
+});
+
+test('every shipped model card has test metrics, a training time and its attention named', () => {
+  const dir = join(PROJECT_ROOT, 'models');
+  for (const name of readdirSync(dir)) {
+    const card = JSON.parse(readFileSync(join(dir, name, 'card.json'), 'utf8'));
+    const s = summariseCard(card.variant, card);
+    assert.ok(s.test && s.test.images > 0 && Number.isFinite(s.test.dice) && Number.isFinite(s.test.pointingGame), `${name}: test metrics`);
+    assert.ok((s.epochs ?? 0) > 0 && (s.seconds ?? 0) > 0, `${name}: epochs ${s.epochs}, seconds ${s.seconds}`);
+    assert.equal(s.attention, card.variant === 'cbam' || card.variant === 'nonlocal' ? s.attention : 'none');
+    assert.equal(s.backend, card.backend);
+  }
+});
