@@ -9,37 +9,17 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerWasmGradientKernels } from '../../main/training/kernels/index.ts';
 import { buildModel } from '../../main/detector/model.ts';
+import { onBackend, values } from './tensor-helpers.ts';
 
 registerWasmGradientKernels();
 await tf.setBackend('wasm');
 await tf.ready();
-
-/** Deterministic pseudo-random values (a tiny LCG), so failures reproduce. */
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 32 - 0.5;
-  }
-  return out;
-}
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   assert.equal(a.length, b.length);
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
-}
-
-function onBackend<T>(backend: string, f: () => T): T {
-  const before = tf.getBackend();
-  tf.setBackend(backend);
-  try {
-    return f();
-  } finally {
-    tf.setBackend(before);
-  }
 }
 
 type Conv = (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D;

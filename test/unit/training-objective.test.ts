@@ -12,28 +12,12 @@ import { useBackend } from '../../main/training/backend.ts';
 import { attentionLoss, lesionLoss } from '../../main/training/loss.ts';
 import { detectorObjective, supervisedGate } from '../../main/training/objective.ts';
 import { settleBatchNormQuickly } from '../../main/training/trainer.ts';
+import { onBackend, values } from './tensor-helpers.ts';
 
 await useBackend('wasm');
 
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 32;
-  }
-  return out;
-}
-
-function onBackend<T>(backend: string, f: () => T): T {
-  const before = tf.getBackend();
-  tf.setBackend(backend);
-  try {
-    return f();
-  } finally {
-    tf.setBackend(before);
-  }
-}
+/** Pseudo-random values in [0, 1). */
+const uniform = (n: number, seed: number) => values(n, seed).map((v) => v + 0.5);
 
 const scalar = (t: tf.Scalar) => {
   const v = t.dataSync()[0];
@@ -58,8 +42,8 @@ test('attention loss compares the gate with the mask averaged over each gate cel
 
 test('the objective adds the weighted gate term to the lesion loss, and only where a spatial gate exists', () => {
   const S = 64;
-  const x = tf.tensor4d(values(2 * S * S * 3, 1), [2, S, S, 3]);
-  const y = tf.tensor4d(values(2 * (S / 4) ** 2, 2).map((v) => (v > 0.7 ? 1 : 0)), [2, S / 4, S / 4, 1]);
+  const x = tf.tensor4d(uniform(2 * S * S * 3, 1), [2, S, S, 3]);
+  const y = tf.tensor4d(uniform(2 * (S / 4) ** 2, 2).map((v) => (v > 0.7 ? 1 : 0)), [2, S / 4, S / 4, 1]);
   for (const variant of ['cbam', 'nonlocal'] as const) {
     const model = buildModel({ variant, inputSize: S, widths: [4, 4, 8, 8], decoderWidth: 4 });
     assert.equal(supervisedGate(model), 'stage4/cbam_spatial');
@@ -89,8 +73,8 @@ test('the objective adds the weighted gate term to the lesion loss, and only whe
 test('the supervised objective has the same gradients on wasm as on cpu, and the gate term reaches the gate', () => {
   const S = 64;
   const model = buildModel({ variant: 'nonlocal', inputSize: S, widths: [8, 8, 16, 16], decoderWidth: 8 });
-  const xv = values(2 * S * S * 3, 3);
-  const yv = values(2 * (S / 4) ** 2, 4).map((v) => (v > 0.6 ? 1 : 0));
+  const xv = uniform(2 * S * S * 3, 3);
+  const yv = uniform(2 * (S / 4) ** 2, 4).map((v) => (v > 0.6 ? 1 : 0));
   const gradsOn = (backend: string, weight: number) =>
     onBackend(backend, () => {
       const x = tf.tensor4d(xv, [2, S, S, 3]);
@@ -139,7 +123,7 @@ test('supervised training steps do not leak tensors', () => {
 
 /** Bright discs on darker noise, at random places: image [S,S,3] and mask [S,S] of each. */
 function discs(n: number, S: number, seed: number): { x: Float32Array; masks: Uint8Array[] } {
-  const r = values(n * (3 + S * S), seed);
+  const r = uniform(n * (3 + S * S), seed);
   const x = new Float32Array(n * S * S * 3);
   const masks: Uint8Array[] = [];
   let k = 0;
