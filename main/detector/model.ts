@@ -174,6 +174,16 @@ export function attentionLayerNames(model: tf.LayersModel): { name: string; kind
   return out;
 }
 
+/**
+ * The deepest CBAM spatial gate, if the model has one: the map training supervises with the lesion mask
+ * and the pointing game scores.
+ */
+export function deepestSpatialGate(model: tf.LayersModel): string | undefined {
+  return attentionLayerNames(model)
+    .filter((a) => a.kind === 'spatial')
+    .pop()?.name;
+}
+
 /** The variant a built or loaded model is, read from its attention layers. */
 export function inferVariant(model: tf.LayersModel): Variant {
   const names = model.layers.map((l) => l.getClassName());

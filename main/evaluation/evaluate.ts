@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { type EvaluationReport, type FrocPoint, StudioError } from '../../preload/contract.ts';
-import { buildInferenceModel } from '../detector/model.ts';
+import { buildInferenceModel, deepestSpatialGate } from '../detector/model.ts';
 import { loadModel, readCard } from '../detector/io.ts';
 import { openDataset, SampleCache, splitDataset, validRegion, type DatasetFormat, type Split, type SplitName } from '../training/data.ts';
 import { useBackend } from '../training/backend.ts';
@@ -87,7 +87,8 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
   const candidatesAt = new Map(THRESHOLDS.map((t) => [t, [] as { gt: GroundTruth; predictions: Prediction[] }[]]));
 
   const spatial = outputs.map((o, i) => ({ ...o, index: i })).filter((o) => o.kind === 'spatial');
-  const deepest = spatial[spatial.length - 1];
+  const deepestName = deepestSpatialGate(trained);
+  const deepest = spatial.find((s) => s.name === deepestName);
   const pointingHits: Record<string, number> = Object.fromEntries(spatial.map((s) => [s.name, 0]));
   let heatmapHits = 0;
   let lesions = 0;

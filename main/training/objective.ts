@@ -11,17 +11,14 @@
  * needs, and the viewer shows both kinds.
  */
 import * as tf from '@tensorflow/tfjs';
-import { attentionLayerNames, LESION_OUTPUT } from '../detector/model.ts';
+import { deepestSpatialGate, LESION_OUTPUT } from '../detector/model.ts';
 import { attentionLoss, lesionLoss } from './loss.ts';
 
 // The gate term's default weight, against a lesion loss (focal ×10 + Dice) of ≈ 0.3–1 during training.
 export { DEFAULT_ATTENTION_WEIGHT } from '../../preload/contract.ts';
 
-/** The spatial gate the objective supervises (and the pointing game scores): the deepest one, if any. */
-export function supervisedGate(model: tf.LayersModel): string | undefined {
-  const spatial = attentionLayerNames(model).filter((a) => a.kind === 'spatial');
-  return spatial[spatial.length - 1]?.name;
-}
+/** The spatial gate the objective supervises, and the pointing game scores: the deepest one, if any. */
+export const supervisedGate = deepestSpatialGate;
 
 export type Objective = (x: tf.Tensor4D, y: tf.Tensor4D) => tf.Scalar;
 

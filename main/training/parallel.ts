@@ -51,7 +51,7 @@ export class GradientPool {
    * `threads` in all, this one included; helpers load the model's topology and get weights each step.
    * Every thread minimises the same objective (`detectorObjective` with `attentionWeight`).
    */
-  static async create(model: tf.LayersModel, threads: number, backend: string, attentionWeight = 0): Promise<GradientPool> {
+  static async create(model: tf.LayersModel, threads: number, backend: string, attentionWeight: number): Promise<GradientPool> {
     const topology = JSON.stringify(model.toJSON(null, false));
     const helpers = Array.from({ length: Math.max(0, threads - 1) }, () => helper(topology, backend, attentionWeight));
     try {

@@ -77,6 +77,8 @@ interface CheckpointState {
   history: TrainingProgress['history'];
   seconds: number;
   split: Split;
+  /** The base model's own training history, read when the run started (see baseTraining). */
+  baseTraining?: Record<string, unknown>;
 }
 
 function comparable(o: TrainOptions): CheckpointState['options'] {
@@ -84,8 +86,16 @@ function comparable(o: TrainOptions): CheckpointState['options'] {
   return { name, data: resolve(data), format, variant, batchSize, inputSize, learningRate, seed, limit, base: base ? resolve(base) : undefined, attentionWeight: attentionWeightOf(o) };
 }
 
+/** The gate supervision a run actually gets: none for variants without a spatial gate. */
 function attentionWeightOf(o: TrainOptions): number {
-  return o.attentionWeight ?? DEFAULT_ATTENTION_WEIGHT;
+  return o.variant === 'cbam' || o.variant === 'nonlocal' ? (o.attentionWeight ?? DEFAULT_ATTENTION_WEIGHT) : 0;
+}
+
+/** The settings in which a checkpoint differs from this run's; checkpoints from before attention supervision were unsupervised. */
+export function differingSettings(saved: CheckpointState['options'], now: CheckpointState['options']): string[] {
+  const old = { ...saved, attentionWeight: saved.attentionWeight ?? 0 } as Record<string, unknown>;
+  const cur = now as Record<string, unknown>;
+  return [...new Set([...Object.keys(old), ...Object.keys(cur)])].filter((k) => JSON.stringify(old[k]) !== JSON.stringify(cur[k]));
 }
 
 /** Write the checkpoint into a temp folder, then swap it in with renames: a kill never leaves half a checkpoint. */
@@ -195,19 +205,33 @@ export function settleBatchNormQuickly(model: tf.LayersModel): void {
   for (const layer of model.layers) if (layer.getClassName() === 'BatchNormalization') (layer as unknown as { momentum: number }).momentum = 0.9;
 }
 
-/** What the base model of a fine-tune had been through, so a card tells the whole training history. */
-function baseTraining(dir: string): Record<string, unknown> {
-  const card = readCard(dir) as ModelCard & { training?: { epochs?: number; seconds?: number }; hyperparameters?: Record<string, unknown> };
+/**
+ * What the base model of a fine-tune had been through, read when the run starts (the base may be replaced
+ * by the time it ends), so a card tells the whole training history. Older cards name their own base
+ * without its story: that is read too while it is still there. An unreadable ancestor ends the story
+ * with `unknown` instead of failing the run; a chain that loops or runs deeper than 16 is cut.
+ */
+export function baseTraining(dir: string, seen = new Set<string>()): Record<string, unknown> {
+  const at = resolve(dir);
+  if (seen.has(at) || seen.size >= 16) return { unknown: `lineage cut at ${portablePath(at)}` };
+  seen.add(at);
+  let card: ModelCard & { training?: { epochs?: number; seconds?: number }; hyperparameters?: Record<string, unknown> };
+  try {
+    card = readCard(at) as typeof card;
+  } catch (err) {
+    return { unknown: `${portablePath(at)}: ${(err as Error).message}` };
+  }
   const h = card.hyperparameters ?? {};
-  // Older cards name their own base without its story: read it while it is still there to be read.
-  const before = typeof h.base === 'string' ? (h.baseTraining ?? (existsSync(join(resolveProjectPath(h.base), 'card.json')) ? baseTraining(resolveProjectPath(h.base)) : undefined)) : undefined;
+  const base = typeof h.base === 'string' ? h.base : undefined;
+  const before = base ? (h.baseTraining ?? (existsSync(join(resolveProjectPath(base), 'card.json')) ? baseTraining(resolveProjectPath(base), seen) : undefined)) : undefined;
   return {
     name: card.name,
     epochs: card.training?.epochs,
     seconds: card.training?.seconds,
     learningRate: h.learningRate,
     loss: h.loss,
-    ...(typeof h.base === 'string' ? { base: h.base, ...(before ? { baseTraining: before } : {}) } : {}),
+    ...(h.attentionSupervision ? { attentionSupervision: h.attentionSupervision } : {}),
+    ...(base ? { base, ...(before ? { baseTraining: before } : {}) } : {}),
   };
 }
 
@@ -232,12 +256,14 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
   let seconds = 0;
   let split: Split;
   let resumedFrom: number | undefined;
+  let lineage: Record<string, unknown> | undefined;
   const ckpt = findCheckpoint(out);
   const optimizer = tf.train.adam(options.learningRate);
   if (ckpt) {
     const state = JSON.parse(readFileSync(join(ckpt, STATE_FILE), 'utf8')) as CheckpointState;
-    if (JSON.stringify(state.options) !== JSON.stringify(comparable(options))) {
-      throw new StudioError('BUSY', `${out} holds a checkpoint of a run with different settings; pick another --out or delete ${ckpt}`, out);
+    const differ = differingSettings(state.options, comparable(options));
+    if (differ.length) {
+      throw new StudioError('BUSY', `${out} holds a checkpoint of a run with different settings (${differ.join(', ')}); pick another --out or delete ${ckpt}`, out);
     }
     model = await loadModel(ckpt);
     await restoreOptimizer(ckpt, optimizer);
@@ -245,6 +271,7 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
     history = state.history;
     seconds = state.seconds;
     split = state.split;
+    lineage = state.baseTraining;
     resumedFrom = startEpoch;
     log(`resuming ${options.name} from its epoch-${startEpoch} checkpoint`);
   } else {
@@ -255,6 +282,7 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
         throw new StudioError('INVALID_PAYLOAD', `base model is ${card.variant} at ${card.inputSize}px; this run is ${options.variant} at ${S}px`, 'baseModel');
       }
       model = await loadModel(options.base);
+      lineage = baseTraining(options.base);
     } else {
       model = buildModel({ variant: options.variant, inputSize: S });
     }
@@ -327,7 +355,7 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
     if (v) lastThresholds = { threshold: v.threshold, candidateThreshold: v.candidateThreshold };
     history = [...history, { epoch: epoch + 1, loss: lossSum / Math.max(1, lossCount), ...(v ? { valDice: v.dice, valSensitivity1FP: v.sensitivity1FP } : {}) }];
     seconds += (performance.now() - epochStart) / 1000;
-    await writeCheckpoint(out, model, optimizer, { version: 1, options: comparable(options), epoch: epoch + 1, history, seconds, split });
+    await writeCheckpoint(out, model, optimizer, { version: 1, options: comparable(options), epoch: epoch + 1, history, seconds, split, ...(lineage ? { baseTraining: lineage } : {}) });
     const last = history[history.length - 1];
     log(`epoch ${epoch + 1}/${options.epochs} loss ${last.loss.toFixed(4)}${v ? ` val Dice ${v.dice.toFixed(3)} sens@1FP ${v.sensitivity1FP.toFixed(3)}` : ''} (${seconds.toFixed(0)} s)`);
     emit({ state: 'running', epoch: epoch + 1, step: stepsPerEpoch, loss: last.loss, valDice: last.valDice, valSensitivity1FP: last.valSensitivity1FP, imagesPerSec: imagesDone / Math.max(1e-3, (performance.now() - started) / 1000), etaSec: NaN });
@@ -354,7 +382,7 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
       ...(supervised ? { attentionSupervision: { layer: supervised, weight: attentionWeight } } : {}),
       augmentation: 'flips, rotation ±15°, scale 0.85–1.15, brightness ±0.15, contrast 0.8–1.2',
       seed: options.seed,
-      ...(options.base ? { base: portablePath(options.base), baseTraining: baseTraining(options.base) } : {}),
+      ...(options.base ? { base: portablePath(options.base), ...(lineage ? { baseTraining: lineage } : {}) } : {}),
       ...(pool ? { dataParallelThreads: pool.threads } : {}),
     },
     training: { epochs: options.epochs, seconds: Math.round(seconds), history, ...(resumedFrom !== undefined ? { resumedFrom } : {}) },

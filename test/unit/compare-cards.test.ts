@@ -23,6 +23,12 @@ test('a fine-tuned card counts its base models in its epochs and training time a
   const s = summariseCard('cbam', card);
   assert.equal(s.epochs, 61);
   assert.equal(s.seconds, 6300);
+  assert.equal(s.complete, true);
+  // A base named without its own record (older cards): the totals are lower bounds, and say so.
+  const older = summariseCard('cbam', { ...card, hyperparameters: { base: 'models/x', baseTraining: { name: 'x', epochs: 10, seconds: 300, base: 'models/y' } } });
+  assert.equal(older.complete, false);
+  assert.equal(summariseCard('cbam', { ...card, hyperparameters: { base: 'models/x', baseTraining: { unknown: 'gone' } } }).complete, false);
+  assert.equal(summariseCard('cbam', { training: { epochs: 3, seconds: 9 } }).complete, true, 'trained from scratch');
   assert.equal(s.attention, 'supervised by the mask (stage4/cbam_spatial, weight 0.5)');
   assert.deepEqual(s.test, { images: 98, dice: 0.7, sensitivity1FP: 0.9, ap50: 0.6, pointingGame: 0.88, pointingSource: 'attention stage4/cbam_spatial' });
   assert.equal(s.data, '../shared/data/busi');
@@ -45,7 +51,8 @@ test('every shipped model card has test metrics, a training time and its attenti
     const s = summariseCard(card.variant, card);
     assert.ok(s.test && s.test.images > 0 && Number.isFinite(s.test.dice) && Number.isFinite(s.test.pointingGame), `${name}: test metrics`);
     assert.ok((s.epochs ?? 0) > 0 && (s.seconds ?? 0) > 0, `${name}: epochs ${s.epochs}, seconds ${s.seconds}`);
-    assert.equal(s.attention, card.variant === 'cbam' || card.variant === 'nonlocal' ? s.attention : 'none');
+    const gated = card.variant === 'cbam' || card.variant === 'nonlocal';
+    assert.equal(s.attention, !gated ? 'none' : card.hyperparameters?.attentionSupervision ? `supervised by the mask (${card.hyperparameters.attentionSupervision.layer}, weight ${card.hyperparameters.attentionSupervision.weight})` : 'unsupervised');
     assert.equal(s.backend, card.backend);
   }
 });

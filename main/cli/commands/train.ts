@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import type { Command } from '../index.ts';
-import { StudioError, VARIANTS, type Variant } from '../../../preload/contract.ts';
+import { requests, StudioError, VARIANTS, type Variant } from '../../../preload/contract.ts';
 import { numberOption, parseArgs } from '../args.ts';
 import { ProgressBar } from '../progress.ts';
 
@@ -44,7 +44,10 @@ export const command: Command = {
     const epochs = numberOption(options, 'epochs', NaN);
     if (!Number.isInteger(epochs) || epochs < 1) throw new StudioError('INVALID_PAYLOAD', '--epochs must be a positive integer');
     const attentionWeight = options['attention-weight'] === undefined ? undefined : numberOption(options, 'attention-weight', NaN);
-    if (attentionWeight !== undefined && !(attentionWeight >= 0 && attentionWeight <= 10)) throw new StudioError('INVALID_PAYLOAD', '--attention-weight must be a number from 0 to 10');
+    // The same bounds as the IPC contract's, so the CLI and the Training panel accept the same runs.
+    if (attentionWeight !== undefined && !requests['training.start'].shape.attentionWeight.safeParse(attentionWeight).success) {
+      throw new StudioError('INVALID_PAYLOAD', '--attention-weight must be a number from 0 to 10');
+    }
     const { train } = await import('../../training/trainer.ts');
     const { studioVersion } = await import('../../services/index.ts');
     let bar: ProgressBar | undefined;

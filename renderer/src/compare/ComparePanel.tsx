@@ -10,6 +10,7 @@ import { LineChart, PALETTE } from '../training/LineChart.tsx';
 import '../training/training.css';
 import { SideBySide } from './SideBySide.tsx';
 import { summariseCard } from './cards.ts';
+import { fixed as f3, minutes } from '../format.ts';
 
 const RATES = [0.125, 0.25, 0.5, 1, 2, 4, 8];
 
@@ -175,13 +176,6 @@ export function ComparePanel({ api }: { api: StudioApi }) {
   );
 }
 
-const f3 = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(3));
-
-function duration(sec: number | undefined): string {
-  if (sec === undefined) return '–';
-  const m = Math.round(sec / 60);
-  return m >= 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m} min`;
-}
 
 /** What each picked model's card recorded on its own test split, and how it was trained: no evaluation needed. */
 function ModelCards({ models }: { models: ModelInfo[] }) {
@@ -217,9 +211,10 @@ function ModelCards({ models }: { models: ModelInfo[] }) {
                 <td>{f3(c.test?.ap50)}</td>
                 <td title={c.test?.pointingSource}>{f3(c.test?.pointingGame)}</td>
                 <td className="text">{c.attention}</td>
-                <td>{c.epochs ?? '–'}</td>
+                <td title={c.complete ? undefined : 'a base model it was fine-tuned from is not counted: its card did not record its training'}>{c.epochs === undefined ? '–' : `${c.complete ? '' : '≥ '}${c.epochs}`}</td>
                 <td>
-                  {duration(c.seconds)}
+                  {c.complete ? '' : '≥ '}
+                  {minutes(c.seconds)}
                   {c.backend ? ` · ${c.backend}` : ''}
                 </td>
                 <td className="text">{c.data ?? '–'}</td>

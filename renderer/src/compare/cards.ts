@@ -11,6 +11,8 @@ export interface CardSummary {
   epochs?: number;
   /** Training seconds in all, likewise. */
   seconds?: number;
+  /** False when a base model is named without its own training record: then epochs and seconds are lower bounds. */
+  complete: boolean;
   backend?: string;
   data?: string;
   /** 'supervised by the mask (stage4/cbam_spatial, weight 0.5)', 'unsupervised', or 'none' (no spatial gate). */
@@ -33,6 +35,17 @@ function total(card: Json, field: 'epochs' | 'seconds'): number | undefined {
     base = obj(base.baseTraining);
   }
   return sum;
+}
+
+/** Whether every base model in the chain comes with its training record. */
+function lineageComplete(card: Json): boolean {
+  let node: Json | undefined = obj(card.hyperparameters) ?? {};
+  for (let depth = 0; node && depth < 32; depth++) {
+    if (node.base === undefined) return true;
+    node = obj(node.baseTraining);
+    if (!node || node.unknown !== undefined) return false;
+  }
+  return false;
 }
 
 export function summariseCard(variant: string, card: Json): CardSummary {
@@ -60,6 +73,7 @@ export function summariseCard(variant: string, card: Json): CardSummary {
     test,
     epochs: total(card, 'epochs'),
     seconds: total(card, 'seconds'),
+    complete: lineageComplete(card),
     backend: typeof card.backend === 'string' ? card.backend : undefined,
     data: typeof data === 'string' ? data : undefined,
     attention,

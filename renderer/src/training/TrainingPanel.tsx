@@ -5,6 +5,7 @@
  */
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { DEFAULT_ATTENTION_WEIGHT, type ModelInfo, type StudioApi, type TrainingProgress, VARIANTS, type Variant } from '../../../preload/contract.ts';
+import { clock as eta, fixed } from '../format.ts';
 import { LineChart, PALETTE } from './LineChart.tsx';
 import './training.css';
 
@@ -20,18 +21,12 @@ interface Form {
   seed: number;
   limit: string;
   baseModel: string;
-  attentionWeight: number;
+  /** Kept as typed: an emptied field means the default, not 0 (unsupervised). */
+  attentionWeight: string;
 }
 
-const INITIAL: Form = { name: '', data: '', format: 'masks', variant: 'cbam', epochs: 10, batchSize: 8, inputSize: 192, learningRate: 0.002, seed: 42, limit: '', baseModel: '', attentionWeight: DEFAULT_ATTENTION_WEIGHT };
+const INITIAL: Form = { name: '', data: '', format: 'masks', variant: 'cbam', epochs: 10, batchSize: 8, inputSize: 192, learningRate: 0.002, seed: 42, limit: '', baseModel: '', attentionWeight: String(DEFAULT_ATTENTION_WEIGHT) };
 
-function eta(sec: number): string {
-  if (!Number.isFinite(sec)) return '–';
-  const m = Math.floor(sec / 60);
-  return m >= 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m}:${String(Math.round(sec % 60)).padStart(2, '0')}`;
-}
-
-const fixed = (v: number | undefined, d = 3) => (v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(d));
 
 export function TrainingPanel({ api }: { api: StudioApi }) {
   const [form, setForm] = useState<Form>(INITIAL);
@@ -87,7 +82,7 @@ export function TrainingPanel({ api }: { api: StudioApi }) {
         inputSize: form.inputSize,
         learningRate: form.learningRate,
         seed: form.seed,
-        attentionWeight: form.attentionWeight,
+        ...(form.attentionWeight.trim() ? { attentionWeight: Number(form.attentionWeight) } : {}),
         ...(form.limit.trim() ? { limit: Number(form.limit) } : {}),
         ...(form.baseModel ? { baseModel: form.baseModel } : {}),
       });
@@ -189,7 +184,7 @@ export function TrainingPanel({ api }: { api: StudioApi }) {
           {(form.variant === 'cbam' || form.variant === 'nonlocal') && (
             <label title="Trains the deepest spatial gate to cover the lesion mask, so its map shows where the lesion is; 0 leaves the gate unsupervised">
               Attention supervision
-              <input type="number" step="0.1" min={0} max={10} aria-label="attention supervision weight" value={form.attentionWeight} onChange={(e) => set('attentionWeight', Number(e.target.value))} />
+              <input type="number" step="0.1" min={0} max={10} aria-label="attention supervision weight" value={form.attentionWeight} placeholder={String(DEFAULT_ATTENTION_WEIGHT)} onChange={(e) => set('attentionWeight', e.target.value)} />
             </label>
           )}
         </div>
