@@ -53,6 +53,9 @@ test('the Compare panel evaluates two models on one split and shows the metric t
   assert.deepEqual(await rows.locator('td:first-child').allTextContents(), ['panel-baseline', 'panel-cbam']);
   const froc = page.getByRole('img', { name: 'FROC curves' });
   assert.equal(await froc.locator('polyline').count(), 2, 'one FROC curve per model');
+  // The picked models' cards, at once: these untrained test models have no metrics and no supervision.
+  assert.match((await page.locator('[data-testid="card-panel-cbam"]').textContent()) ?? '', /unsupervised/);
+  assert.match((await page.locator('[data-testid="card-panel-baseline"]').textContent()) ?? '', /none/);
   await screenshot(page, 'compare-panel');
   assert.deepEqual(page.studioErrors, []);
 });
@@ -62,7 +65,11 @@ test('the Training panel starts a run, shows live progress and curves, and lists
   await page.getByRole('tab', { name: 'Training' }).click();
   await page.getByLabel('model name').fill('panel-trained');
   await page.getByLabel('dataset folder').fill(data);
+  // Attention supervision is offered for variants with a spatial gate, at the default weight, and only there.
+  await page.getByLabel('variant').selectOption('cbam');
+  assert.equal(await page.getByLabel('attention supervision weight').inputValue(), '0.5');
   await page.getByLabel('variant').selectOption('baseline');
+  assert.equal(await page.getByLabel('attention supervision weight').count(), 0);
   await page.getByLabel('epochs').fill('2');
   await page.getByLabel('batch size').fill('4');
   await page.getByLabel('input size').selectOption('64');

@@ -191,10 +191,10 @@ function ModelCards({ models }: { models: ModelInfo[] }) {
             <th>sens@1</th>
             <th>AP50</th>
             <th>pointing</th>
-            <th>attention</th>
+            <th className="text">attention</th>
             <th>epochs</th>
             <th>training</th>
-            <th>data</th>
+            <th className="text">data</th>
           </tr>
         </thead>
         <tbody>
