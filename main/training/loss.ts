@@ -36,14 +36,37 @@ export function lesionLoss(prob: tf.Tensor, target: tf.Tensor, { alpha = 0.75, g
  */
 export function attentionLoss(gate: tf.Tensor, target: tf.Tensor): tf.Scalar {
   return tf.tidy(() => {
-    const [n, h, w] = gate.shape as number[];
-    const [, H, W] = target.shape as number[];
-    const f = H / h;
-    if (!Number.isInteger(f) || f < 1 || W / w !== f) throw new Error(`attention target ${H}×${W} is not a whole multiple of the gate ${h}×${w}`);
-    const t = f === 1 ? target : tf.reshape(tf.mean(tf.reshape(target, [n, h, f, w, f]), [2, 4]), [n, h, w, 1]);
+    const t = poolTo(target, gate);
     const eps = 1e-6;
     const g = tf.clipByValue(gate, eps, 1 - eps);
     const bce = tf.add(tf.mul(t, tf.log(g)), tf.mul(tf.sub(1, t), tf.log(tf.sub(1, g))));
     return tf.neg(tf.mean(bce)) as tf.Scalar;
+  });
+}
+
+/** The lesion target [N, H, W, 1] averaged over each cell of `like` [N, h, w, 1]; H/h must be whole. */
+function poolTo(target: tf.Tensor, like: tf.Tensor): tf.Tensor {
+  const [n, h, w] = like.shape as number[];
+  const [, H, W] = target.shape as number[];
+  const f = H / h;
+  if (!Number.isInteger(f) || f < 1 || W / w !== f) throw new Error(`attention target ${H}×${W} is not a whole multiple of the gate ${h}×${w}`);
+  return f === 1 ? target : tf.reshape(tf.mean(tf.reshape(target, [n, h, f, w, f]), [2, 4]), [n, h, w, 1]);
+}
+
+/**
+ * Pointing loss: the gate read as a distribution over positions (a softmax of its logits) against the
+ * lesion's own distribution (the pooled mask, normalised), by cross-entropy. BCE asks each cell for the
+ * right value; this asks for the right order, so the gate's maximum lands in the lesion, which is what
+ * the pointing game scores and what a reader of the map takes from it. Images without lesion add nothing.
+ */
+export function pointingLoss(gate: tf.Tensor, target: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => {
+    const [n, h, w] = gate.shape as number[];
+    const eps = 1e-6;
+    const g = tf.clipByValue(tf.reshape(gate, [n, h * w]), eps, 1 - eps);
+    const logits = tf.sub(tf.log(g), tf.log(tf.sub(1, g)));
+    const t = tf.reshape(poolTo(target, gate), [n, h * w]);
+    const q = tf.div(t, tf.add(tf.sum(t, 1, true), eps));
+    return tf.neg(tf.mean(tf.sum(tf.mul(q, tf.logSoftmax(logits, 1)), 1))) as tf.Scalar;
   });
 }

@@ -1,18 +1,18 @@
 /**
  * The training objective of a detector: the lesion-map loss, plus, for variants with CBAM spatial gates,
- * supervision of the deepest gate by the lesion mask.
+ * supervision of the deepest gate by the lesion mask (BCE of its values, and a pointing loss on its order).
  *
  * Why supervise the gate: left to itself, CBAM's spatial gate learns whatever re-weighting helps the
  * decoder, which is rarely "the lesion" (shipped unsupervised models put the stage-4 gate's maximum inside
  * the lesion for 18% (BUSI) and 52% (Kvasir) of test lesions). A clinician reads the map as "where the
- * model looks", so the studio trains it to mean that: binary cross-entropy between the gate and the mask
- * at the gate's resolution, as in attention-guided training (Li et al., "Tell Me Where to Look", CVPR
+ * model looks", so the studio trains it to mean that, from the mask at the gate's resolution, as in
+ * attention-guided training (Li et al., "Tell Me Where to Look", CVPR
  * 2018). Only the deepest gate is supervised: shallower gates stay free to pass the context the decoder
  * needs, and the viewer shows both kinds.
  */
 import * as tf from '@tensorflow/tfjs';
 import { deepestSpatialGate, LESION_OUTPUT } from '../detector/model.ts';
-import { attentionLoss, lesionLoss } from './loss.ts';
+import { attentionLoss, lesionLoss, pointingLoss } from './loss.ts';
 
 // The gate term's default weight, against a lesion loss (focal ×10 + Dice) of ≈ 0.3–1 during training.
 export { DEFAULT_ATTENTION_WEIGHT } from '../../preload/contract.ts';
@@ -21,6 +21,16 @@ export { DEFAULT_ATTENTION_WEIGHT } from '../../preload/contract.ts';
 export const supervisedGate = deepestSpatialGate;
 
 export type Objective = (x: tf.Tensor4D, y: tf.Tensor4D) => tf.Scalar;
+
+/**
+ * The gate's supervision: BCE makes each cell's value the share of lesion under it; the pointing loss
+ * makes lesion cells outrank the rest. BCE alone (weight 2, 3 epochs from the unsupervised busi-cbam)
+ * left the gate's maximum in the lesion for 39% of validation lesions; with the pointing term (weight
+ * 0.5, same start) 79%, and validation Dice rose too (0.655 → 0.686).
+ */
+export function gateSupervision(gate: tf.Tensor, target: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => tf.add(attentionLoss(gate, target), pointingLoss(gate, target)) as tf.Scalar);
+}
 
 // One graph per model: tf.model over the model's own symbolic tensors shares its layers and weights.
 const graphs = new WeakMap<tf.LayersModel, tf.LayersModel>();
@@ -42,6 +52,6 @@ export function detectorObjective(model: tf.LayersModel, attentionWeight: number
   return (x, y) =>
     tf.tidy(() => {
       const [lesion, map] = g.apply(x, { training: true }) as tf.Tensor[];
-      return tf.add(lesionLoss(lesion, y), tf.mul(attentionWeight, attentionLoss(map, y))) as tf.Scalar;
+      return tf.add(lesionLoss(lesion, y), tf.mul(attentionWeight, gateSupervision(map, y))) as tf.Scalar;
     });
 }

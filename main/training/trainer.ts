@@ -378,7 +378,7 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
       learningRate: options.learningRate,
       schedule: 'linear warm-up then cosine to 5%',
       optimizer: 'adam',
-      loss: `focal (alpha 0.75, gamma 2) x10 + soft Dice on the S/4 lesion map${supervised ? ` + ${attentionWeight} x BCE of the ${supervised} gate against the mask at its resolution` : ''}`,
+      loss: `focal (alpha 0.75, gamma 2) x10 + soft Dice on the S/4 lesion map${supervised ? ` + ${attentionWeight} x (BCE + pointing cross-entropy) of the ${supervised} gate against the mask at its resolution` : ''}`,
       ...(supervised ? { attentionSupervision: { layer: supervised, weight: attentionWeight } } : {}),
       augmentation: 'flips, rotation ±15°, scale 0.85–1.15, brightness ±0.15, contrast 0.8–1.2',
       seed: options.seed,

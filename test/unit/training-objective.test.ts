@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { buildModel, LESION_OUTPUT } from '../../main/detector/model.ts';
 import { useBackend } from '../../main/training/backend.ts';
-import { attentionLoss, lesionLoss } from '../../main/training/loss.ts';
-import { detectorObjective, supervisedGate } from '../../main/training/objective.ts';
+import { attentionLoss, lesionLoss, pointingLoss } from '../../main/training/loss.ts';
+import { detectorObjective, gateSupervision, supervisedGate } from '../../main/training/objective.ts';
 import { settleBatchNormQuickly } from '../../main/training/trainer.ts';
 import { onBackend, values } from './tensor-helpers.ts';
 
@@ -40,6 +40,22 @@ test('attention loss compares the gate with the mask averaged over each gate cel
   target.dispose();
 });
 
+test('the pointing loss rewards the order of the gate: its maximum inside the lesion, whatever the values', () => {
+  // Lesion in the first of four cells. Gate A is low everywhere but highest on the lesion; gate B is
+  // higher on the lesion than A (better BCE there) but higher still elsewhere.
+  const target = tf.tensor4d([1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], [1, 4, 4, 1]);
+  const a = tf.tensor4d([0.3, 0.1, 0.1, 0.1], [1, 2, 2, 1]);
+  const b = tf.tensor4d([0.7, 0.9, 0.1, 0.1], [1, 2, 2, 1]);
+  const logit = (p: number) => Math.log(p / (1 - p));
+  const expected = -(logit(0.3) - Math.log([0.3, 0.1, 0.1, 0.1].reduce((s, p) => s + Math.exp(logit(p)), 0)));
+  const la = scalar(pointingLoss(a, target));
+  assert.ok(Math.abs(la - expected) < 1e-4, `${la} vs ${expected}`);
+  assert.ok(la < scalar(pointingLoss(b, target)), 'the gate whose maximum is on the lesion scores better');
+  assert.ok(Math.abs(scalar(pointingLoss(b, tf.zeros([1, 4, 4, 1])))) < 1e-9, 'an image without lesion adds nothing');
+  assert.ok(Math.abs(scalar(gateSupervision(a, target)) - (scalar(attentionLoss(a, target)) + la)) < 1e-5, 'the gate is supervised by BCE plus pointing');
+  tf.dispose([target, a, b]);
+});
+
 test('the objective adds the weighted gate term to the lesion loss, and only where a spatial gate exists', () => {
   const S = 64;
   const x = tf.tensor4d(uniform(2 * S * S * 3, 1), [2, S, S, 3]);
@@ -52,7 +68,7 @@ test('the objective adds the weighted gate term to the lesion loss, and only whe
     const probe = tf.model({ inputs: model.inputs, outputs: [model.getLayer(LESION_OUTPUT).output, model.getLayer('stage4/cbam_spatial').output] as tf.SymbolicTensor[] });
     const [lesion, gate] = probe.apply(x, { training: true }) as tf.Tensor[];
     const lesionOnly = scalar(lesionLoss(lesion, y));
-    const gateTerm = scalar(attentionLoss(gate, y));
+    const gateTerm = scalar(gateSupervision(gate, y));
     tf.dispose([lesion, gate]);
     assert.ok(Math.abs(plain - lesionOnly) < 1e-5, `${variant}: weight 0 is the lesion loss (${plain} vs ${lesionOnly})`);
     assert.ok(gateTerm > 0.05, `${variant}: an untrained gate is far from the mask (${gateTerm})`);
