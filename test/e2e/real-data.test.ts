@@ -138,6 +138,7 @@ test("Compare lists each picked model's card: its recorded test metrics, attenti
   await page.getByRole('tab', { name: 'Compare' }).click();
   for (const m of ['kvasir-baseline', 'kvasir-cbam']) await page.locator(`[data-testid="compare-pick-${m}"]`).check();
   await page.locator('[data-testid="model-cards"]').waitFor({ timeout: 30_000 });
+  assert.equal(await page.getByLabel('data folder').inputValue(), '../shared/data/kvasir-seg', 'the data folder follows the picked models');
   for (const m of ['kvasir-baseline', 'kvasir-cbam']) {
     const card = JSON.parse(readFileSync(join(modelsDir, m, 'card.json'), 'utf8'));
     const row = (await page.locator(`[data-testid="card-${m}"]`).textContent()) ?? '';

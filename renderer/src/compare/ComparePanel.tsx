@@ -28,6 +28,8 @@ export function ComparePanel({ api }: { api: StudioApi }) {
   const [models, setModels] = useState<ModelInfo[]>([]);
   const [picked, setPicked] = useState<Set<string>>(new Set());
   const [data, setData] = useState('');
+  // Until the user types a folder, it follows the dataset the picked models were trained on.
+  const [dataTouched, setDataTouched] = useState(false);
   const [split, setSplit] = useState<'test' | 'val' | 'train'>('test');
   const [limit, setLimit] = useState('');
   const [reports, setReports] = useState<Report[]>([]);
@@ -43,6 +45,10 @@ export function ComparePanel({ api }: { api: StudioApi }) {
       (e: Error) => setError(e.message),
     );
   }, [api]);
+
+  useEffect(() => {
+    if (!dataTouched && picked.size) setData(defaultData(models.filter((m) => picked.has(m.name))) || defaultData(models));
+  }, [picked, models, dataTouched]);
 
   const toggle = (name: string) =>
     setPicked((s) => {
@@ -105,7 +111,14 @@ export function ComparePanel({ api }: { api: StudioApi }) {
         </div>
         <label>
           Data folder (images/ + masks/)
-          <input value={data} onChange={(e) => setData(e.target.value)} aria-label="data folder" />
+          <input
+            value={data}
+            onChange={(e) => {
+              setDataTouched(true);
+              setData(e.target.value);
+            }}
+            aria-label="data folder"
+          />
         </label>
         <label>
           Split
