@@ -1,6 +1,7 @@
 /**
  * Grad-CAM (Selvaraju et al., 2017) on the lesion map: with A the features of a stage and s the lesion
- * score, α_c = mean_xy ∂s/∂A_c and CAM = ReLU(Σ_c α_c A_c), scaled to [0, 1].
+ * score, α_c = mean_xy ∂s/∂A_c and CAM = ReLU(Σ_c α_c A_c). It is returned unscaled: the caller scales it
+ * to [0, 1] over the region it shows (the image, not the letterbox padding, where the maximum may lie).
  * The lesion score is the probability-weighted mean of the lesion logits over the image region, with the
  * weights held constant, so the gradient asks "what raises the logits where the model sees lesion".
  */
@@ -50,8 +51,7 @@ export function gradCam(model: tf.LayersModel, input: tf.Tensor4D, layer: string
     };
     const grads = tf.grad(score)(features) as tf.Tensor4D;
     const alpha = tf.mean(grads, [1, 2], true); // [1, 1, 1, C]
-    const map = tf.relu(tf.sum(tf.mul(features, alpha), 3)); // [1, h, w]
-    return tf.div(map, tf.add(tf.max(map), 1e-12));
+    return tf.relu(tf.sum(tf.mul(features, alpha), 3)); // [1, h, w]
   });
   const [, rows, cols] = cam.shape;
   const data = cam.dataSync() as Float32Array;

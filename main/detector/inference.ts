@@ -110,7 +110,11 @@ export class LoadedDetector {
       const cam = gradCam(this.folded, x, layer, mask);
       const stride = S / cam.cols;
       const camCells = imageCells(box, stride);
-      return { layer, map: cropMap(cam.data, cam.cols, camCells.cols, camCells.rows) };
+      const map = cropMap(cam.data, cam.cols, camCells.cols, camCells.rows);
+      let peak = 0;
+      for (const v of map.data) peak = Math.max(peak, v);
+      if (peak > 0) for (let i = 0; i < map.data.length; i++) map.data[i] /= peak;
+      return { layer, map };
     } finally {
       tf.dispose([x, mask]);
     }

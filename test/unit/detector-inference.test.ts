@@ -51,3 +51,21 @@ test('a hand-set lesion bias yields one finding covering the whole image, in ima
   assert.ok(Math.abs(r.findings[0].score - 1 / (1 + Math.exp(-3))) < 1e-5);
   assert.equal(r.findings[0].area, 300 * 120);
 });
+
+test('Grad-CAM is scaled over the image it is shown on, not the letterbox padding', () => {
+  // A wide image leaves most of the square input as padding, where an untrained model's CAM maximum
+  // often lies; the map shown must still peak at 1 over the image itself (or be empty).
+  const S = 128;
+  const image = { width: 128, height: 24, data: new Uint8Array(128 * 24 * 3).map((_, i) => (i * 53) % 256) };
+  let nonEmpty = 0;
+  for (let k = 0; k < 4; k++) {
+    const detector = new LoadedDetector(buildModel({ variant: 'cbam', inputSize: S, widths: [8, 8, 16, 16], decoderWidth: 8 }));
+    const { map } = detector.gradcam(image);
+    detector.dispose();
+    assert.deepEqual([map.width, map.height], [8, 2]);
+    const peak = Math.max(...map.data);
+    if (peak > 0) nonEmpty++;
+    assert.ok(peak === 0 || Math.abs(peak - 1) < 1e-6, `model ${k}: the map over the image peaks at ${peak}`);
+  }
+  assert.ok(nonEmpty > 0, 'at least one untrained model finds some evidence');
+});
