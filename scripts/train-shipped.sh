@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Re-trains the shipped models as they were made: each fine-tunes the previously shipped model of the same
-# name for EPOCHS more epochs (cbam with the deepest spatial gate supervised by the mask), one run at a
-# time with one data-parallel thread per core, then evaluates it on its held-out test split.
+# Repeats the last training stage of the shipped models: each fine-tunes the shipped model of the same
+# name (kvasir-cbam: kvasir-cbam-ft where present) for EPOCHS more epochs with `studio train`'s defaults
+# (cbam: the deepest spatial gate supervised by the mask), one run at a time with one data-parallel thread
+# per core, then calibrates its thresholds on the validation split and evaluates it on its test split.
+# Each card records its whole history (hyperparameters.base and baseTraining, down to the first run).
 # Usage: scripts/train-shipped.sh [EPOCHS] [NAME ...]   (runs into .studio/train/NAME; copy to models/ by hand)
 set -euo pipefail
 cd "$(dirname "$0")/.."
