@@ -121,6 +121,11 @@ export interface OpenResult {
 /** Weight of the deepest spatial gate's supervision by the lesion mask in training (see main/training/objective.ts). */
 export const DEFAULT_ATTENTION_WEIGHT = 0.5;
 export const VARIANTS = ['baseline', 'se', 'cbam', 'nonlocal'] as const;
+
+/** The variants with CBAM spatial gates (nonlocal is CBAM plus self-attention): the ones whose gate can be supervised. */
+export function hasSpatialGates(variant: string): boolean {
+  return variant === 'cbam' || variant === 'nonlocal';
+}
 export type Variant = (typeof VARIANTS)[number];
 
 export interface ModelInfo {

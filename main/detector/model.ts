@@ -13,7 +13,7 @@
  * in the graph; pooling is mean/max reduction, upsampling is PixelShuffle (reshape/transpose).
  */
 import * as tf from '@tensorflow/tfjs';
-import { VARIANTS, type Variant } from '../../preload/contract.ts';
+import { hasSpatialGates, VARIANTS, type Variant } from '../../preload/contract.ts';
 import { ApplySpatialGate, ChannelGate, NonLocalAggregate, NonLocalAttention, PixelShuffle, SpatialAttentionMap, SqueezeExcite } from './layers/index.ts';
 
 export { VARIANTS, type Variant };
@@ -62,7 +62,7 @@ function conv1x1(x: tf.SymbolicTensor, filters: number, name: string, useBias = 
 function attention(x: tf.SymbolicTensor, variant: Variant, stage: number): tf.SymbolicTensor {
   const p = `stage${stage}`;
   if (variant === 'se') return new SqueezeExcite({ name: `${p}/se` }).apply(x) as tf.SymbolicTensor;
-  if (variant === 'cbam' || variant === 'nonlocal') {
+  if (hasSpatialGates(variant)) {
     const gated = new ChannelGate({ name: `${p}/cbam_channel` }).apply(x) as tf.SymbolicTensor;
     const map = new SpatialAttentionMap({ name: `${p}/cbam_spatial` }).apply(gated) as tf.SymbolicTensor;
     let y = new ApplySpatialGate({ name: `${p}/cbam_apply` }).apply([gated, map]) as tf.SymbolicTensor;

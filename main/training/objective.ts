@@ -6,8 +6,7 @@
  * decoder, which is rarely "the lesion" (shipped unsupervised models put the stage-4 gate's maximum inside
  * the lesion for 18% (BUSI) and 52% (Kvasir) of test lesions). A clinician reads the map as "where the
  * model looks", so the studio trains it to mean that, from the mask at the gate's resolution, as in
- * attention-guided training (Li et al., "Tell Me Where to Look", CVPR
- * 2018). Only the deepest gate is supervised: shallower gates stay free to pass the context the decoder
+ * attention-guided training (Li et al., "Tell Me Where to Look", CVPR 2018). Only the deepest gate is supervised: shallower gates stay free to pass the context the decoder
  * needs, and the viewer shows both kinds.
  */
 import * as tf from '@tensorflow/tfjs';

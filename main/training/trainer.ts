@@ -9,7 +9,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { StudioError, type TrainingProgress, type Variant } from '../../preload/contract.ts';
+import { hasSpatialGates, StudioError, type TrainingProgress, type Variant } from '../../preload/contract.ts';
 import { buildModel } from '../detector/model.ts';
 import { loadModel, readCard, saveModel, type ModelCard } from '../detector/io.ts';
 import { connectedComponents } from '../evaluation/components.ts';
@@ -88,7 +88,7 @@ function comparable(o: TrainOptions): CheckpointState['options'] {
 
 /** The gate supervision a run actually gets: none for variants without a spatial gate. */
 function attentionWeightOf(o: TrainOptions): number {
-  return o.variant === 'cbam' || o.variant === 'nonlocal' ? (o.attentionWeight ?? DEFAULT_ATTENTION_WEIGHT) : 0;
+  return hasSpatialGates(o.variant) ? (o.attentionWeight ?? DEFAULT_ATTENTION_WEIGHT) : 0;
 }
 
 /** The settings in which a checkpoint differs from this run's; checkpoints from before attention supervision were unsupervised. */

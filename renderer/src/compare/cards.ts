@@ -3,6 +3,7 @@
  * the terms the Compare view shows: its test-split metrics as recorded, and how it was trained. Cards are
  * data from disk, so every field is read defensively: a missing one shows as unknown, never as a crash.
  */
+import { hasSpatialGates } from '../../../preload/contract.ts';
 
 export interface CardSummary {
   /** Test-split metrics recorded by `studio evaluate`, when the card has them. */
@@ -62,7 +63,7 @@ export function summariseCard(variant: string, card: Json): CardSummary {
         }
       : undefined;
   const supervision = obj(obj(card.hyperparameters)?.attentionSupervision);
-  const gated = variant === 'cbam' || variant === 'nonlocal';
+  const gated = hasSpatialGates(variant);
   const attention = !gated
     ? 'none'
     : supervision && typeof supervision.layer === 'string'

@@ -4,7 +4,7 @@
  * shows up in the model list (and in the viewer's and the compare view's model pickers).
  */
 import { useCallback, useEffect, useMemo, useState } from 'react';
-import { DEFAULT_ATTENTION_WEIGHT, type ModelInfo, type StudioApi, type TrainingProgress, VARIANTS, type Variant } from '../../../preload/contract.ts';
+import { DEFAULT_ATTENTION_WEIGHT, hasSpatialGates, type ModelInfo, type StudioApi, type TrainingProgress, VARIANTS, type Variant } from '../../../preload/contract.ts';
 import { clock as eta, fixed } from '../format.ts';
 import { LineChart, PALETTE } from './LineChart.tsx';
 import './training.css';
@@ -181,7 +181,7 @@ export function TrainingPanel({ api }: { api: StudioApi }) {
             Limit images
             <input value={form.limit} onChange={(e) => set('limit', e.target.value.replace(/[^0-9]/g, ''))} placeholder="all" />
           </label>
-          {(form.variant === 'cbam' || form.variant === 'nonlocal') && (
+          {hasSpatialGates(form.variant) && (
             <label title="Trains the deepest spatial gate to cover the lesion mask, so its map shows where the lesion is; 0 leaves the gate unsupervised">
               Attention supervision
               <input type="number" step="0.1" min={0} max={10} aria-label="attention supervision weight" value={form.attentionWeight} placeholder={String(DEFAULT_ATTENTION_WEIGHT)} onChange={(e) => set('attentionWeight', e.target.value)} />
