@@ -16,6 +16,11 @@ const RATES = [0.125, 0.25, 0.5, 1, 2, 4, 8];
 
 type Report = EvaluationReport & { frocCurve?: { fpPerImage: number; sensitivity: number }[]; pointingSource?: string };
 
+function frocPoints(r: Report): { fpPerImage: number; sensitivity: number }[] {
+  const inRange = (r.frocCurve ?? []).filter((p) => p.fpPerImage > 0 && p.fpPerImage <= 8);
+  return inRange.length ? inRange : r.froc;
+}
+
 function defaultData(models: ModelInfo[]): string {
   for (const m of models) {
     const path = (m.card as { data?: { path?: string } }).data?.path;
@@ -76,8 +81,9 @@ export function ComparePanel({ api }: { api: StudioApi }) {
       reports.map((r, i) => ({
         name: r.model,
         colour: PALETTE[i % PALETTE.length],
-        // The full curve when the service sent it, else the seven FROC points.
-        points: (r.frocCurve?.length ? r.frocCurve.filter((p) => p.fpPerImage > 0 && p.fpPerImage <= 8) : r.froc).map((p) => ({ x: p.fpPerImage, y: p.sensitivity })),
+        // The full curve within the plotted range when the service sent one, else the seven FROC points
+        // (also for a model whose curve has no point in range: it is drawn at its sensitivities, not left out).
+        points: frocPoints(r).map((p) => ({ x: p.fpPerImage, y: p.sensitivity })),
       })),
     [reports],
   );
