@@ -213,7 +213,13 @@ export interface EvaluationReport {
   ap50: number;
   dice: number;
   iou: number;
+  /** Share of lesions whose attention-map maximum falls inside them (one maximum per image). */
   pointingGame: number;
+  /**
+   * The pointing game as Zhang et al. (2016) score it, per image: the share of images with a lesion whose
+   * attention maximum falls inside one of them. Absent from reports made before it was added.
+   */
+  pointingGameImages?: number;
   latencyMs: number;
 }
 

@@ -47,6 +47,11 @@ export interface FullReport extends EvaluationReport {
   /** Which map the pointing game used: the deepest CBAM spatial gate, or the lesion heatmap (baseline). */
   pointingSource: string;
   pointingByModule: Record<string, number>;
+  /**
+   * The most the per-lesion pointing game can reach with one maximum per map: images with a lesion over
+   * lesions (an image with two lesions can point at only one).
+   */
+  pointingCeiling: number;
   latency: { mean: number; median: number; p95: number; batch1: boolean };
   splitSource: 'model split.json' | 'recomputed with the model seed';
 }
@@ -91,6 +96,9 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
   const deepest = spatial.find((s) => s.name === deepestName);
   const pointingHits: Record<string, number> = Object.fromEntries(spatial.map((s) => [s.name, 0]));
   let heatmapHits = 0;
+  let heatmapImageHits = 0;
+  const imageHits: Record<string, number> = Object.fromEntries(spatial.map((s) => [s.name, 0]));
+  let imagesWithLesions = 0;
   let lesions = 0;
   let dice = 0;
   let iou = 0;
@@ -121,11 +129,16 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
     lesions += gt.components.length;
     perImage.push({ gt, predictions: predictionsFromMap(prob, s4, s4, 4, candidateThreshold) });
     for (const t of THRESHOLDS) candidatesAt.get(t)?.push({ gt, predictions: predictionsFromMap(prob, s4, s4, 4, t) });
-    heatmapHits += pointingGame(full, gt, 0, valid).hits;
+    if (gt.components.length) imagesWithLesions++;
+    const heat = pointingGame(full, gt, 0, valid).hits;
+    heatmapHits += heat;
+    heatmapImageHits += heat > 0 ? 1 : 0;
     for (const s of spatial) {
       const [, h, w] = shapes[s.index];
       const map = upsample(arrays[s.index], w as number, h as number, size, size);
-      pointingHits[s.name] += pointingGame(map, gt, 0, valid).hits;
+      const hits = pointingGame(map, gt, 0, valid).hits;
+      pointingHits[s.name] += hits;
+      imageHits[s.name] += hits > 0 ? 1 : 0;
     }
     options.onProgress?.(i + 1, ids.length);
   }
@@ -146,6 +159,7 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
     dice: dice / ids.length,
     iou: iou / ids.length,
     pointingGame: deepest ? pointingByModule[deepest.name] : lesions ? heatmapHits / lesions : 0,
+    pointingGameImages: imagesWithLesions ? (deepest ? imageHits[deepest.name] : heatmapImageHits) / imagesWithLesions : 0,
     latencyMs: lat.mean,
     backend,
     threshold,
@@ -156,6 +170,7 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
     frocCurve: f.curve,
     pointingSource: deepest ? `attention ${deepest.name}` : 'lesion heatmap (the baseline has no attention module)',
     pointingByModule: { ...pointingByModule, heatmap: lesions ? heatmapHits / lesions : 0 },
+    pointingCeiling: lesions ? imagesWithLesions / lesions : 0,
     latency: { ...lat, batch1: true },
     splitSource: source,
   };

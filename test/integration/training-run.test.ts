@@ -76,7 +76,8 @@ test('studio train killed with SIGKILL resumes from its last checkpoint and fini
   assert.equal(r.split, 'test');
   assert.equal(r.images, split.test.length);
   assert.equal(r.froc.length, 7);
-  for (const k of ['dice', 'iou', 'ap50', 'pointingGame', 'latencyMs']) assert.ok(Number.isFinite(r[k]), `${k} = ${r[k]}`);
+  for (const k of ['dice', 'iou', 'ap50', 'pointingGame', 'pointingGameImages', 'pointingCeiling', 'latencyMs']) assert.ok(Number.isFinite(r[k]), `${k} = ${r[k]}`);
+  for (const k of ['pointingGameImages', 'pointingCeiling']) assert.ok(r[k] >= 0 && r[k] <= 1, `${k} = ${r[k]}`);
   const carded = JSON.parse(readFileSync(join(out, 'card.json'), 'utf8'));
   assert.equal(carded.metrics.test.images, split.test.length);
 });

@@ -18,7 +18,7 @@ test('a fine-tuned card counts its base models in its epochs and training time a
       attentionSupervision: { layer: 'stage4/cbam_spatial', weight: 0.5 },
       baseTraining: { name: 'a', epochs: 10, seconds: 300, baseTraining: { name: 'b', epochs: 26, seconds: 4500 } },
     },
-    metrics: { test: { images: 98, dice: 0.7, sensitivity1FP: 0.9, ap50: 0.6, pointingGame: 0.88, pointingSource: 'attention stage4/cbam_spatial' } },
+    metrics: { test: { images: 98, dice: 0.7, sensitivity1FP: 0.9, ap50: 0.6, pointingGame: 0.88, pointingGameImages: 0.9, pointingSource: 'attention stage4/cbam_spatial' } },
   };
   const s = summariseCard('cbam', card);
   assert.equal(s.epochs, 61);
@@ -30,7 +30,7 @@ test('a fine-tuned card counts its base models in its epochs and training time a
   assert.equal(summariseCard('cbam', { ...card, hyperparameters: { base: 'models/x', baseTraining: { unknown: 'gone' } } }).complete, false);
   assert.equal(summariseCard('cbam', { training: { epochs: 3, seconds: 9 } }).complete, true, 'trained from scratch');
   assert.equal(s.attention, 'supervised by the mask (stage4/cbam_spatial, weight 0.5)');
-  assert.deepEqual(s.test, { images: 98, dice: 0.7, sensitivity1FP: 0.9, ap50: 0.6, pointingGame: 0.88, pointingSource: 'attention stage4/cbam_spatial' });
+  assert.deepEqual(s.test, { images: 98, dice: 0.7, sensitivity1FP: 0.9, ap50: 0.6, pointingGame: 0.88, pointingGameImages: 0.9, pointingSource: 'attention stage4/cbam_spatial' });
   assert.equal(s.data, '../shared/data/busi');
   assert.equal(summariseCard('cbam', { ...card, hyperparameters: {} }).attention, 'unsupervised');
   assert.equal(summariseCard('baseline', card).attention, 'none', 'a baseline has no gate, whatever its card says');

@@ -68,7 +68,7 @@ export const command: Command = {
     }
     const s = (v: number) => v.toFixed(3);
     process.stdout.write(
-      `${name} on ${split} (${report.images} images, ${report.lesions} lesions): Dice ${s(report.dice)} IoU ${s(report.iou)} sens@1FP ${s(report.sensitivity1FP)} AP50 ${s(report.ap50)} pointing ${s(report.pointingGame)} latency ${report.latencyMs.toFixed(1)} ms\n`,
+      `${name} on ${split} (${report.images} images, ${report.lesions} lesions): Dice ${s(report.dice)} IoU ${s(report.iou)} sens@1FP ${s(report.sensitivity1FP)} AP50 ${s(report.ap50)} pointing ${s(report.pointingGame)} of ${s(report.pointingCeiling)} possible (per image ${s(report.pointingGameImages ?? NaN)}) latency ${report.latencyMs.toFixed(1)} ms\n`,
     );
     return 0;
   },

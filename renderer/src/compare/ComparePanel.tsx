@@ -13,6 +13,8 @@ import { summariseCard } from './cards.ts';
 import { fixed as f3, minutes } from '../format.ts';
 
 const RATES = [0.125, 0.25, 0.5, 1, 2, 4, 8];
+const POINTING_TITLE = 'share of lesions whose attention maximum lies inside them (one maximum per image, so an image with two lesions can score only one)';
+const POINTING_IMAGES_TITLE = 'pointing game per image (Zhang et al. 2016): share of images with a lesion whose attention maximum lies inside one';
 
 type Report = EvaluationReport & { frocCurve?: { fpPerImage: number; sensitivity: number }[]; pointingSource?: string };
 
@@ -88,12 +90,13 @@ export function ComparePanel({ api }: { api: StudioApi }) {
     [reports],
   );
 
-  const columns: { label: string; value: (r: Report) => number; higher: boolean; digits?: number }[] = [
+  const columns: { label: string; value: (r: Report) => number; higher: boolean; digits?: number; title?: string }[] = [
     { label: 'Dice', value: (r) => r.dice, higher: true },
     { label: 'IoU', value: (r) => r.iou, higher: true },
     { label: 'AP50', value: (r) => r.ap50, higher: true },
     ...RATES.map((rate) => ({ label: `sens@${rate}`, value: (r: Report) => r.froc.find((p) => p.fpPerImage === rate)?.sensitivity ?? NaN, higher: true })),
-    { label: 'pointing', value: (r) => r.pointingGame, higher: true },
+    { label: 'pointing', value: (r) => r.pointingGame, higher: true, title: POINTING_TITLE },
+    { label: 'pointing/img', value: (r) => r.pointingGameImages ?? NaN, higher: true, title: POINTING_IMAGES_TITLE },
     { label: 'latency ms', value: (r) => r.latencyMs, higher: false, digits: 1 },
   ];
   const best = (c: (typeof columns)[number]) => {
@@ -161,7 +164,9 @@ export function ComparePanel({ api }: { api: StudioApi }) {
                   <th>images</th>
                   <th>lesions</th>
                   {columns.map((c) => (
-                    <th key={c.label}>{c.label}</th>
+                    <th key={c.label} title={c.title}>
+                      {c.label}
+                    </th>
                   ))}
                 </tr>
               </thead>
@@ -209,7 +214,8 @@ function ModelCards({ models }: { models: ModelInfo[] }) {
             <th>Dice</th>
             <th>sens@1</th>
             <th>AP50</th>
-            <th>pointing</th>
+            <th title={POINTING_TITLE}>pointing</th>
+            <th title={POINTING_IMAGES_TITLE}>pointing/img</th>
             <th className="text">attention</th>
             <th>epochs</th>
             <th>training</th>
@@ -229,6 +235,7 @@ function ModelCards({ models }: { models: ModelInfo[] }) {
                 <td>{f3(c.test?.sensitivity1FP)}</td>
                 <td>{f3(c.test?.ap50)}</td>
                 <td title={c.test?.pointingSource}>{f3(c.test?.pointingGame)}</td>
+                <td title={c.test?.pointingSource}>{f3(c.test?.pointingGameImages)}</td>
                 <td className="text">{c.attention}</td>
                 <td title={c.complete ? undefined : 'a base model it was fine-tuned from is not counted: its card did not record its training'}>{c.epochs === undefined ? '–' : `${c.complete ? '' : '≥ '}${c.epochs}`}</td>
                 <td>

@@ -7,7 +7,7 @@ import { hasSpatialGates } from '../../../preload/contract.ts';
 
 export interface CardSummary {
   /** Test-split metrics recorded by `studio evaluate`, when the card has them. */
-  test?: { images: number; dice: number; sensitivity1FP: number; ap50: number; pointingGame: number; pointingSource: string };
+  test?: { images: number; dice: number; sensitivity1FP: number; ap50: number; pointingGame: number; pointingGameImages: number; pointingSource: string };
   /** Epochs in all, counting the base models a fine-tune started from. */
   epochs?: number;
   /** Training seconds in all, likewise. */
@@ -59,6 +59,7 @@ export function summariseCard(variant: string, card: Json): CardSummary {
           sensitivity1FP: num(t.sensitivity1FP) ?? num((Array.isArray(t.froc) ? (t.froc as Json[]) : []).find((p) => p.fpPerImage === 1)?.sensitivity) ?? NaN,
           ap50: num(t.ap50) ?? NaN,
           pointingGame: num(t.pointingGame) ?? NaN,
+          pointingGameImages: num(t.pointingGameImages) ?? NaN,
           pointingSource: typeof t.pointingSource === 'string' ? t.pointingSource : '',
         }
       : undefined;
