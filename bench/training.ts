@@ -19,7 +19,7 @@ function timeIt(f: () => void, repeats: number): number {
   return (performance.now() - t0) / repeats;
 }
 
-async function trainingThroughput(report: Report, backend: string, variant: 'baseline' | 'cbam', steps: number, B = 8): Promise<void> {
+async function trainingThroughput(report: Report, backend: string, variant: 'baseline' | 'cbam', steps: number, B = 8): Promise<number> {
   await tf.setBackend(backend);
   await tf.ready();
   const S = 256;
@@ -40,10 +40,11 @@ async function trainingThroughput(report: Report, backend: string, variant: 'bas
   tf.dispose([x, y]);
   model.dispose();
   optimizer.dispose();
+  return (B * 1000) / ms;
 }
 
 /** The same step split over `threads` worker threads (data parallel): what more cores buy under Node. */
-async function parallelThroughput(report: Report, threads: number, steps: number): Promise<void> {
+async function parallelThroughput(report: Report, threads: number, steps: number): Promise<number> {
   await tf.setBackend('wasm');
   const S = 256;
   const B = 8;
@@ -58,6 +59,7 @@ async function parallelThroughput(report: Report, threads: number, steps: number
     for (let i = 0; i < steps; i++) await pool.step(model, optimizer, x, y, B, S);
     const ms = (performance.now() - t0) / steps;
     report(`wasm.cbam.train_256_b8_${threads}threads`, (B * 1000) / ms, 'images/s');
+    return (B * 1000) / ms;
   } finally {
     await pool.close();
     model.dispose();
@@ -111,7 +113,11 @@ export async function run(report: Report): Promise<void> {
   await tf.ready();
   kernelTimes(report);
   for (const variant of ['baseline', 'cbam'] as const) await trainingThroughput(report, 'wasm', variant, 3);
-  await parallelThroughput(report, 2, 3);
+  // Each of 2 threads steps on 4 images: their one-thread rate is what perfect scaling would double.
+  const share = await trainingThroughput(report, 'wasm', 'cbam', 3, 4);
+  const parallel = await parallelThroughput(report, 2, 3);
+  report('wasm.cbam.parallel_efficiency_2threads', parallel / (2 * share), 'ratio');
+  report('wasm.cbam.ratio_to_target_10_images_per_s', parallel / 10, 'ratio');
   // cpu is ~20-50x slower: one timed step of batch 2 (after a warm-up one) is enough to place it.
   await trainingThroughput(report, 'cpu', 'cbam', 1, 2);
   await tf.setBackend('wasm');
