@@ -144,6 +144,7 @@ test("Compare lists each picked model's card: its recorded test metrics, attenti
     const row = (await page.locator(`[data-testid="card-${m}"]`).textContent()) ?? '';
     assert.ok(row.includes(card.metrics.test.dice.toFixed(3)), `${m}: test Dice ${card.metrics.test.dice.toFixed(3)} not in "${row}"`);
     assert.ok(row.includes(card.metrics.test.pointingGame.toFixed(3)), `${m}: pointing game not in "${row}"`);
+    assert.ok(row.includes(card.metrics.test.pointingGameImages.toFixed(3)), `${m}: per-image pointing game not in "${row}"`);
     assert.match(row, card.variant === 'baseline' ? /none/ : /supervised by the mask \(stage4\/cbam_spatial/);
     assert.match(row, /\d+ (h|min).*wasm/);
   }

@@ -49,7 +49,7 @@ test('every shipped model card has test metrics, a training time and its attenti
   for (const name of readdirSync(dir)) {
     const card = JSON.parse(readFileSync(join(dir, name, 'card.json'), 'utf8'));
     const s = summariseCard(card.variant, card);
-    assert.ok(s.test && s.test.images > 0 && Number.isFinite(s.test.dice) && Number.isFinite(s.test.pointingGame), `${name}: test metrics`);
+    assert.ok(s.test && s.test.images > 0 && Number.isFinite(s.test.dice) && Number.isFinite(s.test.pointingGame) && Number.isFinite(s.test.pointingGameImages), `${name}: test metrics`);
     assert.ok((s.epochs ?? 0) > 0 && (s.seconds ?? 0) > 0, `${name}: epochs ${s.epochs}, seconds ${s.seconds}`);
     const gated = card.variant === 'cbam' || card.variant === 'nonlocal';
     assert.equal(s.attention, !gated ? 'none' : card.hyperparameters?.attentionSupervision ? `supervised by the mask (${card.hyperparameters.attentionSupervision.layer}, weight ${card.hyperparameters.attentionSupervision.weight})` : 'unsupervised');
