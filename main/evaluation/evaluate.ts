@@ -96,8 +96,8 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
   const deepest = spatial.find((s) => s.name === deepestName);
   const pointingHits: Record<string, number> = Object.fromEntries(spatial.map((s) => [s.name, 0]));
   let heatmapHits = 0;
-  let heatmapImageHits = 0;
-  const imageHits: Record<string, number> = Object.fromEntries(spatial.map((s) => [s.name, 0]));
+  // Images where the map the pointing game is scored on (deepest gate, else heatmap) hit some lesion.
+  let sourceImageHits = 0;
   let imagesWithLesions = 0;
   let lesions = 0;
   let dice = 0;
@@ -130,16 +130,16 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
     perImage.push({ gt, predictions: predictionsFromMap(prob, s4, s4, 4, candidateThreshold) });
     for (const t of THRESHOLDS) candidatesAt.get(t)?.push({ gt, predictions: predictionsFromMap(prob, s4, s4, 4, t) });
     if (gt.components.length) imagesWithLesions++;
-    const heat = pointingGame(full, gt, 0, valid).hits;
-    heatmapHits += heat;
-    heatmapImageHits += heat > 0 ? 1 : 0;
+    let sourceHits = pointingGame(full, gt, 0, valid).hits;
+    heatmapHits += sourceHits;
     for (const s of spatial) {
       const [, h, w] = shapes[s.index];
       const map = upsample(arrays[s.index], w as number, h as number, size, size);
       const hits = pointingGame(map, gt, 0, valid).hits;
       pointingHits[s.name] += hits;
-      imageHits[s.name] += hits > 0 ? 1 : 0;
+      if (s === deepest) sourceHits = hits;
     }
+    if (sourceHits > 0) sourceImageHits++;
     options.onProgress?.(i + 1, ids.length);
   }
   // The inference model shares the trained model's layers: disposing one releases the weights.
@@ -159,7 +159,7 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
     dice: dice / ids.length,
     iou: iou / ids.length,
     pointingGame: deepest ? pointingByModule[deepest.name] : lesions ? heatmapHits / lesions : 0,
-    pointingGameImages: imagesWithLesions ? (deepest ? imageHits[deepest.name] : heatmapImageHits) / imagesWithLesions : 0,
+    pointingGameImages: imagesWithLesions ? sourceImageHits / imagesWithLesions : 0,
     latencyMs: lat.mean,
     backend,
     threshold,
