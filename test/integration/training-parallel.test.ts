@@ -39,12 +39,22 @@ for (const attentionWeight of [0, 0.5]) test(`a two-thread data-parallel step ap
   }
   const wa = a.trainableWeights.map((w) => w.read().dataSync());
   const wb = b.trainableWeights.map((w) => w.read().dataSync());
+  // The updates are compared, not the weights: float rounding in BatchNorm over these tiny maps (stage 4
+  // is 2x2) can move one element's gradient by ~1% (seen once: 1.3e-4 on a weight of 0.14), while a wrong
+  // share, weighting or missing term moves the whole update.
   let moved = 0;
+  let diff2 = 0;
+  let update2 = 0;
   for (let i = 0; i < wa.length; i++) {
     for (let j = 0; j < wa[i].length; j++) {
-      assert.ok(Math.abs(wa[i][j] - wb[i][j]) < 1e-4, `${a.trainableWeights[i].name}[${j}]: ${wa[i][j]} vs ${wb[i][j]}`);
-      if (Math.abs(wa[i][j] - initial[i][j]) > 1e-6) moved++;
+      const da = wa[i][j] - initial[i][j];
+      const db = wb[i][j] - initial[i][j];
+      assert.ok(Math.abs(da - db) < 1e-4 + 0.02 * Math.abs(da), `${a.trainableWeights[i].name}[${j}]: update ${da} vs ${db}`);
+      diff2 += (da - db) ** 2;
+      update2 += da ** 2;
+      if (Math.abs(da) > 1e-6) moved++;
     }
   }
   assert.ok(moved > 100, 'the step changed the weights');
+  assert.ok(Math.sqrt(diff2) <= 1e-3 * Math.sqrt(update2), `updates differ by ${Math.sqrt(diff2 / update2)} of their norm`);
 });
