@@ -96,7 +96,8 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
   const deepest = spatial.find((s) => s.name === deepestName);
   const pointingHits: Record<string, number> = Object.fromEntries(spatial.map((s) => [s.name, 0]));
   let heatmapHits = 0;
-  // Images where the map the pointing game is scored on (deepest gate, else heatmap) hit some lesion.
+  // Hits of the map the pointing game is scored on (the deepest gate, else the heatmap): lesions, and images.
+  let sourceLesionHits = 0;
   let sourceImageHits = 0;
   let imagesWithLesions = 0;
   let lesions = 0;
@@ -139,6 +140,7 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
       pointingHits[s.name] += hits;
       if (s === deepest) sourceHits = hits;
     }
+    sourceLesionHits += sourceHits;
     if (sourceHits > 0) sourceImageHits++;
     options.onProgress?.(i + 1, ids.length);
   }
@@ -158,7 +160,7 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
     ap50: averagePrecision(perImage),
     dice: dice / ids.length,
     iou: iou / ids.length,
-    pointingGame: deepest ? pointingByModule[deepest.name] : lesions ? heatmapHits / lesions : 0,
+    pointingGame: lesions ? sourceLesionHits / lesions : 0,
     pointingGameImages: imagesWithLesions ? sourceImageHits / imagesWithLesions : 0,
     latencyMs: lat.mean,
     backend,
