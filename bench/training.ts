@@ -19,7 +19,7 @@ function timeIt(f: () => void, repeats: number): number {
   return (performance.now() - t0) / repeats;
 }
 
-async function trainingThroughput(report: Report, backend: string, variant: 'baseline' | 'cbam', steps: number, B = 8): Promise<number> {
+async function trainingThroughput(report: Report, backend: string, variant: 'baseline' | 'cbam', steps: number, B = 8, suffix = ''): Promise<number> {
   await tf.setBackend(backend);
   await tf.ready();
   const S = 256;
@@ -35,8 +35,8 @@ async function trainingThroughput(report: Report, backend: string, variant: 'bas
     loss.dispose();
   };
   const ms = timeIt(step, steps);
-  report(`${backend}.${variant}.train_256_b${B}`, (B * 1000) / ms, 'images/s');
-  report(`${backend}.${variant}.train_step_256_b${B}`, ms, 'ms');
+  report(`${backend}.${variant}.train_256_b${B}${suffix}`, (B * 1000) / ms, 'images/s');
+  report(`${backend}.${variant}.train_step_256_b${B}${suffix}`, ms, 'ms');
   tf.dispose([x, y]);
   model.dispose();
   optimizer.dispose();
@@ -107,12 +107,40 @@ function kernelTimes(report: Report): void {
   }
 }
 
+/** The wrapped reductions against wasm's own, on the largest BatchNorm activation of a 256² step. */
+function reductionTimes(report: Report): void {
+  const x = tf.randomNormal([8, 128, 128, 16]);
+  const sum = () => {
+    const s = tf.sum(x, [0, 1, 2]);
+    s.dataSync();
+    s.dispose();
+  };
+  const ours = timeIt(sum, 10);
+  report('wasm.Sum_outer_axes.8x128x128x16', ours, 'ms');
+  if (useOriginalWasmKernel('Sum', true)) {
+    const theirs = timeIt(sum, 10);
+    useOriginalWasmKernel('Sum', false);
+    report('wasm_original.Sum_outer_axes.8x128x128x16', theirs, 'ms');
+    report('wasm.Sum_outer_axes.speedup', theirs / ours, 'ratio');
+  }
+  x.dispose();
+}
+
+const WRAPPED_KERNELS = ['Sum', 'Mean'];
+
 export async function run(report: Report): Promise<void> {
   registerWasmGradientKernels();
   await tf.setBackend('wasm');
   await tf.ready();
   kernelTimes(report);
-  for (const variant of ['baseline', 'cbam'] as const) await trainingThroughput(report, 'wasm', variant, 3);
+  reductionTimes(report);
+  await trainingThroughput(report, 'wasm', 'baseline', 3);
+  const cbam = await trainingThroughput(report, 'wasm', 'cbam', 3);
+  // The same step with wasm's own reductions: what the wrapped kernels buy.
+  for (const k of WRAPPED_KERNELS) useOriginalWasmKernel(k, true);
+  const before = await trainingThroughput(report, 'wasm', 'cbam', 3, 8, '_wasm_own_reductions');
+  for (const k of WRAPPED_KERNELS) useOriginalWasmKernel(k, false);
+  report('wasm.cbam.speedup_from_wrapped_kernels', cbam / before, 'ratio');
   // Each of 2 threads steps on 4 images: their one-thread rate is what perfect scaling would double.
   const share = await trainingThroughput(report, 'wasm', 'cbam', 3, 4);
   const parallel = await parallelThroughput(report, 2, 3);

@@ -87,7 +87,7 @@ function checkFiniteDifference(conv: Conv, xs: number[], ws: number[], x: Float3
   }
 }
 
-const CONV_CASES: { name: string; xs: number[]; ws: number[]; stride: number; pad: 'same' | 'valid' }[] = [
+const CONV_CASES: { name: string; xs: number[]; ws: number[]; stride: number | [number, number]; pad: 'same' | 'valid' }[] = [
   { name: '3x3 stride 1 same, batch 2, odd sizes', xs: [2, 9, 11, 3], ws: [3, 3, 3, 5], stride: 1, pad: 'same' },
   { name: '3x3 stride 2 same, odd sizes', xs: [3, 9, 7, 4], ws: [3, 3, 4, 6], stride: 2, pad: 'same' },
   { name: '3x3 stride 2 same, even sizes (asymmetric padding)', xs: [2, 10, 12, 3], ws: [3, 3, 3, 4], stride: 2, pad: 'same' },
@@ -96,6 +96,9 @@ const CONV_CASES: { name: string; xs: number[]; ws: number[]; stride: number; pa
   { name: '1x1 stride 1 (decoder laterals)', xs: [2, 5, 6, 7], ws: [1, 1, 7, 4], stride: 1, pad: 'same' },
   { name: '7x7 on two channels (CBAM spatial gate)', xs: [2, 9, 9, 2], ws: [7, 7, 2, 1], stride: 1, pad: 'same' },
   { name: '2x2 stride 2 valid', xs: [2, 6, 6, 3], ws: [2, 2, 3, 3], stride: 2, pad: 'valid' },
+  { name: '5x5 stride 3 same (three phases per axis, wider window)', xs: [2, 11, 10, 3], ws: [5, 5, 3, 4], stride: 3, pad: 'same' },
+  { name: '4x4 stride 2 same (even kernel)', xs: [2, 9, 8, 2], ws: [4, 4, 2, 3], stride: 2, pad: 'same' },
+  { name: '3x3 strides 2 and 1 (unequal: matmul and col2im)', xs: [2, 9, 8, 3], ws: [3, 3, 3, 4], stride: [2, 1], pad: 'same' },
 ];
 
 for (const c of CONV_CASES) {
@@ -114,9 +117,8 @@ for (const c of CONV_CASES) {
   });
 }
 
-test('conv2d gradients on wasm survive a large batch split over several column chunks', () => {
-  // 3 images of 64x64 with 9*16 columns each: the stride-2 col2im path runs in more than one chunk only
-  // for big inputs, so this checks the batch bookkeeping with a realistic shape.
+test('conv2d gradients on wasm match cpu on a realistic stride-2 layer (3 × 64² × 16 → 8)', () => {
+  // Rounding grows with the reduction length: a detector-sized layer, beyond the tiny cases above.
   const xs = [3, 64, 64, 16];
   const ws = [3, 3, 16, 8];
   const conv: Conv = (x, w) => tf.conv2d(x, w, 2, 'same');
@@ -224,4 +226,68 @@ test('a wasm training step does not leak tensors', () => {
   assert.equal(tf.memory().numTensors, before);
   tf.dispose([x, y]);
   model.dispose();
+});
+
+/** Σ over `axes` in float64, as the reference the float32 kernels are measured against. */
+function referenceReduce(v: Float32Array, shape: number[], axes: number[]): Float64Array {
+  const keptDims = shape.filter((_, i) => !axes.includes(i));
+  const out = new Float64Array(keptDims.reduce((p, d) => p * d, 1));
+  const strides = shape.map((_, i) => shape.slice(i + 1).reduce((p, d) => p * d, 1));
+  for (let i = 0; i < v.length; i++) {
+    let o = 0;
+    for (let d = 0, kd = 0; d < shape.length; d++) {
+      if (axes.includes(d)) continue;
+      o = o * keptDims[kd++] + (Math.floor(i / strides[d]) % shape[d]);
+    }
+    out[o] += v[i];
+  }
+  return out;
+}
+
+for (const c of [
+  { shape: [8, 32, 32, 16], axes: [0, 1, 2], pooled: true, why: "BatchNorm's statistics (outer axes, pooled)" },
+  { shape: [4, 16, 16, 24], axes: [1, 2], pooled: true, why: 'spatial pooling per image (middle axes, pooled)' },
+  { shape: [3, 50, 7, 5], axes: [0, 1], pooled: true, why: 'a leading block that is not all of the outer axes' },
+  { shape: [4, 6, 6, 8], axes: [0, 2], pooled: false, why: 'non-contiguous axes (wasm fallback)' },
+  { shape: [4, 6, 6, 8], axes: [3], pooled: false, why: 'the innermost axis (wasm fallback)' },
+  { shape: [4, 6, 6, 8], axes: [0, 1, 2, 3], pooled: false, why: 'every axis (wasm fallback)' },
+]) {
+  test(`Sum and Mean on wasm match float64 sums: ${c.why}`, async () => {
+    // The route matters for speed: pooled cases must not fall back to wasm's transpose-then-reduce.
+    const probe = tf.zeros(c.shape);
+    const profile = await tf.profile(() => tf.dispose([tf.sum(probe, c.axes), tf.mean(probe, c.axes)]));
+    probe.dispose();
+    const kernels = profile.kernels.map((k) => k.name);
+    assert.equal(kernels.filter((k) => k === 'AvgPool').length, c.pooled ? 2 : 0, kernels.join(' '));
+    const size = c.shape.reduce((p, d) => p * d, 1);
+    // An offset mean makes float32 accumulation error visible: wasm's own Sum is ~1e-5 off here.
+    const v = values(size, 40).map((e) => e + 0.3);
+    const ref = referenceReduce(v, c.shape, c.axes);
+    const count = c.axes.reduce((p, a) => p * c.shape[a], 1);
+    for (const keepDims of [false, true]) {
+      const x = tf.tensor(v, c.shape);
+      const sum = tf.sum(x, c.axes, keepDims);
+      const mean = tf.mean(x, c.axes, keepDims);
+      const expected = c.shape.map((d, i) => (c.axes.includes(i) ? 1 : d)).filter((_, i) => keepDims || !c.axes.includes(i));
+      assert.deepEqual(sum.shape, expected);
+      assert.deepEqual(mean.shape, expected);
+      const s = sum.dataSync();
+      const m = mean.dataSync();
+      for (let i = 0; i < ref.length; i++) {
+        assert.ok(Math.abs(s[i] - ref[i]) <= 1e-5 * Math.max(1, Math.abs(ref[i])), `sum[${i}] ${s[i]} vs ${ref[i]}`);
+        assert.ok(Math.abs(m[i] - ref[i] / count) <= 1e-5 * Math.max(1, Math.abs(ref[i] / count)), `mean[${i}] ${m[i]} vs ${ref[i] / count}`);
+      }
+      tf.dispose([x, sum, mean]);
+    }
+  });
+}
+
+test('Sum over outer axes of int32 and bool tensors keeps wasm semantics', () => {
+  const i = tf.tensor3d([1, 2, 3, 4, 5, 6, 7, 8], [2, 2, 2], 'int32');
+  const s = tf.sum(i, [0, 1]);
+  assert.equal(s.dtype, 'int32');
+  assert.deepEqual(Array.from(s.dataSync()), [16, 20]);
+  const b = tf.sum(tf.tensor3d([true, false, true, true], [2, 1, 2], 'bool'), [0, 1]);
+  assert.deepEqual(Array.from(b.dataSync()), [2, 1]);
+  tf.dispose([i, s, b]);
 });

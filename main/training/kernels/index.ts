@@ -5,12 +5,16 @@
  * its `Conv2DBackpropInput` is a scalar loop that takes seconds per step. These replacements are written
  * with tf ops plus JS loops on the wasm heap; ops called inside a kernel are not recorded on the gradient
  * tape (tfjs only tapes at kernel depth 0), so they are safe to use here.
+ *
+ * Two more of wasm's kernels are wrapped, not replaced, for the cases training hits most: Sum and Mean
+ * over outer axes (reduce.ts); their other cases still run wasm's own code.
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { conv2DBackpropFilterWasm, conv2DBackpropInputWasm } from './conv2d.ts';
 import { depthwiseBackpropFilterWasm, depthwiseBackpropInputWasm } from './depthwise.ts';
 import { registerFastGradients } from './gradients.ts';
+import { outerReduceKernel } from './reduce.ts';
 
 type KernelFunc = tf.KernelConfig['kernelFunc'];
 
@@ -21,8 +25,15 @@ const REPLACED: Record<string, KernelFunc> = {
   DepthwiseConv2dNativeBackpropInput: depthwiseBackpropInputWasm as unknown as KernelFunc,
 };
 
+/** wasm kernels wrapped rather than replaced: ours takes the cases it is faster on, theirs the rest. */
+const WRAPPED: Record<string, (original: tf.KernelConfig) => KernelFunc> = {
+  Sum: (original) => outerReduceKernel('sum', original) as unknown as KernelFunc,
+  Mean: (original) => outerReduceKernel('mean', original) as unknown as KernelFunc,
+};
+
 /** wasm's own kernels that were replaced, kept so benchmarks can time before against after. */
 const originals = new Map<string, tf.KernelConfig>();
+const ours = new Map<string, KernelFunc>(Object.entries(REPLACED));
 let registered = false;
 
 /**
@@ -33,7 +44,11 @@ export function registerWasmGradientKernels(): void {
   if (registered) return;
   registered = true;
   registerFastGradients();
-  for (const [kernelName, kernelFunc] of Object.entries(REPLACED)) {
+  for (const [kernelName, wrap] of Object.entries(WRAPPED)) {
+    const existing = tf.getKernel(kernelName, 'wasm');
+    if (existing) ours.set(kernelName, wrap(existing));
+  }
+  for (const [kernelName, kernelFunc] of ours) {
     const existing = tf.getKernel(kernelName, 'wasm');
     if (existing) {
       originals.set(kernelName, existing);
@@ -46,13 +61,13 @@ export function registerWasmGradientKernels(): void {
 /** For benchmarks: swap wasm's original kernel back in (true) or ours (false). */
 export function useOriginalWasmKernel(kernelName: string, original: boolean): boolean {
   const orig = originals.get(kernelName);
-  const ours = REPLACED[kernelName];
-  if (!orig || !ours) return false;
+  const mine = ours.get(kernelName);
+  if (!orig || !mine) return false;
   tf.unregisterKernel(kernelName, 'wasm');
-  tf.registerKernel(original ? orig : { kernelName, backendName: 'wasm', kernelFunc: ours });
+  tf.registerKernel(original ? orig : { kernelName, backendName: 'wasm', kernelFunc: mine });
   // wasm binds its C entry points in setupFunc, which it only runs for kernels present at backend init.
   if (original) orig.setupFunc?.(tf.findBackend('wasm') as never);
   return true;
 }
 
-export const REPLACED_KERNELS = Object.keys(REPLACED);
+export const REPLACED_KERNELS = [...Object.keys(REPLACED), ...Object.keys(WRAPPED)];
