@@ -126,7 +126,7 @@ function reductionTimes(report: Report): void {
   x.dispose();
 }
 
-const WRAPPED_KERNELS = ['Sum', 'Mean'];
+const WRAPPED_KERNELS = ['Sum', 'Mean', 'Identity', 'Cast'];
 
 export async function run(report: Report): Promise<void> {
   registerWasmGradientKernels();
@@ -136,7 +136,7 @@ export async function run(report: Report): Promise<void> {
   reductionTimes(report);
   await trainingThroughput(report, 'wasm', 'baseline', 3);
   const cbam = await trainingThroughput(report, 'wasm', 'cbam', 3);
-  // The same step with wasm's own reductions: what the wrapped kernels buy.
+  // The same step with wasm's own reductions and copies: what the wrapped kernels buy.
   for (const k of WRAPPED_KERNELS) useOriginalWasmKernel(k, true);
   const before = await trainingThroughput(report, 'wasm', 'cbam', 3, 8, '_wasm_own_reductions');
   for (const k of WRAPPED_KERNELS) useOriginalWasmKernel(k, false);

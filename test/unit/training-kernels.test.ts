@@ -291,3 +291,20 @@ test('Sum over outer axes of int32 and bool tensors keeps wasm semantics', () =>
   assert.deepEqual(Array.from(b.dataSync()), [2, 1]);
   tf.dispose([i, s, b]);
 });
+
+test('Identity and same-dtype Cast share data on wasm without losing it when either is disposed', () => {
+  const before = tf.memory();
+  const x = tf.tensor2d([1.5, -2, 3, 4], [2, 2]);
+  const copy = tf.clone(x); // Identity
+  const same = tf.cast(x, 'float32');
+  x.dispose();
+  assert.deepEqual(Array.from(copy.dataSync()), [1.5, -2, 3, 4]);
+  copy.dispose();
+  assert.deepEqual(Array.from(same.dataSync()), [1.5, -2, 3, 4]);
+  const converted = tf.cast(same, 'int32');
+  assert.equal(converted.dtype, 'int32');
+  assert.deepEqual(Array.from(converted.dataSync()), [1, -2, 3, 4]);
+  tf.dispose([same, converted]);
+  assert.equal(tf.memory().numTensors, before.numTensors);
+  assert.equal(tf.memory().numDataBuffers, before.numDataBuffers);
+});

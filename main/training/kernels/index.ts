@@ -6,14 +6,16 @@
  * with tf ops plus JS loops on the wasm heap; ops called inside a kernel are not recorded on the gradient
  * tape (tfjs only tapes at kernel depth 0), so they are safe to use here.
  *
- * Two more of wasm's kernels are wrapped, not replaced, for the cases training hits most: Sum and Mean
- * over outer axes (reduce.ts); their other cases still run wasm's own code.
+ * Four more of wasm's kernels are wrapped, not replaced, for the cases training hits most: Sum and Mean
+ * over outer axes (reduce.ts) and Identity and same-dtype Cast (alias.ts); their other cases still run
+ * wasm's own code.
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { conv2DBackpropFilterWasm, conv2DBackpropInputWasm } from './conv2d.ts';
 import { depthwiseBackpropFilterWasm, depthwiseBackpropInputWasm } from './depthwise.ts';
 import { registerFastGradients } from './gradients.ts';
+import { aliasKernel } from './alias.ts';
 import { outerReduceKernel } from './reduce.ts';
 
 type KernelFunc = tf.KernelConfig['kernelFunc'];
@@ -29,6 +31,8 @@ const REPLACED: Record<string, KernelFunc> = {
 const WRAPPED: Record<string, (original: tf.KernelConfig) => KernelFunc> = {
   Sum: (original) => outerReduceKernel('sum', original) as unknown as KernelFunc,
   Mean: (original) => outerReduceKernel('mean', original) as unknown as KernelFunc,
+  Identity: (original) => aliasKernel('identity', original) as unknown as KernelFunc,
+  Cast: (original) => aliasKernel('cast', original) as unknown as KernelFunc,
 };
 
 /** wasm's own kernels that were replaced, kept so benchmarks can time before against after. */
