@@ -135,6 +135,19 @@ export function modelConfigOf(model: tf.LayersModel): Required<Omit<ModelConfig,
 }
 
 /**
+ * The same trained network built for another input size. Every layer is convolutional or independent of
+ * the image size (pooling by reduction, PixelShuffle, non-local attention over positions), so the weights
+ * carry over as they are: a model trained at 192² can be fine-tuned at 256², where its stride-4 lesion map
+ * resolves lesion borders more finely.
+ */
+export function atInputSize(model: tf.LayersModel, inputSize: number): tf.LayersModel {
+  const resized = buildModel({ ...modelConfigOf(model), inputSize });
+  // Same builder, so the same weights in the same order; setWeights checks every shape.
+  resized.setWeights(model.getWeights());
+  return resized;
+}
+
+/**
  * The same network for inference with every BatchNorm folded into the preceding convolution
  * (W' = W·γ/√(σ²+ε), b' = β − μ·γ/√(σ²+ε)) and its ReLU fused into the conv kernel: one pass over
  * memory instead of three per conv block. Outputs are identical up to float rounding; layer names are kept.

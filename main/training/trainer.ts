@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { hasSpatialGates, StudioError, type TrainingProgress, type Variant } from '../../preload/contract.ts';
-import { buildModel } from '../detector/model.ts';
+import { atInputSize, buildModel } from '../detector/model.ts';
 import { loadModel, readCard, saveModel, type ModelCard } from '../detector/io.ts';
 import { connectedComponents } from '../evaluation/components.ts';
 import { predictionsFromMap, upsample } from '../evaluation/maps.ts';
@@ -32,7 +32,7 @@ export interface TrainOptions {
   learningRate: number;
   seed: number;
   limit?: number;
-  /** Folder of a model to fine-tune from (its weights; its variant and input size must match). */
+  /** Folder of a model to fine-tune from (its weights; its variant must match, and a base trained at another input size is rebuilt at this one). */
   base?: string;
   /** Where the finished model goes (`models/<name>`). */
   out: string;
@@ -226,6 +226,7 @@ export function baseTraining(dir: string, seen = new Set<string>()): Record<stri
   const before = base ? (h.baseTraining ?? (existsSync(join(resolveProjectPath(base), 'card.json')) ? baseTraining(resolveProjectPath(base), seen) : undefined)) : undefined;
   return {
     name: card.name,
+    inputSize: card.inputSize,
     epochs: card.training?.epochs,
     seconds: card.training?.seconds,
     learningRate: h.learningRate,
@@ -278,10 +279,16 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
     split = splitDataset(ids, options.seed);
     if (options.base) {
       const card = readCard(options.base);
-      if (card.inputSize !== S || card.variant !== options.variant) {
-        throw new StudioError('INVALID_PAYLOAD', `base model is ${card.variant} at ${card.inputSize}px; this run is ${options.variant} at ${S}px`, 'baseModel');
+      if (card.variant !== options.variant) {
+        throw new StudioError('INVALID_PAYLOAD', `base model is ${card.variant}; this run is ${options.variant}`, 'baseModel');
       }
-      model = await loadModel(options.base);
+      const base = await loadModel(options.base);
+      if (card.inputSize === S) model = base;
+      else {
+        model = atInputSize(base, S);
+        base.dispose();
+        log(`fine-tuning at ${S}px from a base trained at ${card.inputSize}px (the network is fully convolutional)`);
+      }
       lineage = baseTraining(options.base);
     } else {
       model = buildModel({ variant: options.variant, inputSize: S });

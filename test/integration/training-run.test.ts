@@ -14,6 +14,8 @@ import { createTrainingHandlers } from '../../main/training/handlers.ts';
 import { EventHub } from '../../main/services/events.ts';
 import type { ServiceContext } from '../../main/services/context.ts';
 import { loadSettings, PROJECT_ROOT } from '../../main/settings.ts';
+import { loadModel } from '../../main/detector/io.ts';
+import * as tf from '@tensorflow/tfjs';
 import { makeDiscDataset } from './training-fixtures.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'studio-train-'));
@@ -80,6 +82,33 @@ test('studio train killed with SIGKILL resumes from its last checkpoint and fini
   for (const k of ['pointingGameImages', 'pointingCeiling']) assert.ok(r[k] >= 0 && r[k] <= 1, `${k} = ${r[k]}`);
   const carded = JSON.parse(readFileSync(join(out, 'card.json'), 'utf8'));
   assert.equal(carded.metrics.test.images, split.test.length);
+});
+
+test('studio train fine-tunes a base trained at another input size, starting from its weights', async () => {
+  const base = join(root, 'models', 'discs-base-32');
+  const first = await runCli(['train', '--data', data, '--variant', 'cbam', '--epochs', '1', '--out', base, '--input-size', '32', '--batch', '4', '--seed', '3']).done;
+  assert.equal(first.code, 0, first.stderr);
+  const out = join(root, 'models', 'discs-ft-48');
+  // A vanishing learning rate: the fine-tuned kernels must still be the base's, moved by at most ~1e-6.
+  const second = await runCli(['train', '--data', data, '--variant', 'cbam', '--epochs', '1', '--out', out, '--input-size', '48', '--batch', '4', '--seed', '3', '--lr', '1e-9', '--base', base]).done;
+  assert.equal(second.code, 0, second.stderr);
+  assert.match(second.stderr, /fine-tuning at 48px from a base trained at 32px/);
+  const card = JSON.parse(readFileSync(join(out, 'card.json'), 'utf8'));
+  assert.equal(card.inputSize, 48);
+  assert.equal(card.hyperparameters.baseTraining.inputSize, 32);
+  const [a, b] = await Promise.all([loadModel(base), loadModel(out)]);
+  assert.equal(b.inputs[0].shape[1], 48);
+  const kernel = (m: tf.LayersModel) => m.getLayer('stage2/body/conv').getWeights()[0].dataSync();
+  const [ka, kb] = [kernel(a), kernel(b)];
+  let moved = 0;
+  for (let i = 0; i < ka.length; i++) moved = Math.max(moved, Math.abs(ka[i] - kb[i]));
+  assert.ok(moved < 1e-5, `the fine-tune moved a base kernel by ${moved}`);
+  a.dispose();
+  b.dispose();
+  // Another variant is still refused, with the reason.
+  const wrong = await runCli(['train', '--data', data, '--variant', 'baseline', '--epochs', '1', '--out', join(root, 'models', 'wrong'), '--input-size', '48', '--batch', '4', '--base', base]).done;
+  assert.notEqual(wrong.code, 0);
+  assert.match(wrong.stderr, /base model is cbam; this run is baseline/);
 });
 
 test('the training service runs in a worker, streams progress, pauses and resumes, and compares models', async () => {

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { VARIANTS, attentionLayerNames, buildInferenceModel, buildModel, foldBatchNorm, modelConfigOf, modelFlops } from '../../main/detector/model.ts';
+import { VARIANTS, atInputSize, attentionLayerNames, buildInferenceModel, buildModel, foldBatchNorm, modelConfigOf, modelFlops } from '../../main/detector/model.ts';
 import { findingThreshold, loadModel, readCard, saveModel, listModels } from '../../main/detector/io.ts';
 import { SpatialAttentionMap, pixelShuffle } from '../../main/detector/layers/index.ts';
 import { StudioError } from '../../preload/contract.ts';
@@ -88,6 +88,30 @@ test('folding BatchNorm into the convolutions keeps every output (lesion and att
     const b = [buildInferenceModel(folded).model.predict(x)].flat() as tf.Tensor[];
     a.forEach((t, i) => assert.ok(tf.max(tf.abs(tf.sub(t, b[i]))).dataSync()[0] < 1e-4, `${variant} output ${i}`));
   }
+});
+
+test('a trained network rebuilt at another input size keeps every weight and runs at that size', () => {
+  for (const variant of ['cbam', 'nonlocal'] as const) {
+    const model = buildModel({ variant, inputSize: 32, widths: [8, 16, 24, 32] });
+    for (const w of model.weights) if (w.name.includes('/bn/')) w.write(tf.randomUniform(w.shape as number[], 0.5, 1.5));
+    const big = atInputSize(model, 64);
+    assert.deepEqual(modelConfigOf(big), { variant, inputSize: 64, widths: [8, 16, 24, 32], decoderWidth: 24 });
+    const a = model.getWeights();
+    const b = big.getWeights();
+    assert.equal(a.length, b.length);
+    a.forEach((t, i) => assert.deepEqual(Array.from(t.dataSync()), Array.from(b[i].dataSync()), `weight ${i}`));
+    // Rebuilt at its own size it is the same function; at 64² it gives a 16² map.
+    const same = atInputSize(model, 32);
+    const x = tf.randomUniform([1, 32, 32, 3]);
+    const [p, q] = [model.predict(x) as tf.Tensor, same.predict(x) as tf.Tensor];
+    assert.deepEqual(Array.from(p.dataSync()), Array.from(q.dataSync()));
+    const large = big.predict(tf.randomUniform([1, 64, 64, 3])) as tf.Tensor;
+    assert.deepEqual(large.shape, [1, 16, 16, 1]);
+    assert.ok(Array.from(large.dataSync()).every(Number.isFinite));
+    tf.dispose([x, p, q, large]);
+    [big, same, model].forEach((m) => m.dispose());
+  }
+  assert.throws(() => atInputSize(buildModel({ variant: 'cbam', inputSize: 32 }), 40), /multiple of 16/);
 });
 
 test('the spatial attention map is σ(conv7×7([mean_c; max_c]) + b), as in CBAM', () => {
