@@ -193,9 +193,12 @@ export function TrainingPanel({ api }: { api: StudioApi }) {
           <select value={form.baseModel} onChange={(e) => set('baseModel', e.target.value)}>
             <option value="">(train from scratch)</option>
             {models
-              .filter((m) => m.variant === form.variant && m.inputSize === form.inputSize)
+              .filter((m) => m.variant === form.variant)
               .map((m) => (
-                <option key={m.name}>{m.name}</option>
+                // Any input size will do (the trainer rebuilds the base at this run's); the label says which.
+                <option key={m.name} value={m.name}>
+                  {m.inputSize === form.inputSize ? m.name : `${m.name} (trained at ${m.inputSize}px)`}
+                </option>
               ))}
           </select>
         </label>
