@@ -285,8 +285,11 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
       const base = await loadModel(options.base);
       if (card.inputSize === S) model = base;
       else {
-        model = atInputSize(base, S);
-        base.dispose();
+        try {
+          model = atInputSize(base, S);
+        } finally {
+          base.dispose();
+        }
         log(`fine-tuning at ${S}px from a base trained at ${card.inputSize}px (the network is fully convolutional)`);
       }
       lineage = baseTraining(options.base);

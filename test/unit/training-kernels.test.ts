@@ -251,6 +251,8 @@ for (const c of [
   { shape: [4, 6, 6, 8], axes: [0, 2], pooled: false, why: 'non-contiguous axes (wasm fallback)' },
   { shape: [4, 6, 6, 8], axes: [3], pooled: false, why: 'the innermost axis (wasm fallback)' },
   { shape: [4, 6, 6, 8], axes: [0, 1, 2, 3], pooled: false, why: 'every axis (wasm fallback)' },
+  { shape: [1, 8], axes: [-2], pooled: true, why: 'a negative axis over a block of one (rank 2)' },
+  { shape: [0, 5], axes: [0], pooled: false, why: 'an empty reduced block (Sum 0, Mean NaN, as on cpu)' },
 ]) {
   test(`Sum and Mean on wasm match float64 sums: ${c.why}`, async () => {
     // The route matters for speed: pooled cases must not fall back to wasm's transpose-then-reduce.
@@ -262,20 +264,22 @@ for (const c of [
     const size = c.shape.reduce((p, d) => p * d, 1);
     // An offset mean makes float32 accumulation error visible: wasm's own Sum is ~1e-5 off here.
     const v = values(size, 40).map((e) => e + 0.3);
-    const ref = referenceReduce(v, c.shape, c.axes);
-    const count = c.axes.reduce((p, a) => p * c.shape[a], 1);
+    const axes = c.axes.map((a) => (a < 0 ? a + c.shape.length : a));
+    const ref = referenceReduce(v, c.shape, axes);
+    const count = axes.reduce((p, a) => p * c.shape[a], 1);
     for (const keepDims of [false, true]) {
       const x = tf.tensor(v, c.shape);
       const sum = tf.sum(x, c.axes, keepDims);
       const mean = tf.mean(x, c.axes, keepDims);
-      const expected = c.shape.map((d, i) => (c.axes.includes(i) ? 1 : d)).filter((_, i) => keepDims || !c.axes.includes(i));
+      const expected = c.shape.map((d, i) => (axes.includes(i) ? 1 : d)).filter((_, i) => keepDims || !axes.includes(i));
       assert.deepEqual(sum.shape, expected);
       assert.deepEqual(mean.shape, expected);
       const s = sum.dataSync();
       const m = mean.dataSync();
       for (let i = 0; i < ref.length; i++) {
         assert.ok(Math.abs(s[i] - ref[i]) <= 1e-5 * Math.max(1, Math.abs(ref[i])), `sum[${i}] ${s[i]} vs ${ref[i]}`);
-        assert.ok(Math.abs(m[i] - ref[i] / count) <= 1e-5 * Math.max(1, Math.abs(ref[i] / count)), `mean[${i}] ${m[i]} vs ${ref[i] / count}`);
+        if (count === 0) assert.ok(Number.isNaN(m[i]), `mean of nothing is NaN, got ${m[i]}`);
+        else assert.ok(Math.abs(m[i] - ref[i] / count) <= 1e-5 * Math.max(1, Math.abs(ref[i] / count)), `mean[${i}] ${m[i]} vs ${ref[i] / count}`);
       }
       tf.dispose([x, sum, mean]);
     }
@@ -295,8 +299,10 @@ test('Sum over outer axes of int32 and bool tensors keeps wasm semantics', () =>
 test('Identity and same-dtype Cast share data on wasm without losing it when either is disposed', () => {
   const before = tf.memory();
   const x = tf.tensor2d([1.5, -2, 3, 4], [2, 2]);
+  const buffers = tf.memory().numDataBuffers;
   const copy = tf.clone(x); // Identity
   const same = tf.cast(x, 'float32');
+  assert.equal(tf.memory().numDataBuffers, buffers, 'Identity and same-dtype Cast must not copy');
   x.dispose();
   assert.deepEqual(Array.from(copy.dataSync()), [1.5, -2, 3, 4]);
   copy.dispose();

@@ -25,7 +25,7 @@ export function reductionView(shape: number[], axes: number[]): [number, number,
   if (last - first + 1 !== sorted.length || last === shape.length - 1) return null;
   const size = (from: number, to: number) => shape.slice(from, to).reduce((p, d) => p * d, 1);
   const post = size(last + 1, shape.length);
-  if (post <= 1) return null;
+  if (post <= 1 || shape.some((d) => d === 0)) return null;
   return [size(0, first), size(first, last), shape[last], post];
 }
 
@@ -34,7 +34,7 @@ function outShape(shape: number[], axes: number[], keepDims: boolean): number[] 
 }
 
 /**
- * A Sum or Mean kernel that takes the matmul route where it applies and otherwise calls `fallback`
+ * A Sum or Mean kernel that takes the pooling route where it applies and otherwise calls `fallback`
  * (wasm's own kernel, whose C entry points `setup` binds on first use: wasm binds them only for kernels
  * registered when the backend starts, and ours replaced it before that).
  */
@@ -44,6 +44,11 @@ export function outerReduceKernel(kind: 'sum' | 'mean', fallback: tf.KernelConfi
     const x = args.inputs.x as tf.Tensor;
     const { axis, keepDims } = (args.attrs ?? {}) as unknown as { axis: number | number[]; keepDims: boolean };
     const axes = tf.util.parseAxisParam(axis, x.shape);
+    if (axes.some((a) => x.shape[a] === 0)) {
+      // Nothing to reduce: Σ∅ = 0 and the mean of nothing is NaN (wasm's own Mean returns uninitialised memory).
+      const dtype = kind === 'mean' ? 'float32' : x.dtype === 'bool' ? 'int32' : x.dtype;
+      return tf.fill(outShape(x.shape, axes, keepDims), kind === 'mean' ? NaN : 0, dtype as 'float32' | 'int32');
+    }
     const view = x.dtype === 'float32' ? reductionView(x.shape, axes) : null;
     if (!view) {
       const backend = args.backend as object;
@@ -56,6 +61,8 @@ export function outerReduceKernel(kind: 'sum' | 'mean', fallback: tf.KernelConfi
     const [pre, a, b, post] = view;
     return tf.tidy(() => {
       const mean = tf.avgPool(tf.reshape(x, [pre, a, b, post]) as tf.Tensor4D, [a, b], [a, b], 'valid');
+      // Sum as mean·count: within an ulp or two of a float32 sum, and float inputs only (counts of int or
+      // bool tensors stay on wasm's exact kernel).
       return tf.reshape(kind === 'sum' ? tf.mul(mean, a * b) : mean, outShape(x.shape, axes, keepDims));
     });
   };
