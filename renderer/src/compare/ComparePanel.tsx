@@ -229,7 +229,7 @@ function ModelCards({ models }: { models: ModelInfo[] }) {
             return (
               <tr key={m.name} data-testid={`card-${m.name}`}>
                 <td>
-                  {m.name} <span className="muted">{m.variant}</span>
+                  {m.name} <span className="muted">{m.variant} · {m.inputSize}²</span>
                 </td>
                 <td>{c.test?.images ?? '–'}</td>
                 <td>{f3(c.test?.dice)}</td>
