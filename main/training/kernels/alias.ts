@@ -6,19 +6,17 @@
  * 256². Tensor data is immutable (a Variable's assign swaps its data id), so sharing is safe, and it is
  * what wasm's own Reshape and the cpu backend's Identity already do: count a reference and return it.
  */
-import * as tf from '@tensorflow/tfjs';
-import type { NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
-
-type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: NamedAttrMap };
-type KernelFunc = (args: KernelArgs) => TensorInfo | TensorInfo[];
+import type * as tf from '@tensorflow/tfjs';
+import type { TensorInfo } from '@tensorflow/tfjs';
+import { type KernelFunc, wasmFallback } from './fallback.ts';
 
 interface RefCounting {
   incRef(dataId: object): void;
 }
 
-/** `fallback` (wasm's own kernel) handles strings and real dtype changes. */
-export function aliasKernel(kind: 'identity' | 'cast', fallback: tf.KernelConfig): KernelFunc {
-  const bound = new WeakSet<object>();
+/** wasm's own kernel still handles strings and real dtype changes. */
+export function aliasKernel(kind: 'identity' | 'cast', original: tf.KernelConfig): KernelFunc {
+  const fallback = wasmFallback(original);
   return (args) => {
     const x = args.inputs.x as TensorInfo;
     const same = x.dtype !== 'string' && (kind === 'identity' || (args.attrs as { dtype?: string } | undefined)?.dtype === x.dtype);
@@ -26,11 +24,6 @@ export function aliasKernel(kind: 'identity' | 'cast', fallback: tf.KernelConfig
       (args.backend as RefCounting).incRef(x.dataId);
       return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
     }
-    const backend = args.backend as object;
-    if (fallback.setupFunc && !bound.has(backend)) {
-      fallback.setupFunc(backend as never);
-      bound.add(backend);
-    }
-    return fallback.kernelFunc(args as never);
+    return fallback(args);
   };
 }

@@ -11,10 +11,7 @@
  * wasm's own kernel.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
-
-type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: NamedAttrMap };
-type KernelFunc = (args: KernelArgs) => TensorInfo | TensorInfo[];
+import { type KernelFunc, wasmFallback } from './fallback.ts';
 
 /** [pre, a, b, post] for a contiguous block of reduced axes (a·b values) with kept axes after it, else null. */
 export function reductionView(shape: number[], axes: number[]): [number, number, number, number] | null {
@@ -33,13 +30,9 @@ function outShape(shape: number[], axes: number[], keepDims: boolean): number[] 
   return keepDims ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
 }
 
-/**
- * A Sum or Mean kernel that takes the pooling route where it applies and otherwise calls `fallback`
- * (wasm's own kernel, whose C entry points `setup` binds on first use: wasm binds them only for kernels
- * registered when the backend starts, and ours replaced it before that).
- */
-export function outerReduceKernel(kind: 'sum' | 'mean', fallback: tf.KernelConfig): KernelFunc {
-  const bound = new WeakSet<object>();
+/** A Sum or Mean kernel that takes the pooling route where it applies and otherwise runs wasm's own. */
+export function outerReduceKernel(kind: 'sum' | 'mean', original: tf.KernelConfig): KernelFunc {
+  const fallback = wasmFallback(original);
   return (args) => {
     const x = args.inputs.x as tf.Tensor;
     const { axis, keepDims } = (args.attrs ?? {}) as unknown as { axis: number | number[]; keepDims: boolean };
@@ -50,14 +43,7 @@ export function outerReduceKernel(kind: 'sum' | 'mean', fallback: tf.KernelConfi
       return tf.fill(outShape(x.shape, axes, keepDims), kind === 'mean' ? NaN : 0, dtype as 'float32' | 'int32');
     }
     const view = x.dtype === 'float32' ? reductionView(x.shape, axes) : null;
-    if (!view) {
-      const backend = args.backend as object;
-      if (fallback.setupFunc && !bound.has(backend)) {
-        fallback.setupFunc(backend as never);
-        bound.add(backend);
-      }
-      return fallback.kernelFunc(args as never);
-    }
+    if (!view) return fallback(args);
     const [pre, a, b, post] = view;
     return tf.tidy(() => {
       const mean = tf.avgPool(tf.reshape(x, [pre, a, b, post]) as tf.Tensor4D, [a, b], [a, b], 'valid');
