@@ -73,5 +73,3 @@ export function useOriginalWasmKernel(kernelName: string, original: boolean): bo
   if (original) orig.setupFunc?.(tf.findBackend('wasm') as never);
   return true;
 }
-
-export const REPLACED_KERNELS = [...Object.keys(REPLACED), ...Object.keys(WRAPPED)];
