@@ -151,6 +151,8 @@ export interface DetectionResult {
   /** `tensorflow` (CUDA or CPU), `wasm`, `cpu`, or `onnxruntime` with its execution provider. */
   backend: string;
   ms: number;
+  /** Images the network ran for this result: 1, or the input and its mirror images averaged (the model card's `flips`). */
+  passes: number;
   /** Lesion probability over the image's full extent. */
   heatmap: Map2D;
   attention: AttentionMap[];

@@ -10,7 +10,8 @@ import sharp from 'sharp';
 import { basename, extname, join, resolve } from 'node:path';
 import { StudioError, type Finding } from '../../preload/contract.ts';
 import { DetectorEngine, coreCount } from '../detector/engine.ts';
-import { findingThreshold } from '../detector/io.ts';
+import { findingThreshold, modelFlips } from '../detector/io.ts';
+import type { FlipSet } from '../detector/flips.ts';
 import { listImageFiles, loadImageFile, toRGB8 } from '../imaging/index.ts';
 import { rasterKind } from '../imaging/raster.ts';
 import { checkDeclaredSize } from '../imaging/guard.ts';
@@ -47,6 +48,8 @@ export interface AnalysisOptions {
   modelName: string;
   out: string;
   threshold?: number;
+  /** Mirror images to average over (default: the card's flips). */
+  flips?: FlipSet;
   /** Which per-image files to write (default all three; [] writes only findings.json/.csv). */
   outputs?: readonly OutputKind[];
   backend?: string;
@@ -129,6 +132,7 @@ export async function analyze(options: AnalysisOptions): Promise<AnalysisSummary
   const total = files.length + listing.errors.length;
   const wanted = new Set<OutputKind>(options.outputs ?? OUTPUT_KINDS);
   const threshold = findingThreshold(options.modelDir, options.threshold);
+  const flips = modelFlips(options.modelDir, options.flips);
   const workers = Math.max(1, Math.min(options.workers ?? coreCount(), Math.max(1, files.length)));
   const engine = new DetectorEngine({ workers, backend: options.backend, runtime: options.runtime });
   const entries: (AnalysisEntry | undefined)[] = new Array(files.length);
@@ -148,7 +152,7 @@ export async function analyze(options: AnalysisOptions): Promise<AnalysisSummary
 
   try {
     const backend = (await engine.backend()).backend;
-    if (options.store) rec = storeRecorder(options.store, { model: options.modelName, backend, params: { threshold } });
+    if (options.store) rec = storeRecorder(options.store, { model: options.modelName, backend, params: { threshold, flips } });
     progress();
     // Keep every worker busy plus one decoded image waiting per worker, so decoding overlaps inference.
     const inFlight = new Set<Promise<void>>();
@@ -182,7 +186,7 @@ export async function analyze(options: AnalysisOptions): Promise<AnalysisSummary
           // Without an overlay the pixels are not needed here after inference: hand them over without a copy
           // (when they own their whole buffer; a view into a shared one is copied).
           const own = image.data.byteOffset === 0 && image.data.byteLength === image.data.buffer.byteLength;
-          const r = await engine.detect(options.modelDir, image, { threshold, transfer: own && !wanted.has('overlay') });
+          const r = await engine.detect(options.modelDir, image, { threshold, flips, transfer: own && !wanted.has('overlay') });
           const spatial = r.attention.filter((a) => a.kind === 'spatial');
           const deepest = spatial[spatial.length - 1];
           const names = { heatmap: wanted.has('heatmap') ? `${stem}.heatmap.png` : null, attention: deepest && wanted.has('attention') ? `${stem}.attention.png` : null, overlay: wanted.has('overlay') ? `${stem}.overlay.png` : null };

@@ -9,6 +9,7 @@ import { StudioError, type ErrorCode, type Map2D } from '../../preload/contract.
 import type { BackendState } from './backend.ts';
 import type { RawDetection } from './inference.ts';
 import type { RGBImage } from './preprocess.ts';
+import type { FlipSet } from './flips.ts';
 import type { WorkerReply, WorkerRequest, WorkerResult } from './protocol.ts';
 import { threadsPerWorker } from '../runtime/threads.ts';
 
@@ -166,10 +167,10 @@ export class DetectorEngine {
    * Detect lesions in an RGB image. Pass `transfer: true` to hand the pixel buffer to the worker without
    * a copy (the caller's array becomes unusable).
    */
-  async detect(modelDir: string, image: RGBImage, options: { threshold?: number; transfer?: boolean } = {}): Promise<RawDetection> {
+  async detect(modelDir: string, image: RGBImage, options: { threshold?: number; flips?: FlipSet; transfer?: boolean } = {}): Promise<RawDetection> {
     await this.backend();
     const transfer = options.transfer ? [image.data.buffer as ArrayBuffer] : [];
-    const r = await this.run({ type: 'detect', modelDir, image, threshold: options.threshold }, transfer);
+    const r = await this.run({ type: 'detect', modelDir, image, threshold: options.threshold, flips: options.flips }, transfer);
     return (r as { detection: RawDetection }).detection;
   }
 

@@ -43,7 +43,7 @@ export function createDetectorHandlers(ctx: ServiceContext): DetectorService {
         const image = await imageRGB(req.imageId, req.frame);
         const e = getEngine();
         const [state, r] = await Promise.all([e.backend(), e.detect(dir, image, { threshold: findingThreshold(dir, req.threshold), transfer: true })]);
-        return { imageId: req.imageId, frame: req.frame, model: req.model, variant: r.variant, backend: state.backend, ms: r.ms, heatmap: r.heatmap, attention: r.attention, findings: r.findings };
+        return { imageId: req.imageId, frame: req.frame, model: req.model, variant: r.variant, backend: state.backend, ms: r.ms, passes: r.passes, heatmap: r.heatmap, attention: r.attention, findings: r.findings };
       },
 
       'detector.gradcam': async (req): Promise<GradCamResult> => {

@@ -11,10 +11,13 @@ import { GRADCAM_LAYER, OUTPUT_STRIDE, attentionLayerNames, buildInferenceModel,
 import { cropMap, findings, imageCells, strongestQuery } from './postprocess.ts';
 import { gradCam } from './gradcam.ts';
 import { letterbox, type Letterbox, type RGBImage } from './preprocess.ts';
+import { averageMirrored, mirroredBatch, passes, type FlipSet } from './flips.ts';
 
 export interface RawDetection {
   variant: Variant;
   ms: number;
+  /** Images the network ran: the input and its mirror images (flips.ts). */
+  passes: number;
   heatmap: Map2D;
   attention: AttentionMap[];
   findings: Finding[];
@@ -23,6 +26,8 @@ export interface RawDetection {
 export interface DetectOptions {
   threshold?: number;
   minCells?: number;
+  /** Average over these mirror images of the input (main/detector/flips.ts); default none. */
+  flips?: FlipSet;
 }
 
 /** The stride of each attention layer's map: `stage{k}` is at stride 2^k. */
@@ -64,32 +69,35 @@ export class LoadedDetector {
 
   async detect(image: RGBImage, options: DetectOptions = {}): Promise<RawDetection> {
     const started = performance.now();
-    const { x, box } = this.inputTensor(image);
     const S = this.inputSize;
+    const flips = options.flips ?? 'none';
+    const { input, box } = letterbox(image, S);
+    // The mirror images run as one batch; each output is then mapped back and averaged.
+    const x = tf.tensor4d(mirroredBatch(input, S, S, 3, flips), [passes(flips), S, S, 3]);
     const outs = [this.inference.predict(x)].flat() as tf.Tensor[];
-    const extra: tf.Tensor[] = [];
+    const output = async (i: number) => averageMirrored((await outs[i].data()) as Float32Array, outs[i].shape, this.outputs[i].kind, flips);
     try {
       const lesionCells = imageCells(box, OUTPUT_STRIDE);
-      const heatmap = cropMap(await outs[0].data(), S / OUTPUT_STRIDE, lesionCells.cols, lesionCells.rows);
+      const heatmap = cropMap(await output(0), S / OUTPUT_STRIDE, lesionCells.cols, lesionCells.rows);
       const attention: AttentionMap[] = [];
       for (let i = 1; i < outs.length; i++) {
         const { name, kind } = this.outputs[i];
         const stride = stageStride(name);
         const side = S / stride;
         const cells = imageCells(box, stride);
+        const data = await output(i);
         if (kind === 'spatial') {
-          attention.push({ name, kind: 'spatial', map: cropMap(await outs[i].data(), side, cells.cols, cells.rows) });
+          attention.push({ name, kind: 'spatial', map: cropMap(data, side, cells.cols, cells.rows) });
         } else {
           const query = strongestQuery(heatmap, OUTPUT_STRIDE, stride, side);
-          const row = tf.gather(outs[i], [query], 1);
-          extra.push(row);
-          attention.push({ name, kind: 'nonlocal', map: cropMap(await row.data(), side, cells.cols, cells.rows) });
+          const positions = side * side;
+          attention.push({ name, kind: 'nonlocal', map: cropMap(data.subarray(query * positions, (query + 1) * positions), side, cells.cols, cells.rows) });
         }
       }
       const found = findings(heatmap, OUTPUT_STRIDE, box, image.width, image.height, { threshold: options.threshold ?? DEFAULT_FINDING_THRESHOLD, minCells: options.minCells });
-      return { variant: this.variant, ms: performance.now() - started, heatmap, attention, findings: found };
+      return { variant: this.variant, ms: performance.now() - started, passes: passes(flips), heatmap, attention, findings: found };
     } finally {
-      tf.dispose([x, ...outs, ...extra]);
+      tf.dispose([x, ...outs]);
     }
   }
 

@@ -8,6 +8,7 @@ import { join, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { StudioError, VARIANTS, type ModelInfo, type Variant } from '../../preload/contract.ts';
 import './layers/index.ts';
+import { isFlipSet, type FlipSet } from './flips.ts';
 
 export const MODEL_FILE = 'model.json';
 export const WEIGHTS_FILE = 'weights.bin';
@@ -159,6 +160,21 @@ export function findingThreshold(dir: string, requested?: number): number {
     // No readable card: loading the model reports that properly; the default is enough here.
   }
   return DEFAULT_FINDING_THRESHOLD;
+}
+
+/**
+ * The mirror images a detection averages over: the caller's, else the card's `flips` (chosen on the
+ * validation split, with the thresholds calibrated for it), else none.
+ */
+export function modelFlips(dir: string, requested?: FlipSet): FlipSet {
+  if (requested !== undefined) return requested;
+  try {
+    const f = (JSON.parse(readFileSync(join(dir, CARD_FILE), 'utf8')) as { flips?: unknown }).flips;
+    if (isFlipSet(f)) return f;
+  } catch {
+    // as in findingThreshold
+  }
+  return 'none';
 }
 
 /** Every model folder under `modelsDir` with a readable card; broken cards are skipped and reported. */

@@ -3,10 +3,11 @@ import type { Map2D } from '../../preload/contract.ts';
 import type { RawDetection } from './inference.ts';
 import type { BackendState } from './backend.ts';
 import type { RGBImage } from './preprocess.ts';
+import type { FlipSet } from './flips.ts';
 
 export type WorkerRequest =
   | { id: number; type: 'init'; backend?: string; runtime?: string; threads?: number }
-  | { id: number; type: 'detect'; modelDir: string; image: RGBImage; threshold?: number }
+  | { id: number; type: 'detect'; modelDir: string; image: RGBImage; threshold?: number; flips?: FlipSet }
   | { id: number; type: 'gradcam'; modelDir: string; image: RGBImage; layer?: string }
   | { id: number; type: 'memory' };
 

@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { StudioError } from '../../preload/contract.ts';
 import { setGradientsAvailable, startBackend, type BackendState } from './backend.ts';
 import { DetectorCache } from './inference.ts';
+import { modelFlips } from './io.ts';
 import type { WorkerReply, WorkerRequest, WorkerResult } from './protocol.ts';
 import { OnnxExportError, startOnnxRuntime, type OnnxWorkerRuntime } from '../runtime/index.ts';
 
@@ -56,7 +57,7 @@ async function handle(req: WorkerRequest): Promise<WorkerResult> {
     case 'detect': {
       if (onnx) {
         try {
-          return { type: 'detect', detection: await onnx.detect(req.modelDir, req.image, req.threshold) };
+          return { type: 'detect', detection: await onnx.detect(req.modelDir, req.image, req.threshold, modelFlips(req.modelDir, req.flips)) };
         } catch (err) {
           if (!(err instanceof OnnxExportError)) throw err;
           // A layer the exporter cannot map: this model runs on TF.js instead of failing.
@@ -64,7 +65,7 @@ async function handle(req: WorkerRequest): Promise<WorkerResult> {
         }
       }
       const detector = await detectors.get(req.modelDir);
-      return { type: 'detect', detection: await detector.detect(req.image, { threshold: req.threshold }) };
+      return { type: 'detect', detection: await detector.detect(req.image, { threshold: req.threshold, flips: modelFlips(req.modelDir, req.flips) }) };
     }
     case 'gradcam': {
       // Grad-CAM needs gradients: it stays on TF.js, started here on first use when onnxruntime serves inference.

@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { type EvaluationReport, type FrocPoint, StudioError } from '../../preload/contract.ts';
 import { buildInferenceModel, deepestSpatialGate } from '../detector/model.ts';
+import { averageMirrored, isFlipSet, mirroredBatch, passes, type FlipSet } from '../detector/flips.ts';
 import { loadModel, readCard } from '../detector/io.ts';
 import { openDataset, SampleCache, splitDataset, validRegion, type DatasetFormat, type Split, type SplitName } from '../training/data.ts';
 import { useBackend } from '../training/backend.ts';
@@ -29,12 +30,16 @@ export interface EvaluateOptions {
   limit?: number;
   /** Threshold of the lesion map for Dice/IoU (default: the card's validation-calibrated one, else 0.5). */
   threshold?: number;
+  /** Test-time flip averaging (default: the card's `flips`, else none), as the detector engine runs it. */
+  flips?: FlipSet;
   onProgress?(done: number, total: number): void;
 }
 
 /** The contract's report plus the detail the CLI and cards keep. */
 export interface FullReport extends EvaluationReport {
   backend: string;
+  /** The mirror images each prediction averaged over (main/detector/flips.ts). */
+  flips: FlipSet;
   threshold: number;
   /** Threshold of the lesion map whose connected components are the candidate lesions (FROC, AP). */
   candidateThreshold: number;
@@ -87,6 +92,8 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
   if (ids.length === 0) throw new StudioError('INVALID_PAYLOAD', `the ${which} split of ${options.data} is empty`, options.data);
   const cache = new SampleCache(new Map(dataset.samples.map((s) => [s.id, s])), size);
   const threshold = options.threshold ?? (typeof card.threshold === 'number' ? card.threshold : 0.5);
+  const flips: FlipSet = options.flips ?? (isFlipSet(card.flips) ? card.flips : 'none');
+  const kinds = outputs.map((o) => o.kind);
   const diceAt = new Map(THRESHOLDS.map((t) => [t, 0]));
   const candidateThreshold = typeof card.candidateThreshold === 'number' ? card.candidateThreshold : 0.5;
   const candidatesAt = new Map(THRESHOLDS.map((t) => [t, [] as { gt: GroundTruth; predictions: Prediction[] }[]]));
@@ -109,14 +116,14 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
 
   for (let i = 0; i < ids.length; i++) {
     const d = await cache.get(ids[i]);
-    const x = tf.tidy(() => tf.div(tf.tensor4d(d.image, [1, size, size, 3], 'int32').toFloat(), 255));
+    const x = tf.tidy(() => tf.div(tf.tensor4d(mirroredBatch(d.image, size, size, 3, flips), [passes(flips), size, size, 3]), 255));
     const t0 = performance.now();
-    const predicted = model.predict(x);
-    // A baseline has no attention outputs: predict then returns one tensor, not a list.
-    const ys = Array.isArray(predicted) ? predicted : [predicted];
-    const arrays = await Promise.all(ys.map((y) => y.data() as Promise<Float32Array>));
+    const ys = [model.predict(x)].flat() as tf.Tensor[];
+    const raw = await Promise.all(ys.map((y) => y.data() as Promise<Float32Array>));
+    const arrays = raw.map((a, k) => averageMirrored(a, ys[k].shape, kinds[k], flips));
     ms.push(performance.now() - t0);
-    const shapes = ys.map((y) => y.shape);
+    // Each map's own shape, for one image.
+    const shapes = ys.map((y) => [1, ...y.shape.slice(1)]);
     tf.dispose([x, ...ys]);
 
     const prob = arrays[0];
@@ -164,6 +171,7 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
     pointingGameImages: imagesWithLesions ? sourceImageHits / imagesWithLesions : 0,
     latencyMs: lat.mean,
     backend,
+    flips,
     threshold,
     candidateThreshold,
     sensitivity1FPByCandidateThreshold: Object.fromEntries([...candidatesAt].map(([t, im]) => [t.toFixed(2), sensitivityAt(froc(im), 1)])),

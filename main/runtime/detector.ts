@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import type * as Ort from 'onnxruntime-node';
 import type { AttentionMap, Variant } from '../../preload/contract.ts';
 import { DEFAULT_FINDING_THRESHOLD, MODEL_FILE } from '../detector/io.ts';
-import { OUTPUT_STRIDE } from '../detector/model.ts';
+import { OUTPUT_STRIDE, type AttentionKind } from '../detector/model.ts';
 import { cropMap, findings, imageCells, strongestQuery } from '../detector/postprocess.ts';
 import { letterbox, type RGBImage } from '../detector/preprocess.ts';
+import { averageMirrored, mirroredBatch, passes } from '../detector/flips.ts';
 
 import type { DetectOptions, RawDetection } from '../detector/inference.ts';
 import { OnnxExportError, onnxModelFor, type OnnxMeta } from './cache.ts';
@@ -71,17 +72,20 @@ export class OnnxDetector {
   async detect(image: RGBImage, options: DetectOptions = {}): Promise<RawDetection> {
     const started = performance.now();
     const S = this.inputSize;
+    const flips = options.flips ?? 'none';
     const { input, box } = letterbox(image, S);
-    const outs = await this.run(input);
+    // The mirror images run as one batch; each output is then mapped back and averaged.
+    const outs = await this.run(mirroredBatch(input, S, S, 3, flips), passes(flips));
+    const output = (name: string, kind: AttentionKind | 'lesion') => averageMirrored(outs[name].data, outs[name].dims, kind, flips);
     const [lesionSpec, ...maps] = this.meta.outputs;
     const lesionCells = imageCells(box, OUTPUT_STRIDE);
-    const heatmap = cropMap(outs[lesionSpec.name].data, S / OUTPUT_STRIDE, lesionCells.cols, lesionCells.rows);
+    const heatmap = cropMap(output(lesionSpec.name, 'lesion'), S / OUTPUT_STRIDE, lesionCells.cols, lesionCells.rows);
     const attention: AttentionMap[] = [];
     for (const { name, kind } of maps) {
       const stride = stageStride(name);
       const side = S / stride;
       const cells = imageCells(box, stride);
-      const data = outs[name].data;
+      const data = output(name, kind);
       if (kind === 'spatial') {
         attention.push({ name, kind: 'spatial', map: cropMap(data, side, cells.cols, cells.rows) });
       } else {
@@ -91,7 +95,7 @@ export class OnnxDetector {
       }
     }
     const found = findings(heatmap, OUTPUT_STRIDE, box, image.width, image.height, { threshold: options.threshold ?? DEFAULT_FINDING_THRESHOLD, minCells: options.minCells });
-    return { variant: this.variant, ms: performance.now() - started, heatmap, attention, findings: found };
+    return { variant: this.variant, ms: performance.now() - started, passes: passes(flips), heatmap, attention, findings: found };
   }
 
   async dispose(): Promise<void> {

@@ -7,6 +7,7 @@
 import type { BackendState } from '../detector/backend.ts';
 import type { RawDetection } from '../detector/inference.ts';
 import type { RGBImage } from '../detector/preprocess.ts';
+import type { FlipSet } from '../detector/flips.ts';
 import { OnnxDetectorCache } from './detector.ts';
 import { OnnxGraph } from './onnx/graph.ts';
 import { createSession, cudaProviderInstalled, loadOrt, ortLoadError, type Provider } from './ort.ts';
@@ -25,7 +26,7 @@ export { OnnxExportError } from './cache.ts';
 
 export interface OnnxWorkerRuntime {
   state: BackendState;
-  detect(modelDir: string, image: RGBImage, threshold?: number): Promise<RawDetection>;
+  detect(modelDir: string, image: RGBImage, threshold?: number, flips?: FlipSet): Promise<RawDetection>;
   close(): Promise<void>;
 }
 
@@ -78,9 +79,9 @@ export async function startOnnxRuntime(options: { runtime?: string; threads: num
   return {
     runtime: {
       state,
-      async detect(modelDir, image, threshold) {
+      async detect(modelDir, image, threshold, flips) {
         const detector = await cache.get(modelDir);
-        return detector.detect(image, { threshold });
+        return detector.detect(image, { threshold, flips });
       },
       close: () => cache.clear(),
     },

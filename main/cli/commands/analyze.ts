@@ -8,6 +8,7 @@ import { loadSettings } from '../../settings.ts';
 import { MODEL_FILE, modelDir } from '../../detector/io.ts';
 import { analyze } from '../../batch/analyze.ts';
 import { OUTPUT_KINDS, type OutputKind } from '../../batch/outputs.ts';
+import { FLIP_SETS, isFlipSet } from '../../detector/flips.ts';
 
 /** `--outputs heatmap,overlay` → the kinds; `none` → []. */
 export function parseOutputs(value: string): OutputKind[] {
@@ -21,12 +22,14 @@ export function parseOutputs(value: string): OutputKind[] {
 export const command: Command = {
   summary: 'run a detector over images and folders; write findings.json/.csv and (by default) heatmap, attention and overlay PNGs',
   usage: [
-    'studio analyze INPUT… --model NAME --out DIR [--threshold T] [--models-dir D] [--backend B] [--runtime R] [--workers N] [--outputs LIST] [--store FILE]',
+    'studio analyze INPUT… --model NAME --out DIR [--threshold T] [--flips none|h|hv] [--models-dir D] [--backend B] [--runtime R] [--workers N] [--outputs LIST] [--store FILE]',
     '',
     '  INPUT         image files (DICOM, PNG, JPEG, TIFF) or folders, searched recursively',
     '  --model       a model in the models folder (or a path to a model folder)',
     '  --out         output folder: findings.json, findings.csv, errors.json, <stem>.{heatmap,attention,overlay}.png',
     '  --threshold   lesion probability for a finding (default: the card\'s validation-calibrated candidateThreshold, else 0.5)',
+    '  --flips       average each image over its mirror images: none, h (left–right) or hv (all four); default the',
+    '                card\'s test-time flips (its thresholds were calibrated with them); none is the fastest',
     '  --models-dir  where models live (default: models/ or STUDIO_MODELS_DIR)',
     '  --backend     tensorflow | wasm | cpu (default: the best present, or STUDIO_BACKEND)',
     '  --runtime     auto | onnxruntime | onnxruntime-cpu | onnxruntime-cuda | tfjs (default: STUDIO_RUNTIME, else auto:',
@@ -42,7 +45,7 @@ export const command: Command = {
     'the exit status is 1 only when no image could be analysed.',
   ].join('\n'),
   async run(args) {
-    const { positional, options } = parseArgs(args, { model: 'value', out: 'value', threshold: 'value', 'models-dir': 'value', backend: 'value', runtime: 'value', workers: 'value', store: 'value', outputs: 'value' });
+    const { positional, options } = parseArgs(args, { model: 'value', out: 'value', threshold: 'value', flips: 'value', 'models-dir': 'value', backend: 'value', runtime: 'value', workers: 'value', store: 'value', outputs: 'value' });
     if (!positional.length) throw new StudioError('INVALID_PAYLOAD', 'give at least one image file or folder');
     if (typeof options.model !== 'string') throw new StudioError('INVALID_PAYLOAD', '--model NAME is required');
     if (typeof options.out !== 'string') throw new StudioError('INVALID_PAYLOAD', '--out DIR is required');
@@ -51,6 +54,7 @@ export const command: Command = {
     const outputs = typeof options.outputs === 'string' ? parseOutputs(options.outputs) : undefined;
     const threshold = options.threshold === undefined ? undefined : numberOption(options, 'threshold', 0.5);
     if (threshold !== undefined && !(threshold >= 0 && threshold <= 1)) throw new StudioError('INVALID_PAYLOAD', '--threshold must be between 0 and 1');
+    if (options.flips !== undefined && !isFlipSet(options.flips)) throw new StudioError('INVALID_PAYLOAD', `--flips must be one of ${FLIP_SETS.join(', ')}`);
     const workers = options.workers === undefined ? undefined : numberOption(options, 'workers', 1);
     if (workers !== undefined && !(Number.isInteger(workers) && workers >= 1 && workers <= 64)) throw new StudioError('INVALID_PAYLOAD', '--workers must be an integer from 1 to 64');
     const settings = loadSettings();
@@ -65,6 +69,7 @@ export const command: Command = {
       modelName: name,
       out: options.out,
       threshold,
+      flips: isFlipSet(options.flips) ? options.flips : undefined,
       workers,
       outputs,
       store: typeof options.store === 'string' ? resolve(options.store) : undefined,

@@ -7,13 +7,13 @@ import { numberOption, parseArgs } from '../args.ts';
 import { ProgressBar } from '../progress.ts';
 
 const USAGE =
-  'studio evaluate --model NAME|DIR --data DIR [--format masks|coco|review] [--split test|val|train] [--limit N] [--threshold T] [--calibrate] --out report.json [--no-card]\n  --calibrate (validation split only): store the lesion-map threshold with the best Dice in the card; later evaluations use it';
+  'studio evaluate --model NAME|DIR --data DIR [--format masks|coco|review] [--split test|val|train] [--limit N] [--threshold T] [--flips none|h|hv] [--calibrate] --out report.json [--no-card]\n  --calibrate (validation split only): store the lesion-map threshold with the best Dice in the card; later evaluations use it\n  --flips: average each prediction over its mirror images (h: left–right, hv: all four); default the card\'s';
 
 export const command: Command = {
   summary: 'evaluate a model on a dataset split (FROC, AP50, Dice/IoU, pointing game, latency); records the metrics in its card',
   usage: USAGE,
   async run(args) {
-    const { options } = parseArgs(args, { model: 'value', data: 'value', format: 'value', split: 'value', limit: 'value', threshold: 'value', out: 'value', 'no-card': 'flag', calibrate: 'flag' });
+    const { options } = parseArgs(args, { model: 'value', data: 'value', format: 'value', split: 'value', limit: 'value', threshold: 'value', flips: 'value', out: 'value', 'no-card': 'flag', calibrate: 'flag' });
     const need = (k: string) => {
       const v = options[k];
       if (typeof v !== 'string') throw new StudioError('INVALID_PAYLOAD', `--${k} is required\nUsage: ${USAGE}`);
@@ -25,6 +25,8 @@ export const command: Command = {
     const { modelDir, readCard, writeCard } = await import('../../detector/io.ts');
     const { bestThreshold, evaluateModel } = await import('../../evaluation/evaluate.ts');
     if (options.calibrate && split === 'test') throw new StudioError('INVALID_PAYLOAD', '--calibrate picks a threshold, so it must not look at the test split: use --split val');
+    const { isFlipSet, FLIP_SETS } = await import('../../detector/flips.ts');
+    if (options.flips !== undefined && !isFlipSet(options.flips)) throw new StudioError('INVALID_PAYLOAD', `--flips must be one of ${FLIP_SETS.join(', ')}`);
     const modelArg = need('model');
     const dir = modelArg.includes('/') || isAbsolute(modelArg) ? resolve(modelArg) : modelDir(loadSettings().modelsDir, modelArg);
     const name = dir.split('/').pop() as string;
@@ -38,6 +40,7 @@ export const command: Command = {
       split,
       limit: options.limit ? numberOption(options, 'limit', 0) : undefined,
       threshold: options.threshold ? numberOption(options, 'threshold', 0.5) : undefined,
+      flips: isFlipSet(options.flips) ? options.flips : undefined,
       onProgress(done, total) {
         bar ??= new ProgressBar(`evaluate ${name}`, total);
         bar.tick(done);
@@ -54,7 +57,9 @@ export const command: Command = {
         ? {
             threshold: bestThreshold(report.diceByThreshold),
             candidateThreshold: bestThreshold(report.sensitivity1FPByCandidateThreshold),
-            calibration: { split, diceByThreshold: report.diceByThreshold, sensitivity1FPByCandidateThreshold: report.sensitivity1FPByCandidateThreshold },
+            // The thresholds hold for the predictions they were picked on: with these flips.
+            flips: report.flips,
+            calibration: { split, flips: report.flips, diceByThreshold: report.diceByThreshold, sensitivity1FPByCandidateThreshold: report.sensitivity1FPByCandidateThreshold },
           }
         : {};
       writeCard(dir, { ...card, ...calibration, metrics });

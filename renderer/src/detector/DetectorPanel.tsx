@@ -85,7 +85,9 @@ export function DetectorPanel(p: Props) {
       {result && (
         <div className="result-meta" data-testid="detector-result">
           <span className="chip">{result.backend}</span>
-          <span className="chip">{result.ms.toFixed(0)} ms</span>
+          <span className="chip" title={result.passes > 1 ? `the input and its mirror images, averaged (the model card's test-time flips)` : undefined}>
+            {result.ms.toFixed(0)} ms{result.passes > 1 ? ` · ${result.passes} views` : ''}
+          </span>
           <span className="chip">{result.variant}</span>
           <span className="muted">
             {shown.length}/{result.findings.length} findings
