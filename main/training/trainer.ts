@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { hasSpatialGates, StudioError, type TrainingProgress, type Variant } from '../../preload/contract.ts';
 import { atInputSize, buildModel } from '../detector/model.ts';
 import { loadModel, readCard, saveModel, type ModelCard } from '../detector/io.ts';
+import { averageMirrored, FLIP_SETS, mirroredBatch, passes, type FlipSet } from '../detector/flips.ts';
 import { connectedComponents } from '../evaluation/components.ts';
 import { predictionsFromMap, upsample } from '../evaluation/maps.ts';
 import { bestThreshold, froc, overlap, sensitivityAt, THRESHOLDS } from '../evaluation/metrics.ts';
@@ -159,30 +160,37 @@ export interface Validation {
   sensitivity1FP: number;
 }
 
-/** Predict lesion maps ([n, S/4, S/4]) for letterboxed byte images, in batches. */
-export async function predictMaps(model: tf.LayersModel, images: Uint8Array[], size: number, batch = 8): Promise<Float32Array[]> {
+/**
+ * Predict lesion maps ([n, S/4, S/4]) for letterboxed byte images, in batches of about `batch` network
+ * images; with `flips`, each map averages the image and its mirror images, as the detector runs them.
+ */
+export async function predictMaps(model: tf.LayersModel, images: Uint8Array[], size: number, batch = 8, flips: FlipSet = 'none'): Promise<Float32Array[]> {
   const out: Float32Array[] = [];
   const s4 = size / 4;
-  for (let i = 0; i < images.length; i += batch) {
-    const chunk = images.slice(i, i + batch);
-    const data = new Float32Array(chunk.length * size * size * 3);
+  const p = passes(flips);
+  const perBatch = Math.max(1, Math.floor(batch / p));
+  const pixels = size * size * 3;
+  for (let i = 0; i < images.length; i += perBatch) {
+    const chunk = images.slice(i, i + perBatch);
+    const data = new Float32Array(chunk.length * p * pixels);
     chunk.forEach((im, k) => {
-      for (let j = 0; j < im.length; j++) data[k * im.length + j] = im[j] / 255;
+      const mirrored = mirroredBatch(im, size, size, 3, flips);
+      for (let j = 0; j < mirrored.length; j++) data[k * p * pixels + j] = mirrored[j] / 255;
     });
-    const x = tf.tensor4d(data, [chunk.length, size, size, 3]);
+    const x = tf.tensor4d(data, [chunk.length * p, size, size, 3]);
     const y = model.predict(x) as tf.Tensor;
     const values = (await y.data()) as Float32Array;
     tf.dispose([x, y]);
-    for (let k = 0; k < chunk.length; k++) out.push(values.slice(k * s4 * s4, (k + 1) * s4 * s4));
+    for (let k = 0; k < chunk.length; k++) out.push(averageMirrored(values.slice(k * p * s4 * s4, (k + 1) * p * s4 * s4), [p, s4, s4, 1], 'lesion', flips));
   }
   return out;
 }
 
-export async function validate(model: tf.LayersModel, cache: SampleCache, ids: string[]): Promise<Validation> {
+export async function validate(model: tf.LayersModel, cache: SampleCache, ids: string[], flips: FlipSet = 'none'): Promise<Validation> {
   if (ids.length === 0) return { dice: 0, threshold: 0.5, candidateThreshold: 0.5, sensitivity1FP: 0 };
   const size = cache.size;
   const decoded = await Promise.all(ids.map((id) => cache.get(id)));
-  const maps = await predictMaps(model, decoded.map((d) => d.image), size);
+  const maps = await predictMaps(model, decoded.map((d) => d.image), size, 8, flips);
   const diceAt: Record<string, number> = Object.fromEntries(THRESHOLDS.map((t) => [t.toFixed(2), 0]));
   const gts = decoded.map((d, i) => {
     const full = upsample(maps[i], size / 4, size / 4, size, size);
@@ -195,6 +203,19 @@ export async function validate(model: tf.LayersModel, cache: SampleCache, ids: s
   const threshold = bestThreshold(diceAt);
   const candidateThreshold = bestThreshold(sensAt);
   return { dice: diceAt[threshold.toFixed(2)], threshold, candidateThreshold, sensitivity1FP: sensAt[candidateThreshold.toFixed(2)] };
+}
+
+/**
+ * The test-time flips the finished model runs with: the set with the best validation Dice (`last` is the
+ * final epoch's validation without flips), and the thresholds calibrated with it.
+ */
+export async function chooseFlips(model: tf.LayersModel, cache: SampleCache, ids: string[], last: Validation): Promise<{ flips: FlipSet; validation: Validation; diceByFlips: Record<FlipSet, number> }> {
+  const byFlips = { none: last } as Record<FlipSet, Validation>;
+  for (const f of FLIP_SETS) if (f !== 'none') byFlips[f] = await validate(model, cache, ids, f);
+  // Fewer passes win a tie: they cost less.
+  const flips = FLIP_SETS.reduce((best, f) => (byFlips[f].dice > byFlips[best].dice ? f : best), 'none' as FlipSet);
+  const diceByFlips = Object.fromEntries(FLIP_SETS.map((f) => [f, byFlips[f].dice])) as Record<FlipSet, number>;
+  return { flips, validation: byFlips[flips], diceByFlips };
 }
 
 /**
@@ -318,7 +339,7 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
   await cache.warm([...split.train, ...split.val], 4);
 
   let imagesDone = 0;
-  let lastThresholds: { threshold: number; candidateThreshold: number } | undefined;
+  let lastValidation: Validation | undefined;
   const started = performance.now();
   let rate = 0;
   for (let epoch = startEpoch; epoch < options.epochs; epoch++) {
@@ -362,7 +383,7 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
       emit({ state: 'running', epoch: epoch + 1, step: step + 1, loss: lossSum / lossCount, imagesPerSec: rate, etaSec: remainingImages / rate });
     }
     const v = options.validate === false ? undefined : await validate(model, cache, split.val);
-    if (v) lastThresholds = { threshold: v.threshold, candidateThreshold: v.candidateThreshold };
+    if (v) lastValidation = v;
     history = [...history, { epoch: epoch + 1, loss: lossSum / Math.max(1, lossCount), ...(v ? { valDice: v.dice, valSensitivity1FP: v.sensitivity1FP } : {}) }];
     seconds += (performance.now() - epochStart) / 1000;
     await writeCheckpoint(out, model, optimizer, { version: 1, options: comparable(options), epoch: epoch + 1, history, seconds, split, ...(lineage ? { baseTraining: lineage } : {}) });
@@ -372,6 +393,13 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
   }
 
   await pool?.close();
+  let flipChoice: Awaited<ReturnType<typeof chooseFlips>> | undefined;
+  if (lastValidation) {
+    log('choosing test-time flips on the validation split (none, h, hv)');
+    flipChoice = await chooseFlips(model, cache, split.val, lastValidation);
+    const d = flipChoice.diceByFlips;
+    log(`test-time flips ${flipChoice.flips}: validation Dice none ${d.none.toFixed(3)}, h ${d.h.toFixed(3)}, hv ${d.hv.toFixed(3)}`);
+  }
   const card: ModelCard = {
     name: options.name,
     variant: options.variant,
@@ -379,7 +407,14 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
     studioVersion: options.studioVersion,
     createdAt: new Date().toISOString(),
     backend,
-    ...(lastThresholds ?? {}),
+    ...(flipChoice
+      ? {
+          threshold: flipChoice.validation.threshold,
+          candidateThreshold: flipChoice.validation.candidateThreshold,
+          flips: flipChoice.flips,
+          calibration: { split: 'val', flips: flipChoice.flips, diceByFlips: flipChoice.diceByFlips },
+        }
+      : {}),
     data: { path: portablePath(options.data), format: options.format, images: ids.length, ...(options.limit ? { limit: options.limit } : {}) },
     split: { file: 'split.json', seed: split.seed, ratios: split.ratios, train: split.train.length, val: split.val.length, test: split.test.length },
     hyperparameters: {
@@ -397,7 +432,9 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
     },
     training: { epochs: options.epochs, seconds: Math.round(seconds), history, ...(resumedFrom !== undefined ? { resumedFrom } : {}) },
     preprocessing: "RGB in [0,1], the detector's letterbox: long side fit to inputSize, image top-left, zero padding",
-    notes: 'valDice: mean per-image Dice at the validation-calibrated map threshold (card.threshold); valSensitivity1FP: at the validation-calibrated candidate threshold (card.candidateThreshold)',
+    notes:
+      'valDice: mean per-image Dice at the validation-calibrated map threshold (card.threshold); valSensitivity1FP: at the validation-calibrated candidate threshold (card.candidateThreshold). ' +
+      'flips: the mirror images each prediction averages (none, h: left–right, hv: all four), chosen by validation Dice after the last epoch (calibration.diceByFlips), the thresholds calibrated with them; the training history is without flips.',
   };
   await saveModel(model, out, card);
   writeFileSync(join(out, 'split.json'), `${JSON.stringify(split, null, 1)}\n`);

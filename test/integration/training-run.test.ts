@@ -64,6 +64,12 @@ test('studio train killed with SIGKILL resumes from its last checkpoint and fini
   assert.equal(card.training.history.length, 4, 'every epoch, before and after the kill, is in the history');
   assert.equal(card.hyperparameters.seed, 3);
   assert.deepEqual(card.hyperparameters.attentionSupervision, { layer: 'stage4/cbam_spatial', weight: 0.5 }, 'cbam trains its deepest gate supervised by default');
+  // The test-time flips are the validation's best, and the thresholds were calibrated with them.
+  const diceByFlips = card.calibration.diceByFlips as Record<string, number>;
+  assert.deepEqual(Object.keys(diceByFlips).sort(), ['h', 'hv', 'none']);
+  assert.equal(diceByFlips[card.flips], Math.max(...Object.values(diceByFlips)), `flips ${card.flips} of ${JSON.stringify(diceByFlips)}`);
+  assert.equal(card.calibration.flips, card.flips);
+  assert.match(second.stderr, /test-time flips (none|h|hv): validation Dice none/);
   const split = JSON.parse(readFileSync(join(out, 'split.json'), 'utf8'));
   assert.equal(split.train.length + split.val.length + split.test.length, 32);
   assert.equal(new Set([...split.train, ...split.val, ...split.test]).size, 32, 'splits are disjoint');
@@ -80,6 +86,7 @@ test('studio train killed with SIGKILL resumes from its last checkpoint and fini
   assert.equal(r.froc.length, 7);
   for (const k of ['dice', 'iou', 'ap50', 'pointingGame', 'pointingGameImages', 'pointingCeiling', 'latencyMs']) assert.ok(Number.isFinite(r[k]), `${k} = ${r[k]}`);
   for (const k of ['pointingGameImages', 'pointingCeiling']) assert.ok(r[k] >= 0 && r[k] <= 1, `${k} = ${r[k]}`);
+  assert.equal(r.flips, card.flips, 'evaluation runs the flips the card chose');
   const carded = JSON.parse(readFileSync(join(out, 'card.json'), 'utf8'));
   assert.equal(carded.metrics.test.images, split.test.length);
 });
