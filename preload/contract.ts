@@ -128,6 +128,10 @@ export function hasSpatialGates(variant: string): boolean {
 }
 export type Variant = (typeof VARIANTS)[number];
 
+/** Test-time mirror averaging: none, `h` (the left–right mirror too), `hv` (all four mirror images). */
+export const FLIP_SETS = ['none', 'h', 'hv'] as const;
+export type FlipSet = (typeof FLIP_SETS)[number];
+
 export interface ModelInfo {
   name: string;
   variant: Variant;
@@ -299,7 +303,7 @@ export const requests = {
 
   'models.list': empty,
   'detector.run': z
-    .object({ imageId: id, frame: frame.default(0), model: modelName, threshold: z.number().min(0).max(1).optional() })
+    .object({ imageId: id, frame: frame.default(0), model: modelName, threshold: z.number().min(0).max(1).optional(), flips: z.enum(FLIP_SETS).optional() })
     .strict(),
   'detector.gradcam': z.object({ imageId: id, frame: frame.default(0), model: modelName, layer: z.string().max(200).optional() }).strict(),
 
@@ -359,7 +363,7 @@ export const requests = {
   'review.undo': z.object({ reviewer }).strict(),
 
   'batch.start': z
-    .object({ inputs: z.array(filePath).min(1).max(10_000), model: modelName, out: filePath, threshold: z.number().min(0).max(1).default(0.5), store: filePath.optional() })
+    .object({ inputs: z.array(filePath).min(1).max(10_000), model: modelName, out: filePath, threshold: z.number().min(0).max(1).default(0.5), flips: z.enum(FLIP_SETS).optional(), store: filePath.optional() })
     .strict(),
   'batch.cancel': z.object({ jobId: id }).strict(),
 } as const;

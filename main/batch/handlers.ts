@@ -42,6 +42,7 @@ export function createBatchHandlers(ctx: ServiceContext): BatchService {
           modelName: req.model,
           out: req.out,
           threshold: req.threshold,
+          flips: req.flips,
           store: req.store,
           backend: ctx.settings.backend,
           runtime: ctx.settings.runtime,

@@ -7,10 +7,10 @@
  *
  * `h` adds the left–right mirror (2 passes), `hv` all four of {identity, left–right, up–down, both}.
  */
+import { FLIP_SETS, type FlipSet } from '../../preload/contract.ts';
 import type { AttentionKind } from './model.ts';
 
-export type FlipSet = 'none' | 'h' | 'hv';
-export const FLIP_SETS: readonly FlipSet[] = ['none', 'h', 'hv'];
+export { FLIP_SETS, type FlipSet };
 
 interface Mirror {
   rows: boolean;

@@ -42,7 +42,7 @@ export function createDetectorHandlers(ctx: ServiceContext): DetectorService {
         const dir = modelDir(ctx.settings.modelsDir, req.model);
         const image = await imageRGB(req.imageId, req.frame);
         const e = getEngine();
-        const [state, r] = await Promise.all([e.backend(), e.detect(dir, image, { threshold: findingThreshold(dir, req.threshold), transfer: true })]);
+        const [state, r] = await Promise.all([e.backend(), e.detect(dir, image, { threshold: findingThreshold(dir, req.threshold), flips: req.flips, transfer: true })]);
         return { imageId: req.imageId, frame: req.frame, model: req.model, variant: r.variant, backend: state.backend, ms: r.ms, passes: r.passes, heatmap: r.heatmap, attention: r.attention, findings: r.findings };
       },
 

@@ -117,6 +117,19 @@ test('kvasir-cbam boxes the annotated polyp on a held-out Kvasir image, and its 
   const cam = await canvasStats(page, overlay);
   assert.ok(cam.opaque > 0 && cam.hash !== att.hash, 'Grad-CAM is not drawn');
   await screenshot(page, 'real-kvasir-gradcam');
+
+  // The card's mirror averaging runs by default (hv: 4 views); the fastest, on request, is a single view
+  // and a (slightly) different map.
+  assert.match(meta, /4 views/, `the card's test-time flips did not run: ${meta}`);
+  await page.locator('[data-testid="overlay-layer"]').selectOption('heatmap');
+  await painted(page);
+  const averaged = await canvasStats(page, overlay);
+  await page.locator('[data-testid="flips-select"]').selectOption('none');
+  const single = await detect(page, 'kvasir-cbam');
+  t.diagnostic(`without flips: ${single.meta} boxes ${JSON.stringify(single.boxes)}`);
+  assert.doesNotMatch(single.meta, /views/);
+  assert.ok(single.boxes.length >= 1, 'no finding without flips');
+  assert.notEqual((await canvasStats(page, overlay)).hash, averaged.hash, 'the single-view heatmap is the averaged one');
   assert.deepEqual(page.studioErrors, []);
   await page.context().close();
 });

@@ -163,7 +163,7 @@ const Pane = memo(function Pane({ index, model, info, det, cam, frame, shared, t
         {result && (
           <>
             <span className="chip">{result.backend}</span>
-            <span className="chip" title={result.passes > 1 ? `the input and its mirror images, averaged (the model card's test-time flips)` : undefined}>
+            <span className="chip" title={result.passes > 1 ? 'the input and its mirror images, averaged' : undefined}>
             {result.ms.toFixed(0)} ms{result.passes > 1 ? ` · ${result.passes} views` : ''}
           </span>
             <span className="muted" data-testid={`sbs-findings-${index}`}>

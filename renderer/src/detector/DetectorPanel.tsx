@@ -3,7 +3,7 @@
  * over the image (lesion heatmap, any attention module's map, Grad-CAM), boxes and their score
  * threshold, opacity, colour map and the legend. The maps themselves are drawn by the viewport engine.
  */
-import type { DetectionResult, GradCamResult, ModelInfo } from '../../../preload/contract.ts';
+import type { DetectionResult, FlipSet, GradCamResult, ModelInfo } from '../../../preload/contract.ts';
 import { COLORMAPS, type ColormapName, colormapGradient } from './colormaps.ts';
 
 export interface OverlaySettings {
@@ -22,6 +22,9 @@ interface Props {
   onRefreshModels(): void;
   runOnOpen: boolean;
   onRunOnOpen(v: boolean): void;
+  /** Mirror averaging: the model card's, or the user's choice. */
+  flips: FlipSet | 'card';
+  onFlips(f: FlipSet | 'card'): void;
   canRun: boolean;
   running: boolean;
   gradcamRunning: boolean;
@@ -35,11 +38,15 @@ interface Props {
   legend: { lo: number; hi: number; label: string } | null;
 }
 
+const FLIP_LABELS: Record<FlipSet, string> = { none: '1 view (fastest)', h: '2 views (left–right)', hv: '4 views (all mirrors)' };
+const FLIP_VIEWS: Record<FlipSet, string> = { none: '1 view', h: '2 views', hv: '4 views' };
+
 export function DetectorPanel(p: Props) {
   const { settings: s, result } = p;
   const set = (patch: Partial<OverlaySettings>) => p.onSettings({ ...s, ...patch });
   const shown = result ? result.findings.filter((f) => f.score >= s.threshold) : [];
   const modelInfo = p.models?.find((m) => m.name === p.model);
+  const cardFlips = typeof modelInfo?.card.flips === 'string' ? (modelInfo.card.flips as FlipSet) : 'none';
 
   return (
     <div className="detector-panel" data-testid="detector-panel">
@@ -73,6 +80,17 @@ export function DetectorPanel(p: Props) {
               <input type="checkbox" checked={p.runOnOpen} onChange={(e) => p.onRunOnOpen(e.target.checked)} data-testid="run-on-open" /> on open
             </label>
           </div>
+          <label className="field" title="Average the prediction over the image and its mirror images: steadier maps, at 2 or 4 times the time. The card's choice was made on the validation split, with its thresholds.">
+            <span>Mirror averaging</span>
+            <select value={p.flips} onChange={(e) => p.onFlips(e.target.value as FlipSet | 'card')} data-testid="flips-select">
+              <option value="card">model card: {FLIP_VIEWS[cardFlips]}</option>
+              {(Object.keys(FLIP_LABELS) as FlipSet[]).map((f) => (
+                <option key={f} value={f}>
+                  {FLIP_LABELS[f]}
+                </option>
+              ))}
+            </select>
+          </label>
           {modelInfo && typeof modelInfo.card.trainingData === 'string' && <div className="muted small">Trained on {modelInfo.card.trainingData}</div>}
         </>
       )}
@@ -85,7 +103,7 @@ export function DetectorPanel(p: Props) {
       {result && (
         <div className="result-meta" data-testid="detector-result">
           <span className="chip">{result.backend}</span>
-          <span className="chip" title={result.passes > 1 ? `the input and its mirror images, averaged (the model card's test-time flips)` : undefined}>
+          <span className="chip" title={result.passes > 1 ? 'the input and its mirror images, averaged' : undefined}>
             {result.ms.toFixed(0)} ms{result.passes > 1 ? ` · ${result.passes} views` : ''}
           </span>
           <span className="chip">{result.variant}</span>

@@ -3,7 +3,7 @@
  * detector panel. It owns what is open and selected; the viewport engine owns the pixels on screen.
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import type { DetectionResult, FramePixels, GradCamResult, ImageSummary, Map2D, ModelInfo, OpenResult, StudioApi } from '../../../preload/contract.ts';
+import type { DetectionResult, FlipSet, FramePixels, GradCamResult, ImageSummary, Map2D, ModelInfo, OpenResult, StudioApi } from '../../../preload/contract.ts';
 import { DetectorPanel, type OverlaySettings } from '../detector/DetectorPanel.tsx';
 import { colorize, mapRange } from '../detector/colormaps.ts';
 import { HelpOverlay } from './HelpOverlay.tsx';
@@ -55,6 +55,8 @@ export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: bo
   const [models, setModels] = useState<ModelInfo[] | null>(null);
   const [model, setModel] = useState('');
   const [runOnOpen, setRunOnOpen] = useState(false);
+  /** Mirror averaging for runs: the model card's choice, or one the user picked (none is the fastest). */
+  const [flips, setFlips] = useState<FlipSet | 'card'>('card');
   const [results, setResults] = useState<Record<string, DetectionResult>>({});
   const [gradcams, setGradcams] = useState<Record<string, GradCamResult>>({});
   const [running, setRunning] = useState<Set<string>>(() => new Set());
@@ -228,16 +230,18 @@ export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: bo
 
   const shownFrame = frame && frame.id === selectedId ? frame.frame : null;
   const key = selectedId && shownFrame !== null && model ? resultKey(selectedId, shownFrame, model) : null;
-  const result = key ? (results[key] ?? null) : null;
+  // A detection depends on the mirror averaging too; Grad-CAM does not.
+  const detKey = key ? `${key}:${flips}` : null;
+  const result = detKey ? (results[detKey] ?? null) : null;
   const gradcam = key ? (gradcams[key] ?? null) : null;
 
   const runDetector = useCallback(async () => {
     if (!selectedId || shownFrame === null || !model) return;
-    const k = resultKey(selectedId, shownFrame, model);
+    const k = `${resultKey(selectedId, shownFrame, model)}:${flips}`;
     setRunning((s) => new Set(s).add(k));
     setDetError(null);
     try {
-      const r = await api['detector.run']({ imageId: selectedId, frame: shownFrame, model });
+      const r = await api['detector.run']({ imageId: selectedId, frame: shownFrame, model, ...(flips === 'card' ? {} : { flips }) });
       setResults((prev) => remember(prev, k, r));
     } catch (err) {
       setDetError(message(err));
@@ -248,7 +252,7 @@ export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: bo
         return n;
       });
     }
-  }, [api, selectedId, shownFrame, model]);
+  }, [api, selectedId, shownFrame, model, flips]);
 
   const runGradcam = useCallback(async () => {
     if (!selectedId || shownFrame === null || !model) return;
@@ -271,10 +275,10 @@ export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: bo
   }, [api, selectedId, shownFrame, model]);
 
   useEffect(() => {
-    if (runOnOpen && key && !results[key] && !running.has(key)) void runDetector();
-    // Only a new image, frame or model should trigger a run, not the results arriving.
+    if (runOnOpen && detKey && !results[detKey] && !running.has(detKey)) void runDetector();
+    // Only a new image, frame, model or averaging should trigger a run, not the results arriving.
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [runOnOpen, key]);
+  }, [runOnOpen, detKey]);
 
   const layerMap: { map: Map2D; probability: boolean; label: string } | null = useMemo(() => {
     const l = settings.layer;
@@ -528,7 +532,9 @@ export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: bo
           runOnOpen={runOnOpen}
           onRunOnOpen={setRunOnOpen}
           canRun={canRun}
-          running={!!key && running.has(key)}
+          flips={flips}
+          onFlips={setFlips}
+          running={!!detKey && running.has(detKey)}
           gradcamRunning={!!key && gradRunning.has(key)}
           error={detError}
           result={result}
