@@ -21,6 +21,8 @@ test('a bad payload is a typed INVALID_PAYLOAD error naming the field', () => {
   }
   assert.equal(validateRequest('detector.run', { imageId: 'x', model: '../../etc/passwd' }).ok, false, 'model names cannot be paths');
   assert.equal(validateRequest('review.add', { imageId: 1, reviewer: 'r', box: [10, 10, 5, 20] }).ok, false, 'inverted boxes are refused');
+  assert.equal(validateRequest('detector.run', { imageId: 'a', model: 'kvasir-cbam', flips: 'diagonal' }).ok, false, 'only the known mirror sets');
+  assert.equal(validateRequest('detector.run', { imageId: 'a', model: 'kvasir-cbam', flips: 'hv' }).ok, true);
 });
 
 test('schema defaults are filled before a handler sees the request', () => {
