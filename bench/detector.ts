@@ -3,6 +3,8 @@
  * with one worker per core, analytic model FLOPs and the GFLOP/s they achieve, next to a 1024² matmul
  * ceiling on the same backend. Targets on the 2-core build machine: 512² ≤ 100 ms, ≥ 40 images/s at 256².
  * When a target is missed, the per-kernel profile (tf.profile) says where the time goes (stderr).
+ * Test-time mirror averaging (flips h, hv) is timed against one view: the views run as one batch, so
+ * they should cost less than 2× and 4×.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -11,6 +13,8 @@ import * as tf from '@tensorflow/tfjs';
 import { startBackend } from '../main/detector/backend.ts';
 import { DetectorEngine, coreCount } from '../main/detector/engine.ts';
 import { saveModel } from '../main/detector/io.ts';
+import { FLIP_SETS, passes } from '../main/detector/flips.ts';
+import { LoadedDetector } from '../main/detector/inference.ts';
 import { VARIANTS, buildInferenceModel, buildModel, foldBatchNorm, modelFlops, type Variant } from '../main/detector/model.ts';
 
 type Report = (figure: string, value: number, unit: string) => void;
@@ -32,6 +36,24 @@ async function latency(model: tf.LayersModel, size: number, runs: number): Promi
   }
   x.dispose();
   return { median: median(times), min: Math.min(...times) };
+}
+
+/** Median detect() latency of one 256² image for each mirror set, in ms. */
+async function flipLatency(variant: Variant, size: number, runs: number): Promise<Record<string, number>> {
+  const detector = new LoadedDetector(buildModel({ variant, inputSize: size }));
+  const image = { width: size, height: size, data: new Uint8Array(size * size * 3).map((_, i) => (i * 31) % 251) };
+  const out: Record<string, number> = {};
+  for (const flips of FLIP_SETS) {
+    const times: number[] = [];
+    for (let i = 0; i < runs + 2; i++) {
+      const t0 = performance.now();
+      await detector.detect(image, { flips });
+      if (i >= 2) times.push(performance.now() - t0);
+    }
+    out[flips] = median(times);
+  }
+  detector.dispose();
+  return out;
 }
 
 async function matmulCeiling(n: number): Promise<number> {
@@ -105,6 +127,13 @@ export async function run(report: Report): Promise<void> {
           report(`${backend}.${variant}.gflops_${size}`, flops / 1e9 / (ms / 1000), 'GFLOP/s');
           if (size === 512 && ms > 100 && !slow) await profile(model, size);
           if (size === 256) await saveModel(trained, join(tmp, `${backend}-${variant}`));
+          if (size === 256 && variant === 'cbam' && !slow) {
+            const byFlips = await flipLatency(variant, size, 10);
+            for (const f of FLIP_SETS) {
+              report(`${backend}.cbam.detect_256_flips_${f}`, byFlips[f], 'ms');
+              if (f !== 'none') report(`${backend}.cbam.detect_256_flips_${f}_cost`, byFlips[f] / byFlips.none, `× one view (${passes(f)} views)`);
+            }
+          }
           trained.dispose();
         }
         const rate = await throughput(join(tmp, `${backend}-${variant}`), backend, 256, slow ? 8 : 80);
