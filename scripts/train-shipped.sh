@@ -2,7 +2,8 @@
 # Repeats the last training stage of the shipped models: each fine-tunes the shipped model of the same
 # name for EPOCHS more epochs with `studio train`'s defaults
 # (cbam: the deepest spatial gate supervised by the mask), one run at a time with one data-parallel thread
-# per core, then calibrates its thresholds on the validation split and evaluates it on its test split.
+# per core (the trainer picks its test-time flips on the validation split), then calibrates its thresholds
+# on the validation split with those flips and evaluates it on its test split.
 # Each card records its whole history (hyperparameters.base and baseTraining, down to the first run).
 # Usage: scripts/train-shipped.sh [EPOCHS] [NAME ...]   (runs into .studio/train/NAME; copy to models/ by hand)
 # ATTENTION_WEIGHT (default: studio train's) and LR (default 1e-3) set the supervision weight and peak rate.
@@ -10,13 +11,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 epochs=${1:-20}; shift || true
 data=${STUDIO_DATA_DIR:-../shared/data}
-names=("$@"); [ ${#names[@]} -gt 0 ] || names=(kvasir-cbam busi-cbam kvasir-baseline busi-baseline)
+names=("$@"); [ ${#names[@]} -gt 0 ] || names=(kvasir-cbam busi-cbam kvasir-baseline busi-baseline kvasir-cbam-256 kvasir-baseline-256)
 for name in "${names[@]}"; do
-  set="${name%%-*}"; variant="${name#*-}"
+  # SET-VARIANT[-SIZE]: kvasir-cbam-256 is cbam on Kvasir at 256² (192² without a size)
+  set="${name%%-*}"; rest="${name#*-}"; variant="${rest%%-*}"; size=192
+  [[ "$rest" == *-* ]] && size="${rest##*-}"
   base="models/$name"
   out=".studio/train/$name"
-  echo "== $name: $variant on $data/$set from $base, $epochs epochs"
-  npx studio train --data "$data/${set/kvasir/kvasir-seg}" --variant "$variant" --epochs "$epochs" --input-size 192 \
+  echo "== $name: $variant at ${size}² on $data/$set from $base, $epochs epochs"
+  npx studio train --data "$data/${set/kvasir/kvasir-seg}" --variant "$variant" --epochs "$epochs" --input-size "$size" \
     --batch 8 --lr "${LR:-1e-3}" ${ATTENTION_WEIGHT:+--attention-weight "$ATTENTION_WEIGHT"} --workers "$(nproc)" --base "$base" --name "$name" --out "$out"
   npx studio evaluate --model "$out" --data "$data/${set/kvasir/kvasir-seg}" --split val --calibrate --out "$out/report-val.json"
   npx studio evaluate --model "$out" --data "$data/${set/kvasir/kvasir-seg}" --split test --out "$out/report.json"

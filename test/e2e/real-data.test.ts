@@ -13,7 +13,7 @@ import { PROJECT_ROOT, referenceData } from '../../main/settings.ts';
 import { type StartedHost, browserSkipReason, canvasStats, launchChromium, openStudio, painted, screenshot, startHost } from './helpers.ts';
 
 const modelsDir = join(PROJECT_ROOT, 'models');
-const shipped = ['kvasir-cbam', 'kvasir-baseline', 'kvasir-baseline-256', 'busi-cbam', 'busi-baseline'];
+const shipped = ['kvasir-cbam', 'kvasir-cbam-256', 'kvasir-baseline', 'kvasir-baseline-256', 'busi-cbam', 'busi-baseline'];
 const kvasir = referenceData('kvasir-seg');
 const busi = referenceData('busi');
 const dicom = referenceData('dicom');
@@ -149,7 +149,7 @@ test('busi-cbam runs on a held-out BUSI ultrasound and draws its heatmap', { ski
 test("Compare lists each picked model's card: its recorded test metrics, attention supervision and training", { skip }, async () => {
   const page = await openStudio(browser, host, { width: 1440, height: 1000 });
   await page.getByRole('tab', { name: 'Compare' }).click();
-  const kvasir = ['kvasir-baseline', 'kvasir-baseline-256', 'kvasir-cbam'];
+  const kvasir = ['kvasir-baseline', 'kvasir-baseline-256', 'kvasir-cbam', 'kvasir-cbam-256'];
   for (const m of kvasir) await page.locator(`[data-testid="compare-pick-${m}"]`).check();
   await page.locator('[data-testid="model-cards"]').waitFor({ timeout: 30_000 });
   assert.equal(await page.getByLabel('data folder').inputValue(), '../shared/data/kvasir-seg', 'the data folder follows the picked models');
@@ -158,6 +158,7 @@ test("Compare lists each picked model's card: its recorded test metrics, attenti
     const row = (await page.locator(`[data-testid="card-${m}"]`).textContent()) ?? '';
     // Models at different input sizes sit side by side: each row says its size.
     assert.ok(row.includes(`${card.inputSize}²`), `${m}: input size ${card.inputSize}² not in "${row}"`);
+    assert.ok(row.includes('4 views'), `${m}: its 4 mirrored views not in "${row}"`);
     assert.ok(row.includes(card.metrics.test.dice.toFixed(3)), `${m}: test Dice ${card.metrics.test.dice.toFixed(3)} not in "${row}"`);
     assert.ok(row.includes(card.metrics.test.pointingGame.toFixed(3)), `${m}: pointing game not in "${row}"`);
     assert.ok(row.includes(card.metrics.test.pointingGameImages.toFixed(3)), `${m}: per-image pointing game not in "${row}"`);

@@ -34,6 +34,11 @@ test('a fine-tuned card counts its base models in its epochs and training time a
   assert.equal(s.data, '../shared/data/busi');
   assert.equal(summariseCard('cbam', { ...card, hyperparameters: {} }).attention, 'unsupervised');
   assert.equal(summariseCard('baseline', card).attention, 'none', 'a baseline has no gate, whatever its card says');
+  // Views: what the recorded test metrics averaged over, else the card's flips, else one.
+  assert.equal(s.views, 1);
+  assert.equal(summariseCard('cbam', { ...card, flips: 'h' }).views, 2);
+  assert.equal(summariseCard('cbam', { ...card, flips: 'h', metrics: { test: { ...card.metrics.test, flips: 'hv' } } }).views, 4);
+  assert.equal(summariseCard('cbam', { ...card, flips: 'sideways' }).views, 1);
 });
 
 test('a malformed card gives unknowns, not a crash or a wrong total', () => {
@@ -54,5 +59,6 @@ test('every shipped model card has test metrics, a training time and its attenti
     const gated = card.variant === 'cbam' || card.variant === 'nonlocal';
     assert.equal(s.attention, !gated ? 'none' : card.hyperparameters?.attentionSupervision ? `supervised by the mask (${card.hyperparameters.attentionSupervision.layer}, weight ${card.hyperparameters.attentionSupervision.weight})` : 'unsupervised');
     assert.equal(s.backend, card.backend);
+    assert.equal(s.views, 4, `${name}: its test metrics average 4 mirrored views (flips hv)`);
   }
 });

@@ -229,7 +229,10 @@ function ModelCards({ models }: { models: ModelInfo[] }) {
             return (
               <tr key={m.name} data-testid={`card-${m.name}`}>
                 <td>
-                  {m.name} <span className="muted">{m.variant} · {m.inputSize}²</span>
+                  {m.name}{' '}
+                  <span className="muted" title={c.views > 1 ? 'each prediction averages the image and its mirror images' : undefined}>
+                    {m.variant} · {m.inputSize}²{c.views > 1 ? ` · ${c.views} views` : ''}
+                  </span>
                 </td>
                 <td>{c.test?.images ?? '–'}</td>
                 <td>{f3(c.test?.dice)}</td>

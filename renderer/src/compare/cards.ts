@@ -18,7 +18,11 @@ export interface CardSummary {
   data?: string;
   /** 'supervised by the mask (stage4/cbam_spatial, weight 0.5)', 'unsupervised', or 'none' (no spatial gate). */
   attention: string;
+  /** Mirrored views each prediction averaged in the recorded test metrics (else the card's flips): 1, 2 or 4. */
+  views: number;
 }
+
+const VIEWS: Record<string, number> = { none: 1, h: 2, hv: 4 };
 
 type Json = Record<string, unknown>;
 const obj = (v: unknown): Json | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined);
@@ -79,5 +83,6 @@ export function summariseCard(variant: string, card: Json): CardSummary {
     backend: typeof card.backend === 'string' ? card.backend : undefined,
     data: typeof data === 'string' ? data : undefined,
     attention,
+    views: VIEWS[String(t?.flips ?? card.flips ?? 'none')] ?? 1,
   };
 }
