@@ -30,6 +30,8 @@ export interface AnalysisEntry {
   /** Output files, relative to the output folder; null for one not written (not asked for, or no spatial attention). */
   outputs: { heatmap: string | null; attention: string | null; overlay: string | null };
   ms: number;
+  /** Mirrored views the findings average (1, 2 or 4: the flips this run used). */
+  views: number;
 }
 
 export interface AnalysisProgress {
@@ -198,7 +200,7 @@ export async function analyze(options: AnalysisOptions): Promise<AnalysisSummary
           } else if (names.heatmap) writes.push(writeMapPng(r.heatmap, width, height, join(out, names.heatmap)));
           if (names.attention && deepest) writes.push(writeMapPng(deepest.map, width, height, join(out, names.attention)));
           await Promise.all(writes);
-          const entry: AnalysisEntry = { image: path, width, height, model: options.modelName, backend, findings: r.findings, outputs: names, ms: Math.round(r.ms * 10) / 10 };
+          const entry: AnalysisEntry = { image: path, width, height, model: options.modelName, backend, findings: r.findings, outputs: names, ms: Math.round(r.ms * 10) / 10, views: r.passes };
           await rec?.record(path, entry);
           await options.onImageResult?.(entry, path);
           entries[i] = entry;

@@ -1,6 +1,6 @@
 /**
  * `studio analyze --outputs`: which per-image files are written, with the same findings whatever is
- * written, and a clear error for an unknown kind.
+ * written, and a clear error for an unknown kind; `--flips` overrides the card's mirror averaging.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,7 +24,7 @@ async function fixture(): Promise<void> {
   tf.enableProdMode();
   const model = buildModel({ variant: 'cbam', inputSize: 128 });
   model.getLayer('lesion_logits').weights[1].write(tf.tensor1d([0.5])); // findings to compare
-  await saveModel(model, join(modelsDir, 'outputs-test'), { name: 'outputs-test', variant: 'cbam', inputSize: 128 });
+  await saveModel(model, join(modelsDir, 'outputs-test'), { name: 'outputs-test', variant: 'cbam', inputSize: 128, flips: 'h' });
   mkdirSync(inputs, { recursive: true });
   for (let i = 0; i < 3; i++) {
     const px = Uint8Array.from({ length: 300 * 200 * 3 }, (_, k) => (k * (i + 3) + (k >> 7)) & 255);
@@ -32,8 +32,8 @@ async function fixture(): Promise<void> {
   }
 }
 
-function analyze(out: string, outputs?: string) {
-  const args = [join(PROJECT_ROOT, 'bin', 'studio.mjs'), 'analyze', inputs, '--model', 'outputs-test', '--models-dir', modelsDir, '--out', out, '--workers', '1'];
+function analyze(out: string, outputs?: string, extra: string[] = []) {
+  const args = [join(PROJECT_ROOT, 'bin', 'studio.mjs'), 'analyze', inputs, '--model', 'outputs-test', '--models-dir', modelsDir, '--out', out, '--workers', '1', ...extra];
   if (outputs !== undefined) args.push('--outputs', outputs);
   return spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 120_000 });
 }
@@ -67,4 +67,21 @@ test('--outputs with an unknown kind fails clearly before any work', () => {
   const r = analyze(join(work, 'out-bad'), 'heatmap,masks');
   assert.equal(r.status, 1);
   assert.match(r.stderr, /--outputs takes none or a comma-separated list of heatmap, attention, overlay \(not masks\)/);
+});
+
+test("analyze averages the card's mirrored views unless --flips overrides them, and records the views per image", async () => {
+  await fixture();
+  const views: Record<string, { views: number; findings: unknown }[]> = {};
+  for (const flips of ['card', 'none', 'hv']) {
+    const out = join(work, `out-flips-${flips}`);
+    const r = analyze(out, 'none', flips === 'card' ? [] : ['--flips', flips]);
+    assert.equal(r.status, 0, r.stderr);
+    views[flips] = JSON.parse(readFileSync(join(out, 'findings.json'), 'utf8'));
+  }
+  assert.deepEqual(views.card.map((e) => e.views), [2, 2, 2], 'the card says h: 2 views');
+  assert.deepEqual(views.none.map((e) => e.views), [1, 1, 1]);
+  assert.deepEqual(views.hv.map((e) => e.views), [4, 4, 4]);
+  const bad = analyze(join(work, 'out-flips-bad'), 'none', ['--flips', 'diagonal']);
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /--flips must be one of none, h, hv/);
 });
