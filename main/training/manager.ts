@@ -80,9 +80,11 @@ export class TrainingManager {
         const p = m.progress as Omit<TrainingProgress, 'runId'>;
         const stateChanged = p.state !== run.progress.state;
         const epochEnded = p.history.length !== run.lastEpoch;
+        // A new message says what the run is doing now (decoding, choosing flips): never throttled away.
+        const messageChanged = p.message !== undefined && p.message !== run.progress.message;
         run.lastEpoch = p.history.length;
         run.progress = { ...p, runId };
-        this.emit(run, stateChanged || epochEnded);
+        this.emit(run, stateChanged || epochEnded || messageChanged);
       } else if (m.type === 'log') {
         this.ctx.log(`training ${req.name}: ${m.line}`);
       } else if (m.type === 'done') {

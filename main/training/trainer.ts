@@ -396,6 +396,8 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
   let flipChoice: Awaited<ReturnType<typeof chooseFlips>> | undefined;
   if (lastValidation) {
     log('choosing test-time flips on the validation split (none, h, hv)');
+    const last = history[history.length - 1];
+    emit({ state: 'running', epoch: options.epochs, step: stepsPerEpoch, loss: last?.loss ?? NaN, valDice: last?.valDice, valSensitivity1FP: last?.valSensitivity1FP, imagesPerSec: rate, etaSec: NaN, message: 'choosing test-time flips on the validation split' });
     flipChoice = await chooseFlips(model, cache, split.val, lastValidation);
     const d = flipChoice.diceByFlips;
     log(`test-time flips ${flipChoice.flips}: validation Dice none ${d.none.toFixed(3)}, h ${d.h.toFixed(3)}, hv ${d.hv.toFixed(3)}`);
