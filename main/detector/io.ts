@@ -147,19 +147,26 @@ export function readCard(dir: string): ModelCard {
 export const DEFAULT_FINDING_THRESHOLD = 0.5;
 
 /**
+ * One field of a model's card, read at each request so that a recalibrated card applies to the next one.
+ * Undefined when the card cannot be read: loading the model reports that properly; defaults do here.
+ */
+function cardField(dir: string, key: string): unknown {
+  try {
+    return (JSON.parse(readFileSync(join(dir, CARD_FILE), 'utf8')) as Record<string, unknown>)[key];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * The threshold findings are cut at: the caller's, else the card's `candidateThreshold` (calibrated by
  * training on the validation split, never test), else 0.5. A fixed 0.5 leaves small false positives on
  * models whose calibration says otherwise.
  */
 export function findingThreshold(dir: string, requested?: number): number {
   if (requested !== undefined) return requested;
-  try {
-    const t = (JSON.parse(readFileSync(join(dir, CARD_FILE), 'utf8')) as { candidateThreshold?: unknown }).candidateThreshold;
-    if (typeof t === 'number' && t > 0 && t < 1) return t;
-  } catch {
-    // No readable card: loading the model reports that properly; the default is enough here.
-  }
-  return DEFAULT_FINDING_THRESHOLD;
+  const t = cardField(dir, 'candidateThreshold');
+  return typeof t === 'number' && t > 0 && t < 1 ? t : DEFAULT_FINDING_THRESHOLD;
 }
 
 /**
@@ -168,13 +175,8 @@ export function findingThreshold(dir: string, requested?: number): number {
  */
 export function modelFlips(dir: string, requested?: FlipSet): FlipSet {
   if (requested !== undefined) return requested;
-  try {
-    const f = (JSON.parse(readFileSync(join(dir, CARD_FILE), 'utf8')) as { flips?: unknown }).flips;
-    if (isFlipSet(f)) return f;
-  } catch {
-    // as in findingThreshold
-  }
-  return 'none';
+  const f = cardField(dir, 'flips');
+  return isFlipSet(f) ? f : 'none';
 }
 
 /** Every model folder under `modelsDir` with a readable card; broken cards are skipped and reported. */
