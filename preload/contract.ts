@@ -131,6 +131,8 @@ export type Variant = (typeof VARIANTS)[number];
 /** Test-time mirror averaging: none, `h` (the left–right mirror too), `hv` (all four mirror images). */
 export const FLIP_SETS = ['none', 'h', 'hv'] as const;
 export type FlipSet = (typeof FLIP_SETS)[number];
+/** Images the network runs for one prediction with each set: the input and its mirror images. */
+export const FLIP_VIEWS: Readonly<Record<FlipSet, number>> = { none: 1, h: 2, hv: 4 };
 
 export interface ModelInfo {
   name: string;

@@ -35,7 +35,7 @@ export function isFlipSet(v: unknown): v is FlipSet {
   return typeof v === 'string' && (FLIP_SETS as readonly string[]).includes(v);
 }
 
-/** How many images one prediction runs: the batch `mirroredBatch` builds. */
+/** How many images one prediction runs: the batch `mirroredBatch` builds (the contract's FLIP_VIEWS says the same). */
 export function passes(flips: FlipSet): number {
   return PASSES[flips].length;
 }

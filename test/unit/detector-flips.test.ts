@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { averageMirrored, mirroredBatch, passes, type FlipSet } from '../../main/detector/flips.ts';
+import { FLIP_SETS, FLIP_VIEWS } from '../../preload/contract.ts';
 import { LoadedDetector } from '../../main/detector/inference.ts';
 import { buildInferenceModel, buildModel } from '../../main/detector/model.ts';
 
@@ -102,6 +103,7 @@ test("flips 'none' is the plain prediction: the same arrays, one pass", () => {
   const data = new Float32Array([1, 2, 3, 4]);
   assert.equal(averageMirrored(data, [1, 2, 2, 1], 'lesion', 'none'), data);
   assert.deepEqual([passes('none'), passes('h'), passes('hv')], [1, 2, 4]);
+  for (const f of FLIP_SETS) assert.equal(FLIP_VIEWS[f], passes(f), `the contract's views for ${f} are what runs`);
 });
 
 test('averaging refuses a batch that is not the mirrored set', () => {

@@ -13,6 +13,7 @@ import { memo, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { DetectionResult, FramePixels, GradCamResult, ImageSummary, Map2D, ModelInfo, StudioApi } from '../../../preload/contract.ts';
 import { isElectron } from '../api.ts';
 import { COLORMAPS, type ColormapName, colorize, colormapGradient, mapRange } from '../detector/colormaps.ts';
+import { ResultTiming } from '../detector/DetectorPanel.tsx';
 import { type OverlayState, type Tool, ViewEngine, type ViewState, type ViewTransform } from '../viewer/engine.ts';
 import { fromFileList, uploadPicked } from '../viewer/files.ts';
 import { FrameCache } from '../viewer/frameCache.ts';
@@ -163,9 +164,7 @@ const Pane = memo(function Pane({ index, model, info, det, cam, frame, shared, t
         {result && (
           <>
             <span className="chip">{result.backend}</span>
-            <span className="chip" title={result.passes > 1 ? 'the input and its mirror images, averaged' : undefined}>
-            {result.ms.toFixed(0)} ms{result.passes > 1 ? ` · ${result.passes} views` : ''}
-          </span>
+            <ResultTiming result={result} />
             <span className="muted" data-testid={`sbs-findings-${index}`}>
               {shown.length}/{result.findings.length} findings
             </span>

@@ -3,7 +3,7 @@
  * the terms the Compare view shows: its test-split metrics as recorded, and how it was trained. Cards are
  * data from disk, so every field is read defensively: a missing one shows as unknown, never as a crash.
  */
-import { hasSpatialGates } from '../../../preload/contract.ts';
+import { FLIP_VIEWS, hasSpatialGates, type FlipSet } from '../../../preload/contract.ts';
 
 export interface CardSummary {
   /** Test-split metrics recorded by `studio evaluate`, when the card has them. */
@@ -21,8 +21,6 @@ export interface CardSummary {
   /** Mirrored views each prediction averaged in the recorded test metrics (else the card's flips): 1, 2 or 4. */
   views: number;
 }
-
-const VIEWS: Record<string, number> = { none: 1, h: 2, hv: 4 };
 
 type Json = Record<string, unknown>;
 const obj = (v: unknown): Json | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined);
@@ -83,6 +81,6 @@ export function summariseCard(variant: string, card: Json): CardSummary {
     backend: typeof card.backend === 'string' ? card.backend : undefined,
     data: typeof data === 'string' ? data : undefined,
     attention,
-    views: VIEWS[String(t?.flips ?? card.flips ?? 'none')] ?? 1,
+    views: FLIP_VIEWS[String(t?.flips ?? card.flips ?? 'none') as FlipSet] ?? 1,
   };
 }

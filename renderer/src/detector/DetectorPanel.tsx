@@ -3,7 +3,7 @@
  * over the image (lesion heatmap, any attention module's map, Grad-CAM), boxes and their score
  * threshold, opacity, colour map and the legend. The maps themselves are drawn by the viewport engine.
  */
-import type { DetectionResult, FlipSet, GradCamResult, ModelInfo } from '../../../preload/contract.ts';
+import { FLIP_SETS, FLIP_VIEWS, type DetectionResult, type FlipSet, type GradCamResult, type ModelInfo } from '../../../preload/contract.ts';
 import { COLORMAPS, type ColormapName, colormapGradient } from './colormaps.ts';
 
 export interface OverlaySettings {
@@ -38,8 +38,17 @@ interface Props {
   legend: { lo: number; hi: number; label: string } | null;
 }
 
-const FLIP_LABELS: Record<FlipSet, string> = { none: '1 view (fastest)', h: '2 views (left–right)', hv: '4 views (all mirrors)' };
-const FLIP_VIEWS: Record<FlipSet, string> = { none: '1 view', h: '2 views', hv: '4 views' };
+const views = (f: FlipSet) => `${FLIP_VIEWS[f]} view${FLIP_VIEWS[f] > 1 ? 's' : ''}`;
+const FLIP_NOTES: Record<FlipSet, string> = { none: 'fastest', h: 'left–right', hv: 'all mirrors' };
+
+/** How long a detection took, and over how many mirrored views (shown by the viewer and Compare alike). */
+export function ResultTiming({ result }: { result: DetectionResult }) {
+  return (
+    <span className="chip" title={result.passes > 1 ? 'the input and its mirror images, averaged' : undefined}>
+      {result.ms.toFixed(0)} ms{result.passes > 1 ? ` · ${result.passes} views` : ''}
+    </span>
+  );
+}
 
 export function DetectorPanel(p: Props) {
   const { settings: s, result } = p;
@@ -83,10 +92,10 @@ export function DetectorPanel(p: Props) {
           <label className="field" title="Average the prediction over the image and its mirror images: steadier maps, at 2 or 4 times the time. The card's choice was made on the validation split, with its thresholds.">
             <span>Mirror averaging</span>
             <select value={p.flips} onChange={(e) => p.onFlips(e.target.value as FlipSet | 'card')} data-testid="flips-select">
-              <option value="card">model card: {FLIP_VIEWS[cardFlips]}</option>
-              {(Object.keys(FLIP_LABELS) as FlipSet[]).map((f) => (
+              <option value="card">model card: {views(cardFlips)}</option>
+              {FLIP_SETS.map((f) => (
                 <option key={f} value={f}>
-                  {FLIP_LABELS[f]}
+                  {views(f)} ({FLIP_NOTES[f]})
                 </option>
               ))}
             </select>
@@ -103,9 +112,7 @@ export function DetectorPanel(p: Props) {
       {result && (
         <div className="result-meta" data-testid="detector-result">
           <span className="chip">{result.backend}</span>
-          <span className="chip" title={result.passes > 1 ? 'the input and its mirror images, averaged' : undefined}>
-            {result.ms.toFixed(0)} ms{result.passes > 1 ? ` · ${result.passes} views` : ''}
-          </span>
+          <ResultTiming result={result} />
           <span className="chip">{result.variant}</span>
           <span className="muted">
             {shown.length}/{result.findings.length} findings
