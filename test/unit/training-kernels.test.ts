@@ -3,11 +3,13 @@
  * differences (independent of both), plus the cheaper Max/BatchNorm gradients, plus a whole detector
  * training step's gradients on wasm against cpu.
  */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { registerWasmGradientKernels } from '../../main/training/kernels/index.ts';
+import { nativeKernels, registerWasmGradientKernels, useNativeKernels } from '../../main/training/kernels/index.ts';
 import { buildModel } from '../../main/detector/model.ts';
 import { onBackend, values } from './tensor-helpers.ts';
 
@@ -101,34 +103,90 @@ const CONV_CASES: { name: string; xs: number[]; ws: number[]; stride: number | [
   { name: '3x3 strides 2 and 1 (unequal: matmul and col2im)', xs: [2, 9, 8, 3], ws: [3, 3, 3, 4], stride: [2, 1], pad: 'same' },
 ];
 
-for (const c of CONV_CASES) {
-  test(`conv2d gradients on wasm match cpu and finite differences: ${c.name}`, () => {
-    const conv: Conv = (x, w) => tf.conv2d(x, w, c.stride, c.pad);
-    const n = c.xs.reduce((a, b) => a * b, 1);
-    const x = values(n, 1);
-    const w = values(c.ws.reduce((a, b) => a * b, 1), 2);
-    const ys = outputShape(conv, c.xs, c.ws);
-    const r = values(ys.reduce((a, b) => a * b, 1), 3);
-    const cpu = convGrads('cpu', conv, c.xs, c.ws, x, w, r);
-    const wasm = convGrads('wasm', conv, c.xs, c.ws, x, w, r);
-    assert.ok(maxAbsDiff(cpu.dx, wasm.dx) < 1e-4, `dx differs from cpu by ${maxAbsDiff(cpu.dx, wasm.dx)}`);
-    assert.ok(maxAbsDiff(cpu.dw, wasm.dw) < 1e-4, `dw differs from cpu by ${maxAbsDiff(cpu.dw, wasm.dw)}`);
-    checkFiniteDifference(conv, c.xs, c.ws, x, w, r, wasm);
-  });
+/**
+ * Both kernel sets wasm trains with: the native library's (im2col + sgemm, where it is built) and the
+ * wasm-only ones (XNNPACK convolutions, matmul + col2im). Each runs every case, so the one a machine
+ * does not use by default keeps its coverage.
+ */
+const NATIVE = nativeKernels();
+const KERNEL_SETS = [
+  { name: 'native kernels', native: true, skip: NATIVE.active ? false : `native kernels ${NATIVE.why}` },
+  { name: 'wasm kernels', native: false, skip: false },
+] as const;
+
+function withKernels<T>(native: boolean, f: () => T): T {
+  const before = NATIVE.active;
+  useNativeKernels(native);
+  try {
+    return f();
+  } finally {
+    useNativeKernels(before);
+  }
 }
 
-test('conv2d gradients on wasm match cpu on a realistic stride-2 layer (3 × 64² × 16 → 8)', () => {
-  // Rounding grows with the reduction length: a detector-sized layer, beyond the tiny cases above.
-  const xs = [3, 64, 64, 16];
-  const ws = [3, 3, 16, 8];
-  const conv: Conv = (x, w) => tf.conv2d(x, w, 2, 'same');
-  const x = values(xs.reduce((a, b) => a * b, 1), 4);
-  const w = values(ws.reduce((a, b) => a * b, 1), 5);
-  const r = values(3 * 32 * 32 * 8, 6);
-  const cpu = convGrads('cpu', conv, xs, ws, x, w, r);
-  const wasm = convGrads('wasm', conv, xs, ws, x, w, r);
-  assert.ok(maxAbsDiff(cpu.dx, wasm.dx) < 1e-4);
-  assert.ok(maxAbsDiff(cpu.dw, wasm.dw) < 5e-4);
+for (const set of KERNEL_SETS) {
+  for (const c of CONV_CASES) {
+    test(`conv2d gradients on wasm (${set.name}) match cpu and finite differences: ${c.name}`, { skip: set.skip }, () =>
+      withKernels(set.native, () => {
+        const conv: Conv = (x, w) => tf.conv2d(x, w, c.stride, c.pad);
+        const n = c.xs.reduce((a, b) => a * b, 1);
+        const x = values(n, 1);
+        const w = values(c.ws.reduce((a, b) => a * b, 1), 2);
+        const ys = outputShape(conv, c.xs, c.ws);
+        const r = values(ys.reduce((a, b) => a * b, 1), 3);
+        const cpu = convGrads('cpu', conv, c.xs, c.ws, x, w, r);
+        const wasm = convGrads('wasm', conv, c.xs, c.ws, x, w, r);
+        assert.ok(Math.abs(cpu.loss - wasm.loss) < 1e-3 * Math.max(1, Math.abs(cpu.loss)), `forward differs: ${wasm.loss} vs cpu ${cpu.loss}`);
+        assert.ok(maxAbsDiff(cpu.dx, wasm.dx) < 1e-4, `dx differs from cpu by ${maxAbsDiff(cpu.dx, wasm.dx)}`);
+        assert.ok(maxAbsDiff(cpu.dw, wasm.dw) < 1e-4, `dw differs from cpu by ${maxAbsDiff(cpu.dw, wasm.dw)}`);
+        checkFiniteDifference(conv, c.xs, c.ws, x, w, r, wasm);
+      }),
+    );
+  }
+
+  test(`conv2d gradients on wasm (${set.name}) match cpu on a realistic stride-2 layer (3 × 64² × 16 → 8)`, { skip: set.skip }, () =>
+    withKernels(set.native, () => {
+      // Rounding grows with the reduction length: a detector-sized layer, beyond the tiny cases above.
+      const xs = [3, 64, 64, 16];
+      const ws = [3, 3, 16, 8];
+      const conv: Conv = (x, w) => tf.conv2d(x, w, 2, 'same');
+      const x = values(xs.reduce((a, b) => a * b, 1), 4);
+      const w = values(ws.reduce((a, b) => a * b, 1), 5);
+      const r = values(3 * 32 * 32 * 8, 6);
+      const cpu = convGrads('cpu', conv, xs, ws, x, w, r);
+      const wasm = convGrads('wasm', conv, xs, ws, x, w, r);
+      assert.ok(maxAbsDiff(cpu.dx, wasm.dx) < 1e-4);
+      assert.ok(maxAbsDiff(cpu.dw, wasm.dw) < 5e-4);
+    }),
+  );
+
+  test(`fused conv2d forward on wasm (${set.name}) matches cpu with bias and relu, and with a linear activation`, { skip: set.skip }, () =>
+    withKernels(set.native, () => {
+      const xs: [number, number, number, number] = [2, 9, 10, 5];
+      const x = values(xs.reduce((a, b) => a * b, 1), 7);
+      const w = values(3 * 3 * 5 * 6, 8);
+      const b = values(6, 9);
+      for (const activation of ['relu', 'linear'] as const) {
+        for (const stride of [1, 2]) {
+          const run = (backend: string) =>
+            onBackend(backend, () => {
+              const y = tf.tidy(() => tf.fused.conv2d({ x: tf.tensor4d(x, xs), filter: tf.tensor4d(w, [3, 3, 5, 6]), strides: stride, pad: 'same', bias: tf.tensor1d(b), activation }));
+              const out = y.dataSync() as Float32Array;
+              y.dispose();
+              return out;
+            });
+          const d = maxAbsDiff(run('cpu'), run('wasm'));
+          assert.ok(d < 1e-4, `${activation} stride ${stride}: differs from cpu by ${d}`);
+        }
+      }
+    }),
+  );
+}
+
+test('the native kernels are active wherever their library was built', () => {
+  // A built library that fails to load would silently train at wasm speed: that is a failure, not a skip.
+  const built = existsSync(fileURLToPath(new URL('../../build/native/studio_kernels.node', import.meta.url)));
+  assert.equal(NATIVE.active, built, NATIVE.why);
 });
 
 const DEPTHWISE_CASES: { name: string; xs: number[]; ws: number[]; stride: number; pad: 'same' | 'valid' }[] = [

@@ -9,6 +9,10 @@
  * Four more of wasm's kernels are wrapped, not replaced, for the cases training hits most: Sum and Mean
  * over outer axes (reduce.ts) and Identity and same-dtype Cast (alias.ts); their other cases still run
  * wasm's own code.
+ *
+ * Where the optional native library is built (native.ts), every convolution and both its gradients run
+ * there instead (OpenBLAS sgemm on the wasm heap, about 3× XNNPACK's speed per core here); the kernels
+ * above are then what runs for the cases it does not take, or with STUDIO_NATIVE_KERNELS=off.
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
@@ -17,12 +21,16 @@ import { depthwiseBackpropFilterWasm, depthwiseBackpropInputWasm } from './depth
 import { registerFastGradients } from './gradients.ts';
 import { aliasKernel } from './alias.ts';
 import { outerReduceKernel } from './reduce.ts';
+import { wasmFallback } from './fallback.ts';
+import { nativeConvBackpropFilter, nativeConvBackpropInput, nativeConvForward } from './native.ts';
+
+export { nativeKernels, useNativeKernels } from './native.ts';
 
 type KernelFunc = tf.KernelConfig['kernelFunc'];
 
 const REPLACED: Record<string, KernelFunc> = {
-  Conv2DBackpropFilter: conv2DBackpropFilterWasm as unknown as KernelFunc,
-  Conv2DBackpropInput: conv2DBackpropInputWasm as unknown as KernelFunc,
+  Conv2DBackpropFilter: nativeConvBackpropFilter(conv2DBackpropFilterWasm as never) as unknown as KernelFunc,
+  Conv2DBackpropInput: nativeConvBackpropInput(conv2DBackpropInputWasm as never) as unknown as KernelFunc,
   DepthwiseConv2dNativeBackpropFilter: depthwiseBackpropFilterWasm as unknown as KernelFunc,
   DepthwiseConv2dNativeBackpropInput: depthwiseBackpropInputWasm as unknown as KernelFunc,
 };
@@ -33,6 +41,8 @@ const WRAPPED: Record<string, (original: tf.KernelConfig) => KernelFunc> = {
   Mean: (original) => outerReduceKernel('mean', original) as unknown as KernelFunc,
   Identity: (original) => aliasKernel('identity', original) as unknown as KernelFunc,
   Cast: (original) => aliasKernel('cast', original) as unknown as KernelFunc,
+  Conv2D: (original) => nativeConvForward(wasmFallback(original), false) as unknown as KernelFunc,
+  FusedConv2D: (original) => nativeConvForward(wasmFallback(original), true) as unknown as KernelFunc,
 };
 
 /** wasm's own kernels that were replaced, kept so benchmarks can time before against after. */
