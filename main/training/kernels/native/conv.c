@@ -442,6 +442,13 @@ static int sized(napi_env env, size_t have, long want, const char *what) {
 }
 
 
+/* The im2col buffer for `chunk` rows of K columns; throws and returns NULL when memory runs out. */
+static float *columns(napi_env env, long chunk, long K) {
+  float *cols = malloc(sizeof(float) * chunk * K);
+  if (!cols) napi_throw_error(env, NULL, "studio native kernels: out of memory");
+  return cols;
+}
+
 /* conv2dForward(x, w, bias|null, out, geometry, relu): out = act(conv(x, w) + bias). */
 static napi_value conv2d_forward(napi_env env, napi_callback_info info) {
   float *a[4];
@@ -458,17 +465,14 @@ static napi_value conv2d_forward(napi_env env, napi_callback_info info) {
   if (is_direct(&g)) {
     memset(out, 0, sizeof(float) * Y_SIZE(g));
     direct(x, w, out, NULL, NULL, NULL, &g, 0);
-  } else if (!is_pointwise(&g) && implicit_ok(&g) && implicit_forward(x, w, out, &g)) {
-    /* done in registers */
   } else if (is_pointwise(&g)) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, g.outC, K, 1.0f, x, K, w, g.outC, 0.0f, out, g.outC);
+  } else if (implicit_ok(&g) && implicit_forward(x, w, out, &g)) {
+    /* done in registers */
   } else {
     const long chunk = rows_per_chunk(&g);
-    float *cols = malloc(sizeof(float) * chunk * K);
-    if (!cols) {
-      napi_throw_error(env, NULL, "studio native kernels: out of memory");
-      return NULL;
-    }
+    float *cols = columns(env, chunk, K);
+    if (!cols) return NULL;
     for (long m0 = 0; m0 < M; m0 += chunk) {
       const long m1 = m0 + chunk < M ? m0 + chunk : M;
       im2col(x, cols, &g, m0, m1);
@@ -505,18 +509,15 @@ static napi_value conv2d_backprop_input(napi_env env, napi_callback_info info) {
     direct(NULL, w, NULL, dy, dx, NULL, &g, 1);
     return NULL;
   }
-  if (!is_pointwise(&g) && implicit_backprop_input(dy, w, dx, &g)) return NULL;
   if (is_pointwise(&g)) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, K, g.outC, 1.0f, dy, g.outC, w, g.outC, 0.0f, dx, K);
     return NULL;
   }
+  if (implicit_backprop_input(dy, w, dx, &g)) return NULL;
   memset(dx, 0, sizeof(float) * X_SIZE(g));
   const long chunk = rows_per_chunk(&g);
-  float *cols = malloc(sizeof(float) * chunk * K);
-  if (!cols) {
-    napi_throw_error(env, NULL, "studio native kernels: out of memory");
-    return NULL;
-  }
+  float *cols = columns(env, chunk, K);
+  if (!cols) return NULL;
   for (long m0 = 0; m0 < M; m0 += chunk) {
     const long m1 = m0 + chunk < M ? m0 + chunk : M;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m1 - m0, K, g.outC, 1.0f, dy + m0 * g.outC, g.outC, w, g.outC, 0.0f, cols, K);
@@ -550,17 +551,14 @@ static napi_value conv2d_backprop_filter(napi_env env, napi_callback_info info) 
     free(acc);
     return NULL;
   }
-  if (!is_pointwise(&g) && implicit_backprop_filter(x, dy, dw, &g)) return NULL;
   if (is_pointwise(&g)) {
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, g.outC, M, 1.0f, x, K, dy, g.outC, 0.0f, dw, g.outC);
     return NULL;
   }
+  if (implicit_backprop_filter(x, dy, dw, &g)) return NULL;
   const long chunk = rows_per_chunk(&g);
-  float *cols = malloc(sizeof(float) * chunk * K);
-  if (!cols) {
-    napi_throw_error(env, NULL, "studio native kernels: out of memory");
-    return NULL;
-  }
+  float *cols = columns(env, chunk, K);
+  if (!cols) return NULL;
   for (long m0 = 0; m0 < M; m0 += chunk) {
     const long m1 = m0 + chunk < M ? m0 + chunk : M;
     im2col(x, cols, &g, m0, m1);
