@@ -22,3 +22,19 @@ export function onBackend<T>(backend: string, f: () => T): T {
     tf.setBackend(before);
   }
 }
+
+/**
+ * Run `f` with Math.random replaced by a seeded generator. TensorFlow.js draws the seed of every unseeded
+ * random op (so every layer initializer) from Math.random: this makes a freshly built model reproducible.
+ */
+export function seeded<T>(seed: number, f: () => T): T {
+  const random = Math.random;
+  const draws = values(1 << 12, seed);
+  let i = 0;
+  Math.random = () => draws[i++ % draws.length] + 0.5;
+  try {
+    return f();
+  } finally {
+    Math.random = random;
+  }
+}

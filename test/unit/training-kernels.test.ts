@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { nativeKernels, registerWasmGradientKernels, useNativeKernels } from '../../main/training/kernels/index.ts';
 import { buildModel } from '../../main/detector/model.ts';
-import { onBackend, values } from './tensor-helpers.ts';
+import { onBackend, seeded, values } from './tensor-helpers.ts';
 
 registerWasmGradientKernels();
 await tf.setBackend('wasm');
@@ -245,7 +245,10 @@ test('the broadcast BatchNorm gradient matches finite differences in every input
 
 test('a full CBAM detector training step has the same gradients on wasm as on cpu', () => {
   const S = 64;
-  const model = buildModel({ variant: 'nonlocal', inputSize: S, widths: [8, 8, 16, 16], decoderWidth: 8 });
+  // A seeded initialisation, so a failure means the kernels changed. About 1 in 20 random ones (measured, 150
+  // draws) gave cpu and wasm gradients far apart, alike with the native and the wasm-only kernels: most
+  // likely a max (CBAM's pooling) within rounding of a tie, where the gradient jumps.
+  const model = seeded(1, () => buildModel({ variant: 'nonlocal', inputSize: S, widths: [8, 8, 16, 16], decoderWidth: 8 }));
   const x = values(2 * S * S * 3, 30).map((v) => v + 0.5);
   const target = values(2 * (S / 4) * (S / 4), 31).map((v) => (v > 0.3 ? 1 : 0));
   const gradsOn = (backend: string) =>
