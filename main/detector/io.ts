@@ -23,6 +23,8 @@ export interface ModelCard {
   studioVersion?: string;
   createdAt?: string;
   backend?: string;
+  /** The convolution kernels training ran on the backend (native, or the backend's own). */
+  kernels?: string;
   data?: unknown;
   split?: unknown;
   hyperparameters?: unknown;

@@ -19,6 +19,7 @@ import { bestThreshold, froc, overlap, sensitivityAt, THRESHOLDS } from '../eval
 import { augment, downsampleMask, openDataset, rng, SampleCache, shuffle, splitDataset, validRegion, type DatasetFormat, type Split } from './data.ts';
 import { DEFAULT_ATTENTION_WEIGHT, detectorObjective, supervisedGate } from './objective.ts';
 import { useBackend } from './backend.ts';
+import { trainingKernels } from './kernels/index.ts';
 import { GradientPool } from './parallel.ts';
 import { portablePath, resolveProjectPath } from '../settings.ts';
 
@@ -409,6 +410,7 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
     studioVersion: options.studioVersion,
     createdAt: new Date().toISOString(),
     backend,
+    kernels: trainingKernels(backend),
     ...(flipChoice
       ? {
           threshold: flipChoice.validation.threshold,

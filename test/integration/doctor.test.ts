@@ -13,6 +13,17 @@ test('studio doctor names the inference runtime, its backend, GPU use, and the T
   assert.match(stdout, /^gpu\s+(yes|no)$/m);
   assert.match(stdout, /^versions\s+node \d+/m);
   if (/^runtime\s+onnxruntime/m.test(stdout)) assert.match(stdout, /^training\s+TensorFlow\.js (tensorflow|wasm|cpu)/m);
+  assert.match(stdout, /^kernels\s+studio train on wasm: (native conv kernels|wasm's own \(native kernels .+\))/m);
+});
+
+test('studio doctor says when training runs on wasm\'s own convolutions, and why', async () => {
+  const { stdout } = await run(process.execPath, ['bin/studio.mjs', 'doctor', '--json'], {
+    cwd: new URL('../..', import.meta.url),
+    timeout: 120_000,
+    env: { ...process.env, STUDIO_NATIVE_KERNELS: 'off' },
+  });
+  const report = JSON.parse(stdout) as { training: { trainKernels: string } };
+  assert.equal(report.training.trainKernels, "wasm's own (native kernels turned off (STUDIO_NATIVE_KERNELS=off))");
 });
 
 test('studio doctor --json is machine-readable and honours --backend cpu', async () => {

@@ -104,7 +104,7 @@ const CONV_CASES: { name: string; xs: number[]; ws: number[]; stride: number | [
 ];
 
 /**
- * Both kernel sets wasm trains with: the native library's (im2col + sgemm, where it is built) and the
+ * Both kernel sets wasm trains with: the native library's (register tiles, direct loops, sgemm; where it is built) and the
  * wasm-only ones (XNNPACK convolutions, matmul + col2im). Each runs every case, so the one a machine
  * does not use by default keeps its coverage.
  */

@@ -5,6 +5,7 @@ import { DetectorEngine } from '../../detector/engine.ts';
 import { toBackendReport } from '../../detector/handlers.ts';
 import { coreCount } from '../../detector/engine.ts';
 import { threadsPerWorker } from '../../runtime/threads.ts';
+import { trainingKernels } from '../../training/kernels/index.ts';
 
 async function tfjsReport(backend: string | undefined) {
   const engine = new DetectorEngine({ workers: 1, backend, runtime: 'tfjs' });
@@ -27,8 +28,10 @@ export const command: Command = {
       const report = toBackendReport(await engine.backend());
       // Training and Grad-CAM always run on TensorFlow.js: say which backend they get too.
       const tfjs = report.runtime === 'tfjs' ? report : await tfjsReport(typeof options.backend === 'string' ? options.backend : settings.backend);
+      // studio train runs on wasm (main/training/backend.ts); its convolutions are native where built.
+      const kernels = trainingKernels('wasm');
       if (options.json) {
-        process.stdout.write(`${JSON.stringify({ ...report, training: { backend: tfjs.backend, gpu: tfjs.gpu, versions: tfjs.versions } }, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ ...report, training: { backend: tfjs.backend, gpu: tfjs.gpu, versions: tfjs.versions, trainKernels: kernels } }, null, 2)}\n`);
         return 0;
       }
       const lines = [
@@ -40,6 +43,7 @@ export const command: Command = {
           : `threads   ${report.threads} per inference worker; ${coreCount()} cores → ${coreCount()} workers for batch analysis`,
         `versions  ${Object.entries(report.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`,
         ...(tfjs === report ? [] : [`training  TensorFlow.js ${tfjs.backend}${tfjs.gpu ? ' (GPU)' : ''}, also for Grad-CAM (${Object.entries(tfjs.versions).filter(([k]) => k.startsWith('tfjs')).map(([k, v]) => `${k} ${v}`).join(', ')})`]),
+        `kernels   studio train on wasm: ${kernels}`,
         `models    ${settings.modelsDir}`,
         ...report.notes.map((n) => `note      ${n}`),
       ];

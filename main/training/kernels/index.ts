@@ -24,7 +24,7 @@ import { outerReduceKernel } from './reduce.ts';
 import { wasmFallback } from './fallback.ts';
 import { nativeConvBackpropFilter, nativeConvBackpropInput, nativeConvForward } from './native.ts';
 
-export { nativeKernels, useNativeKernels } from './native.ts';
+export { nativeKernels, trainingKernels, useNativeKernels } from './native.ts';
 
 type KernelFunc = tf.KernelConfig['kernelFunc'];
 

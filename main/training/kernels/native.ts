@@ -1,6 +1,8 @@
 /**
  * Convolutions (forward, input gradient, filter gradient) on the native kernels of native/conv.c, for the
- * wasm backend: im2col plus an OpenBLAS sgemm, reading and writing the wasm heap in place.
+ * wasm backend, reading and writing the wasm heap in place: implicit-GEMM AVX2/FMA register tiles for 3×3
+ * convolutions with outC a multiple of 8, direct loops for CBAM's one-channel gate, OpenBLAS sgemm
+ * (pointwise, or after im2col) for the rest.
  *
  * The library is optional (scripts/build-native.mjs builds it at install where a C compiler and OpenBLAS
  * exist). Without it, or with STUDIO_NATIVE_KERNELS=off, or for a case it does not take (dilation,
@@ -58,6 +60,13 @@ export function nativeKernels(): { active: boolean; why: string } {
   const { module, why } = load();
   if (module && !enabled) return { active: false, why: 'switched off for comparison' };
   return { active: !!module, why };
+}
+
+/** The convolution kernels training on `backend` runs, in words, as model cards and `studio doctor` record them. */
+export function trainingKernels(backend: string): string {
+  if (backend !== 'wasm') return `${backend}'s own`;
+  const { active, why } = nativeKernels();
+  return active ? why : `wasm's own (native kernels ${why})`;
 }
 
 /** For tests and benchmarks: run the wasm kernels instead (false) or the native ones again (true). */
