@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { buildModel } from '../main/detector/model.ts';
-import { nativeKernels, registerWasmGradientKernels, useNativeKernels, useOriginalWasmKernel } from '../main/training/kernels/index.ts';
+import { nativeKernels, registerWasmGradientKernels, trainingKernels, useNativeKernels, useOriginalWasmKernel } from '../main/training/kernels/index.ts';
 import { DEFAULT_ATTENTION_WEIGHT, detectorObjective } from '../main/training/objective.ts';
 import { GradientPool } from '../main/training/parallel.ts';
 
@@ -161,7 +161,7 @@ export async function run(report: Report): Promise<void> {
   await tf.setBackend('wasm');
   await tf.ready();
   const native = nativeKernels();
-  process.stderr.write(`bench: training kernels: ${native.active ? native.why : `wasm's own (${native.why})`}\n`);
+  process.stderr.write(`bench: training kernels: ${trainingKernels('wasm')}\n`);
   kernelTimes(report);
   reductionTimes(report);
   await trainingThroughput(report, 'wasm', 'baseline', 3);

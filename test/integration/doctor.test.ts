@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
-const studio = (args: string[]) => run(process.execPath, ['bin/studio.mjs', ...args], { cwd: new URL('../..', import.meta.url), timeout: 120_000 });
+const studio = (args: string[], env: NodeJS.ProcessEnv = process.env) => run(process.execPath, ['bin/studio.mjs', ...args], { cwd: new URL('../..', import.meta.url), timeout: 120_000, env });
 
 test('studio doctor names the inference runtime, its backend, GPU use, and the TF.js backend training uses', async () => {
   const { stdout } = await studio(['doctor']);
@@ -17,11 +17,7 @@ test('studio doctor names the inference runtime, its backend, GPU use, and the T
 });
 
 test('studio doctor says when training runs on wasm\'s own convolutions, and why', async () => {
-  const { stdout } = await run(process.execPath, ['bin/studio.mjs', 'doctor', '--json'], {
-    cwd: new URL('../..', import.meta.url),
-    timeout: 120_000,
-    env: { ...process.env, STUDIO_NATIVE_KERNELS: 'off' },
-  });
+  const { stdout } = await studio(['doctor', '--json'], { ...process.env, STUDIO_NATIVE_KERNELS: 'off' });
   const report = JSON.parse(stdout) as { training: { trainKernels: string } };
   assert.equal(report.training.trainKernels, "wasm's own (native kernels turned off (STUDIO_NATIVE_KERNELS=off))");
 });
