@@ -128,6 +128,10 @@ export function hasSpatialGates(variant: string): boolean {
 }
 export type Variant = (typeof VARIANTS)[number];
 
+/** Training augmentation presets (main/training/data.ts holds their ranges). */
+export const AUGMENTATION_PRESETS = ['standard', 'strong'] as const;
+export type AugmentationPreset = (typeof AUGMENTATION_PRESETS)[number];
+
 /** Test-time mirror averaging: none, `h` (the left–right mirror too), `hv` (all four mirror images). */
 export const FLIP_SETS = ['none', 'h', 'hv'] as const;
 export type FlipSet = (typeof FLIP_SETS)[number];
@@ -324,6 +328,7 @@ export const requests = {
       limit: z.number().int().min(1).optional(),
       /** Supervision of the deepest CBAM spatial gate by the lesion mask (0 = unsupervised); ignored without gates. */
       attentionWeight: z.number().min(0).max(10).default(DEFAULT_ATTENTION_WEIGHT),
+      augmentation: z.enum(AUGMENTATION_PRESETS).default('standard'),
     })
     .strict(),
   'training.control': z.object({ runId: id, action: z.enum(['pause', 'resume', 'cancel']) }).strict(),

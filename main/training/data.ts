@@ -12,7 +12,7 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import sharp from 'sharp';
-import { type Box, StudioError } from '../../preload/contract.ts';
+import { type AugmentationPreset, type Box, StudioError } from '../../preload/contract.ts';
 import { letterbox as detectorLetterbox, letterboxGeometry, resize } from '../detector/preprocess.ts';
 
 export type DatasetFormat = 'masks' | 'coco' | 'review';
@@ -341,33 +341,79 @@ export interface Augmented {
   mask: Uint8Array;
 }
 
+export type { AugmentationPreset };
+
+interface AugmentationRanges {
+  rotationDeg: number;
+  scale: [number, number];
+  /** Largest shift, as a share of the side. */
+  translate: number;
+  brightness: number;
+  contrast: [number, number];
+  /** Gamma drawn log-uniformly from [1/g, g]; 1 = none. */
+  gamma: number;
+  /** Standard deviation of multiplicative (speckle-like) noise; 0 = none. */
+  speckle: number;
+}
+
+const RANGES: Record<AugmentationPreset, AugmentationRanges> = {
+  standard: { rotationDeg: 15, scale: [0.85, 1.15], translate: 0, brightness: 0.15, contrast: [0.8, 1.2], gamma: 1, speckle: 0 },
+  // Shifts break the centre prior of sets where lesions sit mid-frame; gamma and speckle mimic the gain
+  // and speckle differences between ultrasound machines.
+  strong: { rotationDeg: 25, scale: [0.75, 1.3], translate: 0.12, brightness: 0.2, contrast: [0.7, 1.3], gamma: 1.4, speckle: 0.08 },
+};
+
+/** The preset in words, for the model card. */
+export function describeAugmentation(preset: AugmentationPreset): string {
+  const r = RANGES[preset];
+  return [
+    'flips',
+    `rotation ±${r.rotationDeg}°`,
+    `scale ${r.scale[0]}–${r.scale[1]}`,
+    ...(r.translate ? [`shift ±${Math.round(r.translate * 100)}%`] : []),
+    `brightness ±${r.brightness}`,
+    `contrast ${r.contrast[0]}–${r.contrast[1]}`,
+    ...(r.gamma !== 1 ? [`gamma ${(1 / r.gamma).toFixed(2)}–${r.gamma}`] : []),
+    ...(r.speckle ? [`speckle noise σ ${r.speckle}`] : []),
+  ].join(', ');
+}
+
 /**
- * Random flips, rotation (±15°), scale (0.85–1.15), brightness (±0.15) and contrast (0.8–1.2), applied
- * to the letterboxed bytes with one inverse affine map (bilinear for the image, nearest for the mask).
+ * Random flips, rotation, scale, shift, brightness, contrast, gamma and speckle within a preset's
+ * ranges, applied to the letterboxed bytes with one inverse affine map (bilinear for the image, nearest
+ * for the mask). The standard preset draws exactly the numbers it always drew, so its runs reproduce.
  */
-export function augment(d: Decoded, random: () => number, enabled = true): Augmented {
+export function augment(d: Decoded, random: () => number, enabled = true, preset: AugmentationPreset = 'standard'): Augmented {
   const S = d.box.size;
   const image = new Float32Array(S * S * 3);
   if (!enabled) {
     for (let i = 0; i < image.length; i++) image[i] = d.image[i] / 255;
     return { image, mask: d.mask };
   }
+  const r = RANGES[preset];
   const flipX = random() < 0.5;
   const flipY = random() < 0.5;
-  const angle = ((random() * 2 - 1) * 15 * Math.PI) / 180;
-  const scale = 0.85 + random() * 0.3;
-  const brightness = (random() * 2 - 1) * 0.15;
-  const contrast = 0.8 + random() * 0.4;
+  const angle = ((random() * 2 - 1) * r.rotationDeg * Math.PI) / 180;
+  const scale = r.scale[0] + random() * (r.scale[1] - r.scale[0]);
+  const brightness = (random() * 2 - 1) * r.brightness;
+  const contrast = r.contrast[0] + random() * (r.contrast[1] - r.contrast[0]);
+  const tx = r.translate ? (random() * 2 - 1) * r.translate * S : 0;
+  const ty = r.translate ? (random() * 2 - 1) * r.translate * S : 0;
+  const gamma = r.gamma !== 1 ? Math.exp((random() * 2 - 1) * Math.log(r.gamma)) : 1;
+  // The noise has its own stream, seeded from the main one, so it costs the main stream one draw.
+  const noise = r.speckle ? gaussian(rng(Math.floor(random() * 4294967296))) : undefined;
   const cos = Math.cos(angle) / scale;
   const sin = Math.sin(angle) / scale;
   const c = (S - 1) / 2;
   const mask = new Uint8Array(S * S);
   const src = d.image;
+  // Gamma on the 256 source levels, before interpolation: a pow per pixel would cost more than the rest.
+  const level = gamma !== 1 ? Float32Array.from({ length: 256 }, (_, i) => (i / 255) ** gamma) : undefined;
   for (let y = 0; y < S; y++) {
     for (let x = 0; x < S; x++) {
-      // Output pixel → source pixel: undo flip, then inverse rotate/scale about the centre.
-      const ox = (flipX ? S - 1 - x : x) - c;
-      const oy = (flipY ? S - 1 - y : y) - c;
+      // Output pixel → source pixel: undo flip and shift, then inverse rotate/scale about the centre.
+      const ox = (flipX ? S - 1 - x : x) - c - tx;
+      const oy = (flipY ? S - 1 - y : y) - c - ty;
       const sx = cos * ox + sin * oy + c;
       const sy = -sin * ox + cos * oy + c;
       const o = (y * S + x) * 3;
@@ -380,9 +426,12 @@ export function augment(d: Decoded, random: () => number, enabled = true): Augme
       const i01 = i00 + 3;
       const i10 = i00 + S * 3;
       const i11 = i10 + 3;
+      const speckle = noise ? 1 + r.speckle * noise() : 1;
       for (let ch = 0; ch < 3; ch++) {
-        const v = (src[i00 + ch] * (1 - fx) + src[i01 + ch] * fx) * (1 - fy) + (src[i10 + ch] * (1 - fx) + src[i11 + ch] * fx) * fy;
-        image[o + ch] = Math.min(1, Math.max(0, (v / 255 - 0.5) * contrast + 0.5 + brightness));
+        const v = level
+          ? (level[src[i00 + ch]] * (1 - fx) + level[src[i01 + ch]] * fx) * (1 - fy) + (level[src[i10 + ch]] * (1 - fx) + level[src[i11 + ch]] * fx) * fy
+          : ((src[i00 + ch] * (1 - fx) + src[i01 + ch] * fx) * (1 - fy) + (src[i10 + ch] * (1 - fx) + src[i11 + ch] * fx) * fy) / 255;
+        image[o + ch] = Math.min(1, Math.max(0, (v * speckle - 0.5) * contrast + 0.5 + brightness));
       }
       const mx = Math.round(sx);
       const my = Math.round(sy);
@@ -390,6 +439,22 @@ export function augment(d: Decoded, random: () => number, enabled = true): Augme
     }
   }
   return { image, mask };
+}
+
+/** Standard normal draws from a uniform stream (Box–Muller, both of each pair used). */
+export function gaussian(random: () => number): () => number {
+  let spare: number | undefined;
+  return () => {
+    if (spare !== undefined) {
+      const v = spare;
+      spare = undefined;
+      return v;
+    }
+    const r = Math.sqrt(-2 * Math.log(1 - random()));
+    const t = 2 * Math.PI * random();
+    spare = r * Math.sin(t);
+    return r * Math.cos(t);
+  };
 }
 
 /** The S/4 lesion-map target: the fraction of each 4×4 cell covered by lesion (area averaging). */

@@ -61,6 +61,7 @@ export class TrainingManager {
       seed: req.seed,
       limit: req.limit,
       attentionWeight: req.attentionWeight,
+      augmentation: req.augmentation,
       base,
       out,
       // One wasm thread per core, but at least 4 images per thread so BatchNorm statistics stay meaningful.

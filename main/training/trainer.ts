@@ -16,7 +16,7 @@ import { averageMirrored, FLIP_SETS, mirroredBatch, passes, type FlipSet } from 
 import { connectedComponents } from '../evaluation/components.ts';
 import { predictionsFromMap, upsample } from '../evaluation/maps.ts';
 import { bestThreshold, froc, overlap, sensitivityAt, THRESHOLDS } from '../evaluation/metrics.ts';
-import { augment, downsampleMask, openDataset, rng, SampleCache, shuffle, splitDataset, validRegion, type DatasetFormat, type Split } from './data.ts';
+import { augment, describeAugmentation, downsampleMask, openDataset, rng, SampleCache, shuffle, splitDataset, validRegion, type AugmentationPreset, type DatasetFormat, type Split } from './data.ts';
 import { DEFAULT_ATTENTION_WEIGHT, detectorObjective, supervisedGate } from './objective.ts';
 import { useBackend } from './backend.ts';
 import { trainingKernels } from './kernels/index.ts';
@@ -46,6 +46,8 @@ export interface TrainOptions {
    * gate unsupervised. Ignored by variants without a spatial gate. Default DEFAULT_ATTENTION_WEIGHT.
    */
   attentionWeight?: number;
+  /** How hard each training image is perturbed (data.ts); default 'standard'. */
+  augmentation?: AugmentationPreset;
   /** Run validation every epoch (default true). */
   validate?: boolean;
   studioVersion?: string;
@@ -85,7 +87,7 @@ interface CheckpointState {
 
 function comparable(o: TrainOptions): CheckpointState['options'] {
   const { name, data, format, variant, batchSize, inputSize, learningRate, seed, limit, base } = o;
-  return { name, data: resolve(data), format, variant, batchSize, inputSize, learningRate, seed, limit, base: base ? resolve(base) : undefined, attentionWeight: attentionWeightOf(o) };
+  return { name, data: resolve(data), format, variant, batchSize, inputSize, learningRate, seed, limit, base: base ? resolve(base) : undefined, attentionWeight: attentionWeightOf(o), augmentation: o.augmentation ?? 'standard' };
 }
 
 /** The gate supervision a run actually gets: none for variants without a spatial gate. */
@@ -93,10 +95,10 @@ function attentionWeightOf(o: TrainOptions): number {
   return hasSpatialGates(o.variant) ? (o.attentionWeight ?? DEFAULT_ATTENTION_WEIGHT) : 0;
 }
 
-/** The settings in which a checkpoint differs from this run's; checkpoints from before attention supervision were unsupervised. */
+/** The settings in which a checkpoint differs from this run's; checkpoints from before attention supervision were unsupervised, and from before presets used the standard augmentation. */
 export function differingSettings(saved: CheckpointState['options'], now: CheckpointState['options']): string[] {
-  const old = { ...saved, attentionWeight: saved.attentionWeight ?? 0 } as Record<string, unknown>;
-  const cur = now as Record<string, unknown>;
+  const old = { ...saved, attentionWeight: saved.attentionWeight ?? 0, augmentation: saved.augmentation ?? 'standard' } as Record<string, unknown>;
+  const cur = { ...now, augmentation: now.augmentation ?? 'standard' } as Record<string, unknown>;
   return [...new Set([...Object.keys(old), ...Object.keys(cur)])].filter((k) => JSON.stringify(old[k]) !== JSON.stringify(cur[k]));
 }
 
@@ -343,6 +345,18 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
   let lastValidation: Validation | undefined;
   const started = performance.now();
   let rate = 0;
+  const batchAt = async (order: string[], step: number): Promise<{ xs: Float32Array; ys: Float32Array; n: number }> => {
+    const batchIds = order.slice(step * options.batchSize, (step + 1) * options.batchSize);
+    const n = batchIds.length;
+    const xs = new Float32Array(n * S * S * 3);
+    const ys = new Float32Array(n * s4 * s4);
+    for (let k = 0; k < n; k++) {
+      const a = augment(await cache.get(batchIds[k]), random, true, options.augmentation ?? 'standard');
+      xs.set(a.image, k * S * S * 3);
+      ys.set(downsampleMask(a.mask, S), k * s4 * s4);
+    }
+    return { xs, ys, n };
+  };
   for (let epoch = startEpoch; epoch < options.epochs; epoch++) {
     const order = shuffle(split.train, random);
     let lossSum = 0;
@@ -355,15 +369,7 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
         optimizer.dispose();
         throw new StudioError('CANCELLED', `training ${options.name} cancelled`);
       }
-      const batchIds = order.slice(step * options.batchSize, (step + 1) * options.batchSize);
-      const n = batchIds.length;
-      const xs = new Float32Array(n * S * S * 3);
-      const ys = new Float32Array(n * s4 * s4);
-      for (let k = 0; k < n; k++) {
-        const a = augment(await cache.get(batchIds[k]), random);
-        xs.set(a.image, k * S * S * 3);
-        ys.set(downsampleMask(a.mask, S), k * s4 * s4);
-      }
+      const { xs, ys, n } = await batchAt(order, step);
       (optimizer as unknown as { learningRate: number }).learningRate = learningRateAt(options.learningRate, epoch * stepsPerEpoch + step, totalSteps, warmup);
       let loss: number;
       if (pool) loss = await pool.step(model, optimizer, xs, ys, n, S);
@@ -429,7 +435,8 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
       optimizer: 'adam',
       loss: `focal (alpha 0.75, gamma 2) x10 + soft Dice on the S/4 lesion map${supervised ? ` + ${attentionWeight} x (BCE + pointing cross-entropy) of the ${supervised} gate against the mask at its resolution` : ''}`,
       ...(supervised ? { attentionSupervision: { layer: supervised, weight: attentionWeight } } : {}),
-      augmentation: 'flips, rotation ±15°, scale 0.85–1.15, brightness ±0.15, contrast 0.8–1.2',
+      augmentation: describeAugmentation(options.augmentation ?? 'standard'),
+      augmentationPreset: options.augmentation ?? 'standard',
       seed: options.seed,
       ...(options.base ? { base: portablePath(options.base), ...(lineage ? { baseTraining: lineage } : {}) } : {}),
       ...(pool ? { dataParallelThreads: pool.threads } : {}),

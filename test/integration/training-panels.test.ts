@@ -4,7 +4,7 @@
  * plot. Models here are tiny and barely trained: the test is about the panels and the plumbing.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -70,6 +70,9 @@ test('the Training panel starts a run, shows live progress and curves, and lists
   assert.equal(await page.getByLabel('attention supervision weight').inputValue(), '0.5');
   await page.getByLabel('variant').selectOption('baseline');
   assert.equal(await page.getByLabel('attention supervision weight').count(), 0);
+  // The augmentation preset defaults to the shipped models' one; this run takes the strong one.
+  assert.equal(await page.getByLabel('augmentation').inputValue(), 'standard');
+  await page.getByLabel('augmentation').selectOption('strong');
   await page.getByLabel('epochs').fill('2');
   await page.getByLabel('batch size').fill('4');
   await page.getByLabel('input size').selectOption('64');
@@ -83,6 +86,9 @@ test('the Training panel starts a run, shows live progress and curves, and lists
   assert.ok((await page.getByRole('img', { name: 'training loss' }).locator('polyline').count()) >= 1, 'a loss curve is drawn');
   assert.ok((await page.getByRole('img', { name: 'validation metrics' }).locator('polyline').count()) >= 1, 'validation curves are drawn');
   await page.locator('[data-testid="training-models"]').getByText('panel-trained').waitFor({ timeout: 10_000 });
+  const card = JSON.parse(readFileSync(join(dir, 'models', 'panel-trained', 'card.json'), 'utf8'));
+  assert.equal(card.hyperparameters.augmentationPreset, 'strong', 'the preset picked in the panel reached the trainer');
+  assert.match(card.hyperparameters.augmentation, /shift ±12%/);
   await screenshot(page, 'training-panel');
   assert.deepEqual(page.studioErrors, []);
 });

@@ -137,8 +137,8 @@ test('the training service runs in a worker, streams progress, pauses and resume
   const service = createTrainingHandlers(ctx);
   try {
     const h = service.handlers;
-    const { runId } = await h['training.start']({ name: 'svc-baseline', data, format: 'masks', variant: 'baseline', epochs: 2, batchSize: 4, inputSize: 64, learningRate: 1e-3, seed: 1, attentionWeight: 0 });
-    await assert.rejects(h['training.start']({ name: 'other', data, format: 'masks', variant: 'baseline', epochs: 1, batchSize: 4, inputSize: 64, learningRate: 1e-3, seed: 1, attentionWeight: 0 }), /still running/);
+    const { runId } = await h['training.start']({ name: 'svc-baseline', data, format: 'masks', variant: 'baseline', epochs: 2, batchSize: 4, inputSize: 64, learningRate: 1e-3, seed: 1, attentionWeight: 0, augmentation: 'standard' });
+    await assert.rejects(h['training.start']({ name: 'other', data, format: 'masks', variant: 'baseline', epochs: 1, batchSize: 4, inputSize: 64, learningRate: 1e-3, seed: 1, attentionWeight: 0, augmentation: 'standard' }), /still running/);
     // Wait for a running step, then pause: no step may advance while paused.
     const until = async (pred: () => boolean, ms = 300_000) => {
       const end = Date.now() + ms;

@@ -6,9 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
-import { augment, datasetFromReview, decodeSample, downsampleMask, letterbox, listCocoDataset, listMaskDataset, rng, splitDataset, validRegion } from '../../main/training/data.ts';
+import { augment, datasetFromReview, gaussian, decodeSample, downsampleMask, letterbox, listCocoDataset, listMaskDataset, rng, splitDataset, validRegion } from '../../main/training/data.ts';
 import { lesionLoss } from '../../main/training/loss.ts';
 import { referenceData } from '../../main/settings.ts';
+import { AUGMENTATION_PRESETS, type AugmentationPreset } from '../../preload/contract.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'studio-data-'));
 process.on('exit', () => rmSync(root, { recursive: true, force: true }));
@@ -94,7 +95,7 @@ test('reviewed annotations become a dataset through the adapter: masks where dra
   assert.equal(d.mask.reduce((a, b) => a + b, 0), 17);
 });
 
-test('augmentation keeps the image and mask aligned and is reproducible from the seed', () => {
+for (const preset of AUGMENTATION_PRESETS) test(`${preset} augmentation keeps the image and mask aligned and is reproducible from the seed`, () => {
   const S = 32;
   const image = new Uint8Array(S * S * 3);
   const mask = new Uint8Array(S * S);
@@ -103,8 +104,8 @@ test('augmentation keeps the image and mask aligned and is reproducible from the
     image[(y * S + x) * 3] = 255;
   }
   const d = { id: 'a', image, mask, box: letterbox(S, S, S) };
-  const a = augment(d, rng(5));
-  const b = augment(d, rng(5));
+  const a = augment(d, rng(5), true, preset);
+  const b = augment(d, rng(5), true, preset);
   assert.deepEqual(a.mask, b.mask);
   assert.deepEqual(a.image, b.image);
   // The bright square and the mask moved together: same centroid (±1 px) and about the same area.
@@ -118,8 +119,53 @@ test('augmentation keeps the image and mask aligned and is reproducible from the
   assert.ok(m.n > 30);
   assert.ok(Math.abs(m.x - bright.x) <= 1 && Math.abs(m.y - bright.y) <= 1, `mask centroid ${m.x},${m.y} vs image ${bright.x},${bright.y}`);
   assert.ok(Math.abs(m.n - bright.n) <= 0.3 * m.n, `mask ${m.n} px vs bright ${bright.n} px`);
-  const plain = augment(d, rng(5), false);
+  assert.ok(a.image.every((v) => v >= 0 && v <= 1));
+  const plain = augment(d, rng(5), false, preset);
   assert.equal(plain.image[(10 * S + 6) * 3], 1);
+});
+
+test('the standard augmentation draws the same six numbers per image it always drew, so shipped recipes reproduce', () => {
+  const S = 16;
+  const d = { id: 'a', image: new Uint8Array(S * S * 3), mask: new Uint8Array(S * S), box: letterbox(S, S, S) };
+  const counting = (seed: number) => {
+    const r = rng(seed);
+    const f = () => (f.calls++, r());
+    f.calls = 0;
+    return f;
+  };
+  const standard = counting(1);
+  augment(d, standard, true, 'standard');
+  assert.equal(standard.calls, 6, 'flips ×2, rotation, scale, brightness, contrast');
+  const strong = counting(1);
+  augment(d, strong, true, 'strong');
+  assert.equal(strong.calls, 10, 'and shift ×2, gamma, the speckle stream seed');
+});
+
+test('the strong augmentation shifts a centred lesion off the centre, by at most its 12% range; standard keeps it centred', () => {
+  const S = 64;
+  const image = new Uint8Array(S * S * 3);
+  const mask = new Uint8Array(S * S);
+  for (let y = 28; y < 36; y++) for (let x = 28; x < 36; x++) mask[y * S + x] = 1;
+  const d = { id: 'c', image, mask, box: letterbox(S, S, S) };
+  const offsets = (preset: AugmentationPreset) =>
+    Array.from({ length: 40 }, (_, seed) => {
+      const m = augment(d, rng(seed), true, preset).mask;
+      let n = 0, sx = 0, sy = 0;
+      for (let i = 0; i < S * S; i++) if (m[i]) { n++; sx += i % S; sy += Math.floor(i / S); }
+      return Math.hypot(sx / n - (S - 1) / 2, sy / n - (S - 1) / 2);
+    });
+  assert.ok(Math.max(...offsets('standard')) <= 1, 'rotation, scale and flips about the centre keep a centred lesion there');
+  const strong = offsets('strong');
+  assert.ok(Math.max(...strong) > 0.08 * S, `largest shift ${Math.max(...strong).toFixed(1)} px`);
+  assert.ok(Math.max(...strong) <= 0.12 * S * Math.SQRT2 + 1);
+});
+
+test('gaussian draws have mean 0 and variance 1', () => {
+  const g = gaussian(rng(3));
+  const xs = Array.from({ length: 20000 }, g);
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const variance = xs.reduce((a, b) => a + (b - mean) ** 2, 0) / xs.length;
+  assert.ok(Math.abs(mean) < 0.03 && Math.abs(variance - 1) < 0.05, `mean ${mean}, variance ${variance}`);
 });
 
 test('the S/4 target averages each 4×4 cell', () => {

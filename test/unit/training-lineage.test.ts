@@ -53,4 +53,7 @@ test('a checkpoint names the settings it differs in, and one from before attenti
   const { attentionWeight: _w, ...before } = now;
   assert.deepEqual(differingSettings(before, now), ['attentionWeight'], 'an old checkpoint was unsupervised: resuming it supervised is a different run');
   assert.deepEqual(differingSettings(before, { ...now, attentionWeight: 0 }), []);
+  // A checkpoint from before augmentation presets used the standard one.
+  assert.deepEqual(differingSettings(now, { ...now, augmentation: 'standard' }), []);
+  assert.deepEqual(differingSettings(now, { ...now, augmentation: 'strong' }), ['augmentation']);
 });

@@ -1,11 +1,11 @@
 import { basename } from 'node:path';
 import type { Command } from '../index.ts';
-import { requests, StudioError, VARIANTS, type Variant } from '../../../preload/contract.ts';
+import { AUGMENTATION_PRESETS, requests, StudioError, VARIANTS, type AugmentationPreset, type Variant } from '../../../preload/contract.ts';
 import { numberOption, parseArgs } from '../args.ts';
 import { ProgressBar } from '../progress.ts';
 
 const USAGE =
-  'studio train --data DIR --variant baseline|se|cbam|nonlocal --epochs N --out models/NAME [--format masks|coco|review] [--input-size 256] [--batch 8] [--lr 0.001] [--seed 42] [--limit N] [--base MODEL_DIR] [--backend wasm|cpu] [--workers N (data-parallel threads)] [--attention-weight W (supervise the deepest spatial gate by the mask; 0 = unsupervised; default 0.5)] [--no-validate]';
+  'studio train --data DIR --variant baseline|se|cbam|nonlocal --epochs N --out models/NAME [--format masks|coco|review] [--input-size 256] [--batch 8] [--lr 0.001] [--seed 42] [--limit N] [--base MODEL_DIR] [--backend wasm|cpu] [--workers N (data-parallel threads)] [--attention-weight W (supervise the deepest spatial gate by the mask; 0 = unsupervised; default 0.5)] [--augment standard|strong (strong adds shifts, gamma and speckle, and widens rotation and scale)] [--no-validate]';
 
 export const command: Command = {
   summary: 'train a detector variant on a dataset (resumes from its checkpoint after an interruption)',
@@ -27,6 +27,7 @@ export const command: Command = {
       name: 'value',
       workers: 'value',
       'attention-weight': 'value',
+      augment: 'value',
       'no-validate': 'flag',
     });
     const need = (k: string) => {
@@ -48,6 +49,8 @@ export const command: Command = {
     if (attentionWeight !== undefined && !requests['training.start'].shape.attentionWeight.safeParse(attentionWeight).success) {
       throw new StudioError('INVALID_PAYLOAD', '--attention-weight must be a number from 0 to 10');
     }
+    const augmentation = (options.augment ?? 'standard') as AugmentationPreset;
+    if (!AUGMENTATION_PRESETS.includes(augmentation)) throw new StudioError('INVALID_PAYLOAD', `--augment must be one of ${AUGMENTATION_PRESETS.join(', ')}`);
     const { train } = await import('../../training/trainer.ts');
     const { studioVersion } = await import('../../services/index.ts');
     let bar: ProgressBar | undefined;
@@ -69,6 +72,7 @@ export const command: Command = {
         backend,
         workers: numberOption(options, 'workers', 1),
         attentionWeight,
+        augmentation,
         validate: !options['no-validate'],
         studioVersion: studioVersion(),
       },

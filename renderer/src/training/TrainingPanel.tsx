@@ -4,7 +4,7 @@
  * shows up in the model list (and in the viewer's and the compare view's model pickers).
  */
 import { useCallback, useEffect, useMemo, useState } from 'react';
-import { DEFAULT_ATTENTION_WEIGHT, hasSpatialGates, type ModelInfo, type StudioApi, type TrainingProgress, VARIANTS, type Variant } from '../../../preload/contract.ts';
+import { AUGMENTATION_PRESETS, type AugmentationPreset, DEFAULT_ATTENTION_WEIGHT, hasSpatialGates, type ModelInfo, type StudioApi, type TrainingProgress, VARIANTS, type Variant } from '../../../preload/contract.ts';
 import { clock as eta, fixed } from '../format.ts';
 import { LineChart, PALETTE } from './LineChart.tsx';
 import './training.css';
@@ -23,9 +23,10 @@ interface Form {
   baseModel: string;
   /** Kept as typed: an emptied field means the default, not 0 (unsupervised). */
   attentionWeight: string;
+  augmentation: AugmentationPreset;
 }
 
-const INITIAL: Form = { name: '', data: '', format: 'masks', variant: 'cbam', epochs: 10, batchSize: 8, inputSize: 192, learningRate: 0.002, seed: 42, limit: '', baseModel: '', attentionWeight: String(DEFAULT_ATTENTION_WEIGHT) };
+const INITIAL: Form = { name: '', data: '', format: 'masks', variant: 'cbam', epochs: 10, batchSize: 8, inputSize: 192, learningRate: 0.002, seed: 42, limit: '', baseModel: '', attentionWeight: String(DEFAULT_ATTENTION_WEIGHT), augmentation: 'standard' };
 
 
 export function TrainingPanel({ api }: { api: StudioApi }) {
@@ -82,6 +83,7 @@ export function TrainingPanel({ api }: { api: StudioApi }) {
         inputSize: form.inputSize,
         learningRate: form.learningRate,
         seed: form.seed,
+        augmentation: form.augmentation,
         ...(form.attentionWeight.trim() ? { attentionWeight: Number(form.attentionWeight) } : {}),
         ...(form.limit.trim() ? { limit: Number(form.limit) } : {}),
         ...(form.baseModel ? { baseModel: form.baseModel } : {}),
@@ -180,6 +182,16 @@ export function TrainingPanel({ api }: { api: StudioApi }) {
           <label>
             Limit images
             <input value={form.limit} onChange={(e) => set('limit', e.target.value.replace(/[^0-9]/g, ''))} placeholder="all" />
+          </label>
+          <label title="standard: flips, rotation ±15°, scale 0.85–1.15, brightness and contrast; strong adds shifts, gamma and speckle noise and widens rotation and scale (for small sets)">
+            Augmentation
+            <select aria-label="augmentation" value={form.augmentation} onChange={(e) => set('augmentation', e.target.value as AugmentationPreset)}>
+              {AUGMENTATION_PRESETS.map((p) => (
+                <option key={p} value={p}>
+                  {p}
+                </option>
+              ))}
+            </select>
           </label>
           {hasSpatialGates(form.variant) && (
             <label title="Trains the deepest spatial gate to cover the lesion mask, so its map shows where the lesion is; 0 leaves the gate unsupervised">
