@@ -357,6 +357,7 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
     }
     return { xs, ys, n };
   };
+  let prefetched: ReturnType<typeof batchAt> | undefined;
   for (let epoch = startEpoch; epoch < options.epochs; epoch++) {
     const order = shuffle(split.train, random);
     let lossSum = 0;
@@ -369,11 +370,20 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
         optimizer.dispose();
         throw new StudioError('CANCELLED', `training ${options.name} cancelled`);
       }
-      const { xs, ys, n } = await batchAt(order, step);
+      const { xs, ys, n } = await (prefetched ?? batchAt(order, step));
+      prefetched = undefined;
       (optimizer as unknown as { learningRate: number }).learningRate = learningRateAt(options.learningRate, epoch * stepsPerEpoch + step, totalSteps, warmup);
       let loss: number;
-      if (pool) loss = await pool.step(model, optimizer, xs, ys, n, S);
-      else {
+      if (pool) {
+        const pending = pool.step(model, optimizer, xs, ys, n, S);
+        // The workers compute this step's gradients while this thread augments the next batch. Batches
+        // are still built in order, so the random stream, and so the run, is the same as without it.
+        if (step + 1 < stepsPerEpoch) {
+          prefetched = batchAt(order, step + 1);
+          prefetched.catch(() => {}); // its error surfaces where it is awaited
+        }
+        loss = await pending;
+      } else {
         const x = tf.tensor4d(xs, [n, S, S, 3]);
         const y = tf.tensor4d(ys, [n, s4, s4, 1]);
         const lossT = optimizer.minimize(() => objective(x, y), true) as tf.Scalar;
