@@ -58,6 +58,14 @@ test('studio train killed with SIGKILL resumes from its last checkpoint and fini
   const summary = JSON.parse(second.stdout.trim().split('\n').pop() as string);
   assert.ok(summary.resumedFrom >= savedEpoch, `resumed from ${summary.resumedFrom}, checkpoint was epoch ${savedEpoch}`);
   assert.match(second.stderr, /resuming discs-cbam from its epoch-\d checkpoint/);
+  // Once an epoch's summary line is printed, no progress bar of that epoch is drawn again after it.
+  const lines = second.stderr.split('\n');
+  lines.forEach((line, i) => {
+    const summary = /^epoch (\d+)\/4 loss /.exec(line);
+    if (!summary) return;
+    const redrawn = lines.slice(i + 1).find((l) => l.startsWith(`epoch ${summary[1]}/4 `) && /[█░]/.test(l));
+    assert.equal(redrawn, undefined, `epoch ${summary[1]}'s bar was drawn after its summary`);
+  });
   const card = JSON.parse(readFileSync(join(out, 'card.json'), 'utf8'));
   assert.equal(card.variant, 'cbam');
   assert.equal(card.inputSize, 64);

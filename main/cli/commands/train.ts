@@ -55,6 +55,8 @@ export const command: Command = {
     const { studioVersion } = await import('../../services/index.ts');
     let bar: ProgressBar | undefined;
     let barEpoch = -1;
+    // The epoch whose summary `log` printed: its closing progress event repeats it, and must not open a new bar.
+    let loggedEpoch = -1;
     const result = await train(
       {
         name: typeof options.name === 'string' ? options.name : basename(out),
@@ -78,10 +80,11 @@ export const command: Command = {
       },
       {
         progress(p) {
-          if (p.state !== 'running' || p.step === 0) {
-            if (p.message) process.stderr.write(`${p.message}\n`);
+          if (p.state !== 'running' || p.step === 0 || p.message) {
+            if (p.message && p.step === 0) process.stderr.write(`${p.message}\n`);
             return;
           }
+          if (p.epoch === loggedEpoch) return;
           if (p.epoch !== barEpoch) {
             bar?.finish();
             barEpoch = p.epoch;
@@ -93,6 +96,7 @@ export const command: Command = {
         log: (line) => {
           bar?.finish();
           bar = undefined;
+          if (barEpoch !== -1) loggedEpoch = barEpoch;
           barEpoch = -1;
           process.stderr.write(`${line}\n`);
         },
