@@ -37,6 +37,14 @@ function runCli(args: string[], onLine?: (line: string) => void): { done: Promis
   return { done, kill: (sig) => child.kill(sig), pid: child.pid as number };
 }
 
+test('studio train refuses an unknown --augment preset before doing any work', async () => {
+  const out = join(root, 'models', 'bad-augment');
+  const run = await runCli(['train', '--data', data, '--variant', 'cbam', '--epochs', '1', '--out', out, '--augment', 'wild']).done;
+  assert.notEqual(run.code, 0);
+  assert.match(run.stderr, /--augment must be one of standard, strong/);
+  assert.ok(!existsSync(out), 'nothing was written');
+});
+
 test('studio train killed with SIGKILL resumes from its last checkpoint and finishes with a card and split', async () => {
   const out = join(root, 'models', 'discs-cbam');
   const args = ['train', '--data', data, '--variant', 'cbam', '--epochs', '4', '--out', out, '--input-size', '64', '--batch', '4', '--seed', '3'];

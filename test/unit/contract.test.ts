@@ -23,12 +23,17 @@ test('a bad payload is a typed INVALID_PAYLOAD error naming the field', () => {
   assert.equal(validateRequest('review.add', { imageId: 1, reviewer: 'r', box: [10, 10, 5, 20] }).ok, false, 'inverted boxes are refused');
   assert.equal(validateRequest('detector.run', { imageId: 'a', model: 'kvasir-cbam', flips: 'diagonal' }).ok, false, 'only the known mirror sets');
   assert.equal(validateRequest('detector.run', { imageId: 'a', model: 'kvasir-cbam', flips: 'hv' }).ok, true);
+  const run = { name: 'm', data: '/d', variant: 'cbam', epochs: 1 };
+  assert.equal(validateRequest('training.start', { ...run, augmentation: 'wild' }).ok, false, 'only the known augmentation presets');
 });
 
 test('schema defaults are filled before a handler sees the request', () => {
   const result = validateRequest('detector.run', { imageId: 'a', model: 'kvasir-cbam' });
   assert.ok(result.ok);
   if (result.ok) assert.equal(result.value.frame, 0);
+  const training = validateRequest('training.start', { name: 'm', data: '/d', variant: 'cbam', epochs: 1 });
+  assert.ok(training.ok);
+  if (training.ok) assert.equal(training.value.augmentation, 'standard', "a run that names no preset gets the shipped models' one");
 });
 
 test('wire encoding round-trips typed arrays, Buffers and nested values without base64', () => {
