@@ -132,6 +132,44 @@ export type Variant = (typeof VARIANTS)[number];
 export const AUGMENTATION_PRESETS = ['standard', 'strong'] as const;
 export type AugmentationPreset = (typeof AUGMENTATION_PRESETS)[number];
 
+export interface AugmentationRanges {
+  rotationDeg: number;
+  /** Drawn uniformly from `from` to `from + span` (a span, not an end, so the draw is `from + u·span`). */
+  scale: { from: number; span: number };
+  /** Largest shift each way, as a share of the side. */
+  translate: number;
+  brightness: number;
+  contrast: { from: number; span: number };
+  /** Gamma drawn log-uniformly from [1/g, g]; 1 = none. */
+  gamma: number;
+  /** Standard deviation of multiplicative (speckle-like) noise; 0 = none. */
+  speckle: number;
+}
+
+export const AUGMENTATION_RANGES: Record<AugmentationPreset, AugmentationRanges> = {
+  // What every shipped model trained with.
+  standard: { rotationDeg: 15, scale: { from: 0.85, span: 0.3 }, translate: 0, brightness: 0.15, contrast: { from: 0.8, span: 0.4 }, gamma: 1, speckle: 0 },
+  // Shifts break the centre prior of sets where lesions sit mid-frame; gamma and speckle mimic the gain
+  // and speckle differences between ultrasound machines.
+  strong: { rotationDeg: 25, scale: { from: 0.75, span: 0.55 }, translate: 0.12, brightness: 0.2, contrast: { from: 0.7, span: 0.6 }, gamma: 1.4, speckle: 0.08 },
+};
+
+/** A preset in words, for model cards, the CLI's usage and the Training panel. */
+export function describeAugmentation(preset: AugmentationPreset): string {
+  const r = AUGMENTATION_RANGES[preset];
+  const range = (x: { from: number; span: number }) => `${x.from}–${+(x.from + x.span).toFixed(2)}`;
+  return [
+    'flips',
+    `rotation ±${r.rotationDeg}°`,
+    `scale ${range(r.scale)}`,
+    ...(r.translate ? [`shift ±${Math.round(r.translate * 100)}%`] : []),
+    `brightness ±${r.brightness}`,
+    `contrast ${range(r.contrast)}`,
+    ...(r.gamma !== 1 ? [`gamma ${(1 / r.gamma).toFixed(2)}–${r.gamma}`] : []),
+    ...(r.speckle ? [`speckle noise σ ${r.speckle}`] : []),
+  ].join(', ');
+}
+
 /** Test-time mirror averaging: none, `h` (the left–right mirror too), `hv` (all four mirror images). */
 export const FLIP_SETS = ['none', 'h', 'hv'] as const;
 export type FlipSet = (typeof FLIP_SETS)[number];

@@ -12,7 +12,7 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import sharp from 'sharp';
-import { type AugmentationPreset, type Box, StudioError } from '../../preload/contract.ts';
+import { AUGMENTATION_RANGES, type AugmentationPreset, type Box, StudioError } from '../../preload/contract.ts';
 import { letterbox as detectorLetterbox, letterboxGeometry, resize } from '../detector/preprocess.ts';
 
 export type DatasetFormat = 'masks' | 'coco' | 'review';
@@ -341,42 +341,6 @@ export interface Augmented {
   mask: Uint8Array;
 }
 
-export type { AugmentationPreset };
-
-interface AugmentationRanges {
-  rotationDeg: number;
-  scale: [number, number];
-  /** Largest shift, as a share of the side. */
-  translate: number;
-  brightness: number;
-  contrast: [number, number];
-  /** Gamma drawn log-uniformly from [1/g, g]; 1 = none. */
-  gamma: number;
-  /** Standard deviation of multiplicative (speckle-like) noise; 0 = none. */
-  speckle: number;
-}
-
-const RANGES: Record<AugmentationPreset, AugmentationRanges> = {
-  standard: { rotationDeg: 15, scale: [0.85, 1.15], translate: 0, brightness: 0.15, contrast: [0.8, 1.2], gamma: 1, speckle: 0 },
-  // Shifts break the centre prior of sets where lesions sit mid-frame; gamma and speckle mimic the gain
-  // and speckle differences between ultrasound machines.
-  strong: { rotationDeg: 25, scale: [0.75, 1.3], translate: 0.12, brightness: 0.2, contrast: [0.7, 1.3], gamma: 1.4, speckle: 0.08 },
-};
-
-/** The preset in words, for the model card. */
-export function describeAugmentation(preset: AugmentationPreset): string {
-  const r = RANGES[preset];
-  return [
-    'flips',
-    `rotation ±${r.rotationDeg}°`,
-    `scale ${r.scale[0]}–${r.scale[1]}`,
-    ...(r.translate ? [`shift ±${Math.round(r.translate * 100)}%`] : []),
-    `brightness ±${r.brightness}`,
-    `contrast ${r.contrast[0]}–${r.contrast[1]}`,
-    ...(r.gamma !== 1 ? [`gamma ${(1 / r.gamma).toFixed(2)}–${r.gamma}`] : []),
-    ...(r.speckle ? [`speckle noise σ ${r.speckle}`] : []),
-  ].join(', ');
-}
 
 /**
  * Random flips, rotation, scale, shift, brightness, contrast, gamma and speckle within a preset's
@@ -390,13 +354,13 @@ export function augment(d: Decoded, random: () => number, enabled = true, preset
     for (let i = 0; i < image.length; i++) image[i] = d.image[i] / 255;
     return { image, mask: d.mask };
   }
-  const r = RANGES[preset];
+  const r = AUGMENTATION_RANGES[preset];
   const flipX = random() < 0.5;
   const flipY = random() < 0.5;
   const angle = ((random() * 2 - 1) * r.rotationDeg * Math.PI) / 180;
-  const scale = r.scale[0] + random() * (r.scale[1] - r.scale[0]);
+  const scale = r.scale.from + random() * r.scale.span;
   const brightness = (random() * 2 - 1) * r.brightness;
-  const contrast = r.contrast[0] + random() * (r.contrast[1] - r.contrast[0]);
+  const contrast = r.contrast.from + random() * r.contrast.span;
   const tx = r.translate ? (random() * 2 - 1) * r.translate * S : 0;
   const ty = r.translate ? (random() * 2 - 1) * r.translate * S : 0;
   const gamma = r.gamma !== 1 ? Math.exp((random() * 2 - 1) * Math.log(r.gamma)) : 1;
@@ -428,6 +392,7 @@ export function augment(d: Decoded, random: () => number, enabled = true, preset
       const i11 = i10 + 3;
       const speckle = noise ? 1 + r.speckle * noise() : 1;
       for (let ch = 0; ch < 3; ch++) {
+        // Two branches so the standard preset computes exactly what it always did (no table).
         const v = level
           ? (level[src[i00 + ch]] * (1 - fx) + level[src[i01 + ch]] * fx) * (1 - fy) + (level[src[i10 + ch]] * (1 - fx) + level[src[i11 + ch]] * fx) * fy
           : ((src[i00 + ch] * (1 - fx) + src[i01 + ch] * fx) * (1 - fy) + (src[i10 + ch] * (1 - fx) + src[i11 + ch] * fx) * fy) / 255;

@@ -9,14 +9,14 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { hasSpatialGates, StudioError, type TrainingProgress, type Variant } from '../../preload/contract.ts';
+import { type AugmentationPreset, describeAugmentation, hasSpatialGates, StudioError, type TrainingProgress, type Variant } from '../../preload/contract.ts';
 import { atInputSize, buildModel } from '../detector/model.ts';
 import { loadModel, readCard, saveModel, type ModelCard } from '../detector/io.ts';
 import { averageMirrored, FLIP_SETS, mirroredBatch, passes, type FlipSet } from '../detector/flips.ts';
 import { connectedComponents } from '../evaluation/components.ts';
 import { predictionsFromMap, upsample } from '../evaluation/maps.ts';
 import { bestThreshold, froc, overlap, sensitivityAt, THRESHOLDS } from '../evaluation/metrics.ts';
-import { augment, describeAugmentation, downsampleMask, openDataset, rng, SampleCache, shuffle, splitDataset, validRegion, type AugmentationPreset, type DatasetFormat, type Split } from './data.ts';
+import { augment, downsampleMask, openDataset, rng, SampleCache, shuffle, splitDataset, validRegion, type DatasetFormat, type Split } from './data.ts';
 import { DEFAULT_ATTENTION_WEIGHT, detectorObjective, supervisedGate } from './objective.ts';
 import { useBackend } from './backend.ts';
 import { trainingKernels } from './kernels/index.ts';
@@ -256,6 +256,7 @@ export function baseTraining(dir: string, seen = new Set<string>()): Record<stri
     learningRate: h.learningRate,
     loss: h.loss,
     ...(h.attentionSupervision ? { attentionSupervision: h.attentionSupervision } : {}),
+    ...(typeof h.augmentationPreset === 'string' ? { augmentation: h.augmentationPreset } : {}),
     ...(base ? { base, ...(before ? { baseTraining: before } : {}) } : {}),
   };
 }
@@ -326,6 +327,7 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
 
   const cache = new SampleCache(byId, S);
   const attentionWeight = attentionWeightOf(options);
+  const augmentation = options.augmentation ?? 'standard';
   const supervised = attentionWeight > 0 ? supervisedGate(model) : undefined;
   const objective = detectorObjective(model, attentionWeight);
   const pool = (options.workers ?? 1) > 1 ? await GradientPool.create(model, options.workers as number, backend, attentionWeight) : null;
@@ -351,65 +353,75 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
     const xs = new Float32Array(n * S * S * 3);
     const ys = new Float32Array(n * s4 * s4);
     for (let k = 0; k < n; k++) {
-      const a = augment(await cache.get(batchIds[k]), random, true, options.augmentation ?? 'standard');
+      const a = augment(await cache.get(batchIds[k]), random, true, augmentation);
       xs.set(a.image, k * S * S * 3);
       ys.set(downsampleMask(a.mask, S), k * s4 * s4);
     }
     return { xs, ys, n };
   };
   let prefetched: ReturnType<typeof batchAt> | undefined;
-  for (let epoch = startEpoch; epoch < options.epochs; epoch++) {
-    const order = shuffle(split.train, random);
-    let lossSum = 0;
-    let lossCount = 0;
-    const epochStart = performance.now();
-    for (let step = 0; step < stepsPerEpoch; step++) {
-      if ((await hooks.gate()) === 'cancel') {
-        await pool?.close();
-        model.dispose();
-        optimizer.dispose();
-        throw new StudioError('CANCELLED', `training ${options.name} cancelled`);
-      }
-      const { xs, ys, n } = await (prefetched ?? batchAt(order, step));
-      prefetched = undefined;
-      (optimizer as unknown as { learningRate: number }).learningRate = learningRateAt(options.learningRate, epoch * stepsPerEpoch + step, totalSteps, warmup);
-      let loss: number;
-      if (pool) {
-        const pending = pool.step(model, optimizer, xs, ys, n, S);
-        // The workers compute this step's gradients while this thread augments the next batch. Batches
-        // are still built in order, so the random stream, and so the run, is the same as without it.
-        if (step + 1 < stepsPerEpoch) {
-          prefetched = batchAt(order, step + 1);
-          prefetched.catch(() => {}); // its error surfaces where it is awaited
+  try {
+    for (let epoch = startEpoch; epoch < options.epochs; epoch++) {
+      const order = shuffle(split.train, random);
+      let lossSum = 0;
+      let lossCount = 0;
+      const epochStart = performance.now();
+      for (let step = 0; step < stepsPerEpoch; step++) {
+        if ((await hooks.gate()) === 'cancel') {
+          await pool?.close();
+          model.dispose();
+          optimizer.dispose();
+          throw new StudioError('CANCELLED', `training ${options.name} cancelled`);
         }
-        loss = await pending;
-      } else {
-        const x = tf.tensor4d(xs, [n, S, S, 3]);
-        const y = tf.tensor4d(ys, [n, s4, s4, 1]);
-        const lossT = optimizer.minimize(() => objective(x, y), true) as tf.Scalar;
-        loss = (await lossT.data())[0];
-        tf.dispose([x, y, lossT]);
+        const { xs, ys, n } = await (prefetched ?? batchAt(order, step));
+        prefetched = undefined;
+        (optimizer as unknown as { learningRate: number }).learningRate = learningRateAt(options.learningRate, epoch * stepsPerEpoch + step, totalSteps, warmup);
+        let loss: number;
+        if (pool) {
+          const pending = pool.step(model, optimizer, xs, ys, n, S);
+          // This thread computes its share of the step inside pool.step, then builds the next batch while
+          // it waits for the helper threads' shares. Batches are still built in order, so the random
+          // stream, and so the run, is the same as without it.
+          if (step + 1 < stepsPerEpoch) {
+            prefetched = batchAt(order, step + 1);
+            prefetched.catch(() => {}); // its error surfaces where it is awaited
+          }
+          loss = await pending;
+        } else {
+          const x = tf.tensor4d(xs, [n, S, S, 3]);
+          const y = tf.tensor4d(ys, [n, s4, s4, 1]);
+          const lossT = optimizer.minimize(() => objective(x, y), true) as tf.Scalar;
+          loss = (await lossT.data())[0];
+          tf.dispose([x, y, lossT]);
+        }
+        if (!Number.isFinite(loss)) throw new StudioError('INTERNAL', `loss became ${loss} at epoch ${epoch + 1} step ${step + 1}; try a lower learning rate`);
+        lossSum += loss * n;
+        lossCount += n;
+        imagesDone += n;
+        const elapsed = (performance.now() - started) / 1000;
+        rate = imagesDone / Math.max(1e-3, elapsed);
+        const remainingImages = (options.epochs - epoch - 1) * split.train.length + (stepsPerEpoch - step - 1) * options.batchSize;
+        emit({ state: 'running', epoch: epoch + 1, step: step + 1, loss: lossSum / lossCount, imagesPerSec: rate, etaSec: remainingImages / rate });
       }
-      if (!Number.isFinite(loss)) throw new StudioError('INTERNAL', `loss became ${loss} at epoch ${epoch + 1} step ${step + 1}; try a lower learning rate`);
-      lossSum += loss * n;
-      lossCount += n;
-      imagesDone += n;
-      const elapsed = (performance.now() - started) / 1000;
-      rate = imagesDone / Math.max(1e-3, elapsed);
-      const remainingImages = (options.epochs - epoch - 1) * split.train.length + (stepsPerEpoch - step - 1) * options.batchSize;
-      emit({ state: 'running', epoch: epoch + 1, step: step + 1, loss: lossSum / lossCount, imagesPerSec: rate, etaSec: remainingImages / rate });
+      const v = options.validate === false ? undefined : await validate(model, cache, split.val);
+      if (v) lastValidation = v;
+      history = [...history, { epoch: epoch + 1, loss: lossSum / Math.max(1, lossCount), ...(v ? { valDice: v.dice, valSensitivity1FP: v.sensitivity1FP } : {}) }];
+      seconds += (performance.now() - epochStart) / 1000;
+      await writeCheckpoint(out, model, optimizer, { version: 1, options: comparable(options), epoch: epoch + 1, history, seconds, split, ...(lineage ? { baseTraining: lineage } : {}) });
+      const last = history[history.length - 1];
+      log(`epoch ${epoch + 1}/${options.epochs} loss ${last.loss.toFixed(4)}${v ? ` val Dice ${v.dice.toFixed(3)} sens@1FP ${v.sensitivity1FP.toFixed(3)}` : ''} (${seconds.toFixed(0)} s)`);
+      emit({ state: 'running', epoch: epoch + 1, step: stepsPerEpoch, loss: last.loss, valDice: last.valDice, valSensitivity1FP: last.valSensitivity1FP, imagesPerSec: imagesDone / Math.max(1e-3, (performance.now() - started) / 1000), etaSec: NaN });
     }
-    const v = options.validate === false ? undefined : await validate(model, cache, split.val);
-    if (v) lastValidation = v;
-    history = [...history, { epoch: epoch + 1, loss: lossSum / Math.max(1, lossCount), ...(v ? { valDice: v.dice, valSensitivity1FP: v.sensitivity1FP } : {}) }];
-    seconds += (performance.now() - epochStart) / 1000;
-    await writeCheckpoint(out, model, optimizer, { version: 1, options: comparable(options), epoch: epoch + 1, history, seconds, split, ...(lineage ? { baseTraining: lineage } : {}) });
-    const last = history[history.length - 1];
-    log(`epoch ${epoch + 1}/${options.epochs} loss ${last.loss.toFixed(4)}${v ? ` val Dice ${v.dice.toFixed(3)} sens@1FP ${v.sensitivity1FP.toFixed(3)}` : ''} (${seconds.toFixed(0)} s)`);
-    emit({ state: 'running', epoch: epoch + 1, step: stepsPerEpoch, loss: last.loss, valDice: last.valDice, valSensitivity1FP: last.valSensitivity1FP, imagesPerSec: imagesDone / Math.max(1e-3, (performance.now() - started) / 1000), etaSec: NaN });
+  } catch (err) {
+    // The helper threads would keep the process alive: a CLI run that failed must still exit.
+    await pool?.close();
+    throw err;
   }
 
   await pool?.close();
+  // A run killed after its last checkpoint resumes with no epoch left to run: validate it here, so its
+  // card still gets its flips and calibrated thresholds.
+  if (!lastValidation && options.validate !== false) lastValidation = await validate(model, cache, split.val);
   let flipChoice: Awaited<ReturnType<typeof chooseFlips>> | undefined;
   if (lastValidation) {
     log('choosing test-time flips on the validation split (none, h, hv)');
@@ -445,8 +457,8 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
       optimizer: 'adam',
       loss: `focal (alpha 0.75, gamma 2) x10 + soft Dice on the S/4 lesion map${supervised ? ` + ${attentionWeight} x (BCE + pointing cross-entropy) of the ${supervised} gate against the mask at its resolution` : ''}`,
       ...(supervised ? { attentionSupervision: { layer: supervised, weight: attentionWeight } } : {}),
-      augmentation: describeAugmentation(options.augmentation ?? 'standard'),
-      augmentationPreset: options.augmentation ?? 'standard',
+      augmentation: describeAugmentation(augmentation),
+      augmentationPreset: augmentation,
       seed: options.seed,
       ...(options.base ? { base: portablePath(options.base), ...(lineage ? { baseTraining: lineage } : {}) } : {}),
       ...(pool ? { dataParallelThreads: pool.threads } : {}),

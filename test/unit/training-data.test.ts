@@ -1,5 +1,6 @@
 /** Dataset listing, the seeded split, decoding/letterboxing, augmentation and targets, the loss. */
 import { test } from 'node:test';
+import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -104,24 +105,51 @@ for (const preset of AUGMENTATION_PRESETS) test(`${preset} augmentation keeps th
     image[(y * S + x) * 3] = 255;
   }
   const d = { id: 'a', image, mask, box: letterbox(S, S, S) };
-  const a = augment(d, rng(5), true, preset);
-  const b = augment(d, rng(5), true, preset);
-  assert.deepEqual(a.mask, b.mask);
-  assert.deepEqual(a.image, b.image);
-  // The bright square and the mask moved together: same centroid (±1 px) and about the same area.
-  const centroid = (on: (i: number) => boolean) => {
-    let n = 0, sx = 0, sy = 0;
-    for (let i = 0; i < S * S; i++) if (on(i)) { n++; sx += i % S; sy += Math.floor(i / S); }
-    return { n, x: sx / n, y: sy / n };
-  };
-  const m = centroid((i) => a.mask[i] === 1);
-  const bright = centroid((i) => a.image[i * 3] > 0.5);
-  assert.ok(m.n > 30);
-  assert.ok(Math.abs(m.x - bright.x) <= 1 && Math.abs(m.y - bright.y) <= 1, `mask centroid ${m.x},${m.y} vs image ${bright.x},${bright.y}`);
-  assert.ok(Math.abs(m.n - bright.n) <= 0.3 * m.n, `mask ${m.n} px vs bright ${bright.n} px`);
-  assert.ok(a.image.every((v) => v >= 0 && v <= 1));
-  const plain = augment(d, rng(5), false, preset);
-  assert.equal(plain.image[(10 * S + 6) * 3], 1);
+  for (const seed of [5, 11, 23, 42]) {
+    const a = augment(d, rng(seed), true, preset);
+    const b = augment(d, rng(seed), true, preset);
+    assert.deepEqual(a.mask, b.mask);
+    assert.deepEqual(a.image, b.image);
+    // The bright square and the mask moved together: same centroid (±1 px) and about the same area.
+    const centroid = (on: (i: number) => boolean) => {
+      let n = 0, sx = 0, sy = 0;
+      for (let i = 0; i < S * S; i++) if (on(i)) { n++; sx += i % S; sy += Math.floor(i / S); }
+      return { n, x: sx / n, y: sy / n };
+    };
+    const m = centroid((i) => a.mask[i] === 1);
+    const bright = centroid((i) => a.image[i * 3] > 0.5);
+    assert.ok(m.n > 30);
+    assert.ok(Math.abs(m.x - bright.x) <= 1 && Math.abs(m.y - bright.y) <= 1, `mask centroid ${m.x},${m.y} vs image ${bright.x},${bright.y}`);
+    assert.ok(Math.abs(m.n - bright.n) <= 0.3 * m.n, `seed ${seed}: mask ${m.n} px vs bright ${bright.n} px`);
+  }
+});
+
+test('augmentation off passes the image through, scaled to 0–1', () => {
+  const S = 8;
+  const image = new Uint8Array(S * S * 3).fill(51);
+  const mask = new Uint8Array(S * S).fill(1);
+  const plain = augment({ id: 'p', image, mask, box: letterbox(S, S, S) }, rng(5), false);
+  assert.ok(plain.image.every((v) => Math.abs(v - 0.2) < 1e-7));
+  assert.equal(plain.mask, mask);
+});
+
+test('the standard augmentation produces, bit for bit, what it produced before presets existed', () => {
+  // The digest was taken with the augment() of commit 0cfb1cd, the code every shipped model trained on.
+  const S = 48;
+  const image = new Uint8Array(S * S * 3);
+  const mask = new Uint8Array(S * S);
+  for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) {
+    for (let c = 0; c < 3; c++) image[(y * S + x) * 3 + c] = (x * 7 + y * 13 + c * 50) % 256;
+    if ((x - 20) ** 2 + (y - 26) ** 2 < 81) mask[y * S + x] = 1;
+  }
+  const d = { id: 'g', image, mask, box: letterbox(S, S, S) };
+  const h = createHash('sha256');
+  for (let seed = 0; seed < 50; seed++) {
+    const a = augment(d, rng(seed), true, 'standard');
+    h.update(Buffer.from(a.image.buffer));
+    h.update(a.mask);
+  }
+  assert.equal(h.digest('hex'), '593d4f1d6109db761e887b628683674b40b40bda624c182af86e744b8b674dc4');
 });
 
 test('the standard augmentation draws the same six numbers per image it always drew, so shipped recipes reproduce', () => {

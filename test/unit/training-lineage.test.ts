@@ -22,7 +22,7 @@ function card(name: string, hyperparameters: Record<string, unknown>, epochs = 5
 
 test("a fine-tune's lineage reads each base model's training down the chain", () => {
   const a = card('a', {}, 26);
-  const b = card('b', { base: a }, 10);
+  const b = card('b', { base: a, augmentationPreset: 'strong' }, 10);
   const c = card('c', { base: b, attentionSupervision: { layer: 'stage4/cbam_spatial', weight: 0.5 } }, 20);
   const story = baseTraining(c);
   assert.equal(story.name, 'c');
@@ -30,6 +30,8 @@ test("a fine-tune's lineage reads each base model's training down the chain", ()
   const mid = story.baseTraining as Record<string, unknown>;
   assert.equal(mid.name, 'b');
   assert.equal(mid.epochs, 10);
+  assert.equal(mid.augmentation, 'strong', "a base's augmentation preset is part of its story");
+  assert.equal(story.augmentation, undefined, 'a card from before presets names none');
   assert.equal((mid.baseTraining as Record<string, unknown>).name, 'a');
   assert.equal((mid.baseTraining as Record<string, unknown>).epochs, 26);
 });

@@ -4,7 +4,7 @@
  * shows up in the model list (and in the viewer's and the compare view's model pickers).
  */
 import { useCallback, useEffect, useMemo, useState } from 'react';
-import { AUGMENTATION_PRESETS, type AugmentationPreset, DEFAULT_ATTENTION_WEIGHT, hasSpatialGates, type ModelInfo, type StudioApi, type TrainingProgress, VARIANTS, type Variant } from '../../../preload/contract.ts';
+import { AUGMENTATION_PRESETS, type AugmentationPreset, DEFAULT_ATTENTION_WEIGHT, describeAugmentation, hasSpatialGates, type ModelInfo, type StudioApi, type TrainingProgress, VARIANTS, type Variant } from '../../../preload/contract.ts';
 import { clock as eta, fixed } from '../format.ts';
 import { LineChart, PALETTE } from './LineChart.tsx';
 import './training.css';
@@ -183,7 +183,7 @@ export function TrainingPanel({ api }: { api: StudioApi }) {
             Limit images
             <input value={form.limit} onChange={(e) => set('limit', e.target.value.replace(/[^0-9]/g, ''))} placeholder="all" />
           </label>
-          <label title="standard: flips, rotation ±15°, scale 0.85–1.15, brightness and contrast; strong adds shifts, gamma and speckle noise and widens rotation and scale (for small sets)">
+          <label title={AUGMENTATION_PRESETS.map((p) => `${p}: ${describeAugmentation(p)}`).join('\n')}>
             Augmentation
             <select aria-label="augmentation" value={form.augmentation} onChange={(e) => set('augmentation', e.target.value as AugmentationPreset)}>
               {AUGMENTATION_PRESETS.map((p) => (
