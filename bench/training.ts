@@ -178,8 +178,8 @@ export async function run(report: Report): Promise<void> {
     const wasmParallel = await withNative(false, () => parallelThroughput(report, 2, 3));
     report('wasm_native.cbam.train_256_b8_2threads.speedup_over_wasm', parallel / wasmParallel, 'ratio');
   }
-  // cpu is ~20-50x slower, and builds no operators a warm-up would amortise: one step of batch 1
-  // places it (batch 2 with a warm-up step took 179 s, most of the bench).
+  // cpu is ~20-50x slower than wasm: one cold step of batch 1 is enough to place it (68 s here, where a
+  // warm-up plus a timed batch-2 step took 179 s, most of the suite). Not comparable with the old _b2.
   await trainingThroughput(report, 'cpu', 'cbam', 1, 1, false);
   await tf.setBackend('wasm');
 }

@@ -6,7 +6,8 @@
 # on the validation split with those flips and evaluates it on its test split.
 # Each card records its whole history (hyperparameters.base and baseTraining, down to the first run).
 # Usage: scripts/train-shipped.sh [EPOCHS] [NAME ...]   (runs into .studio/train/NAME; copy to models/ by hand)
-# ATTENTION_WEIGHT (default: studio train's) and LR (default 1e-3) set the supervision weight and peak rate.
+# ATTENTION_WEIGHT (default: studio train's), LR (default 1e-3) and AUGMENT (standard|strong, default standard)
+# set the supervision weight, the peak rate and the augmentation preset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 epochs=${1:-20}; shift || true
@@ -20,7 +21,7 @@ for name in "${names[@]}"; do
   out=".studio/train/$name"
   echo "== $name: $variant at ${size}² on $data/$set from $base, $epochs epochs"
   npx studio train --data "$data/${set/kvasir/kvasir-seg}" --variant "$variant" --epochs "$epochs" --input-size "$size" \
-    --batch 8 --lr "${LR:-1e-3}" ${ATTENTION_WEIGHT:+--attention-weight "$ATTENTION_WEIGHT"} --workers "$(nproc)" --base "$base" --name "$name" --out "$out"
+    --batch 8 --lr "${LR:-1e-3}" ${ATTENTION_WEIGHT:+--attention-weight "$ATTENTION_WEIGHT"} ${AUGMENT:+--augment "$AUGMENT"} --workers "$(nproc)" --base "$base" --name "$name" --out "$out"
   npx studio evaluate --model "$out" --data "$data/${set/kvasir/kvasir-seg}" --split val --calibrate --out "$out/report-val.json"
   npx studio evaluate --model "$out" --data "$data/${set/kvasir/kvasir-seg}" --split test --out "$out/report.json"
 done
