@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Events, TrainingProgress } from '../../preload/contract.ts';
@@ -43,6 +43,29 @@ test('studio train refuses an unknown --augment preset before doing any work', a
   assert.notEqual(run.code, 0);
   assert.match(run.stderr, /--augment must be one of standard, strong/);
   assert.ok(!existsSync(out), 'nothing was written');
+});
+
+test('a two-thread run that fails mid-epoch rejects and closes its helper threads, so its process exits', async () => {
+  // If the helpers stayed up, this child would never exit and the test would time out.
+  const options = { name: 'fails', data, format: 'masks', variant: 'cbam', epochs: 2, batchSize: 4, inputSize: 64, learningRate: 1e-3, seed: 1, out: join(root, 'models', 'fails'), workers: 2, validate: false };
+  const script = `
+    const { train } = await import(${JSON.stringify(join(PROJECT_ROOT, 'main', 'training', 'trainer.ts'))});
+    let steps = 0;
+    const hooks = { progress() {}, gate: async () => { if (++steps > 2) throw new Error('stopped by the test'); return 'go'; } };
+    await train(${JSON.stringify(options)}, hooks).then(() => console.log('finished'), (e) => console.log('rejected: ' + e.message));
+  `;
+  // A file, not -e: worker threads inherit the parent's execArgv, and --input-type would break them.
+  const file = join(root, 'fails.mjs');
+  writeFileSync(file, script);
+  const child = spawn(process.execPath, ['--import', 'tsx', file], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  child.stdout.on('data', (b) => (stdout += b));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) => child.on('close', (c, s) => r([c, s])));
+  clearTimeout(timer);
+  assert.match(stdout, /rejected: stopped by the test/);
+  assert.equal(signal, null, 'the process had to be killed: its helper threads kept it alive');
+  assert.equal(code, 0);
 });
 
 test('studio train killed with SIGKILL resumes from its last checkpoint and finishes with a card and split', async () => {
