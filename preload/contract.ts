@@ -128,7 +128,7 @@ export function hasSpatialGates(variant: string): boolean {
 }
 export type Variant = (typeof VARIANTS)[number];
 
-/** Training augmentation presets (main/training/data.ts holds their ranges). */
+/** Training augmentation presets; main/training/data.ts applies their ranges (AUGMENTATION_RANGES). */
 export const AUGMENTATION_PRESETS = ['standard', 'strong'] as const;
 export type AugmentationPreset = (typeof AUGMENTATION_PRESETS)[number];
 

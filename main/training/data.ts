@@ -341,7 +341,6 @@ export interface Augmented {
   mask: Uint8Array;
 }
 
-
 /**
  * Random flips, rotation, scale, shift, brightness, contrast, gamma and speckle within a preset's
  * ranges, applied to the letterboxed bytes with one inverse affine map (bilinear for the image, nearest

@@ -87,12 +87,17 @@ interface CheckpointState {
 
 function comparable(o: TrainOptions): CheckpointState['options'] {
   const { name, data, format, variant, batchSize, inputSize, learningRate, seed, limit, base } = o;
-  return { name, data: resolve(data), format, variant, batchSize, inputSize, learningRate, seed, limit, base: base ? resolve(base) : undefined, attentionWeight: attentionWeightOf(o), augmentation: o.augmentation ?? 'standard' };
+  return { name, data: resolve(data), format, variant, batchSize, inputSize, learningRate, seed, limit, base: base ? resolve(base) : undefined, attentionWeight: attentionWeightOf(o), augmentation: augmentationOf(o) };
 }
 
 /** The gate supervision a run actually gets: none for variants without a spatial gate. */
 function attentionWeightOf(o: TrainOptions): number {
   return hasSpatialGates(o.variant) ? (o.attentionWeight ?? DEFAULT_ATTENTION_WEIGHT) : 0;
+}
+
+/** The augmentation a run actually gets. */
+function augmentationOf(o: TrainOptions): AugmentationPreset {
+  return o.augmentation ?? 'standard';
 }
 
 /** The settings in which a checkpoint differs from this run's; checkpoints from before attention supervision were unsupervised, and from before presets used the standard augmentation. */
@@ -327,7 +332,7 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
 
   const cache = new SampleCache(byId, S);
   const attentionWeight = attentionWeightOf(options);
-  const augmentation = options.augmentation ?? 'standard';
+  const augmentation = augmentationOf(options);
   const supervised = attentionWeight > 0 ? supervisedGate(model) : undefined;
   const objective = detectorObjective(model, attentionWeight);
   const pool = (options.workers ?? 1) > 1 ? await GradientPool.create(model, options.workers as number, backend, attentionWeight) : null;
@@ -368,7 +373,7 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
       const epochStart = performance.now();
       for (let step = 0; step < stepsPerEpoch; step++) {
         if ((await hooks.gate()) === 'cancel') {
-          await pool?.close();
+          // The catch below closes the helper threads.
           model.dispose();
           optimizer.dispose();
           throw new StudioError('CANCELLED', `training ${options.name} cancelled`);
