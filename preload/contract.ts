@@ -118,7 +118,7 @@ export interface OpenResult {
 // ---------------------------------------------------------------------------------------------------
 // Detector
 
-/** Weight of the deepest spatial gate's supervision by the lesion mask in training (see main/training/objective.ts). */
+/** Weight of the supervision of the spatial gate nearest the output by the lesion mask in training (see main/training/objective.ts). */
 export const DEFAULT_ATTENTION_WEIGHT = 0.5;
 export const VARIANTS = ['baseline', 'se', 'cbam', 'nonlocal'] as const;
 
@@ -364,7 +364,7 @@ export const requests = {
       learningRate: z.number().positive().max(1).default(1e-3),
       seed: z.number().int().min(0).max(2 ** 31 - 1).default(42),
       limit: z.number().int().min(1).optional(),
-      /** Supervision of the deepest CBAM spatial gate by the lesion mask (0 = unsupervised); ignored without gates. */
+      /** Supervision of the CBAM spatial gate nearest the output by the lesion mask (0 = unsupervised); ignored without gates. */
       attentionWeight: z.number().min(0).max(10).default(DEFAULT_ATTENTION_WEIGHT),
       augmentation: z.enum(AUGMENTATION_PRESETS).default('standard'),
     })

@@ -1,5 +1,5 @@
 /**
- * What `studio analyze` writes per image: the lesion probability and the deepest spatial attention as
+ * What `studio analyze` writes per image: the lesion probability and the spatial attention nearest the output (the supervised gate) as
  * 8-bit PNGs at the image's own size, and an overlay (image + heatmap + boxes); plus the CSV row format.
  */
 import sharp from 'sharp';

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { StudioError, type AttentionMap, type Finding, type Map2D, type Variant } from '../../preload/contract.ts';
 import { DEFAULT_FINDING_THRESHOLD, loadModel, readCard, MODEL_FILE } from './io.ts';
 import { GRADCAM_LAYER, OUTPUT_STRIDE, attentionLayerNames, buildInferenceModel, foldBatchNorm, inferVariant, type AttentionKind } from './model.ts';
-import { cropMap, findings, imageCells, strongestQuery } from './postprocess.ts';
+import { attentionOverImage, cropMap, findings, imageCells } from './postprocess.ts';
 import { gradCam } from './gradcam.ts';
 import { letterbox, type Letterbox, type RGBImage } from './preprocess.ts';
 import { averageMirrored, mirroredBatch, passes, type FlipSet } from './flips.ts';
@@ -28,12 +28,6 @@ export interface DetectOptions {
   minCells?: number;
   /** Average over these mirror images of the input (main/detector/flips.ts); default none. */
   flips?: FlipSet;
-}
-
-/** The stride of each attention layer's map: `stage{k}` is at stride 2^k. */
-function stageStride(name: string): number {
-  const m = /^stage(\d)/.exec(name);
-  return m ? 2 ** Number(m[1]) : OUTPUT_STRIDE;
 }
 
 export class LoadedDetector {
@@ -82,17 +76,7 @@ export class LoadedDetector {
       const attention: AttentionMap[] = [];
       for (let i = 1; i < outs.length; i++) {
         const { name, kind } = this.outputs[i];
-        const stride = stageStride(name);
-        const side = S / stride;
-        const cells = imageCells(box, stride);
-        const data = await output(i);
-        if (kind === 'spatial') {
-          attention.push({ name, kind: 'spatial', map: cropMap(data, side, cells.cols, cells.rows) });
-        } else {
-          const query = strongestQuery(heatmap, OUTPUT_STRIDE, stride, side);
-          const positions = side * side;
-          attention.push({ name, kind: 'nonlocal', map: cropMap(data.subarray(query * positions, (query + 1) * positions), side, cells.cols, cells.rows) });
-        }
+        attention.push(attentionOverImage(name, kind as AttentionKind, await output(i), outs[i].shape, S, box, heatmap, OUTPUT_STRIDE));
       }
       const found = findings(heatmap, OUTPUT_STRIDE, box, image.width, image.height, { threshold: options.threshold ?? DEFAULT_FINDING_THRESHOLD, minCells: options.minCells });
       return { variant: this.variant, ms: performance.now() - started, passes: passes(flips), heatmap, attention, findings: found };

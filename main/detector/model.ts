@@ -7,7 +7,12 @@
  *     baseline: none · se: SqueezeExcite · cbam: ChannelGate then spatial gate
  *     nonlocal: cbam, plus non-local self-attention at stage 4
  *   decoder (top-down, like an FPN with sub-pixel upsampling): stage4 → ×2 + lateral(stage3) → conv
- *     → ×2 + lateral(stage2) → conv → 1×1 → `lesion_logits` → sigmoid `lesion`  [N, S/4, S/4, 1]
+ *     [→ decoder spatial gate, cbam and nonlocal] → ×2 + lateral(stage2) → conv → 1×1 → `lesion_logits`
+ *     → sigmoid `lesion`  [N, S/4, S/4, 1]
+ *
+ * The decoder gate is a CBAM spatial gate on the stride-8 decoder features, which carry stage 4's context
+ * and stage 3's detail: the map training supervises with the lesion mask and the pointing game scores.
+ * Models trained before it existed (their gates end at stage 4) load and run as they were.
  *
  * Constraints from training on wasm/cpu (see shared FACTS): no MaxPool, no UpSampling2D, no resize ops
  * in the graph; pooling is mean/max reduction, upsampling is PixelShuffle (reshape/transpose).
@@ -28,6 +33,8 @@ export interface ModelConfig {
   decoderWidth?: number;
   /** Prior lesion probability the output bias starts at (keeps early focal/BCE losses stable). */
   priorProbability?: number;
+  /** A CBAM spatial gate on the stride-8 decoder features (variants with spatial gates; default on). */
+  decoderGate?: boolean;
 }
 
 export const DEFAULT_WIDTHS = [16, 32, 64, 96];
@@ -36,6 +43,8 @@ export const DEFAULT_DECODER_WIDTH = 24;
 export const OUTPUT_STRIDE = 4;
 export const LESION_OUTPUT = 'lesion';
 export const LESION_LOGITS = 'lesion_logits';
+/** The decoder's spatial gate, at stride 8. */
+export const DECODER_GATE = 'decoder/cbam_spatial8';
 
 export function stageOutputName(stage: number): string {
   return `stage${stage}/out`;
@@ -82,7 +91,14 @@ function checkConfig(config: ModelConfig): Required<ModelConfig> {
   }
   const widths = config.widths ?? DEFAULT_WIDTHS;
   if (widths.length !== 4 || widths.some((w) => !Number.isInteger(w) || w < 4)) throw new Error('widths must be four channel counts ≥ 4');
-  return { variant: config.variant, inputSize: config.inputSize, widths, decoderWidth: config.decoderWidth ?? DEFAULT_DECODER_WIDTH, priorProbability: config.priorProbability ?? 0.05 };
+  return {
+    variant: config.variant,
+    inputSize: config.inputSize,
+    widths,
+    decoderWidth: config.decoderWidth ?? DEFAULT_DECODER_WIDTH,
+    priorProbability: config.priorProbability ?? 0.05,
+    decoderGate: hasSpatialGates(config.variant) && (config.decoderGate ?? true),
+  };
 }
 
 /**
@@ -111,6 +127,12 @@ function build(config: ModelConfig, folded: boolean): tf.LayersModel {
   let y = new PixelShuffle({ factor: 2, name: 'decoder/up8' }).apply(conv1x1(stages[3], 4 * d, 'decoder/expand16')) as tf.SymbolicTensor;
   y = tf.layers.add({ name: 'decoder/merge8' }).apply([y, conv1x1(stages[2], d, 'decoder/lateral8')]) as tf.SymbolicTensor;
   y = convBnRelu(y, d, 1, 'decoder/refine8', folded);
+  if (c.decoderGate) {
+    // Stage 4's gate sees the whole image but peaks only at 16-px cell centres; this one, on features
+    // that already hold stage 4's context, resolves 8-px cells.
+    const map = new SpatialAttentionMap({ name: DECODER_GATE }).apply(y) as tf.SymbolicTensor;
+    y = new ApplySpatialGate({ name: 'decoder/cbam_apply8' }).apply([y, map]) as tf.SymbolicTensor;
+  }
   // Stride 8 → 4, merge stage 2.
   y = new PixelShuffle({ factor: 2, name: 'decoder/up4' }).apply(conv1x1(y, 4 * d, 'decoder/expand8')) as tf.SymbolicTensor;
   y = tf.layers.add({ name: 'decoder/merge4' }).apply([y, conv1x1(stages[1], d, 'decoder/lateral4')]) as tf.SymbolicTensor;
@@ -131,7 +153,25 @@ export function modelConfigOf(model: tf.LayersModel): Required<Omit<ModelConfig,
     inputSize: model.inputs[0].shape[1] as number,
     widths: [1, 2, 3, 4].map((k) => outChannels(`stage${k}/down/conv`)),
     decoderWidth: outChannels('decoder/lateral8'),
+    decoderGate: model.layers.some((l) => l.name === DECODER_GATE),
   };
+}
+
+/**
+ * A model of a spatial-gate variant trained before the decoder gate existed, rebuilt with one: every
+ * other layer keeps its trained weights (matched by name), the new gate starts fresh. Fine-tuning uses it,
+ * so a base of the old architecture trains into the current one. Other models are returned as they are.
+ */
+export function withDecoderGate(model: tf.LayersModel): tf.LayersModel {
+  const config = modelConfigOf(model);
+  if (config.decoderGate || !hasSpatialGates(config.variant)) return model;
+  const upgraded = buildModel({ ...config, decoderGate: true });
+  const byName = new Map(model.layers.map((l) => [l.name, l]));
+  for (const layer of upgraded.layers) {
+    const source = byName.get(layer.name);
+    if (source && layer.weights.length) layer.setWeights(source.getWeights());
+  }
+  return upgraded;
 }
 
 /**
@@ -188,10 +228,10 @@ export function attentionLayerNames(model: tf.LayersModel): { name: string; kind
 }
 
 /**
- * The deepest CBAM spatial gate, if the model has one: the map training supervises with the lesion mask
- * and the pointing game scores.
+ * The CBAM spatial gate nearest the output, if the model has one (the decoder gate, or in models trained
+ * before it, stage 4's): the map training supervises with the lesion mask and the pointing game scores.
  */
-export function deepestSpatialGate(model: tf.LayersModel): string | undefined {
+export function lastSpatialGate(model: tf.LayersModel): string | undefined {
   return attentionLayerNames(model)
     .filter((a) => a.kind === 'spatial')
     .pop()?.name;

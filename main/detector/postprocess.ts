@@ -3,7 +3,7 @@
  * (so each covers the image's full extent), and findings from connected components of the thresholded
  * lesion map, in the original image's pixel coordinates.
  */
-import type { Finding, Map2D } from '../../preload/contract.ts';
+import type { AttentionMap, Finding, Map2D } from '../../preload/contract.ts';
 import type { Letterbox } from './preprocess.ts';
 
 /** Cells of a stride-`stride` map of the `box.size` input that the image covers (at least one). */
@@ -99,4 +99,20 @@ export function strongestQuery(heatmap: Map2D, heatmapStride: number, stride: nu
   const py = (peak - px) / heatmap.width;
   const ratio = stride / heatmapStride;
   return Math.min(side - 1, Math.floor(py / ratio)) * side + Math.min(side - 1, Math.floor(px / ratio));
+}
+
+/**
+ * One attention output of the network for one image (`data`, shaped `dims` after the batch axis:
+ * spatial [side, side, 1], non-local [side², side²]) as the map over the image's extent. The grid side is
+ * read from the output itself, not from the layer's name: gates sit at stages and in the decoder.
+ * A non-local map is the row of the query position where the lesion heatmap is strongest.
+ */
+export function attentionOverImage(name: string, kind: 'spatial' | 'nonlocal', data: Float32Array, dims: readonly number[], inputSize: number, box: Letterbox, heatmap: Map2D, heatmapStride: number): AttentionMap {
+  const side = kind === 'spatial' ? dims[1] : Math.round(Math.sqrt(dims[1]));
+  const stride = inputSize / side;
+  const cells = imageCells(box, stride);
+  if (kind === 'spatial') return { name, kind, map: cropMap(data, side, cells.cols, cells.rows) };
+  const query = strongestQuery(heatmap, heatmapStride, stride, side);
+  const positions = side * side;
+  return { name, kind, map: cropMap(data.subarray(query * positions, (query + 1) * positions), side, cells.cols, cells.rows) };
 }

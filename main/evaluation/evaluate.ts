@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { type EvaluationReport, type FrocPoint, StudioError } from '../../preload/contract.ts';
-import { buildInferenceModel, deepestSpatialGate } from '../detector/model.ts';
+import { buildInferenceModel, lastSpatialGate } from '../detector/model.ts';
 import { averageMirrored, isFlipSet, mirroredBatch, passes, type FlipSet } from '../detector/flips.ts';
 import { loadModel, readCard } from '../detector/io.ts';
 import { openDataset, SampleCache, splitDataset, validRegion, type DatasetFormat, type Split, type SplitName } from '../training/data.ts';
@@ -49,7 +49,7 @@ export interface FullReport extends EvaluationReport {
   diceByThreshold: Record<string, number>;
   sensitivity1FP: number;
   frocCurve: FrocPoint[];
-  /** Which map the pointing game used: the deepest CBAM spatial gate, or the lesion heatmap (baseline). */
+  /** Which map the pointing game used: the CBAM spatial gate training supervises (nearest the output), or the lesion heatmap (baseline). */
   pointingSource: string;
   pointingByModule: Record<string, number>;
   /**
@@ -99,11 +99,11 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
   const candidatesAt = new Map(THRESHOLDS.map((t) => [t, [] as { gt: GroundTruth; predictions: Prediction[] }[]]));
 
   const spatial = outputs.map((o, i) => ({ ...o, index: i })).filter((o) => o.kind === 'spatial');
-  const deepestName = deepestSpatialGate(trained);
-  const deepest = spatial.find((s) => s.name === deepestName);
+  const supervisedName = lastSpatialGate(trained);
+  const supervised = spatial.find((s) => s.name === supervisedName);
   const pointingHits: Record<string, number> = Object.fromEntries(spatial.map((s) => [s.name, 0]));
   let heatmapHits = 0;
-  // Hits of the map the pointing game is scored on (the deepest gate, else the heatmap): lesions, and images.
+  // Hits of the map the pointing game is scored on (the supervised gate, else the heatmap): lesions, and images.
   let sourceLesionHits = 0;
   let sourceImageHits = 0;
   let imagesWithLesions = 0;
@@ -145,7 +145,7 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
       const map = upsample(arrays[s.index], w as number, h as number, size, size);
       const hits = pointingGame(map, gt, 0, valid).hits;
       pointingHits[s.name] += hits;
-      if (s === deepest) sourceHits = hits;
+      if (s === supervised) sourceHits = hits;
     }
     sourceLesionHits += sourceHits;
     if (sourceHits > 0) sourceImageHits++;
@@ -178,7 +178,7 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
     diceByThreshold: Object.fromEntries([...diceAt].map(([t, v]) => [t.toFixed(2), v / ids.length])),
     sensitivity1FP: f.points.find((p) => p.fpPerImage === 1)?.sensitivity ?? 0,
     frocCurve: f.curve,
-    pointingSource: deepest ? `attention ${deepest.name}` : 'lesion heatmap (the baseline has no attention module)',
+    pointingSource: supervised ? `attention ${supervised.name}` : 'lesion heatmap (the baseline has no attention module)',
     pointingByModule: { ...pointingByModule, heatmap: lesions ? heatmapHits / lesions : 0 },
     pointingCeiling: lesions ? imagesWithLesions / lesions : 0,
     latency: { ...lat, batch1: true },

@@ -8,19 +8,13 @@ import type * as Ort from 'onnxruntime-node';
 import type { AttentionMap, Variant } from '../../preload/contract.ts';
 import { DEFAULT_FINDING_THRESHOLD, MODEL_FILE } from '../detector/io.ts';
 import { OUTPUT_STRIDE, type AttentionKind } from '../detector/model.ts';
-import { cropMap, findings, imageCells, strongestQuery } from '../detector/postprocess.ts';
+import { attentionOverImage, cropMap, findings, imageCells } from '../detector/postprocess.ts';
 import { letterbox, type RGBImage } from '../detector/preprocess.ts';
 import { averageMirrored, mirroredBatch, passes } from '../detector/flips.ts';
 
 import type { DetectOptions, RawDetection } from '../detector/inference.ts';
 import { OnnxExportError, onnxModelFor, type OnnxMeta } from './cache.ts';
 import { createSession, type OrtModule, type Provider } from './ort.ts';
-
-/** The stride of an attention layer's map: `stage{k}` is at stride 2^k. */
-function stageStride(name: string): number {
-  const m = /^stage(\d)/.exec(name);
-  return m ? 2 ** Number(m[1]) : OUTPUT_STRIDE;
-}
 
 export class OnnxDetector {
   readonly inputSize: number;
@@ -82,17 +76,7 @@ export class OnnxDetector {
     const heatmap = cropMap(output(lesionSpec.name, 'lesion'), S / OUTPUT_STRIDE, lesionCells.cols, lesionCells.rows);
     const attention: AttentionMap[] = [];
     for (const { name, kind } of maps) {
-      const stride = stageStride(name);
-      const side = S / stride;
-      const cells = imageCells(box, stride);
-      const data = output(name, kind);
-      if (kind === 'spatial') {
-        attention.push({ name, kind: 'spatial', map: cropMap(data, side, cells.cols, cells.rows) });
-      } else {
-        const query = strongestQuery(heatmap, OUTPUT_STRIDE, stride, side);
-        const positions = side * side;
-        attention.push({ name, kind: 'nonlocal', map: cropMap(data.subarray(query * positions, (query + 1) * positions), side, cells.cols, cells.rows) });
-      }
+      attention.push(attentionOverImage(name, kind as AttentionKind, output(name, kind), outs[name].dims, S, box, heatmap, OUTPUT_STRIDE));
     }
     const found = findings(heatmap, OUTPUT_STRIDE, box, image.width, image.height, { threshold: options.threshold ?? DEFAULT_FINDING_THRESHOLD, minCells: options.minCells });
     return { variant: this.variant, ms: performance.now() - started, passes: passes(flips), heatmap, attention, findings: found };

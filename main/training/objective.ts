@@ -1,23 +1,24 @@
 /**
  * The training objective of a detector: the lesion-map loss, plus, for variants with CBAM spatial gates,
- * supervision of the deepest gate by the lesion mask (BCE of its values, and a pointing loss on its order).
+ * supervision of the gate nearest the output by the lesion mask (BCE of its values, and a pointing loss on its order).
  *
  * Why supervise the gate: left to itself, CBAM's spatial gate learns whatever re-weighting helps the
  * decoder, which is rarely "the lesion" (shipped unsupervised models put the stage-4 gate's maximum inside
  * the lesion for 18% (BUSI) and 52% (Kvasir) of test lesions). A clinician reads the map as "where the
  * model looks", so the studio trains it to mean that, from the mask at the gate's resolution, as in
- * attention-guided training (Li et al., "Tell Me Where to Look", CVPR 2018). Only the deepest gate is supervised: shallower gates stay free to pass the context the decoder
+ * attention-guided training (Li et al., "Tell Me Where to Look", CVPR 2018). Only the gate nearest the output is supervised (the decoder's; stage 4's in models
+ * trained before the decoder gate): earlier gates stay free to pass the context the decoder
  * needs, and the viewer shows both kinds.
  */
 import * as tf from '@tensorflow/tfjs';
-import { deepestSpatialGate, LESION_OUTPUT } from '../detector/model.ts';
+import { lastSpatialGate, LESION_OUTPUT } from '../detector/model.ts';
 import { attentionLoss, lesionLoss, pointingLoss } from './loss.ts';
 
 // The gate term's default weight, against a lesion loss (focal ×10 + Dice) of ≈ 0.3–1 during training.
 export { DEFAULT_ATTENTION_WEIGHT } from '../../preload/contract.ts';
 
-/** The spatial gate the objective supervises, and the pointing game scores: the deepest one, if any. */
-export const supervisedGate = deepestSpatialGate;
+/** The spatial gate the objective supervises, and the pointing game scores: the one nearest the output, if any. */
+export const supervisedGate = lastSpatialGate;
 
 export type Objective = (x: tf.Tensor4D, y: tf.Tensor4D) => tf.Scalar;
 

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { type AugmentationPreset, describeAugmentation, hasSpatialGates, StudioError, type TrainingProgress, type Variant } from '../../preload/contract.ts';
-import { atInputSize, buildModel } from '../detector/model.ts';
+import { atInputSize, buildModel, DECODER_GATE, withDecoderGate } from '../detector/model.ts';
 import { loadModel, readCard, saveModel, type ModelCard } from '../detector/io.ts';
 import { averageMirrored, FLIP_SETS, mirroredBatch, passes, type FlipSet } from '../detector/flips.ts';
 import { connectedComponents } from '../evaluation/components.ts';
@@ -42,7 +42,7 @@ export interface TrainOptions {
   /** Threads computing each step's gradients (data parallel, see parallel.ts); default 1. */
   workers?: number;
   /**
-   * Weight of the deepest CBAM spatial gate's supervision by the lesion mask (objective.ts); 0 leaves the
+   * Weight of the supervision of the CBAM spatial gate nearest the output by the lesion mask (objective.ts); 0 leaves the
    * gate unsupervised. Ignored by variants without a spatial gate. Default DEFAULT_ATTENTION_WEIGHT.
    */
   attentionWeight?: number;
@@ -312,7 +312,17 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
       if (card.variant !== options.variant) {
         throw new StudioError('INVALID_PAYLOAD', `base model is ${card.variant}; this run is ${options.variant}`, 'baseModel');
       }
-      const base = await loadModel(options.base);
+      const loaded = await loadModel(options.base);
+      let base: tf.LayersModel;
+      try {
+        base = withDecoderGate(loaded);
+      } catch (e) {
+        loaded.dispose();
+        throw e;
+      }
+      if (base !== loaded) loaded.dispose();
+      const gainedGate = base !== loaded;
+      if (gainedGate) log(`the base predates the decoder gate: fine-tuning adds one (fresh weights; every other layer keeps the base's)`);
       if (card.inputSize === S) model = base;
       else {
         try {
@@ -323,6 +333,8 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
         log(`fine-tuning at ${S}px from a base trained at ${card.inputSize}px (the network is fully convolutional)`);
       }
       lineage = baseTraining(options.base);
+      // In the lineage, which the checkpoint keeps, so a resumed run's card still says so.
+      if (gainedGate) lineage = { ...lineage, architecture: `no decoder gate; this run added ${DECODER_GATE} with fresh weights` };
     } else {
       model = buildModel({ variant: options.variant, inputSize: S });
     }

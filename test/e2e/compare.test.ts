@@ -98,11 +98,11 @@ test('two models side by side paint their own overlays on one image, and zoom, p
   assert.equal((await canvasStats(page, image(0))).hash, bare.hash, 'the image layer is untouched by the overlay');
   await screenshot(page, 'compare-sbs-heatmap');
 
-  // The deepest spatial attention: CBAM shows its stage-4 map, the baseline says it has none.
+  // The supervised spatial gate (the one nearest the output): CBAM shows its decoder gate, the baseline says it has none.
   await page.locator('[data-testid="sbs-layer"]').selectOption('deepest');
   await page.waitForFunction((s) => document.querySelector(s)?.getAttribute('data-overlay') === 'none', overlay(baseline));
   assert.match((await page.locator(`[data-testid="sbs-note-${baseline}"]`).textContent()) ?? '', /baseline: no attention module/);
-  assert.match((await page.locator(`[data-testid="sbs-legend-${cbam}"]`).textContent()) ?? '', /stage4\/cbam_spatial/);
+  assert.match((await page.locator(`[data-testid="sbs-legend-${cbam}"]`).textContent()) ?? '', /decoder\/cbam_spatial8/);
   await painted(page);
   const att = await canvasStats(page, overlay(cbam));
   assert.notEqual(att.hash, heat[cbam].hash, 'the attention map looks like the heatmap');

@@ -59,6 +59,7 @@ test('the worker runs a nonlocal model and returns the lesion map and every atte
       ['stage3/cbam_spatial', 'spatial', 16, 8],
       ['stage4/cbam_spatial', 'spatial', 8, 4],
       ['stage4/nonlocal_attention', 'nonlocal', 8, 4],
+      ['decoder/cbam_spatial8', 'spatial', 16, 8],
     ],
   );
   for (const a of r.attention) assert.ok(a.map.data.every((v) => v >= 0 && v <= 1), a.name);
@@ -172,7 +173,7 @@ test('detector channels: models.list, detector.run and detector.gradcam on an op
     assert.equal(r.imageId, 'img1');
     assert.ok(r.backend.length > 0);
     assert.deepEqual([r.heatmap.width, r.heatmap.height], [32, 20]);
-    assert.equal(r.attention.length, 5);
+    assert.equal(r.attention.length, 6);
     const g = await service.handlers['detector.gradcam']({ imageId: 'img1', frame: 0, model: 'cbam256' });
     assert.equal(g.layer, 'stage4/out');
     assert.deepEqual([g.map.width, g.map.height], [16, 10]);

@@ -103,7 +103,7 @@ test('studio train killed with SIGKILL resumes from its last checkpoint and fini
   assert.equal(card.training.history.length, 4, 'every epoch, before and after the kill, is in the history');
   assert.equal(card.hyperparameters.seed, 3);
   assert.match(card.kernels, card.backend === 'wasm' ? /^(native conv kernels|wasm's own)/ : /own$/, 'the card says which convolution kernels trained it');
-  assert.deepEqual(card.hyperparameters.attentionSupervision, { layer: 'stage4/cbam_spatial', weight: 0.5 }, 'cbam trains its deepest gate supervised by default');
+  assert.deepEqual(card.hyperparameters.attentionSupervision, { layer: 'decoder/cbam_spatial8', weight: 0.5 }, 'cbam trains its decoder gate, the one nearest the output, supervised by default');
   // The test-time flips are the validation's best, and the thresholds were calibrated with them.
   const diceByFlips = card.calibration.diceByFlips as Record<string, number>;
   assert.deepEqual(Object.keys(diceByFlips).sort(), ['h', 'hv', 'none']);

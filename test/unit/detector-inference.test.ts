@@ -22,7 +22,8 @@ test('detect returns the cropped lesion map, and for non-local the affinity row 
   const { input, box } = letterbox(image, S);
   assert.deepEqual([box.width, box.height], [64, 32]);
   const x = tf.tensor4d(input, [1, S, S, 3]);
-  const [lesion, ...maps] = buildInferenceModel(model).model.predict(x) as tf.Tensor[];
+  const inference = buildInferenceModel(model);
+  const [lesion, ...maps] = inference.model.predict(x) as tf.Tensor[];
   const full = lesion.dataSync();
   assert.deepEqual([r.heatmap.width, r.heatmap.height], [16, 8]);
   for (let y = 0; y < 8; y++) for (let c = 0; c < 16; c++) assert.ok(Math.abs(r.heatmap.data[y * 16 + c] - full[y * 16 + c]) < 1e-4);
@@ -32,7 +33,7 @@ test('detect returns the cropped lesion map, and for non-local the affinity row 
   const px = peak % 16;
   const py = Math.floor(peak / 16);
   const query = Math.floor(py / 4) * 4 + Math.floor(px / 4); // stride 4 → stride 16 on a 4×4 grid
-  const affinity = maps[maps.length - 1].arraySync() as number[][][];
+  const affinity = maps[inference.outputs.findIndex((o) => o.kind === 'nonlocal') - 1].arraySync() as number[][][];
   const row = affinity[0][query];
   const nonlocal = r.attention.find((a) => a.kind === 'nonlocal')!;
   assert.deepEqual([nonlocal.map.width, nonlocal.map.height], [4, 2]);

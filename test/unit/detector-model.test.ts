@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { VARIANTS, atInputSize, attentionLayerNames, buildInferenceModel, buildModel, foldBatchNorm, modelConfigOf, modelFlops } from '../../main/detector/model.ts';
+import { DECODER_GATE, VARIANTS, atInputSize, attentionLayerNames, buildInferenceModel, buildModel, lastSpatialGate, foldBatchNorm, modelConfigOf, modelFlops, withDecoderGate } from '../../main/detector/model.ts';
 import { findingThreshold, loadModel, readCard, saveModel, listModels } from '../../main/detector/io.ts';
 import { SpatialAttentionMap, pixelShuffle } from '../../main/detector/layers/index.ts';
 import { StudioError } from '../../preload/contract.ts';
@@ -23,8 +23,8 @@ process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 const EXPECTED_ATTENTION: Record<string, string[]> = {
   baseline: [],
   se: [],
-  cbam: ['stage1/cbam_spatial', 'stage2/cbam_spatial', 'stage3/cbam_spatial', 'stage4/cbam_spatial'],
-  nonlocal: ['stage1/cbam_spatial', 'stage2/cbam_spatial', 'stage3/cbam_spatial', 'stage4/cbam_spatial', 'stage4/nonlocal_attention'],
+  cbam: ['stage1/cbam_spatial', 'stage2/cbam_spatial', 'stage3/cbam_spatial', 'stage4/cbam_spatial', 'decoder/cbam_spatial8'],
+  nonlocal: ['stage1/cbam_spatial', 'stage2/cbam_spatial', 'stage3/cbam_spatial', 'stage4/cbam_spatial', 'stage4/nonlocal_attention', 'decoder/cbam_spatial8'],
 };
 
 for (const variant of VARIANTS) {
@@ -45,8 +45,8 @@ for (const variant of VARIANTS) {
       const name = outputs[i].name;
       if (name === 'lesion') assert.deepEqual(t.shape, [2, S / 4, S / 4, 1]);
       else if (outputs[i].kind === 'spatial') {
-        const k = Number(/stage(\d)/.exec(name)![1]);
-        assert.deepEqual(t.shape, [2, S / 2 ** k, S / 2 ** k, 1], name);
+        const stride = name === 'decoder/cbam_spatial8' ? 8 : 2 ** Number(/stage(\d)/.exec(name)![1]);
+        assert.deepEqual(t.shape, [2, S / stride, S / stride, 1], name);
       } else {
         const side = S / 16;
         assert.deepEqual(t.shape, [2, side * side, side * side], name);
@@ -81,7 +81,7 @@ test('folding BatchNorm into the convolutions keeps every output (lesion and att
     const model = buildModel({ variant, inputSize: S, widths: [8, 16, 24, 32] });
     for (const w of model.weights) if (w.name.includes('/bn/')) w.write(tf.randomUniform(w.shape as number[], 0.5, 1.5));
     const folded = foldBatchNorm(model);
-    assert.deepEqual(modelConfigOf(folded), { variant, inputSize: S, widths: [8, 16, 24, 32], decoderWidth: 24 });
+    assert.deepEqual(modelConfigOf(folded), { variant, inputSize: S, widths: [8, 16, 24, 32], decoderWidth: 24, decoderGate: true });
     assert.ok(!folded.layers.some((l) => l.getClassName() === 'BatchNormalization'));
     const x = tf.randomUniform([1, S, S, 3]);
     const a = [buildInferenceModel(model).model.predict(x)].flat() as tf.Tensor[];
@@ -95,7 +95,7 @@ test('a trained network rebuilt at another input size keeps every weight and run
     const model = buildModel({ variant, inputSize: 32, widths: [8, 16, 24, 32] });
     for (const w of model.weights) if (w.name.includes('/bn/')) w.write(tf.randomUniform(w.shape as number[], 0.5, 1.5));
     const big = atInputSize(model, 64);
-    assert.deepEqual(modelConfigOf(big), { variant, inputSize: 64, widths: [8, 16, 24, 32], decoderWidth: 24 });
+    assert.deepEqual(modelConfigOf(big), { variant, inputSize: 64, widths: [8, 16, 24, 32], decoderWidth: 24, decoderGate: true });
     const a = model.getWeights();
     const b = big.getWeights();
     assert.equal(a.length, b.length);
@@ -112,6 +112,37 @@ test('a trained network rebuilt at another input size keeps every weight and run
     [big, same, model].forEach((m) => m.dispose());
   }
   assert.throws(() => atInputSize(buildModel({ variant: 'cbam', inputSize: 32 }), 40), /multiple of 16/);
+});
+
+test('a model trained before the decoder gate keeps its architecture when folded or resized, and gains the gate, with every other weight kept, when upgraded', () => {
+  const old = buildModel({ variant: 'cbam', inputSize: 32, widths: [8, 16, 24, 32], decoderGate: false });
+  for (const w of old.weights) if (w.name.includes('/bn/')) w.write(tf.randomUniform(w.shape as number[], 0.5, 1.5));
+  assert.equal(modelConfigOf(old).decoderGate, false);
+  assert.ok(!attentionLayerNames(old).some((a) => a.name === DECODER_GATE));
+  // Folding or resizing an old model must not add an untrained gate to it.
+  const x = tf.randomUniform([1, 32, 32, 3]);
+  const folded = foldBatchNorm(old);
+  assert.equal(modelConfigOf(folded).decoderGate, false);
+  const diff = tf.max(tf.abs(tf.sub(old.predict(x) as tf.Tensor, folded.predict(x) as tf.Tensor))).dataSync()[0];
+  assert.ok(diff < 1e-4, `folded old model differs by ${diff}`);
+  assert.equal(modelConfigOf(atInputSize(old, 64)).decoderGate, false);
+
+  const upgraded = withDecoderGate(old);
+  assert.equal(modelConfigOf(upgraded).decoderGate, true);
+  assert.equal(lastSpatialGate(upgraded), DECODER_GATE);
+  for (const layer of old.layers) {
+    const a = layer.getWeights();
+    const b = upgraded.getLayer(layer.name).getWeights();
+    assert.equal(a.length, b.length, layer.name);
+    a.forEach((t, i) => assert.deepEqual(Array.from(t.dataSync()), Array.from(b[i].dataSync()), `${layer.name} weight ${i}`));
+  }
+  const fresh = buildModel({ variant: 'cbam', inputSize: 32, widths: [8, 16, 24, 32] });
+  assert.equal(withDecoderGate(fresh), fresh, 'a model that has the gate is returned as it is');
+  const baseline = buildModel({ variant: 'baseline', inputSize: 32 });
+  assert.equal(withDecoderGate(baseline), baseline, 'a variant without spatial gates gets none');
+  assert.equal(modelConfigOf(baseline).decoderGate, false);
+  tf.dispose(x);
+  [old, folded, upgraded, fresh, baseline].forEach((m) => m.dispose());
 });
 
 test('the spatial attention map is σ(conv7×7([mean_c; max_c]) + b), as in CBAM', () => {

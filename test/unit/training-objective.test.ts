@@ -1,13 +1,13 @@
 /**
  * The training objective's attention supervision: the gate target is the mask pooled to the gate's
  * resolution, the term is added with its weight to the lesion loss (and only for variants with a spatial
- * gate), its gradients on wasm equal cpu's, it leaks no tensors, and it actually teaches the deepest gate
+ * gate), its gradients on wasm equal cpu's, it leaks no tensors, and it actually teaches the supervised gate
  * to point at the lesion.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { buildModel, LESION_OUTPUT } from '../../main/detector/model.ts';
+import { buildModel, DECODER_GATE, LESION_OUTPUT } from '../../main/detector/model.ts';
 import { useBackend } from '../../main/training/backend.ts';
 import { attentionLoss, lesionLoss, pointingLoss } from '../../main/training/loss.ts';
 import { detectorObjective, gateSupervision, supervisedGate } from '../../main/training/objective.ts';
@@ -62,10 +62,10 @@ test('the objective adds the weighted gate term to the lesion loss, and only whe
   const y = tf.tensor4d(uniform(2 * (S / 4) ** 2, 2).map((v) => (v > 0.7 ? 1 : 0)), [2, S / 4, S / 4, 1]);
   for (const variant of ['cbam', 'nonlocal'] as const) {
     const model = buildModel({ variant, inputSize: S, widths: [4, 4, 8, 8], decoderWidth: 4 });
-    assert.equal(supervisedGate(model), 'stage4/cbam_spatial');
+    assert.equal(supervisedGate(model), DECODER_GATE);
     const plain = scalar(detectorObjective(model, 0)(x, y));
     const supervised = scalar(detectorObjective(model, 0.5)(x, y));
-    const probe = tf.model({ inputs: model.inputs, outputs: [model.getLayer(LESION_OUTPUT).output, model.getLayer('stage4/cbam_spatial').output] as tf.SymbolicTensor[] });
+    const probe = tf.model({ inputs: model.inputs, outputs: [model.getLayer(LESION_OUTPUT).output, model.getLayer(DECODER_GATE).output] as tf.SymbolicTensor[] });
     const [lesion, gate] = probe.apply(x, { training: true }) as tf.Tensor[];
     const lesionOnly = scalar(lesionLoss(lesion, y));
     const gateTerm = scalar(gateSupervision(gate, y));
@@ -166,7 +166,7 @@ function discs(n: number, S: number, seed: number): { x: Float32Array; masks: Ui
   return { x, masks };
 }
 
-test('attention supervision teaches the deepest gate to point at the lesion on held-out images', () => {
+test('attention supervision teaches the supervised gate to point at the lesion on held-out images', () => {
   const S = 64;
   const s4 = S / 4;
   const n = 32;
@@ -193,9 +193,10 @@ test('attention supervision teaches the deepest gate to point at the lesion on h
   const xt = tf.tensor4d(train.x, [n, S, S, 3]);
   const yt = tf.tensor4d(y, [n, s4, s4, 1]);
   for (let step = 0; step < 60; step++) tf.dispose(opt.minimize(() => objective(xt, yt), true) ?? []);
-  const gateModel = tf.model({ inputs: model.inputs, outputs: model.getLayer('stage4/cbam_spatial').output as tf.SymbolicTensor });
+  const gateModel = tf.model({ inputs: model.inputs, outputs: model.getLayer(supervisedGate(model) as string).output as tf.SymbolicTensor });
   const gates = tf.tidy(() => gateModel.predict(tf.tensor4d(held.x, [16, S, S, 3])) as tf.Tensor).dataSync();
-  const g = S / 16;
+  const g = S / 8;
+  const cell = S / g;
   let hits = 0;
   held.masks.forEach((mask, i) => {
     let best = 0;
@@ -203,7 +204,7 @@ test('attention supervision teaches the deepest gate to point at the lesion on h
     // The maximal gate cell points at the lesion when the cell overlaps it.
     const [gy, gx] = [Math.floor(best / g), best % g];
     let inside = 0;
-    for (let yy = gy * 16; yy < gy * 16 + 16; yy++) for (let xx = gx * 16; xx < gx * 16 + 16; xx++) inside += mask[yy * S + xx];
+    for (let yy = gy * cell; yy < gy * cell + cell; yy++) for (let xx = gx * cell; xx < gx * cell + cell; xx++) inside += mask[yy * S + xx];
     if (inside > 0) hits++;
   });
   tf.dispose([xt, yt]);

@@ -5,7 +5,7 @@ import { numberOption, parseArgs } from '../args.ts';
 import { ProgressBar } from '../progress.ts';
 
 const USAGE =
-  `studio train --data DIR --variant baseline|se|cbam|nonlocal --epochs N --out models/NAME [--format masks|coco|review] [--input-size 256] [--batch 8] [--lr 0.001] [--seed 42] [--limit N] [--base MODEL_DIR] [--backend wasm|cpu] [--workers N (data-parallel threads)] [--attention-weight W (supervise the deepest spatial gate by the mask; 0 = unsupervised; default 0.5)] [--augment standard|strong (standard: ${describeAugmentation('standard')}; strong: ${describeAugmentation('strong')})] [--no-validate]`;
+  `studio train --data DIR --variant baseline|se|cbam|nonlocal --epochs N --out models/NAME [--format masks|coco|review] [--input-size 256] [--batch 8] [--lr 0.001] [--seed 42] [--limit N] [--base MODEL_DIR] [--backend wasm|cpu] [--workers N (data-parallel threads)] [--attention-weight W (supervise the spatial gate nearest the output by the mask; 0 = unsupervised; default 0.5)] [--augment standard|strong (standard: ${describeAugmentation('standard')}; strong: ${describeAugmentation('strong')})] [--no-validate]`;
 
 export const command: Command = {
   summary: 'train a detector variant on a dataset (resumes from its checkpoint after an interruption)',

@@ -190,7 +190,7 @@ export function ComparePanel({ api }: { api: StudioApi }) {
             </table>
             <LineChart series={series} width={560} height={300} logX xTicks={RATES} xLabel="false positives per image" yLabel="lesion sensitivity" yMax={1} ariaLabel="FROC curves" />
             <p className="muted small">
-              Pointing game: share of lesions whose attention maximum lies inside them (deepest CBAM spatial gate; the baseline has no attention module and is scored on its lesion heatmap).
+              Pointing game: share of lesions whose attention maximum lies inside them (the CBAM spatial gate training supervises, nearest the output; the baseline has no attention module and is scored on its lesion heatmap).
               One maximum per image can point at only one lesion; pointing/img scores each image with a lesion once, as Zhang et al. (2016) do.
             </p>
           </>

@@ -6,7 +6,8 @@
  * score threshold) are shared, so the panes differ only by model.
  *
  * Attention layers are named per variant (`stage3/cbam_spatial`, `stage4/nonlocal_attention`), so the map
- * is chosen by depth ("deepest spatial", "stage k", "non-local") and each pane finds its own layer, or
+ * is chosen by role ("supervised gate": the spatial gate nearest the output, the decoder's or in older
+ * models stage 4's; "stage k"; "non-local") and each pane finds its own layer, or
  * says that its variant has none.
  */
 import { memo, useCallback, useEffect, useMemo, useRef, useState } from 'react';
@@ -465,7 +466,7 @@ export function SideBySide({ api }: { api: StudioApi }) {
           <select value={shared.layer} onChange={(e) => set({ layer: e.target.value })} data-testid="sbs-layer">
             <option value="none">None</option>
             <option value="heatmap">Lesion probability</option>
-            <option value="deepest">Attention · deepest spatial</option>
+            <option value="deepest">Attention · supervised gate (nearest the output)</option>
             {stages.map((s) => (
               <option key={s} value={`stage${s}`}>
                 Attention · stage {s}

@@ -194,7 +194,7 @@ export function TrainingPanel({ api }: { api: StudioApi }) {
             </select>
           </label>
           {hasSpatialGates(form.variant) && (
-            <label title="Trains the deepest spatial gate to cover the lesion mask, so its map shows where the lesion is; 0 leaves the gate unsupervised">
+            <label title="Trains the spatial gate nearest the output (the decoder's) to cover the lesion mask, so its map shows where the lesion is; 0 leaves the gate unsupervised">
               Attention supervision
               <input type="number" step="0.1" min={0} max={10} aria-label="attention supervision weight" value={form.attentionWeight} placeholder={String(DEFAULT_ATTENTION_WEIGHT)} onChange={(e) => set('attentionWeight', e.target.value)} />
             </label>
