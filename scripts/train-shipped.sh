@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Repeats the last training stage of the shipped models: each fine-tunes the shipped model of the same
 # name for EPOCHS more epochs with `studio train`'s defaults
-# (cbam: the deepest spatial gate supervised by the mask), one run at a time with one data-parallel thread
+# (cbam: the spatial gate nearest the output supervised by the mask; a base without the decoder gate gains one), one run at a time with one data-parallel thread
 # per core (the trainer picks its test-time flips on the validation split), then calibrates its thresholds
 # on the validation split with those flips and evaluates it on its test split.
 # Each card records its whole history (hyperparameters.base and baseTraining, down to the first run).
