@@ -14,7 +14,8 @@ import { createTrainingHandlers } from '../../main/training/handlers.ts';
 import { EventHub } from '../../main/services/events.ts';
 import type { ServiceContext } from '../../main/services/context.ts';
 import { loadSettings, PROJECT_ROOT } from '../../main/settings.ts';
-import { loadModel } from '../../main/detector/io.ts';
+import { loadModel, saveModel } from '../../main/detector/io.ts';
+import { buildModel, DECODER_GATE } from '../../main/detector/model.ts';
 import * as tf from '@tensorflow/tfjs';
 import { makeDiscDataset } from './training-fixtures.ts';
 
@@ -156,6 +157,28 @@ test('studio train fine-tunes a base trained at another input size, starting fro
   const wrong = await runCli(['train', '--data', data, '--variant', 'baseline', '--epochs', '1', '--out', join(root, 'models', 'wrong'), '--input-size', '48', '--batch', '4', '--base', base]).done;
   assert.notEqual(wrong.code, 0);
   assert.match(wrong.stderr, /base model is cbam; this run is baseline/);
+});
+
+test('fine-tuning a cbam model from before the decoder gate adds the gate, keeps every other weight and says so in the card', async () => {
+  const base = join(root, 'models', 'discs-old-cbam');
+  const old = buildModel({ variant: 'cbam', inputSize: 32, decoderGate: false });
+  await saveModel(old, base, { name: 'discs-old-cbam', variant: 'cbam', inputSize: 32 });
+  const out = join(root, 'models', 'discs-gated');
+  const run = await runCli(['train', '--data', data, '--variant', 'cbam', '--epochs', '1', '--out', out, '--input-size', '32', '--batch', '4', '--seed', '3', '--lr', '1e-9', '--base', base]).done;
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stderr, /the base predates the decoder gate/);
+  const card = JSON.parse(readFileSync(join(out, 'card.json'), 'utf8'));
+  assert.equal(card.hyperparameters.baseTraining.architecture, `no decoder gate; this run added ${DECODER_GATE} with fresh weights`);
+  assert.deepEqual(card.hyperparameters.attentionSupervision, { layer: DECODER_GATE, weight: 0.5 });
+  const tuned = await loadModel(out);
+  assert.ok(tuned.layers.some((l) => l.name === DECODER_GATE), 'the fine-tuned model has the decoder gate');
+  const kernel = (m: tf.LayersModel) => m.getLayer('stage4/cbam_spatial').getWeights()[0].dataSync();
+  const [ka, kb] = [kernel(old), kernel(tuned)];
+  let moved = 0;
+  for (let i = 0; i < ka.length; i++) moved = Math.max(moved, Math.abs(ka[i] - kb[i]));
+  assert.ok(moved < 1e-5, `the fine-tune moved the base's stage-4 gate by ${moved}`);
+  old.dispose();
+  tuned.dispose();
 });
 
 test('the training service runs in a worker, streams progress, pauses and resumes, and compares models', async () => {
