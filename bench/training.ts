@@ -28,7 +28,7 @@ async function trainingThroughput(report: Report, backend: string, variant: 'bas
   const optimizer = tf.train.adam(1e-3);
   const x = tf.randomUniform([B, S, S, 3]);
   const y = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([B, S / 4, S / 4, 1]), 0.9), 'float32'));
-  // The objective studio train minimises: cbam's deepest gate is supervised by the mask.
+  // The objective studio train minimises: cbam's gate nearest the output (the decoder's) is supervised by the mask.
   const objective = detectorObjective(model, DEFAULT_ATTENTION_WEIGHT);
   const step = () => {
     const loss = optimizer.minimize(() => objective(x as tf.Tensor4D, y as tf.Tensor4D), true) as tf.Scalar;

@@ -185,7 +185,7 @@ export interface ModelInfo {
 }
 
 export interface AttentionMap {
-  /** Layer name, for example `stage3/cbam_spatial` or `stage4/nonlocal`. */
+  /** Layer name, for example `stage3/cbam_spatial`, `decoder/cbam_spatial8` or `stage4/nonlocal_attention`. */
   name: string;
   kind: 'spatial' | 'nonlocal';
   map: Map2D;

@@ -190,15 +190,15 @@ export async function analyze(options: AnalysisOptions): Promise<AnalysisSummary
           const own = image.data.byteOffset === 0 && image.data.byteLength === image.data.buffer.byteLength;
           const r = await engine.detect(options.modelDir, image, { threshold, flips, transfer: own && !wanted.has('overlay') });
           const spatial = r.attention.filter((a) => a.kind === 'spatial');
-          const deepest = spatial[spatial.length - 1];
-          const names = { heatmap: wanted.has('heatmap') ? `${stem}.heatmap.png` : null, attention: deepest && wanted.has('attention') ? `${stem}.attention.png` : null, overlay: wanted.has('overlay') ? `${stem}.overlay.png` : null };
+          const supervised = spatial[spatial.length - 1];
+          const names = { heatmap: wanted.has('heatmap') ? `${stem}.heatmap.png` : null, attention: supervised && wanted.has('attention') ? `${stem}.attention.png` : null, overlay: wanted.has('overlay') ? `${stem}.overlay.png` : null };
           const writes: Promise<void>[] = [];
           if (names.overlay) {
             const heat = await mapToGrey(r.heatmap, width, height);
             if (names.heatmap) writes.push(writeGreyPng(heat, width, height, join(out, names.heatmap)));
             writes.push(writeOverlayPng(image, heat, r.findings, join(out, names.overlay)));
           } else if (names.heatmap) writes.push(writeMapPng(r.heatmap, width, height, join(out, names.heatmap)));
-          if (names.attention && deepest) writes.push(writeMapPng(deepest.map, width, height, join(out, names.attention)));
+          if (names.attention && supervised) writes.push(writeMapPng(supervised.map, width, height, join(out, names.attention)));
           await Promise.all(writes);
           const entry: AnalysisEntry = { image: path, width, height, model: options.modelName, backend, findings: r.findings, outputs: names, ms: Math.round(r.ms * 10) / 10, views: r.passes };
           await rec?.record(path, entry);

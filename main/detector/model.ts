@@ -167,9 +167,14 @@ export function withDecoderGate(model: tf.LayersModel): tf.LayersModel {
   if (config.decoderGate || !hasSpatialGates(config.variant)) return model;
   const upgraded = buildModel({ ...config, decoderGate: true });
   const byName = new Map(model.layers.map((l) => [l.name, l]));
-  for (const layer of upgraded.layers) {
-    const source = byName.get(layer.name);
-    if (source && layer.weights.length) layer.setWeights(source.getWeights());
+  try {
+    for (const layer of upgraded.layers) {
+      const source = byName.get(layer.name);
+      if (source && layer.weights.length) layer.setWeights(source.getWeights());
+    }
+  } catch (e) {
+    upgraded.dispose();
+    throw e;
   }
   return upgraded;
 }
@@ -249,7 +254,7 @@ export function inferVariant(model: tf.LayersModel): Variant {
 /**
  * The inference model: the trained model's weights, with outputs
  *   [0] `lesion` [N, S/4, S/4, 1], then one per attention module, in `attentionLayerNames` order:
- *   spatial: [N, h, w, 1] at that stage's resolution; nonlocal: the affinity matrix [N, hw, hw] over
+ *   spatial: [N, h, w, 1] at that gate's resolution (its stage's, or stride 8 for the decoder gate); nonlocal: the affinity matrix [N, hw, hw] over
  *   stage-4 positions (row i = where query position i looks).
  */
 export function buildInferenceModel(trained: tf.LayersModel): { model: tf.LayersModel; outputs: { name: string; kind: AttentionKind | 'lesion' }[] } {

@@ -49,7 +49,7 @@ export interface FullReport extends EvaluationReport {
   diceByThreshold: Record<string, number>;
   sensitivity1FP: number;
   frocCurve: FrocPoint[];
-  /** Which map the pointing game used: the CBAM spatial gate training supervises (nearest the output), or the lesion heatmap (baseline). */
+  /** Which map the pointing game used: the CBAM spatial gate nearest the output (the one training supervises unless --attention-weight 0), or the lesion heatmap (baseline). */
   pointingSource: string;
   pointingByModule: Record<string, number>;
   /**

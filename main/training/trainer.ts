@@ -322,7 +322,7 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
       }
       if (base !== loaded) loaded.dispose();
       const gainedGate = base !== loaded;
-      if (gainedGate) log(`the base predates the decoder gate: fine-tuning adds one (fresh weights; every other layer keeps the base's)`);
+      if (gainedGate) log(`the base predates the decoder gate: fine-tuning adds one (fresh weights, so it starts near 0.5 everywhere and the first steps re-balance the decoder; every other layer keeps the base's)`);
       if (card.inputSize === S) model = base;
       else {
         try {
@@ -334,7 +334,8 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
       }
       lineage = baseTraining(options.base);
       // In the lineage, which the checkpoint keeps, so a resumed run's card still says so.
-      if (gainedGate) lineage = { ...lineage, architecture: `no decoder gate; this run added ${DECODER_GATE} with fresh weights` };
+      // Worded from the base's side, so it stays true when this card's lineage nests under a later run's.
+      if (gainedGate) lineage = { ...lineage, architecture: `no decoder gate; the run fine-tuned from this model added ${DECODER_GATE} with fresh weights` };
     } else {
       model = buildModel({ variant: options.variant, inputSize: S });
     }

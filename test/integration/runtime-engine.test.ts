@@ -73,6 +73,7 @@ test('onnxruntime workers return the TF.js workers\' lesion map, attention maps 
   const image = synthetic(300, 150, 5);
   const [a, b] = await Promise.all([onnx.detect(nl, image, { threshold: 0.04 }), tfjs.detect(nl, image, { threshold: 0.04 })]);
   assert.equal((await tfjs.backend()).runtime, 'tfjs');
+  assert.equal(a.attention.length, 6);
   assert.deepEqual(a.attention.map((m) => [m.name, m.map.width, m.map.height]).at(-1), ['decoder/cbam_spatial8', 16, 8], 'the decoder gate, on its stride-8 grid over the 128×64 image region');
   assertSameDetection(a, b);
   assert.ok(existsSync(join(nl, ONNX_FILE)) && existsSync(join(nl, ONNX_META)), 'the export is cached next to model.json');

@@ -168,7 +168,7 @@ test('fine-tuning a cbam model from before the decoder gate adds the gate, keeps
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stderr, /the base predates the decoder gate/);
   const card = JSON.parse(readFileSync(join(out, 'card.json'), 'utf8'));
-  assert.equal(card.hyperparameters.baseTraining.architecture, `no decoder gate; this run added ${DECODER_GATE} with fresh weights`);
+  assert.equal(card.hyperparameters.baseTraining.architecture, `no decoder gate; the run fine-tuned from this model added ${DECODER_GATE} with fresh weights`);
   assert.deepEqual(card.hyperparameters.attentionSupervision, { layer: DECODER_GATE, weight: 0.5 });
   const tuned = await loadModel(out);
   assert.ok(tuned.layers.some((l) => l.name === DECODER_GATE), 'the fine-tuned model has the decoder gate');

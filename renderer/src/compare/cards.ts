@@ -16,7 +16,7 @@ export interface CardSummary {
   complete: boolean;
   backend?: string;
   data?: string;
-  /** 'supervised by the mask (stage4/cbam_spatial, weight 0.5)', 'unsupervised', or 'none' (no spatial gate). */
+  /** 'supervised by the mask (decoder/cbam_spatial8, weight 0.5)', 'unsupervised', or 'none' (no spatial gate). */
   attention: string;
   /** Mirrored views each prediction averaged in the recorded test metrics (else the card's flips): 1, 2 or 4. */
   views: number;
