@@ -320,8 +320,8 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
         loaded.dispose();
         throw e;
       }
-      if (base !== loaded) loaded.dispose();
       const gainedGate = base !== loaded;
+      if (gainedGate) loaded.dispose();
       if (gainedGate) log(`the base predates the decoder gate: fine-tuning adds one (fresh weights, so it starts near 0.5 everywhere and the first steps re-balance the decoder; every other layer keeps the base's)`);
       if (card.inputSize === S) model = base;
       else {
