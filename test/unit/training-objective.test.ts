@@ -12,7 +12,7 @@ import { useBackend } from '../../main/training/backend.ts';
 import { attentionLoss, lesionLoss, pointingLoss } from '../../main/training/loss.ts';
 import { detectorObjective, gateSupervision, supervisedGate } from '../../main/training/objective.ts';
 import { settleBatchNormQuickly } from '../../main/training/trainer.ts';
-import { onBackend, values } from './tensor-helpers.ts';
+import { onBackend, seeded, values } from './tensor-helpers.ts';
 
 await useBackend('wasm');
 
@@ -88,14 +88,10 @@ test('the objective adds the weighted gate term to the lesion loss, and only whe
 
 test('the supervised objective has the same gradients on wasm as on cpu, and the gate term reaches the gate', () => {
   const S = 64;
-  const model = buildModel({ variant: 'nonlocal', inputSize: S, widths: [8, 8, 16, 16], decoderWidth: 8 });
-  // Seeded weights, each with its initialiser's spread: with fresh random ones, two of the 4×4 gate cells
-  // can land within rounding of each other, and the pointing loss's maximum (where the objective is not
-  // differentiable) then picks different cells on cpu and wasm (a clean-clone CI run saw 1.4% on one kernel).
-  model.weights.forEach((w, k) => {
-    const spread = tf.tidy(() => Math.sqrt(tf.moments(w.read()).variance.dataSync()[0]));
-    if (spread > 0) w.write(tf.tensor(values(w.read().size, 1000 + k).map((u) => u * spread * Math.sqrt(12)), w.shape as number[]));
-  });
+  // Seeded initialisers: with fresh random weights, two gate cells can land within rounding of each other,
+  // and the pointing loss's maximum (where the objective is not differentiable) then picks different cells
+  // on cpu and wasm (a clean-clone CI run saw 1.4% on one kernel). This seed's gates are well apart.
+  const model = seeded(1000, () => buildModel({ variant: 'nonlocal', inputSize: S, widths: [8, 8, 16, 16], decoderWidth: 8 }));
   const xv = uniform(2 * S * S * 3, 3);
   const yv = uniform(2 * (S / 4) ** 2, 4).map((v) => (v > 0.6 ? 1 : 0));
   const gradsOn = (backend: string, weight: number) =>
@@ -166,54 +162,72 @@ function discs(n: number, S: number, seed: number): { x: Float32Array; masks: Ui
   return { x, masks };
 }
 
-test('attention supervision teaches the supervised gate to point at the lesion on held-out images', (t) => {
+/**
+ * Trains a small cbam model on bright discs with the given gate weight, from initial weights fixed by
+ * `seed`, and measures its supervised gate on held-out disc images: in how many the gate's maximal cell
+ * overlaps the disc, and (median over images) how much higher the gate is on cells mostly inside the disc
+ * than on cells without any of it.
+ */
+function trainGateOnDiscs(seed: number, gateWeight: number): { hits: number; contrast: number; held: number } {
   const S = 64;
   const s4 = S / 4;
   const n = 32;
+  const H = 64;
   const train = discs(n, S, 11);
-  const held = discs(16, S, 12);
+  const held = discs(H, S, 12);
   const y = new Float32Array(n * s4 * s4);
   train.masks.forEach((m, i) => {
     for (let p = 0; p < S * S; p++) y[i * s4 * s4 + Math.floor(Math.floor(p / S) / 4) * s4 + Math.floor((p % S) / 4)] += m[p] / 16;
   });
-  const model = buildModel({ variant: 'cbam', inputSize: S, widths: [8, 8, 16, 16], decoderWidth: 8 });
-  // Layer initialisers are unseeded: replace every random weight by deterministic values of the same
-  // spread, so the run (and its count of hits) is the same every time.
-  model.setWeights(
-    model.getWeights().map((w, i) =>
-      tf.tidy(() => {
-        const std = tf.moments(w).variance.sqrt().dataSync()[0];
-        return std > 0 ? tf.tensor(values(w.size, 100 + i).map((v) => v * std * Math.sqrt(12)), w.shape) : w.clone();
-      }),
-    ),
-  );
+  const model = seeded(seed, () => buildModel({ variant: 'cbam', inputSize: S, widths: [8, 8, 16, 16], decoderWidth: 8 }));
   settleBatchNormQuickly(model);
-  const objective = detectorObjective(model, 1);
+  const objective = detectorObjective(model, gateWeight);
   const opt = tf.train.adam(5e-3);
   const xt = tf.tensor4d(train.x, [n, S, S, 3]);
   const yt = tf.tensor4d(y, [n, s4, s4, 1]);
   for (let step = 0; step < 100; step++) tf.dispose(opt.minimize(() => objective(xt, yt), true) ?? []);
   const gateModel = tf.model({ inputs: model.inputs, outputs: model.getLayer(supervisedGate(model) as string).output as tf.SymbolicTensor });
-  const gates = tf.tidy(() => gateModel.predict(tf.tensor4d(held.x, [16, S, S, 3])) as tf.Tensor).dataSync();
-  const g = S / 8;
-  const cell = S / g;
-  let hits = 0;
-  held.masks.forEach((mask, i) => {
-    let best = 0;
-    for (let c = 1; c < g * g; c++) if (gates[i * g * g + c] > gates[i * g * g + best]) best = c;
-    // The maximal gate cell points at the lesion when the cell overlaps it.
-    const [gy, gx] = [Math.floor(best / g), best % g];
-    let inside = 0;
-    for (let yy = gy * cell; yy < gy * cell + cell; yy++) for (let xx = gx * cell; xx < gx * cell + cell; xx++) inside += mask[yy * S + xx];
-    if (inside > 0) hits++;
-  });
+  const gates = tf.tidy(() => gateModel.predict(tf.tensor4d(held.x, [H, S, S, 3])) as tf.Tensor).dataSync();
   tf.dispose([xt, yt]);
   opt.dispose();
   model.dispose();
-  // An untrained or unsupervised stage-4 gate's maximum landed on the disc in about 0–6 of 16 (measured);
-  // chance is about 2 of 16. Supervised, the decoder gate (8×8 cells here) hit 12–15 of 16 over six runs
-  // of 100 steps, and 11 once in 60: the run is not bit-reproducible here (cause not found), so the
-  // bound leaves room below the spread while staying far above an unsupervised gate.
-  t.diagnostic(`hits: ${hits} of 16`);
-  assert.ok(hits >= 10, `the gate's maximum lies on the disc in ${hits} of 16 held-out images`);
+  const g = S / 8;
+  const cell = S / g;
+  let hits = 0;
+  const contrasts: number[] = [];
+  held.masks.forEach((mask, i) => {
+    const gate = gates.subarray(i * g * g, (i + 1) * g * g);
+    const covered = (c: number) => {
+      let inside = 0;
+      for (let yy = 0; yy < cell; yy++) for (let xx = 0; xx < cell; xx++) inside += mask[(Math.floor(c / g) * cell + yy) * S + (c % g) * cell + xx];
+      return inside / (cell * cell);
+    };
+    let best = 0;
+    for (let c = 1; c < g * g; c++) if (gate[c] > gate[best]) best = c;
+    if (covered(best) > 0) hits++;
+    const mean = (cells: number[]) => cells.reduce((s, c) => s + gate[c], 0) / cells.length;
+    const all = [...gate.keys()];
+    const onDisc = all.filter((c) => covered(c) > 0.5);
+    const offDisc = all.filter((c) => covered(c) === 0);
+    // Every held-out disc (radius ≥ 6.4 px) covers most of at least one 8-px cell.
+    contrasts.push(mean(onDisc) / mean(offDisc));
+  });
+  contrasts.sort((a, b) => a - b);
+  return { hits, contrast: contrasts[H >> 1], held: H };
+}
+
+test('attention supervision teaches the supervised gate to point at the lesion on held-out images', (t) => {
+  // The initial weights are seeded so the run is the same every time on a machine; another kernel path
+  // (STUDIO_NATIVE_KERNELS=off) rounds differently and moved this seed's hits from 50 to 54 of 64. The seed
+  // is not picked for a good result: over seeds 1–10, nine gave 47–64 hits of 64 and a gate 11–79× higher on
+  // the disc than off it, and one (seed 10) had not yet learnt in 100 steps (29 hits, 3.7×). Trained the
+  // same way without gate supervision, this init's gate points at the disc in 6 of 64 (chance is about 8)
+  // and is lower on it than off it (0.7×): the run below is the control that shows supervision did it.
+  const supervised = trainGateOnDiscs(1, 1);
+  const unsupervised = trainGateOnDiscs(1, 0);
+  t.diagnostic(`supervised: ${supervised.hits} of ${supervised.held} hits, gate ${supervised.contrast.toFixed(1)}× higher on the disc`);
+  t.diagnostic(`unsupervised: ${unsupervised.hits} of ${unsupervised.held} hits, ${unsupervised.contrast.toFixed(2)}×`);
+  assert.ok(supervised.hits >= 40, `the gate's maximum lies on the disc in ${supervised.hits} of ${supervised.held} held-out images`);
+  assert.ok(supervised.contrast >= 5, `the gate is only ${supervised.contrast.toFixed(2)}× higher on the disc than off it`);
+  assert.ok(supervised.hits >= unsupervised.hits + 20 && supervised.contrast >= 3 * unsupervised.contrast, 'supervision, not the lesion loss alone, taught the gate');
 });
