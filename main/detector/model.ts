@@ -45,6 +45,8 @@ export const LESION_OUTPUT = 'lesion';
 export const LESION_LOGITS = 'lesion_logits';
 /** The decoder's spatial gate, at stride 8. */
 export const DECODER_GATE = 'decoder/cbam_spatial8';
+/** The layer that reads the decoder gate's output. */
+const GATE_FEEDS = 'decoder/expand8';
 
 export function stageOutputName(stage: number): string {
   return `stage${stage}/out`;
@@ -159,8 +161,14 @@ export function modelConfigOf(model: tf.LayersModel): Required<Omit<ModelConfig,
 
 /**
  * A model of a spatial-gate variant trained before the decoder gate existed, rebuilt with one: every
- * other layer keeps its trained weights (matched by name), the new gate starts fresh. Fine-tuning uses it,
- * so a base of the old architecture trains into the current one. Other models are returned as they are.
+ * other layer keeps its trained weights (matched by name). Fine-tuning uses it, so a base of the old
+ * architecture trains into the current one. Other models are returned as they are.
+ *
+ * The upgrade preserves the base's function exactly: the new gate starts with a zero kernel (so it is
+ * sigmoid(0) = 0.5 on every cell) and the 1×1 conv it feeds has its kernel doubled, which undoes the
+ * halving. A fresh random gate would instead scale decoder features by an arbitrary map, and the first
+ * epochs of a fine-tune would be spent repairing a model that had been good. The zero kernel still
+ * learns: its gradient is the gate's input descriptors times the sigmoid's slope, not zero.
  */
 export function withDecoderGate(model: tf.LayersModel): tf.LayersModel {
   const config = modelConfigOf(model);
@@ -172,6 +180,13 @@ export function withDecoderGate(model: tf.LayersModel): tf.LayersModel {
       const source = byName.get(layer.name);
       if (source && layer.weights.length) layer.setWeights(source.getWeights());
     }
+    tf.tidy(() => {
+      const gate = upgraded.getLayer(DECODER_GATE);
+      gate.setWeights(gate.getWeights().map((w) => tf.zerosLike(w)));
+      const fed = upgraded.getLayer(GATE_FEEDS);
+      const [kernel, ...rest] = fed.getWeights();
+      fed.setWeights([tf.mul(kernel, 2), ...rest]);
+    });
   } catch (e) {
     upgraded.dispose();
     throw e;

@@ -322,7 +322,7 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
       }
       const gainedGate = base !== loaded;
       if (gainedGate) loaded.dispose();
-      if (gainedGate) log(`the base predates the decoder gate: fine-tuning adds one (fresh weights, so it starts near 0.5 everywhere and the first steps re-balance the decoder; every other layer keeps the base's)`);
+      if (gainedGate) log(`the base predates the decoder gate: fine-tuning adds one (it starts at 0.5 on every cell, with the conv it feeds doubled, so the model starts as exactly the base's function; every other layer keeps the base's weights)`);
       if (card.inputSize === S) model = base;
       else {
         try {
@@ -335,7 +335,7 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
       lineage = baseTraining(options.base);
       // In the lineage, which the checkpoint keeps, so a resumed run's card still says so.
       // Worded from the base's side, so it stays true when this card's lineage nests under a later run's.
-      if (gainedGate) lineage = { ...lineage, architecture: `no decoder gate; the run fine-tuned from this model added ${DECODER_GATE} with fresh weights` };
+      if (gainedGate) lineage = { ...lineage, architecture: `no decoder gate; the run fine-tuned from this model added ${DECODER_GATE}, starting as the base's own function (the gate 0.5 on every cell, the conv it feeds doubled)` };
     } else {
       model = buildModel({ variant: options.variant, inputSize: S });
     }

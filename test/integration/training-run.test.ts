@@ -159,19 +159,34 @@ test('studio train fine-tunes a base trained at another input size, starting fro
   assert.match(wrong.stderr, /base model is cbam; this run is baseline/);
 });
 
-test('fine-tuning a cbam model from before the decoder gate adds the gate, keeps every other weight and says so in the card', async () => {
+test('fine-tuning a cbam model from before the decoder gate adds the gate, keeps every other weight, survives kill -9 and says so in the card', async () => {
   const base = join(root, 'models', 'discs-old-cbam');
   const old = buildModel({ variant: 'cbam', inputSize: 32, decoderGate: false });
   await saveModel(old, base, { name: 'discs-old-cbam', variant: 'cbam', inputSize: 32 });
   const out = join(root, 'models', 'discs-gated');
-  const run = await runCli(['train', '--data', data, '--variant', 'cbam', '--epochs', '1', '--out', out, '--input-size', '32', '--batch', '4', '--seed', '3', '--lr', '1e-9', '--base', base]).done;
+  const args = ['train', '--data', data, '--variant', 'cbam', '--epochs', '3', '--out', out, '--input-size', '32', '--batch', '4', '--seed', '3', '--lr', '1e-9', '--base', base];
+  // Killed once its first checkpoint (already with the gate) is complete: the resumed run must not add a
+  // second gate, and must keep the lineage that only the first run could work out from the base.
+  const first = runCli(args);
+  const stateFile = join(out, 'checkpoint', 'state.json');
+  const deadline = Date.now() + 120_000;
+  while (!existsSync(stateFile) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(existsSync(stateFile), 'no checkpoint appeared within 2 minutes');
+  first.kill('SIGKILL');
+  const killed = await first.done;
+  assert.equal(killed.signal, 'SIGKILL');
+  assert.match(killed.stderr, /the base predates the decoder gate/);
+  assert.ok(!existsSync(join(out, 'card.json')), 'the killed run must not have finished');
+  const run = await runCli(args).done;
   assert.equal(run.code, 0, run.stderr);
-  assert.match(run.stderr, /the base predates the decoder gate/);
+  assert.match(run.stderr, /resuming discs-gated from its epoch-\d checkpoint/);
+  assert.doesNotMatch(run.stderr, /the base predates the decoder gate/, 'the resumed run continues the upgraded model');
   const card = JSON.parse(readFileSync(join(out, 'card.json'), 'utf8'));
-  assert.equal(card.hyperparameters.baseTraining.architecture, `no decoder gate; the run fine-tuned from this model added ${DECODER_GATE} with fresh weights`);
+  assert.ok(card.training.resumedFrom >= 1, `the card says it resumed (${card.training.resumedFrom})`);
+  assert.equal(card.hyperparameters.baseTraining.architecture, `no decoder gate; the run fine-tuned from this model added ${DECODER_GATE}, starting as the base's own function (the gate 0.5 on every cell, the conv it feeds doubled)`);
   assert.deepEqual(card.hyperparameters.attentionSupervision, { layer: DECODER_GATE, weight: 0.5 });
   const tuned = await loadModel(out);
-  assert.ok(tuned.layers.some((l) => l.name === DECODER_GATE), 'the fine-tuned model has the decoder gate');
+  assert.equal(tuned.layers.filter((l) => l.name.includes('cbam_spatial8')).length, 1, 'the fine-tuned model has one decoder gate');
   const kernel = (m: tf.LayersModel) => m.getLayer('stage4/cbam_spatial').getWeights()[0].dataSync();
   const [ka, kb] = [kernel(old), kernel(tuned)];
   let moved = 0;

@@ -114,7 +114,7 @@ test('a trained network rebuilt at another input size keeps every weight and run
   assert.throws(() => atInputSize(buildModel({ variant: 'cbam', inputSize: 32 }), 40), /multiple of 16/);
 });
 
-test('a model trained before the decoder gate keeps its architecture when folded or resized, and gains the gate, with every other weight kept, when upgraded', () => {
+test('a model trained before the decoder gate keeps its architecture when folded or resized, and gains the gate when upgraded, as the same function as before with every other weight kept', () => {
   const old = buildModel({ variant: 'cbam', inputSize: 32, widths: [8, 16, 24, 32], decoderGate: false });
   for (const w of old.weights) if (w.name.includes('/bn/')) w.write(tf.randomUniform(w.shape as number[], 0.5, 1.5));
   assert.equal(modelConfigOf(old).decoderGate, false);
@@ -134,8 +134,22 @@ test('a model trained before the decoder gate keeps its architecture when folded
     const a = layer.getWeights();
     const b = upgraded.getLayer(layer.name).getWeights();
     assert.equal(a.length, b.length, layer.name);
-    a.forEach((t, i) => assert.deepEqual(Array.from(t.dataSync()), Array.from(b[i].dataSync()), `${layer.name} weight ${i}`));
+    // The conv fed by the new gate carries its kernel doubled, to undo the gate's initial 0.5.
+    const scale = (i: number) => (layer.name === 'decoder/expand8' && i === 0 ? 2 : 1);
+    a.forEach((t, i) => assert.deepEqual(Array.from(b[i].dataSync()), Array.from(t.dataSync()).map((v) => v * scale(i)), `${layer.name} weight ${i}`));
   }
+  // So the upgrade predicts exactly what the base did, and its gate still learns from there.
+  const before = old.predict(x) as tf.Tensor;
+  const after = upgraded.predict(x) as tf.Tensor;
+  const change = tf.max(tf.abs(tf.sub(before, after))).dataSync()[0];
+  assert.ok(change < 1e-5, `the upgraded model's lesion map differs from its base's by ${change}`);
+  const gateOut = tf.model({ inputs: upgraded.inputs, outputs: upgraded.getLayer(DECODER_GATE).output as tf.SymbolicTensor }).predict(x) as tf.Tensor;
+  assert.deepEqual([...new Set(gateOut.dataSync())], [0.5], 'the fresh gate is 0.5 on every cell');
+  const weight = tf.randomUniform(after.shape);
+  const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(upgraded.apply(x) as tf.Tensor, weight)) as tf.Scalar);
+  const gateKernel = Object.entries(grads).find(([k]) => k.startsWith(`${DECODER_GATE}/kernel`))?.[1];
+  assert.ok(gateKernel && tf.max(tf.abs(gateKernel)).dataSync()[0] > 0, 'the zero-initialised gate kernel gets a gradient');
+  tf.dispose([before, after, gateOut, weight, value, ...Object.values(grads)]);
   const fresh = buildModel({ variant: 'cbam', inputSize: 32, widths: [8, 16, 24, 32] });
   assert.equal(withDecoderGate(fresh), fresh, 'a model that has the gate is returned as it is');
   const baseline = buildModel({ variant: 'baseline', inputSize: 32 });
