@@ -38,6 +38,20 @@ function runCli(args: string[], onLine?: (line: string) => void): { done: Promis
   return { done, kill: (sig) => child.kill(sig), pid: child.pid as number };
 }
 
+/** Runs `studio train` and SIGKILLs it as soon as its first checkpoint is complete (state.json is written last, then swapped in). */
+async function killAtFirstCheckpoint(args: string[], out: string) {
+  const first = runCli(args);
+  const stateFile = join(out, 'checkpoint', 'state.json');
+  const deadline = Date.now() + 120_000;
+  while (!existsSync(stateFile) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(existsSync(stateFile), 'no checkpoint appeared within 2 minutes');
+  first.kill('SIGKILL');
+  const killed = await first.done;
+  assert.equal(killed.signal, 'SIGKILL');
+  assert.ok(!existsSync(join(out, 'card.json')), 'the killed run must not have finished');
+  return { killed, stateFile };
+}
+
 test('studio train refuses an unknown --augment preset before doing any work', async () => {
   const out = join(root, 'models', 'bad-augment');
   const run = await runCli(['train', '--data', data, '--variant', 'cbam', '--epochs', '1', '--out', out, '--augment', 'wild']).done;
@@ -72,16 +86,7 @@ test('a two-thread run that fails mid-epoch rejects and closes its helper thread
 test('studio train killed with SIGKILL resumes from its last checkpoint and finishes with a card and split', async () => {
   const out = join(root, 'models', 'discs-cbam');
   const args = ['train', '--data', data, '--variant', 'cbam', '--epochs', '4', '--out', out, '--input-size', '64', '--batch', '4', '--seed', '3'];
-  const first = runCli(args);
-  // Kill as soon as the epoch-1 checkpoint is complete (its state.json is written last, then swapped in).
-  const stateFile = join(out, 'checkpoint', 'state.json');
-  const deadline = Date.now() + 120_000;
-  while (!existsSync(stateFile) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  assert.ok(existsSync(stateFile), 'no checkpoint appeared within 2 minutes');
-  first.kill('SIGKILL');
-  const killed = await first.done;
-  assert.equal(killed.signal, 'SIGKILL');
-  assert.ok(!existsSync(join(out, 'card.json')), 'the killed run must not have finished');
+  const { stateFile } = await killAtFirstCheckpoint(args, out);
   const savedEpoch = JSON.parse(readFileSync(stateFile, 'utf8')).epoch as number;
   assert.ok(savedEpoch >= 1 && savedEpoch < 4);
 
@@ -167,16 +172,8 @@ test('fine-tuning a cbam model from before the decoder gate adds the gate, keeps
   const args = ['train', '--data', data, '--variant', 'cbam', '--epochs', '3', '--out', out, '--input-size', '32', '--batch', '4', '--seed', '3', '--lr', '1e-9', '--base', base];
   // Killed once its first checkpoint (already with the gate) is complete: the resumed run must not add a
   // second gate, and must keep the lineage that only the first run could work out from the base.
-  const first = runCli(args);
-  const stateFile = join(out, 'checkpoint', 'state.json');
-  const deadline = Date.now() + 120_000;
-  while (!existsSync(stateFile) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  assert.ok(existsSync(stateFile), 'no checkpoint appeared within 2 minutes');
-  first.kill('SIGKILL');
-  const killed = await first.done;
-  assert.equal(killed.signal, 'SIGKILL');
+  const { killed } = await killAtFirstCheckpoint(args, out);
   assert.match(killed.stderr, /the base predates the decoder gate/);
-  assert.ok(!existsSync(join(out, 'card.json')), 'the killed run must not have finished');
   const run = await runCli(args).done;
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stderr, /resuming discs-gated from its epoch-\d checkpoint/);
