@@ -363,8 +363,14 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
 
   let imagesDone = 0;
   let lastValidation: Validation | undefined;
-  const started = performance.now();
+  // Throughput counts only the time spent on steps (batch building included), not pauses or validation,
+  // so a paused run shows the speed it trains at; the ETA adds the validations still to come, at the
+  // duration of the last one.
+  let stepSeconds = 0;
+  let validationSeconds = 0;
   let rate = 0;
+  const etaAfter = (remainingImages: number, validationsLeft: number) =>
+    rate > 0 ? remainingImages / rate + (options.validate === false ? 0 : validationsLeft * validationSeconds) : NaN;
   const batchAt = async (order: string[], step: number): Promise<{ xs: Float32Array; ys: Float32Array; n: number }> => {
     const batchIds = order.slice(step * options.batchSize, (step + 1) * options.batchSize);
     const n = batchIds.length;
@@ -391,6 +397,7 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
           optimizer.dispose();
           throw new StudioError('CANCELLED', `training ${options.name} cancelled`);
         }
+        const stepStart = performance.now();
         const { xs, ys, n } = await (prefetched ?? batchAt(order, step));
         prefetched = undefined;
         (optimizer as unknown as { learningRate: number }).learningRate = learningRateAt(options.learningRate, epoch * stepsPerEpoch + step, totalSteps, warmup);
@@ -416,19 +423,21 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
         lossSum += loss * n;
         lossCount += n;
         imagesDone += n;
-        const elapsed = (performance.now() - started) / 1000;
-        rate = imagesDone / Math.max(1e-3, elapsed);
-        const remainingImages = (options.epochs - epoch - 1) * split.train.length + (stepsPerEpoch - step - 1) * options.batchSize;
-        emit({ state: 'running', epoch: epoch + 1, step: step + 1, loss: lossSum / lossCount, imagesPerSec: rate, etaSec: remainingImages / rate });
+        stepSeconds += (performance.now() - stepStart) / 1000;
+        rate = imagesDone / Math.max(1e-3, stepSeconds);
+        const remainingImages = (options.epochs - epoch - 1) * split.train.length + Math.max(0, split.train.length - (step + 1) * options.batchSize);
+        emit({ state: 'running', epoch: epoch + 1, step: step + 1, loss: lossSum / lossCount, imagesPerSec: rate, etaSec: etaAfter(remainingImages, options.epochs - epoch) });
       }
+      const validationStart = performance.now();
       const v = options.validate === false ? undefined : await validate(model, cache, split.val);
+      validationSeconds = (performance.now() - validationStart) / 1000;
       if (v) lastValidation = v;
       history = [...history, { epoch: epoch + 1, loss: lossSum / Math.max(1, lossCount), ...(v ? { valDice: v.dice, valSensitivity1FP: v.sensitivity1FP } : {}) }];
       seconds += (performance.now() - epochStart) / 1000;
       await writeCheckpoint(out, model, optimizer, { version: 1, options: comparable(options), epoch: epoch + 1, history, seconds, split, ...(lineage ? { baseTraining: lineage } : {}) });
       const last = history[history.length - 1];
       log(`epoch ${epoch + 1}/${options.epochs} loss ${last.loss.toFixed(4)}${v ? ` val Dice ${v.dice.toFixed(3)} sens@1FP ${v.sensitivity1FP.toFixed(3)}` : ''} (${seconds.toFixed(0)} s)`);
-      emit({ state: 'running', epoch: epoch + 1, step: stepsPerEpoch, loss: last.loss, valDice: last.valDice, valSensitivity1FP: last.valSensitivity1FP, imagesPerSec: imagesDone / Math.max(1e-3, (performance.now() - started) / 1000), etaSec: NaN });
+      emit({ state: 'running', epoch: epoch + 1, step: stepsPerEpoch, loss: last.loss, valDice: last.valDice, valSensitivity1FP: last.valSensitivity1FP, imagesPerSec: rate, etaSec: etaAfter((options.epochs - epoch - 1) * split.train.length, options.epochs - epoch - 1) });
     }
   } catch (err) {
     // The helper threads would keep the process alive: a CLI run that failed must still exit.

@@ -228,6 +228,7 @@ test('the training service runs in a worker, streams progress, pauses and resume
     await new Promise((r) => setTimeout(r, 1000));
     const later = (await h['training.list']({})).find((p) => p.runId === runId) as TrainingProgress;
     assert.deepEqual([later.epoch, later.step], [at.epoch, at.step], 'no progress while paused');
+    const pausedEvents = seen.length;
     await h['training.control']({ runId, action: 'resume' });
     // A hang guard, not a speed test: on shared cores two epochs and the flips choice can take minutes.
     await until(() => seen.some((p) => p.state === 'finished'), 600_000);
@@ -237,6 +238,13 @@ test('the training service runs in a worker, streams progress, pauses and resume
     assert.equal(final.history.length, 2);
     assert.ok(final.history.every((e) => Number.isFinite(e.loss) && typeof e.valDice === 'number' && typeof e.valSensitivity1FP === 'number'));
     assert.ok(seen.some((p) => p.imagesPerSec > 0));
+    // Images/s is the speed of the steps: a pause of over a second must not drag it down.
+    const beforePause = seen.slice(0, pausedEvents).filter((p) => p.imagesPerSec > 0).pop() as TrainingProgress;
+    const afterResume = seen.slice(pausedEvents).find((p) => p.state === 'running' && p.imagesPerSec > 0 && (p.epoch > at.epoch || p.step > at.step)) as TrainingProgress;
+    assert.ok(afterResume.imagesPerSec > 0.5 * beforePause.imagesPerSec, `images/s ${beforePause.imagesPerSec.toFixed(1)} before the pause, ${afterResume.imagesPerSec.toFixed(1)} after`);
+    // Between epochs the ETA is known (the rest of the steps plus the last validation's duration).
+    const endOfEpoch1 = seen.find((p) => p.state === 'running' && p.epoch === 1 && p.step === p.steps && p.history.length === 1) as TrainingProgress;
+    assert.ok(endOfEpoch1 && Number.isFinite(endOfEpoch1.etaSec) && endOfEpoch1.etaSec > 0, `ETA after epoch 1: ${endOfEpoch1?.etaSec}`);
     assert.ok(existsSync(join(modelsDir, 'svc-baseline', 'card.json')));
     await assert.rejects(h['training.control']({ runId, action: 'pause' }), /already finished/);
 

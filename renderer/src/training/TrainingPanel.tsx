@@ -254,7 +254,7 @@ export function TrainingPanel({ api }: { api: StudioApi }) {
               <span>val Dice {fixed(run.valDice ?? run.history[run.history.length - 1]?.valDice)}</span>
               <span>sens@1FP {fixed(run.valSensitivity1FP ?? run.history[run.history.length - 1]?.valSensitivity1FP)}</span>
               <span>{fixed(run.imagesPerSec, 1)} img/s</span>
-              <span>ETA {eta(run.etaSec)}</span>
+              {active && <span>ETA {eta(run.etaSec)}</span>}
               {active && (
                 <span className="run-buttons">
                   {run.state === 'paused' ? (
