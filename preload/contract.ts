@@ -258,6 +258,11 @@ export interface EvaluationReport {
   data: string;
   split: 'train' | 'val' | 'test';
   images: number;
+  /**
+   * Which images were scored: a digest of their sorted ids. Each model's own split decides its test
+   * images, so two reports are only comparable when this is the same. Absent from older reports.
+   */
+  imageSet?: string;
   lesions: number;
   froc: FrocPoint[];
   ap50: number;

@@ -6,6 +6,7 @@
  * The split comes from the model's own split.json when the dataset is the one it was trained on, so
  * evaluation never sees training images; on another dataset the same seeded split rule is applied.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -76,6 +77,11 @@ function splitFor(modelDir: string, data: string, ids: string[]): { split: Split
     }
   }
   return { split: splitDataset(ids, seed), source: 'recomputed with the model seed' };
+}
+
+/** A short digest of the scored image ids, order-free: equal for two reports on the same images. */
+export function imageSetOf(ids: readonly string[]): string {
+  return createHash('sha256').update([...ids].sort().join('\n')).digest('hex').slice(0, 16);
 }
 
 export async function evaluateModel(name: string, options: EvaluateOptions): Promise<FullReport> {
@@ -162,6 +168,7 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
     data: portablePath(options.data),
     split: which,
     images: ids.length,
+    imageSet: imageSetOf(ids),
     lesions,
     froc: f.points,
     ap50: averagePrecision(perImage),

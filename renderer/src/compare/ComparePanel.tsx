@@ -11,6 +11,7 @@ import '../training/training.css';
 import { SideBySide } from './SideBySide.tsx';
 import { summariseCard } from './cards.ts';
 import { fixed as f3, minutes } from '../format.ts';
+import { useModels } from '../models.ts';
 
 const RATES = [0.125, 0.25, 0.5, 1, 2, 4, 8];
 const POINTING_TITLE = 'share of lesions whose attention maximum lies inside them (one maximum per image, so an image with two lesions can score only one)';
@@ -32,7 +33,6 @@ function defaultData(models: ModelInfo[]): string {
 }
 
 export function ComparePanel({ api }: { api: StudioApi }) {
-  const [models, setModels] = useState<ModelInfo[]>([]);
   const [picked, setPicked] = useState<Set<string>>(new Set());
   const [data, setData] = useState('');
   // Until the user types a folder, it follows the dataset the picked models were trained on.
@@ -43,15 +43,8 @@ export function ComparePanel({ api }: { api: StudioApi }) {
   const [running, setRunning] = useState(false);
   const [error, setError] = useState<string | null>(null);
 
-  useEffect(() => {
-    api['models.list']({}).then(
-      (list) => {
-        setModels(list);
-        setData((d) => d || defaultData(list));
-      },
-      (e: Error) => setError(e.message),
-    );
-  }, [api]);
+  const { models } = useModels(api, (e) => setError(e.message));
+  useEffect(() => setData((d) => d || defaultData(models)), [models]);
 
   useEffect(() => {
     if (!dataTouched && picked.size) setData(defaultData(models.filter((m) => picked.has(m.name))) || defaultData(models));
@@ -99,7 +92,11 @@ export function ComparePanel({ api }: { api: StudioApi }) {
     { label: 'pointing/img', value: (r) => r.pointingGameImages ?? NaN, higher: true, title: POINTING_IMAGES_TITLE },
     { label: 'latency ms', value: (r) => r.latencyMs, higher: false, digits: 1 },
   ];
+  // Each model's own split decides its test images: models trained on different splits (or data) were
+  // scored on different images, and ranking them would compare the images as much as the models.
+  const comparable = new Set(reports.map((r) => r.imageSet ?? `${r.images} images`)).size <= 1;
   const best = (c: (typeof columns)[number]) => {
+    if (!comparable) return NaN;
     const vals = reports.map(c.value).filter(Number.isFinite);
     // Highlight only a real winner: no colour when every model scores the same.
     if (vals.length < 2 || vals.every((v) => v === vals[0])) return NaN;
@@ -157,6 +154,13 @@ export function ComparePanel({ api }: { api: StudioApi }) {
         {running && <p className="muted empty-runs">Evaluating {picked.size} models on the {split} split…</p>}
         {reports.length > 0 && (
           <>
+            {!comparable && (
+              <p className="warning" role="alert" data-testid="compare-not-comparable">
+                Not comparable: these models were scored on different {split} images (each model&apos;s own split
+                decides them: {reports.map((r) => `${r.model} ${r.images}`).join(', ')}), so no value is marked best.
+                Models trained on the same data with the same seed share their split.
+              </p>
+            )}
             <table className="metric-table" aria-label="metrics" data-testid="compare-table">
               <thead>
                 <tr>

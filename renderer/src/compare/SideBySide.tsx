@@ -21,6 +21,7 @@ import { FrameCache } from '../viewer/frameCache.ts';
 import { initialMode, presetsFor } from '../viewer/presets.ts';
 import type { VoiMode } from '../viewer/windowing.ts';
 import './compare.css';
+import { useModels } from '../models.ts';
 
 const MAX_PANES = 4;
 /** Results carry full-size maps: keep the most recent few per kind. */
@@ -212,7 +213,6 @@ export function SideBySide({ api }: { api: StudioApi }) {
   const [imageId, setImageId] = useState('');
   const [frameIndex, setFrameIndex] = useState(0);
   const [frame, setFrame] = useState<FramePixels | null>(null);
-  const [models, setModels] = useState<ModelInfo[]>([]);
   const [picked, setPicked] = useState<string[]>([]);
   const [dets, setDets] = useState<Record<string, Job<DetectionResult>>>({});
   const [cams, setCams] = useState<Record<string, Job<GradCamResult>>>({});
@@ -246,15 +246,10 @@ export function SideBySide({ api }: { api: StudioApi }) {
   );
   useEffect(() => void refreshImages(), [refreshImages]);
 
+  const { models } = useModels(api, (err) => setError(`models: ${message(err)}`));
   useEffect(() => {
-    api['models.list']({}).then(
-      (list) => {
-        setModels(list);
-        setPicked((cur) => (cur.length ? cur.filter((n) => list.some((m) => m.name === n)) : list.slice(0, 2).map((m) => m.name)));
-      },
-      (err) => setError(`models: ${message(err)}`),
-    );
-  }, [api]);
+    setPicked((cur) => (cur.length ? cur.filter((n) => models.some((m) => m.name === n)) : models.slice(0, 2).map((m) => m.name)));
+  }, [models]);
 
   const openFiles = async (files: FileList | null) => {
     const picks = fromFileList(files);

@@ -77,7 +77,9 @@ export default function ReviewPanel({ api }: { api: StudioApi }) {
   }, [reviewer]);
 
   useEffect(() => {
-    api['models.list']({}).then((m) => setModels(m.map((x) => x.name)), () => setModels([]));
+    const load = () => api['models.list']({}).then((m) => setModels(m.map((x) => x.name)), () => setModels([]));
+    load();
+    return api.on('training.progress', (p) => p.state === 'finished' && void load());
   }, [api]);
 
   const refreshWorklist = useCallback(async () => {

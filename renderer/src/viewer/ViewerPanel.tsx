@@ -103,6 +103,8 @@ export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: bo
     );
   }, [api]);
   useEffect(loadModels, [loadModels]);
+  // A model trained in this session becomes pickable here as soon as its run finishes.
+  useEffect(() => api.on('training.progress', (p) => p.state === 'finished' && loadModels()), [api, loadModels]);
 
   const openPaths = useCallback(
     async (paths: string[]) => {
