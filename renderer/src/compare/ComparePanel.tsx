@@ -19,9 +19,19 @@ const POINTING_IMAGES_TITLE = 'pointing game per image (Zhang et al. 2016): shar
 
 type Report = EvaluationReport & { frocCurve?: { fpPerImage: number; sensitivity: number }[]; pointingSource?: string };
 
+/**
+ * The FROC curve over the plotted 0.125–8 FP/image: the full curve where the service sent one, starting
+ * and ending at the sensitivities the table gives at 0.125 and 8 (sensitivity at a rate is the best
+ * reached at or below it, so the curve runs flat to 8 after its last operating point), else the seven
+ * FROC points.
+ */
 function frocPoints(r: Report): { fpPerImage: number; sensitivity: number }[] {
-  const inRange = (r.frocCurve ?? []).filter((p) => p.fpPerImage > 0 && p.fpPerImage <= 8);
-  return inRange.length ? inRange : r.froc;
+  const [first, last] = [RATES[0], RATES[RATES.length - 1]];
+  const at = (rate: number) => r.froc.find((p) => p.fpPerImage === rate);
+  const inside = (r.frocCurve ?? []).filter((p) => p.fpPerImage > first && p.fpPerImage < last);
+  const [start, end] = [at(first), at(last)];
+  if (!r.frocCurve?.length || !start || !end) return r.froc;
+  return [start, ...inside, end];
 }
 
 function defaultData(models: ModelInfo[]): string {
