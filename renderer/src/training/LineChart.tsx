@@ -28,6 +28,27 @@ function fmt(v: number): string {
   return String(Math.round(v * 1000) / 1000);
 }
 
+/** The smallest of 1, 1.2, 1.6, 2, 2.4, 3.2, 4, 6, 8 (× a power of ten) at or above v: its quarters, the y ticks, are round numbers. */
+export function niceCeil(v: number): number {
+  const k = 10 ** Math.floor(Math.log10(v));
+  const m = [1, 1.2, 1.6, 2, 2.4, 3.2, 4, 6, 8, 10].find((f) => f * k >= v * (1 - 1e-9)) as number;
+  return m * k;
+}
+
+/**
+ * x ticks without xTicks: whole numbers (epochs) where the data spans more than one, at most ten of them,
+ * else the data's own x values. A running curve has an x per step, and labelling each made them collide.
+ */
+export function linearTicks(xs: number[]): number[] {
+  const lo = Math.min(...xs);
+  const hi = Math.max(...xs);
+  if (!(hi - lo >= 1)) return Array.from(new Set(xs)).sort((a, b) => a - b).filter((_, i, a) => a.length <= 10 || i % Math.ceil(a.length / 10) === 0);
+  const step = Math.max(1, Math.ceil((Math.floor(hi) - Math.ceil(lo) + 1) / 10));
+  const ticks: number[] = [];
+  for (let x = Math.ceil(lo); x <= hi; x += step) ticks.push(x);
+  return ticks;
+}
+
 export function LineChart({ series, width = 420, height = 220, xLabel, yLabel, yMax, logX = false, xTicks, ariaLabel }: Props) {
   const pad = { left: 44, right: 12, top: 10, bottom: 34 };
   const all = series.flatMap((s) => s.points).filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y) && (!logX || p.x > 0));
@@ -36,11 +57,11 @@ export function LineChart({ series, width = 420, height = 220, xLabel, yLabel, y
   const ticksX = xTicks ?? [];
   const x0 = Math.min(...xs, ...ticksX.map(tx), logX ? 0 : 0);
   const x1 = Math.max(...xs, ...ticksX.map(tx), x0 + 1);
-  const top = yMax ?? Math.max(1e-6, ...all.map((p) => p.y)) * 1.05;
+  const top = yMax ?? niceCeil(Math.max(1e-6, ...all.map((p) => p.y)) * 1.05);
   const sx = (x: number) => pad.left + ((tx(x) - x0) / (x1 - x0)) * (width - pad.left - pad.right);
   const sy = (y: number) => height - pad.bottom - (Math.max(0, Math.min(top, y)) / top) * (height - pad.top - pad.bottom);
   const yTicks = [0, 0.25, 0.5, 0.75, 1].map((f) => f * top);
-  const autoX = ticksX.length ? ticksX : Array.from(new Set(all.map((p) => p.x))).sort((a, b) => a - b).filter((_, i, a) => a.length <= 10 || i % Math.ceil(a.length / 10) === 0);
+  const autoX = ticksX.length ? ticksX : linearTicks(all.map((p) => p.x));
   return (
     <figure className="chart">
       <svg width={width} height={height} role="img" aria-label={ariaLabel}>

@@ -108,8 +108,9 @@ export function TrainingPanel({ api }: { api: StudioApi }) {
 
   const lossSeries = useMemo(
     () => [
-      { name: 'epoch loss', colour: PALETTE[0], points: (run?.history ?? []).map((h) => ({ x: h.epoch, y: h.loss })) },
+      // The running loss first, so the epoch loss is drawn over it rather than hidden under it.
       { name: 'running loss', colour: '#6b7a8c', points: stepLoss },
+      { name: 'epoch loss', colour: PALETTE[0], points: (run?.history ?? []).map((h) => ({ x: h.epoch, y: h.loss })) },
     ],
     [run, stepLoss],
   );
