@@ -278,6 +278,23 @@ export interface EvaluationReport {
   latencyMs: number;
 }
 
+/** A comparison under way: which model is being scored, how far it is, and the time left for all of them. */
+export interface EvaluationProgress {
+  state: 'running' | 'finished' | 'cancelled' | 'failed';
+  /** The picked models, in the order they are scored. */
+  models: string[];
+  /** Index into `models` of the one being scored now. */
+  modelIndex: number;
+  /** Images of the current model scored so far, out of `total`. */
+  done: number;
+  total: number;
+  /** Images scored per second since the first one (model loading and decoding the split excluded). */
+  imagesPerSec: number;
+  /** Seconds left for every model still to come, at that rate; NaN until two images are scored. */
+  etaSec: number;
+  message?: string;
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Review
 
@@ -380,6 +397,7 @@ export const requests = {
   'evaluation.compare': z
     .object({ models: z.array(modelName).min(1).max(8), data: filePath, split: z.enum(['train', 'val', 'test']).default('test'), limit: z.number().int().min(1).optional() })
     .strict(),
+  'evaluation.cancel': empty,
 
   'review.worklist': z
     .object({
@@ -438,6 +456,7 @@ export interface Responses {
   'training.list': TrainingProgress[];
 
   'evaluation.compare': { reports: EvaluationReport[] };
+  'evaluation.cancel': { cancelled: boolean };
 
   'review.worklist': { items: WorklistItem[]; total: number; reviewed: number };
   'review.findings': { imageId: number; path: string; findings: ReviewFinding[]; flagged: boolean; note?: string };
@@ -454,6 +473,7 @@ export interface Responses {
 export interface Events {
   'training.progress': TrainingProgress;
   'batch.progress': BatchProgress;
+  'evaluation.progress': EvaluationProgress;
   'review.changed': { imageId: number };
 }
 
@@ -466,7 +486,7 @@ export type ValidRequest<C extends Channel> = z.output<(typeof requests)[C]>;
 export type Response<C extends Channel> = Responses[C];
 
 export const CHANNELS = Object.keys(requests) as Channel[];
-export const EVENTS: EventName[] = ['training.progress', 'batch.progress', 'review.changed'];
+export const EVENTS: EventName[] = ['training.progress', 'batch.progress', 'evaluation.progress', 'review.changed'];
 
 export function isChannel(name: unknown): name is Channel {
   return typeof name === 'string' && Object.prototype.hasOwnProperty.call(requests, name);

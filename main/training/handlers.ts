@@ -3,7 +3,7 @@ import type { Handlers } from '../../preload/contract.ts';
 import type { ServiceContext } from '../services/context.ts';
 import { TrainingManager } from './manager.ts';
 
-type TrainingChannels = 'training.start' | 'training.control' | 'training.list' | 'evaluation.compare';
+type TrainingChannels = 'training.start' | 'training.control' | 'training.list' | 'evaluation.compare' | 'evaluation.cancel';
 
 export interface TrainingService {
   handlers: Pick<Handlers, TrainingChannels>;
@@ -18,6 +18,7 @@ export function createTrainingHandlers(ctx: ServiceContext): TrainingService {
       'training.control': async (req) => manager.control(req),
       'training.list': async () => manager.list(),
       'evaluation.compare': async (req) => ({ reports: await manager.compare(req) }),
+      'evaluation.cancel': () => manager.cancelCompare(),
     },
     close: () => manager.close(),
   };

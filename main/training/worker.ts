@@ -13,6 +13,13 @@ export type WorkerCommand =
   | { type: 'evaluate'; jobs: { name: string; modelDir: string; data: string; format: 'masks' | 'coco' | 'review'; split: 'train' | 'val' | 'test'; limit?: number }[] }
   | { type: 'control'; action: 'pause' | 'resume' | 'cancel' };
 
+/** Progress of an 'evaluate' command: the job being scored and its images scored so far. */
+export interface EvaluateProgress {
+  modelIndex: number;
+  done: number;
+  total: number;
+}
+
 export type WorkerMessage =
   | { type: 'progress'; progress: unknown }
   | { type: 'log'; line: string }
@@ -71,9 +78,10 @@ port.on('message', async (cmd: WorkerCommand) => {
     } else if (cmd.type === 'evaluate') {
       const { evaluateModel } = await import('../evaluation/evaluate.ts');
       const reports = [];
-      for (const job of cmd.jobs) {
+      for (const [modelIndex, job] of cmd.jobs.entries()) {
         if (cancelled) throw new StudioError('CANCELLED', 'comparison cancelled');
-        reports.push(await evaluateModel(job.name, { modelDir: job.modelDir, data: job.data, format: job.format, split: job.split, limit: job.limit }));
+        const onProgress = (done: number, total: number) => send({ type: 'progress', progress: { modelIndex, done, total } satisfies EvaluateProgress });
+        reports.push(await evaluateModel(job.name, { modelDir: job.modelDir, data: job.data, format: job.format, split: job.split, limit: job.limit, onProgress }));
       }
       send({ type: 'done', result: reports });
     }

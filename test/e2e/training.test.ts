@@ -19,6 +19,7 @@ import { type StartedHost, browserSkipReason, launchChromium, openStudio, screen
 const skip = browserSkipReason();
 let dir: string;
 let data: string;
+let bigData: string;
 let host: StartedHost;
 let browser: Browser;
 
@@ -30,6 +31,10 @@ before(async () => {
   await makeDiscDataset(data, 24);
   // Two untrained baselines: one without a split (scored on the split of seed 42, as a run from the form
   // with its default seed is), one whose split.json holds another seed's split of the same images.
+  // Slower models (256², CBAM) on more images, so a comparison is still running when Cancel is clicked.
+  bigData = join(dir, 'many-discs');
+  await makeDiscDataset(bigData, 120);
+  for (const name of ['e2e-slow-a', 'e2e-slow-b']) await saveModel(buildModel({ variant: 'cbam', inputSize: 256 }), join(modelsDir, name), { name, variant: 'cbam', inputSize: 256 });
   await saveModel(buildModel({ variant: 'baseline', inputSize: 64 }), join(modelsDir, 'e2e-seed42'), { name: 'e2e-seed42', variant: 'baseline', inputSize: 64 });
   const other = join(modelsDir, 'e2e-seed7');
   await saveModel(buildModel({ variant: 'baseline', inputSize: 64 }), other, { name: 'e2e-seed7', variant: 'baseline', inputSize: 64 });
@@ -89,6 +94,44 @@ test('a run started from the Training panel finishes, and its model can be compa
   assert.match((await page.locator('[data-testid="compare-not-comparable"]').textContent()) ?? '', /e2e-seed7/);
   assert.equal(await page.locator('[data-testid="compare-table"] td.best').count(), 0, 'no value is marked best across different images');
   await screenshot(page, 'compare-not-comparable');
+  assert.deepEqual(page.studioErrors, []);
+  await page.context().close();
+});
+
+test('a comparison shows which model it is scoring and how far it is, and Cancel stops it and keeps the last results', { skip }, async (t) => {
+  const page = await openStudio(browser, host, { width: 1024, height: 700 });
+  await page.getByRole('tab', { name: 'Compare' }).click();
+  await page.locator('[data-testid="compare-pick-e2e-seed42"]').waitFor({ timeout: 30_000 });
+  await page.locator('[data-testid="compare-pick-e2e-seed42"]').check();
+  await page.locator('[data-testid="compare-pick-e2e-seed7"]').check();
+  await page.getByLabel('data folder').fill(data);
+  await page.locator('[data-testid="compare-run"]').click();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="compare-table"] tbody tr').length === 2, undefined, { timeout: 120_000 });
+  // At 1024 px the metric table scrolls inside its own box; the page itself does not scroll sideways.
+  const widths = await page.locator('[data-testid="compare-table"]').evaluate((el) => ({ box: el.parentElement!.clientWidth, table: el.scrollWidth, main: document.querySelector('.compare-main')!.scrollWidth - document.querySelector('.compare-main')!.clientWidth }));
+  assert.ok(widths.table > widths.box, `the table fits at 1024 px (${JSON.stringify(widths)}): this check needs a narrower window`);
+  assert.equal(widths.main, 0, 'the compare view scrolls sideways as a whole');
+
+  await page.locator('[data-testid="compare-pick-e2e-seed42"]').uncheck();
+  await page.locator('[data-testid="compare-pick-e2e-seed7"]').uncheck();
+  await page.locator('[data-testid="compare-pick-e2e-slow-a"]').check();
+  await page.locator('[data-testid="compare-pick-e2e-slow-b"]').check();
+  await page.getByLabel('data folder').fill(bigData);
+  await page.getByLabel('split').selectOption('train');
+  await page.locator('[data-testid="compare-run"]').click();
+  const line = page.locator('[data-testid="compare-progress"]');
+  await page.waitForFunction(() => /Scoring e2e-slow-a \(1 of 2\) on the train split: ([2-9]|[1-9]\d+)\/\d+ images/.test(document.querySelector('[data-testid="compare-progress"]')?.textContent ?? ''), undefined, { timeout: 120_000 });
+  const text = (await line.textContent()) ?? '';
+  t.diagnostic(text);
+  assert.match((await page.locator('[data-testid="compare-status"]').textContent()) ?? '', /ETA \d+:\d\d/);
+  await screenshot(page, 'compare-progress');
+  await page.locator('[data-testid="compare-cancel"]').click();
+  await page.locator('[data-testid="compare-cancelled"]').waitFor({ timeout: 30_000 });
+  assert.match((await page.locator('[data-testid="compare-cancelled"]').textContent()) ?? '', /results below are from the last one/);
+  assert.equal(await page.locator('[data-testid="compare-status"]').count(), 0, 'the progress line is gone');
+  assert.equal(await page.locator('[data-testid="compare-table"] tbody tr').count(), 2, 'the last results are kept');
+  assert.equal(await page.getByRole('alert').filter({ hasText: /cancel/i }).count(), 0, 'a cancel is not shown as an error');
+  assert.equal(await page.locator('[data-testid="compare-run"]').isEnabled(), true, 'a new comparison can start');
   assert.deepEqual(page.studioErrors, []);
   await page.context().close();
 });

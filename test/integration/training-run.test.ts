@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Events, TrainingProgress } from '../../preload/contract.ts';
+import type { EvaluationProgress, Events, StudioError, TrainingProgress } from '../../preload/contract.ts';
 import { createTrainingHandlers } from '../../main/training/handlers.ts';
 import { EventHub } from '../../main/services/events.ts';
 import type { ServiceContext } from '../../main/services/context.ts';
@@ -193,12 +193,15 @@ test('fine-tuning a cbam model from before the decoder gate adds the gate, keeps
   tuned.dispose();
 });
 
-test('the training service runs in a worker, streams progress, pauses and resumes, and compares models', async () => {
+test('the training service runs in a worker, streams progress, pauses and resumes, and compares models with live progress and a cancel', async () => {
   const modelsDir = join(root, 'service-models');
   const events = new EventHub();
   const seen: TrainingProgress[] = [];
+  const scoring: EvaluationProgress[] = [];
+  let onScoring: (p: EvaluationProgress) => void = () => {};
   events.subscribe(((name: keyof Events, payload: unknown) => {
     if (name === 'training.progress') seen.push(payload as TrainingProgress);
+    if (name === 'evaluation.progress') (scoring.push(payload as EvaluationProgress), onScoring(payload as EvaluationProgress));
   }) as Parameters<EventHub['subscribe']>[0]);
   const ctx: ServiceContext = {
     settings: { ...loadSettings(), modelsDir },
@@ -253,7 +256,26 @@ test('the training service runs in a worker, streams progress, pauses and resume
     assert.equal(reports[0].model, 'svc-baseline');
     assert.equal(reports[0].froc.length, 7);
     assert.ok(reports[0].dice >= 0 && reports[0].dice <= 1);
+    // The comparison streams its progress: it starts at 0, counts the images up and ends finished.
+    assert.equal(scoring[0].state, 'running');
+    assert.deepEqual([scoring[0].done, scoring[0].models], [0, ['svc-baseline']]);
+    const last = scoring[scoring.length - 1];
+    assert.deepEqual([last.state, last.done, last.total, last.etaSec], ['finished', reports[0].images, reports[0].images, 0]);
+    assert.ok(scoring.some((p) => p.state === 'running' && p.done > 0 && Number.isFinite(p.etaSec)), 'a running update with images scored and an ETA');
     await assert.rejects(h['evaluation.compare']({ models: ['nope'], data, split: 'test' }), /no model 'nope'/);
+
+    // Cancelled once the first image is scored: the call rejects as cancelled (not as a crash), the event
+    // says cancelled, and the next comparison runs (the service is not left busy).
+    scoring.length = 0;
+    onScoring = (p) => p.state === 'running' && p.done > 0 && void h['evaluation.cancel']({});
+    const models = ['svc-baseline', 'svc-baseline', 'svc-baseline', 'svc-baseline'];
+    await assert.rejects(h['evaluation.compare']({ models, data, split: 'train' }), (err: StudioError) => err.code === 'CANCELLED');
+    onScoring = () => {};
+    assert.equal(scoring[scoring.length - 1].state, 'cancelled');
+    assert.ok(scoring.every((p) => p.modelIndex === 0), 'cancelled during the first model');
+    assert.deepEqual(await h['evaluation.cancel']({}), { cancelled: false }, 'nothing left to cancel');
+    const again = await h['evaluation.compare']({ models: ['svc-baseline'], data, split: 'test' });
+    assert.equal(again.reports[0].dice, reports[0].dice, 'the same model on the same split scores the same');
   } finally {
     await service.close();
   }

@@ -5,12 +5,13 @@
  * training images.
  */
 import { useEffect, useMemo, useState } from 'react';
-import type { EvaluationReport, ModelInfo, StudioApi } from '../../../preload/contract.ts';
+import type { EvaluationProgress, EvaluationReport, ModelInfo, StudioApi } from '../../../preload/contract.ts';
 import { LineChart, PALETTE } from '../training/LineChart.tsx';
 import '../training/training.css';
+import { StudioClientError } from '../api.ts';
 import { SideBySide } from './SideBySide.tsx';
 import { summariseCard } from './cards.ts';
-import { fixed as f3, minutes } from '../format.ts';
+import { clock, fixed as f3, minutes } from '../format.ts';
 import { useModels } from '../models.ts';
 
 const RATES = [0.125, 0.25, 0.5, 1, 2, 4, 8];
@@ -51,7 +52,11 @@ export function ComparePanel({ api }: { api: StudioApi }) {
   const [limit, setLimit] = useState('');
   const [reports, setReports] = useState<Report[]>([]);
   const [running, setRunning] = useState(false);
+  const [progress, setProgress] = useState<EvaluationProgress | null>(null);
+  const [cancelled, setCancelled] = useState(false);
   const [error, setError] = useState<string | null>(null);
+
+  useEffect(() => api.on('evaluation.progress', setProgress), [api]);
 
   const { models } = useModels(api, (e) => setError(e.message));
   useEffect(() => setData((d) => d || defaultData(models)), [models]);
@@ -70,16 +75,21 @@ export function ComparePanel({ api }: { api: StudioApi }) {
 
   const compare = async () => {
     setError(null);
+    setCancelled(false);
+    setProgress(null);
     setRunning(true);
     try {
       const { reports } = await api['evaluation.compare']({ models: [...picked], data: data.trim(), split, ...(limit ? { limit: Number(limit) } : {}) });
       setReports(reports as Report[]);
     } catch (e) {
-      setError((e as Error).message);
+      // A cancel is the user's own choice, not a failure: say so quietly and keep the last results.
+      if (e instanceof StudioClientError && e.code === 'CANCELLED') setCancelled(true);
+      else setError((e as Error).message);
     } finally {
       setRunning(false);
     }
   };
+  const cancel = () => void api['evaluation.cancel']({}).catch((e: Error) => setError(e.message));
 
   const series = useMemo(
     () =>
@@ -161,7 +171,12 @@ export function ComparePanel({ api }: { api: StudioApi }) {
       <section className="compare-main">
         {picked.size > 0 && <ModelCards models={models.filter((m) => picked.has(m.name))} />}
         {reports.length === 0 && !running && <p className="muted empty-runs">Pick models and a data folder, then compare them on the same split.</p>}
-        {running && <p className="muted empty-runs">Evaluating {picked.size} models on the {split} split…</p>}
+        {running && <CompareStatus progress={progress} split={split} onCancel={cancel} />}
+        {cancelled && !running && (
+          <p className="muted" data-testid="compare-cancelled">
+            Comparison cancelled{reports.length ? '; the results below are from the last one that finished' : ''}.
+          </p>
+        )}
         {reports.length > 0 && (
           <>
             {!comparable && (
@@ -171,6 +186,7 @@ export function ComparePanel({ api }: { api: StudioApi }) {
                 Models trained on the same data with the same seed share their split.
               </p>
             )}
+            <div className="table-scroll">
             <table className="metric-table" aria-label="metrics" data-testid="compare-table">
               <thead>
                 <tr>
@@ -202,6 +218,7 @@ export function ComparePanel({ api }: { api: StudioApi }) {
                 ))}
               </tbody>
             </table>
+            </div>
             <LineChart series={series} width={560} height={300} logX xTicks={RATES} xLabel="false positives per image" yLabel="lesion sensitivity" yMax={1} ariaLabel="FROC curves" />
             <p className="muted small">
               Pointing game: share of lesions whose attention maximum lies inside them (the CBAM spatial gate training supervises, nearest the output; the baseline has no attention module and is scored on its lesion heatmap).
@@ -215,12 +232,36 @@ export function ComparePanel({ api }: { api: StudioApi }) {
   );
 }
 
+/** Which model is being scored, how far along it is, the time left for all of them, and a way out. */
+function CompareStatus({ progress, split, onCancel }: { progress: EvaluationProgress | null; split: string; onCancel: () => void }) {
+  const p = progress?.state === 'running' ? progress : null;
+  const share = p && p.models.length ? (p.modelIndex + (p.total ? p.done / p.total : 0)) / p.models.length : 0;
+  return (
+    <div className="compare-status" aria-live="polite" data-testid="compare-status">
+      <progress max={1} value={share} aria-label="comparison progress" />
+      <span data-testid="compare-progress">
+        {p
+          ? `Scoring ${p.models[p.modelIndex]} (${p.modelIndex + 1} of ${p.models.length}) on the ${split} split: ${p.done}/${p.total || '…'} images`
+          : `Starting the evaluation worker…`}
+      </span>
+      {p && p.imagesPerSec > 0 && (
+        <span>
+          {f3(p.imagesPerSec, 1)} img/s · ETA {clock(p.etaSec)}
+        </span>
+      )}
+      <button type="button" className="danger" onClick={onCancel} data-testid="compare-cancel">
+        Cancel
+      </button>
+    </div>
+  );
+}
 
 /** What each picked model's card recorded on its own test split, and how it was trained: no evaluation needed. */
 function ModelCards({ models }: { models: ModelInfo[] }) {
   return (
     <details className="model-cards" open data-testid="model-cards">
       <summary>Model cards: recorded on each model&apos;s own held-out test split</summary>
+      <div className="table-scroll">
       <table className="metric-table" aria-label="model cards">
         <thead>
           <tr>
@@ -267,6 +308,7 @@ function ModelCards({ models }: { models: ModelInfo[] }) {
           })}
         </tbody>
       </table>
+      </div>
     </details>
   );
 }

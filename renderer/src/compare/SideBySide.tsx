@@ -184,11 +184,6 @@ const Pane = memo(function Pane({ index, model, info, det, cam, frame, shared, t
             {det.error}
           </div>
         )}
-        {note && (
-          <div className="sbs-note" data-testid={`sbs-note-${index}`}>
-            {note}
-          </div>
-        )}
       </div>
       <div className="sbs-pane-foot">
         {drawn && range ? (
@@ -200,6 +195,11 @@ const Pane = memo(function Pane({ index, model, info, det, cam, frame, shared, t
             <span className="legend-bar" style={{ background: colormapGradient(shared.colormap) }} />
             <span>{range.hi.toPrecision(3)}</span>
           </div>
+        ) : note ? (
+          // Under the image, not over it: the reason a pane has no map must not hide the image's lower part.
+          <span className="muted small sbs-foot-note" data-testid={`sbs-note-${index}`} title={note}>
+            {note}
+          </span>
         ) : (
           <span className="muted small">{shared.layer === 'none' ? 'No map' : '—'}</span>
         )}
@@ -461,7 +461,9 @@ export function SideBySide({ api }: { api: StudioApi }) {
           <select value={shared.layer} onChange={(e) => set({ layer: e.target.value })} data-testid="sbs-layer">
             <option value="none">None</option>
             <option value="heatmap">Lesion probability</option>
-            <option value="deepest">Attention · supervised gate (nearest the output)</option>
+            <option value="deepest" title="the spatial gate nearest the output, the one training supervises">
+              Attention · supervised gate
+            </option>
             {stages.map((s) => (
               <option key={s} value={`stage${s}`}>
                 Attention · stage {s}
