@@ -276,6 +276,37 @@ export interface EvaluationReport {
    */
   pointingGameImages?: number;
   latencyMs: number;
+  /**
+   * Each scored image's own outcome, in scoring order: what Compare lists where models differ. Absent
+   * from reports made before it was added, and left out of model cards.
+   */
+  perImage?: ImageScore[];
+}
+
+/** One image's scores in an evaluation report. */
+export interface ImageScore {
+  /** The sample's id within the dataset (its file name under images/). */
+  id: string;
+  /** Dice of the thresholded lesion map (1 when both it and the mask are empty). */
+  dice: number;
+  lesions: number;
+  /**
+   * Lesions found, and predictions hitting none, at the report's 1 FP/image operating point: the score
+   * threshold at which sens@1 is read, so `found` summed over images over `lesions` is sens@1.
+   */
+  found: number;
+  falsePositives: number;
+  /** Lesions the pointing-game map's maximum lies in (0 or 1 with one maximum per image). */
+  pointed: number;
+}
+
+/** A sample of a dataset, for showing it with its ground truth: the image file and its lesion mask. */
+export interface DatasetSample {
+  id: string;
+  /** Absolute path of the image file, for `imaging.open`. */
+  path: string;
+  /** The lesion mask at the image's own size as COCO uncompressed RLE (preload/mask-rle.ts), boxes filled where a dataset has only boxes. */
+  truth: { counts: number[]; size: [number, number] };
 }
 
 /** A comparison under way: which model is being scored, how far it is, and the time left for all of them. */
@@ -398,6 +429,8 @@ export const requests = {
     .object({ models: z.array(modelName).min(1).max(8), data: filePath, split: z.enum(['train', 'val', 'test']).default('test'), limit: z.number().int().min(1).optional() })
     .strict(),
   'evaluation.cancel': empty,
+  /** One sample of a dataset with its ground-truth mask, by the id an evaluation report gives it. */
+  'evaluation.sample': z.object({ data: filePath, id: z.string().min(1).max(1024), format: z.enum(['masks', 'coco', 'review']).default('masks') }).strict(),
 
   'review.worklist': z
     .object({
@@ -457,6 +490,7 @@ export interface Responses {
 
   'evaluation.compare': { reports: EvaluationReport[] };
   'evaluation.cancel': { cancelled: boolean };
+  'evaluation.sample': DatasetSample;
 
   'review.worklist': { items: WorklistItem[]; total: number; reviewed: number };
   'review.findings': { imageId: number; path: string; findings: ReviewFinding[]; flagged: boolean; note?: string };

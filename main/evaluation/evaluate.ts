@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { type EvaluationReport, type FrocPoint, StudioError } from '../../preload/contract.ts';
+import { type EvaluationReport, type FrocPoint, type ImageScore, StudioError } from '../../preload/contract.ts';
 import { buildInferenceModel, lastSpatialGate } from '../detector/model.ts';
 import { averageMirrored, isFlipSet, mirroredBatch, passes, type FlipSet } from '../detector/flips.ts';
 import { loadModel, readCard } from '../detector/io.ts';
@@ -18,7 +18,7 @@ import { openDataset, SampleCache, splitDataset, validRegion, type DatasetFormat
 import { useBackend } from '../training/backend.ts';
 import { connectedComponents } from './components.ts';
 import { predictionsFromMap, upsample } from './maps.ts';
-import { averagePrecision, froc, latency, overlap, pointingGame, sensitivityAt, THRESHOLDS, type GroundTruth, type Prediction } from './metrics.ts';
+import { averagePrecision, detectionAt, froc, latency, operatingScore, overlap, pointingGame, sensitivityAt, THRESHOLDS, type GroundTruth, type Prediction } from './metrics.ts';
 import { portablePath, resolveProjectPath } from '../settings.ts';
 
 export { bestThreshold, THRESHOLDS } from './metrics.ts';
@@ -117,6 +117,7 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
   let dice = 0;
   let iou = 0;
   const perImage: { gt: GroundTruth; predictions: Prediction[] }[] = [];
+  const scores: Omit<ImageScore, 'found' | 'falsePositives'>[] = [];
   const ms: number[] = [];
   const s4 = size / 4;
 
@@ -154,6 +155,7 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
       if (s === supervised) sourceHits = hits;
     }
     sourceLesionHits += sourceHits;
+    scores.push({ id: ids[i], dice: o.dice, lesions: gt.components.length, pointed: sourceHits });
     if (sourceHits > 0) sourceImageHits++;
     options.onProgress?.(i + 1, ids.length);
   }
@@ -161,6 +163,7 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
   model.dispose();
 
   const f = froc(perImage);
+  const operating = operatingScore(perImage, 1);
   const lat = latency(ms);
   const pointingByModule = Object.fromEntries(Object.entries(pointingHits).map(([k, v]) => [k, lesions ? v / lesions : 0]));
   return {
@@ -177,6 +180,7 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
     pointingGame: lesions ? sourceLesionHits / lesions : 0,
     pointingGameImages: imagesWithLesions ? sourceImageHits / imagesWithLesions : 0,
     latencyMs: lat.mean,
+    perImage: scores.map((s, i) => ({ ...s, ...detectionAt(perImage[i], operating) })),
     backend,
     flips,
     threshold,

@@ -91,6 +91,41 @@ export function sensitivityAt(result: FrocResult, rate: number): number {
 }
 
 /**
+ * The operating point at `rate` false positives per image: the lowest score threshold whose FP rate is
+ * still ≤ rate (ties kept or dropped together, as the FROC sweep does). Keeping every prediction scoring
+ * at least this finds exactly `sensitivityAt(froc(images), rate)` of the lesions, since sensitivity only
+ * grows along the sweep. Infinity when even the top-scoring predictions exceed the rate.
+ */
+export function operatingScore(images: { gt: GroundTruth; predictions: Prediction[] }[], rate: number): number {
+  const entries: { score: number; fp: boolean }[] = [];
+  for (const im of images) for (const p of im.predictions) entries.push({ score: p.score, fp: lesionsHit(p, im.gt).length === 0 });
+  entries.sort((a, b) => b.score - a.score);
+  const n = Math.max(1, images.length);
+  let fps = 0;
+  let threshold = Infinity;
+  for (let k = 0; k < entries.length; k++) {
+    if (entries[k].fp) fps++;
+    if (k + 1 < entries.length && entries[k + 1].score === entries[k].score) continue;
+    if (fps / n > rate + 1e-12) break;
+    threshold = entries[k].score;
+  }
+  return threshold;
+}
+
+/** One image's detection outcome at a score threshold: lesions found (each once) and false positives. */
+export function detectionAt(image: { gt: GroundTruth; predictions: Prediction[] }, threshold: number): { found: number; falsePositives: number } {
+  const found = new Set<number>();
+  let falsePositives = 0;
+  for (const p of image.predictions) {
+    if (p.score < threshold) continue;
+    const hits = lesionsHit(p, image.gt);
+    if (hits.length === 0) falsePositives++;
+    for (const h of hits) found.add(h);
+  }
+  return { found: found.size, falsePositives };
+}
+
+/**
  * Average precision at IoU 0.5 (all-point interpolated, as PASCAL VOC 2010+): predictions in score
  * order, each matched greedily to the unmatched lesion box it overlaps most (IoU ≥ 0.5) in its image.
  */

@@ -299,6 +299,39 @@ export async function decodeSample(sample: Sample, size: number): Promise<Decode
   return { id: sample.id, image: rgb, mask, box };
 }
 
+/**
+ * A sample's lesion mask at its image's own size, 1 = lesion: the mask file thresholded as training reads
+ * it, the review store's brush masks, and boxes filled. For showing the ground truth over the image.
+ */
+export async function truthMask(sample: Sample): Promise<{ width: number; height: number; data: Uint8Array }> {
+  const meta = await sharp(sample.image, { failOn: 'none' })
+    .metadata()
+    .catch((err: Error) => {
+      throw new StudioError('DECODE_FAILED', `cannot read ${sample.image}: ${err.message}`, sample.image);
+    });
+  const width = meta.width ?? 0;
+  const height = meta.height ?? 0;
+  if (width * height > MAX_PIXELS) throw new StudioError('TOO_LARGE', `${sample.image} is ${width}x${height}`, sample.image);
+  const data = new Uint8Array(width * height);
+  if (sample.mask) {
+    const m = await sharp(sample.mask, { failOn: 'none' }).removeAlpha().greyscale().raw().toBuffer({ resolveWithObject: true });
+    if (m.info.width !== width || m.info.height !== height) {
+      throw new StudioError('DECODE_FAILED', `mask ${sample.mask} is ${m.info.width}x${m.info.height} but its image is ${width}x${height}`, sample.mask);
+    }
+    for (let i = 0; i < data.length; i++) if (m.data[i] > 127) data[i] = 1;
+  }
+  if (sample.rasterMask) {
+    const m = await sample.rasterMask();
+    if (m.width === width && m.height === height) for (let i = 0; i < data.length; i++) data[i] |= m.data[i] ? 1 : 0;
+  }
+  for (const [x0, y0, x1, y1] of sample.boxes ?? []) {
+    const [a, b] = [Math.max(0, Math.floor(x0)), Math.max(0, Math.floor(y0))];
+    const [c, d] = [Math.min(width, Math.ceil(x1)), Math.min(height, Math.ceil(y1))];
+    for (let y = b; y < d; y++) data.fill(1, y * width + a, y * width + Math.max(a, c));
+  }
+  return { width, height, data };
+}
+
 /** Decoded samples kept in memory as bytes (a 256² sample is ~260 KB), decoded a few at a time. */
 export class SampleCache {
   private readonly cache = new Map<string, Promise<Decoded>>();

@@ -2,8 +2,10 @@
 import type { Handlers } from '../../preload/contract.ts';
 import type { ServiceContext } from '../services/context.ts';
 import { TrainingManager } from './manager.ts';
+import { datasetSample } from '../evaluation/sample.ts';
+import { resolveProjectPath } from '../settings.ts';
 
-type TrainingChannels = 'training.start' | 'training.control' | 'training.list' | 'evaluation.compare' | 'evaluation.cancel';
+type TrainingChannels = 'training.start' | 'training.control' | 'training.list' | 'evaluation.compare' | 'evaluation.cancel' | 'evaluation.sample';
 
 export interface TrainingService {
   handlers: Pick<Handlers, TrainingChannels>;
@@ -19,6 +21,8 @@ export function createTrainingHandlers(ctx: ServiceContext): TrainingService {
       'training.list': async () => manager.list(),
       'evaluation.compare': async (req) => ({ reports: await manager.compare(req) }),
       'evaluation.cancel': () => manager.cancelCompare(),
+      // One sample's mask, decoded once on a click: sharp decodes off the event loop, so no worker is needed.
+      'evaluation.sample': ({ data, id, format }) => datasetSample(resolveProjectPath(data), id, format),
     },
     close: () => manager.close(),
   };

@@ -18,6 +18,8 @@ import { loadModel, saveModel } from '../../main/detector/io.ts';
 import { buildModel, DECODER_GATE } from '../../main/detector/model.ts';
 import * as tf from '@tensorflow/tfjs';
 import { makeDiscDataset } from './training-fixtures.ts';
+import { rleDecode } from '../../preload/mask-rle.ts';
+import sharp from 'sharp';
 
 const root = mkdtempSync(join(tmpdir(), 'studio-train-'));
 process.on('exit', () => rmSync(root, { recursive: true, force: true }));
@@ -133,8 +135,18 @@ test('studio train killed with SIGKILL resumes from its last checkpoint and fini
   for (const k of ['dice', 'iou', 'ap50', 'pointingGame', 'pointingGameImages', 'pointingCeiling', 'latencyMs']) assert.ok(Number.isFinite(r[k]), `${k} = ${r[k]}`);
   for (const k of ['pointingGameImages', 'pointingCeiling']) assert.ok(r[k] >= 0 && r[k] <= 1, `${k} = ${r[k]}`);
   assert.equal(r.flips, card.flips, 'evaluation runs the flips the card chose');
+  // Per-image scores add up to the summary: Compare's list of where models differ reads them.
+  const per = r.perImage as { id: string; dice: number; lesions: number; found: number; falsePositives: number; pointed: number }[];
+  assert.deepEqual(per.map((p) => p.id), split.test);
+  const sum = (k: 'dice' | 'lesions' | 'found' | 'falsePositives' | 'pointed') => per.reduce((n, p) => n + p[k], 0);
+  assert.ok(Math.abs(sum('dice') / per.length - r.dice) < 1e-9, 'mean per-image Dice is the Dice');
+  assert.equal(sum('lesions'), r.lesions);
+  assert.equal(sum('found') / r.lesions, r.sensitivity1FP, 'lesions found at the operating point give sens@1');
+  assert.ok(sum('falsePositives') / per.length <= 1, 'at most 1 FP/image at the 1 FP/image operating point');
+  assert.equal(sum('pointed') / r.lesions, r.pointingGame);
   const carded = JSON.parse(readFileSync(join(out, 'card.json'), 'utf8'));
   assert.equal(carded.metrics.test.images, split.test.length);
+  assert.equal(carded.metrics.test.perImage, undefined, 'the card keeps the summary, not every image');
 });
 
 test('studio train fine-tunes a base trained at another input size, starting from its weights', async () => {
@@ -263,6 +275,20 @@ test('the training service runs in a worker, streams progress, pauses and resume
     assert.deepEqual([last.state, last.done, last.total, last.etaSec], ['finished', reports[0].images, reports[0].images, 0]);
     assert.ok(scoring.some((p) => p.state === 'running' && p.done > 0 && Number.isFinite(p.etaSec)), 'a running update with images scored and an ETA');
     await assert.rejects(h['evaluation.compare']({ models: ['nope'], data, split: 'test' }), /no model 'nope'/);
+
+    // A reported image can be fetched with its ground truth at its own size, as its mask file has it.
+    const scored = reports[0].perImage ?? [];
+    assert.equal(scored.length, reports[0].images);
+    const sample = await h['evaluation.sample']({ data, id: scored[0].id, format: 'masks' });
+    assert.equal(sample.path, join(data, 'images', scored[0].id));
+    const truth = rleDecode(sample.truth);
+    const maskFile = await sharp(join(data, 'masks', scored[0].id)).greyscale().raw().toBuffer({ resolveWithObject: true });
+    assert.deepEqual([truth.width, truth.height], [maskFile.info.width, maskFile.info.height]);
+    assert.ok(truth.data.every((v, i) => v === (maskFile.data[i] > 127 ? 1 : 0)), 'the truth is the mask file, pixel for pixel');
+    assert.ok(truth.data.some((v) => v === 1));
+    for (const bad of ['../discs/images/' + scored[0].id, 'missing.png']) {
+      await assert.rejects(h['evaluation.sample']({ data, id: bad, format: 'masks' }), (err: StudioError) => err.code === 'NOT_FOUND', bad);
+    }
 
     // Cancelled once the first image is scored: the call rejects as cancelled (not as a crash), the event
     // says cancelled, and the next comparison runs (the service is not left busy).

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { boxIoU, connectedComponents } from '../../main/evaluation/components.ts';
 import { predictionsFromMap, upsample } from '../../main/evaluation/maps.ts';
-import { averagePrecision, bestThreshold, froc, latency, lesionsHit, overlap, pointingGame, sensitivityAt, type GroundTruth } from '../../main/evaluation/metrics.ts';
+import { averagePrecision, bestThreshold, detectionAt, froc, operatingScore, latency, lesionsHit, overlap, pointingGame, sensitivityAt, type GroundTruth } from '../../main/evaluation/metrics.ts';
 
 /** A w×h mask with the given rectangles (x0, y0, x1, y1 exclusive) set. */
 function mask(w: number, h: number, rects: [number, number, number, number][]): Uint8Array {
@@ -97,6 +97,57 @@ test('FROC counts each lesion once, counts non-hitting predictions as false posi
   );
   assert.equal(sensitivityAt(r, 0), 1 / 3);
   assert.equal(sensitivityAt(r, 1), 1);
+});
+
+test('the operating point at r FP/image keeps the predictions that give sensitivity at r, image by image', () => {
+  const a = gt(50, 50, [
+    [5, 5, 15, 15],
+    [30, 30, 40, 40],
+  ]);
+  const b = gt(50, 50, [[20, 20, 30, 30]]);
+  const box = (x0: number, y0: number, x1: number, y1: number) => [x0, y0, x1, y1] as [number, number, number, number];
+  const images = [
+    { gt: a, predictions: [{ box: box(6, 6, 14, 14), score: 0.9 }, { box: box(40, 0, 48, 8), score: 0.7 }, { box: box(31, 31, 39, 39), score: 0.3 }] },
+    { gt: b, predictions: [{ box: box(0, 40, 8, 48), score: 0.6 }, { box: box(21, 21, 29, 29), score: 0.5 }] },
+  ];
+  // 0.7 brings 0.5 FP/image, 0.6 brings 1: at 1 FP/image every prediction is kept, at 0.25 only the 0.9.
+  assert.equal(operatingScore(images, 1), 0.3);
+  assert.equal(operatingScore(images, 0.25), 0.9);
+  assert.deepEqual(detectionAt(images[0], 0.3), { found: 2, falsePositives: 1 });
+  assert.deepEqual(detectionAt(images[1], 0.3), { found: 1, falsePositives: 1 });
+  assert.deepEqual(detectionAt(images[1], 0.9), { found: 0, falsePositives: 0 });
+  // A first prediction that is already a false positive on one image out of one: no threshold reaches 0.5.
+  assert.equal(operatingScore([{ gt: b, predictions: [{ box: box(0, 0, 5, 5), score: 0.8 }] }], 0.5), Infinity);
+});
+
+test('per-image detections at the operating point add up to the FROC sensitivity on random cases, ties included', () => {
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  for (let trial = 0; trial < 20; trial++) {
+    const images = Array.from({ length: 6 }, () => {
+      const rects: [number, number, number, number][] = [];
+      for (let k = 0; k < 1 + Math.floor(rand() * 3); k++) {
+        const x = Math.floor(rand() * 40);
+        const y = Math.floor(rand() * 40);
+        rects.push([x, y, x + 6, y + 6]);
+      }
+      const predictions = Array.from({ length: Math.floor(rand() * 6) }, () => {
+        const x = Math.floor(rand() * 44);
+        const y = Math.floor(rand() * 44);
+        // Scores on a coarse grid, so thresholds tie.
+        return { box: [x, y, x + 6, y + 6] as [number, number, number, number], score: Math.round(rand() * 5) / 5 };
+      });
+      return { gt: gt(50, 50, rects), predictions };
+    });
+    const r = froc(images);
+    for (const rate of [0.125, 0.5, 1, 2]) {
+      const t = operatingScore(images, rate);
+      const found = images.reduce((n, im) => n + detectionAt(im, t).found, 0);
+      const fps = images.reduce((n, im) => n + detectionAt(im, t).falsePositives, 0);
+      assert.equal(found / r.lesions, sensitivityAt(r, rate), `trial ${trial} rate ${rate}`);
+      assert.ok(fps / images.length <= rate + 1e-12);
+    }
+  }
 });
 
 test('FROC with no predictions has zero sensitivity everywhere', () => {

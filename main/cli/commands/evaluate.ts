@@ -51,7 +51,8 @@ export const command: Command = {
     writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
     if (!options['no-card']) {
       const card = readCard(dir);
-      const { frocCurve: _curve, ...summary } = report;
+      // The card keeps the summary: the curve and the per-image scores stay in the report file.
+      const { frocCurve: _curve, perImage: _perImage, ...summary } = report;
       const metrics = { ...((card.metrics as Record<string, unknown>) ?? {}), [split]: { ...summary, evaluatedAt: new Date().toISOString() } };
       const calibration = options.calibrate
         ? {
