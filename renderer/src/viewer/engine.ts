@@ -22,6 +22,8 @@ export interface OverlayState {
   map: HTMLCanvasElement | null;
   opacity: number;
   boxes: OverlayBox[];
+  /** Ground truth: segments [x0, y0, x1, y1, …] in image pixels (viewer/outline.ts), drawn as a thin line. */
+  outline?: Float32Array | null;
 }
 
 export interface ViewState {
@@ -377,6 +379,23 @@ export class ViewEngine {
       octx.drawImage(map, 0, 0, map.width, map.height, 0, 0, f.columns, f.rows);
       octx.globalAlpha = 1;
     }
+    const outline = this.overlay.outline;
+    if (outline?.length) {
+      // In screen pixels, so the line stays 1.5 px wide at any zoom; a dark halo keeps it visible on bright tissue.
+      octx.setTransform(dpr, 0, 0, dpr, 0, 0);
+      const path = new Path2D();
+      for (let i = 0; i < outline.length; i += 4) {
+        path.moveTo(this.panX + outline[i] * this.zoom, this.panY + outline[i + 1] * this.zoom);
+        path.lineTo(this.panX + outline[i + 2] * this.zoom, this.panY + outline[i + 3] * this.zoom);
+      }
+      octx.lineCap = 'square';
+      octx.lineWidth = 3;
+      octx.strokeStyle = 'rgba(0,0,0,0.6)';
+      octx.stroke(path);
+      octx.lineWidth = 1.5;
+      octx.strokeStyle = '#3ddc84';
+      octx.stroke(path);
+    }
     if (boxes.length) {
       octx.setTransform(dpr, 0, 0, dpr, 0, 0);
       octx.font = '600 12px system-ui, sans-serif';
@@ -405,6 +424,7 @@ export class ViewEngine {
     }
     this.over.dataset.overlay = map ? 'map' : 'none';
     this.over.dataset.boxes = String(boxes.length);
+    this.over.dataset.outline = String((outline?.length ?? 0) / 4);
     const key = this.transformKey();
     if (key !== this.lastTransform) {
       this.lastTransform = key;
