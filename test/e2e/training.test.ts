@@ -135,3 +135,46 @@ test('a comparison shows which model it is scoring and how far it is, and Cancel
   assert.deepEqual(page.studioErrors, []);
   await page.context().close();
 });
+
+test('Compare lists the images where the models differ, and one click opens an image side by side with its ground truth outlined', { skip }, async (t) => {
+  const page = await openStudio(browser, host, { width: 1280, height: 900 });
+  await page.getByRole('tab', { name: 'Compare' }).click();
+  await page.locator('[data-testid="compare-pick-e2e-seed42"]').waitFor({ timeout: 30_000 });
+  await page.locator('[data-testid="compare-pick-e2e-seed42"]').check();
+  await page.locator('[data-testid="compare-pick-e2e-slow-a"]').check();
+  await page.getByLabel('data folder').fill(data);
+  await page.locator('[data-testid="compare-run"]').click();
+  await page.locator('[data-testid="differences-table"]').waitFor({ timeout: 120_000 });
+  const images = Number(await page.locator('[data-testid="compare-table"] tbody tr:first-child td:nth-child(2)').textContent());
+  const rows = page.locator('[data-testid="differences-row"]');
+  assert.equal(await rows.count(), Math.min(10, images), 'one row per scored image (ten at a time)');
+  assert.match((await page.locator('[data-testid="differences-count"]').textContent()) ?? '', new RegExp(`of ${images} images differ in Dice`));
+  await page.locator('[data-testid="differences-order"]').selectOption('found');
+  assert.match((await page.locator('[data-testid="differences-count"]').textContent()) ?? '', /lesions found or false positives at 1 FP\/image/);
+  const id = (await rows.first().getAttribute('data-id')) as string;
+  t.diagnostic(`first row ${id}: ${await rows.first().textContent()}`);
+
+  await rows.first().locator('[data-testid="differences-open"]').click();
+  // Both compared models run on that image at once, each pane with the dataset's lesion outlined.
+  for (const i of [0, 1]) {
+    await page.waitForFunction((s) => document.querySelector(s)?.getAttribute('data-status') === 'done', `[data-testid="sbs-pane-${i}"]`, { timeout: 120_000 });
+    await page.waitForFunction((s) => Number(document.querySelector(s)?.getAttribute('data-outline')) > 0, `[data-testid="sbs-overlay-${i}"]`);
+  }
+  const models = await page.locator('[data-testid^="sbs-pane-"]').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.model));
+  assert.deepEqual(models, ['e2e-seed42', 'e2e-slow-a']);
+  const select = page.locator('[data-testid="sbs-image-select"]');
+  assert.match((await select.locator('option:checked').textContent()) ?? '', new RegExp(id.replace('.', '\\.')));
+  await screenshot(page, 'compare-differences-side-by-side');
+  await page.locator('[data-testid="sbs-truth"]').uncheck();
+  await page.waitForFunction(() => document.querySelector('[data-testid="sbs-overlay-0"]')?.getAttribute('data-outline') === '0');
+
+  // The same image asked for again is not opened a second time.
+  const before = await select.locator('option').count();
+  await rows.nth(1).locator('[data-testid="differences-open"]').click();
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid="sbs-image-select"] option').length === n + 1, before, { timeout: 30_000 });
+  await rows.first().locator('[data-testid="differences-open"]').click();
+  await page.waitForFunction((want) => document.querySelector('[data-testid="sbs-image-select"] option:checked')?.textContent?.includes(want), id, { timeout: 30_000 });
+  assert.equal(await select.locator('option').count(), before + 1, 'a reopened image is reused');
+  assert.deepEqual(page.studioErrors, []);
+  await page.context().close();
+});

@@ -9,7 +9,8 @@ import type { EvaluationProgress, EvaluationReport, ModelInfo, StudioApi } from 
 import { LineChart, PALETTE } from '../training/LineChart.tsx';
 import '../training/training.css';
 import { StudioClientError } from '../api.ts';
-import { SideBySide } from './SideBySide.tsx';
+import { type SideBySideFocus, SideBySide } from './SideBySide.tsx';
+import { Differences } from './Differences.tsx';
 import { summariseCard } from './cards.ts';
 import { clock, fixed as f3, minutes } from '../format.ts';
 import { useModels } from '../models.ts';
@@ -55,6 +56,10 @@ export function ComparePanel({ api }: { api: StudioApi }) {
   const [progress, setProgress] = useState<EvaluationProgress | null>(null);
   const [cancelled, setCancelled] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  // The folder the shown reports were scored on: the field may have been edited since.
+  const [scoredData, setScoredData] = useState('');
+  const [opening, setOpening] = useState<string | null>(null);
+  const [focus, setFocus] = useState<SideBySideFocus | null>(null);
 
   useEffect(() => api.on('evaluation.progress', setProgress), [api]);
 
@@ -81,12 +86,34 @@ export function ComparePanel({ api }: { api: StudioApi }) {
     try {
       const { reports } = await api['evaluation.compare']({ models: [...picked], data: data.trim(), split, ...(limit ? { limit: Number(limit) } : {}) });
       setReports(reports as Report[]);
+      setScoredData(data.trim());
     } catch (e) {
       // A cancel is the user's own choice, not a failure: say so quietly and keep the last results.
       if (e instanceof StudioClientError && e.code === 'CANCELLED') setCancelled(true);
       else setError((e as Error).message);
     } finally {
       setRunning(false);
+    }
+  };
+  /** One image of the comparison, side by side under every compared model (up to four), its truth outlined. */
+  const openSideBySide = async (id: string) => {
+    setError(null);
+    setOpening(id);
+    try {
+      const sample = await api['evaluation.sample']({ data: scoredData, id });
+      // Reuse the image when it is open already: each click would otherwise add another copy to the list.
+      const open = (await api['imaging.list']({})).find((i) => i.path === sample.path);
+      let image = open;
+      if (!image) {
+        const r = await api['imaging.open']({ paths: [sample.path] });
+        if (!r.images[0]) throw new Error(r.errors.map((e) => `${e.file}: ${e.message}`).join('; ') || `${sample.path} could not be opened`);
+        image = r.images[0];
+      }
+      setFocus({ imageId: image.id, label: id, models: reports.map((r) => r.model), truth: sample.truth, at: Date.now() });
+    } catch (e) {
+      setError(`${id}: ${(e as Error).message}`);
+    } finally {
+      setOpening(null);
     }
   };
   const cancel = () => void api['evaluation.cancel']({}).catch((e: Error) => setError(e.message));
@@ -224,9 +251,10 @@ export function ComparePanel({ api }: { api: StudioApi }) {
               Pointing game: share of lesions whose attention maximum lies inside them (the CBAM spatial gate training supervises, nearest the output; the baseline has no attention module and is scored on its lesion heatmap).
               One maximum per image can point at only one lesion; pointing/img scores each image with a lesion once, as Zhang et al. (2016) do.
             </p>
+            {comparable && <Differences reports={reports} opening={opening} onOpen={(id) => void openSideBySide(id)} />}
           </>
         )}
-        <SideBySide api={api} />
+        <SideBySide api={api} focus={focus} />
       </section>
     </div>
   );

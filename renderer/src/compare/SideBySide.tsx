@@ -22,6 +22,26 @@ import { initialMode, presetsFor } from '../viewer/presets.ts';
 import type { VoiMode } from '../viewer/windowing.ts';
 import './compare.css';
 import { useModels } from '../models.ts';
+import { maskOutline } from '../viewer/outline.ts';
+import { rleDecode } from '../../../preload/mask-rle.ts';
+
+/** An image to show under given models, with its ground truth: what Compare's list of differences asks for. */
+export interface SideBySideFocus {
+  imageId: string;
+  /** The dataset sample's id, for the label. */
+  label: string;
+  models: string[];
+  truth: { counts: number[]; size: [number, number] };
+  /** When it was asked for: the same image asked for twice is run again. */
+  at: number;
+}
+
+interface Truth {
+  label: string;
+  width: number;
+  height: number;
+  outline: Float32Array;
+}
 
 const MAX_PANES = 4;
 /** Results carry full-size maps: keep the most recent few per kind. */
@@ -102,9 +122,11 @@ interface PaneProps {
   tool: Tool;
   invert: boolean;
   sync: Sync;
+  /** Ground-truth outline segments to draw, or null. */
+  outline: Float32Array | null;
 }
 
-const Pane = memo(function Pane({ index, model, info, det, cam, frame, shared, tool, invert, sync }: PaneProps) {
+const Pane = memo(function Pane({ index, model, info, det, cam, frame, shared, tool, invert, sync, outline }: PaneProps) {
   const hostRef = useRef<HTMLDivElement>(null);
   const baseRef = useRef<HTMLCanvasElement>(null);
   const overRef = useRef<HTMLCanvasElement>(null);
@@ -149,8 +171,8 @@ const Pane = memo(function Pane({ index, model, info, det, cam, frame, shared, t
   const canvas = useMemo(() => (drawn && range ? colorize(drawn.map, shared.colormap, range) : null), [drawn, range, shared.colormap]);
   const shown = useMemo(() => (result ? result.findings.filter((f) => f.score >= shared.threshold) : []), [result, shared.threshold]);
   const overlay: OverlayState = useMemo(
-    () => ({ map: canvas, opacity: shared.opacity, boxes: shared.showBoxes ? shown.map((f) => ({ box: f.box, score: f.score })) : [] }),
-    [canvas, shared.opacity, shared.showBoxes, shown],
+    () => ({ map: canvas, opacity: shared.opacity, boxes: shared.showBoxes ? shown.map((f) => ({ box: f.box, score: f.score })) : [], outline }),
+    [canvas, shared.opacity, shared.showBoxes, shown, outline],
   );
   useEffect(() => engineRef.current?.setOverlay(overlay), [overlay]);
 
@@ -208,7 +230,7 @@ const Pane = memo(function Pane({ index, model, info, det, cam, frame, shared, t
   );
 });
 
-export function SideBySide({ api }: { api: StudioApi }) {
+export function SideBySide({ api, focus }: { api: StudioApi; focus?: SideBySideFocus | null }) {
   const [images, setImages] = useState<ImageSummary[]>([]);
   const [imageId, setImageId] = useState('');
   const [frameIndex, setFrameIndex] = useState(0);
@@ -226,6 +248,12 @@ export function SideBySide({ api }: { api: StudioApi }) {
   const cache = useMemo(() => new FrameCache(api), [api]);
   const fileInput = useRef<HTMLInputElement>(null);
   const queue = useRef<Promise<void>>(Promise.resolve());
+  const root = useRef<HTMLElement>(null);
+  // Ground truth by open image id, for images opened from Compare's list (other images have none).
+  const [truths, setTruths] = useState<Record<string, Truth>>({});
+  const [showTruth, setShowTruth] = useState(true);
+  /** An image to run the picked models on as soon as its frame is shown. */
+  const autoRun = useRef<{ imageId: string; models: string } | null>(null);
 
   const summary = images.find((i) => i.id === imageId) ?? null;
   const frames = summary?.frames ?? 1;
@@ -296,6 +324,18 @@ export function SideBySide({ api }: { api: StudioApi }) {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [cache, imageId, frameIndex, frames]);
 
+  useEffect(() => {
+    if (!focus) return;
+    const mask = rleDecode(focus.truth);
+    setTruths((t) => remember(t, focus.imageId, { label: focus.label, width: mask.width, height: mask.height, outline: maskOutline(mask.data, mask.width, mask.height) }));
+    setPicked(focus.models.slice(0, MAX_PANES));
+    setFrameIndex(0);
+    setShowTruth(true);
+    autoRun.current = { imageId: focus.imageId, models: focus.models.slice(0, MAX_PANES).join('\n') };
+    void refreshImages(focus.imageId);
+    root.current?.scrollIntoView({ behavior: 'smooth', block: 'start' });
+  }, [focus, refreshImages]);
+
   const toggle = (name: string) => setPicked((cur) => (cur.includes(name) ? cur.filter((n) => n !== name) : cur.length >= MAX_PANES ? cur : [...cur, name]));
 
   // ---------------------------------------------------------------------------------------------
@@ -327,6 +367,16 @@ export function SideBySide({ api }: { api: StudioApi }) {
       });
     }
   };
+
+  useEffect(() => {
+    const want = autoRun.current;
+    // Once the focused image is shown and the picked models are the focus's (state set by the focus
+    // effect reaches run only in a later render).
+    if (!want || want.imageId !== imageId || shownFrame === null || want.models !== picked.join('\n')) return;
+    autoRun.current = null;
+    run();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [imageId, shownFrame, picked.join('\n'), focus?.at]);
 
   // Grad-CAM is a second pass through each model: computed when chosen, once per image, frame and model.
   const camsRef = useRef(cams);
@@ -411,11 +461,15 @@ export function SideBySide({ api }: { api: StudioApi }) {
     return s.size ? [...s].sort((a, b) => a - b) : [1, 2, 3, 4];
   }, [dets, picked, imageId, shownFrame]);
 
+  const truth = truths[imageId] ?? null;
+  // A truth of another size than the image (a rotated or resampled copy) would be drawn in the wrong place.
+  const truthFits = !!truth && !!frame && frame.id === imageId && truth.width === frame.columns && truth.height === frame.rows;
+  const outline = truth && truthFits && showTruth ? truth.outline : null;
   const set = (patch: Partial<Shared>) => setShared((s) => ({ ...s, ...patch }));
   const running = picked.some((m) => shownFrame !== null && dets[jobKey(imageId, shownFrame, m)]?.state === 'running');
 
   return (
-    <section className="sbs" data-testid="side-by-side" aria-label="side by side overlays">
+    <section className="sbs" data-testid="side-by-side" aria-label="side by side overlays" ref={root}>
       <h3 className="sbs-title">Side by side</h3>
       <div className="sbs-controls">
         <label className="sbs-field">
@@ -494,6 +548,11 @@ export function SideBySide({ api }: { api: StudioApi }) {
         <label className="check">
           <input type="checkbox" checked={shared.showBoxes} onChange={(e) => set({ showBoxes: e.target.checked })} /> Boxes
         </label>
+        {truth && (
+          <label className="check" title={truthFits ? `the dataset's lesion mask for ${truth.label}` : `the mask is ${truth.width}×${truth.height}, the image ${frame?.columns}×${frame?.rows}: not drawn`}>
+            <input type="checkbox" checked={showTruth} disabled={!truthFits} onChange={(e) => setShowTruth(e.target.checked)} data-testid="sbs-truth" /> <span className="truth-swatch" /> Ground truth
+          </label>
+        )}
         <div className="sbs-group" role="toolbar" aria-label="view">
           <button type="button" className={tool === 'pan' ? 'tool active' : 'tool'} onClick={() => setTool('pan')} title="Drag pans">
             Pan
@@ -546,11 +605,12 @@ export function SideBySide({ api }: { api: StudioApi }) {
               tool={tool}
               invert={invert}
               sync={sync}
+              outline={outline}
             />
           );
         })}
       </div>
-      <p className="muted small">Wheel zooms and drag pans every pane together; double-click fits. Boxes show findings scoring at least the threshold.</p>
+      <p className="muted small">Wheel zooms and drag pans every pane together; double-click fits. Boxes show findings scoring at least the threshold{truth ? '; the green outline is the dataset\'s ground truth' : ''}.</p>
     </section>
   );
 }

@@ -1,0 +1,30 @@
+/** Compare's list of where models differ, image by image. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { differences, differs } from '../../renderer/src/compare/differences.ts';
+import type { ImageScore } from '../../preload/contract.ts';
+
+const s = (id: string, dice: number, found = 1, falsePositives = 0, pointed = 1, lesions = 1): ImageScore => ({ id, dice, lesions, found, falsePositives, pointed });
+
+const a = { model: 'a', perImage: [s('x', 0.9), s('y', 0.8, 1, 0, 1), s('z', 0.5, 0, 2, 0), s('only-a', 0.1)] };
+const b = { model: 'b', perImage: [s('z', 0.55, 1, 0, 1), s('y', 0.2, 1, 0, 1), s('x', 0.88, 1, 1, 1)] };
+
+test('images are ordered by how far apart the models are, and only images every model scored are listed', () => {
+  const rows = differences([a, b], 'dice')!;
+  assert.deepEqual(rows.map((r) => r.id), ['y', 'z', 'x']);
+  assert.ok(Math.abs(rows[0].diceSpread - 0.6) < 1e-12);
+  assert.deepEqual(rows[0].scores.map((x) => x.dice), [0.8, 0.2], 'scores in the reports order');
+});
+
+test('ordering by lesions found puts a missed lesion first, then extra false positives; by pointing, disagreements first', () => {
+  assert.deepEqual(differences([a, b], 'found')!.map((r) => r.id), ['z', 'x', 'y']);
+  assert.deepEqual(differences([a, b], 'pointed')!.map((r) => r.id), ['z', 'y', 'x']);
+  const rows = differences([a, b], 'found')!;
+  assert.deepEqual(rows.map((r) => differs(r, 'found')), [true, true, false]);
+  assert.deepEqual(differences([a, b], 'dice')!.map((r) => differs(r, 'dice')), [true, false, false]);
+});
+
+test('no list for a single report or for a report without per-image scores (older reports)', () => {
+  assert.equal(differences([a], 'dice'), null);
+  assert.equal(differences([a, { model: 'old' }], 'dice'), null);
+});
