@@ -6,38 +6,25 @@
  * plumbing and drawing, not the models' skill.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import { test } from 'node:test';
+import type { Page } from 'playwright-core';
 import { saveModel } from '../../main/detector/io.ts';
 import { buildModel } from '../../main/detector/model.ts';
 import { phantom, writeDicom } from './dicom-fixture.ts';
-import { type StartedHost, browserSkipReason, canvasStats, launchChromium, openStudio, painted, screenshot, startHost } from './helpers.ts';
+import { browserSkipReason, canvasStats, painted, screenshot, studioSuite } from './helpers.ts';
 
 const skip = browserSkipReason();
-let dir: string;
-let host: StartedHost;
-let browser: Browser;
 
-before(async () => {
-  if (skip) return;
-  dir = mkdtempSync(join(tmpdir(), 'studio-e2e-compare-'));
+const suite = studioSuite('studio-e2e-compare-', async (dir) => {
   const modelsDir = join(dir, 'models');
   for (const variant of ['baseline', 'cbam', 'se', 'nonlocal'] as const) {
     const name = `e2e-${variant}`;
     await saveModel(buildModel({ variant, inputSize: 128, priorProbability: 0.6 }), join(modelsDir, name), { name, variant, inputSize: 128 });
   }
   writeFileSync(join(dir, 'phantom.dcm'), writeDicom({ rows: 256, columns: 320, pixels: phantom(256, 320).pixels, window: { center: 40, width: 400 } }));
-  host = await startHost({ settings: { modelsDir } });
-  browser = await launchChromium();
-});
-
-after(async () => {
-  await browser?.close();
-  await host?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  return { modelsDir };
 });
 
 const image = (i: number) => `[data-testid="sbs-image-${i}"]`;
@@ -50,7 +37,7 @@ async function center(page: Page, i: number): Promise<{ x: number; y: number }> 
 }
 
 test('two models side by side paint their own overlays on one image, and zoom, pan and window move both panes together', { skip }, async (t) => {
-  const page = await openStudio(browser, host, { width: 1440, height: 1000 });
+  const page = await suite.open({ width: 1440, height: 1000 });
   await page.getByRole('tab', { name: 'Compare' }).click();
   const section = page.locator('[data-testid="side-by-side"]');
   await section.waitFor({ timeout: 30_000 });
@@ -59,7 +46,7 @@ test('two models side by side paint their own overlays on one image, and zoom, p
   await page.locator('[data-testid="sbs-pick-e2e-baseline"]').waitFor();
   await page.locator('[data-testid="sbs-pick-e2e-baseline"]').check();
   await page.locator('[data-testid="sbs-pick-e2e-cbam"]').check();
-  await page.locator('[data-testid="sbs-file-input"]').setInputFiles(join(dir, 'phantom.dcm'));
+  await page.locator('[data-testid="sbs-file-input"]').setInputFiles(join(suite.dir, 'phantom.dcm'));
   for (const i of [0, 1]) await page.waitForFunction((s) => document.querySelector(s)?.getAttribute('data-voi'), image(i), { timeout: 30_000 });
   assert.match((await page.locator('[data-testid="sbs-image-select"]').textContent()) ?? '', /phantom\.dcm/);
   const panes = await page.locator('[data-testid^="sbs-pane-"]').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.model));
@@ -165,7 +152,7 @@ test('two models side by side paint their own overlays on one image, and zoom, p
 });
 
 test('four variants side by side: each pane finds its own non-local map or says its variant has none', { skip }, async () => {
-  const page = await openStudio(browser, host, { width: 1440, height: 1000 });
+  const page = await suite.open({ width: 1440, height: 1000 });
   await page.getByRole('tab', { name: 'Compare' }).click();
   await page.locator('[data-testid="sbs-pick-e2e-se"]').waitFor({ timeout: 30_000 });
   // The image opened by the first test is still open in the studio: the list offers it.

@@ -5,44 +5,30 @@
  * the test is about the studio's plumbing and drawing, not the model's skill.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import type { Browser } from 'playwright-core';
+import { test } from 'node:test';
 import { saveModel } from '../../main/detector/io.ts';
 import { buildModel } from '../../main/detector/model.ts';
 import { phantom, writeDicom } from './dicom-fixture.ts';
-import { type StartedHost, browserSkipReason, canvasStats, launchChromium, openStudio, painted, screenshot, startHost } from './helpers.ts';
+import { browserSkipReason, canvasStats, painted, screenshot, studioSuite } from './helpers.ts';
 
 const skip = browserSkipReason();
-let dir: string;
-let host: StartedHost;
-let browser: Browser;
 
-before(async () => {
-  if (skip) return;
-  dir = mkdtempSync(join(tmpdir(), 'studio-e2e-detector-'));
+const suite = studioSuite('studio-e2e-detector-', async (dir) => {
   const modelsDir = join(dir, 'models');
   await saveModel(buildModel({ variant: 'cbam', inputSize: 128, priorProbability: 0.6 }), join(modelsDir, 'e2e-cbam'), { name: 'e2e-cbam', variant: 'cbam', inputSize: 128 });
   writeFileSync(join(dir, 'phantom.dcm'), writeDicom({ rows: 256, columns: 320, pixels: phantom(256, 320).pixels, window: { center: 40, width: 400 } }));
   writeFileSync(join(dir, 'second.dcm'), writeDicom({ rows: 200, columns: 200, pixels: phantom(200, 200).pixels, window: { center: 40, width: 400 } }));
-  host = await startHost({ settings: { modelsDir } });
-  browser = await launchChromium();
-});
-
-after(async () => {
-  await browser?.close();
-  await host?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  return { modelsDir };
 });
 
 const overlay = '[data-testid="overlay-canvas"]';
 const attr = (page: import('playwright-core').Page, name: string) => page.locator(overlay).getAttribute(name);
 
 test('the detector runs from the viewer and its heatmap, attention, Grad-CAM and boxes overlay the image', { skip }, async (t) => {
-  const page = await openStudio(browser, host);
-  await page.locator('[data-testid="file-input"]').setInputFiles(join(dir, 'phantom.dcm'));
+  const page = await suite.open();
+  await page.locator('[data-testid="file-input"]').setInputFiles(join(suite.dir, 'phantom.dcm'));
   await page.waitForFunction(() => document.querySelector('[data-testid="image-canvas"]')?.getAttribute('data-voi'), null, { timeout: 30_000 });
 
   const models = await page.locator('[data-testid="model-select"] option').allTextContents();
@@ -125,7 +111,7 @@ test('the detector runs from the viewer and its heatmap, attention, Grad-CAM and
   // "Run on open": the next image opened is analysed without a click.
   await page.locator('[data-testid="overlay-opacity"]').fill('0.5');
   await page.locator('[data-testid="run-on-open"]').check();
-  await page.locator('[data-testid="file-input"]').setInputFiles(join(dir, 'second.dcm'));
+  await page.locator('[data-testid="file-input"]').setInputFiles(join(suite.dir, 'second.dcm'));
   await page.waitForFunction(() => document.querySelector('.corner.tr')?.textContent?.includes('second.dcm'), null, { timeout: 30_000 });
   await meta.waitFor({ timeout: 120_000 });
   await page.waitForFunction((s) => document.querySelector(s)?.getAttribute('data-overlay') === 'map', overlay);

@@ -16,12 +16,24 @@
  *     }
  *   });
  *
+ * A file whose tests share one host and one browser declares them once instead:
+ *
+ *   const suite = studioSuite('studio-e2e-topic-', async (dir) => {   // fill the temporary folder
+ *     …
+ *     return { modelsDir: join(dir, 'models') };                       // the host's settings
+ *   });
+ *   test('…', { skip }, async () => {
+ *     const page = await suite.open();                                  // suite.dir, suite.host too
+ *   });
+ *
  * The renderer must be built (out/renderer): `npm test` builds it; a single file run through
  * `node --import tsx --test` builds it here when the sources are newer than the build.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import { createHost, type Host } from '../../main/host/index.ts';
 import { createServices, type Services } from '../../main/services/index.ts';
@@ -174,4 +186,51 @@ export async function canvasStats(page: Page, selector = '[data-testid="image-ca
     }
     return { nonBlack, opaque, mean: sum / (d.length / 4), hash, width: c.width, height: c.height };
   });
+}
+
+export interface StudioSuite {
+  /** The suite's temporary folder, removed after its tests. */
+  readonly dir: string;
+  readonly host: StartedHost;
+  readonly browser: Browser;
+  /** A page with the studio loaded from this suite's host. */
+  open(viewport?: { width: number; height: number }): Promise<StudioPage>;
+}
+
+/**
+ * One host and one Chromium for a test file. Before its tests: a temporary folder, filled by `setup`,
+ * which returns the host's settings; then the host and the browser. After them: both closed and the
+ * folder removed, also when setup failed half way. Nothing starts where the browser cannot run.
+ */
+export function studioSuite(prefix: string, setup: (dir: string) => Promise<Partial<Settings> | void> = async () => undefined): StudioSuite {
+  let state: { dir: string; host?: StartedHost; browser?: Browser } | null = null;
+  const need = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`the suite's ${what} was not started: ${browserSkipReason() ?? 'its setup failed'}`);
+    return value;
+  };
+  before(async () => {
+    if (browserSkipReason()) return;
+    state = { dir: mkdtempSync(join(tmpdir(), prefix)) };
+    const settings = (await setup(state.dir)) ?? {};
+    state.host = await startHost({ settings });
+    state.browser = await launchChromium();
+  });
+  after(async () => {
+    await state?.browser?.close();
+    await state?.host?.close();
+    if (state) rmSync(state.dir, { recursive: true, force: true });
+  });
+  const suite: StudioSuite = {
+    get dir() {
+      return need(state?.dir, 'folder');
+    },
+    get host() {
+      return need(state?.host, 'host');
+    },
+    get browser() {
+      return need(state?.browser, 'browser');
+    },
+    open: (viewport) => openStudio(suite.browser, suite.host, viewport),
+  };
+  return suite;
 }

@@ -7,10 +7,10 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import { test } from 'node:test';
+import type { Page } from 'playwright-core';
 import { PROJECT_ROOT, referenceData } from '../../main/settings.ts';
-import { type StartedHost, browserSkipReason, canvasStats, launchChromium, openStudio, painted, screenshot, startHost } from './helpers.ts';
+import { browserSkipReason, canvasStats, painted, screenshot, studioSuite } from './helpers.ts';
 
 const modelsDir = join(PROJECT_ROOT, 'models');
 const shipped = ['kvasir-cbam', 'kvasir-cbam-256', 'kvasir-baseline', 'kvasir-baseline-256', 'busi-cbam', 'busi-baseline'];
@@ -45,19 +45,8 @@ const centreInside = (a: Box, b: Box) => {
   return cx >= b[0] && cx <= b[2] && cy >= b[1] && cy <= b[3];
 };
 
-let host: StartedHost;
-let browser: Browser;
 
-before(async () => {
-  if (skip) return;
-  host = await startHost();
-  browser = await launchChromium();
-});
-
-after(async () => {
-  await browser?.close();
-  await host?.close();
-});
+const suite = studioSuite('studio-e2e-real-');
 
 const overlay = '[data-testid="overlay-canvas"]';
 
@@ -83,7 +72,7 @@ async function detect(page: Page, model: string): Promise<{ boxes: Box[]; meta: 
 }
 
 test('kvasir-cbam boxes the annotated polyp on a held-out Kvasir image, and its deepest attention and Grad-CAM are drawn', { skip }, async (t) => {
-  const page = await openStudio(browser, host);
+  const page = await suite.open();
   const name = testSplitImage('kvasir-cbam');
   const gt = (JSON.parse(readFileSync(join((kvasir as { dir: string }).dir, 'boxes.json'), 'utf8')) as Record<string, { bbox: { xmin: number; ymin: number; xmax: number; ymax: number }[] }>)[name.replace(/\.\w+$/, '')]!;
   const truth = gt.bbox.map((b) => [b.xmin, b.ymin, b.xmax, b.ymax] as Box);
@@ -135,7 +124,7 @@ test('kvasir-cbam boxes the annotated polyp on a held-out Kvasir image, and its 
 });
 
 test('busi-cbam runs on a held-out BUSI ultrasound and draws its heatmap', { skip }, async (t) => {
-  const page = await openStudio(browser, host);
+  const page = await suite.open();
   const name = testSplitImage('busi-cbam');
   await openInViewer(page, join((busi as { dir: string }).dir, 'images', name));
   const { boxes, meta } = await detect(page, 'busi-cbam');
@@ -147,7 +136,7 @@ test('busi-cbam runs on a held-out BUSI ultrasound and draws its heatmap', { ski
 });
 
 test("Compare lists each picked model's card: its recorded test metrics, attention supervision and training", { skip }, async () => {
-  const page = await openStudio(browser, host, { width: 1440, height: 1000 });
+  const page = await suite.open({ width: 1440, height: 1000 });
   await page.getByRole('tab', { name: 'Compare' }).click();
   const kvasir = ['kvasir-baseline', 'kvasir-baseline-256', 'kvasir-cbam', 'kvasir-cbam-256'];
   for (const m of kvasir) await page.locator(`[data-testid="compare-pick-${m}"]`).check();
@@ -174,7 +163,7 @@ test("Compare lists each picked model's card: its recorded test metrics, attenti
 });
 
 test('real DICOM CTs open: a 16-bit signed slice and a two-frame RLE file', { skip }, async () => {
-  const page = await openStudio(browser, host);
+  const page = await suite.open();
   const dir = (dicom as { dir: string }).dir;
   await openInViewer(page, join(dir, 'cornerstoneWADOImageLoader/testImages/CTImage.dcm_LittleEndianExplicitTransferSyntax_1.2.840.10008.1.2.1.dcm'));
   const ct = await canvasStats(page);
@@ -189,7 +178,7 @@ test('real DICOM CTs open: a 16-bit signed slice and a two-frame RLE file', { sk
 });
 
 test('Compare shows kvasir-baseline and kvasir-cbam side by side on the Kvasir image', { skip }, async (t) => {
-  const page = await openStudio(browser, host, { width: 1440, height: 1000 });
+  const page = await suite.open({ width: 1440, height: 1000 });
   await page.getByRole('tab', { name: 'Compare' }).click();
   await page.locator('[data-testid="side-by-side"]').waitFor({ timeout: 30_000 });
   await page.locator('[data-testid="sbs-pick-kvasir-baseline"]').check();

@@ -4,21 +4,15 @@
  * box, paint a mask, flag, undo, next image), then the page reloaded and the decisions seen again, and in the store.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import type { Browser } from 'playwright-core';
+import { test } from 'node:test';
 import sharp from 'sharp';
 import { openStore } from '../../main/review/store.ts';
-import { type StartedHost, type StudioPage, browserSkipReason, launchChromium, openStudio, screenshot, startHost } from './helpers.ts';
+import { type StudioPage, browserSkipReason, screenshot, studioSuite } from './helpers.ts';
 
 const skip = browserSkipReason();
 const W = 160, H = 120;
-let dir: string;
 let storeFile: string;
-let host: StartedHost;
-let browser: Browser;
 const images: string[] = [];
 
 async function writeImage(path: string, seed: number): Promise<void> {
@@ -33,9 +27,7 @@ async function writeImage(path: string, seed: number): Promise<void> {
   await sharp(px, { raw: { width: W, height: H, channels: 3 } }).png().toFile(path);
 }
 
-before(async () => {
-  if (skip) return;
-  dir = mkdtempSync(join(tmpdir(), 'studio-e2e-review-'));
+const suite = studioSuite('studio-e2e-review-', async (dir) => {
   storeFile = join(dir, 'review.sqlite');
   for (let i = 0; i < 2; i++) {
     images.push(join(dir, `colon-${i}.png`));
@@ -51,14 +43,7 @@ before(async () => {
   store.recordImageFindings(run, { path: images[1], contentHash: 'b'.repeat(64), width: W, height: H }, [{ box: [30, 28, 60, 54], score: 0.88, area: 460 }]);
   store.finishRun(run);
   store.close();
-  host = await startHost({ settings: { homeDir: dir } });
-  browser = await launchChromium();
-});
-
-after(async () => {
-  await browser?.close();
-  await host?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  return { homeDir: dir };
 });
 
 async function openReview(page: StudioPage): Promise<void> {
@@ -90,7 +75,7 @@ async function drag(page: StudioPage, from: [number, number], to: [number, numbe
 }
 
 test('findings are reviewed with the keyboard, saved at once, and kept across a reload', { skip }, async () => {
-  const page = await openStudio(browser, host);
+  const page = await suite.open();
   await openReview(page);
   assert.equal(await page.locator('[data-testid="review-item"]').count(), 2);
   assert.equal((await page.locator('[data-testid="review-progress"]').textContent())?.trim(), '0 of 2 reviewed');
@@ -169,5 +154,5 @@ test('findings are reviewed with the keyboard, saved at once, and kept across a 
   assert.equal(await page.locator('[data-testid="review-reviewer"]').inputValue(), 'dr-e2e', 'the reviewer name is remembered');
   await screenshot(page, 'review-reloaded');
   assert.deepEqual(page.studioErrors, []);
-  assert.deepEqual(host.logs.filter((l) => /failed/.test(l)), []);
+  assert.deepEqual(suite.host.logs.filter((l) => /failed/.test(l)), []);
 });

@@ -5,27 +5,20 @@
  * models that were scored on different images.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import type { Browser } from 'playwright-core';
+import { test } from 'node:test';
 import { saveModel } from '../../main/detector/io.ts';
 import { buildModel } from '../../main/detector/model.ts';
 import { listMaskDataset, splitDataset } from '../../main/training/data.ts';
 import { makeDiscDataset } from '../integration/training-fixtures.ts';
-import { type StartedHost, browserSkipReason, launchChromium, openStudio, screenshot, startHost } from './helpers.ts';
+import { browserSkipReason, screenshot, studioSuite } from './helpers.ts';
 
 const skip = browserSkipReason();
-let dir: string;
 let data: string;
 let bigData: string;
-let host: StartedHost;
-let browser: Browser;
 
-before(async () => {
-  if (skip) return;
-  dir = mkdtempSync(join(tmpdir(), 'studio-e2e-training-'));
+const suite = studioSuite('studio-e2e-training-', async (dir) => {
   const modelsDir = join(dir, 'models');
   data = join(dir, 'discs');
   await makeDiscDataset(data, 24);
@@ -39,18 +32,11 @@ before(async () => {
   const other = join(modelsDir, 'e2e-seed7');
   await saveModel(buildModel({ variant: 'baseline', inputSize: 64 }), other, { name: 'e2e-seed7', variant: 'baseline', inputSize: 64 });
   writeFileSync(join(other, 'split.json'), JSON.stringify(splitDataset(listMaskDataset(data).samples.map((s) => s.id), 7)));
-  host = await startHost({ settings: { modelsDir } });
-  browser = await launchChromium();
-});
-
-after(async () => {
-  await browser?.close();
-  await host?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  return { modelsDir };
 });
 
 test('a run started from the Training panel finishes, and its model can be compared at once; models scored on other images are not ranked', { skip }, async (t) => {
-  const page = await openStudio(browser, host, { width: 1440, height: 1000 });
+  const page = await suite.open({ width: 1440, height: 1000 });
   // Compare first, so its pickers were filled before the model existed.
   await page.getByRole('tab', { name: 'Compare' }).click();
   await page.locator('[data-testid="compare-pick-e2e-seed42"]').waitFor({ timeout: 30_000 });
@@ -99,7 +85,7 @@ test('a run started from the Training panel finishes, and its model can be compa
 });
 
 test('a comparison shows which model it is scoring and how far it is, and Cancel stops it and keeps the last results', { skip }, async (t) => {
-  const page = await openStudio(browser, host, { width: 1024, height: 700 });
+  const page = await suite.open({ width: 1024, height: 700 });
   await page.getByRole('tab', { name: 'Compare' }).click();
   await page.locator('[data-testid="compare-pick-e2e-seed42"]').waitFor({ timeout: 30_000 });
   await page.locator('[data-testid="compare-pick-e2e-seed42"]').check();
@@ -137,7 +123,7 @@ test('a comparison shows which model it is scoring and how far it is, and Cancel
 });
 
 test('Compare lists the images where the models differ, and one click opens an image side by side with its ground truth outlined', { skip }, async (t) => {
-  const page = await openStudio(browser, host, { width: 1280, height: 900 });
+  const page = await suite.open({ width: 1280, height: 900 });
   await page.getByRole('tab', { name: 'Compare' }).click();
   await page.locator('[data-testid="compare-pick-e2e-seed42"]').waitFor({ timeout: 30_000 });
   await page.locator('[data-testid="compare-pick-e2e-seed42"]').check();
@@ -169,12 +155,12 @@ test('Compare lists the images where the models differ, and one click opens an i
   await page.waitForFunction(() => document.querySelector('[data-testid="sbs-overlay-0"]')?.getAttribute('data-outline') === '0');
 
   // The same image asked for again is not opened a second time.
-  const before = await select.locator('option').count();
+  const listed = await select.locator('option').count();
   await rows.nth(1).locator('[data-testid="differences-open"]').click();
-  await page.waitForFunction((n) => document.querySelectorAll('[data-testid="sbs-image-select"] option').length === n + 1, before, { timeout: 30_000 });
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid="sbs-image-select"] option').length === n + 1, listed, { timeout: 30_000 });
   await rows.first().locator('[data-testid="differences-open"]').click();
   await page.waitForFunction((want) => document.querySelector('[data-testid="sbs-image-select"] option:checked')?.textContent?.includes(want), id, { timeout: 30_000 });
-  assert.equal(await select.locator('option').count(), before + 1, 'a reopened image is reused');
+  assert.equal(await select.locator('option').count(), listed + 1, 'a reopened image is reused');
   assert.deepEqual(page.studioErrors, []);
   await page.context().close();
 });

@@ -5,14 +5,12 @@
  * without losing the good one. Screenshots land in test-results/e2e/.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import type { Browser } from 'playwright-core';
+import { test } from 'node:test';
 import { referenceData } from '../../main/settings.ts';
 import { phantom, writeDicom } from './dicom-fixture.ts';
-import { type StartedHost, type StudioPage, browserSkipReason, canvasStats, launchChromium, openStudio, screenshot, startHost } from './helpers.ts';
+import { type StudioPage, browserSkipReason, canvasStats, screenshot, studioSuite } from './helpers.ts';
 
 const skip = browserSkipReason();
 const ROWS = 512;
@@ -20,13 +18,8 @@ const COLS = 512;
 /** The phantom's disc centre on frame 0 (it moves 20 px right per frame). */
 const DISC_X = Math.round(COLS / 3);
 
-let dir: string;
-let host: StartedHost;
-let browser: Browser;
 
-before(async () => {
-  if (skip) return;
-  dir = mkdtempSync(join(tmpdir(), 'studio-e2e-viewer-'));
+const suite = studioSuite('studio-e2e-viewer-', async (dir) => {
   // Stored as (HU + 1024) × 2 with slope 0.5 and intercept −1024, so stored and modality values differ.
   const { pixels } = phantom(ROWS, COLS, 3);
   writeFileSync(join(dir, 'phantom.dcm'), writeDicom({ rows: ROWS, columns: COLS, frames: 3, pixels: Int16Array.from(pixels, (hu) => (hu + 1024) * 2), window: { center: 40, width: 400 }, rescale: { slope: 0.5, intercept: -1024 } }));
@@ -34,14 +27,6 @@ before(async () => {
   writeFileSync(join(dir, 'broken.dcm'), Buffer.concat([Buffer.alloc(128), Buffer.from('DICM'), Buffer.from('this is not a data set'.repeat(8))]));
   const big = phantom(2048, 2048, 1);
   writeFileSync(join(dir, 'big2048.dcm'), writeDicom({ rows: 2048, columns: 2048, pixels: big.pixels, window: { center: 40, width: 400 }, uidRoot: '2.25.99' }));
-  host = await startHost();
-  browser = await launchChromium();
-});
-
-after(async () => {
-  await browser?.close();
-  await host?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 const canvas = '[data-testid="image-canvas"]';
@@ -66,11 +51,11 @@ async function readoutAt(page: StudioPage, x: number, y: number): Promise<string
 }
 
 test('a DICOM file opens, renders, windows by drag and preset, and reads pixel values', { skip }, async (t) => {
-  const page = await openStudio(browser, host);
+  const page = await suite.open();
   assert.doesNotMatch(page.url(), /token=/, 'the token is removed from the address bar');
   await screenshot(page, 'viewer-empty');
 
-  await page.locator('[data-testid="file-input"]').setInputFiles([join(dir, 'phantom.dcm'), join(dir, 'broken.dcm')]);
+  await page.locator('[data-testid="file-input"]').setInputFiles([join(suite.dir, 'phantom.dcm'), join(suite.dir, 'broken.dcm')]);
   await page.waitForFunction((s) => document.querySelector(s)?.getAttribute('data-voi'), canvas, { timeout: 30_000 });
   await page.waitForTimeout(100);
 
@@ -170,14 +155,14 @@ test('a DICOM file opens, renders, windows by drag and preset, and reads pixel v
   await page.keyboard.press('Escape');
 
   assert.deepEqual(page.studioErrors, []);
-  t.diagnostic(`host logs: ${host.logs.length}`);
+  t.diagnostic(`host logs: ${suite.host.logs.length}`);
   await page.context().close();
 });
 
 test('a 2048² 16-bit image windows without re-fetching, and the window time is measured', { skip }, async (t) => {
-  const page = await openStudio(browser, host);
+  const page = await suite.open();
   // The browser host runs on this machine: the path box opens files in place.
-  await page.locator('[data-testid="open-path"]').fill(join(dir, 'big2048.dcm'));
+  await page.locator('[data-testid="open-path"]').fill(join(suite.dir, 'big2048.dcm'));
   await page.locator('[data-testid="open-path"]').press('Enter');
   await page.locator('.image-item', { hasText: 'big2048.dcm' }).click();
   await page.waitForFunction((s) => document.querySelector(s)?.getAttribute('data-voi') && document.querySelector('.corner.tr')?.textContent?.includes('2048'), canvas, { timeout: 60_000 });
@@ -209,8 +194,8 @@ test('a 2048² 16-bit image windows without re-fetching, and the window time is 
 });
 
 test('the tab shell loads each panel on first use and the viewer keeps its image across tabs', { skip }, async () => {
-  const page = await openStudio(browser, host);
-  await page.locator('[data-testid="file-input"]').setInputFiles(join(dir, 'phantom.dcm'));
+  const page = await suite.open();
+  await page.locator('[data-testid="file-input"]').setInputFiles(join(suite.dir, 'phantom.dcm'));
   await page.waitForFunction((s) => document.querySelector(s)?.getAttribute('data-voi'), canvas, { timeout: 30_000 });
   await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
   const shown = await canvasStats(page);
@@ -233,11 +218,11 @@ test('the tab shell loads each panel on first use and the viewer keeps its image
 });
 
 test('a folder picked in the browser and images dropped on the viewer open through uploads', { skip }, async () => {
-  const folder = join(dir, 'series');
+  const folder = join(suite.dir, 'series');
   mkdirSync(folder);
   for (let i = 0; i < 2; i++) writeFileSync(join(folder, `slice${i}.dcm`), writeDicom({ rows: 64, columns: 64, pixels: phantom(64, 64, 1).pixels, window: { center: 0, width: 2000 }, uidRoot: '2.25.4242' }));
   writeFileSync(join(folder, '.DS_Store'), 'not an image');
-  const page = await openStudio(browser, host);
+  const page = await suite.open();
 
   await page.locator('[data-testid="folder-input"]').setInputFiles(folder);
   // Wait for the two slices by name: the list may also fill in with images earlier tests opened in this
@@ -287,9 +272,9 @@ test('a folder picked in the browser and images dropped on the viewer open throu
 });
 
 test('MONOCHROME1 shows high values dark, and Invert flips it', { skip }, async () => {
-  const file = join(dir, 'mono1.dcm');
+  const file = join(suite.dir, 'mono1.dcm');
   writeFileSync(file, writeDicom({ rows: 128, columns: 128, pixels: phantom(128, 128).pixels, photometric: 'MONOCHROME1', window: { center: 0, width: 2000 }, modality: 'CR' }));
-  const page = await openStudio(browser, host);
+  const page = await suite.open();
   await page.locator('[data-testid="file-input"]').setInputFiles(file);
   await page.waitForFunction(() => document.querySelector('.corner.tr')?.textContent?.includes('mono1.dcm'), null, { timeout: 30_000 });
   await page.waitForFunction((s) => document.querySelector(s)?.getAttribute('data-voi'), canvas);
@@ -315,7 +300,7 @@ const vlut = 'dir' in corpus ? join(corpus.dir, 'pydicom-data', 'data_store', 'd
 const vlutSkip = skip ?? ('skip' in corpus ? corpus.skip : existsSync(vlut) ? undefined : `corpus file missing: ${vlut}`);
 
 test('a corpus file whose VOI is a LUT sequence opens through its LUT and offers it as a preset', { skip: vlutSkip }, async () => {
-  const page = await openStudio(browser, host);
+  const page = await suite.open();
   await page.locator('[data-testid="open-path"]').fill(vlut);
   await page.locator('[data-testid="open-path"]').press('Enter');
   await page.waitForFunction(() => document.querySelector('.corner.tr')?.textContent?.includes('vlut_04.dcm'), null, { timeout: 30_000 });

@@ -4,43 +4,29 @@
  * plot. Models here are tiny and barely trained: the test is about the panels and the plumbing.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import type { Browser } from 'playwright-core';
+import { test } from 'node:test';
 import { saveModel } from '../../main/detector/io.ts';
 import { buildModel } from '../../main/detector/model.ts';
-import { type StartedHost, browserSkipReason, launchChromium, openStudio, screenshot, startHost } from '../e2e/helpers.ts';
+import { browserSkipReason, screenshot, studioSuite } from '../e2e/helpers.ts';
 import { makeDiscDataset } from './training-fixtures.ts';
 
 const skip = browserSkipReason();
-let dir: string;
 let data: string;
-let host: StartedHost;
-let browser: Browser;
 
-before(async () => {
-  if (skip) return;
-  dir = mkdtempSync(join(tmpdir(), 'studio-panels-'));
+const suite = studioSuite('studio-panels-', async (dir) => {
   data = join(dir, 'discs');
   await makeDiscDataset(data, 20);
   const modelsDir = join(dir, 'models');
   for (const variant of ['baseline', 'cbam'] as const) {
     await saveModel(buildModel({ variant, inputSize: 64, priorProbability: 0.5 }), join(modelsDir, `panel-${variant}`), { name: `panel-${variant}`, variant, inputSize: 64, data: { path: data } });
   }
-  host = await startHost({ settings: { modelsDir } });
-  browser = await launchChromium();
-});
-
-after(async () => {
-  await browser?.close();
-  await host?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  return { modelsDir };
 });
 
 test('the Compare panel evaluates two models on one split and shows the metric table and FROC curves', { skip }, async () => {
-  const page = await openStudio(browser, host);
+  const page = await suite.open();
   await page.getByRole('tab', { name: 'Compare' }).click();
   const picks = page.getByLabel('models to compare');
   await picks.getByText('panel-baseline').click();
@@ -61,7 +47,7 @@ test('the Compare panel evaluates two models on one split and shows the metric t
 });
 
 test('the Training panel starts a run, shows live progress and curves, and lists the finished model', { skip }, async () => {
-  const page = await openStudio(browser, host);
+  const page = await suite.open();
   await page.getByRole('tab', { name: 'Training' }).click();
   await page.getByLabel('model name').fill('panel-trained');
   await page.getByLabel('dataset folder').fill(data);
@@ -86,7 +72,7 @@ test('the Training panel starts a run, shows live progress and curves, and lists
   assert.ok((await page.getByRole('img', { name: 'training loss' }).locator('polyline').count()) >= 1, 'a loss curve is drawn');
   assert.ok((await page.getByRole('img', { name: 'validation metrics' }).locator('polyline').count()) >= 1, 'validation curves are drawn');
   await page.locator('[data-testid="training-models"]').getByText('panel-trained').waitFor({ timeout: 10_000 });
-  const card = JSON.parse(readFileSync(join(dir, 'models', 'panel-trained', 'card.json'), 'utf8'));
+  const card = JSON.parse(readFileSync(join(suite.dir, 'models', 'panel-trained', 'card.json'), 'utf8'));
   assert.equal(card.hyperparameters.augmentationPreset, 'strong', 'the preset picked in the panel reached the trainer');
   assert.match(card.hyperparameters.augmentation, /shift ±12%/);
   await screenshot(page, 'training-panel');
