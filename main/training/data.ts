@@ -240,7 +240,10 @@ async function decodeImage(file: string, size: number): Promise<{ rgb: Uint8Arra
   try {
     const meta = await sharp(file, { failOn: 'none' }).metadata();
     if ((meta.width ?? 0) * (meta.height ?? 0) > MAX_PIXELS) throw new StudioError('TOO_LARGE', `${file} is ${meta.width}x${meta.height}`, file);
-    raw = await sharp(file, { failOn: 'none' }).rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    // Stored pixels, not EXIF-rotated ones: the studio's imaging loader (and so the detector at inference)
+    // shows the stored pixels, and mask files are drawn on them; a rotated image would be scored against an
+    // unrotated mask (or fail on its size when not square). No kvasir-seg or BUSI image has an orientation tag.
+    raw = await sharp(file, { failOn: 'none' }).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
   } catch (err) {
     if (err instanceof StudioError) throw err;
     throw new StudioError('DECODE_FAILED', `cannot read ${file}: ${(err as Error).message}`, file);
@@ -300,8 +303,9 @@ export async function decodeSample(sample: Sample, size: number): Promise<Decode
 }
 
 /**
- * A sample's lesion mask at its image's own size, 1 = lesion: the mask file thresholded as training reads
- * it, the review store's brush masks, and boxes filled. For showing the ground truth over the image.
+ * A sample's lesion mask at its image's own size (stored pixels, as the imaging loader shows them), 1 =
+ * lesion: the mask file thresholded at 127 as training reads it, the review store's brush masks, and boxes
+ * filled. For showing the ground truth over the image.
  */
 export async function truthMask(sample: Sample): Promise<{ width: number; height: number; data: Uint8Array }> {
   const meta = await sharp(sample.image, { failOn: 'none' })

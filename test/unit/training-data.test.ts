@@ -65,6 +65,25 @@ test('decoding letterboxes like the detector: long side to the input size, image
   assert.equal(v.reduce((a, b) => a + b, 0), 32 * 16);
 });
 
+test('an image with an EXIF orientation is decoded as stored, as the viewer and the detector see it, so its mask still fits', async () => {
+  const dir = join(root, 'exif');
+  mkdirSync(join(dir, 'images'), { recursive: true });
+  mkdirSync(join(dir, 'masks'), { recursive: true });
+  const w = 60;
+  const h = 30;
+  const left = Buffer.alloc(w * h * 3);
+  for (let i = 0; i < w * h; i++) if (i % w < 20) left.fill(250, i * 3, i * 3 + 3);
+  // Orientation 6 (rotate 90° to display): honouring it would make the image 30×60 against a 60×30 mask.
+  await sharp(left, { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 95 }).withMetadata({ orientation: 6 }).toFile(join(dir, 'images', 'x.jpg'));
+  await png(join(dir, 'masks', 'x.png'), w, h, 1, (x) => (x < 20 ? 255 : 0));
+  assert.equal((await sharp(join(dir, 'images', 'x.jpg')).metadata()).orientation, 6);
+  const d = await decodeSample(listMaskDataset(dir).samples[0], 32);
+  assert.deepEqual([d.box.originalWidth, d.box.originalHeight], [w, h]);
+  // The bright left third is where its mask is.
+  assert.ok(d.image[(4 * 32 + 4) * 3] > 200 && d.mask[4 * 32 + 4] === 1);
+  assert.ok(d.image[(4 * 32 + 28) * 3] < 60 && d.mask[4 * 32 + 28] === 0);
+});
+
 test('COCO boxes become filled lesion maps', async () => {
   const dir = join(root, 'coco');
   mkdirSync(join(dir, 'images'), { recursive: true });
