@@ -33,17 +33,24 @@ export function rleEncode(mask: Uint8Array, width: number, height: number): Rle 
 export function rleDecode(rle: Rle): { width: number; height: number; data: Uint8Array } {
   const [height, width] = rle.size;
   const data = new Uint8Array(width * height);
-  let i = 0;
+  // Column-major runs: walk (x, y) along with the run instead of dividing every index.
+  let x = 0;
+  let y = 0;
   let v = 0;
   for (const c of rle.counts) {
     if (v) {
-      for (let k = i; k < i + c; k++) {
-        const x = Math.floor(k / height);
-        const y = k - x * height;
+      for (let k = 0; k < c; k++) {
         data[y * width + x] = 1;
+        if (++y === height) {
+          y = 0;
+          x++;
+        }
       }
+    } else {
+      const at = x * height + y + c;
+      x = Math.floor(at / height);
+      y = at - x * height;
     }
-    i += c;
     v ^= 1;
   }
   return { width, height, data };

@@ -5,7 +5,7 @@
  * models that were scored on different images.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { saveModel } from '../../main/detector/io.ts';
@@ -161,6 +161,18 @@ test('Compare lists the images where the models differ, and one click opens an i
   await rows.first().locator('[data-testid="differences-open"]').click();
   await page.waitForFunction((want) => document.querySelector('[data-testid="sbs-image-select"] option:checked')?.textContent?.includes(want), id, { timeout: 30_000 });
   assert.equal(await select.locator('option').count(), listed + 1, 'a reopened image is reused');
+
+  // The data folder moved since the comparison: the row says why it cannot open, and nothing else breaks.
+  renameSync(data, `${data}-moved`);
+  try {
+    await rows.nth(2).locator('[data-testid="differences-open"]').click();
+    await page.locator('[data-testid="differences-error"]').waitFor({ timeout: 30_000 });
+    assert.match((await page.locator('[data-testid="differences-error"]').textContent()) ?? '', /no dataset at/);
+  } finally {
+    renameSync(`${data}-moved`, data);
+  }
+  await rows.first().locator('[data-testid="differences-open"]').click();
+  await page.waitForFunction(() => !document.querySelector('[data-testid="differences-error"]'), undefined, { timeout: 30_000 });
   assert.deepEqual(page.studioErrors, []);
   await page.context().close();
 });

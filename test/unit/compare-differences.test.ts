@@ -24,6 +24,14 @@ test('ordering by lesions found puts a missed lesion first, then extra false pos
   assert.deepEqual(differences([a, b], 'dice')!.map((r) => differs(r, 'dice')), [true, false, false]);
 });
 
+test('a maximum touching two lesions is not a pointing disagreement, and lesion counts at different input sizes are shown as a range', () => {
+  const c = { model: 'c', perImage: [s('two', 0.7, 2, 0, 2, 2)] };
+  const d = { model: 'd', perImage: [s('two', 0.7, 1, 0, 1, 1)] };
+  const [row] = differences([c, d], 'pointed')!;
+  assert.equal(row.pointingDiffers, false);
+  assert.deepEqual(row.lesions, { min: 1, max: 2 });
+});
+
 test('no list for a single report or for a report without per-image scores (older reports)', () => {
   assert.equal(differences([a], 'dice'), null);
   assert.equal(differences([a, { model: 'old' }], 'dice'), null);

@@ -41,3 +41,14 @@ test('a brushed mask encodes to the same COCO RLE the store validates, and decod
   assert.deepEqual(maskBox(m, w, h), [15, 7, 25, 17]);
   assert.equal(m[12 * w + 20], 0, 'the erased centre stays empty');
 });
+
+test('COCO RLE round-trips random masks, runs crossing columns and masks ending in a lesion run included', () => {
+  let s = 11;
+  const rand = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  for (let trial = 0; trial < 30; trial++) {
+    const [w, h] = [1 + Math.floor(rand() * 20), 1 + Math.floor(rand() * 20)];
+    const p = rand();
+    const m = Uint8Array.from({ length: w * h }, () => (rand() < p ? 1 : 0));
+    assert.deepEqual(rleDecode(rleEncode(m, w, h)).data, m, `${w}×${h}`);
+  }
+});

@@ -59,6 +59,7 @@ export function ComparePanel({ api }: { api: StudioApi }) {
   // The folder the shown reports were scored on: the field may have been edited since.
   const [scoredData, setScoredData] = useState('');
   const [opening, setOpening] = useState<string | null>(null);
+  const [openError, setOpenError] = useState<string | null>(null);
   const [focus, setFocus] = useState<SideBySideFocus | null>(null);
 
   useEffect(() => api.on('evaluation.progress', setProgress), [api]);
@@ -87,6 +88,7 @@ export function ComparePanel({ api }: { api: StudioApi }) {
       const { reports } = await api['evaluation.compare']({ models: [...picked], data: data.trim(), split, ...(limit ? { limit: Number(limit) } : {}) });
       setReports(reports as Report[]);
       setScoredData(data.trim());
+      setOpenError(null);
     } catch (e) {
       // A cancel is the user's own choice, not a failure: say so quietly and keep the last results.
       if (e instanceof StudioClientError && e.code === 'CANCELLED') setCancelled(true);
@@ -97,7 +99,7 @@ export function ComparePanel({ api }: { api: StudioApi }) {
   };
   /** One image of the comparison, side by side under every compared model (up to four), its truth outlined. */
   const openSideBySide = async (id: string) => {
-    setError(null);
+    setOpenError(null);
     setOpening(id);
     try {
       const sample = await api['evaluation.sample']({ data: scoredData, id });
@@ -111,7 +113,8 @@ export function ComparePanel({ api }: { api: StudioApi }) {
       }
       setFocus({ imageId: image.id, label: id, models: reports.map((r) => r.model), truth: sample.truth, at: Date.now() });
     } catch (e) {
-      setError(`${id}: ${(e as Error).message}`);
+      // Next to the row clicked, not at the top of the form.
+      setOpenError(`${id}: ${(e as Error).message}`);
     } finally {
       setOpening(null);
     }
@@ -251,7 +254,7 @@ export function ComparePanel({ api }: { api: StudioApi }) {
               Pointing game: share of lesions whose attention maximum lies inside them (the CBAM spatial gate training supervises, nearest the output; the baseline has no attention module and is scored on its lesion heatmap).
               One maximum per image can point at only one lesion; pointing/img scores each image with a lesion once, as Zhang et al. (2016) do.
             </p>
-            {comparable && <Differences reports={reports} opening={opening} onOpen={(id) => void openSideBySide(id)} />}
+            {comparable && <Differences reports={reports} opening={opening} error={openError} onOpen={(id) => void openSideBySide(id)} />}
           </>
         )}
         <SideBySide api={api} focus={focus} />

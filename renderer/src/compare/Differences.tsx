@@ -4,7 +4,7 @@
  * view with its ground truth outlined. A mean over 150 images hides the dozen cases that decide which
  * model to trust; this is where a reader finds them.
  */
-import { useMemo, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import type { EvaluationReport } from '../../../preload/contract.ts';
 import { type DiffOrder, differences, differs } from './differences.ts';
 
@@ -17,10 +17,13 @@ const ORDERS: { value: DiffOrder; label: string; says: (n: number, total: number
   { value: 'pointed', label: 'Pointing', says: (n, t) => `${n} of ${t} images differ in whether the attention maximum lies in a lesion` },
 ];
 
-export function Differences({ reports, opening, onOpen }: { reports: EvaluationReport[]; opening: string | null; onOpen(id: string): void }) {
+const MAX_PANES = 4;
+
+export function Differences({ reports, opening, error, onOpen }: { reports: EvaluationReport[]; opening: string | null; error: string | null; onOpen(id: string): void }) {
   const [order, setOrder] = useState<DiffOrder>('dice');
   const [shown, setShown] = useState(PAGE);
   const rows = useMemo(() => differences(reports, order), [reports, order]);
+  useEffect(() => setShown(PAGE), [reports]);
   if (!rows) {
     return (
       <p className="muted small" data-testid="compare-differences-none">
@@ -48,6 +51,15 @@ export function Differences({ reports, opening, onOpen }: { reports: EvaluationR
           {o.says(differing, rows.length)}
         </span>
       </div>
+      <p className="muted small differences-legend">
+        Each cell: Dice · lesions found · false positives, both at 1 FP/image · whether the attention maximum lies in a lesion.
+        {reports.length > MAX_PANES ? ` Side by side shows the first ${MAX_PANES} models.` : ''}
+      </p>
+      {error && (
+        <p className="training-error" role="alert" data-testid="differences-error">
+          {error}
+        </p>
+      )}
       <div className="table-scroll">
         <table className="metric-table" aria-label="per-image differences" data-testid="differences-table">
           <thead>
@@ -59,7 +71,9 @@ export function Differences({ reports, opening, onOpen }: { reports: EvaluationR
                   {r.model}
                 </th>
               ))}
-              <th />
+              <th>
+                <span className="sr-only">open</span>
+              </th>
             </tr>
           </thead>
           <tbody>
@@ -67,12 +81,23 @@ export function Differences({ reports, opening, onOpen }: { reports: EvaluationR
               const best = Math.max(...row.scores.map((s) => s.dice));
               return (
                 <tr key={row.id} data-testid="differences-row" data-id={row.id}>
-                  <td title={row.id}>{row.id}</td>
-                  <td>{row.lesions}</td>
+                  <th scope="row" title={row.id}>
+                    {row.id}
+                  </th>
+                  <td title={row.lesions.min === row.lesions.max ? undefined : 'each model counts the lesions at its own input size'}>
+                    {row.lesions.min === row.lesions.max ? row.lesions.min : `${row.lesions.min}–${row.lesions.max}`}
+                  </td>
                   {row.scores.map((s, i) => (
                     <td key={reports[i].model} className="text differences-cell">
-                      <span className={row.diceSpread > 0 && s.dice === best ? 'best-value' : undefined}>{s.dice.toFixed(3)}</span>
-                      <span className={s.found < row.lesions ? 'miss' : 'muted'}>
+                      {row.diceSpread > 0 && s.dice === best ? (
+                        <span className="best-value" title="the best Dice on this image">
+                          {s.dice.toFixed(3)}
+                          <span className="sr-only"> (best)</span>
+                        </span>
+                      ) : (
+                        <span>{s.dice.toFixed(3)}</span>
+                      )}
+                      <span className={s.found < s.lesions ? 'miss' : 'muted'}>
                         {' '}
                         · {s.found}/{s.lesions}
                       </span>
@@ -86,7 +111,7 @@ export function Differences({ reports, opening, onOpen }: { reports: EvaluationR
                     </td>
                   ))}
                   <td>
-                    <button type="button" disabled={opening !== null} onClick={() => onOpen(row.id)} data-testid="differences-open">
+                    <button type="button" aria-label={`Open ${row.id} side by side`} aria-busy={opening === row.id} onClick={() => opening === null && onOpen(row.id)} data-testid="differences-open">
                       {opening === row.id ? 'Opening…' : 'Side by side'}
                     </button>
                   </td>

@@ -315,7 +315,11 @@ export function SideBySide({ api, focus }: { api: StudioApi; focus?: SideBySideF
     let current = true;
     cache.get(imageId, Math.min(frameIndex, frames - 1)).then(
       (px) => current && setFrame(px),
-      (err) => current && setError(`${summary?.name ?? imageId}: ${message(err)}`),
+      (err) => {
+        if (!current) return;
+        autoRun.current = null;
+        setError(`${summary?.name ?? imageId}: ${message(err)}`);
+      },
     );
     return () => {
       current = false;
@@ -336,7 +340,12 @@ export function SideBySide({ api, focus }: { api: StudioApi; focus?: SideBySideF
     root.current?.scrollIntoView({ behavior: 'smooth', block: 'start' });
   }, [focus, refreshImages]);
 
-  const toggle = (name: string) => setPicked((cur) => (cur.includes(name) ? cur.filter((n) => n !== name) : cur.length >= MAX_PANES ? cur : [...cur, name]));
+  const toggle = (name: string) => {
+    // A choice of the user's own cancels a run still waiting for the focused image to load.
+    autoRun.current = null;
+    togglePick(name);
+  };
+  const togglePick = (name: string) => setPicked((cur) => (cur.includes(name) ? cur.filter((n) => n !== name) : cur.length >= MAX_PANES ? cur : [...cur, name]));
 
   // ---------------------------------------------------------------------------------------------
   // Running: one request at a time (the detector has one worker; queued calls would only wait there).
@@ -462,7 +471,7 @@ export function SideBySide({ api, focus }: { api: StudioApi; focus?: SideBySideF
   }, [dets, picked, imageId, shownFrame]);
 
   const truth = truths[imageId] ?? null;
-  // A truth of another size than the image (a rotated or resampled copy) would be drawn in the wrong place.
+  // A truth of another size than the open image (its file replaced since, or a resampled copy) would be drawn in the wrong place.
   const truthFits = !!truth && !!frame && frame.id === imageId && truth.width === frame.columns && truth.height === frame.rows;
   const outline = truth && truthFits && showTruth ? truth.outline : null;
   const set = (patch: Partial<Shared>) => setShared((s) => ({ ...s, ...patch }));
@@ -474,7 +483,7 @@ export function SideBySide({ api, focus }: { api: StudioApi; focus?: SideBySideF
       <div className="sbs-controls">
         <label className="sbs-field">
           Image
-          <select value={imageId} onChange={(e) => (setImageId(e.target.value), setFrameIndex(0))} onFocus={() => void refreshImages()} data-testid="sbs-image-select">
+          <select value={imageId} onChange={(e) => ((autoRun.current = null), setImageId(e.target.value), setFrameIndex(0))} onFocus={() => void refreshImages()} data-testid="sbs-image-select">
             {images.length === 0 && <option value="">No image open</option>}
             {images.map((i) => (
               <option key={i.id} value={i.id}>

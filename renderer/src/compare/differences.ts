@@ -8,7 +8,11 @@ export type DiffOrder = 'dice' | 'found' | 'pointed';
 
 export interface DiffRow {
   id: string;
-  lesions: number;
+  /**
+   * Lesions in the image as the models saw it: each counts the mask's components at its own input size
+   * (specks under 10 pixels there are dropped), so models at different sizes may count differently.
+   */
+  lesions: { min: number; max: number };
   /** One per report, in the reports' order. */
   scores: ImageScore[];
   /** Largest minus smallest Dice over the models. */
@@ -39,12 +43,13 @@ export function differences(reports: Pick<EvaluationReport, 'model' | 'perImage'
     const all = scores as ImageScore[];
     rows.push({
       id: first.id,
-      lesions: first.lesions,
+      lesions: { min: Math.min(...all.map((s) => s.lesions)), max: Math.max(...all.map((s) => s.lesions)) },
       scores: all,
       diceSpread: spread(all.map((s) => s.dice)),
       foundSpread: spread(all.map((s) => s.found)),
       fpSpread: spread(all.map((s) => s.falsePositives)),
-      pointingDiffers: spread(all.map((s) => s.pointed)) > 0,
+      // Whether each points at a lesion at all: a flat maximum can touch two, which is not a disagreement.
+      pointingDiffers: new Set(all.map((s) => s.pointed > 0)).size > 1,
     });
   }
   const key: Record<DiffOrder, (r: DiffRow) => number[]> = {
