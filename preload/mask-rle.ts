@@ -9,13 +9,41 @@ export interface Rle {
   size: [number, number];
 }
 
-/** Encodes a row-major 0/1 mask (`width * height` bytes) as COCO uncompressed RLE. */
+/**
+ * Encodes a row-major 0/1 mask (`width * height` bytes) as COCO uncompressed RLE. The column-major walk
+ * is confined to the lesion's bounding box (found in one row-major pass): outside it every run is zeros,
+ * so a small lesion on a large image costs little more than that one pass.
+ */
 export function rleEncode(mask: Uint8Array, width: number, height: number): Rle {
+  let [x0, y0, x1, y1] = [width, height, -1, -1];
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    for (let x = 0; x < width; x++) {
+      if (!mask[row + x]) continue;
+      if (x < x0) x0 = x;
+      if (x > x1) x1 = x;
+      if (y < y0) y0 = y;
+      y1 = y;
+    }
+  }
+  if (x1 < 0) return { counts: [width * height], size: [height, width] };
   const counts: number[] = [];
   let current = 0;
-  let run = 0;
-  for (let x = 0; x < width; x++) {
-    for (let y = 0; y < height; y++) {
+  // Zeros before the box's first column.
+  let run = x0 * height;
+  // Zeros outside the box end a lesion run, as any zero does.
+  const zeros = (n: number) => {
+    if (n > 0 && current === 1) {
+      counts.push(run);
+      run = 0;
+      current = 0;
+    }
+    run += n;
+  };
+  for (let x = x0; x <= x1; x++) {
+    // Above the box in this column.
+    zeros(y0);
+    for (let y = y0; y <= y1; y++) {
       const v = mask[y * width + x] ? 1 : 0;
       if (v !== current) {
         counts.push(run);
@@ -24,7 +52,11 @@ export function rleEncode(mask: Uint8Array, width: number, height: number): Rle 
       }
       run++;
     }
+    // Below the box in this column.
+    zeros(height - 1 - y1);
   }
+  // After the box's last column.
+  zeros((width - 1 - x1) * height);
   counts.push(run);
   return { counts, size: [height, width] };
 }

@@ -50,5 +50,27 @@ test('COCO RLE round-trips random masks, runs crossing columns and masks ending 
     const p = rand();
     const m = Uint8Array.from({ length: w * h }, () => (rand() < p ? 1 : 0));
     assert.deepEqual(rleDecode(rleEncode(m, w, h)).data, m, `${w}×${h}`);
+    // Sparse masks too (the encoder skips what lies outside the lesion's box), against a plain column walk.
+    const sparse = new Uint8Array(w * h);
+    for (let k = 0; k < 3; k++) sparse[Math.floor(rand() * w * h)] = 1;
+    for (const mask of [m, sparse]) assert.deepEqual(rleEncode(mask, w, h).counts, naiveCounts(mask, w, h), `${w}×${h}`);
   }
 });
+
+/** COCO RLE counts by the definition: every pixel in column-major order. */
+function naiveCounts(m: Uint8Array, w: number, h: number): number[] {
+  const counts: number[] = [];
+  let [current, run] = [0, 0];
+  for (let x = 0; x < w; x++) {
+    for (let y = 0; y < h; y++) {
+      const v = m[y * w + x] ? 1 : 0;
+      if (v !== current) {
+        counts.push(run);
+        [run, current] = [0, v];
+      }
+      run++;
+    }
+  }
+  counts.push(run);
+  return counts;
+}
