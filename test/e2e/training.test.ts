@@ -148,6 +148,12 @@ test('Compare lists the images where the models differ, and one click opens an i
   }
   const models = await page.locator('[data-testid^="sbs-pane-"]').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.model));
   assert.deepEqual(models, ['e2e-seed42', 'e2e-slow-a']);
+  // Each pane says what the comparison scored for its model on this image, as the row did.
+  const cells = await rows.first().locator('td.differences-cell').allTextContents();
+  for (const i of [0, 1]) {
+    const chip = (await page.locator(`[data-testid="sbs-score-${i}"]`).textContent()) ?? '';
+    assert.equal(chip.match(/Dice (\d\.\d{3})/)?.[1], cells[i].match(/^\d\.\d{3}/)?.[0], `pane ${i}: ${chip} against ${cells[i]}`);
+  }
   const select = page.locator('[data-testid="sbs-image-select"]');
   assert.match((await select.locator('option:checked').textContent()) ?? '', new RegExp(id.replace('.', '\\.')));
   await screenshot(page, 'compare-differences-side-by-side');

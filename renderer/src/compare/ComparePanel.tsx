@@ -111,7 +111,8 @@ export function ComparePanel({ api }: { api: StudioApi }) {
         if (!r.images[0]) throw new Error(r.errors.map((e) => `${e.file}: ${e.message}`).join('; ') || `${sample.path} could not be opened`);
         image = r.images[0];
       }
-      setFocus({ imageId: image.id, label: id, models: reports.map((r) => r.model), truth: sample.truth, at: Date.now() });
+      const scores = Object.fromEntries(reports.flatMap((r) => r.perImage?.filter((p) => p.id === id).map((p) => [r.model, p]) ?? []));
+      setFocus({ imageId: image.id, label: id, models: reports.map((r) => r.model), truth: sample.truth, scores, at: Date.now() });
     } catch (e) {
       // Next to the row clicked, not at the top of the form.
       setOpenError(`${id}: ${(e as Error).message}`);

@@ -11,7 +11,7 @@
  * says that its variant has none.
  */
 import { memo, useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import type { DetectionResult, FramePixels, GradCamResult, ImageSummary, Map2D, ModelInfo, StudioApi } from '../../../preload/contract.ts';
+import type { DetectionResult, FramePixels, GradCamResult, ImageScore, ImageSummary, Map2D, ModelInfo, StudioApi } from '../../../preload/contract.ts';
 import { isElectron } from '../api.ts';
 import { COLORMAPS, type ColormapName, colorize, colormapGradient, mapRange } from '../detector/colormaps.ts';
 import { ResultTiming } from '../detector/DetectorPanel.tsx';
@@ -32,12 +32,15 @@ export interface SideBySideFocus {
   label: string;
   models: string[];
   truth: { counts: number[]; size: [number, number] };
+  /** What the comparison scored on this image, by model: shown in each pane's head. */
+  scores: Record<string, ImageScore>;
   /** When it was asked for: the same image asked for twice is run again. */
   at: number;
 }
 
 interface Truth {
   label: string;
+  scores: Record<string, ImageScore>;
   width: number;
   height: number;
   outline: Float32Array;
@@ -124,9 +127,11 @@ interface PaneProps {
   sync: Sync;
   /** Ground-truth outline segments to draw, or null. */
   outline: Float32Array | null;
+  /** This model's scores on this image from the comparison that opened it. */
+  score: ImageScore | undefined;
 }
 
-const Pane = memo(function Pane({ index, model, info, det, cam, frame, shared, tool, invert, sync, outline }: PaneProps) {
+const Pane = memo(function Pane({ index, model, info, det, cam, frame, shared, tool, invert, sync, outline, score }: PaneProps) {
   const hostRef = useRef<HTMLDivElement>(null);
   const baseRef = useRef<HTMLCanvasElement>(null);
   const overRef = useRef<HTMLCanvasElement>(null);
@@ -195,6 +200,11 @@ const Pane = memo(function Pane({ index, model, info, det, cam, frame, shared, t
           </>
         )}
         {det?.state === 'running' && <span className="muted">running…</span>}
+        {score && (
+          <span className="chip" data-testid={`sbs-score-${index}`} title="scored by the comparison: Dice of the thresholded lesion map; lesions found and false positives at its 1 FP/image operating point">
+            Dice {score.dice.toFixed(3)} · {score.found}/{score.lesions} found · {score.falsePositives} FP
+          </span>
+        )}
       </div>
       <div className={`viewport sbs-view tool-${tool}`} ref={hostRef} data-testid={`sbs-view-${index}`}>
         <canvas className="layer-image" ref={baseRef} data-testid={`sbs-image-${index}`} />
@@ -331,7 +341,7 @@ export function SideBySide({ api, focus }: { api: StudioApi; focus?: SideBySideF
   useEffect(() => {
     if (!focus) return;
     const mask = rleDecode(focus.truth);
-    setTruths((t) => remember(t, focus.imageId, { label: focus.label, width: mask.width, height: mask.height, outline: maskOutline(mask.data, mask.width, mask.height) }));
+    setTruths((t) => remember(t, focus.imageId, { label: focus.label, scores: focus.scores, width: mask.width, height: mask.height, outline: maskOutline(mask.data, mask.width, mask.height) }));
     setPicked(focus.models.slice(0, MAX_PANES));
     setFrameIndex(0);
     setShowTruth(true);
@@ -615,6 +625,7 @@ export function SideBySide({ api, focus }: { api: StudioApi; focus?: SideBySideF
               invert={invert}
               sync={sync}
               outline={outline}
+              score={truth?.scores[model]}
             />
           );
         })}
