@@ -25,6 +25,11 @@ test('a bad payload is a typed INVALID_PAYLOAD error naming the field', () => {
   assert.equal(validateRequest('detector.run', { imageId: 'a', model: 'kvasir-cbam', flips: 'hv' }).ok, true);
   const run = { name: 'm', data: '/d', variant: 'cbam', epochs: 1 };
   assert.equal(validateRequest('training.start', { ...run, augmentation: 'wild' }).ok, false, 'only the known augmentation presets');
+  assert.equal(validateRequest('evaluation.sample', { data: '/d' }).ok, false, 'a sample needs its id');
+  assert.equal(validateRequest('evaluation.sample', { data: '/d', id: '' }).ok, false, 'an empty id names nothing');
+  assert.equal(validateRequest('evaluation.sample', { data: '/d', id: 'a.png', format: 'zip' }).ok, false, 'only the known dataset layouts');
+  const sample = validateRequest('evaluation.sample', { data: '/d', id: 'a.png' });
+  assert.ok(sample.ok && sample.value.format === 'masks', 'the masks layout unless told');
 });
 
 test('schema defaults are filled before a handler sees the request', () => {
