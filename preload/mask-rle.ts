@@ -9,24 +9,33 @@ export interface Rle {
   size: [number, number];
 }
 
+/** Bounding box `[x0, y0, x1, y1]` (exclusive ends) of a row-major mask, or null when empty. */
+export function maskBox(mask: Uint8Array, width: number, height: number): [number, number, number, number] | null {
+  let x0 = width, y0 = height, x1 = -1, y1 = -1;
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    for (let x = 0; x < width; x++) {
+      if (mask[row + x]) {
+        if (x < x0) x0 = x;
+        if (x > x1) x1 = x;
+        if (y < y0) y0 = y;
+        y1 = y;
+      }
+    }
+  }
+  return x1 < 0 ? null : [x0, y0, x1 + 1, y1 + 1];
+}
+
 /**
  * Encodes a row-major 0/1 mask (`width * height` bytes) as COCO uncompressed RLE. The column-major walk
  * is confined to the lesion's bounding box (found in one row-major pass): outside it every run is zeros,
  * so a small lesion on a large image costs little more than that one pass.
  */
 export function rleEncode(mask: Uint8Array, width: number, height: number): Rle {
-  let [x0, y0, x1, y1] = [width, height, -1, -1];
-  for (let y = 0; y < height; y++) {
-    const row = y * width;
-    for (let x = 0; x < width; x++) {
-      if (!mask[row + x]) continue;
-      if (x < x0) x0 = x;
-      if (x > x1) x1 = x;
-      if (y < y0) y0 = y;
-      y1 = y;
-    }
-  }
-  if (x1 < 0) return { counts: [width * height], size: [height, width] };
+  const box = maskBox(mask, width, height);
+  if (!box) return { counts: [width * height], size: [height, width] };
+  const [x0, y0] = box;
+  const [x1, y1] = [box[2] - 1, box[3] - 1];
   const counts: number[] = [];
   let current = 0;
   // Zeros before the box's first column.

@@ -1,3 +1,5 @@
+import { maskBox } from '../../../preload/mask-rle.ts';
+
 /**
  * The outline of a binary mask as line segments along pixel edges, in image pixel coordinates: every
  * edge between a lesion pixel and a non-lesion one (or the image border), with collinear neighbours
@@ -5,17 +7,11 @@
  * any zoom, and an image's few thousand edges draw in one path. Only the mask's bounding box is
  * scanned: a lesion is small beside a large image.
  */
-export function maskOutline(mask: ArrayLike<number>, width: number, height: number): Float32Array {
-  let [x0, y0, x1, y1] = [width, height, -1, -1];
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      if (!mask[y * width + x]) continue;
-      if (x < x0) x0 = x;
-      if (x > x1) x1 = x;
-      if (y < y0) y0 = y;
-      y1 = y;
-    }
-  }
+export function maskOutline(mask: Uint8Array, width: number, height: number): Float32Array {
+  const box = maskBox(mask, width, height);
+  if (!box) return new Float32Array(0);
+  const [x0, y0] = box;
+  const [x1, y1] = [box[2] - 1, box[3] - 1];
   let out = new Float32Array(256);
   let n = 0;
   const push = (a: number, b: number, c: number, d: number) => {
@@ -29,7 +25,6 @@ export function maskOutline(mask: ArrayLike<number>, width: number, height: numb
     out[n++] = c;
     out[n++] = d;
   };
-  if (x1 < 0) return out.subarray(0, 0);
   const at = (x: number, y: number) => (x >= 0 && y >= 0 && x < width && y < height && mask[y * width + x] ? 1 : 0);
   // Horizontal edges: the line y separates rows y-1 and y.
   for (let y = y0; y <= y1 + 1; y++) {
