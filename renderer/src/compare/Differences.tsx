@@ -7,6 +7,7 @@
 import { useEffect, useMemo, useState } from 'react';
 import type { EvaluationReport } from '../../../preload/contract.ts';
 import { type DiffOrder, differences, differs } from './differences.ts';
+import { MAX_PANES } from './SideBySide.tsx';
 
 const PAGE = 10;
 const MIN_DICE = 0.1;
@@ -16,8 +17,6 @@ const ORDERS: { value: DiffOrder; label: string; says: (n: number, total: number
   { value: 'found', label: 'Lesions found', says: (n, t) => `${n} of ${t} images differ in lesions found or false positives at 1 FP/image` },
   { value: 'pointed', label: 'Pointing', says: (n, t) => `${n} of ${t} images differ in whether the attention maximum lies in a lesion` },
 ];
-
-const MAX_PANES = 4;
 
 export function Differences({ reports, opening, error, onOpen }: { reports: EvaluationReport[]; opening: string | null; error: string | null; onOpen(id: string): void }) {
   const [order, setOrder] = useState<DiffOrder>('dice');

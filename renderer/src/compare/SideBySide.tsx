@@ -46,7 +46,7 @@ interface Truth {
   outline: Float32Array;
 }
 
-const MAX_PANES = 4;
+export const MAX_PANES = 4;
 /** Results carry full-size maps: keep the most recent few per kind. */
 const KEEP = 16;
 
