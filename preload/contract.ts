@@ -277,6 +277,13 @@ export interface EvaluationReport {
   pointingGameImages?: number;
   latencyMs: number;
   /**
+   * The lowest finding score kept at the 1 FP/image operating point: `found` and `falsePositives` in
+   * `perImage` count the findings scoring at least this, so a viewer that cuts boxes here shows what the
+   * comparison counted. Null when the model made no finding on any scored image; absent from reports
+   * made before it was added.
+   */
+  operatingScore1FP?: number | null;
+  /**
    * Each scored image's own outcome, in scoring order: what Compare lists where models differ. Absent
    * from reports made before it was added, and left out of model cards.
    */

@@ -180,6 +180,7 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
     pointingGame: lesions ? sourceLesionHits / lesions : 0,
     pointingGameImages: imagesWithLesions ? sourceImageHits / imagesWithLesions : 0,
     latencyMs: lat.mean,
+    operatingScore1FP: Number.isFinite(operating) ? operating : null,
     perImage: scores.map((s, i) => ({ ...s, ...detectionAt(perImage[i], operating) })),
     backend,
     flips,

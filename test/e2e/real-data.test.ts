@@ -228,6 +228,16 @@ test('Compare lists the Kvasir test images where kvasir-cbam and kvasir-baseline
     await page.waitForFunction((s) => Number(document.querySelector(s)?.getAttribute('data-outline')) > 0, `[data-testid="sbs-overlay-${i}"]`);
   }
   assert.match((await page.locator('[data-testid="sbs-image-select"] option:checked').textContent()) ?? '', new RegExp(id.replace('.', '\\.')));
+  // Each pane's boxes are those its row counted: the findings at the model's own 1 FP/image point.
+  for (const i of [0, 1]) {
+    const text = (await page.locator(`[data-testid="sbs-pane-${i}"] .sbs-pane-head`).textContent()) ?? '';
+    t.diagnostic(text);
+    assert.match(text, /findings( ≥ \d\.\d\d \(1 FP\/image\)| \(none at 1 FP\/image\))/);
+    // On this image each polyp is hit by one box: the boxes drawn are the lesions found plus the false positives.
+    const shown = Number(/(\d+)\/\d+ findings/.exec(text)?.[1]);
+    const [, found, fp] = /(\d+)\/\d+ found · (\d+) FP/.exec(text) ?? [];
+    assert.equal(shown, Number(found) + Number(fp), text);
+  }
   await painted(page);
   await screenshot(page, 'real-compare-differences');
   assert.deepEqual(page.studioErrors, []);

@@ -155,6 +155,42 @@ test('Compare lists the images where the models differ, and one click opens an i
     const chip = (await page.locator(`[data-testid="sbs-score-${i}"]`).textContent()) ?? '';
     assert.equal(chip.match(/Dice (\d\.\d{3})/)?.[1], cells[i].match(/^\d\.\d{3}/)?.[0], `pane ${i}: ${chip} against ${cells[i]}`);
   }
+  // Boxes are cut where the row counted them: at each model's own 1 FP/image operating point.
+  assert.equal(await page.locator('[data-testid="sbs-boxes-at"]').inputValue(), 'operating');
+  assert.equal(await page.locator('[data-testid="sbs-threshold"]').count(), 0, 'no shared slider while each model cuts at its own point');
+  const head = async (i: number) => {
+    const el = page.locator(`[data-testid="sbs-findings-${i}"]`);
+    const text = (await el.textContent()) ?? '';
+    const [, shown, total] = text.match(/^(\d+)\/(\d+) findings/) ?? [];
+    return { text, cut: Number(await el.getAttribute('data-cut')), shown: Number(shown), total: Number(total) };
+  };
+  // The overlay's box count is set after the head renders: wait for it to agree.
+  const drawsItsHead = (i: number) =>
+    page.waitForFunction(
+      (k) => {
+        const shown = /^(\d+)\//.exec(document.querySelector(`[data-testid="sbs-findings-${k}"]`)?.textContent ?? '')?.[1];
+        return shown !== undefined && document.querySelector(`[data-testid="sbs-overlay-${k}"]`)?.getAttribute('data-boxes') === shown;
+      },
+      i,
+      { timeout: 10_000 },
+    );
+  for (const i of [0, 1]) {
+    const h = await head(i);
+    t.diagnostic(`pane ${i}: ${h.text} (cut ${h.cut})`);
+    assert.match(h.text, /\(1 FP\/image\)|\(none at 1 FP\/image\)/);
+    assert.ok(h.cut > 0, `pane ${i} cuts at ${h.cut}`);
+    await drawsItsHead(i);
+  }
+  await page.locator('[data-testid="sbs-boxes-at"]').selectOption('threshold');
+  await page.locator('[data-testid="sbs-threshold"]').fill('0');
+  for (const i of [0, 1]) {
+    await page.waitForFunction((k) => document.querySelector(`[data-testid="sbs-findings-${k}"]`)?.getAttribute('data-cut') === '0', i, { timeout: 10_000 });
+    const h = await head(i);
+    assert.equal(h.shown, h.total, `pane ${i} at threshold 0 shows every finding`);
+    assert.doesNotMatch(h.text, /FP\/image/);
+    await drawsItsHead(i);
+  }
+  await page.locator('[data-testid="sbs-boxes-at"]').selectOption('operating');
   const select = page.locator('[data-testid="sbs-image-select"]');
   assert.match((await select.locator('option:checked').textContent()) ?? '', new RegExp(id.replace('.', '\\.')));
   await screenshot(page, 'compare-differences-side-by-side');

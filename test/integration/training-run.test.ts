@@ -143,6 +143,9 @@ test('studio train killed with SIGKILL resumes from its last checkpoint and fini
   assert.equal(sum('lesions'), r.lesions);
   assert.equal(sum('found') / r.lesions, r.sensitivity1FP, 'lesions found at the operating point give sens@1');
   assert.ok(sum('falsePositives') / per.length <= 1, 'at most 1 FP/image at the 1 FP/image operating point');
+  // Where that point lies, for a viewer to cut boxes at: a kept finding scores at least the candidate threshold.
+  if (r.operatingScore1FP === null) assert.equal(sum('found') + sum('falsePositives'), 0, 'no operating point only when nothing was found');
+  else assert.ok(r.operatingScore1FP >= r.candidateThreshold && r.operatingScore1FP <= 1, `operating point ${r.operatingScore1FP}`);
   assert.equal(sum('pointed') / r.lesions, r.pointingGame);
   const carded = JSON.parse(readFileSync(join(out, 'card.json'), 'utf8'));
   assert.equal(carded.metrics.test.images, split.test.length);

@@ -112,7 +112,8 @@ export function ComparePanel({ api }: { api: StudioApi }) {
         image = r.images[0];
       }
       const scores = Object.fromEntries(reports.flatMap((r) => r.perImage?.filter((p) => p.id === id).map((p) => [r.model, p]) ?? []));
-      setFocus({ imageId: image.id, label: id, models: reports.map((r) => r.model), truth: sample.truth, scores, at: Date.now() });
+      const operating = Object.fromEntries(reports.flatMap((r) => (r.operatingScore1FP === undefined ? [] : [[r.model, r.operatingScore1FP]])));
+      setFocus({ imageId: image.id, label: id, models: reports.map((r) => r.model), truth: sample.truth, scores, operating, at: Date.now() });
     } catch (e) {
       // Next to the row clicked, not at the top of the form.
       setOpenError(`${id}: ${(e as Error).message}`);

@@ -34,6 +34,11 @@ export interface SideBySideFocus {
   truth: { counts: number[]; size: [number, number] };
   /** What the comparison scored on this image, by model: shown in each pane's head. */
   scores: Record<string, ImageScore>;
+  /**
+   * Each model's 1 FP/image operating point from the comparison (`operatingScore1FP`): its panes can cut
+   * boxes there, so they show the findings the row counted. Models whose report predates it are absent.
+   */
+  operating: Record<string, number | null>;
   /** When it was asked for: the same image asked for twice is run again. */
   at: number;
 }
@@ -41,6 +46,7 @@ export interface SideBySideFocus {
 interface Truth {
   label: string;
   scores: Record<string, ImageScore>;
+  operating: Record<string, number | null>;
   width: number;
   height: number;
   outline: Float32Array;
@@ -60,7 +66,18 @@ interface Shared {
   opacity: number;
   colormap: ColormapName;
   threshold: number;
+  /**
+   * Where boxes are cut: at `threshold` in every pane, or (for an image opened from a comparison) at each
+   * model's own 1 FP/image operating point, where the comparison counted its lesions found and FPs.
+   */
+  boxesAt: 'threshold' | 'operating';
   showBoxes: boolean;
+}
+
+/** The score a pane's boxes are cut at, and why: Infinity keeps none. */
+interface Cut {
+  score: number;
+  operating: boolean;
 }
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -129,9 +146,10 @@ interface PaneProps {
   outline: Float32Array | null;
   /** This model's scores on this image from the comparison that opened it. */
   score: ImageScore | undefined;
+  cut: Cut;
 }
 
-const Pane = memo(function Pane({ index, model, info, det, cam, frame, shared, tool, invert, sync, outline, score }: PaneProps) {
+const Pane = memo(function Pane({ index, model, info, det, cam, frame, shared, tool, invert, sync, outline, score, cut }: PaneProps) {
   const hostRef = useRef<HTMLDivElement>(null);
   const baseRef = useRef<HTMLCanvasElement>(null);
   const overRef = useRef<HTMLCanvasElement>(null);
@@ -174,7 +192,7 @@ const Pane = memo(function Pane({ index, model, info, det, cam, frame, shared, t
   const drawn = chosen && 'map' in chosen ? chosen : null;
   const range = useMemo(() => (drawn ? mapRange(drawn.map, drawn.probability) : null), [drawn]);
   const canvas = useMemo(() => (drawn && range ? colorize(drawn.map, shared.colormap, range) : null), [drawn, range, shared.colormap]);
-  const shown = useMemo(() => (result ? result.findings.filter((f) => f.score >= shared.threshold) : []), [result, shared.threshold]);
+  const shown = useMemo(() => (result ? result.findings.filter((f) => f.score >= cut.score) : []), [result, cut.score]);
   const overlay: OverlayState = useMemo(
     () => ({ map: canvas, opacity: shared.opacity, boxes: shared.showBoxes ? shown.map((f) => ({ box: f.box, score: f.score })) : [], outline }),
     [canvas, shared.opacity, shared.showBoxes, shown, outline],
@@ -194,8 +212,19 @@ const Pane = memo(function Pane({ index, model, info, det, cam, frame, shared, t
           <>
             <span className="chip">{result.backend}</span>
             <ResultTiming result={result} />
-            <span className="muted" data-testid={`sbs-findings-${index}`}>
-              {shown.length}/{result.findings.length} findings
+            <span
+              className="muted"
+              data-testid={`sbs-findings-${index}`}
+              data-cut={cut.score}
+              title={
+                cut.operating
+                  ? Number.isFinite(cut.score)
+                    ? `findings scoring at least ${cut.score.toFixed(3)}: this model's 1 FP/image operating point on the comparison's split, where its row counted lesions found and false positives`
+                    : 'this model made no finding on the comparison\'s split, so its operating point keeps none'
+                  : `findings scoring at least ${cut.score.toFixed(2)}, the shared threshold`
+              }
+            >
+              {shown.length}/{result.findings.length} findings{cut.operating ? (Number.isFinite(cut.score) ? ` ≥ ${cut.score.toFixed(2)} (1 FP/image)` : ' (none at 1 FP/image)') : ''}
             </span>
           </>
         )}
@@ -248,7 +277,7 @@ export function SideBySide({ api, focus }: { api: StudioApi; focus?: SideBySideF
   const [picked, setPicked] = useState<string[]>([]);
   const [dets, setDets] = useState<Record<string, Job<DetectionResult>>>({});
   const [cams, setCams] = useState<Record<string, Job<GradCamResult>>>({});
-  const [shared, setShared] = useState<Shared>({ layer: 'heatmap', opacity: 0.45, colormap: 'jet', threshold: 0.5, showBoxes: true });
+  const [shared, setShared] = useState<Shared>({ layer: 'heatmap', opacity: 0.45, colormap: 'jet', threshold: 0.5, boxesAt: 'threshold', showBoxes: true });
   const [tool, setTool] = useState<Tool>('pan');
   const [invert, setInvert] = useState(false);
   const [zoom, setZoom] = useState(1);
@@ -341,7 +370,9 @@ export function SideBySide({ api, focus }: { api: StudioApi; focus?: SideBySideF
   useEffect(() => {
     if (!focus) return;
     const mask = rleDecode(focus.truth);
-    setTruths((t) => remember(t, focus.imageId, { label: focus.label, scores: focus.scores, width: mask.width, height: mask.height, outline: maskOutline(mask.data, mask.width, mask.height) }));
+    setTruths((t) => remember(t, focus.imageId, { label: focus.label, scores: focus.scores, operating: focus.operating, width: mask.width, height: mask.height, outline: maskOutline(mask.data, mask.width, mask.height) }));
+    // Opened from a row: the boxes the row counted, unless no model's report says where that was.
+    if (Object.keys(focus.operating).length) setShared((s) => ({ ...s, boxesAt: 'operating' }));
     setPicked(focus.models.slice(0, MAX_PANES));
     setFrameIndex(0);
     setShowTruth(true);
@@ -484,6 +515,18 @@ export function SideBySide({ api, focus }: { api: StudioApi; focus?: SideBySideF
   // A truth of another size than the open image (its file replaced since, or a resampled copy) would be drawn in the wrong place.
   const truthFits = !!truth && !!frame && frame.id === imageId && truth.width === frame.columns && truth.height === frame.rows;
   const outline = truth && truthFits && showTruth ? truth.outline : null;
+  // Only this image's comparison knows the operating points; elsewhere, and for a model whose report has
+  // none, the shared threshold cuts.
+  const canOperate = !!truth && Object.keys(truth.operating).length > 0;
+  // One object per model while its cut stays the same, so the memoised panes are not redrawn for nothing.
+  const cuts = useMemo(() => {
+    const out: Record<string, Cut> = {};
+    for (const model of picked) {
+      const at = truth?.operating[model];
+      out[model] = shared.boxesAt === 'operating' && at !== undefined ? { score: at ?? Infinity, operating: true } : { score: shared.threshold, operating: false };
+    }
+    return out;
+  }, [picked, truth, shared.boxesAt, shared.threshold]);
   const set = (patch: Partial<Shared>) => setShared((s) => ({ ...s, ...patch }));
   const running = picked.some((m) => shownFrame !== null && dets[jobKey(imageId, shownFrame, m)]?.state === 'running');
 
@@ -560,10 +603,21 @@ export function SideBySide({ api, focus }: { api: StudioApi; focus?: SideBySideF
             ))}
           </select>
         </label>
-        <label className="sbs-field">
-          Score ≥ {shared.threshold.toFixed(2)}
-          <input type="range" min={0} max={1} step={0.01} value={shared.threshold} onChange={(e) => set({ threshold: Number(e.target.value) })} data-testid="sbs-threshold" />
-        </label>
+        {canOperate && (
+          <label className="sbs-field" title="the comparison counted each model's lesions found and false positives at its own 1 FP/image operating point">
+            Boxes at
+            <select value={shared.boxesAt} onChange={(e) => set({ boxesAt: e.target.value as Shared['boxesAt'] })} data-testid="sbs-boxes-at">
+              <option value="operating">each model's 1 FP/image point</option>
+              <option value="threshold">one score threshold</option>
+            </select>
+          </label>
+        )}
+        {!(canOperate && shared.boxesAt === 'operating') && (
+          <label className="sbs-field">
+            Score ≥ {shared.threshold.toFixed(2)}
+            <input type="range" min={0} max={1} step={0.01} value={shared.threshold} onChange={(e) => set({ threshold: Number(e.target.value) })} data-testid="sbs-threshold" />
+          </label>
+        )}
         <label className="check">
           <input type="checkbox" checked={shared.showBoxes} onChange={(e) => set({ showBoxes: e.target.checked })} /> Boxes
         </label>
@@ -626,11 +680,12 @@ export function SideBySide({ api, focus }: { api: StudioApi; focus?: SideBySideF
               sync={sync}
               outline={outline}
               score={truth?.scores[model]}
+              cut={cuts[model]}
             />
           );
         })}
       </div>
-      <p className="muted small">Wheel zooms and drag pans every pane together; double-click fits. Boxes show findings scoring at least the threshold{truth ? '; the green outline is the dataset\'s ground truth' : ''}.</p>
+      <p className="muted small">Wheel zooms and drag pans every pane together; double-click fits. Boxes show findings scoring at least {canOperate && shared.boxesAt === 'operating' ? 'each model\'s 1 FP/image operating point' : 'the threshold'}{truth ? '; the green outline is the dataset\'s ground truth' : ''}.</p>
     </section>
   );
 }
