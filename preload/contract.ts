@@ -432,8 +432,12 @@ export const requests = {
   'training.control': z.object({ runId: id, action: z.enum(['pause', 'resume', 'cancel']) }).strict(),
   'training.list': empty,
 
+  /**
+   * `scope`: `own` scores each model on its own split of the data (models trained on other splits meet
+   * other images); `common` scores every model on the images that lie in all of their splits.
+   */
   'evaluation.compare': z
-    .object({ models: z.array(modelName).min(1).max(8), data: filePath, split: z.enum(['train', 'val', 'test']).default('test'), limit: z.number().int().min(1).optional() })
+    .object({ models: z.array(modelName).min(1).max(8), data: filePath, split: z.enum(['train', 'val', 'test']).default('test'), scope: z.enum(['own', 'common']).default('own'), limit: z.number().int().min(1).optional() })
     .strict(),
   'evaluation.cancel': empty,
   /** One sample of a dataset with its ground-truth mask, by the id an evaluation report gives it. */

@@ -28,6 +28,11 @@ export interface EvaluateOptions {
   data: string;
   format?: DatasetFormat;
   split?: SplitName;
+  /**
+   * Score only the split's images that are also among these (in the split's order): the images every
+   * compared model holds in this split (`commonSplit`), so models trained on other splits meet the same images.
+   */
+  among?: readonly string[];
   limit?: number;
   /** Threshold of the lesion map for Dice/IoU (default: the card's validation-calibrated one, else 0.5). */
   threshold?: number;
@@ -79,6 +84,23 @@ function splitFor(modelDir: string, data: string, ids: string[]): { split: Split
   return { split: splitDataset(ids, seed), source: 'recomputed with the model seed' };
 }
 
+/**
+ * The images of a dataset that lie in the `which` split of every given model, in the first model's order.
+ * Scored on these, models trained on different splits are compared on the same images; for the test
+ * split these are images none of them trained on. Refused when there are none, naming each model's count.
+ */
+export async function commonSplit(models: { name: string; modelDir: string }[], data: string, format: DatasetFormat, which: SplitName): Promise<string[]> {
+  const ids = (await openDataset(data, format)).samples.map((s) => s.id);
+  const splits = models.map((m) => splitFor(m.modelDir, data, ids).split[which]);
+  const others = splits.slice(1).map((s) => new Set(s));
+  const common = (splits[0] ?? []).filter((id) => others.every((s) => s.has(id)));
+  if (common.length === 0) {
+    const counts = models.map((m, i) => `${m.name} ${splits[i].length}`).join(', ');
+    throw new StudioError('INVALID_PAYLOAD', `no image of ${data} lies in the ${which} split of every picked model (${counts} images each): score each on its own split instead`, data);
+  }
+  return common;
+}
+
 /** A short digest of the scored image ids, order-free: equal for two reports on the same images. */
 export function imageSetOf(ids: readonly string[]): string {
   return createHash('sha256').update([...ids].sort().join('\n')).digest('hex').slice(0, 16);
@@ -94,6 +116,10 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
   const { split, source } = splitFor(options.modelDir, options.data, dataset.samples.map((s) => s.id));
   const which = options.split ?? 'test';
   let ids = split[which];
+  if (options.among) {
+    const among = new Set(options.among);
+    ids = ids.filter((id) => among.has(id));
+  }
   if (options.limit) ids = ids.slice(0, options.limit);
   if (ids.length === 0) throw new StudioError('INVALID_PAYLOAD', `the ${which} split of ${options.data} is empty`, options.data);
   const cache = new SampleCache(new Map(dataset.samples.map((s) => [s.id, s])), size);

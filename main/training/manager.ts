@@ -181,7 +181,7 @@ export class TrainingManager {
         });
         worker.on('error', (err) => reject(new StudioError('INTERNAL', `evaluation worker crashed: ${err.message}`)));
         worker.on('exit', (code) => reject(state.cancelled ? new StudioError('CANCELLED', 'comparison cancelled') : new StudioError('INTERNAL', `evaluation worker exited (${code})`)));
-        worker.postMessage({ type: 'evaluate', jobs } satisfies WorkerCommand);
+        worker.postMessage({ type: 'evaluate', jobs, common: req.scope === 'common' } satisfies WorkerCommand);
       });
       emit({ ...progress, state: 'finished', modelIndex: jobs.length - 1, done: progress.total, etaSec: 0 }, true);
       return reports;

@@ -10,7 +10,12 @@ import { train, type TrainOptions } from './trainer.ts';
 
 export type WorkerCommand =
   | { type: 'train'; options: TrainOptions }
-  | { type: 'evaluate'; jobs: { name: string; modelDir: string; data: string; format: 'masks' | 'coco' | 'review'; split: 'train' | 'val' | 'test'; limit?: number }[] }
+  | {
+      type: 'evaluate';
+      jobs: { name: string; modelDir: string; data: string; format: 'masks' | 'coco' | 'review'; split: 'train' | 'val' | 'test'; limit?: number }[];
+      /** Score every job on the images in all of their splits (the jobs share data, format and split). */
+      common?: boolean;
+    }
   | { type: 'control'; action: 'pause' | 'resume' | 'cancel' };
 
 /** Progress of an 'evaluate' command: the job being scored and its images scored so far. */
@@ -76,12 +81,14 @@ port.on('message', async (cmd: WorkerCommand) => {
       });
       send({ type: 'done', result });
     } else if (cmd.type === 'evaluate') {
-      const { evaluateModel } = await import('../evaluation/evaluate.ts');
+      const { commonSplit, evaluateModel } = await import('../evaluation/evaluate.ts');
+      const [first] = cmd.jobs;
+      const among = cmd.common && first ? await commonSplit(cmd.jobs, first.data, first.format, first.split) : undefined;
       const reports = [];
       for (const [modelIndex, job] of cmd.jobs.entries()) {
         if (cancelled) throw new StudioError('CANCELLED', 'comparison cancelled');
         const onProgress = (done: number, total: number) => send({ type: 'progress', progress: { modelIndex, done, total } satisfies EvaluateProgress });
-        reports.push(await evaluateModel(job.name, { modelDir: job.modelDir, data: job.data, format: job.format, split: job.split, limit: job.limit, onProgress }));
+        reports.push(await evaluateModel(job.name, { modelDir: job.modelDir, data: job.data, format: job.format, split: job.split, among, limit: job.limit, onProgress }));
       }
       send({ type: 'done', result: reports });
     }

@@ -81,6 +81,26 @@ test('a run started from the Training panel finishes, and its model can be compa
   assert.match((await page.locator('[data-testid="compare-not-comparable"]').textContent()) ?? '', /e2e-seed7/);
   assert.equal(await page.locator('[data-testid="compare-table"] td.best').count(), 0, 'no value is marked best across different images');
   await screenshot(page, 'compare-not-comparable');
+
+  // Scored on the images they share instead: seed 42's and seed 7's test splits of 24 images share none,
+  // so that is refused and says why (the last results stay); their train splits share many.
+  const ids = listMaskDataset(data).samples.map((s) => s.id);
+  const [s42, s7] = [splitDataset(ids, 42), splitDataset(ids, 7)];
+  assert.equal(s42.test.filter((id) => s7.test.includes(id)).length, 0, 'this check needs test splits that share no image');
+  await page.locator('[data-testid="compare-rerun-common"]').click();
+  await page.getByRole('alert').filter({ hasText: /no image .* lies in the test split of every picked model/ }).waitFor({ timeout: 120_000 });
+  assert.equal(await rows.count(), 3, 'the last results are kept');
+  assert.equal(await page.locator('[data-testid="compare-scope"]').inputValue(), 'common');
+  await page.getByLabel('split').selectOption('train');
+  await page.locator('[data-testid="compare-run"]').click();
+  await page.locator('[data-testid="compare-common"]').waitFor({ timeout: 120_000 });
+  const shared = s42.train.filter((id) => s7.train.includes(id)).length;
+  assert.match((await page.locator('[data-testid="compare-common"]').textContent()) ?? '', new RegExp(`the same ${shared} train images`));
+  assert.equal(await page.locator('[data-testid="compare-not-comparable"]').count(), 0);
+  const counts = await rows.evaluateAll((trs) => trs.map((tr) => tr.querySelectorAll('td')[1].textContent));
+  assert.deepEqual(counts, [String(shared), String(shared), String(shared)], 'every model scored the shared images');
+  await page.locator('[data-testid="differences-table"]').waitFor();
+  await screenshot(page, 'compare-common-images');
   assert.deepEqual(page.studioErrors, []);
   await page.context().close();
 });

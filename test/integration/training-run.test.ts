@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EvaluationProgress, Events, StudioError, TrainingProgress } from '../../preload/contract.ts';
@@ -266,7 +266,7 @@ test('the training service runs in a worker, streams progress, pauses and resume
     assert.ok(existsSync(join(modelsDir, 'svc-baseline', 'card.json')));
     await assert.rejects(h['training.control']({ runId, action: 'pause' }), /already finished/);
 
-    const { reports } = await h['evaluation.compare']({ models: ['svc-baseline'], data, split: 'test' });
+    const { reports } = await h['evaluation.compare']({ models: ['svc-baseline'], data, split: 'test', scope: 'own' });
     assert.equal(reports.length, 1);
     assert.equal(reports[0].model, 'svc-baseline');
     assert.equal(reports[0].froc.length, 7);
@@ -277,7 +277,7 @@ test('the training service runs in a worker, streams progress, pauses and resume
     const last = scoring[scoring.length - 1];
     assert.deepEqual([last.state, last.done, last.total, last.etaSec], ['finished', reports[0].images, reports[0].images, 0]);
     assert.ok(scoring.some((p) => p.state === 'running' && p.done > 0 && Number.isFinite(p.etaSec)), 'a running update with images scored and an ETA');
-    await assert.rejects(h['evaluation.compare']({ models: ['nope'], data, split: 'test' }), /no model 'nope'/);
+    await assert.rejects(h['evaluation.compare']({ models: ['nope'], data, split: 'test', scope: 'own' }), /no model 'nope'/);
 
     // A reported image can be fetched with its ground truth at its own size, as its mask file has it.
     const scored = reports[0].perImage ?? [];
@@ -298,13 +298,34 @@ test('the training service runs in a worker, streams progress, pauses and resume
     scoring.length = 0;
     onScoring = (p) => p.state === 'running' && p.done > 0 && void h['evaluation.cancel']({});
     const models = ['svc-baseline', 'svc-baseline', 'svc-baseline', 'svc-baseline'];
-    await assert.rejects(h['evaluation.compare']({ models, data, split: 'train' }), (err: StudioError) => err.code === 'CANCELLED');
+    await assert.rejects(h['evaluation.compare']({ models, data, split: 'train', scope: 'own' }), (err: StudioError) => err.code === 'CANCELLED');
     onScoring = () => {};
     assert.equal(scoring[scoring.length - 1].state, 'cancelled');
     assert.ok(scoring.every((p) => p.modelIndex === 0), 'cancelled during the first model');
     assert.deepEqual(await h['evaluation.cancel']({}), { cancelled: false }, 'nothing left to cancel');
-    const again = await h['evaluation.compare']({ models: ['svc-baseline'], data, split: 'test' });
+    const again = await h['evaluation.compare']({ models: ['svc-baseline'], data, split: 'test', scope: 'own' });
     assert.equal(again.reports[0].dice, reports[0].dice, 'the same model on the same split scores the same');
+
+    // A copy whose split holds out three of the model's test images and two of its training images: on
+    // their own splits the two meet other images; in common scope both score exactly the shared three.
+    const own = JSON.parse(readFileSync(join(modelsDir, 'svc-baseline', 'split.json'), 'utf8')) as { train: string[]; val: string[]; test: string[] };
+    const shared = own.test.slice(0, 3);
+    const moved = own.train.slice(0, 2);
+    const reshuffle = (name: string, test: string[]) => {
+      cpSync(join(modelsDir, 'svc-baseline'), join(modelsDir, name), { recursive: true });
+      const rest = [...own.train, ...own.test].filter((id) => !test.includes(id));
+      writeFileSync(join(modelsDir, name, 'split.json'), JSON.stringify({ ...own, train: rest, test }));
+    };
+    reshuffle('svc-other-split', [...moved, ...shared]);
+    const apart = await h['evaluation.compare']({ models: ['svc-baseline', 'svc-other-split'], data, split: 'test', scope: 'own' });
+    assert.notEqual(apart.reports[0].imageSet, apart.reports[1].imageSet);
+    const common = await h['evaluation.compare']({ models: ['svc-baseline', 'svc-other-split'], data, split: 'test', scope: 'common' });
+    for (const r of common.reports) assert.deepEqual(r.perImage?.map((p) => p.id), shared, `${r.model} scores the images both hold out, in the first model's order`);
+    assert.equal(common.reports[0].imageSet, common.reports[1].imageSet);
+    assert.equal(common.reports[0].dice, common.reports[1].dice, 'the same weights on the same images score the same');
+    // With no image held out by both, the comparison is refused and says why.
+    reshuffle('svc-disjoint', moved);
+    await assert.rejects(h['evaluation.compare']({ models: ['svc-baseline', 'svc-disjoint'], data, split: 'test', scope: 'common' }), (err: StudioError) => err.code === 'INVALID_PAYLOAD' && /no image .* lies in the test split of every picked model \(svc-baseline \d+, svc-disjoint 2 images each\)/.test(err.message));
   } finally {
     await service.close();
   }

@@ -25,6 +25,9 @@ test('a bad payload is a typed INVALID_PAYLOAD error naming the field', () => {
   assert.equal(validateRequest('detector.run', { imageId: 'a', model: 'kvasir-cbam', flips: 'hv' }).ok, true);
   const run = { name: 'm', data: '/d', variant: 'cbam', epochs: 1 };
   assert.equal(validateRequest('training.start', { ...run, augmentation: 'wild' }).ok, false, 'only the known augmentation presets');
+  const compare = validateRequest('evaluation.compare', { models: ['a', 'b'], data: '/d' });
+  assert.ok(compare.ok && compare.value.scope === 'own' && compare.value.split === 'test', 'a comparison scores each model on its own test split unless asked');
+  assert.equal(validateRequest('evaluation.compare', { models: ['a', 'b'], data: '/d', scope: 'shared' }).ok, false, 'only the known scopes');
   assert.equal(validateRequest('evaluation.sample', { data: '/d' }).ok, false, 'a sample needs its id');
   assert.equal(validateRequest('evaluation.sample', { data: '/d', id: '' }).ok, false, 'an empty id names nothing');
   assert.equal(validateRequest('evaluation.sample', { data: '/d', id: 'a.png', format: 'zip' }).ok, false, 'only the known dataset layouts');

@@ -19,6 +19,7 @@ const RATES = [0.125, 0.25, 0.5, 1, 2, 4, 8];
 const POINTING_TITLE = 'share of lesions whose attention maximum lies inside them (one maximum per image, so an image with two lesions can score only one)';
 const POINTING_IMAGES_TITLE = 'pointing game per image (Zhang et al. 2016): share of images with a lesion whose attention maximum lies inside one';
 
+type Scope = 'own' | 'common';
 type Report = EvaluationReport & { frocCurve?: { fpPerImage: number; sensitivity: number }[]; pointingSource?: string };
 
 /**
@@ -50,8 +51,11 @@ export function ComparePanel({ api }: { api: StudioApi }) {
   // Until the user types a folder, it follows the dataset the picked models were trained on.
   const [dataTouched, setDataTouched] = useState(false);
   const [split, setSplit] = useState<'test' | 'val' | 'train'>('test');
+  const [scope, setScope] = useState<Scope>('own');
   const [limit, setLimit] = useState('');
   const [reports, setReports] = useState<Report[]>([]);
+  // How the shown reports chose their images: the form may have been changed since.
+  const [scored, setScored] = useState<{ scope: Scope; split: string } | null>(null);
   const [running, setRunning] = useState(false);
   const [progress, setProgress] = useState<EvaluationProgress | null>(null);
   const [cancelled, setCancelled] = useState(false);
@@ -79,14 +83,15 @@ export function ComparePanel({ api }: { api: StudioApi }) {
       return n;
     });
 
-  const compare = async () => {
+  const compare = async (within: Scope = scope) => {
     setError(null);
     setCancelled(false);
     setProgress(null);
     setRunning(true);
     try {
-      const { reports } = await api['evaluation.compare']({ models: [...picked], data: data.trim(), split, ...(limit ? { limit: Number(limit) } : {}) });
+      const { reports } = await api['evaluation.compare']({ models: [...picked], data: data.trim(), split, scope: within, ...(limit ? { limit: Number(limit) } : {}) });
       setReports(reports as Report[]);
+      setScored({ scope: within, split });
       setScoredData(data.trim());
       setOpenError(null);
     } catch (e) {
@@ -186,11 +191,18 @@ export function ComparePanel({ api }: { api: StudioApi }) {
             <option value="train">train</option>
           </select>
         </label>
+        <label title="Each model's own split keeps every model off its training images; models trained on other splits then meet other images. 'In every model's split' scores all of them on the images they share.">
+          Images
+          <select value={scope} onChange={(e) => setScope(e.target.value as Scope)} aria-label="images" data-testid="compare-scope">
+            <option value="own">each model&apos;s own {split} split</option>
+            <option value="common">only those in every model&apos;s {split} split</option>
+          </select>
+        </label>
         <label>
           Limit images
           <input value={limit} onChange={(e) => setLimit(e.target.value.replace(/[^0-9]/g, ''))} placeholder="all" />
         </label>
-        <button type="button" className="primary" data-testid="compare-run" disabled={picked.size < 2 || !data.trim() || running} onClick={compare}>
+        <button type="button" className="primary" data-testid="compare-run" disabled={picked.size < 2 || !data.trim() || running} onClick={() => void compare()}>
           {running ? 'Evaluating…' : `Compare ${picked.size} models`}
         </button>
         {picked.size < 2 && <span className="muted small">Pick at least two models.</span>}
@@ -213,9 +225,26 @@ export function ComparePanel({ api }: { api: StudioApi }) {
           <>
             {!comparable && (
               <p className="warning" role="alert" data-testid="compare-not-comparable">
-                Not comparable: these models were scored on different {split} images (each model&apos;s own split
+                Not comparable: these models were scored on different {scored?.split ?? split} images (each model&apos;s own split
                 decides them: {reports.map((r) => `${r.model} ${r.images}`).join(', ')}), so no value is marked best.
-                Models trained on the same data with the same seed share their split.
+                Models trained on the same data with the same seed share their split.{' '}
+                <button
+                  type="button"
+                  disabled={running}
+                  onClick={() => {
+                    setScope('common');
+                    void compare('common');
+                  }}
+                  data-testid="compare-rerun-common"
+                >
+                  Score all on the images they share
+                </button>
+              </p>
+            )}
+            {comparable && scored?.scope === 'common' && (
+              <p className="muted small" data-testid="compare-common">
+                Every model was scored on the same {reports[0].images} {scored.split} images: those in every picked model&apos;s {scored.split} split
+                {scored.split === 'test' ? ', so none of them trained on any' : ''}.
               </p>
             )}
             <div className="table-scroll">
