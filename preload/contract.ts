@@ -277,10 +277,11 @@ export interface EvaluationReport {
   pointingGameImages?: number;
   latencyMs: number;
   /**
-   * The lowest finding score kept at the 1 FP/image operating point: `found` and `falsePositives` in
-   * `perImage` count the findings scoring at least this, so a viewer that cuts boxes here shows what the
-   * comparison counted. Null when the model made no finding on any scored image; absent from reports
-   * made before it was added.
+   * Where to cut findings at the 1 FP/image operating point: `found` and `falsePositives` in `perImage`
+   * count the findings scoring at least this, so a viewer that cuts boxes here shows what the comparison
+   * counted. It lies halfway between the lowest kept score and the highest dropped one, so a re-run whose
+   * scores differ in the last digits keeps the same findings. Null when no cut stays within 1 FP/image
+   * (no finding at all, or top-scoring findings that already exceed it); absent from older reports.
    */
   operatingScore1FP?: number | null;
   /**

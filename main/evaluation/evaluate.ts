@@ -18,7 +18,7 @@ import { openDataset, SampleCache, splitDataset, validRegion, type DatasetFormat
 import { useBackend } from '../training/backend.ts';
 import { connectedComponents } from './components.ts';
 import { predictionsFromMap, upsample } from './maps.ts';
-import { averagePrecision, detectionAt, froc, latency, operatingScore, overlap, pointingGame, sensitivityAt, THRESHOLDS, type GroundTruth, type Prediction } from './metrics.ts';
+import { averagePrecision, detectionAt, froc, latency, operatingCut, operatingScore, overlap, pointingGame, sensitivityAt, THRESHOLDS, type GroundTruth, type Prediction } from './metrics.ts';
 import { portablePath, resolveProjectPath } from '../settings.ts';
 
 export { bestThreshold, THRESHOLDS } from './metrics.ts';
@@ -117,8 +117,9 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
   const which = options.split ?? 'test';
   let ids = split[which];
   if (options.among) {
-    const among = new Set(options.among);
-    ids = ids.filter((id) => among.has(id));
+    // In the given order, so a limit takes the same first images for every compared model.
+    const inSplit = new Set(ids);
+    ids = options.among.filter((id) => inSplit.has(id));
   }
   if (options.limit) ids = ids.slice(0, options.limit);
   if (ids.length === 0) throw new StudioError('INVALID_PAYLOAD', `the ${which} split of ${options.data} is empty`, options.data);
@@ -206,7 +207,7 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
     pointingGame: lesions ? sourceLesionHits / lesions : 0,
     pointingGameImages: imagesWithLesions ? sourceImageHits / imagesWithLesions : 0,
     latencyMs: lat.mean,
-    operatingScore1FP: Number.isFinite(operating) ? operating : null,
+    operatingScore1FP: operatingCut(perImage, operating, candidateThreshold),
     perImage: scores.map((s, i) => ({ ...s, ...detectionAt(perImage[i], operating) })),
     backend,
     flips,

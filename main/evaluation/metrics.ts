@@ -112,6 +112,21 @@ export function operatingScore(images: { gt: GroundTruth; predictions: Predictio
   return threshold;
 }
 
+/**
+ * A score to cut findings at that keeps exactly the operating point's predictions (`operatingScore`), with
+ * room on both sides: halfway between the lowest kept score and the highest dropped one (or `floor`, the
+ * threshold the predictions were cut at, when none is dropped). A viewer that re-runs the model, whose
+ * scores may differ in the last digits (another runtime, another backend), then keeps the same findings;
+ * cutting at the kept score itself would drop one that came out a hair lower. Null when no score keeps the
+ * rate (no predictions, or a top-scoring tie group that already exceeds it).
+ */
+export function operatingCut(images: { predictions: Prediction[] }[], operating: number, floor: number): number | null {
+  if (!Number.isFinite(operating)) return null;
+  let below = floor;
+  for (const im of images) for (const p of im.predictions) if (p.score < operating && p.score > below) below = p.score;
+  return (operating + below) / 2;
+}
+
 /** One image's detection outcome at a score threshold: lesions found (each once) and false positives. */
 export function detectionAt(image: { gt: GroundTruth; predictions: Prediction[] }, threshold: number): { found: number; falsePositives: number } {
   const found = new Set<number>();

@@ -199,6 +199,7 @@ test('Compare lists the images where the models differ, and one click opens an i
     t.diagnostic(`pane ${i}: ${h.text} (cut ${h.cut})`);
     assert.match(h.text, /\(1 FP\/image\)|\(none at 1 FP\/image\)/);
     assert.ok(h.cut > 0, `pane ${i} cuts at ${h.cut}`);
+    assert.equal(await page.locator(`[data-testid="sbs-findings-${i}"]`).getAttribute('data-operating'), 'true');
     await drawsItsHead(i);
   }
   await page.locator('[data-testid="sbs-boxes-at"]').selectOption('threshold');
@@ -211,6 +212,16 @@ test('Compare lists the images where the models differ, and one click opens an i
     await drawsItsHead(i);
   }
   await page.locator('[data-testid="sbs-boxes-at"]').selectOption('operating');
+  await page.waitForFunction(() => !document.querySelector('[data-testid="sbs-threshold"]'));
+  // A model the comparison did not score has no operating point: the slider comes back for its pane.
+  await page.locator('[data-testid="sbs-pick-e2e-seed7"]').check();
+  await page.locator('[data-testid="sbs-run"]').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="sbs-pane-2"]')?.getAttribute('data-status') === 'done', undefined, { timeout: 120_000 });
+  assert.equal(await page.locator('[data-testid="sbs-findings-2"]').getAttribute('data-operating'), 'false');
+  assert.equal(await page.locator('[data-testid="sbs-findings-2"]').getAttribute('data-cut'), '0', 'cut at the slider, still at 0');
+  assert.equal(await page.locator('[data-testid="sbs-threshold"]').count(), 1);
+  assert.equal(await page.locator('[data-testid="sbs-findings-0"]').getAttribute('data-operating'), 'true');
+  await page.locator('[data-testid="sbs-pick-e2e-seed7"]').uncheck();
   const select = page.locator('[data-testid="sbs-image-select"]');
   assert.match((await select.locator('option:checked').textContent()) ?? '', new RegExp(id.replace('.', '\\.')));
   await screenshot(page, 'compare-differences-side-by-side');

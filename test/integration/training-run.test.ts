@@ -316,13 +316,16 @@ test('the training service runs in a worker, streams progress, pauses and resume
       const rest = [...own.train, ...own.test].filter((id) => !test.includes(id));
       writeFileSync(join(modelsDir, name, 'split.json'), JSON.stringify({ ...own, train: rest, test }));
     };
-    reshuffle('svc-other-split', [...moved, ...shared]);
+    // Listed in the opposite order: the shared images are scored in the first model's order all the same.
+    reshuffle('svc-other-split', [...moved, ...[...shared].reverse()]);
     const apart = await h['evaluation.compare']({ models: ['svc-baseline', 'svc-other-split'], data, split: 'test', scope: 'own' });
     assert.notEqual(apart.reports[0].imageSet, apart.reports[1].imageSet);
     const common = await h['evaluation.compare']({ models: ['svc-baseline', 'svc-other-split'], data, split: 'test', scope: 'common' });
     for (const r of common.reports) assert.deepEqual(r.perImage?.map((p) => p.id), shared, `${r.model} scores the images both hold out, in the first model's order`);
     assert.equal(common.reports[0].imageSet, common.reports[1].imageSet);
     assert.equal(common.reports[0].dice, common.reports[1].dice, 'the same weights on the same images score the same');
+    const limited = await h['evaluation.compare']({ models: ['svc-baseline', 'svc-other-split'], data, split: 'test', scope: 'common', limit: 2 });
+    for (const r of limited.reports) assert.deepEqual(r.perImage?.map((p) => p.id), shared.slice(0, 2), `${r.model}: a limit takes the same first shared images for every model`);
     // With no image held out by both, the comparison is refused and says why.
     reshuffle('svc-disjoint', moved);
     await assert.rejects(h['evaluation.compare']({ models: ['svc-baseline', 'svc-disjoint'], data, split: 'test', scope: 'common' }), (err: StudioError) => err.code === 'INVALID_PAYLOAD' && /no image .* lies in the test split of every picked model \(svc-baseline \d+, svc-disjoint 2 images each\)/.test(err.message));

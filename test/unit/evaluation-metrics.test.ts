@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { boxIoU, connectedComponents } from '../../main/evaluation/components.ts';
 import { predictionsFromMap, upsample } from '../../main/evaluation/maps.ts';
-import { averagePrecision, bestThreshold, detectionAt, froc, operatingScore, latency, lesionsHit, overlap, pointingGame, sensitivityAt, type GroundTruth } from '../../main/evaluation/metrics.ts';
+import { averagePrecision, bestThreshold, detectionAt, froc, operatingCut, operatingScore, latency, lesionsHit, overlap, pointingGame, sensitivityAt, type GroundTruth } from '../../main/evaluation/metrics.ts';
 
 /** A w×h mask with the given rectangles (x0, y0, x1, y1 exclusive) set. */
 function mask(w: number, h: number, rects: [number, number, number, number][]): Uint8Array {
@@ -118,6 +118,10 @@ test('the operating point at r FP/image keeps the predictions that give sensitiv
   assert.deepEqual(detectionAt(images[1], 0.9), { found: 0, falsePositives: 0 });
   // A first prediction that is already a false positive on one image out of one: no threshold reaches 0.5.
   assert.equal(operatingScore([{ gt: b, predictions: [{ box: box(0, 0, 5, 5), score: 0.8 }] }], 0.5), Infinity);
+  // The cut sits between the lowest kept score and the next one down, or the floor the maps were cut at.
+  assert.equal(operatingCut(images, 0.9, 0.2), (0.9 + 0.7) / 2);
+  assert.equal(operatingCut(images, 0.3, 0.2), (0.3 + 0.2) / 2);
+  assert.equal(operatingCut(images, Infinity, 0.2), null);
 });
 
 test('per-image detections at the operating point add up to the FROC sensitivity on random cases, ties included', () => {
@@ -146,6 +150,17 @@ test('per-image detections at the operating point add up to the FROC sensitivity
       const fps = images.reduce((n, im) => n + detectionAt(im, t).falsePositives, 0);
       assert.equal(found / r.lesions, sensitivityAt(r, rate), `trial ${trial} rate ${rate}`);
       assert.ok(fps / images.length <= rate + 1e-12);
+      // The cut a viewer uses keeps the same findings, even with every score moved by a rounding error.
+      // The floor lies below every score, as the candidate threshold lies below every peak it let through.
+      const cut = operatingCut(images, t, -0.1);
+      if (cut === null) {
+        assert.equal(t, Infinity);
+        continue;
+      }
+      for (const jitter of [0, 1e-6, -1e-6]) {
+        const moved = images.map((im) => ({ ...im, predictions: im.predictions.map((p) => ({ ...p, score: p.score + jitter })) }));
+        moved.forEach((im, i) => assert.deepEqual(detectionAt(im, cut), detectionAt(images[i], t), `trial ${trial} rate ${rate} jitter ${jitter}`));
+      }
     }
   }
 });

@@ -5,7 +5,7 @@
  * training images.
  */
 import { useEffect, useMemo, useState } from 'react';
-import type { EvaluationProgress, EvaluationReport, ModelInfo, StudioApi } from '../../../preload/contract.ts';
+import type { EvaluationProgress, EvaluationReport, ModelInfo, Request, StudioApi } from '../../../preload/contract.ts';
 import { LineChart, PALETTE } from '../training/LineChart.tsx';
 import '../training/training.css';
 import { StudioClientError } from '../api.ts';
@@ -19,8 +19,9 @@ const RATES = [0.125, 0.25, 0.5, 1, 2, 4, 8];
 const POINTING_TITLE = 'share of lesions whose attention maximum lies inside them (one maximum per image, so an image with two lesions can score only one)';
 const POINTING_IMAGES_TITLE = 'pointing game per image (Zhang et al. 2016): share of images with a lesion whose attention maximum lies inside one';
 
-type Scope = 'own' | 'common';
-type Report = EvaluationReport & { frocCurve?: { fpPerImage: number; sensitivity: number }[]; pointingSource?: string };
+type CompareRequest = Request<'evaluation.compare'>;
+type Scope = NonNullable<CompareRequest['scope']>;
+type Report = EvaluationReport & { frocCurve?: { fpPerImage: number; sensitivity: number }[]; pointingSource?: string; splitSource?: string };
 
 /**
  * The FROC curve over the plotted 0.125–8 FP/image: the full curve where the service sent one, starting
@@ -54,8 +55,8 @@ export function ComparePanel({ api }: { api: StudioApi }) {
   const [scope, setScope] = useState<Scope>('own');
   const [limit, setLimit] = useState('');
   const [reports, setReports] = useState<Report[]>([]);
-  // How the shown reports chose their images: the form may have been changed since.
-  const [scored, setScored] = useState<{ scope: Scope; split: string } | null>(null);
+  // The request behind the shown reports: the form may have been changed since.
+  const [scored, setScored] = useState<CompareRequest | null>(null);
   const [running, setRunning] = useState(false);
   const [progress, setProgress] = useState<EvaluationProgress | null>(null);
   const [cancelled, setCancelled] = useState(false);
@@ -83,16 +84,16 @@ export function ComparePanel({ api }: { api: StudioApi }) {
       return n;
     });
 
-  const compare = async (within: Scope = scope) => {
+  const compare = async (request: CompareRequest = { models: [...picked], data: data.trim(), split, scope, ...(limit ? { limit: Number(limit) } : {}) }) => {
     setError(null);
     setCancelled(false);
     setProgress(null);
     setRunning(true);
     try {
-      const { reports } = await api['evaluation.compare']({ models: [...picked], data: data.trim(), split, scope: within, ...(limit ? { limit: Number(limit) } : {}) });
+      const { reports } = await api['evaluation.compare'](request);
       setReports(reports as Report[]);
-      setScored({ scope: within, split });
-      setScoredData(data.trim());
+      setScored(request);
+      setScoredData(request.data);
       setOpenError(null);
     } catch (e) {
       // A cancel is the user's own choice, not a failure: say so quietly and keep the last results.
@@ -225,15 +226,16 @@ export function ComparePanel({ api }: { api: StudioApi }) {
           <>
             {!comparable && (
               <p className="warning" role="alert" data-testid="compare-not-comparable">
-                Not comparable: these models were scored on different {scored?.split ?? split} images (each model&apos;s own split
+                Not comparable: these models were scored on different {scored?.split ?? 'test'} images (each model&apos;s own split
                 decides them: {reports.map((r) => `${r.model} ${r.images}`).join(', ')}), so no value is marked best.
                 Models trained on the same data with the same seed share their split.{' '}
                 <button
                   type="button"
-                  disabled={running}
+                  disabled={running || !scored}
                   onClick={() => {
+                    // The comparison shown, on the images its models share: not whatever the form holds now.
                     setScope('common');
-                    void compare('common');
+                    if (scored) void compare({ ...scored, scope: 'common' });
                   }}
                   data-testid="compare-rerun-common"
                 >
@@ -243,8 +245,10 @@ export function ComparePanel({ api }: { api: StudioApi }) {
             )}
             {comparable && scored?.scope === 'common' && (
               <p className="muted small" data-testid="compare-common">
-                Every model was scored on the same {reports[0].images} {scored.split} images: those in every picked model&apos;s {scored.split} split
-                {scored.split === 'test' ? ', so none of them trained on any' : ''}.
+                Every model was scored on the same {reports[0].images} {scored.split ?? 'test'} images: {scored.limit ? 'the first of those' : 'those'} in every picked
+                model&apos;s {scored.split ?? 'test'} split
+                {/* Only a split stored with the model says what it trained on; one recomputed from its seed is a guess. */}
+                {(scored.split ?? 'test') === 'test' && reports.every((r) => r.splitSource === 'model split.json') ? ', so none of them trained on any' : ''}.
               </p>
             )}
             <div className="table-scroll">

@@ -7,7 +7,7 @@
 import { useEffect, useMemo, useState } from 'react';
 import type { EvaluationReport } from '../../../preload/contract.ts';
 import { type DiffOrder, differences, differs } from './differences.ts';
-import { MAX_PANES } from './SideBySide.tsx';
+import { MAX_PANES } from './panes.ts';
 
 const PAGE = 10;
 const MIN_DICE = 0.1;

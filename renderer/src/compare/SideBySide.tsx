@@ -24,6 +24,7 @@ import './compare.css';
 import { useModels } from '../models.ts';
 import { maskOutline } from '../viewer/outline.ts';
 import { rleDecode } from '../../../preload/mask-rle.ts';
+import { MAX_PANES } from './panes.ts';
 
 /** An image to show under given models, with its ground truth: what Compare's list of differences asks for. */
 export interface SideBySideFocus {
@@ -52,7 +53,6 @@ interface Truth {
   outline: Float32Array;
 }
 
-export const MAX_PANES = 4;
 /** Results carry full-size maps: keep the most recent few per kind. */
 const KEEP = 16;
 
@@ -72,12 +72,6 @@ interface Shared {
    */
   boxesAt: 'threshold' | 'operating';
   showBoxes: boolean;
-}
-
-/** The score a pane's boxes are cut at, and why: Infinity keeps none. */
-interface Cut {
-  score: number;
-  operating: boolean;
 }
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -146,10 +140,12 @@ interface PaneProps {
   outline: Float32Array | null;
   /** This model's scores on this image from the comparison that opened it. */
   score: ImageScore | undefined;
-  cut: Cut;
+  /** The score this pane's boxes are cut at (Infinity keeps none), and whether it is the model's 1 FP/image point. */
+  cut: number;
+  atOperating: boolean;
 }
 
-const Pane = memo(function Pane({ index, model, info, det, cam, frame, shared, tool, invert, sync, outline, score, cut }: PaneProps) {
+const Pane = memo(function Pane({ index, model, info, det, cam, frame, shared, tool, invert, sync, outline, score, cut, atOperating }: PaneProps) {
   const hostRef = useRef<HTMLDivElement>(null);
   const baseRef = useRef<HTMLCanvasElement>(null);
   const overRef = useRef<HTMLCanvasElement>(null);
@@ -192,7 +188,7 @@ const Pane = memo(function Pane({ index, model, info, det, cam, frame, shared, t
   const drawn = chosen && 'map' in chosen ? chosen : null;
   const range = useMemo(() => (drawn ? mapRange(drawn.map, drawn.probability) : null), [drawn]);
   const canvas = useMemo(() => (drawn && range ? colorize(drawn.map, shared.colormap, range) : null), [drawn, range, shared.colormap]);
-  const shown = useMemo(() => (result ? result.findings.filter((f) => f.score >= cut.score) : []), [result, cut.score]);
+  const shown = useMemo(() => (result ? result.findings.filter((f) => f.score >= cut) : []), [result, cut]);
   const overlay: OverlayState = useMemo(
     () => ({ map: canvas, opacity: shared.opacity, boxes: shared.showBoxes ? shown.map((f) => ({ box: f.box, score: f.score })) : [], outline }),
     [canvas, shared.opacity, shared.showBoxes, shown, outline],
@@ -215,16 +211,17 @@ const Pane = memo(function Pane({ index, model, info, det, cam, frame, shared, t
             <span
               className="muted"
               data-testid={`sbs-findings-${index}`}
-              data-cut={cut.score}
+              data-cut={cut}
+              data-operating={atOperating}
               title={
-                cut.operating
-                  ? Number.isFinite(cut.score)
-                    ? `findings scoring at least ${cut.score.toFixed(3)}: this model's 1 FP/image operating point on the comparison's split, where its row counted lesions found and false positives`
-                    : 'this model made no finding on the comparison\'s split, so its operating point keeps none'
-                  : `findings scoring at least ${cut.score.toFixed(2)}, the shared threshold`
+                atOperating
+                  ? Number.isFinite(cut)
+                    ? `findings scoring at least ${cut.toFixed(3)}: this model's 1 FP/image operating point on the comparison's split, where its row counted lesions found and false positives`
+                    : 'on the comparison\'s split no score kept this model within 1 FP/image, so its operating point keeps no finding'
+                  : `findings scoring at least ${cut.toFixed(2)}, the shared threshold`
               }
             >
-              {shown.length}/{result.findings.length} findings{cut.operating ? (Number.isFinite(cut.score) ? ` ≥ ${cut.score.toFixed(2)} (1 FP/image)` : ' (none at 1 FP/image)') : ''}
+              {shown.length}/{result.findings.length} findings{atOperating ? (Number.isFinite(cut) ? ` ≥ ${cut.toFixed(2)} (1 FP/image)` : ' (none at 1 FP/image)') : ''}
             </span>
           </>
         )}
@@ -518,15 +515,9 @@ export function SideBySide({ api, focus }: { api: StudioApi; focus?: SideBySideF
   // Only this image's comparison knows the operating points; elsewhere, and for a model whose report has
   // none, the shared threshold cuts.
   const canOperate = !!truth && Object.keys(truth.operating).length > 0;
-  // One object per model while its cut stays the same, so the memoised panes are not redrawn for nothing.
-  const cuts = useMemo(() => {
-    const out: Record<string, Cut> = {};
-    for (const model of picked) {
-      const at = truth?.operating[model];
-      out[model] = shared.boxesAt === 'operating' && at !== undefined ? { score: at ?? Infinity, operating: true } : { score: shared.threshold, operating: false };
-    }
-    return out;
-  }, [picked, truth, shared.boxesAt, shared.threshold]);
+  const operatingOf = (model: string) => (canOperate && shared.boxesAt === 'operating' ? truth!.operating[model] : undefined);
+  // A model picked here that the comparison did not score has no operating point: the slider cuts its boxes.
+  const thresholdUsed = picked.some((m) => operatingOf(m) === undefined);
   const set = (patch: Partial<Shared>) => setShared((s) => ({ ...s, ...patch }));
   const running = picked.some((m) => shownFrame !== null && dets[jobKey(imageId, shownFrame, m)]?.state === 'running');
 
@@ -612,8 +603,8 @@ export function SideBySide({ api, focus }: { api: StudioApi; focus?: SideBySideF
             </select>
           </label>
         )}
-        {!(canOperate && shared.boxesAt === 'operating') && (
-          <label className="sbs-field">
+        {thresholdUsed && (
+          <label className="sbs-field" title={canOperate && shared.boxesAt === 'operating' ? 'for the models the comparison did not score' : undefined}>
             Score ≥ {shared.threshold.toFixed(2)}
             <input type="range" min={0} max={1} step={0.01} value={shared.threshold} onChange={(e) => set({ threshold: Number(e.target.value) })} data-testid="sbs-threshold" />
           </label>
@@ -680,12 +671,13 @@ export function SideBySide({ api, focus }: { api: StudioApi; focus?: SideBySideF
               sync={sync}
               outline={outline}
               score={truth?.scores[model]}
-              cut={cuts[model]}
+              cut={operatingOf(model) === undefined ? shared.threshold : (operatingOf(model) ?? Infinity)}
+              atOperating={operatingOf(model) !== undefined}
             />
           );
         })}
       </div>
-      <p className="muted small">Wheel zooms and drag pans every pane together; double-click fits. Boxes show findings scoring at least {canOperate && shared.boxesAt === 'operating' ? 'each model\'s 1 FP/image operating point' : 'the threshold'}{truth ? '; the green outline is the dataset\'s ground truth' : ''}.</p>
+      <p className="muted small">Wheel zooms and drag pans every pane together; double-click fits. Boxes show findings scoring at least {canOperate && shared.boxesAt === 'operating' ? `each model's 1 FP/image operating point${thresholdUsed ? ' (the threshold for a model the comparison did not score)' : ''}` : 'the threshold'}{truth ? '; the green outline is the dataset\'s ground truth' : ''}.</p>
     </section>
   );
 }
