@@ -18,6 +18,13 @@ export function cropMap(data: ArrayLike<number>, side: number, cols: number, row
   return { width: cols, height: rows, data: out };
 }
 
+/**
+ * A finding spans at least this many map cells: a lone cell above threshold is speckle. Evaluation cuts
+ * its candidate lesions by the same rule (main/evaluation/maps.ts), so the findings its metrics count are
+ * the ones the viewer draws.
+ */
+export const MIN_FINDING_CELLS = 2;
+
 export interface ComponentOptions {
   threshold: number;
   /** Components smaller than this many map cells are noise, not findings. */
@@ -30,7 +37,7 @@ export interface ComponentOptions {
  */
 export function findings(map: Map2D, stride: number, box: Letterbox, imageWidth: number, imageHeight: number, options: ComponentOptions): Finding[] {
   const { width: w, height: h, data } = map;
-  const minCells = options.minCells ?? 2;
+  const minCells = options.minCells ?? MIN_FINDING_CELLS;
   const label = new Int32Array(w * h).fill(-1);
   const stack: number[] = [];
   const cellPx = stride / box.scale; // image pixels per map cell

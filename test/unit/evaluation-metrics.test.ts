@@ -3,6 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { boxIoU, connectedComponents } from '../../main/evaluation/components.ts';
 import { predictionsFromMap, upsample } from '../../main/evaluation/maps.ts';
+import { findings } from '../../main/detector/postprocess.ts';
+import { letterboxGeometry } from '../../main/detector/preprocess.ts';
 import { averagePrecision, bestThreshold, detectionAt, froc, operatingCut, operatingScore, latency, lesionsHit, overlap, pointingGame, sensitivityAt, type GroundTruth } from '../../main/evaluation/metrics.ts';
 
 /** A w×h mask with the given rectangles (x0, y0, x1, y1 exclusive) set. */
@@ -244,6 +246,17 @@ test('predictions from a probability map are components scaled to input pixels a
   assert.equal(p.length, 1);
   assert.deepEqual(p[0].box, [4, 4, 12, 8]);
   assert.ok(Math.abs(p[0].score - 0.9) < 1e-6);
+});
+
+test('evaluation counts the candidate lesions the detector shows: a lone cell above threshold is neither', () => {
+  // A two-cell blob and a lone cell, on a 4×4 map at stride 4 of a 16×16 input.
+  const prob = new Float32Array(16);
+  prob[0] = prob[1] = 0.9;
+  prob[10] = 0.95;
+  const predictions = predictionsFromMap(prob, 4, 4, 4, 0.5);
+  const shown = findings({ width: 4, height: 4, data: prob }, 4, letterboxGeometry(16, 16, 16), 16, 16, { threshold: 0.5 });
+  assert.deepEqual(predictions.map((p) => p.box), [[0, 0, 8, 4]]);
+  assert.deepEqual(shown.map((f) => f.box), [[0, 0, 8, 4]]);
 });
 
 test('latency summary: mean, median, p95', () => {
