@@ -1,5 +1,8 @@
 /** A small, strict option parser: unknown options are errors, not silently ignored. */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { StudioError } from '../../preload/contract.ts';
+import { MODEL_FILE, modelDir } from '../detector/io.ts';
 
 export interface ParsedArgs {
   positional: string[];
@@ -35,4 +38,12 @@ export function numberOption(options: ParsedArgs['options'], name: string, fallb
   const n = Number(raw);
   if (raw === true || !Number.isFinite(n)) throw new StudioError('INVALID_PAYLOAD', `--${name} must be a number`);
   return n;
+}
+
+/** A `--model` argument's folder: a path (anything with a separator) as given, else a name in `modelsDir`. */
+export function modelFolder(arg: string, modelsDir: string): string {
+  if (!/[\\/]/.test(arg)) return modelDir(modelsDir, arg);
+  const dir = resolve(arg);
+  if (!existsSync(join(dir, MODEL_FILE))) throw new StudioError('NOT_FOUND', `no model at ${dir} (no ${MODEL_FILE} there)`, arg);
+  return dir;
 }

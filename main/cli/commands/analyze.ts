@@ -1,11 +1,9 @@
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Command } from '../index.ts';
-import { numberOption, parseArgs } from '../args.ts';
+import { modelFolder, numberOption, parseArgs } from '../args.ts';
 import { ProgressBar } from '../progress.ts';
 import { StudioError } from '../../../preload/contract.ts';
 import { loadSettings } from '../../settings.ts';
-import { MODEL_FILE, modelDir } from '../../detector/io.ts';
 import { analyze } from '../../batch/analyze.ts';
 import { OUTPUT_KINDS, type OutputKind } from '../../batch/outputs.ts';
 import { FLIP_SETS, isFlipSet } from '../../detector/flips.ts';
@@ -60,7 +58,7 @@ export const command: Command = {
     const settings = loadSettings();
     const modelsDir = typeof options['models-dir'] === 'string' ? resolve(options['models-dir']) : settings.modelsDir;
     const name = options.model;
-    const dir = /[\\/]/.test(name) && existsSync(join(name, MODEL_FILE)) ? resolve(name) : modelDir(modelsDir, name);
+    const dir = modelFolder(name, modelsDir);
 
     const bar = new ProgressBar('analyze', 0);
     const summary = await analyze({

@@ -1,9 +1,9 @@
 import { writeFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { ensureDir } from '../../fs/dirs.ts';
 import type { Command } from '../index.ts';
 import { StudioError } from '../../../preload/contract.ts';
-import { numberOption, parseArgs } from '../args.ts';
+import { modelFolder, numberOption, parseArgs } from '../args.ts';
 import { ProgressBar } from '../progress.ts';
 
 const USAGE =
@@ -22,13 +22,13 @@ export const command: Command = {
     const split = (options.split ?? 'test') as 'train' | 'val' | 'test';
     if (!['train', 'val', 'test'].includes(split)) throw new StudioError('INVALID_PAYLOAD', '--split must be train, val or test');
     const { loadSettings } = await import('../../settings.ts');
-    const { modelDir, readCard, writeCard } = await import('../../detector/io.ts');
+    const { readCard, writeCard } = await import('../../detector/io.ts');
     const { bestThreshold, evaluateModel } = await import('../../evaluation/evaluate.ts');
     if (options.calibrate && split === 'test') throw new StudioError('INVALID_PAYLOAD', '--calibrate picks a threshold, so it must not look at the test split: use --split val');
     const { isFlipSet, FLIP_SETS } = await import('../../detector/flips.ts');
     if (options.flips !== undefined && !isFlipSet(options.flips)) throw new StudioError('INVALID_PAYLOAD', `--flips must be one of ${FLIP_SETS.join(', ')}`);
     const modelArg = need('model');
-    const dir = modelArg.includes('/') || isAbsolute(modelArg) ? resolve(modelArg) : modelDir(loadSettings().modelsDir, modelArg);
+    const dir = modelFolder(modelArg, loadSettings().modelsDir);
     const name = dir.split('/').pop() as string;
     const data = need('data');
     const out = need('out');
