@@ -17,6 +17,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   doctor: () => import('./commands/doctor.ts'),
   train: () => import('./commands/train.ts'),
   evaluate: () => import('./commands/evaluate.ts'),
+  compare: () => import('./commands/compare.ts'),
   export: () => import('./commands/export.ts'),
 };
 

@@ -1,0 +1,112 @@
+import { writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { ensureDir } from '../../fs/dirs.ts';
+import type { Command } from '../index.ts';
+import { StudioError } from '../../../preload/contract.ts';
+import { modelFolder, numberOption, parseArgs } from '../args.ts';
+import { ProgressBar } from '../progress.ts';
+
+const USAGE = [
+  'studio compare --models A,B[,C…] --data DIR [--format masks|coco|review] [--split test|val|train] [--common] [--limit N] --out report.json',
+  "  --models  two or more models (names in the models folder, or paths to model folders), comma-separated",
+  "  --common  score every model on the images that lie in all of their splits (for the test split: images none",
+  "            of them trained on); without it each model is scored on its own split, as `studio evaluate` does",
+  '  Writes every report (with per-image scores) to --out and prints the metric table; cards are not changed.',
+].join('\n');
+
+/** The table's columns: what Compare shows, less the wide FROC spread (the report has all seven points). */
+const COLUMNS: { label: string; value: (r: Row) => number; higher: boolean; digits?: number }[] = [
+  { label: 'Dice', value: (r) => r.dice, higher: true },
+  { label: 'IoU', value: (r) => r.iou, higher: true },
+  { label: 'AP50', value: (r) => r.ap50, higher: true },
+  { label: 'sens@0.5', value: (r) => sensitivityAt(r, 0.5), higher: true },
+  { label: 'sens@1', value: (r) => sensitivityAt(r, 1), higher: true },
+  { label: 'sens@2', value: (r) => sensitivityAt(r, 2), higher: true },
+  { label: 'pointing', value: (r) => r.pointingGame, higher: true },
+  { label: 'ms', value: (r) => r.latencyMs, higher: false, digits: 1 },
+];
+
+type Row = { model: string; images: number; lesions: number; dice: number; iou: number; ap50: number; pointingGame: number; latencyMs: number; imageSet?: string; froc: { fpPerImage: number; sensitivity: number }[] };
+
+const sensitivityAt = (r: Row, rate: number) => r.froc.find((p) => p.fpPerImage === rate)?.sensitivity ?? NaN;
+
+/** The metric table as text; `*` marks each column's best when every model was scored on the same images. */
+export function table(rows: Row[]): string {
+  const comparable = new Set(rows.map((r) => r.imageSet ?? `${r.images} images`)).size <= 1;
+  const best = COLUMNS.map((c) => {
+    const vals = rows.map(c.value).filter(Number.isFinite);
+    if (!comparable || vals.length < 2 || vals.every((v) => v === vals[0])) return NaN;
+    return c.higher ? Math.max(...vals) : Math.min(...vals);
+  });
+  const head = ['model', 'images', 'lesions', ...COLUMNS.map((c) => c.label)];
+  const body = rows.map((r) => [
+    r.model,
+    String(r.images),
+    String(r.lesions),
+    ...COLUMNS.map((c, i) => {
+      const v = c.value(r);
+      return Number.isFinite(v) ? `${v.toFixed(c.digits ?? 3)}${v === best[i] ? '*' : ' '}` : '– ';
+    }),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  const lines = [line(head), ...body.map(line)];
+  if (!comparable) {
+    lines.push(
+      `not comparable: the models were scored on different images (each model's own split decides them: ${rows.map((r) => `${r.model} ${r.images}`).join(', ')}), so none is marked best; --common scores them on the images they share`,
+    );
+  }
+  return lines.join('\n');
+}
+
+export const command: Command = {
+  summary: 'score two or more models on the same data and split (or on the images all of their splits share) and print the metric table',
+  usage: USAGE,
+  async run(args) {
+    const { options } = parseArgs(args, { models: 'value', data: 'value', format: 'value', split: 'value', common: 'flag', limit: 'value', out: 'value' });
+    for (const k of ['models', 'data', 'out']) if (typeof options[k] !== 'string') throw new StudioError('INVALID_PAYLOAD', `--${k} is required\nUsage: ${USAGE}`);
+    const names = (options.models as string).split(',').map((s) => s.trim()).filter(Boolean);
+    if (names.length < 2) throw new StudioError('INVALID_PAYLOAD', '--models needs two or more models, comma-separated');
+    const split = (options.split ?? 'test') as 'train' | 'val' | 'test';
+    if (!['train', 'val', 'test'].includes(split)) throw new StudioError('INVALID_PAYLOAD', '--split must be train, val or test');
+    const format = (options.format ?? 'masks') as 'masks' | 'coco' | 'review';
+    if (!['masks', 'coco', 'review'].includes(format)) throw new StudioError('INVALID_PAYLOAD', '--format must be masks, coco or review');
+    const limit = options.limit ? numberOption(options, 'limit', 0) : undefined;
+    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1)) throw new StudioError('INVALID_PAYLOAD', '--limit must be a whole number of images, 1 or more');
+    const { loadSettings } = await import('../../settings.ts');
+    const modelsDir = loadSettings().modelsDir;
+    // Every model is found before any is scored: a typo in the last name must not cost the first's run.
+    const models = names.map((arg) => {
+      const dir = modelFolder(arg, modelsDir);
+      return { name: dir.split(/[\\/]/).pop() as string, modelDir: dir };
+    });
+    const data = options.data as string;
+    const out = resolve(options.out as string);
+    const { commonSplit, evaluateModel } = await import('../../evaluation/evaluate.ts');
+    const among = options.common ? await commonSplit(models, data, format, split) : undefined;
+    if (among) process.stderr.write(`${among.length} ${split} images lie in the ${split} split of every model\n`);
+    const reports = [];
+    for (const [i, m] of models.entries()) {
+      let bar: ProgressBar | undefined;
+      reports.push(
+        await evaluateModel(m.name, {
+          modelDir: m.modelDir,
+          data,
+          format,
+          split,
+          among,
+          limit,
+          onProgress(done, total) {
+            bar ??= new ProgressBar(`${m.name} (${i + 1}/${models.length})`, total);
+            bar.tick(done);
+          },
+        }),
+      );
+      bar?.finish();
+    }
+    ensureDir(dirname(out));
+    writeFileSync(out, `${JSON.stringify({ data, split, scope: among ? 'common' : 'own', reports }, null, 2)}\n`);
+    process.stdout.write(`${table(reports)}\n`);
+    return 0;
+  },
+};
