@@ -243,3 +243,23 @@ test('Compare lists the Kvasir test images where kvasir-cbam and kvasir-baseline
   assert.deepEqual(page.studioErrors, []);
   await page.context().close();
 });
+
+test('Compare says busi-cbam scored on Kvasir images is not held out, and ranks nothing', { skip }, async () => {
+  const page = await suite.open({ width: 1440, height: 1000 });
+  await page.getByRole('tab', { name: 'Compare' }).click();
+  await page.locator('[data-testid="compare-pick-kvasir-cbam"]').waitFor({ timeout: 30_000 });
+  for (const m of ['kvasir-cbam', 'busi-cbam']) await page.locator(`[data-testid="compare-pick-${m}"]`).check();
+  await page.getByLabel('data folder').fill((kvasir as { dir: string }).dir);
+  await page.getByLabel('limit images').fill('5');
+  await page.locator('[data-testid="compare-run"]').click();
+  await page.locator('[data-testid="compare-table"]').waitFor({ timeout: 180_000 });
+  // Both were scored on the same five images (busi-cbam's seed draws the same split), so only the training data tells them apart.
+  assert.equal(await page.locator('[data-testid="compare-not-comparable"]').count(), 0);
+  const warning = (await page.locator('[data-testid="compare-not-held-out"]').textContent()) ?? '';
+  assert.match(warning, /busi-cbam has no split stored for this data folder \(it was trained on [^)]*busi\)/);
+  assert.doesNotMatch(warning, /kvasir-cbam/);
+  assert.equal(await page.locator('[data-testid="compare-table"] td.best').count(), 0);
+  await screenshot(page, 'real-compare-not-held-out');
+  assert.deepEqual(page.studioErrors, []);
+  await page.context().close();
+});

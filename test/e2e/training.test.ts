@@ -5,7 +5,7 @@
  * models that were scored on different images.
  */
 import assert from 'node:assert/strict';
-import { renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { saveModel } from '../../main/detector/io.ts';
@@ -73,6 +73,10 @@ test('a run started from the Training panel finishes, and its model can be compa
   await page.waitForFunction(() => document.querySelectorAll('[data-testid="compare-table"] tbody tr').length === 2, undefined, { timeout: 120_000 });
   assert.equal(await rows.count(), 2);
   assert.equal(await page.locator('[data-testid="compare-not-comparable"]').count(), 0, 'the same split (seed 42) is comparable');
+  // e2e-seed42 has no split.json: scored on the images its seed draws, which it may have trained on.
+  assert.match((await page.locator('[data-testid="compare-not-held-out"]').textContent()) ?? '', /e2e-seed42 has no split stored for this data folder\./);
+  assert.doesNotMatch((await page.locator('[data-testid="compare-not-held-out"]').textContent()) ?? '', /e2e-trained/);
+  assert.equal(await page.locator('[data-testid="compare-table"] td.best').count(), 0, 'no value is marked best with a model not held out');
 
   await page.locator('[data-testid="compare-pick-e2e-seed7"]').check();
   await page.locator('[data-testid="compare-run"]').click();
@@ -101,6 +105,12 @@ test('a run started from the Training panel finishes, and its model can be compa
   assert.deepEqual(counts, [String(shared), String(shared), String(shared)], 'every model scored the shared images');
   await page.locator('[data-testid="differences-table"]').waitFor();
   await screenshot(page, 'compare-common-images');
+  // The comparison shown can be saved as studio compare writes it.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-testid="compare-save"]').click()]);
+  const saved = JSON.parse(readFileSync(await download.path(), 'utf8'));
+  assert.deepEqual([saved.split, saved.scope, saved.data], ['train', 'common', data]);
+  assert.deepEqual(saved.reports.map((r: { model: string }) => r.model).sort(), ['e2e-seed42', 'e2e-seed7', 'e2e-trained']);
+  for (const r of saved.reports) assert.equal(r.perImage.length, shared, `${r.model} keeps its per-image scores`);
   assert.deepEqual(page.studioErrors, []);
   await page.context().close();
 });

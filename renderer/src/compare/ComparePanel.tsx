@@ -16,6 +16,7 @@ import { clock, fixed as f3, minutes } from '../format.ts';
 import { useModels } from '../models.ts';
 
 const RATES = [0.125, 0.25, 0.5, 1, 2, 4, 8];
+const DASHES = [undefined, '7 4', '2 3', '10 3 2 3'];
 const POINTING_TITLE = 'share of lesions whose attention maximum lies inside them (one maximum per image, so an image with two lesions can score only one)';
 const POINTING_IMAGES_TITLE = 'pointing game per image (Zhang et al. 2016): share of images with a lesion whose attention maximum lies inside one';
 
@@ -128,12 +129,26 @@ export function ComparePanel({ api }: { api: StudioApi }) {
     }
   };
   const cancel = () => void api['evaluation.cancel']({}).catch((e: Error) => setError(e.message));
+  /** The comparison as `studio compare --out` writes it, per-image scores included, for a notebook or a record. */
+  const saveReport = () => {
+    if (!scored) return;
+    const body = { data: scored.data, split: scored.split ?? 'test', scope: scored.scope ?? 'own', reports };
+    const url = URL.createObjectURL(new Blob([`${JSON.stringify(body, null, 2)}\n`], { type: 'application/json' }));
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = `compare-${reports.map((r) => r.model).join('-').slice(0, 120)}-${body.split}.json`;
+    a.click();
+    // After the click has handed the blob to the download.
+    setTimeout(() => URL.revokeObjectURL(url), 0);
+  };
 
   const series = useMemo(
     () =>
       reports.map((r, i) => ({
         name: r.model,
         colour: PALETTE[i % PALETTE.length],
+        // Models often tie along the whole FROC curve: each later one dashed, so none hides another.
+        dash: DASHES[i % DASHES.length],
         // The full curve within the plotted range when the service sent one, else the seven FROC points
         // (also for a model whose curve has no point in range: it is drawn at its sensitivities, not left out).
         points: frocPoints(r).map((p) => ({ x: p.fpPerImage, y: p.sensitivity })),
@@ -153,8 +168,12 @@ export function ComparePanel({ api }: { api: StudioApi }) {
   // Each model's own split decides its test images: models trained on different splits (or data) were
   // scored on different images, and ranking them would compare the images as much as the models.
   const comparable = new Set(reports.map((r) => r.imageSet ?? `${r.images} images`)).size <= 1;
+  // A model with no split stored for this data was scored on images its seed drew: not its own held-out
+  // ones. Trained on other data, it never saw images like them; trained here before splits were saved, it
+  // may have trained on some. Either way its figures are not its held-out performance, so none is ranked.
+  const notHeldOut = reports.filter((r) => r.splitSource !== undefined && r.splitSource !== 'model split.json');
   const best = (c: (typeof columns)[number]) => {
-    if (!comparable) return NaN;
+    if (!comparable || notHeldOut.length) return NaN;
     const vals = reports.map(c.value).filter(Number.isFinite);
     // Highlight only a real winner: no colour when every model scores the same.
     if (vals.length < 2 || vals.every((v) => v === vals[0])) return NaN;
@@ -243,6 +262,20 @@ export function ComparePanel({ api }: { api: StudioApi }) {
                 </button>
               </p>
             )}
+            {notHeldOut.length > 0 && (
+              <p className="warning" role="alert" data-testid="compare-not-held-out">
+                Not held out:{' '}
+                {notHeldOut
+                  .map((r) => {
+                    const trainedOn = (models.find((m) => m.name === r.model)?.card as { data?: { path?: string } } | undefined)?.data?.path;
+                    return `${r.model} has no split stored for this data folder${trainedOn ? ` (it was trained on ${trainedOn})` : ''}`;
+                  })
+                  .join('; ')}
+                . {notHeldOut.length > 1 ? 'Their' : 'Its'} {scored?.split ?? 'test'} images were drawn by a seed, so the figures are not performance on
+                images held out from {notHeldOut.length > 1 ? 'their' : 'its'} own training: {notHeldOut.length > 1 ? 'they' : 'it'} may have trained on some of
+                them, or never seen images like them. No value is marked best.
+              </p>
+            )}
             {comparable && scored?.scope === 'common' && (
               <p className="muted small" data-testid="compare-common">
                 Every model was scored on the same {reports[0].images} {scored.split ?? 'test'} images: {scored.limit ? 'the first of those' : 'those'} in every picked
@@ -284,6 +317,9 @@ export function ComparePanel({ api }: { api: StudioApi }) {
               </tbody>
             </table>
             </div>
+            <button type="button" onClick={saveReport} disabled={!scored} data-testid="compare-save" title="the reports as JSON, per-image scores included (the same file studio compare --out writes)">
+              Save report…
+            </button>
             <LineChart series={series} width={560} height={300} logX xTicks={RATES} xLabel="false positives per image" yLabel="lesion sensitivity" yMax={1} ariaLabel="FROC curves" />
             <p className="muted small">
               Pointing game: share of lesions whose attention maximum lies inside them (the CBAM spatial gate training supervises, nearest the output; the baseline has no attention module and is scored on its lesion heatmap).

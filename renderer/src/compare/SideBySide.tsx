@@ -228,7 +228,7 @@ const Pane = memo(function Pane({ index, model, info, det, cam, frame, shared, t
         {det?.state === 'running' && <span className="muted">running…</span>}
         {score && (
           <span className="chip" data-testid={`sbs-score-${index}`} title="scored by the comparison: Dice of the thresholded lesion map; lesions found and false positives at its 1 FP/image operating point">
-            Dice {score.dice.toFixed(3)} · {score.found}/{score.lesions} found · {score.falsePositives} FP
+            Dice {score.dice.toFixed(3)} · {score.found}/{score.lesions} found · {score.falsePositives} FP at 1 FP/image
           </span>
         )}
       </div>

@@ -3,6 +3,8 @@
 export interface Series {
   name: string;
   colour: string;
+  /** An SVG stroke-dasharray, so curves that coincide still show each other through their gaps. */
+  dash?: string;
   points: { x: number; y: number }[];
 }
 
@@ -90,7 +92,7 @@ export function LineChart({ series, width = 420, height = 220, xLabel, yLabel, y
           if (pts.length === 0) return null;
           return (
             <g key={s.name}>
-              <polyline points={pts.map((p) => `${sx(p.x)},${sy(p.y)}`).join(' ')} fill="none" stroke={s.colour} strokeWidth={2} />
+              <polyline points={pts.map((p) => `${sx(p.x)},${sy(p.y)}`).join(' ')} fill="none" stroke={s.colour} strokeWidth={2} strokeDasharray={s.dash} />
               {pts.length <= 40 && pts.map((p, i) => <circle key={i} cx={sx(p.x)} cy={sy(p.y)} r={2.5} fill={s.colour} />)}
             </g>
           );
@@ -99,7 +101,14 @@ export function LineChart({ series, width = 420, height = 220, xLabel, yLabel, y
       <figcaption className="chart-legend">
         {series.map((s) => (
           <span key={s.name}>
-            <i style={{ background: s.colour }} /> {s.name}
+            {s.dash ? (
+              <svg width={18} height={6} aria-hidden="true" className="legend-line">
+                <line x1={0} y1={3} x2={18} y2={3} stroke={s.colour} strokeWidth={2} strokeDasharray={s.dash} />
+              </svg>
+            ) : (
+              <i style={{ background: s.colour }} />
+            )}{' '}
+            {s.name}
           </span>
         ))}
       </figcaption>
