@@ -52,6 +52,8 @@ test('studio compare scores each model on its own split, says the models are not
   assert.deepEqual(scoredIds(report.reports[1]), [...moved, ...[...shared].reverse()]);
   assert.match(run.stdout, /^model\s+images\s+lesions\s+Dice/m);
   assert.match(run.stdout, /not comparable: .*a 5, b 5.*--common/);
+  assert.match(run.stdout, /not held out: a has no split stored for this data/);
+  assert.doesNotMatch(run.stdout, /not held out: .*\bb\b/);
   assert.doesNotMatch(run.stdout, /\d\*/);
 });
 
@@ -96,4 +98,7 @@ test('the compare table stars each column\'s best only when every model was scor
   const apart = table([row('x', 0.8, 's'), row('y', 0.7, 't')]);
   assert.doesNotMatch(apart, /\*/);
   assert.match(apart, /not comparable/);
+  const drawn = table([{ ...row('x', 0.8, 's'), splitSource: 'model split.json' }, { ...row('y', 0.7, 's'), splitSource: 'recomputed with the model seed' }]);
+  assert.doesNotMatch(drawn, /\*/, 'no best beside a model scored on images its seed drew');
+  assert.match(drawn, /not held out: y has no split/);
 });

@@ -1,6 +1,7 @@
 /** Compare's list of where models differ, image by image. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { comparability } from '../../preload/comparability.ts';
 import { differences, differs } from '../../renderer/src/compare/differences.ts';
 import type { ImageScore } from '../../preload/contract.ts';
 
@@ -35,4 +36,13 @@ test('a maximum touching two lesions is not a pointing disagreement, and lesion 
 test('no list for a single report or for a report without per-image scores (older reports)', () => {
   assert.equal(differences([a], 'dice'), null);
   assert.equal(differences([a, { model: 'old' }], 'dice'), null);
+});
+
+test('reports rank against each other only on the same images, each held out from its own model', () => {
+  const r = (model: string, imageSet: string, splitSource = 'model split.json') => ({ model, images: 10, imageSet, splitSource });
+  assert.deepEqual(comparability([r('a', 's'), r('b', 's')]), { sameImages: true, notHeldOut: [], rankable: true });
+  assert.deepEqual(comparability([r('a', 's'), r('b', 't')]), { sameImages: false, notHeldOut: [], rankable: false });
+  assert.deepEqual(comparability([r('a', 's'), r('b', 's', 'recomputed with the model seed')]), { sameImages: true, notHeldOut: ['b'], rankable: false });
+  // Reports from before either field: judged by their image count, and taken as held out.
+  assert.deepEqual(comparability([{ model: 'a', images: 10 }, { model: 'b', images: 10 }]), { sameImages: true, notHeldOut: [], rankable: true });
 });

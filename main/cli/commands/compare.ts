@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { ensureDir } from '../../fs/dirs.ts';
 import type { Command } from '../index.ts';
 import { StudioError } from '../../../preload/contract.ts';
+import { comparability } from '../../../preload/comparability.ts';
 import { modelFolder, numberOption, parseArgs } from '../args.ts';
 import { ProgressBar } from '../progress.ts';
 
@@ -26,16 +27,19 @@ const COLUMNS: { label: string; value: (r: Row) => number; higher: boolean; digi
   { label: 'ms', value: (r) => r.latencyMs, higher: false, digits: 1 },
 ];
 
-type Row = { model: string; images: number; lesions: number; dice: number; iou: number; ap50: number; pointingGame: number; latencyMs: number; imageSet?: string; froc: { fpPerImage: number; sensitivity: number }[] };
+type Row = { model: string; splitSource?: string; images: number; lesions: number; dice: number; iou: number; ap50: number; pointingGame: number; latencyMs: number; imageSet?: string; froc: { fpPerImage: number; sensitivity: number }[] };
 
 const sensitivityAt = (r: Row, rate: number) => r.froc.find((p) => p.fpPerImage === rate)?.sensitivity ?? NaN;
 
-/** The metric table as text; `*` marks each column's best when every model was scored on the same images. */
+/**
+ * The metric table as text; `*` marks each column's best when every model was scored on the same images,
+ * each on images held out from its own training (the Compare panel's rule).
+ */
 export function table(rows: Row[]): string {
-  const comparable = new Set(rows.map((r) => r.imageSet ?? `${r.images} images`)).size <= 1;
+  const { sameImages, notHeldOut, rankable } = comparability(rows);
   const best = COLUMNS.map((c) => {
     const vals = rows.map(c.value).filter(Number.isFinite);
-    if (!comparable || vals.length < 2 || vals.every((v) => v === vals[0])) return NaN;
+    if (!rankable || vals.length < 2 || vals.every((v) => v === vals[0])) return NaN;
     return c.higher ? Math.max(...vals) : Math.min(...vals);
   });
   const head = ['model', 'images', 'lesions', ...COLUMNS.map((c) => c.label)];
@@ -51,9 +55,14 @@ export function table(rows: Row[]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   const lines = [line(head), ...body.map(line)];
-  if (!comparable) {
+  if (!sameImages) {
     lines.push(
       `not comparable: the models were scored on different images (each model's own split decides them: ${rows.map((r) => `${r.model} ${r.images}`).join(', ')}), so none is marked best; --common scores them on the images they share`,
+    );
+  }
+  if (notHeldOut.length) {
+    lines.push(
+      `not held out: ${notHeldOut.join(', ')} ha${notHeldOut.length > 1 ? 've' : 's'} no split stored for this data, so ${notHeldOut.length > 1 ? 'their' : 'its'} images were drawn by a seed: not held out from ${notHeldOut.length > 1 ? 'their' : 'its'} own training (trained on other data, or may have trained on some); none is marked best`,
     );
   }
   return lines.join('\n');

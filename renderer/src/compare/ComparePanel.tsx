@@ -12,6 +12,7 @@ import { StudioClientError } from '../api.ts';
 import { type SideBySideFocus, SideBySide } from './SideBySide.tsx';
 import { Differences } from './Differences.tsx';
 import { summariseCard } from './cards.ts';
+import { comparability } from '../../../preload/comparability.ts';
 import { clock, fixed as f3, minutes } from '../format.ts';
 import { useModels } from '../models.ts';
 
@@ -165,15 +166,10 @@ export function ComparePanel({ api }: { api: StudioApi }) {
     { label: 'pointing/img', value: (r) => r.pointingGameImages ?? NaN, higher: true, title: POINTING_IMAGES_TITLE },
     { label: 'latency ms', value: (r) => r.latencyMs, higher: false, digits: 1 },
   ];
-  // Each model's own split decides its test images: models trained on different splits (or data) were
-  // scored on different images, and ranking them would compare the images as much as the models.
-  const comparable = new Set(reports.map((r) => r.imageSet ?? `${r.images} images`)).size <= 1;
-  // A model with no split stored for this data was scored on images its seed drew: not its own held-out
-  // ones. Trained on other data, it never saw images like them; trained here before splits were saved, it
-  // may have trained on some. Either way its figures are not its held-out performance, so none is ranked.
-  const notHeldOut = reports.filter((r) => r.splitSource !== undefined && r.splitSource !== 'model split.json');
+  // Ranked only on the same images, each held out from its own model's training (preload/comparability.ts).
+  const { sameImages: comparable, notHeldOut, rankable } = comparability(reports);
   const best = (c: (typeof columns)[number]) => {
-    if (!comparable || notHeldOut.length) return NaN;
+    if (!rankable) return NaN;
     const vals = reports.map(c.value).filter(Number.isFinite);
     // Highlight only a real winner: no colour when every model scores the same.
     if (vals.length < 2 || vals.every((v) => v === vals[0])) return NaN;
@@ -266,9 +262,9 @@ export function ComparePanel({ api }: { api: StudioApi }) {
               <p className="warning" role="alert" data-testid="compare-not-held-out">
                 Not held out:{' '}
                 {notHeldOut
-                  .map((r) => {
-                    const trainedOn = (models.find((m) => m.name === r.model)?.card as { data?: { path?: string } } | undefined)?.data?.path;
-                    return `${r.model} has no split stored for this data folder${trainedOn ? ` (it was trained on ${trainedOn})` : ''}`;
+                  .map((name) => {
+                    const trainedOn = (models.find((m) => m.name === name)?.card as { data?: { path?: string } } | undefined)?.data?.path;
+                    return `${name} has no split stored for this data folder${trainedOn ? ` (it was trained on ${trainedOn})` : ''}`;
                   })
                   .join('; ')}
                 . {notHeldOut.length > 1 ? 'Their' : 'Its'} {scored?.split ?? 'test'} images were drawn by a seed, so the figures are not performance on

@@ -1,0 +1,19 @@
+/**
+ * Whether compared evaluation reports may be ranked against each other: one rule for the Compare panel
+ * and `studio compare`. Two reports rank only when they scored the same images (each model's own split
+ * decides them, so models trained on other splits meet other images) and every model was scored on images
+ * held out from its own training (a split recomputed from a seed, for a model with no split stored for
+ * the data, is not: it was trained on other data, or may have trained on some of those images).
+ */
+export interface Comparability {
+  sameImages: boolean;
+  /** Models scored on images their seed drew rather than their stored split. */
+  notHeldOut: string[];
+  rankable: boolean;
+}
+
+export function comparability(reports: { model: string; images: number; imageSet?: string; splitSource?: string }[]): Comparability {
+  const sameImages = new Set(reports.map((r) => r.imageSet ?? `${r.images} images`)).size <= 1;
+  const notHeldOut = reports.filter((r) => r.splitSource !== undefined && r.splitSource !== 'model split.json').map((r) => r.model);
+  return { sameImages, notHeldOut, rankable: sameImages && notHeldOut.length === 0 };
+}
