@@ -217,6 +217,21 @@ test('the tab shell loads each panel on first use and the viewer keeps its image
   await page.context().close();
 });
 
+test('at 1024 px the view tools wrap inside the image column instead of running under the detector panel', { skip }, async () => {
+  const page = await suite.open({ width: 1024, height: 700 });
+  await page.locator('[data-testid="file-input"]').setInputFiles(join(suite.dir, 'phantom.dcm'));
+  await page.waitForFunction((s) => document.querySelector(s)?.getAttribute('data-voi'), canvas, { timeout: 30_000 });
+  const box = await page.evaluate(() => {
+    const bar = document.querySelector('[aria-label="View tools"]') as HTMLElement;
+    const column = bar.closest('.center') as HTMLElement;
+    const right = Math.max(...[...bar.querySelectorAll('button, select')].map((e) => e.getBoundingClientRect().right));
+    return { right, column: column.getBoundingClientRect().right, overflow: bar.scrollWidth - bar.clientWidth };
+  });
+  assert.ok(box.right <= box.column + 0.5, `a tool ends at ${box.right}, the image column at ${box.column}`);
+  assert.equal(box.overflow, 0);
+  await page.context().close();
+});
+
 test('a folder picked in the browser and images dropped on the viewer open through uploads', { skip }, async () => {
   const folder = join(suite.dir, 'series');
   mkdirSync(folder);
