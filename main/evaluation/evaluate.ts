@@ -29,8 +29,9 @@ export interface EvaluateOptions {
   format?: DatasetFormat;
   split?: SplitName;
   /**
-   * Score only the split's images that are also among these (in the split's order): the images every
-   * compared model holds in this split (`commonSplit`), so models trained on other splits meet the same images.
+   * Score only the split's images that are also among these, in the order given here: the images every
+   * compared model holds in this split (`commonSplit`), so models trained on other splits meet the same
+   * images, and a limit takes the same first ones for each.
    */
   among?: readonly string[];
   limit?: number;
