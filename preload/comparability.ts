@@ -17,3 +17,13 @@ export function comparability(reports: { model: string; images: number; imageSet
   const notHeldOut = reports.filter((r) => r.splitSource !== undefined && r.splitSource !== 'model split.json').map((r) => r.model);
   return { sameImages, notHeldOut, rankable: sameImages && notHeldOut.length === 0 };
 }
+
+/**
+ * A column's best value, to mark: none (NaN) unless the reports rank, two or more values are known and
+ * they differ (a tie is no win).
+ */
+export function bestValue(values: number[], higher: boolean, rankable: boolean): number {
+  const known = values.filter(Number.isFinite);
+  if (!rankable || known.length < 2 || known.every((v) => v === known[0])) return NaN;
+  return higher ? Math.max(...known) : Math.min(...known);
+}

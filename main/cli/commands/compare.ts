@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { ensureDir } from '../../fs/dirs.ts';
 import type { Command } from '../index.ts';
 import { StudioError } from '../../../preload/contract.ts';
-import { comparability } from '../../../preload/comparability.ts';
+import { bestValue, comparability } from '../../../preload/comparability.ts';
 import { modelFolder, numberOption, parseArgs } from '../args.ts';
 import { ProgressBar } from '../progress.ts';
 
@@ -37,11 +37,7 @@ const sensitivityAt = (r: Row, rate: number) => r.froc.find((p) => p.fpPerImage 
  */
 export function table(rows: Row[]): string {
   const { sameImages, notHeldOut, rankable } = comparability(rows);
-  const best = COLUMNS.map((c) => {
-    const vals = rows.map(c.value).filter(Number.isFinite);
-    if (!rankable || vals.length < 2 || vals.every((v) => v === vals[0])) return NaN;
-    return c.higher ? Math.max(...vals) : Math.min(...vals);
-  });
+  const best = COLUMNS.map((c) => bestValue(rows.map(c.value), c.higher, rankable));
   const head = ['model', 'images', 'lesions', ...COLUMNS.map((c) => c.label)];
   const body = rows.map((r) => [
     r.model,

@@ -12,7 +12,7 @@ import { StudioClientError } from '../api.ts';
 import { type SideBySideFocus, SideBySide } from './SideBySide.tsx';
 import { Differences } from './Differences.tsx';
 import { summariseCard } from './cards.ts';
-import { comparability } from '../../../preload/comparability.ts';
+import { bestValue, comparability } from '../../../preload/comparability.ts';
 import { clock, fixed as f3, minutes } from '../format.ts';
 import { useModels } from '../models.ts';
 
@@ -168,13 +168,7 @@ export function ComparePanel({ api }: { api: StudioApi }) {
   ];
   // Ranked only on the same images, each held out from its own model's training (preload/comparability.ts).
   const { sameImages: comparable, notHeldOut, rankable } = comparability(reports);
-  const best = (c: (typeof columns)[number]) => {
-    if (!rankable) return NaN;
-    const vals = reports.map(c.value).filter(Number.isFinite);
-    // Highlight only a real winner: no colour when every model scores the same.
-    if (vals.length < 2 || vals.every((v) => v === vals[0])) return NaN;
-    return c.higher ? Math.max(...vals) : Math.min(...vals);
-  };
+  const best = (c: (typeof columns)[number]) => bestValue(reports.map(c.value), c.higher, rankable);
 
   return (
     <div className="compare">
