@@ -1,7 +1,8 @@
 /** The image-relevant header fields of a parsed dataset, as plain values the pixel pipeline can trust. */
 import type { DataSet, Element } from './parse.ts';
 import type { Lut, Palette } from '../pixels/lut.ts';
-import { expandSegmentedLut } from '../pixels/lut.ts';
+import { MAX_SEGMENTED_LUT_WORDS, expandSegmentedLut } from '../pixels/lut.ts';
+import { StudioError } from '../../../preload/contract.ts';
 
 export interface WindowSpec {
   center: number;
@@ -129,6 +130,9 @@ function readPalette(ds: DataSet): Palette | undefined {
     const plainEl = ds.elements[plain];
     let table: Uint16Array | undefined;
     if (seg && seg.length >= 2) {
+      if (seg.length >> 1 > MAX_SEGMENTED_LUT_WORDS) {
+        throw new StudioError('DECODE_FAILED', `Segmented Palette Color LUT: the data hold ${seg.length >> 1} words; a table of ${entries} entries needs at most ${MAX_SEGMENTED_LUT_WORDS}`);
+      }
       const words = new Uint16Array(seg.length >> 1);
       for (let i = 0; i < words.length; i++) words[i] = ds.uint16(segmented, i) ?? 0;
       table = expandSegmentedLut(words, entries);
