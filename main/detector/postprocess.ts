@@ -31,29 +31,35 @@ export interface ComponentOptions {
   minCells?: number;
 }
 
+/** One candidate lesion of a lesion map: its cells (row-major indices), their bounding box in cells, its peak. */
+export interface Candidate {
+  cells: number[];
+  /** [x0, y0, x1, y1] in map cells, x1/y1 exclusive. */
+  box: [number, number, number, number];
+  score: number;
+}
+
 /**
- * 8-connected components of `map >= threshold`. `map` covers the letterboxed image region at `stride`
- * model pixels per cell; boxes are returned in the original image's pixels (clamped to it), sorted by score.
+ * The one rule for what a lesion map calls a lesion, which the viewer draws and evaluation counts alike:
+ * an 8-connected region of cells with `value >= threshold`, of at least `minCells` cells (a lone cell is
+ * speckle), scored by its peak value.
  */
-export function findings(map: Map2D, stride: number, box: Letterbox, imageWidth: number, imageHeight: number, options: ComponentOptions): Finding[] {
-  const { width: w, height: h, data } = map;
-  const minCells = options.minCells ?? MIN_FINDING_CELLS;
-  const label = new Int32Array(w * h).fill(-1);
+export function lesionCandidates(data: ArrayLike<number>, w: number, h: number, threshold: number, minCells = MIN_FINDING_CELLS): Candidate[] {
+  if (data.length !== w * h) throw new Error(`map has ${data.length} values, expected ${w}×${h}`);
+  const seen = new Uint8Array(w * h);
   const stack: number[] = [];
-  const cellPx = stride / box.scale; // image pixels per map cell
-  const out: Finding[] = [];
+  const out: Candidate[] = [];
   for (let start = 0; start < w * h; start++) {
-    if (label[start] !== -1 || !(data[start] >= options.threshold)) continue;
-    label[start] = start;
+    if (seen[start] || !(data[start] >= threshold)) continue;
+    seen[start] = 1;
     stack.push(start);
-    let x0 = w, y0 = h, x1 = -1, y1 = -1, cells = 0, score = 0, area = 0;
+    const cells: number[] = [];
+    let x0 = w, y0 = h, x1 = -1, y1 = -1, score = -Infinity;
     while (stack.length) {
       const i = stack.pop()!;
       const x = i % w;
       const y = (i - x) / w;
-      cells++;
-      // the cell's footprint in image pixels, clipped to the image (edge cells overhang it)
-      area += Math.max(0, Math.min(imageWidth, (x + 1) * cellPx) - x * cellPx) * Math.max(0, Math.min(imageHeight, (y + 1) * cellPx) - y * cellPx);
+      cells.push(i);
       if (data[i] > score) score = data[i];
       if (x < x0) x0 = x;
       if (x > x1) x1 = x;
@@ -66,20 +72,39 @@ export function findings(map: Map2D, stride: number, box: Letterbox, imageWidth:
           const nx = x + dx;
           if (nx < 0 || nx >= w) continue;
           const j = ny * w + nx;
-          if (label[j] === -1 && data[j] >= options.threshold) {
-            label[j] = start;
+          if (!seen[j] && data[j] >= threshold) {
+            seen[j] = 1;
             stack.push(j);
           }
         }
       }
     }
-    if (cells < minCells) continue;
-    const bx0 = Math.min(imageWidth, Math.max(0, x0 * cellPx));
-    const by0 = Math.min(imageHeight, Math.max(0, y0 * cellPx));
-    const bx1 = Math.min(imageWidth, Math.max(0, (x1 + 1) * cellPx));
-    const by1 = Math.min(imageHeight, Math.max(0, (y1 + 1) * cellPx));
+    if (cells.length >= minCells) out.push({ cells, box: [x0, y0, x1 + 1, y1 + 1], score });
+  }
+  return out;
+}
+
+/**
+ * The findings of a lesion map (`lesionCandidates`). `map` covers the letterboxed image region at `stride`
+ * model pixels per cell; boxes are returned in the original image's pixels (clamped to it), sorted by score.
+ */
+export function findings(map: Map2D, stride: number, box: Letterbox, imageWidth: number, imageHeight: number, options: ComponentOptions): Finding[] {
+  const cellPx = stride / box.scale; // image pixels per map cell
+  const out: Finding[] = [];
+  for (const c of lesionCandidates(map.data, map.width, map.height, options.threshold, options.minCells ?? MIN_FINDING_CELLS)) {
+    let area = 0;
+    for (const i of c.cells) {
+      const x = i % map.width;
+      const y = (i - x) / map.width;
+      // the cell's footprint in image pixels, clipped to the image (edge cells overhang it)
+      area += Math.max(0, Math.min(imageWidth, (x + 1) * cellPx) - x * cellPx) * Math.max(0, Math.min(imageHeight, (y + 1) * cellPx) - y * cellPx);
+    }
+    const bx0 = Math.min(imageWidth, Math.max(0, c.box[0] * cellPx));
+    const by0 = Math.min(imageHeight, Math.max(0, c.box[1] * cellPx));
+    const bx1 = Math.min(imageWidth, Math.max(0, c.box[2] * cellPx));
+    const by1 = Math.min(imageHeight, Math.max(0, c.box[3] * cellPx));
     if (bx1 <= bx0 || by1 <= by0) continue;
-    out.push({ box: [round2(bx0), round2(by0), round2(bx1), round2(by1)], score, area: Math.round(area) });
+    out.push({ box: [round2(bx0), round2(by0), round2(bx1), round2(by1)], score: c.score, area: Math.round(area) });
   }
   return out.sort((a, b) => b.score - a.score);
 }

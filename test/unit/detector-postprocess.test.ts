@@ -90,3 +90,33 @@ test('the non-local query is the stage position under the lesion map\'s stronges
   wide[3 * 20 + 19] = 1;
   assert.equal(strongestQuery({ width: 20, height: 4, data: wide }, 4, 16, 4), 0 * 4 + 3);
 });
+
+test('evaluation counts exactly the findings the viewer draws: a cell at the threshold is in both, a lone cell in neither', async () => {
+  const { predictionsFromMap } = await import('../../main/evaluation/maps.ts');
+  // Before one rule, findings kept `>= threshold` and evaluation `> threshold`: a region touching the
+  // threshold exactly was drawn but never scored.
+  const w = 8;
+  const h = 6;
+  const at = new Float32Array(w * h);
+  at[1 * w + 1] = 0.5;
+  at[1 * w + 2] = 0.5; // a two-cell region exactly at the threshold
+  at[4 * w + 6] = 0.9; // a lone cell: speckle to both
+  const box = letterboxGeometry(w * 4, h * 4, w * 4);
+  const drawn = findings({ width: w, height: h, data: at }, 4, box, w * 4, h * 4, { threshold: 0.5 });
+  const scored = predictionsFromMap(at, w, h, 4, 0.5);
+  assert.equal(drawn.length, 1);
+  assert.deepEqual(scored.map((p) => p.box), drawn.map((f) => f.box));
+
+  // And on random maps, at several thresholds: the same regions, boxes and scores.
+  let seed = 7;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  for (let trial = 0; trial < 50; trial++) {
+    const map = new Float32Array(w * h).map(() => Math.round(random() * 10) / 10);
+    for (const threshold of [0.3, 0.5, 0.8]) {
+      const f = findings({ width: w, height: h, data: map }, 4, box, w * 4, h * 4, { threshold });
+      const p = predictionsFromMap(map, w, h, 4, threshold);
+      const key = (b: readonly number[], s: number) => `${b.join(',')}@${s}`;
+      assert.deepEqual(p.map((q) => key(q.box, q.score)).sort(), f.map((q) => key(q.box, q.score)).sort(), `trial ${trial} threshold ${threshold}`);
+    }
+  }
+});
