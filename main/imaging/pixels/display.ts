@@ -1,6 +1,6 @@
 /** What a person sees: VOI windowing (linear, or the file's VOI LUT), MONOCHROME1 inversion, thumbnails. */
 import type { FrameData } from '../types.ts';
-import { lookup } from './lut.ts';
+import { fullRange, linearVoi, voiLutBytes, voiLutIndex, windowByte } from '../../../preload/windowing.ts';
 
 export type WindowChoice = { center: number; width: number } | 'voi-lut';
 
@@ -54,19 +54,12 @@ export function toRGB8(frame: FrameData, window?: WindowChoice): { width: number
   const values = frame.data as Float32Array;
   const grey = new Uint8Array(n);
   if (window === 'voi-lut' && frame.voiLut) {
-    const lut = { first: frame.voiLut.firstMapped, data: Uint16Array.from(frame.voiLut.data) };
-    const maxOut = 2 ** frame.voiLut.bits - 1 || 1;
-    for (let i = 0; i < n; i++) grey[i] = Math.round((lookup(lut, Math.round(values[i])) / maxOut) * 255);
+    const table = voiLutBytes(frame.voiLut.data, frame.voiLut.bits);
+    const { firstMapped } = frame.voiLut;
+    for (let i = 0; i < n; i++) grey[i] = table[voiLutIndex(values[i], firstMapped, table.length)];
   } else {
-    const w = window && window !== 'voi-lut' ? window : { center: (frame.min + frame.max) / 2 + 0.5, width: frame.max - frame.min + 1 };
-    const c = w.center - 0.5;
-    const span = Math.max(w.width - 1, 1e-6);
-    const lo = c - span / 2;
-    const hi = c + span / 2;
-    for (let i = 0; i < n; i++) {
-      const v = values[i];
-      grey[i] = v <= lo ? 0 : v > hi ? 255 : Math.round(((v - c) / span + 0.5) * 255);
-    }
+    const f = linearVoi(window && window !== 'voi-lut' ? window : fullRange(frame.min, frame.max));
+    for (let i = 0; i < n; i++) grey[i] = windowByte(values[i], f);
   }
   for (let i = 0, o = 0; i < n; i++, o += 3) {
     const g = frame.invert ? 255 - grey[i] : grey[i];

@@ -6,11 +6,9 @@
  * plain indexed loops with no allocation, no closures and one branch-free clamp per pixel.
  */
 import type { FramePixels } from '../../../preload/contract.ts';
+import { IDENTITY_8BIT, fullRange as valueRange, linearVoi, voiLutBytes, type Voi } from '../../../preload/windowing.ts';
 
-export interface Voi {
-  center: number;
-  width: number;
-}
+export { IDENTITY_8BIT, type Voi };
 
 export type VoiMode = { kind: 'window'; voi: Voi } | { kind: 'lut' };
 
@@ -24,20 +22,18 @@ for (let g = 0; g < 256; g++) GREY[g] = LITTLE ? (0xff000000 | (g << 16) | (g <<
 
 /** Greyscale values (after the modality LUT) through a linear window. */
 export function windowGrey(data: Float32Array, voi: Voi, invert: boolean, out: Uint32Array): void {
-  const width = Math.max(voi.width, 1);
-  // y = ((x - (c - 0.5)) / (w - 1) + 0.5) * 255, folded into one multiply-add per pixel.
-  const k = width > 1 ? 255 / (width - 1) : 1e9;
-  const base = 127.5 - (voi.center - 0.5) * k;
+  // preload/windowing.ts's linear function, inlined: windowByte(x) = clamp(floor(x·slope + offset)).
+  const { slope, offset } = linearVoi(voi);
   const n = Math.min(data.length, out.length);
   if (invert) {
     for (let i = 0; i < n; i++) {
-      let v = data[i] * k + base + 0.5;
+      let v = data[i] * slope + offset;
       v = v < 0 ? 0 : v > 255 ? 255 : v;
       out[i] = GREY[255 - (v | 0)];
     }
   } else {
     for (let i = 0; i < n; i++) {
-      let v = data[i] * k + base + 0.5;
+      let v = data[i] * slope + offset;
       v = v < 0 ? 0 : v > 255 ? 255 : v;
       out[i] = GREY[v | 0];
     }
@@ -46,30 +42,24 @@ export function windowGrey(data: Float32Array, voi: Voi, invert: boolean, out: U
 
 /** Greyscale values through the file's VOI LUT sequence. */
 export function lutGrey(data: Float32Array, lut: NonNullable<FramePixels['voiLut']>, invert: boolean, out: Uint32Array): void {
-  const last = lut.data.length - 1;
-  const scale = 255 / (2 ** lut.bits - 1);
-  const table = new Uint8Array(lut.data.length);
-  for (let j = 0; j <= last; j++) {
-    const g = Math.min(255, Math.max(0, Math.round(lut.data[j] * scale)));
-    table[j] = invert ? 255 - g : g;
-  }
+  const table = voiLutBytes(lut.data, lut.bits, invert);
+  const last = table.length - 1;
   const first = lut.firstMapped;
   const n = Math.min(data.length, out.length);
   for (let i = 0; i < n; i++) {
-    let j = (data[i] - first) | 0;
+    // voiLutIndex inlined: floor, then clamp to the table.
+    let j = Math.floor(data[i] - first);
     j = j < 0 ? 0 : j > last ? last : j;
     out[i] = GREY[table[j]];
   }
 }
 
-/** Interleaved RGB bytes; the window applies per channel (the default 127.5/256 leaves them as they are). */
+/** Interleaved RGB bytes; the window applies per channel (IDENTITY_8BIT leaves them as they are). */
 export function windowRgb(data: Uint8Array, voi: Voi, invert: boolean, out: Uint32Array): void {
-  const width = Math.max(voi.width, 1);
-  const k = width > 1 ? 255 / (width - 1) : 1e9;
-  const base = 127.5 - (voi.center - 0.5) * k;
+  const { slope, offset } = linearVoi(voi);
   const table = new Uint8Array(256);
   for (let x = 0; x < 256; x++) {
-    const v = Math.min(255, Math.max(0, Math.floor(x * k + base + 0.5)));
+    const v = Math.min(255, Math.max(0, Math.floor(x * slope + offset)));
     table[x] = invert ? 255 - v : v;
   }
   const n = Math.min(data.length / 3, out.length);
@@ -84,13 +74,12 @@ export function windowRgb(data: Uint8Array, voi: Voi, invert: boolean, out: Uint
 export function renderFrame(frame: FramePixels, mode: VoiMode, userInvert: boolean, out: Uint32Array): number {
   const t0 = performance.now();
   const invert = frame.channels === 1 && frame.invert ? !userInvert : userInvert;
-  if (frame.channels === 3) windowRgb(frame.data as Uint8Array, mode.kind === 'window' ? mode.voi : { center: 127.5, width: 256 }, userInvert, out);
+  if (frame.channels === 3) windowRgb(frame.data as Uint8Array, mode.kind === 'window' ? mode.voi : IDENTITY_8BIT, userInvert, out);
   else if (mode.kind === 'lut' && frame.voiLut) lutGrey(frame.data as Float32Array, frame.voiLut, invert, out);
   else windowGrey(frame.data as Float32Array, mode.kind === 'window' ? mode.voi : fullRange(frame), invert, out);
   return performance.now() - t0;
 }
 
 export function fullRange(frame: Pick<FramePixels, 'min' | 'max'>): Voi {
-  const width = Math.max(1, frame.max - frame.min + 1);
-  return { center: frame.min + width / 2, width };
+  return valueRange(frame.min, frame.max);
 }
