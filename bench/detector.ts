@@ -14,7 +14,8 @@ import { startBackend } from '../main/detector/backend.ts';
 import { DetectorEngine, coreCount } from '../main/detector/engine.ts';
 import { saveModel } from '../main/detector/io.ts';
 import { FLIP_SETS, passes } from '../main/detector/flips.ts';
-import { LoadedDetector } from '../main/detector/inference.ts';
+import { TfjsDetector } from '../main/detector/tfjs-detector.ts';
+import { detect } from '../main/detector/pipeline.ts';
 import { VARIANTS, buildInferenceModel, buildModel, foldBatchNorm, modelFlops, type Variant } from '../main/detector/model.ts';
 
 type Report = (figure: string, value: number, unit: string) => void;
@@ -40,14 +41,14 @@ async function latency(model: tf.LayersModel, size: number, runs: number): Promi
 
 /** Median detect() latency of one 256² image for each mirror set, in ms. */
 async function flipLatency(variant: Variant, size: number, runs: number): Promise<Record<string, number>> {
-  const detector = new LoadedDetector(buildModel({ variant, inputSize: size }));
+  const detector = new TfjsDetector(buildModel({ variant, inputSize: size }));
   const image = { width: size, height: size, data: new Uint8Array(size * size * 3).map((_, i) => (i * 31) % 251) };
   const out: Record<string, number> = {};
   for (const flips of FLIP_SETS) {
     const times: number[] = [];
     for (let i = 0; i < runs + 2; i++) {
       const t0 = performance.now();
-      await detector.detect(image, { flips });
+      await detect(detector, image, { flips });
       if (i >= 2) times.push(performance.now() - t0);
     }
     out[flips] = median(times);

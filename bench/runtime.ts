@@ -21,10 +21,10 @@ import { letterbox, type RGBImage } from '../main/detector/preprocess.ts';
 import { cropMap, imageCells } from '../main/detector/postprocess.ts';
 import { mapToGrey, writeGreyPng, writeOverlayPng } from '../main/batch/outputs.ts';
 import { listImageFiles, loadImageFile, toRGB8 } from '../main/imaging/index.ts';
-import { exportOnnx } from '../main/runtime/onnx/export.ts';
-import { OnnxGraph } from '../main/runtime/onnx/graph.ts';
-import { createSession, loadOrt, type OrtModule } from '../main/runtime/ort.ts';
-import { threadsPerWorker } from '../main/runtime/threads.ts';
+import { exportOnnx } from '../main/detector/runtime/onnx/export.ts';
+import { OnnxGraph } from '../main/detector/runtime/onnx/graph.ts';
+import { createSession, loadOrt, type OrtModule } from '../main/detector/runtime/ort.ts';
+import { threadsPerWorker } from '../main/detector/runtime/threads.ts';
 import { referenceData } from '../main/settings.ts';
 
 type Report = (figure: string, value: number, unit: string) => void;
@@ -52,7 +52,7 @@ async function timeRuns(run: () => Promise<unknown>, runs: number, warmup = 3): 
 }
 
 function ortSession(ort: OrtModule, bytes: Uint8Array, threads: number) {
-  // The same session options as the studio's (main/runtime/ort.ts), non-spinning idle threads included.
+  // The same session options as the studio's (main/detector/runtime/ort.ts), non-spinning idle threads included.
   return createSession(ort, bytes, { threads, provider: 'cpu' }).then((c) => c.session);
 }
 

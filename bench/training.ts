@@ -1,13 +1,13 @@
 /**
  * Training throughput (images/s, 256², batch 8) per backend and variant, on one thread and on two
  * (data parallel), and the convolution kernels a step spends most of its time in. Where the native
- * kernels are built (main/training/kernels/native) every figure is taken on them (`wasm_native.*`) and
+ * kernels are built (main/detector/kernels/native) every figure is taken on them (`wasm_native.*`) and
  * again on wasm's own kernels (`wasm.*`), back to back, with their ratio; the cpu backend places both.
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { buildModel } from '../main/detector/model.ts';
-import { nativeKernels, registerWasmGradientKernels, trainingKernels, useNativeKernels, useOriginalWasmKernel } from '../main/training/kernels/index.ts';
+import { nativeKernels, registerWasmGradientKernels, trainingKernels, useNativeKernels, useOriginalWasmKernel } from '../main/detector/kernels/index.ts';
 import { DEFAULT_ATTENTION_WEIGHT, detectorObjective } from '../main/training/objective.ts';
 import { GradientPool } from '../main/training/parallel.ts';
 

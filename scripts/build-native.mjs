@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Builds the optional native training kernels (main/training/kernels/native/conv.c) into
+ * Builds the optional native training kernels (main/detector/kernels/native/conv.c) into
  * build/native/studio_kernels.node, with the system C compiler and OpenBLAS (Debian: libopenblas-dev).
  *
  * Runs as the package's postinstall and never fails the install: without a compiler, Node's headers or
@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const source = join(root, 'main/training/kernels/native/conv.c');
+const source = join(root, 'main/detector/kernels/native/conv.c');
 const target = join(root, 'build/native/studio_kernels.node');
 const say = (line) => process.stderr.write(`build-native: ${line}\n`);
 

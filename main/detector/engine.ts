@@ -7,11 +7,11 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { StudioError, type ErrorCode, type Map2D } from '../../preload/contract.ts';
 import type { BackendState } from './backend.ts';
-import type { RawDetection } from './inference.ts';
+import type { RawDetection } from './tfjs-detector.ts';
 import type { RGBImage } from './preprocess.ts';
 import type { FlipSet } from './flips.ts';
 import type { WorkerReply, WorkerRequest, WorkerResult } from './protocol.ts';
-import { threadsPerWorker } from '../runtime/threads.ts';
+import { threadsPerWorker } from './runtime/threads.ts';
 
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 type Job = { request: DistributiveOmit<WorkerRequest, 'id'>; resolve(r: WorkerResult): void; reject(e: unknown): void; transfer: ArrayBuffer[] };

@@ -1,6 +1,6 @@
 /** Messages between the engine (main thread) and its inference workers. */
 import type { Map2D } from '../../preload/contract.ts';
-import type { RawDetection } from './inference.ts';
+import type { RawDetection } from './tfjs-detector.ts';
 import type { BackendState } from './backend.ts';
 import type { RGBImage } from './preprocess.ts';
 import type { FlipSet } from './flips.ts';

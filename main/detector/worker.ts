@@ -3,44 +3,54 @@
  * Grad-CAM needs conv gradient kernels; wasm lacks them unless the training kernels are registered, so
  * Grad-CAM then runs on this thread's `cpu` backend with a cpu copy of the model (and says so).
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { StudioError } from '../../preload/contract.ts';
 import { setGradientsAvailable, startBackend, type BackendState } from './backend.ts';
-import { DetectorCache } from './inference.ts';
+import { TfjsDetector } from './tfjs-detector.ts';
+import { ModelCache } from './model-cache.ts';
+import { detect, type DetectorBackend } from './pipeline.ts';
 import { modelFlips } from './io.ts';
 import type { WorkerReply, WorkerRequest, WorkerResult } from './protocol.ts';
-import { OnnxExportError, startOnnxRuntime, type OnnxWorkerRuntime } from '../runtime/index.ts';
+import { OnnxExportError, startOnnxRuntime, type OnnxWorkerRuntime } from './runtime/index.ts';
 
 if (!parentPort) throw new Error('detector worker must run in a worker thread');
 const port = parentPort;
 
 let state: BackendState | null = null;
-const detectors = new DetectorCache();
-const cpuDetectors = new DetectorCache();
+const detectors = new ModelCache((dir) => TfjsDetector.load(dir));
+const cpuDetectors = new ModelCache((dir) => TfjsDetector.load(dir));
 let wasmKernelsTried = false;
 /** onnxruntime, when it serves inference in this worker (main/runtime). */
 let onnx: OnnxWorkerRuntime | null = null;
 let tfjsBackend: string | undefined;
 
-const KERNELS = new URL('../training/kernels/index.ts', import.meta.url);
-
-/** Register the training helper's wasm gradient kernels when that module exists. */
+/** Register the studio's wasm gradient kernels (loaded on the first Grad-CAM: inference never needs them). */
 async function tryWasmGradients(): Promise<string | undefined> {
   if (wasmKernelsTried || !state || state.backend !== 'wasm') return undefined;
   wasmKernelsTried = true;
-  if (!existsSync(fileURLToPath(KERNELS))) return 'wasm gradient kernels not present yet';
   try {
-    const mod = (await import(KERNELS.href)) as { registerWasmGradientKernels?: () => void | Promise<void> };
-    if (typeof mod.registerWasmGradientKernels !== 'function') return 'training kernels module has no registerWasmGradientKernels()';
-    await mod.registerWasmGradientKernels();
+    const { registerWasmGradientKernels } = await import('./kernels/index.ts');
+    registerWasmGradientKernels();
     setGradientsAvailable();
     return undefined;
   } catch (err) {
     return `wasm gradient kernels failed to register: ${(err as Error).message}`;
   }
+}
+
+/** The backend that serves a model: onnxruntime when it runs in this worker and can export the model, else TF.js. */
+async function backendFor(modelDir: string): Promise<DetectorBackend> {
+  if (onnx) {
+    try {
+      return await onnx.models.get(modelDir);
+    } catch (err) {
+      if (!(err instanceof OnnxExportError)) throw err;
+      // A layer the exporter cannot map: this model runs on TF.js instead of failing.
+      state ??= await startBackend(tfjsBackend);
+    }
+  }
+  return detectors.get(modelDir);
 }
 
 async function handle(req: WorkerRequest): Promise<WorkerResult> {
@@ -55,17 +65,8 @@ async function handle(req: WorkerRequest): Promise<WorkerResult> {
       return { type: 'init', state };
     }
     case 'detect': {
-      if (onnx) {
-        try {
-          return { type: 'detect', detection: await onnx.detect(req.modelDir, req.image, req.threshold, modelFlips(req.modelDir, req.flips)) };
-        } catch (err) {
-          if (!(err instanceof OnnxExportError)) throw err;
-          // A layer the exporter cannot map: this model runs on TF.js instead of failing.
-          state ??= await startBackend(tfjsBackend);
-        }
-      }
-      const detector = await detectors.get(req.modelDir);
-      return { type: 'detect', detection: await detector.detect(req.image, { threshold: req.threshold, flips: modelFlips(req.modelDir, req.flips) }) };
+      const backend = await backendFor(req.modelDir);
+      return { type: 'detect', detection: await detect(backend, req.image, { threshold: req.threshold, flips: modelFlips(req.modelDir, req.flips) }) };
     }
     case 'gradcam': {
       // Grad-CAM needs gradients: it stays on TF.js, started here on first use when onnxruntime serves inference.

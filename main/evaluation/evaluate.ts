@@ -9,13 +9,14 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import { type EvaluationReport, type FrocPoint, type ImageScore, StudioError } from '../../preload/contract.ts';
-import { buildInferenceModel, lastSpatialGate } from '../detector/model.ts';
-import { averageMirrored, isFlipSet, mirroredBatch, passes, type FlipSet } from '../detector/flips.ts';
+import { lastSpatialGate } from '../detector/model.ts';
+import { isFlipSet, type FlipSet } from '../detector/flips.ts';
 import { loadModel, readCard } from '../detector/io.ts';
+import { predict } from '../detector/pipeline.ts';
+import { TfjsDetector } from '../detector/tfjs-detector.ts';
 import { openDataset, SampleCache, splitDataset, validRegion, type DatasetFormat, type Split, type SplitName } from '../training/data.ts';
-import { useBackend } from '../training/backend.ts';
+import { useBackend } from '../detector/kernels/backend.ts';
 import { connectedComponents } from './components.ts';
 import { predictionsFromMap, upsample } from './maps.ts';
 import { averagePrecision, detectionAt, froc, latency, operatingCut, operatingScore, overlap, pointingGame, sensitivityAt, THRESHOLDS, type GroundTruth, type Prediction } from './metrics.ts';
@@ -111,7 +112,9 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
   const backend = await useBackend();
   const card = readCard(options.modelDir);
   const trained = await loadModel(options.modelDir);
-  const { model, outputs } = buildInferenceModel(trained);
+  // The network the viewer runs (BatchNorm folded), through the same pipeline: a report scores what a reader sees.
+  const detector = new TfjsDetector(trained);
+  const outputs = detector.outputs;
   const size = card.inputSize;
   const dataset = await openDataset(options.data, options.format ?? 'masks');
   const { split, source } = splitFor(options.modelDir, options.data, dataset.samples.map((s) => s.id));
@@ -127,7 +130,6 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
   const cache = new SampleCache(new Map(dataset.samples.map((s) => [s.id, s])), size);
   const threshold = options.threshold ?? (typeof card.threshold === 'number' ? card.threshold : 0.5);
   const flips: FlipSet = options.flips ?? (isFlipSet(card.flips) ? card.flips : 'none');
-  const kinds = outputs.map((o) => o.kind);
   const diceAt = new Map(THRESHOLDS.map((t) => [t, 0]));
   const candidateThreshold = typeof card.candidateThreshold === 'number' ? card.candidateThreshold : 0.5;
   const candidatesAt = new Map(THRESHOLDS.map((t) => [t, [] as { gt: GroundTruth; predictions: Prediction[] }[]]));
@@ -151,15 +153,9 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
 
   for (let i = 0; i < ids.length; i++) {
     const d = await cache.get(ids[i]);
-    const x = tf.tidy(() => tf.div(tf.tensor4d(mirroredBatch(d.image, size, size, 3, flips), [passes(flips), size, size, 3]), 255));
     const t0 = performance.now();
-    const ys = [model.predict(x)].flat() as tf.Tensor[];
-    const raw = await Promise.all(ys.map((y) => y.data() as Promise<Float32Array>));
-    const arrays = raw.map((a, k) => averageMirrored(a, ys[k].shape, kinds[k], flips));
+    const [{ data: arrays, dims: shapes }] = await predict(detector, [d.image], { flips });
     ms.push(performance.now() - t0);
-    // Each map's own shape, for one image.
-    const shapes = ys.map((y) => [1, ...y.shape.slice(1)]);
-    tf.dispose([x, ...ys]);
 
     const prob = arrays[0];
     const full = upsample(prob, s4, s4, size, size);
@@ -187,8 +183,7 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
     if (sourceHits > 0) sourceImageHits++;
     options.onProgress?.(i + 1, ids.length);
   }
-  // The inference model shares the trained model's layers: disposing one releases the weights.
-  model.dispose();
+  detector.dispose();
 
   const f = froc(perImage);
   const operating = operatingScore(perImage, 1);

@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import '../detector/io.ts'; // registers the custom attention layers for deserialisation
-import { useBackend } from './backend.ts';
+import { useBackend } from '../detector/kernels/backend.ts';
 import { detectorObjective } from './objective.ts';
 
 if (!parentPort) throw new Error('the gradient worker must run in a worker thread');

@@ -12,14 +12,16 @@ import * as tf from '@tensorflow/tfjs';
 import { type AugmentationPreset, describeAugmentation, hasSpatialGates, StudioError, type TrainingProgress, type Variant } from '../../preload/contract.ts';
 import { atInputSize, buildModel, DECODER_GATE, withDecoderGate } from '../detector/model.ts';
 import { loadModel, readCard, saveModel, type ModelCard } from '../detector/io.ts';
-import { averageMirrored, FLIP_SETS, mirroredBatch, passes, type FlipSet } from '../detector/flips.ts';
+import { FLIP_SETS, type FlipSet } from '../detector/flips.ts';
+import { predictLesionMaps } from '../detector/pipeline.ts';
+import { TfjsDetector } from '../detector/tfjs-detector.ts';
 import { connectedComponents } from '../evaluation/components.ts';
 import { predictionsFromMap, upsample } from '../evaluation/maps.ts';
 import { bestThreshold, froc, overlap, sensitivityAt, THRESHOLDS } from '../evaluation/metrics.ts';
 import { augment, downsampleMask, openDataset, rng, SampleCache, shuffle, splitDataset, validRegion, type DatasetFormat, type Split } from './data.ts';
 import { DEFAULT_ATTENTION_WEIGHT, detectorObjective, supervisedGate } from './objective.ts';
-import { useBackend } from './backend.ts';
-import { trainingKernels } from './kernels/index.ts';
+import { useBackend } from '../detector/kernels/backend.ts';
+import { trainingKernels } from '../detector/kernels/index.ts';
 import { GradientPool } from './parallel.ts';
 import { portablePath, resolveProjectPath } from '../settings.ts';
 
@@ -168,37 +170,13 @@ export interface Validation {
   sensitivity1FP: number;
 }
 
-/**
- * Predict lesion maps ([n, S/4, S/4]) for letterboxed byte images, in batches of about `batch` network
- * images; with `flips`, each map averages the image and its mirror images, as the detector runs them.
- */
-export async function predictMaps(model: tf.LayersModel, images: Uint8Array[], size: number, batch = 8, flips: FlipSet = 'none'): Promise<Float32Array[]> {
-  const out: Float32Array[] = [];
-  const s4 = size / 4;
-  const p = passes(flips);
-  const perBatch = Math.max(1, Math.floor(batch / p));
-  const pixels = size * size * 3;
-  for (let i = 0; i < images.length; i += perBatch) {
-    const chunk = images.slice(i, i + perBatch);
-    const data = new Float32Array(chunk.length * p * pixels);
-    chunk.forEach((im, k) => {
-      const mirrored = mirroredBatch(im, size, size, 3, flips);
-      for (let j = 0; j < mirrored.length; j++) data[k * p * pixels + j] = mirrored[j] / 255;
-    });
-    const x = tf.tensor4d(data, [chunk.length * p, size, size, 3]);
-    const y = model.predict(x) as tf.Tensor;
-    const values = (await y.data()) as Float32Array;
-    tf.dispose([x, y]);
-    for (let k = 0; k < chunk.length; k++) out.push(averageMirrored(values.slice(k * p * s4 * s4, (k + 1) * p * s4 * s4), [p, s4, s4, 1], 'lesion', flips));
-  }
-  return out;
-}
-
 export async function validate(model: tf.LayersModel, cache: SampleCache, ids: string[], flips: FlipSet = 'none'): Promise<Validation> {
   if (ids.length === 0) return { dice: 0, threshold: 0.5, candidateThreshold: 0.5, sensitivity1FP: 0 };
   const size = cache.size;
   const decoded = await Promise.all(ids.map((id) => cache.get(id)));
-  const maps = await predictMaps(model, decoded.map((d) => d.image), size, 8, flips);
+  // The model is still training: run it as it is (unfolded), lesion map only, and leave its weights alone.
+  const backend = new TfjsDetector(model, { fold: false, outputs: 'lesion', owns: false });
+  const maps = await predictLesionMaps(backend, decoded.map((d) => d.image), { batch: 8, flips });
   const diceAt: Record<string, number> = Object.fromEntries(THRESHOLDS.map((t) => [t.toFixed(2), 0]));
   const gts = decoded.map((d, i) => {
     const full = upsample(maps[i], size / 4, size / 4, size, size);

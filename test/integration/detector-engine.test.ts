@@ -12,7 +12,8 @@ import * as tf from '@tensorflow/tfjs';
 import { buildModel } from '../../main/detector/model.ts';
 import { saveModel } from '../../main/detector/io.ts';
 import { DetectorEngine } from '../../main/detector/engine.ts';
-import { LoadedDetector } from '../../main/detector/inference.ts';
+import { TfjsDetector } from '../../main/detector/tfjs-detector.ts';
+import { detect } from '../../main/detector/pipeline.ts';
 import { createDetectorHandlers } from '../../main/detector/handlers.ts';
 import { EventHub } from '../../main/services/events.ts';
 import type { ServiceContext } from '../../main/services/context.ts';
@@ -96,12 +97,12 @@ test('event-loop lag stays under 50 ms while the worker runs inference (and woul
   assert.ok(p99 < 50, `p99 event-loop delay ${p99.toFixed(1)} ms (max ${(histogram.max / 1e6).toFixed(1)} ms) over ${elapsed.toFixed(0)} ms of inference`);
 
   // Contrast: the same kind of work on this thread blocks the loop for as long as each inference takes.
-  const local = await LoadedDetector.load(join(modelsDir, 'nl128'));
+  const local = await TfjsDetector.load(join(modelsDir, 'nl128'));
   const blocked = monitorEventLoopDelay({ resolution: 5 });
   blocked.enable();
   let localMs = 0;
   for (let i = 0; i < 3; i++) {
-    localMs = Math.max(localMs, (await local.detect(synthetic(256, 256))).ms);
+    localMs = Math.max(localMs, (await detect(local, synthetic(256, 256))).ms);
     await new Promise((r) => setTimeout(r, 20));
   }
   blocked.disable();
@@ -111,7 +112,7 @@ test('event-loop lag stays under 50 ms while the worker runs inference (and woul
 
 test('Grad-CAM from the worker matches Grad-CAM computed on the cpu backend', async () => {
   const dir = join(modelsDir, 'nl128');
-  const detector = await LoadedDetector.load(dir);
+  const detector = await TfjsDetector.load(dir);
   // The model's weights are random, so for some images Grad-CAM finds no positive evidence and is all
   // zero (a valid answer). Prefer an image whose map is not, so the normalisation is checked too.
   let image = synthetic(128, 96, 7);

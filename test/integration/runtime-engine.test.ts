@@ -13,10 +13,10 @@ import * as tf from '@tensorflow/tfjs';
 import { buildModel } from '../../main/detector/model.ts';
 import { saveModel } from '../../main/detector/io.ts';
 import { DetectorEngine } from '../../main/detector/engine.ts';
-import type { RawDetection } from '../../main/detector/inference.ts';
+import type { RawDetection } from '../../main/detector/tfjs-detector.ts';
 import { analyze } from '../../main/batch/analyze.ts';
-import { loadOrt } from '../../main/runtime/ort.ts';
-import { ONNX_FILE, ONNX_META } from '../../main/runtime/cache.ts';
+import { loadOrt } from '../../main/detector/runtime/ort.ts';
+import { ONNX_FILE, ONNX_META } from '../../main/detector/runtime/cache.ts';
 import { referenceData } from '../../main/settings.ts';
 import { listImageFiles } from '../../main/imaging/index.ts';
 

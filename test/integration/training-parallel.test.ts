@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { buildModel } from '../../main/detector/model.ts';
-import { useBackend } from '../../main/training/backend.ts';
+import { useBackend } from '../../main/detector/kernels/backend.ts';
 import { detectorObjective } from '../../main/training/objective.ts';
 import { GradientPool } from '../../main/training/parallel.ts';
 

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { averageMirrored, mirroredBatch, passes, type FlipSet } from '../../main/detector/flips.ts';
 import { FLIP_SETS, FLIP_VIEWS } from '../../preload/contract.ts';
-import { LoadedDetector } from '../../main/detector/inference.ts';
+import { TfjsDetector } from '../../main/detector/tfjs-detector.ts';
+import { detect } from '../../main/detector/pipeline.ts';
 import { buildInferenceModel, buildModel } from '../../main/detector/model.ts';
 
 await tf.setBackend('cpu');
@@ -113,17 +114,17 @@ test('averaging refuses a batch that is not the mirrored set', () => {
 
 test("the detector's flip-averaged heatmap and attention maps are mirror-equivariant on a square image", async () => {
   const model = nonlocalModel();
-  const detector = new LoadedDetector(model);
+  const detector = new TfjsDetector(model);
   const data = image(S);
-  const plain = await detector.detect({ width: S, height: S, data }, { flips: 'h' });
-  const mirrored = await detector.detect({ width: S, height: S, data: mirrorLeftRight(data, S, S, 3) }, { flips: 'h' });
+  const plain = await detect(detector, { width: S, height: S, data }, { flips: 'h' });
+  const mirrored = await detect(detector, { width: S, height: S, data: mirrorLeftRight(data, S, S, 3) }, { flips: 'h' });
   assertClose(mirrored.heatmap.data, mirrorLeftRight(plain.heatmap.data, plain.heatmap.height, plain.heatmap.width, 1), 'heatmap');
   for (const [i, a] of plain.attention.entries()) {
     if (a.kind !== 'spatial') continue;
     assertClose(mirrored.attention[i].map.data, mirrorLeftRight(a.map.data, a.map.height, a.map.width, 1), a.name);
   }
   const before = tf.memory().numTensors;
-  for (let i = 0; i < 5; i++) await detector.detect({ width: S, height: S, data }, { flips: 'hv' });
+  for (let i = 0; i < 5; i++) await detect(detector, { width: S, height: S, data }, { flips: 'hv' });
   assert.equal(tf.memory().numTensors, before);
   detector.dispose();
 });

@@ -1,8 +1,9 @@
-/** LoadedDetector in-process: the maps it returns are the model's own outputs, cropped to the image. */
+/** The TF.js detector through the one pipeline: the maps it returns are the model's own outputs, cropped to the image. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { LoadedDetector } from '../../main/detector/inference.ts';
+import { TfjsDetector } from '../../main/detector/tfjs-detector.ts';
+import { detect } from '../../main/detector/pipeline.ts';
 import { buildInferenceModel, buildModel } from '../../main/detector/model.ts';
 import { letterbox } from '../../main/detector/preprocess.ts';
 
@@ -14,9 +15,9 @@ test('detect returns the cropped lesion map, and for non-local the affinity row 
   const model = buildModel({ variant: 'nonlocal', inputSize: S });
   // give the non-local block a say so its affinity is not uniform noise around an identity
   for (const w of model.weights) if (/nonlocal\/gamma/.test(w.name)) w.write(tf.tensor1d([1]));
-  const detector = new LoadedDetector(model);
+  const detector = new TfjsDetector(model);
   const image = { width: 100, height: 50, data: new Uint8Array(100 * 50 * 3).map((_, i) => (i * 37) % 256) };
-  const r = await detector.detect(image, { threshold: 0.5 });
+  const r = await detect(detector, image, { threshold: 0.5 });
 
   // reference: the unfolded model on the same letterboxed input
   const { input, box } = letterbox(image, S);
@@ -45,8 +46,8 @@ test('a hand-set lesion bias yields one finding covering the whole image, in ima
   const model = buildModel({ variant: 'baseline', inputSize: 64 });
   const [kernel] = model.getLayer('lesion_logits').getWeights();
   model.getLayer('lesion_logits').setWeights([tf.zerosLike(kernel), tf.tensor1d([3])]); // p = σ(3) everywhere
-  const detector = new LoadedDetector(model);
-  const r = await detector.detect({ width: 300, height: 120, data: new Uint8Array(300 * 120 * 3) }, { threshold: 0.5 });
+  const detector = new TfjsDetector(model);
+  const r = await detect(detector, { width: 300, height: 120, data: new Uint8Array(300 * 120 * 3) }, { threshold: 0.5 });
   assert.equal(r.findings.length, 1);
   assert.deepEqual(r.findings[0].box, [0, 0, 300, 120]);
   assert.ok(Math.abs(r.findings[0].score - 1 / (1 + Math.exp(-3))) < 1e-5);
@@ -60,7 +61,7 @@ test('Grad-CAM is scaled over the image it is shown on, not the letterbox paddin
   const image = { width: 128, height: 24, data: new Uint8Array(128 * 24 * 3).map((_, i) => (i * 53) % 256) };
   let nonEmpty = 0;
   for (let k = 0; k < 4; k++) {
-    const detector = new LoadedDetector(buildModel({ variant: 'cbam', inputSize: S, widths: [8, 8, 16, 16], decoderWidth: 8 }));
+    const detector = new TfjsDetector(buildModel({ variant: 'cbam', inputSize: S, widths: [8, 8, 16, 16], decoderWidth: 8 }));
     const { map } = detector.gradcam(image);
     detector.dispose();
     assert.deepEqual([map.width, map.height], [8, 2]);

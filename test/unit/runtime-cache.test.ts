@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { buildModel } from '../../main/detector/model.ts';
 import { saveModel } from '../../main/detector/io.ts';
-import { ONNX_FILE, ONNX_LOCK, ONNX_META, modelKey, onnxModelFor } from '../../main/runtime/cache.ts';
-import { parseRuntime } from '../../main/runtime/index.ts';
-import { threadsPerWorker } from '../../main/runtime/threads.ts';
+import { ONNX_FILE, ONNX_LOCK, ONNX_META, modelKey, onnxModelFor } from '../../main/detector/runtime/cache.ts';
+import { parseRuntime } from '../../main/detector/runtime/index.ts';
+import { threadsPerWorker } from '../../main/detector/runtime/threads.ts';
 import { StudioError } from '../../preload/contract.ts';
 
 await tf.setBackend('cpu');

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { modelKey } from '../../main/runtime/cache.ts';
+import { modelKey } from '../../main/detector/runtime/cache.ts';
 import { StudioError } from '../../preload/contract.ts';
 
 function folder(t: { after(fn: () => void): void }): string {

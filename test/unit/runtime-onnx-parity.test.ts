@@ -8,9 +8,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { VARIANTS, buildInferenceModel, buildModel, foldBatchNorm, type Variant } from '../../main/detector/model.ts';
-import { exportOnnx } from '../../main/runtime/onnx/export.ts';
-import { loadOrt } from '../../main/runtime/ort.ts';
-import { readFields } from '../../main/runtime/onnx/proto.ts';
+import { exportOnnx } from '../../main/detector/runtime/onnx/export.ts';
+import { loadOrt } from '../../main/detector/runtime/ort.ts';
+import { readFields } from '../../main/detector/runtime/onnx/proto.ts';
 
 await tf.setBackend('cpu');
 tf.enableProdMode();

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { nativeKernels, registerWasmGradientKernels, useNativeKernels } from '../../main/training/kernels/index.ts';
+import { nativeKernels, registerWasmGradientKernels, useNativeKernels } from '../../main/detector/kernels/index.ts';
 import { buildModel } from '../../main/detector/model.ts';
 import { onBackend, seeded, values } from './tensor-helpers.ts';
 

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { buildModel, DECODER_GATE, LESION_OUTPUT } from '../../main/detector/model.ts';
-import { useBackend } from '../../main/training/backend.ts';
+import { useBackend } from '../../main/detector/kernels/backend.ts';
 import { attentionLoss, lesionLoss, pointingLoss } from '../../main/training/loss.ts';
 import { detectorObjective, gateSupervision, supervisedGate } from '../../main/training/objective.ts';
 import { settleBatchNormQuickly } from '../../main/training/trainer.ts';

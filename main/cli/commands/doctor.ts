@@ -4,8 +4,8 @@ import { loadSettings } from '../../settings.ts';
 import { DetectorEngine } from '../../detector/engine.ts';
 import { toBackendReport } from '../../detector/handlers.ts';
 import { coreCount } from '../../detector/engine.ts';
-import { threadsPerWorker } from '../../runtime/threads.ts';
-import { trainingKernels } from '../../training/kernels/index.ts';
+import { threadsPerWorker } from '../../detector/runtime/threads.ts';
+import { trainingKernels } from '../../detector/kernels/index.ts';
 
 async function tfjsReport(backend: string | undefined) {
   const engine = new DetectorEngine({ workers: 1, backend, runtime: 'tfjs' });

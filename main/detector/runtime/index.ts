@@ -4,11 +4,10 @@
  *   auto (default) · onnxruntime · onnxruntime-cpu · onnxruntime-cuda · tfjs
  * Training and Grad-CAM stay on TF.js whichever runtime serves inference.
  */
-import type { BackendState } from '../detector/backend.ts';
-import type { RawDetection } from '../detector/inference.ts';
-import type { RGBImage } from '../detector/preprocess.ts';
-import type { FlipSet } from '../detector/flips.ts';
-import { OnnxDetectorCache } from './detector.ts';
+import type { BackendState } from '../backend.ts';
+import { ModelCache } from '../model-cache.ts';
+import { OnnxExportError } from './cache.ts';
+import { OnnxDetector } from './onnx-detector.ts';
 import { OnnxGraph } from './onnx/graph.ts';
 import { createSession, cudaProviderInstalled, loadOrt, ortLoadError, type Provider } from './ort.ts';
 
@@ -26,8 +25,8 @@ export { OnnxExportError } from './cache.ts';
 
 export interface OnnxWorkerRuntime {
   state: BackendState;
-  detect(modelDir: string, image: RGBImage, threshold?: number, flips?: FlipSet): Promise<RawDetection>;
-  close(): Promise<void>;
+  /** Detectors by model folder; a model the exporter cannot map fails with OnnxExportError (TF.js serves it). */
+  models: ModelCache<OnnxDetector>;
 }
 
 /** A one-node model: starting a session on it proves the binding and the provider work before any model is asked for. */
@@ -66,7 +65,9 @@ export async function startOnnxRuntime(options: { runtime?: string; threads: num
   }
   if (provider === 'cpu' && want === 'auto') notes.push(cudaProviderInstalled() ? 'CUDA provider installed but not usable; CPU execution provider' : 'CPU execution provider (the CUDA provider is not installed)');
   notes.push(`onnxruntime ${provider} execution provider, ${options.threads} intra-op thread(s) per worker; models are exported to ONNX on first use (model.onnx next to model.json)`);
-  const cache = new OnnxDetectorCache(loaded.ort, { threads: options.threads, provider, log: options.log });
+  const session = { threads: options.threads, provider, log: options.log };
+  // A model the exporter cannot map stays failed until it changes: the worker serves it on TF.js.
+  const models = new ModelCache((dir) => OnnxDetector.load(loaded.ort, dir, session), (err) => err instanceof OnnxExportError);
   const state: BackendState = {
     backend: `onnxruntime-${provider}`,
     runtime: 'onnxruntime',
@@ -77,14 +78,7 @@ export async function startOnnxRuntime(options: { runtime?: string; threads: num
     gradients: false,
   };
   return {
-    runtime: {
-      state,
-      async detect(modelDir, image, threshold, flips) {
-        const detector = await cache.get(modelDir);
-        return detector.detect(image, { threshold, flips });
-      },
-      close: () => cache.clear(),
-    },
+    runtime: { state, models },
     notes,
   };
 }

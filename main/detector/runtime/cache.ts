@@ -9,10 +9,10 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writ
 import { join, resolve, sep } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import { StudioError, type Variant } from '../../preload/contract.ts';
-import { MODEL_FILE, loadModel } from '../detector/io.ts';
-import { inferVariant, type AttentionKind } from '../detector/model.ts';
-import { loadSettings } from '../settings.ts';
+import { StudioError, type Variant } from '../../../preload/contract.ts';
+import { MODEL_FILE, loadModel } from '../io.ts';
+import { inferVariant, type AttentionKind } from '../model.ts';
+import { loadSettings } from '../../settings.ts';
 import { EXPORTER_VERSION, exportOnnx } from './onnx/export.ts';
 import type { Dims } from './onnx/graph.ts';
 

@@ -12,7 +12,7 @@
  * k = (i·r + j)·C + c as output pixel (y·r + i, x·r + j), channel c.
  */
 import * as tf from '@tensorflow/tfjs';
-import { buildInferenceModel, type AttentionKind } from '../../detector/model.ts';
+import { buildInferenceModel, type AttentionKind } from '../../model.ts';
 import { OnnxGraph, type Dims } from './graph.ts';
 
 export const EXPORTER_VERSION = '2';

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { registerWasmGradientKernels } from './kernels/index.ts';
+import { registerWasmGradientKernels } from './index.ts';
 
 export async function useBackend(preferred: 'wasm' | 'cpu' | undefined = (process.env.STUDIO_TRAIN_BACKEND as 'wasm' | 'cpu' | undefined)): Promise<string> {
   registerWasmGradientKernels();

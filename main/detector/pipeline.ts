@@ -1,0 +1,128 @@
+/**
+ * The one inference pipeline. The viewer's engine, batch analysis, evaluation and training validation all
+ * run a model through here, so a model is scored exactly as a reader sees it:
+ *   letterboxed image → it and its mirror images as one batch → backend.forward → each output mapped back
+ *   and averaged → (detect) maps cropped to the image, findings cut by the one post-processing rule.
+ * Backends (TF.js, onnxruntime) differ only in how they run the network: `DetectorBackend.forward`.
+ */
+import type { AttentionMap, Finding, Map2D, Variant } from '../../preload/contract.ts';
+import { averageMirrored, mirroredBatch, passes, type FlipSet } from './flips.ts';
+import { DEFAULT_FINDING_THRESHOLD } from './io.ts';
+import { OUTPUT_STRIDE, type AttentionKind } from './model.ts';
+import { attentionOverImage, cropMap, findings, imageCells } from './postprocess.ts';
+import { letterbox, type RGBImage } from './preprocess.ts';
+
+export interface OutputSpec {
+  name: string;
+  kind: AttentionKind | 'lesion';
+}
+
+/** One output of a forward pass over a batch: row-major data, `dims` with the batch axis first. */
+export interface BatchOutput {
+  data: Float32Array;
+  dims: readonly number[];
+}
+
+/** A loaded network on some runtime. `load()` is each backend's own; what follows is common. */
+export interface DetectorBackend {
+  readonly runtime: 'tfjs' | 'onnxruntime';
+  /** Side of the square NHWC input. */
+  readonly inputSize: number;
+  readonly variant: Variant;
+  /** What `forward` returns, in order. The first is the lesion map [n, S/4, S/4, 1]. */
+  readonly outputs: readonly OutputSpec[];
+  /** Run `n` images, NHWC [n, S, S, 3] in [0, 1]: every output, in `outputs` order. */
+  forward(batch: Float32Array, n: number): Promise<BatchOutput[]>;
+  dispose(): void | Promise<void>;
+}
+
+/** One image's outputs, averaged over its mirror images; `dims` are each output's shape for one image ([1, …]). */
+export interface ImageOutputs {
+  data: Float32Array[];
+  dims: number[][];
+}
+
+export interface PredictOptions {
+  /** Average over these mirror images of each input (flips.ts); default none. */
+  flips?: FlipSet;
+  /** Network images per forward pass (mirror images included); default 1 image and its mirrors. */
+  batch?: number;
+}
+
+/**
+ * Letterboxed inputs (S×S×3: bytes, mapped to [0, 1], or floats already in [0, 1]) → each image's outputs.
+ */
+export async function predict(backend: DetectorBackend, inputs: readonly (Uint8Array | Float32Array)[], options: PredictOptions = {}): Promise<ImageOutputs[]> {
+  const S = backend.inputSize;
+  const flips = options.flips ?? 'none';
+  const p = passes(flips);
+  const perBatch = Math.max(1, Math.floor((options.batch ?? p) / p));
+  const pixels = S * S * 3;
+  const out: ImageOutputs[] = [];
+  for (let i = 0; i < inputs.length; i += perBatch) {
+    const chunk = inputs.slice(i, i + perBatch);
+    const batch = new Float32Array(chunk.length * p * pixels);
+    chunk.forEach((input, k) => {
+      if (input.length !== pixels) throw new Error(`model input must be ${S}×${S}×3 values, got ${input.length}`);
+      const scale = input instanceof Uint8Array ? 1 / 255 : 1;
+      const mirrored = mirroredBatch(input, S, S, 3, flips);
+      const base = k * p * pixels;
+      if (scale === 1) batch.set(mirrored, base);
+      else for (let j = 0; j < mirrored.length; j++) batch[base + j] = mirrored[j] * scale;
+    });
+    const outputs = await backend.forward(batch, chunk.length * p);
+    for (let k = 0; k < chunk.length; k++) {
+      const image: ImageOutputs = { data: [], dims: [] };
+      outputs.forEach((o, j) => {
+        const per = o.data.length / (chunk.length * p);
+        const own = o.data.subarray(k * p * per, (k + 1) * p * per);
+        const mirroredDims = [p, ...o.dims.slice(1)];
+        // subarray shares the batch's buffer; a copy lets each image's maps be transferred on their own
+        image.data.push(p === 1 ? own.slice() : averageMirrored(own, mirroredDims, backend.outputs[j].kind, flips));
+        image.dims.push([1, ...o.dims.slice(1)]);
+      });
+      out.push(image);
+    }
+  }
+  return out;
+}
+
+/** The lesion map [S/4 × S/4] of each letterboxed input (training validation needs nothing else). */
+export async function predictLesionMaps(backend: DetectorBackend, inputs: readonly (Uint8Array | Float32Array)[], options: PredictOptions = {}): Promise<Float32Array[]> {
+  return (await predict(backend, inputs, options)).map((o) => o.data[0]);
+}
+
+export interface DetectOptions {
+  threshold?: number;
+  minCells?: number;
+  /** Average over these mirror images of the input (main/detector/flips.ts); default none. */
+  flips?: FlipSet;
+}
+
+export interface RawDetection {
+  variant: Variant;
+  ms: number;
+  /** Images the network ran: the input and its mirror images (flips.ts). */
+  passes: number;
+  heatmap: Map2D;
+  attention: AttentionMap[];
+  findings: Finding[];
+}
+
+/** One image → lesion heatmap and attention maps over the image's extent, and findings in its pixels. */
+export async function detect(backend: DetectorBackend, image: RGBImage, options: DetectOptions = {}): Promise<RawDetection> {
+  const started = performance.now();
+  const S = backend.inputSize;
+  const flips = options.flips ?? 'none';
+  const { input, box } = letterbox(image, S);
+  const [out] = await predict(backend, [input], { flips });
+  const lesionCells = imageCells(box, OUTPUT_STRIDE);
+  const heatmap = cropMap(out.data[0], S / OUTPUT_STRIDE, lesionCells.cols, lesionCells.rows);
+  const attention: AttentionMap[] = [];
+  for (let i = 1; i < backend.outputs.length; i++) {
+    const { name, kind } = backend.outputs[i];
+    attention.push(attentionOverImage(name, kind as AttentionKind, out.data[i], out.dims[i], S, box, heatmap, OUTPUT_STRIDE));
+  }
+  const found = findings(heatmap, OUTPUT_STRIDE, box, image.width, image.height, { threshold: options.threshold ?? DEFAULT_FINDING_THRESHOLD, minCells: options.minCells });
+  return { variant: backend.variant, ms: performance.now() - started, passes: passes(flips), heatmap, attention, findings: found };
+}
