@@ -28,3 +28,52 @@ export function checkDeclaredSize(s: DeclaredSize, file: string, limit = MAX_DEC
     throw imagingError('TOO_LARGE', file, `declared image (${s.columns}x${s.rows}, ${s.frames} frame(s), ${s.samplesPerPixel} sample(s) of ${s.bitsAllocated} bits) needs ${gib(bytes)}; the limit is ${gib(limit)}`);
   }
 }
+
+/**
+ * Most bytes one PNG/JPEG/TIFF frame may take through the pipeline (see rasterPipelineBytes), checked from
+ * the header before anything is decoded. 1 GiB keeps clinical images open with room to spare (a 4096²
+ * 16-bit mammogram needs 192 MiB, a 5355x4915 one 301 MiB, a 1920x1072 endoscopy frame 18 MiB, a 50 MP RGB
+ * photograph 432 MiB) and refuses the few-KB files that declare 16000² (2.4 GiB) or more.
+ */
+export const MAX_RASTER_BYTES = 1024 ** 3;
+
+export interface RasterSize {
+  width: number;
+  height: number;
+  /** Samples the pipeline keeps per pixel: 1 (grey, alpha dropped) or 3 (RGB). */
+  channels: 1 | 3;
+  bits: 8 | 16;
+}
+
+/** Bytes per pixel the raster pipeline holds at its peak for one frame. */
+function rasterBytesPerPixel(s: Pick<RasterSize, 'channels' | 'bits'>): number {
+  const stored = s.channels * (s.bits / 8);
+  // sharp's output buffer and the copy the frame keeps; grey frames become Float32 values (RGB 16-bit
+  // frames an 8-bit copy; RGB 8-bit ones are shown as stored); the RGB8 display image (and its grey plane).
+  const values = s.channels === 1 ? 4 : s.bits === 16 ? 3 : 0;
+  const display = s.channels === 1 ? 1 + 3 : 3;
+  return 2 * stored + values + display;
+}
+
+export function rasterPipelineBytes(s: RasterSize): number {
+  return s.width * s.height * rasterBytesPerPixel(s);
+}
+
+/** The most pixels a frame of this kind may declare within `limit`: sharp's limitInputPixels, the second line. */
+export function rasterPixelLimit(s: Pick<RasterSize, 'channels' | 'bits'>, limit = MAX_RASTER_BYTES): number {
+  return Math.floor(limit / rasterBytesPerPixel(s));
+}
+
+export function checkRasterSize(s: RasterSize, file: string, limit = MAX_RASTER_BYTES): void {
+  if (!(s.width > 0) || !(s.height > 0)) throw imagingError('DECODE_FAILED', file, `image has no size (${s.width}x${s.height})`);
+  const bytes = rasterPipelineBytes(s);
+  if (bytes > limit) {
+    const gib = (n: number) => `${(n / 1024 ** 3).toFixed(1)} GiB`;
+    const kind = `${s.channels === 1 ? 'grey' : 'RGB'}, ${s.bits}-bit`;
+    throw imagingError(
+      'TOO_LARGE',
+      file,
+      `declared size ${s.width}x${s.height} (${kind}, ${(s.width * s.height / 1e6).toFixed(0)} megapixels) would need ${gib(bytes)} to decode and display; the limit is ${gib(limit)} (at most ${(rasterPixelLimit(s, limit) / 1e6).toFixed(0)} megapixels of this kind)`,
+    );
+  }
+}

@@ -3,7 +3,7 @@ import sharp, { type Metadata } from 'sharp';
 import { StudioError } from '../../preload/contract.ts';
 import { byteSize, frameMemory, newImageKey } from './cache.ts';
 import { asImagingError, imagingError } from './errors.ts';
-import { checkDeclaredSize } from './guard.ts';
+import { checkDeclaredSize, checkRasterSize, rasterPixelLimit } from './guard.ts';
 import { minMax, windowFromData } from './pixels/display.ts';
 import type { FrameData, LoadedImage, StoredFrame } from './types.ts';
 
@@ -24,7 +24,8 @@ export async function loadRaster(bytes: Uint8Array, displayName: string, path?: 
   const input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let meta: Metadata;
   try {
-    meta = await sharp(input, { failOn: 'none' }).metadata();
+    // Header only: sharp's own pixel limit would hide the declared size behind 'exceeds pixel limit'.
+    meta = await sharp(input, { failOn: 'none', limitInputPixels: false }).metadata();
   } catch (err) {
     throw asImagingError(err, name, 'not a readable PNG, JPEG or TIFF image');
   }
@@ -37,13 +38,17 @@ export async function loadRaster(bytes: Uint8Array, displayName: string, path?: 
   }
   const grey = (meta.channels ?? 3) <= 2;
   const channels: 1 | 3 = grey ? 1 : 3;
-  checkDeclaredSize({ rows: height, columns: width, frames, samplesPerPixel: channels, bitsAllocated: wide ? 16 : 8 }, name);
   const bits = wide ? 16 : 8;
+  // Before anything is decoded: what this frame costs through the pipeline, then what all frames store.
+  checkRasterSize({ width, height, channels, bits }, name);
+  checkDeclaredSize({ rows: height, columns: width, frames, samplesPerPixel: channels, bitsAllocated: bits }, name);
+  // Second line: sharp refuses a page that declares more pixels than the budget allows (another page of a TIFF).
+  const limitInputPixels = rasterPixelLimit({ channels, bits });
 
   const decode = async (page: number): Promise<StoredFrame> => {
     if (!Number.isInteger(page) || page < 0 || page >= frames) throw new StudioError('NOT_FOUND', `${name}: frame ${page} does not exist (${frames} frame(s))`, name);
     try {
-      let img = sharp(input, { failOn: 'none', ...(frames > 1 ? { page } : {}) });
+      let img = sharp(input, { failOn: 'none', limitInputPixels, ...(frames > 1 ? { page } : {}) });
       // extractChannel would rescale 16-bit grey to 8 bits: convert the colourspace instead.
       img = img.removeAlpha().toColourspace(grey ? (wide ? 'grey16' : 'b-w') : wide ? 'rgb16' : 'srgb');
       const { data, info } = await img.raw(wide ? { depth: 'ushort' } : undefined).toBuffer({ resolveWithObject: true });
@@ -52,6 +57,9 @@ export async function loadRaster(bytes: Uint8Array, displayName: string, path?: 
       const arr = wide ? new Uint16Array(copy) : new Uint8Array(copy);
       return { data: arr, shape: grey ? [height, width] : [height, width, 3] };
     } catch (err) {
+      if (/exceeds pixel limit/.test(String((err as Error)?.message))) {
+        throw imagingError('TOO_LARGE', name, `page ${page} declares more than ${(limitInputPixels / 1e6).toFixed(0)} megapixels, the most a ${bits}-bit ${grey ? 'grey' : 'RGB'} frame may have`);
+      }
       throw asImagingError(err, name, `cannot decode ${meta.format ?? 'image'}`);
     }
   };
