@@ -18,9 +18,44 @@ export function rasterKind(bytes: Uint8Array): string | undefined {
   return RASTER_MAGIC.find(([, magic]) => magic.every((b, i) => bytes[i] === b))?.[0];
 }
 
+/** Decoder messages that mean the pixel data are cut short or damaged (the decoder guessed what is missing). */
+const DAMAGE = /premature end|truncat|corrupt|bad huffman|read error|crc|unexpected end|invalid (?:code|distance|block)|incorrect data check|not enough (?:image )?data/i;
+/** Damage warnings about bytes after the last scan: every pixel was decoded. */
+const HARMLESS = /extraneous bytes before marker 0xd9/i;
+
+function damageIn(err: unknown): string | undefined {
+  const lines = String((err as Error)?.message ?? err).split('\n').map((l) => l.trim());
+  return lines.find((l) => DAMAGE.test(l) && !HARMLESS.test(l));
+}
+
+/**
+ * Runs a sharp pipeline that fails on any decoder warning, so a truncated or corrupt file is refused rather
+ * than opened with guessed pixels. Warnings that are not about damaged data (a TIFF declaring MinIsBlack
+ * with 3 samples, FACTS.md; the invalid SOS parameters of some cameras' JPEGs) get a second decode that
+ * fails on errors only, which still refuses a file cut short.
+ */
+async function decodeStrict<T>(name: string, run: (failOn: 'warning' | 'error') => Promise<T>): Promise<T> {
+  let strictError: unknown;
+  try {
+    return await run('warning');
+  } catch (err) {
+    strictError = err;
+  }
+  const damage = damageIn(strictError);
+  if (damage) throw imagingError('DECODE_FAILED', name, `the file is truncated or corrupt: ${damage}`);
+  try {
+    return await run('error');
+  } catch (err) {
+    const again = damageIn(err);
+    if (again) throw imagingError('DECODE_FAILED', name, `the file is truncated or corrupt: ${again}`);
+    throw err;
+  }
+}
+
 export async function loadRaster(bytes: Uint8Array, displayName: string, path?: string): Promise<LoadedImage> {
   const name = path ?? displayName;
-  // failOn 'none': real TIFFs declaring MinIsBlack with 3 samples are refused otherwise (FACTS.md).
+  // The header is read leniently (failOn 'none': real TIFFs declaring MinIsBlack with 3 samples warn, FACTS.md);
+  // decoding is strict (decodeStrict).
   const input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let meta: Metadata;
   try {
@@ -48,10 +83,14 @@ export async function loadRaster(bytes: Uint8Array, displayName: string, path?: 
   const decode = async (page: number): Promise<StoredFrame> => {
     if (!Number.isInteger(page) || page < 0 || page >= frames) throw new StudioError('NOT_FOUND', `${name}: frame ${page} does not exist (${frames} frame(s))`, name);
     try {
-      let img = sharp(input, { failOn: 'none', limitInputPixels, ...(frames > 1 ? { page } : {}) });
-      // extractChannel would rescale 16-bit grey to 8 bits: convert the colourspace instead.
-      img = img.removeAlpha().toColourspace(grey ? (wide ? 'grey16' : 'b-w') : wide ? 'rgb16' : 'srgb');
-      const { data, info } = await img.raw(wide ? { depth: 'ushort' } : undefined).toBuffer({ resolveWithObject: true });
+      const { data, info } = await decodeStrict(name, (failOn) =>
+        sharp(input, { failOn, limitInputPixels, ...(frames > 1 ? { page } : {}) })
+          .removeAlpha()
+          // extractChannel would rescale 16-bit grey to 8 bits: convert the colourspace instead.
+          .toColourspace(grey ? (wide ? 'grey16' : 'b-w') : wide ? 'rgb16' : 'srgb')
+          .raw(wide ? { depth: 'ushort' } : undefined)
+          .toBuffer({ resolveWithObject: true }),
+      );
       if (info.width !== width || info.height !== height) throw new Error(`page ${page} is ${info.width}x${info.height}, not ${width}x${height}`);
       const copy = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
       const arr = wide ? new Uint16Array(copy) : new Uint8Array(copy);
