@@ -15,7 +15,7 @@ import { isFlipSet, type FlipSet } from '../detector/flips.ts';
 import { loadModel, readCard } from '../detector/io.ts';
 import { predict } from '../detector/pipeline.ts';
 import { TfjsDetector } from '../detector/tfjs-detector.ts';
-import { openDataset, SampleCache, splitDataset, validRegion, type DatasetFormat, type Split, type SplitName } from '../training/data.ts';
+import { openDataset, SampleCache, splitDataset, validRegion, type DatasetFormat, type Split, type SplitName } from '../datasets/index.ts';
 import { useBackend } from '../detector/kernels/backend.ts';
 import { connectedComponents } from './components.ts';
 import { predictionsFromMap, upsample } from './maps.ts';

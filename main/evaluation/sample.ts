@@ -4,7 +4,7 @@
  */
 import { type DatasetSample, StudioError } from '../../preload/contract.ts';
 import { rleEncode } from '../../preload/mask-rle.ts';
-import { openDataset, truthMask, type DatasetFormat } from '../training/data.ts';
+import { openDataset, truthMask, type DatasetFormat } from '../datasets/index.ts';
 
 export async function datasetSample(data: string, id: string, format: DatasetFormat = 'masks'): Promise<DatasetSample> {
   const dataset = await openDataset(data, format);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { saveModel } from '../../main/detector/io.ts';
 import { buildModel } from '../../main/detector/model.ts';
-import { listMaskDataset, splitDataset } from '../../main/training/data.ts';
+import { listMaskDataset, splitDataset } from '../../main/datasets/index.ts';
 import { makeDiscDataset } from '../integration/training-fixtures.ts';
 import { browserSkipReason, screenshot, studioSuite } from './helpers.ts';
 

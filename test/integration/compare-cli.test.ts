@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { saveModel } from '../../main/detector/io.ts';
 import { buildModel } from '../../main/detector/model.ts';
-import { listMaskDataset, splitDataset } from '../../main/training/data.ts';
+import { listMaskDataset, splitDataset } from '../../main/datasets/index.ts';
 import { PROJECT_ROOT } from '../../main/settings.ts';
 import { table } from '../../main/cli/commands/compare.ts';
 import { makeDiscDataset } from './training-fixtures.ts';

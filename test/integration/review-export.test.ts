@@ -7,11 +7,11 @@ import { after, before, test } from 'node:test';
 import dcmjs from 'dcmjs';
 import { PROJECT_ROOT } from '../../main/settings.ts';
 import { openStore } from '../../main/review/store.ts';
-import { exportStore } from '../../main/review/export/index.ts';
-import { CSV_COLUMNS } from '../../main/review/export/csv.ts';
-import { reviewedDataset } from '../../main/review/dataset.ts';
+import { exportStore } from '../../main/export/index.ts';
+import { CSV_COLUMNS } from '../../main/export/csv.ts';
+import { reviewedDataset } from '../../main/datasets/index.ts';
 import { rleDecode, rleEncode } from '../../main/review/rle.ts';
-import type { CocoDataset } from '../../main/review/export/coco.ts';
+import type { CocoDataset } from '../../main/export/coco.ts';
 
 const M = dcmjs.data.DicomMetaDictionary;
 const dir = mkdtempSync(join(tmpdir(), 'review-export-'));

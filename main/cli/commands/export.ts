@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROJECT_ROOT, loadSettings } from '../../settings.ts';
 import { defaultStorePath } from '../../review/store.ts';
-import { type ExportFormat, FORMATS, exportStore } from '../../review/export/index.ts';
+import { type ExportFormat, FORMATS, exportStore } from '../../export/index.ts';
 
 // Not services/index.ts's studioVersion: importing it would load every service (TensorFlow.js included).
 const version = () => (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;

@@ -1,13 +1,13 @@
 /** `studio export`: the store's review as COCO JSON, CSV, or one DICOM SR per DICOM source image. */
 import { renameSync, writeFileSync } from 'node:fs';
-import { ensureDir } from '../../fs/dirs.ts';
+import { ensureDir } from '../fs/dirs.ts';
 import { basename, extname, join } from 'node:path';
 import dcmjs from 'dcmjs';
-import { StudioError } from '../../../preload/contract.ts';
-import { openStore } from '../store.ts';
+import { StudioError } from '../../preload/contract.ts';
+import { openStore } from '../review/store.ts';
 import { toCoco } from './coco.ts';
 import { toCsv } from './csv.ts';
-import { reviewedImages } from './select.ts';
+import { reviewedImages } from '../datasets/review.ts';
 import { buildSr, sourceInfo, writeSr } from './sr.ts';
 
 export const FORMATS = ['coco', 'csv', 'dicom-sr'] as const;

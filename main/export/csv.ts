@@ -1,5 +1,5 @@
 /** CSV of every live finding with its decision: one row per finding, RFC 4180 quoting. */
-import type { ReviewRow } from '../store.ts';
+import type { ReviewRow } from '../review/store.ts';
 
 export const CSV_COLUMNS = [
   'image_id', 'image_path', 'finding_id', 'source', 'model', 'run_id', 'score', 'area',

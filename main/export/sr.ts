@@ -9,8 +9,8 @@
  */
 import { readFileSync } from 'node:fs';
 import dcmjs from 'dcmjs';
-import type { ReviewRow } from '../store.ts';
-import { isPositive } from './select.ts';
+import type { ReviewRow } from '../review/store.ts';
+import { isPositive } from '../datasets/review.ts';
 
 const COMPREHENSIVE_SR = '1.2.840.10008.5.1.4.1.1.88.33';
 const EXPLICIT_LE = '1.2.840.10008.1.2.1';

@@ -4,8 +4,8 @@
  * polygon (so mask-based loaders work on every annotation). Review facts ride along as `attributes`.
  */
 import { basename } from 'node:path';
-import type { ReviewRow } from '../store.ts';
-import { isPositive, reviewedImages } from './select.ts';
+import type { ReviewRow } from '../review/store.ts';
+import { isPositive, reviewedImages } from '../datasets/review.ts';
 
 export interface CocoDataset {
   info: { description: string; version: string; date_created: string };

@@ -1,0 +1,107 @@
+/**
+ * What a sample and a label are, for every dataset format the studio reads (training, evaluation and
+ * Compare all open data through here):
+ *  - masks: `DIR/images/*` + `DIR/masks/<same stem>.*` (kvasir-seg: JPEG masks, threshold 127; busi: PNG)
+ *  - coco: `DIR/*.json` (COCO: images, annotations with bbox [x, y, w, h]) + images beside it or in
+ *    `DIR/images/`; the lesion map target is the filled boxes
+ *  - review: the studio's review store, by the one rule in ./review.ts.
+ */
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { basename, extname, join, resolve } from 'node:path';
+import { type Box, StudioError } from '../../preload/contract.ts';
+import { reviewDataset } from './review.ts';
+
+export type DatasetFormat = 'masks' | 'coco' | 'review';
+export type SplitName = 'train' | 'val' | 'test';
+
+export interface Sample {
+  /** Unique, stable id within the dataset (the image's file name relative to the dataset). */
+  id: string;
+  image: string;
+  /** A binary mask file (values > 127 are lesion). */
+  mask?: string;
+  /** Lesion boxes in original pixels, used when there is no mask file. */
+  boxes?: Box[];
+  /** Run-length or raw lesion masks in original pixels (review store brush masks). */
+  rasterMask?: () => Promise<{ width: number; height: number; data: Uint8Array }>;
+}
+
+export interface Dataset {
+  root: string;
+  format: DatasetFormat;
+  samples: Sample[];
+}
+
+const IMAGE_EXT = new Set(['.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp', '.webp']);
+
+function stem(file: string): string {
+  return basename(file, extname(file));
+}
+
+/** Images with masks: `images/` and `masks/` folders matched by file stem. */
+export function listMaskDataset(dir: string): Dataset {
+  const root = resolve(dir);
+  const imagesDir = join(root, 'images');
+  const masksDir = join(root, 'masks');
+  if (!existsSync(imagesDir) || !existsSync(masksDir)) throw new StudioError('NOT_FOUND', `${root} needs images/ and masks/ folders`, root);
+  const masks = new Map<string, string>();
+  for (const f of readdirSync(masksDir)) if (IMAGE_EXT.has(extname(f).toLowerCase())) masks.set(stem(f), join(masksDir, f));
+  const samples: Sample[] = [];
+  for (const f of readdirSync(imagesDir).sort()) {
+    if (!IMAGE_EXT.has(extname(f).toLowerCase())) continue;
+    const mask = masks.get(stem(f));
+    if (mask) samples.push({ id: f, image: join(imagesDir, f), mask });
+  }
+  if (samples.length === 0) throw new StudioError('NOT_FOUND', `no image in ${imagesDir} has a mask of the same name in ${masksDir}`, root);
+  return { root, format: 'masks', samples };
+}
+
+interface CocoJson {
+  images?: { id: number; file_name: string; width?: number; height?: number }[];
+  annotations?: { image_id: number; bbox: [number, number, number, number] }[];
+}
+
+/** Images with COCO-style boxes. The JSON is `DIR/annotations.json` or the only `*.json` in DIR. */
+export function listCocoDataset(dir: string): Dataset {
+  const root = resolve(dir);
+  let jsonPath = root;
+  if (statSync(root).isDirectory()) {
+    const candidates = readdirSync(root).filter((f) => f.toLowerCase().endsWith('.json'));
+    const pick = candidates.find((f) => f === 'annotations.json') ?? (candidates.length === 1 ? candidates[0] : undefined);
+    if (!pick) throw new StudioError('NOT_FOUND', `${root}: expected annotations.json or exactly one COCO .json file`, root);
+    jsonPath = join(root, pick);
+  }
+  let coco: CocoJson;
+  try {
+    coco = JSON.parse(readFileSync(jsonPath, 'utf8'));
+  } catch (err) {
+    throw new StudioError('DECODE_FAILED', `${jsonPath} is not valid JSON: ${(err as Error).message}`, jsonPath);
+  }
+  if (!Array.isArray(coco.images) || !Array.isArray(coco.annotations)) throw new StudioError('DECODE_FAILED', `${jsonPath} has no images/annotations arrays`, jsonPath);
+  const base = statSync(root).isDirectory() ? root : resolve(root, '..');
+  const boxes = new Map<number, Box[]>();
+  for (const a of coco.annotations) {
+    const [x, y, w, h] = a.bbox ?? [];
+    if (![x, y, w, h].every(Number.isFinite) || w <= 0 || h <= 0) continue;
+    const list = boxes.get(a.image_id) ?? [];
+    list.push([x, y, x + w, y + h]);
+    boxes.set(a.image_id, list);
+  }
+  const samples: Sample[] = [];
+  for (const im of coco.images) {
+    const direct = join(base, im.file_name);
+    const image = existsSync(direct) ? direct : join(base, 'images', im.file_name);
+    if (!existsSync(image)) continue;
+    samples.push({ id: im.file_name, image, boxes: boxes.get(im.id) ?? [] });
+  }
+  if (samples.length === 0) throw new StudioError('NOT_FOUND', `no image listed in ${jsonPath} exists`, jsonPath);
+  return { root, format: 'coco', samples };
+}
+
+export async function openDataset(path: string, format: DatasetFormat): Promise<Dataset> {
+  if (!existsSync(path)) throw new StudioError('NOT_FOUND', `no dataset at ${path}`, path);
+  if (format === 'masks') return listMaskDataset(path);
+  if (format === 'coco') return listCocoDataset(path);
+  return reviewDataset(path);
+}
+
