@@ -438,7 +438,14 @@ export const requests = {
    * other images); `common` scores every model on the images that lie in all of their splits.
    */
   'evaluation.compare': z
-    .object({ models: z.array(modelName).min(1).max(8), data: filePath, split: z.enum(['train', 'val', 'test']).default('test'), scope: z.enum(['own', 'common']).default('own'), limit: z.number().int().min(1).optional() })
+    .object({
+      models: z.array(modelName).min(1).max(8),
+      data: filePath,
+      format: z.enum(['masks', 'coco', 'review']).default('masks'),
+      split: z.enum(['train', 'val', 'test']).default('test'),
+      scope: z.enum(['own', 'common']).default('own'),
+      limit: z.number().int().min(1).optional(),
+    })
     .strict(),
   'evaluation.cancel': empty,
   /** One sample of a dataset with its ground-truth mask, by the id an evaluation report gives it. */

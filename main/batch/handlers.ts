@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { StudioError, type BatchProgress, type Handlers } from '../../preload/contract.ts';
 import { modelDir } from '../detector/io.ts';
-import type { ServiceContext } from '../services/context.ts';
+import type { ServiceContext } from '../core/context.ts';
 import { analyze } from './analyze.ts';
 
 type BatchChannels = 'batch.start' | 'batch.cancel';

@@ -4,7 +4,8 @@
  * one worker; batch runs one per core. A crashed worker fails its own request and is replaced.
  */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../core/worker.ts';
 import { StudioError, type ErrorCode, type Map2D } from '../../preload/contract.ts';
 import type { BackendState } from './backend.ts';
 import type { RawDetection } from './tfjs-detector.ts';
@@ -44,7 +45,7 @@ export function coreCount(): number {
   return Math.max(1, availableParallelism());
 }
 
-const WORKER_URL = new URL('./worker-entry.mjs', import.meta.url);
+const WORKER_URL = new URL('./worker.ts', import.meta.url);
 
 export class DetectorEngine {
   private readonly slots: Slot[] = [];
@@ -62,7 +63,7 @@ export class DetectorEngine {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(this.options.workerUrl ?? WORKER_URL);
+    const worker = startWorker(this.options.workerUrl ?? WORKER_URL);
     const slot: Slot = { worker, busy: false, pending: new Map(), ready: Promise.resolve(null as unknown as BackendState) };
     let started = false;
     worker.on('message', (reply: WorkerReply) => {

@@ -5,7 +5,7 @@
  */
 import type { BackendReport, DetectionResult, GradCamResult, Handlers } from '../../preload/contract.ts';
 import { toRGB8 } from '../imaging/index.ts';
-import type { ServiceContext } from '../services/context.ts';
+import type { ServiceContext } from '../core/context.ts';
 import { DetectorEngine } from './engine.ts';
 import { findingThreshold, listModels, modelDir } from './io.ts';
 import type { RGBImage } from './preprocess.ts';

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FramePixels, Handlers, ImageSummary, OpenResult } from '../../preload/contract.ts';
 import { StudioError } from '../../preload/contract.ts';
-import type { ImageProvider } from '../services/context.ts';
+import type { ImageProvider } from '../core/context.ts';
 import { listImageFiles, loadImageBytes, loadImageFile, thumbnail, type LoadedImage } from './index.ts';
 
 type ImagingChannels = 'imaging.open' | 'imaging.upload' | 'imaging.list' | 'imaging.frame' | 'imaging.close';

@@ -4,7 +4,7 @@
  * reported on each call (and retried on the next, so fixing the file needs no restart).
  */
 import type { Handlers } from '../../preload/contract.ts';
-import type { ServiceContext } from '../services/context.ts';
+import type { ServiceContext } from '../core/context.ts';
 import { type ReviewStore, defaultStorePath, openStore } from './store.ts';
 
 type ReviewChannels = 'review.worklist' | 'review.findings' | 'review.decide' | 'review.add' | 'review.flag' | 'review.undo';

@@ -10,10 +10,11 @@ import { createBatchHandlers } from '../batch/handlers.ts';
 import { createImagingHandlers } from '../imaging/handlers.ts';
 import { createReviewHandlers } from '../review/handlers.ts';
 import { createTrainingHandlers } from '../training/handlers.ts';
+import { createEvaluationHandlers } from '../evaluation/handlers.ts';
 import { PROJECT_ROOT, loadSettings, type Settings } from '../settings.ts';
-import type { ServiceContext } from './context.ts';
+import type { ServiceContext } from '../core/context.ts';
 import { type Dispatch, createDispatch } from './dispatch.ts';
-import { EventHub } from './events.ts';
+import { EventHub } from '../core/events.ts';
 import { unavailable } from './unavailable.ts';
 
 export interface Services {
@@ -49,6 +50,7 @@ export function createServices(options: ServiceOptions): Services {
   };
   const detector = createDetectorHandlers(context);
   const training = createTrainingHandlers(context);
+  const evaluation = createEvaluationHandlers(context);
   const review = createReviewHandlers(context);
   const batch = createBatchHandlers(context);
   const handlers: Handlers = {
@@ -58,6 +60,7 @@ export function createServices(options: ServiceOptions): Services {
     ...imaging.handlers,
     ...detector.handlers,
     ...training.handlers,
+    ...evaluation.handlers,
     ...review.handlers,
     ...batch.handlers,
   };
@@ -66,7 +69,7 @@ export function createServices(options: ServiceOptions): Services {
     events,
     context,
     async close() {
-      await Promise.allSettled([detector.close(), training.close(), review.close(), batch.close(), imaging.close()]);
+      await Promise.allSettled([detector.close(), training.close(), evaluation.close(), review.close(), batch.close(), imaging.close()]);
     },
   };
 }

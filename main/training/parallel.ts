@@ -6,11 +6,12 @@
  * (the loss is a per-image mean), except that BatchNorm normalises each share with its own statistics
  * ("ghost batch norm"); the moving statistics are this thread's.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../core/worker.ts';
 import * as tf from '@tensorflow/tfjs';
 import { detectorObjective } from './objective.ts';
 
-const WORKER_URL = new URL('./gradient-worker-entry.mjs', import.meta.url);
+const WORKER_URL = new URL('./gradient-worker.ts', import.meta.url);
 
 type Reply = { type: 'ready' } | { type: 'grads'; loss: number; grads: Float32Array[] } | { type: 'error'; message: string };
 
@@ -20,7 +21,7 @@ interface Helper {
 }
 
 function helper(topology: string, backend: string, attentionWeight: number): Helper {
-  const worker = new Worker(WORKER_URL, { workerData: { topology, backend, attentionWeight } });
+  const worker = startWorker(WORKER_URL, { workerData: { topology, backend, attentionWeight } });
   const queue: Reply[] = [];
   const waiters: ((r: Reply) => void)[] = [];
   const push = (r: Reply) => {

@@ -1,7 +1,7 @@
 /**
- * The training/evaluation worker thread: all TensorFlow.js work for training runs and comparisons
- * happens here, never on the host's event loop. Protocol (both ways, structured-clone messages):
- *   parent → worker: { type: 'train', options } | { type: 'evaluate', jobs } | { type: 'control', action }
+ * The training worker thread: all TensorFlow.js work of a training run happens here, never on the host's
+ * event loop. Protocol (both ways, structured-clone messages):
+ *   parent → worker: { type: 'train', options } | { type: 'control', action }
  *   worker → parent: { type: 'progress', progress } | { type: 'done', result } | { type: 'error', error }
  */
 import { parentPort } from 'node:worker_threads';
@@ -10,20 +10,7 @@ import { train, type TrainOptions } from './trainer.ts';
 
 export type WorkerCommand =
   | { type: 'train'; options: TrainOptions }
-  | {
-      type: 'evaluate';
-      jobs: { name: string; modelDir: string; data: string; format: 'masks' | 'coco' | 'review'; split: 'train' | 'val' | 'test'; limit?: number }[];
-      /** Score every job on the images in all of their splits (the jobs share data, format and split). */
-      common?: boolean;
-    }
   | { type: 'control'; action: 'pause' | 'resume' | 'cancel' };
-
-/** Progress of an 'evaluate' command: the job being scored and its images scored so far. */
-export interface EvaluateProgress {
-  modelIndex: number;
-  done: number;
-  total: number;
-}
 
 export type WorkerMessage =
   | { type: 'progress'; progress: unknown }
@@ -80,17 +67,6 @@ port.on('message', async (cmd: WorkerCommand) => {
         log: (line) => send({ type: 'log', line }),
       });
       send({ type: 'done', result });
-    } else if (cmd.type === 'evaluate') {
-      const { commonSplit, evaluateModel } = await import('../evaluation/evaluate.ts');
-      const [first] = cmd.jobs;
-      const among = cmd.common && first ? await commonSplit(cmd.jobs, first.data, first.format, first.split) : undefined;
-      const reports = [];
-      for (const [modelIndex, job] of cmd.jobs.entries()) {
-        if (cancelled) throw new StudioError('CANCELLED', 'comparison cancelled');
-        const onProgress = (done: number, total: number) => send({ type: 'progress', progress: { modelIndex, done, total } satisfies EvaluateProgress });
-        reports.push(await evaluateModel(job.name, { modelDir: job.modelDir, data: job.data, format: job.format, split: job.split, among, limit: job.limit, onProgress }));
-      }
-      send({ type: 'done', result: reports });
     }
   } catch (err) {
     fail(err);

@@ -15,8 +15,8 @@ import { buildModel } from '../../main/detector/model.ts';
 import { saveModel } from '../../main/detector/io.ts';
 import { PROJECT_ROOT, loadSettings, referenceData } from '../../main/settings.ts';
 import { createBatchHandlers } from '../../main/batch/handlers.ts';
-import { EventHub } from '../../main/services/events.ts';
-import type { ServiceContext } from '../../main/services/context.ts';
+import { EventHub } from '../../main/core/events.ts';
+import type { ServiceContext } from '../../main/core/context.ts';
 import type { BatchProgress } from '../../preload/contract.ts';
 
 const ref = referenceData('kvasir-seg/images');

@@ -18,8 +18,8 @@ import { PROJECT_ROOT, loadSettings } from '../../main/settings.ts';
 import { createReviewHandlers } from '../../main/review/handlers.ts';
 import { createBatchHandlers } from '../../main/batch/handlers.ts';
 import type { BatchProgress } from '../../preload/contract.ts';
-import { EventHub } from '../../main/services/events.ts';
-import type { ServiceContext } from '../../main/services/context.ts';
+import { EventHub } from '../../main/core/events.ts';
+import type { ServiceContext } from '../../main/core/context.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'analyze-store-'));
 after(() => rmSync(work, { recursive: true, force: true }));

@@ -15,8 +15,8 @@ import { DetectorEngine } from '../../main/detector/engine.ts';
 import { TfjsDetector } from '../../main/detector/tfjs-detector.ts';
 import { detect } from '../../main/detector/pipeline.ts';
 import { createDetectorHandlers } from '../../main/detector/handlers.ts';
-import { EventHub } from '../../main/services/events.ts';
-import type { ServiceContext } from '../../main/services/context.ts';
+import { EventHub } from '../../main/core/events.ts';
+import type { ServiceContext } from '../../main/core/context.ts';
 import { StudioError, type FramePixels, type ImageSummary } from '../../preload/contract.ts';
 import { loadSettings } from '../../main/settings.ts';
 
