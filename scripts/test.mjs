@@ -38,5 +38,8 @@ if (files.length === 0) {
   console.error(`no test files under test/{${kinds.join(',')}}`);
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=900000', ...files], { cwd: root, stdio: 'inherit', env: { ...process.env, STUDIO_TEST: '1' } });
+// tsx takes its compile options (jsx above all) from tsconfig.json only for the files that one includes,
+// and tsconfig.json is a solution file that includes none: give it the options the projects share.
+const env = { ...process.env, STUDIO_TEST: '1', TSX_TSCONFIG_PATH: process.env.TSX_TSCONFIG_PATH ?? join(root, 'tsconfig.base.json') };
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=900000', ...files], { cwd: root, stdio: 'inherit', env });
 process.exit(result.status ?? 1);
