@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import test from 'node:test';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { StudioError } from '../../preload/contract.ts';
 import { loadImageBytes, loadImageFile } from '../../main/imaging/index.ts';
 import { referenceData } from '../../main/settings.ts';
@@ -24,7 +24,7 @@ const corrupt = (file: string) => (e: unknown) => {
 };
 
 /** A 320x240 RGB image with noise, so its compressed data are long and spread over the whole picture. */
-async function noisy(): Promise<sharp.Sharp> {
+async function noisy(): Promise<Sharp> {
   const raw = Buffer.alloc(320 * 240 * 3);
   let s = 25;
   for (let i = 0; i < raw.length; i++) {
