@@ -11,6 +11,7 @@ export function useModels(api: StudioApi, onError: (e: Error) => void): { models
   const refresh = useCallback(() => {
     api['models.list']({}).then(setModels, onError);
     // Not a dependency: callers pass a fresh closure each render, which must not refetch in a loop.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [api]);
   useEffect(() => {
     refresh();

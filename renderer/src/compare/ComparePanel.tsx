@@ -72,9 +72,14 @@ export function ComparePanel({ api }: { api: StudioApi }) {
   useEffect(() => api.on('evaluation.progress', setProgress), [api]);
 
   const { models } = useModels(api, (e) => setError(e.message));
+  // Until the user types a folder, it follows the models: the picked ones' dataset once any are picked,
+  // kept when all are unpicked again. That history is why these are effects: derived while rendering, the
+  // folder would still need state of its own to remember it.
+  // eslint-disable-next-line react-hooks/set-state-in-effect
   useEffect(() => setData((d) => d || defaultData(models)), [models]);
 
   useEffect(() => {
+    // eslint-disable-next-line react-hooks/set-state-in-effect
     if (!dataTouched && picked.size) setData(defaultData(models.filter((m) => picked.has(m.name))) || defaultData(models));
   }, [picked, models, dataTouched]);
 

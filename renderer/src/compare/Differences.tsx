@@ -4,7 +4,7 @@
  * view with its ground truth outlined. A mean over 150 images hides the dozen cases that decide which
  * model to trust; this is where a reader finds them.
  */
-import { useEffect, useMemo, useState } from 'react';
+import { useMemo, useState } from 'react';
 import type { EvaluationReport } from '../../../preload/contract.ts';
 import { type DiffOrder, differences, differs } from './differences.ts';
 import { MAX_PANES } from './panes.ts';
@@ -22,7 +22,13 @@ export function Differences({ reports, opening, error, onOpen }: { reports: Eval
   const [order, setOrder] = useState<DiffOrder>('dice');
   const [shown, setShown] = useState(PAGE);
   const rows = useMemo(() => differences(reports, order), [reports, order]);
-  useEffect(() => setShown(PAGE), [reports]);
+  // New reports start again at the first page. Set while rendering, as React's docs do for state that
+  // follows a prop: an effect would first paint the new rows at the old page's length, then render again.
+  const [pagedFor, setPagedFor] = useState(reports);
+  if (pagedFor !== reports) {
+    setPagedFor(reports);
+    setShown(PAGE);
+  }
   if (!rows) {
     return (
       <p className="muted small" data-testid="compare-differences-none">

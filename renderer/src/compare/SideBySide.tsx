@@ -422,6 +422,7 @@ export function SideBySide({ api, focus }: { api: StudioApi; focus?: SideBySideF
     if (!want || want.imageId !== imageId || shownFrame === null || want.models !== picked.join('\n')) return;
     autoRun.current = null;
     run();
+    // `run` is a new closure each render: the effect keys on what decides it, `picked` by value.
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [imageId, shownFrame, picked.join('\n'), focus?.at]);
 
@@ -443,6 +444,8 @@ export function SideBySide({ api, focus }: { api: StudioApi; focus?: SideBySideF
         }
       });
     }
+    // `picked` by value; `dets`, because a detector re-run clears the image's Grad-CAM, which is then
+    // computed again; `api` never changes and `enqueue` is a new closure each render.
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [shared.layer, imageId, shownFrame, picked.join('\n'), dets]);
 

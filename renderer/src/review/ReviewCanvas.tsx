@@ -3,7 +3,7 @@
  * selected one with handles (E), draw a new box (B), paint a mask with a brush (M). The canvas reports
  * its view transform in data attributes so end-to-end tests can aim at image pixels.
  */
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import type { FramePixels, ReviewFinding } from '../../../preload/contract.ts';
 import { type Voi, windowGrey, windowRgb } from '../viewer/windowing.ts';
 import { type Box, type Handle, type View, boxAt, dragBox, fitView, handlePoints, hitHandle, normBox, toImage, toScreen } from './geometry.ts';
@@ -57,8 +57,9 @@ function maskCanvas(data: Uint8Array, w: number, h: number, rgba: [number, numbe
 export function ReviewCanvas(p: Props) {
   const wrap = useRef<HTMLDivElement>(null);
   const canvas = useRef<HTMLCanvasElement>(null);
-  const bitmap = useRef<HTMLCanvasElement | null>(null);
   const masks = useRef(new Map<string, HTMLCanvasElement>());
+  /** The bitmap `masks` were drawn for: another image clears them. */
+  const masksFor = useRef<HTMLCanvasElement | null>(null);
   const paintLayer = useRef<HTMLCanvasElement | null>(null);
   const drag = useRef<Drag | null>(null);
   const pointer = useRef<[number, number] | null>(null);
@@ -79,13 +80,9 @@ export function ReviewCanvas(p: Props) {
   }, []);
 
   // The windowed image, rebuilt only when the pixels or the window change.
-  useEffect(() => {
+  const bitmap = useMemo(() => {
     const f = p.frame;
-    if (!f || !p.voi) {
-      bitmap.current = null;
-      redraw();
-      return;
-    }
+    if (!f || !p.voi) return null;
     const c = document.createElement('canvas');
     c.width = f.columns;
     c.height = f.rows;
@@ -94,14 +91,12 @@ export function ReviewCanvas(p: Props) {
     if (f.channels === 1) windowGrey(f.data as Float32Array, p.voi, f.invert, out);
     else windowRgb(f.data as Uint8Array, p.voi, false, out);
     c.getContext('2d')!.putImageData(img, 0, 0);
-    bitmap.current = c;
-    masks.current.clear();
-    redraw();
+    return c;
   }, [p.frame, p.voi]);
 
+  // A new mode is a new render, which the drawing effect below follows.
   useEffect(() => {
     if (p.mode !== 'mask') paintLayer.current = null;
-    redraw();
   }, [p.mode]);
 
   useEffect(() => {
@@ -112,9 +107,13 @@ export function ReviewCanvas(p: Props) {
     const g = c.getContext('2d')!;
     g.fillStyle = '#000';
     g.fillRect(0, 0, size.w, size.h);
-    if (!view || !bitmap.current) return;
+    if (masksFor.current !== bitmap) {
+      masks.current.clear();
+      masksFor.current = bitmap;
+    }
+    if (!view || !bitmap) return;
     g.imageSmoothingEnabled = view.scale < 1;
-    g.drawImage(bitmap.current, view.ox, view.oy, w * view.scale, h * view.scale);
+    g.drawImage(bitmap, view.ox, view.oy, w * view.scale, h * view.scale);
 
     for (const f of p.findings) {
       if (!f.mask || f.mask.size[0] !== h || f.mask.size[1] !== w) continue;
@@ -240,7 +239,7 @@ export function ReviewCanvas(p: Props) {
       <canvas
         ref={canvas}
         data-testid="review-canvas"
-        data-ready={bitmap.current ? 'true' : 'false'}
+        data-ready={bitmap ? 'true' : 'false'}
         data-scale={view?.scale ?? ''}
         data-ox={view?.ox ?? ''}
         data-oy={view?.oy ?? ''}

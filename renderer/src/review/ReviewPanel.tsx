@@ -5,7 +5,7 @@
  * [ ] brush size, Shift+drag erases) · F flag the image · Ctrl+Z undo your last change.
  * Every change goes to the store at once (one committed transaction per call); nothing waits for a save.
  */
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import type { FramePixels, ImageSummary, Response, ReviewFinding, StudioApi, WorklistItem } from '../../../preload/contract.ts';
 import type { Voi } from '../viewer/windowing.ts';
 import { DECISION_COLOURS, type Mode, ReviewCanvas } from './ReviewCanvas.tsx';
@@ -100,8 +100,17 @@ export default function ReviewPanel({ api }: { api: StudioApi }) {
   }, [api, filters]);
 
   useEffect(() => {
+    // refreshWorklist sets state only after its await, which the rule does not see (react/react#34905).
+    // eslint-disable-next-line react-hooks/set-state-in-effect
     void refreshWorklist();
   }, [refreshWorklist]);
+
+  // The image on screen, for answers that arrive after the reviewer has moved on (set on commit: a render
+  // React throws away must not change it).
+  const imageIdRef = useRef<number | null>(null);
+  useLayoutEffect(() => {
+    imageIdRef.current = imageId;
+  }, [imageId]);
 
   const loadFindings = useCallback(
     async (id: number, keepSelection: boolean) => {
@@ -117,10 +126,9 @@ export default function ReviewPanel({ api }: { api: StudioApi }) {
     },
     [api],
   );
-  const imageIdRef = useRef<number | null>(null);
-  imageIdRef.current = imageId;
-
   useEffect(() => {
+    // Another image: nothing of the last one's stays on screen while its findings load.
+    // eslint-disable-next-line react-hooks/set-state-in-effect
     setView(null);
     setMode('review');
     setNote('');
@@ -132,6 +140,8 @@ export default function ReviewPanel({ api }: { api: StudioApi }) {
     const path = view?.path;
     if (!path) return;
     let live = true;
+    // A cached image shows at once; otherwise the last one's pixels and error go while this one loads.
+    // eslint-disable-next-line react-hooks/set-state-in-effect
     setImageError(null);
     const cached = images.current.get(path);
     if (cached) {
@@ -183,9 +193,15 @@ export default function ReviewPanel({ api }: { api: StudioApi }) {
     return w ? { center: w.center, width: w.width } : { center: (loaded.frame.min + loaded.frame.max) / 2, width: Math.max(1, loaded.frame.max - loaded.frame.min) };
   }, [loaded]);
 
-  useEffect(() => {
+  // The note box starts from the selected finding's note when it is this reviewer's, again whenever the
+  // selection, its note or the reviewer changes. Set while rendering, as React's docs do for state that
+  // follows a prop, so another finding never shows the last one's note.
+  const noteSource = [current?.id, current?.note, current?.reviewer, reviewer];
+  const [noteFrom, setNoteFrom] = useState(noteSource);
+  if (noteSource.some((v, i) => v !== noteFrom[i])) {
+    setNoteFrom(noteSource);
     setNote(current && current.reviewer === reviewer ? (current.note ?? '') : '');
-  }, [current?.id, current?.note, current?.reviewer, reviewer]);
+  }
 
   const replace = (f: ReviewFinding) => setView((v) => (v && v.imageId === f.imageId ? { ...v, findings: v.findings.some((x) => x.id === f.id) ? v.findings.map((x) => (x.id === f.id ? f : x)) : [...v.findings, f] } : v));
   const saved = (what: string) => setStatus(`${what} · saved`);
@@ -304,49 +320,52 @@ export default function ReviewPanel({ api }: { api: StudioApi }) {
     setMode('mask');
   };
 
-  // One window listener, always calling the latest closure; inactive while the panel is hidden or typing.
+  // One window listener, always calling the latest closure (set on commit); inactive while the panel is
+  // hidden or typing.
   const keys = useRef<(e: KeyboardEvent) => void>(() => {});
-  keys.current = (e: KeyboardEvent) => {
-    if (!root.current || root.current.offsetParent === null) return;
-    const t = e.target as HTMLElement | null;
-    if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable)) {
-      if (t.tagName === 'TEXTAREA' && e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
+  useLayoutEffect(() => {
+    keys.current = (e: KeyboardEvent) => {
+      if (!root.current || root.current.offsetParent === null) return;
+      const t = e.target as HTMLElement | null;
+      if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable)) {
+        if (t.tagName === 'TEXTAREA' && e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
+          e.preventDefault();
+          saveNote();
+          t.blur();
+        } else if (e.key === 'Escape') t.blur();
+        return;
+      }
+      const k = e.key.length === 1 ? e.key.toLowerCase() : e.key;
+      if ((e.ctrlKey || e.metaKey) && k === 'z') {
         e.preventDefault();
-        saveNote();
-        t.blur();
-      } else if (e.key === 'Escape') t.blur();
-      return;
-    }
-    const k = e.key.length === 1 ? e.key.toLowerCase() : e.key;
-    if ((e.ctrlKey || e.metaKey) && k === 'z') {
-      e.preventDefault();
-      undo();
-      return;
-    }
-    if (e.ctrlKey || e.metaKey || e.altKey) return;
-    let handled = true;
-    if (mode === 'mask') {
-      if (k === 'Enter' || k === 'm') commitMask();
-      else if (k === 'Escape') {
-        paint.current = null;
-        setMode('review');
-      } else if (k === '[') setBrush((b) => Math.max(1, b - 1));
-      else if (k === ']') setBrush((b) => Math.min(200, b + 1));
+        undo();
+        return;
+      }
+      if (e.ctrlKey || e.metaKey || e.altKey) return;
+      let handled = true;
+      if (mode === 'mask') {
+        if (k === 'Enter' || k === 'm') commitMask();
+        else if (k === 'Escape') {
+          paint.current = null;
+          setMode('review');
+        } else if (k === '[') setBrush((b) => Math.max(1, b - 1));
+        else if (k === ']') setBrush((b) => Math.min(200, b + 1));
+        else handled = false;
+      } else if (k === 'a') decide('accepted');
+      else if (k === 'r') decide('rejected');
+      else if ((k === 'n' && !e.shiftKey) || k === 'ArrowDown') step(1);
+      else if ((k === 'p' && !e.shiftKey) || k === 'ArrowUp') step(-1);
+      else if ((k === 'n' && e.shiftKey) || k === 'ArrowRight' || k === 'PageDown') stepImage(1);
+      else if ((k === 'p' && e.shiftKey) || k === 'ArrowLeft' || k === 'PageUp') stepImage(-1);
+      else if (k === 'e') setMode((m) => (m === 'edit' ? 'review' : current ? 'edit' : m));
+      else if (k === 'b') setMode((m) => (m === 'box' ? 'review' : 'box'));
+      else if (k === 'm') enterMask();
+      else if (k === 'f') toggleFlag();
+      else if (k === 'Escape') setMode('review');
       else handled = false;
-    } else if (k === 'a') decide('accepted');
-    else if (k === 'r') decide('rejected');
-    else if ((k === 'n' && !e.shiftKey) || k === 'ArrowDown') step(1);
-    else if ((k === 'p' && !e.shiftKey) || k === 'ArrowUp') step(-1);
-    else if ((k === 'n' && e.shiftKey) || k === 'ArrowRight' || k === 'PageDown') stepImage(1);
-    else if ((k === 'p' && e.shiftKey) || k === 'ArrowLeft' || k === 'PageUp') stepImage(-1);
-    else if (k === 'e') setMode((m) => (m === 'edit' ? 'review' : current ? 'edit' : m));
-    else if (k === 'b') setMode((m) => (m === 'box' ? 'review' : 'box'));
-    else if (k === 'm') enterMask();
-    else if (k === 'f') toggleFlag();
-    else if (k === 'Escape') setMode('review');
-    else handled = false;
-    if (handled) e.preventDefault();
-  };
+      if (handled) e.preventDefault();
+    };
+  });
   useEffect(() => {
     const listener = (e: KeyboardEvent) => keys.current(e);
     window.addEventListener('keydown', listener);

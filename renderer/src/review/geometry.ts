@@ -68,7 +68,10 @@ export function boxAt<T extends { box: Box }>(items: T[], v: View, sx: number, s
     const [x0, y0, x1, y1] = it.box;
     if (x >= x0 && x <= x1 && y >= y0 && y <= y1) {
       const a = (x1 - x0) * (y1 - y0);
-      if (a < bestArea) (best = it), (bestArea = a);
+      if (a < bestArea) {
+        best = it;
+        bestArea = a;
+      }
     }
   }
   return best;

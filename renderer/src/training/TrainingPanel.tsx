@@ -58,14 +58,19 @@ export function TrainingPanel({ api }: { api: StudioApi }) {
 
   const run = selected ? runs.get(selected) : undefined;
 
-  useEffect(() => {
-    setStepLoss([]);
-  }, [selected]);
-  useEffect(() => {
-    if (!run || run.state !== 'running' || !Number.isFinite(run.loss) || run.steps === 0) return;
-    const x = run.epoch - 1 + run.step / run.steps;
-    setStepLoss((pts) => (pts.length && pts[pts.length - 1].x >= x ? pts : [...pts.slice(-400), { x, y: run.loss }]));
-  }, [run]);
+  // Each progress event of the selected run adds a point; another run starts an empty curve. Kept while
+  // rendering, against the run last seen, as React's docs do for state that follows a prop (effects
+  // would render each event twice).
+  const [lossSeen, setLossSeen] = useState({ selected, run });
+  if (lossSeen.selected !== selected || lossSeen.run !== run) {
+    setLossSeen({ selected, run });
+    let pts = lossSeen.selected === selected || !stepLoss.length ? stepLoss : [];
+    if (run && run.state === 'running' && Number.isFinite(run.loss) && run.steps !== 0) {
+      const x = run.epoch - 1 + run.step / run.steps;
+      if (!(pts.length && pts[pts.length - 1].x >= x)) pts = [...pts.slice(-400), { x, y: run.loss }];
+    }
+    if (pts !== stepLoss) setStepLoss(pts);
+  }
 
   const set = <K extends keyof Form>(k: K, v: Form[K]) => setForm((f) => ({ ...f, [k]: v }));
 

@@ -3,7 +3,7 @@
  * study top left, image and frame top right, window and zoom bottom left, cursor value bottom right).
  * Corner text updates here, locally, so dragging the window re-renders only this small component.
  */
-import { type Ref, useEffect, useImperativeHandle, useRef, useState } from 'react';
+import { type Ref, useEffect, useImperativeHandle, useLayoutEffect, useRef, useState } from 'react';
 import type { FramePixels, ImageSummary } from '../../../preload/contract.ts';
 import { formatDate } from './StudyBrowser.tsx';
 import { type CursorInfo, type OverlayState, type Tool, ViewEngine, type ViewState } from './engine.ts';
@@ -52,8 +52,12 @@ export function Viewport({ summary, frame, mode, invert, tool, overlay, loading,
   const engineRef = useRef<ViewEngine | null>(null);
   const [view, setView] = useState<ViewState | null>(null);
   const [cursor, setCursor] = useState<CursorInfo | null>(null);
+  // The engine's listeners call the latest props (set on commit: a render React throws away must not
+  // change them).
   const callbacks = useRef({ onFrameStep, onView });
-  callbacks.current = { onFrameStep, onView };
+  useLayoutEffect(() => {
+    callbacks.current = { onFrameStep, onView };
+  });
   const lastImage = useRef<string | null>(null);
 
   useEffect(() => {
