@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { FramePixels, Handlers, ImageSummary, OpenResult } from '../../preload/contract.ts';
 import { StudioError } from '../../preload/contract.ts';
 import type { ImageProvider } from '../core/context.ts';
+import { ImagingError } from './errors.ts';
 import { listImageFiles, loadImageBytes, loadImageFile, thumbnail, type LoadedImage } from './index.ts';
 
 type ImagingChannels = 'imaging.open' | 'imaging.upload' | 'imaging.list' | 'imaging.frame' | 'imaging.close';
@@ -45,6 +46,11 @@ function messageOf(err: unknown): string {
 export function createImagingHandlers(options: { log(line: string): void }): ImagingService {
   const session = new Map<string, Entry>();
 
+  /** A library's own words behind an error go to the log, never to the person (errors.ts). */
+  const logDetail = (err: unknown): void => {
+    if (err instanceof ImagingError && err.detail) options.log(`imaging: ${err.message} [library: ${err.detail}]`);
+  };
+
   const add = async (image: LoadedImage): Promise<ImageSummary> => {
     const id = randomUUID();
     const first = await image.frame(0);
@@ -67,6 +73,7 @@ export function createImagingHandlers(options: { log(line: string): void }): Ima
             images.push(await add(await load(source)));
           } catch (err) {
             errors.push({ file: nameOf(source), message: messageOf(err) });
+            logDetail(err);
           }
         }
       }),
@@ -85,7 +92,12 @@ export function createImagingHandlers(options: { log(line: string): void }): Ima
   const frame = async (id: string, index: number): Promise<FramePixels> => {
     const { image, summary } = entry(id);
     if (index >= summary.frames) throw new StudioError('NOT_FOUND', `${summary.name} has ${summary.frames} frame(s); frame ${index} does not exist`, id);
-    return { id, ...(await image.frame(index)) };
+    try {
+      return { id, ...(await image.frame(index)) };
+    } catch (err) {
+      logDetail(err);
+      throw err;
+    }
   };
 
   return {

@@ -5,7 +5,7 @@
  * script), frames decode in process.
  */
 import { Worker } from 'node:worker_threads';
-import { StudioError, type ErrorCode } from '../../../preload/contract.ts';
+import { failureFromReply } from '../errors.ts';
 import { decodeCompressedFrame, type CodecOutput, type FrameLayout } from './index.ts';
 import type { DecodeReply, DecodeRequest } from './worker.ts';
 
@@ -55,7 +55,7 @@ function spawn(): Worker | undefined {
     if (!p) return;
     settle(reply.id);
     if (reply.ok) p.resolve(reply.out);
-    else p.reject(reply.code ? new StudioError(reply.code as ErrorCode, reply.message) : new Error(reply.message));
+    else p.reject(failureFromReply(reply));
   });
   const lost = (message: string) => {
     if (!answered && worker === w) {

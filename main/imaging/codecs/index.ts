@@ -6,6 +6,7 @@ import { inflateRawSync } from 'node:zlib';
 import { Decoder as LosslessDecoder } from 'jpeg-lossless-decoder-js';
 import { StudioError } from '../../../preload/contract.ts';
 import { TS, TS_NAMES } from '../dicom/uids.ts';
+import { libraryCall } from '../errors.ts';
 import { decodeRle } from './rle.ts';
 import { decodeWithWasm, type WasmCodec, type WasmDecoded } from './wasm.ts';
 import { decodeJpegDct, jpegInfo } from './jpeg.ts';
@@ -32,7 +33,7 @@ export async function decodeCompressedFrame(ts: string, encoded: Uint8Array, lay
     case TS.rle:
       return { kind: 'native', bytes: decodeRle(encoded, layout), planar: false };
     case TS.deflatedImageFrame: {
-      const bytes = inflateRawSync(encoded, { maxOutputLength: expectedBytes(layout) + 16 });
+      const bytes = libraryCall('zlib', () => inflateRawSync(encoded, { maxOutputLength: expectedBytes(layout) + 16 }));
       return { kind: 'native', bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), planar: planarConfiguration === 1 };
     }
     case TS.jpegLossless:
@@ -101,7 +102,7 @@ function decodeLossless(encoded: Uint8Array, layout: FrameLayout): CodecOutput {
   const info = jpegInfo(encoded);
   const bytes = info.precision > 8 ? 2 : 1;
   const copy = padBeforeEoi(encoded);
-  const out = new LosslessDecoder().decode(copy.buffer as ArrayBuffer, 0, copy.length, bytes) as Uint8Array | Uint16Array;
+  const out = libraryCall('jpeg-lossless-decoder-js', () => new LosslessDecoder().decode(copy.buffer as ArrayBuffer, 0, copy.length, bytes) as Uint8Array | Uint16Array);
   checkSize(info.width, info.height, info.components, layout);
   return { kind: 'samples', samples: out, planar: false, colourConverted: false };
 }

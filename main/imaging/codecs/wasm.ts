@@ -4,6 +4,7 @@
  * abort leaves its module unusable, so a failed decode drops the instance and the next call starts anew.
  */
 import { createRequire } from 'node:module';
+import { LibraryFault } from '../errors.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -90,7 +91,7 @@ export async function decodeWithWasm(codec: WasmCodec, encoded: Uint8Array): Pro
     instances.delete(codec);
     decoder = undefined; // an aborted module cannot free; the instance is gone anyway
     const reason = err instanceof Error ? err.message : typeof err === 'number' ? `codec error code ${err}` : String(err);
-    throw new Error(`${codec} could not decode the frame (${reason})`);
+    throw new LibraryFault(codec, `could not decode the frame (${reason})`);
   } finally {
     try {
       decoder?.delete();

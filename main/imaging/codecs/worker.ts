@@ -1,6 +1,6 @@
 // Decodes compressed frames for guarded.ts, off the caller's thread.
 import { parentPort } from 'node:worker_threads';
-import { StudioError } from '../../../preload/contract.ts';
+import { failureReply, type FailureReply } from '../errors.ts';
 import { decodeCompressedFrame, type CodecOutput, type FrameLayout } from './index.ts';
 
 export interface DecodeRequest {
@@ -12,7 +12,7 @@ export interface DecodeRequest {
   photometric: string;
 }
 
-export type DecodeReply = { id: number; ok: true; out: CodecOutput } | { id: number; ok: false; code?: string; message: string };
+export type DecodeReply = { id: number; ok: true; out: CodecOutput } | ({ id: number; ok: false } & FailureReply);
 
 parentPort!.on('message', async (req: DecodeRequest) => {
   let reply: DecodeReply;
@@ -24,7 +24,7 @@ parentPort!.on('message', async (req: DecodeRequest) => {
     if (view.byteOffset === 0 && view.byteLength === view.buffer.byteLength) transfer.push(view.buffer as ArrayBuffer);
     reply = { id: req.id, ok: true, out };
   } catch (err) {
-    reply = { id: req.id, ok: false, code: err instanceof StudioError ? err.code : undefined, message: err instanceof Error ? err.message : String(err) };
+    reply = { id: req.id, ok: false, ...failureReply(err) };
   }
   parentPort!.postMessage(reply, transfer);
 });

@@ -6,7 +6,7 @@
 import { inflateRawSync } from 'node:zlib';
 import dicomParser from 'dicom-parser';
 import type { DataSet, Element } from 'dicom-parser';
-import { imagingError, reasonOf } from '../errors.ts';
+import { asImagingError, explainFailure, imagingError, reasonOf } from '../errors.ts';
 import { TS } from './uids.ts';
 
 export type { DataSet, Element };
@@ -69,8 +69,7 @@ export function parseDicomBytes(bytes: Uint8Array, name: string): ParsedDicom {
       firstError ??= err;
     }
   }
-  const why = firstError ? `: ${reasonOf(firstError)}` : '';
-  throw imagingError('UNSUPPORTED', name, `not a DICOM file (no DICM prefix, no meta header, and no readable dataset${why})`);
+  throw imagingError('UNSUPPORTED', name, 'not a DICOM file (no DICM prefix, no meta header, and no readable dataset)', firstError === undefined ? undefined : reasonOf(firstError));
 }
 
 function parsePart10(bytes: Uint8Array, name: string, framing: 'part10' | 'no-preamble'): ParsedDicom {
@@ -78,7 +77,7 @@ function parsePart10(bytes: Uint8Array, name: string, framing: 'part10' | 'no-pr
   try {
     meta = dicomParser.readPart10Header(bytes) as DataSet & { position?: number };
   } catch (err) {
-    throw imagingError('DECODE_FAILED', name, `unreadable DICOM meta header: ${reasonOf(err)}`);
+    throw asImagingError(err, name, 'unreadable DICOM meta header');
   }
   const tsElement = meta.elements.x00020010;
   const transferSyntax = tsElement ? (meta.string('x00020010') ?? '').replace(/\0/g, '').trim() : '';
@@ -90,7 +89,7 @@ function parsePart10(bytes: Uint8Array, name: string, framing: 'part10' | 'no-pr
     try {
       inflated = inflateRawSync(bytes.subarray(start), { maxOutputLength: 2 ** 31 - 1 });
     } catch (err) {
-      throw imagingError('DECODE_FAILED', name, `deflated dataset does not inflate: ${reasonOf(err)}`);
+      throw asImagingError(err, name, 'deflated dataset does not inflate');
     }
     const dataSet = parseOrExplain(() => dicomParser.parseDicom(new Uint8Array(inflated.buffer, inflated.byteOffset, inflated.length), { TransferSyntaxUID: TS.explicitLE }), name);
     for (const [tag, el] of Object.entries(meta.elements)) if (!dataSet.elements[tag]) dataSet.elements[tag] = { ...el, tag, length: 0, dataOffset: 0 } as Element;
@@ -111,9 +110,10 @@ function parseOrExplain(parse: () => DataSet, name: string): DataSet {
     const partial = err && typeof err === 'object' && 'dataSet' in err ? (err as { dataSet?: DataSet }).dataSet : undefined;
     const pixel = partial && (partial.elements.x7fe00010 ?? partial.elements.x7fe00008 ?? partial.elements.x7fe00009);
     if (partial && pixel && pixelElementComplete(partial, pixel)) return partial;
-    const reason = reasonOf(err);
-    const truncated = /overrun|beyond|greater than|maxPosition|end of|past the end/i.test(reason);
-    throw imagingError('DECODE_FAILED', name, truncated ? `file is truncated or corrupt (${reason})` : `unreadable DICOM dataset: ${reason}`);
+    const raw = reasonOf(err);
+    if (/overrun|beyond|greater than|maxPosition|end of|past the end/i.test(raw)) throw imagingError('DECODE_FAILED', name, 'file is truncated or corrupt: the dataset ends before its elements do', raw);
+    const { reason, detail } = explainFailure(err);
+    throw imagingError('DECODE_FAILED', name, `unreadable DICOM dataset: ${reason}`, detail);
   }
 }
 
