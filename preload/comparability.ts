@@ -5,6 +5,8 @@
  * held out from its own training (a split recomputed from a seed, for a model with no split stored for
  * the data, is not: it was trained on other data, or may have trained on some of those images).
  */
+import { SPLIT_SOURCES } from './contract.ts';
+
 export interface Comparability {
   sameImages: boolean;
   /** Models scored on images their seed drew rather than their stored split. */
@@ -12,9 +14,14 @@ export interface Comparability {
   rankable: boolean;
 }
 
+/** Whether a report scored images held out from its model's training: its stored split (older reports do not say). */
+export function isHeldOut(report: { splitSource?: string }): boolean {
+  return report.splitSource === undefined || report.splitSource === SPLIT_SOURCES.stored;
+}
+
 export function comparability(reports: { model: string; images: number; imageSet?: string; splitSource?: string }[]): Comparability {
   const sameImages = new Set(reports.map((r) => r.imageSet ?? `${r.images} images`)).size <= 1;
-  const notHeldOut = reports.filter((r) => r.splitSource !== undefined && r.splitSource !== 'model split.json').map((r) => r.model);
+  const notHeldOut = reports.filter((r) => !isHeldOut(r)).map((r) => r.model);
   return { sameImages, notHeldOut, rankable: sameImages && notHeldOut.length === 0 };
 }
 

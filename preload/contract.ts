@@ -176,12 +176,146 @@ export type FlipSet = (typeof FLIP_SETS)[number];
 /** Images the network runs for one prediction with each set: the input and its mirror images. */
 export const FLIP_VIEWS: Readonly<Record<FlipSet, number>> = { none: 1, h: 2, hv: 4 };
 
+/** Where evaluation found a model's split of the data: stored with the model (its own held-out images), or recomputed. */
+export const SPLIT_SOURCES = { stored: 'model split.json', recomputed: 'recomputed with the model seed' } as const;
+
+const score = z.number().min(0).max(1);
+const count = z.number().int().min(0);
+const frocPoint = z.object({ fpPerImage: z.number().positive(), sensitivity: score });
+type FrocPoint = z.infer<typeof frocPoint>;
+
+/** One image's scores in an evaluation report. */
+const imageScore = z.object({
+  /** The sample's id within the dataset (its file name under images/). */
+  id: z.string(),
+  /** Dice of the thresholded lesion map (1 when both it and the mask are empty). */
+  dice: score,
+  lesions: count,
+  /**
+   * Lesions found, and predictions hitting none, at the report's 1 FP/image operating point: the score
+   * threshold at which sens@1 is read, so `found` summed over images over `lesions` is sens@1.
+   */
+  found: count,
+  falsePositives: count,
+  /** Lesions the pointing-game map's maximum lies in (0 or 1 with one maximum per image). */
+  pointed: count,
+});
+type ImageScore = z.infer<typeof imageScore>;
+
+/**
+ * An evaluation of one model on one dataset split: what `studio evaluate` and `studio compare` write, what
+ * `evaluation.compare` returns, and (without its curve and per-image scores) what a model card keeps.
+ * Fields added over time are optional, so older reports and cards still read.
+ */
+export const evaluationReportSchema = z.looseObject({
+  model: z.string(),
+  data: z.string(),
+  split: z.enum(['train', 'val', 'test']),
+  images: count,
+  /**
+   * Which images were scored: a digest of their sorted ids. Each model's own split decides its test
+   * images, so two reports are only comparable when this is the same.
+   */
+  imageSet: z.string().optional(),
+  lesions: count,
+  froc: z.array(frocPoint),
+  ap50: score,
+  dice: score,
+  iou: score,
+  /** Share of lesions whose attention-map maximum falls inside them (one maximum per image). */
+  pointingGame: score,
+  /** The pointing game as Zhang et al. (2016) score it, per image: images with a lesion whose attention maximum falls inside one. */
+  pointingGameImages: score.optional(),
+  latencyMs: z.number().min(0),
+  /**
+   * Where to cut findings at the 1 FP/image operating point: `found` and `falsePositives` in `perImage`
+   * count the findings scoring at least this, so a viewer that cuts boxes here shows what the comparison
+   * counted. It lies halfway between the lowest kept score and the highest dropped one, so a re-run whose
+   * scores differ in the last digits keeps the same findings. Null when no cut stays within 1 FP/image.
+   */
+  operatingScore1FP: z.number().nullable().optional(),
+  /** Each scored image's own outcome, in scoring order: what Compare lists where models differ. Left out of model cards. */
+  perImage: z.array(imageScore).optional(),
+  /** The backend that ran the network. */
+  backend: z.string().optional(),
+  /** The mirror images each prediction averaged over. */
+  flips: z.enum(FLIP_SETS).optional(),
+  /** Threshold of the lesion map for Dice/IoU, and the one whose connected components are candidate lesions (FROC, AP). */
+  threshold: z.number().optional(),
+  candidateThreshold: z.number().optional(),
+  /** Sensitivity at 1 FP/image and mean Dice at each candidate threshold: what `--calibrate` picks from. */
+  sensitivity1FPByCandidateThreshold: z.record(z.string(), z.number()).optional(),
+  diceByThreshold: z.record(z.string(), z.number()).optional(),
+  sensitivity1FP: score.optional(),
+  /** The whole FROC curve (the report file and Compare's plot; left out of model cards). */
+  frocCurve: z.array(frocPoint).optional(),
+  /** Which map the pointing game used: the supervised spatial gate, or the lesion heatmap (baseline). */
+  pointingSource: z.string().optional(),
+  pointingByModule: z.record(z.string(), z.number()).optional(),
+  /** The most the per-lesion pointing game can reach with one maximum per map: images with a lesion over lesions. */
+  pointingCeiling: z.number().optional(),
+  latency: z.object({ mean: z.number(), median: z.number(), p95: z.number(), batch1: z.boolean() }).optional(),
+  /** Whether the images were the model's own stored split (held out from its training) or a recomputed one. */
+  splitSource: z.enum([SPLIT_SOURCES.stored, SPLIT_SOURCES.recomputed]).optional(),
+});
+type EvaluationReport = z.infer<typeof evaluationReportSchema>;
+
+/** The summary of an evaluation that a model card keeps: the report without its curve and per-image scores. */
+export const cardMetricsSchema = evaluationReportSchema.omit({ perImage: true, frocCurve: true }).extend({ evaluatedAt: z.string().optional() });
+
+/**
+ * A model card (card.json): what `studio train` records and `studio evaluate` adds to. Read with this schema
+ * wherever a model loads, so a card that does not parse is a clear MODEL_LOAD_FAILED naming the field, not
+ * a crash later; fields a newer studio adds are kept as they are.
+ */
+export const modelCardSchema = z.looseObject({
+  name: z.string().min(1),
+  variant: z.enum(VARIANTS),
+  inputSize: z.number().int().min(16).max(4096),
+  widths: z.array(z.number().int().positive()).optional(),
+  studioVersion: z.string().optional(),
+  createdAt: z.string().optional(),
+  backend: z.string().optional(),
+  /** The convolution kernels training ran on the backend (native, or the backend's own). */
+  kernels: z.string().optional(),
+  /** Threshold of the lesion map for Dice, calibrated on the validation split. */
+  threshold: z.number().gt(0).lt(1).optional(),
+  /** Threshold whose connected components are findings, calibrated on the validation split. */
+  candidateThreshold: z.number().gt(0).lt(1).optional(),
+  /** Test-time mirror averaging the thresholds were calibrated with. */
+  flips: z.enum(FLIP_SETS).optional(),
+  calibration: z.looseObject({ split: z.enum(['train', 'val', 'test']), flips: z.enum(FLIP_SETS).optional() }).optional(),
+  data: z.looseObject({ path: z.string().optional(), format: z.enum(['masks', 'coco', 'review']).optional(), images: count.optional() }).optional(),
+  split: z.looseObject({ file: z.string().optional(), seed: z.number().int().optional(), train: count, val: count, test: count }).optional(),
+  hyperparameters: z
+    .looseObject({
+      epochs: z.number().int().positive().optional(),
+      batchSize: z.number().int().positive().optional(),
+      learningRate: z.number().positive().optional(),
+      /** The spatial gate trained against the lesion mask, and the weight of that loss. */
+      attentionSupervision: z.object({ layer: z.string(), weight: z.number().min(0) }).optional(),
+      base: z.string().optional(),
+    })
+    .optional(),
+  training: z
+    .looseObject({
+      epochs: z.number().int().min(0),
+      seconds: z.number().min(0),
+      history: z.array(z.looseObject({ epoch: z.number().int(), loss: z.union([z.number(), z.nan()]).nullable(), valDice: z.number().optional(), valSensitivity1FP: z.number().optional() })).optional(),
+    })
+    .optional(),
+  metrics: z.looseObject({ train: cardMetricsSchema.optional(), val: cardMetricsSchema.optional(), test: cardMetricsSchema.optional() }).optional(),
+  preprocessing: z.string().optional(),
+  notes: z.string().optional(),
+});
+export type ModelCard = z.infer<typeof modelCardSchema>;
+
 export interface ModelInfo {
   name: string;
   variant: Variant;
   inputSize: number;
-  /** The model card (card.json), as written by `studio train`. */
-  card: Record<string, unknown>;
+  /** The model card (card.json), as written by `studio train` and validated when it is read. */
+  card: ModelCard;
 }
 
 export interface AttentionMap {
@@ -248,65 +382,7 @@ export interface TrainingProgress {
   history: { epoch: number; loss: number; valDice?: number; valSensitivity1FP?: number }[];
 }
 
-export interface FrocPoint {
-  fpPerImage: number;
-  sensitivity: number;
-}
-
-export interface EvaluationReport {
-  model: string;
-  data: string;
-  split: 'train' | 'val' | 'test';
-  images: number;
-  /**
-   * Which images were scored: a digest of their sorted ids. Each model's own split decides its test
-   * images, so two reports are only comparable when this is the same. Absent from older reports.
-   */
-  imageSet?: string;
-  lesions: number;
-  froc: FrocPoint[];
-  ap50: number;
-  dice: number;
-  iou: number;
-  /** Share of lesions whose attention-map maximum falls inside them (one maximum per image). */
-  pointingGame: number;
-  /**
-   * The pointing game as Zhang et al. (2016) score it, per image: the share of images with a lesion whose
-   * attention maximum falls inside one of them. Absent from reports made before it was added.
-   */
-  pointingGameImages?: number;
-  latencyMs: number;
-  /**
-   * Where to cut findings at the 1 FP/image operating point: `found` and `falsePositives` in `perImage`
-   * count the findings scoring at least this, so a viewer that cuts boxes here shows what the comparison
-   * counted. It lies halfway between the lowest kept score and the highest dropped one, so a re-run whose
-   * scores differ in the last digits keeps the same findings. Null when no cut stays within 1 FP/image
-   * (no finding at all, or top-scoring findings that already exceed it); absent from older reports.
-   */
-  operatingScore1FP?: number | null;
-  /**
-   * Each scored image's own outcome, in scoring order: what Compare lists where models differ. Absent
-   * from reports made before it was added, and left out of model cards.
-   */
-  perImage?: ImageScore[];
-}
-
-/** One image's scores in an evaluation report. */
-export interface ImageScore {
-  /** The sample's id within the dataset (its file name under images/). */
-  id: string;
-  /** Dice of the thresholded lesion map (1 when both it and the mask are empty). */
-  dice: number;
-  lesions: number;
-  /**
-   * Lesions found, and predictions hitting none, at the report's 1 FP/image operating point: the score
-   * threshold at which sens@1 is read, so `found` summed over images over `lesions` is sens@1.
-   */
-  found: number;
-  falsePositives: number;
-  /** Lesions the pointing-game map's maximum lies in (0 or 1 with one maximum per image). */
-  pointed: number;
-}
+export type { EvaluationReport, FrocPoint, ImageScore };
 
 /** A sample of a dataset, for showing it with its ground truth: the image file and its lesion mask. */
 export interface DatasetSample {

@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { StudioError, VARIANTS, type ModelInfo, type Variant } from '../../preload/contract.ts';
+import { StudioError, modelCardSchema, type ModelCard, type ModelInfo } from '../../preload/contract.ts';
 import './layers/index.ts';
 import { isFlipSet, type FlipSet } from './flips.ts';
 
@@ -14,23 +14,7 @@ export const MODEL_FILE = 'model.json';
 export const WEIGHTS_FILE = 'weights.bin';
 export const CARD_FILE = 'card.json';
 
-/** What `studio train` records about a model; extra fields are kept as they are. */
-export interface ModelCard {
-  name: string;
-  variant: Variant;
-  inputSize: number;
-  widths?: number[];
-  studioVersion?: string;
-  createdAt?: string;
-  backend?: string;
-  /** The convolution kernels training ran on the backend (native, or the backend's own). */
-  kernels?: string;
-  data?: unknown;
-  split?: unknown;
-  hyperparameters?: unknown;
-  metrics?: unknown;
-  [key: string]: unknown;
-}
+export type { ModelCard };
 
 function writeAtomic(path: string, data: string | Uint8Array): void {
   const tmp = `${path}.tmp-${process.pid}`;
@@ -126,23 +110,42 @@ export async function loadModel(dir: string): Promise<tf.LayersModel> {
   }
 }
 
+/** Why a card does not parse, in a line: the first few fields and what is wrong with each. */
+function cardProblems(error: { issues: { path: PropertyKey[]; message: string }[] }): string {
+  return error.issues
+    .slice(0, 3)
+    .map((i) => `${i.path.map(String).join('.') || 'the card'}: ${i.message}`)
+    .join('; ');
+}
+
+/** Write a card, refusing one that would not read back: a card is checked by the same schema both ways. */
 export function writeCard(dir: string, card: ModelCard): void {
+  const checked = modelCardSchema.safeParse(card);
+  if (!checked.success) throw new StudioError('INTERNAL', `refusing to write an invalid model card to ${dir}: ${cardProblems(checked.error)}`, dir);
   mkdirSync(dir, { recursive: true });
   writeAtomic(join(dir, CARD_FILE), `${JSON.stringify(card, null, 2)}\n`);
 }
 
+/** A model's card, validated by the contract's schema: any problem is MODEL_LOAD_FAILED naming the field. */
 export function readCard(dir: string): ModelCard {
   const path = join(dir, CARD_FILE);
-  let card: ModelCard;
+  let json: unknown;
   try {
-    card = JSON.parse(readFileSync(path, 'utf8'));
+    json = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
     throw new StudioError('MODEL_LOAD_FAILED', `cannot read ${path}: ${(err as Error).message}`, path);
   }
-  if (!card || typeof card !== 'object' || !VARIANTS.includes(card.variant) || !Number.isInteger(card.inputSize)) {
-    throw new StudioError('MODEL_LOAD_FAILED', `${path} needs a variant (${VARIANTS.join(', ')}) and an integer inputSize`, path);
-  }
-  return card;
+  const card = modelCardSchema.safeParse(json);
+  if (!card.success) throw new StudioError('MODEL_LOAD_FAILED', `${path} is not a valid model card (${cardProblems(card.error)})`, path);
+  return card.data;
+}
+
+/**
+ * Check a model folder's card before its weights load, so a broken card is MODEL_LOAD_FAILED at once
+ * rather than a crash later (a folder with no card at all is a bare model: its weights decide).
+ */
+export function checkCard(dir: string): ModelCard | undefined {
+  return existsSync(join(dir, CARD_FILE)) ? readCard(dir) : undefined;
 }
 
 /** Lesion probability above which the map's components become findings, when no one chose one. */

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { StudioError, type Map2D, type Variant } from '../../preload/contract.ts';
-import { loadModel } from './io.ts';
+import { checkCard, loadModel } from './io.ts';
 import { GRADCAM_LAYER, LESION_OUTPUT, OUTPUT_STRIDE, attentionLayerNames, buildInferenceModel, foldBatchNorm, inferVariant, type AttentionKind } from './model.ts';
 import { cropMap, imageCells } from './postprocess.ts';
 import { gradCam } from './gradcam.ts';
@@ -54,6 +54,7 @@ export class TfjsDetector implements DetectorBackend {
   }
 
   static async load(dir: string): Promise<TfjsDetector> {
+    checkCard(dir);
     return new TfjsDetector(await loadModel(dir));
   }
 

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type EvaluationReport, type FrocPoint, type ImageScore, StudioError } from '../../preload/contract.ts';
+import { type EvaluationReport, type ImageScore, SPLIT_SOURCES, StudioError } from '../../preload/contract.ts';
 import { lastSpatialGate } from '../detector/model.ts';
 import { isFlipSet, type FlipSet } from '../detector/flips.ts';
 import { loadModel, readCard } from '../detector/io.ts';
@@ -43,31 +43,9 @@ export interface EvaluateOptions {
   onProgress?(done: number, total: number): void;
 }
 
-/** The contract's report plus the detail the CLI and cards keep. */
-export interface FullReport extends EvaluationReport {
-  backend: string;
-  /** The mirror images each prediction averaged over (main/detector/flips.ts). */
-  flips: FlipSet;
-  threshold: number;
-  /** Threshold of the lesion map whose connected components are the candidate lesions (FROC, AP). */
-  candidateThreshold: number;
-  /** Sensitivity at 1 FP/image for each candidate threshold: what `--calibrate` picks from. */
-  sensitivity1FPByCandidateThreshold: Record<string, number>;
-  /** Mean Dice at each candidate threshold: what `--calibrate` picks from (on a validation split only). */
-  diceByThreshold: Record<string, number>;
-  sensitivity1FP: number;
-  frocCurve: FrocPoint[];
-  /** Which map the pointing game used: the CBAM spatial gate nearest the output (the one training supervises unless --attention-weight 0), or the lesion heatmap (baseline). */
-  pointingSource: string;
-  pointingByModule: Record<string, number>;
-  /**
-   * The most the per-lesion pointing game can reach with one maximum per map: images with a lesion over
-   * lesions (an image with two lesions can point at only one).
-   */
-  pointingCeiling: number;
-  latency: { mean: number; median: number; p95: number; batch1: boolean };
-  splitSource: 'model split.json' | 'recomputed with the model seed';
-}
+/** The report as evaluation writes it: every field of the contract's report is present. */
+export type FullReport = EvaluationReport &
+  Required<Pick<EvaluationReport, 'backend' | 'flips' | 'threshold' | 'candidateThreshold' | 'sensitivity1FPByCandidateThreshold' | 'diceByThreshold' | 'sensitivity1FP' | 'frocCurve' | 'pointingSource' | 'pointingByModule' | 'pointingCeiling' | 'latency' | 'splitSource'>>;
 
 function splitFor(modelDir: string, data: string, ids: string[]): { split: Split; source: FullReport['splitSource'] } {
   const file = join(modelDir, 'split.json');
@@ -80,10 +58,10 @@ function splitFor(modelDir: string, data: string, ids: string[]): { split: Split
     const all = [...split.train, ...split.val, ...split.test];
     // Same dataset (by path, or every split id present): use the stored split as is.
     if ((card.data?.path && resolveProjectPath(card.data.path) === resolve(data)) || (all.length > 0 && all.every((id) => known.has(id)))) {
-      return { split, source: 'model split.json' };
+      return { split, source: SPLIT_SOURCES.stored };
     }
   }
-  return { split: splitDataset(ids, seed), source: 'recomputed with the model seed' };
+  return { split: splitDataset(ids, seed), source: SPLIT_SOURCES.recomputed };
 }
 
 /**

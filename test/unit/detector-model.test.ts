@@ -268,6 +268,19 @@ test('listModels lists folders with a valid card and reports broken cards withou
   assert.equal(errors.length, 1);
 });
 
+test('a card that does not parse stops the model loading with MODEL_LOAD_FAILED naming the field, and an invalid card is never written', async () => {
+  const { TfjsDetector } = await import('../../main/detector/tfjs-detector.ts');
+  const { readCard, writeCard } = await import('../../main/detector/io.ts');
+  const dir = join(tmp, 'bad-card');
+  await saveModel(buildModel({ variant: 'baseline', inputSize: S }), dir, { name: 'bad-card', variant: 'baseline', inputSize: S });
+  // A hand-edited card: a threshold of 7 would cut every finding, silently, at the first request.
+  writeFileSync(join(dir, 'card.json'), JSON.stringify({ name: 'bad-card', variant: 'baseline', inputSize: S, candidateThreshold: 7 }));
+  const refused = (e: unknown) => e instanceof StudioError && e.code === 'MODEL_LOAD_FAILED' && /candidateThreshold/.test(e.message);
+  await assert.rejects(TfjsDetector.load(dir), refused);
+  assert.throws(() => readCard(dir), refused);
+  assert.throws(() => writeCard(dir, { name: 'x', variant: 'baseline', inputSize: S, flips: 'sideways' as 'h' }), /invalid model card.*flips/);
+});
+
 test('findings default to the card\'s validation-calibrated candidate threshold, else 0.5; a chosen threshold wins', () => {
   const calibrated = mkdtempSync(join(tmpdir(), 'card-'));
   writeFileSync(join(calibrated, 'card.json'), JSON.stringify({ variant: 'cbam', inputSize: 64, candidateThreshold: 0.7 }));

@@ -5,6 +5,7 @@
 import type * as Ort from 'onnxruntime-node';
 import type { Variant } from '../../../preload/contract.ts';
 import type { BatchOutput, DetectorBackend, OutputSpec } from '../pipeline.ts';
+import { checkCard } from '../io.ts';
 import { OnnxExportError, onnxModelFor, type OnnxMeta } from './cache.ts';
 import { createSession, type OrtModule, type Provider } from './ort.ts';
 
@@ -27,6 +28,7 @@ export class OnnxDetector implements DetectorBackend {
   }
 
   static async load(ort: OrtModule, dir: string, options: { threads: number; provider?: Provider | 'auto'; log?: (line: string) => void }): Promise<OnnxDetector> {
+    checkCard(dir);
     let { path, meta, exported } = await onnxModelFor(dir, options.log);
     try {
       const { session, provider, notes } = await createSession(ort, path, options);
