@@ -322,6 +322,10 @@ export interface AttentionMap {
   /** Layer name, for example `stage3/cbam_spatial`, `decoder/cbam_spatial8` or `stage4/nonlocal_attention`. */
   name: string;
   kind: 'spatial' | 'nonlocal';
+  /** The backbone stage the module sits at (1 = shallowest), or the decoder. */
+  stage: number | 'decoder';
+  /** Whether training fitted this map to the lesion mask (the model card's attention supervision), rather than leaving it free. */
+  supervised: boolean;
   map: Map2D;
 }
 

@@ -190,7 +190,8 @@ export async function analyze(options: AnalysisOptions): Promise<AnalysisSummary
           const own = image.data.byteOffset === 0 && image.data.byteLength === image.data.buffer.byteLength;
           const r = await engine.detect(options.modelDir, image, { threshold, flips, transfer: own && !wanted.has('overlay') });
           const spatial = r.attention.filter((a) => a.kind === 'spatial');
-          const supervised = spatial[spatial.length - 1];
+          // The map training fitted to the lesion mask, else the deepest gate.
+          const supervised = spatial.find((a) => a.supervised) ?? spatial.at(-1);
           const names = { heatmap: wanted.has('heatmap') ? `${stem}.heatmap.png` : null, attention: supervised && wanted.has('attention') ? `${stem}.attention.png` : null, overlay: wanted.has('overlay') ? `${stem}.overlay.png` : null };
           const writes: Promise<void>[] = [];
           if (names.overlay) {

@@ -184,6 +184,12 @@ export function modelFlips(dir: string, requested?: FlipSet): FlipSet {
   return isFlipSet(f) ? f : 'none';
 }
 
+/** The spatial gate training fitted to the lesion mask, per the card (absent, or weight 0: none). */
+export function supervisedGate(dir: string): string | undefined {
+  const s = (cardField(dir, 'hyperparameters') as { attentionSupervision?: { layer?: unknown; weight?: unknown } } | undefined)?.attentionSupervision;
+  return typeof s?.layer === 'string' && typeof s.weight === 'number' && s.weight > 0 ? s.layer : undefined;
+}
+
 /** Every model folder under `modelsDir` with a readable card; broken cards are skipped and reported. */
 export function listModels(modelsDir: string, onError: (message: string) => void = () => {}): ModelInfo[] {
   if (!existsSync(modelsDir)) return [];

@@ -52,6 +52,17 @@ export function stageOutputName(stage: number): string {
   return `stage${stage}/out`;
 }
 
+/**
+ * Where an attention module sits: its backbone stage (1 = shallowest), or the decoder. Read from the name
+ * the builder gave the layer, here beside the builder, so nothing else parses layer names.
+ */
+export function attentionStage(name: string): number | 'decoder' {
+  if (name.startsWith('decoder/')) return 'decoder';
+  const stage = /^stage(\d+)\//.exec(name);
+  if (!stage) throw new Error(`'${name}' is not an attention layer of a studio model`);
+  return Number(stage[1]);
+}
+
 /** The features Grad-CAM differentiates against: the deepest stage, after its attention. */
 export const GRADCAM_LAYER = stageOutputName(4);
 

@@ -8,7 +8,7 @@
 import type { AttentionMap, Finding, Map2D, Variant } from '../../preload/contract.ts';
 import { averageMirrored, mirroredBatch, passes, type FlipSet } from './flips.ts';
 import { DEFAULT_FINDING_THRESHOLD } from './io.ts';
-import { OUTPUT_STRIDE, type AttentionKind } from './model.ts';
+import { OUTPUT_STRIDE, attentionStage, type AttentionKind } from './model.ts';
 import { attentionOverImage, cropMap, findings, imageCells } from './postprocess.ts';
 import { letterbox, type RGBImage } from './preprocess.ts';
 
@@ -97,6 +97,8 @@ export interface DetectOptions {
   minCells?: number;
   /** Average over these mirror images of the input (main/detector/flips.ts); default none. */
   flips?: FlipSet;
+  /** The spatial gate training fitted to the lesion mask (the card's attention supervision), if any. */
+  supervisedGate?: string;
 }
 
 export interface RawDetection {
@@ -121,7 +123,8 @@ export async function detect(backend: DetectorBackend, image: RGBImage, options:
   const attention: AttentionMap[] = [];
   for (let i = 1; i < backend.outputs.length; i++) {
     const { name, kind } = backend.outputs[i];
-    attention.push(attentionOverImage(name, kind as AttentionKind, out.data[i], out.dims[i], S, box, heatmap, OUTPUT_STRIDE));
+    const module = { name, kind: kind as AttentionKind, stage: attentionStage(name), supervised: name === options.supervisedGate };
+    attention.push(attentionOverImage(module, out.data[i], out.dims[i], S, box, heatmap, OUTPUT_STRIDE));
   }
   const found = findings(heatmap, OUTPUT_STRIDE, box, image.width, image.height, { threshold: options.threshold ?? DEFAULT_FINDING_THRESHOLD, minCells: options.minCells });
   return { variant: backend.variant, ms: performance.now() - started, passes: passes(flips), heatmap, attention, findings: found };

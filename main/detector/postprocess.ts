@@ -139,12 +139,21 @@ export function strongestQuery(heatmap: Map2D, heatmapStride: number, stride: nu
  * read from the output itself, not from the layer's name: gates sit at stages and in the decoder.
  * A non-local map is the row of the query position where the lesion heatmap is strongest.
  */
-export function attentionOverImage(name: string, kind: 'spatial' | 'nonlocal', data: Float32Array, dims: readonly number[], inputSize: number, box: Letterbox, heatmap: Map2D, heatmapStride: number): AttentionMap {
+export function attentionOverImage(
+  module: Pick<AttentionMap, 'name' | 'kind' | 'stage' | 'supervised'>,
+  data: Float32Array,
+  dims: readonly number[],
+  inputSize: number,
+  box: Letterbox,
+  heatmap: Map2D,
+  heatmapStride: number,
+): AttentionMap {
+  const { kind } = module;
   const side = kind === 'spatial' ? dims[1] : Math.round(Math.sqrt(dims[1]));
   const stride = inputSize / side;
   const cells = imageCells(box, stride);
-  if (kind === 'spatial') return { name, kind, map: cropMap(data, side, cells.cols, cells.rows) };
+  if (kind === 'spatial') return { ...module, map: cropMap(data, side, cells.cols, cells.rows) };
   const query = strongestQuery(heatmap, heatmapStride, stride, side);
   const positions = side * side;
-  return { name, kind, map: cropMap(data.subarray(query * positions, (query + 1) * positions), side, cells.cols, cells.rows) };
+  return { ...module, map: cropMap(data.subarray(query * positions, (query + 1) * positions), side, cells.cols, cells.rows) };
 }

@@ -10,7 +10,7 @@ import { setGradientsAvailable, startBackend, type BackendState } from './backen
 import { TfjsDetector } from './tfjs-detector.ts';
 import { ModelCache } from './model-cache.ts';
 import { detect, type DetectorBackend } from './pipeline.ts';
-import { modelFlips } from './io.ts';
+import { modelFlips, supervisedGate } from './io.ts';
 import type { WorkerReply, WorkerRequest, WorkerResult } from './protocol.ts';
 import { OnnxExportError, startOnnxRuntime, type OnnxWorkerRuntime } from './runtime/index.ts';
 
@@ -66,7 +66,8 @@ async function handle(req: WorkerRequest): Promise<WorkerResult> {
     }
     case 'detect': {
       const backend = await backendFor(req.modelDir);
-      return { type: 'detect', detection: await detect(backend, req.image, { threshold: req.threshold, flips: modelFlips(req.modelDir, req.flips) }) };
+      const options = { threshold: req.threshold, flips: modelFlips(req.modelDir, req.flips), supervisedGate: supervisedGate(req.modelDir) };
+      return { type: 'detect', detection: await detect(backend, req.image, options) };
     }
     case 'gradcam': {
       // Grad-CAM needs gradients: it stays on TF.js, started here on first use when onnxruntime serves inference.

@@ -64,6 +64,9 @@ test('the worker runs a nonlocal model and returns the lesion map and every atte
     ],
   );
   for (const a of r.attention) assert.ok(a.map.data.every((v) => v >= 0 && v <= 1), a.name);
+  // Each map says where it sits, so no reader parses layer names; this card records no supervision.
+  assert.deepEqual(r.attention.map((a) => a.stage), [1, 2, 3, 4, 4, 'decoder']);
+  assert.ok(r.attention.every((a) => a.supervised === false));
   assert.ok(r.ms > 0);
 });
 

@@ -71,3 +71,20 @@ test('Grad-CAM is scaled over the image it is shown on, not the letterbox paddin
   }
   assert.ok(nonEmpty > 0, 'at least one untrained model finds some evidence');
 });
+
+test('attention maps carry their stage, and the gate the card says training supervised is marked so', async () => {
+  const detector = new TfjsDetector(buildModel({ variant: 'cbam', inputSize: 64, widths: [8, 8, 16, 16], decoderWidth: 8 }));
+  const image = { width: 64, height: 64, data: new Uint8Array(64 * 64 * 3) };
+  const r = await detect(detector, image, { supervisedGate: 'decoder/cbam_spatial8' });
+  assert.deepEqual(
+    r.attention.map((a) => [a.name, a.stage, a.supervised]),
+    [
+      ['stage1/cbam_spatial', 1, false],
+      ['stage2/cbam_spatial', 2, false],
+      ['stage3/cbam_spatial', 3, false],
+      ['stage4/cbam_spatial', 4, false],
+      ['decoder/cbam_spatial8', 'decoder', true],
+    ],
+  );
+  detector.dispose();
+});
