@@ -160,7 +160,7 @@ export function buildSr(image: ReviewRow['image'], rows: ReviewRow[], source: So
     ],
   };
   // UTF-8 only when needed: DCMTK's VR checker cannot check ISO_IR 192 text and warns about it.
-  if (/[^\x00-\x7f]/.test(JSON.stringify(dataset))) dataset.SpecificCharacterSet = 'ISO_IR 192';
+  if (/[^\p{ASCII}]/u.test(JSON.stringify(dataset))) dataset.SpecificCharacterSet = 'ISO_IR 192';
   return { dataset, sopInstanceUid, findings: positives.length };
 }
 

@@ -73,7 +73,7 @@ test('a batch writer in another process and the studio reading and deciding work
     await new Promise((r) => setImmediate(r));
   }
   assert.equal(await exited, 0, `the batch writer finished without a BUSY error: ${stderr}`);
-  t.diagnostic(`${readsWhileWriting} worklist reads and ${decided} decisions while the batch wrote ${total} images`);
+  t.diagnostic(`${reads} worklist reads (${readsWhileWriting} while the batch wrote) and ${decided} decisions while the batch wrote ${total} images`);
   assert.ok(readsWhileWriting > 5 && decided > 0, `${readsWhileWriting} reads and ${decided} decisions happened while the batch was writing`);
 
   const final = ui.worklist();

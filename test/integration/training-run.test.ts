@@ -217,7 +217,10 @@ test('the training service runs in a worker, streams progress, pauses and resume
   let onScoring: (p: EvaluationProgress) => void = () => {};
   events.subscribe(((name: keyof Events, payload: unknown) => {
     if (name === 'training.progress') seen.push(payload as TrainingProgress);
-    if (name === 'evaluation.progress') (scoring.push(payload as EvaluationProgress), onScoring(payload as EvaluationProgress));
+    if (name === 'evaluation.progress') {
+      scoring.push(payload as EvaluationProgress);
+      onScoring(payload as EvaluationProgress);
+    }
   }) as Parameters<EventHub['subscribe']>[0]);
   const ctx: ServiceContext = {
     settings: { ...loadSettings(), modelsDir },

@@ -37,14 +37,6 @@ function weight(layer: Layer, key: string): { data: Float32Array; shape: number[
   return { data: v.read().dataSync() as Float32Array, shape: v.shape as number[] };
 }
 
-function maybeWeight(layer: Layer, key: string): Float32Array | null {
-  try {
-    return weight(layer, key).data;
-  } catch {
-    return null;
-  }
-}
-
 function outShape(layer: Layer): number[] {
   const s = layer.outputShape as Shape | Shape[];
   if (Array.isArray(s[0])) throw new Error(`ONNX export: layer ${layer.name} has several outputs`);
