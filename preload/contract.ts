@@ -120,6 +120,28 @@ export interface OpenResult {
 
 /** Weight of the supervision of the spatial gate nearest the output by the lesion mask in training (see main/training/objective.ts). */
 export const DEFAULT_ATTENTION_WEIGHT = 0.5;
+
+/**
+ * A model's square input side: the network is fully convolutional with a deepest stride of 16, so any
+ * multiple of 16 from 32 works (main/detector/model.ts builds to this rule).
+ */
+export const INPUT_SIZE = { min: 32, max: 1024, multipleOf: 16 } as const;
+
+/**
+ * What a training run uses when the request leaves a field out: one set of defaults for the Training panel,
+ * `studio train` and the services (the contract's schema applies them). 192² is what the shipped polyp and
+ * breast-ultrasound models run at, and a step there costs about half a 256² step on a laptop's cores.
+ */
+export const TRAINING_DEFAULTS = {
+  format: 'masks',
+  epochs: 10,
+  batchSize: 8,
+  inputSize: 192,
+  learningRate: 1e-3,
+  seed: 42,
+  attentionWeight: DEFAULT_ATTENTION_WEIGHT,
+  augmentation: 'standard',
+} as const;
 export const VARIANTS = ['baseline', 'se', 'cbam', 'nonlocal'] as const;
 
 /** The variants with CBAM spatial gates (nonlocal is CBAM plus self-attention): the ones whose gate can be supervised. */
@@ -465,7 +487,7 @@ export interface BatchProgress {
 
 const id = z.string().min(1).max(200);
 const filePath = z.string().min(1).max(4096);
-const modelName = z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'model names use letters, digits, . _ -');
+const modelName = z.string().regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$/, 'model names use letters, digits, . _ - and do not start with a dot');
 const reviewer = z.string().min(1).max(100);
 const frame = z.number().int().min(0).max(100_000);
 const box = z.tuple([z.number(), z.number(), z.number(), z.number()]).refine(([x0, y0, x1, y1]) => x1 > x0 && y1 > y0, 'a box needs x1 > x0 and y1 > y0');
@@ -496,18 +518,18 @@ export const requests = {
     .object({
       name: modelName,
       data: filePath,
-      format: z.enum(['masks', 'coco', 'review']).default('masks'),
+      format: z.enum(['masks', 'coco', 'review']).default(TRAINING_DEFAULTS.format),
       variant: z.enum(VARIANTS),
       baseModel: modelName.optional(),
-      epochs: z.number().int().min(1).max(1000),
-      batchSize: z.number().int().min(1).max(256).default(8),
-      inputSize: z.number().int().min(64).max(1024).multipleOf(32).default(256),
-      learningRate: z.number().positive().max(1).default(1e-3),
-      seed: z.number().int().min(0).max(2 ** 31 - 1).default(42),
+      epochs: z.number().int().min(1).max(1000).default(TRAINING_DEFAULTS.epochs),
+      batchSize: z.number().int().min(1).max(256).default(TRAINING_DEFAULTS.batchSize),
+      inputSize: z.number().int().min(INPUT_SIZE.min).max(INPUT_SIZE.max).multipleOf(INPUT_SIZE.multipleOf).default(TRAINING_DEFAULTS.inputSize),
+      learningRate: z.number().positive().max(1).default(TRAINING_DEFAULTS.learningRate),
+      seed: z.number().int().min(0).max(2 ** 31 - 1).default(TRAINING_DEFAULTS.seed),
       limit: z.number().int().min(1).optional(),
       /** Supervision of the CBAM spatial gate nearest the output by the lesion mask (0 = unsupervised); ignored without gates. */
-      attentionWeight: z.number().min(0).max(10).default(DEFAULT_ATTENTION_WEIGHT),
-      augmentation: z.enum(AUGMENTATION_PRESETS).default('standard'),
+      attentionWeight: z.number().min(0).max(10).default(TRAINING_DEFAULTS.attentionWeight),
+      augmentation: z.enum(AUGMENTATION_PRESETS).default(TRAINING_DEFAULTS.augmentation),
     })
     .strict(),
   'training.control': z.object({ runId: id, action: z.enum(['pause', 'resume', 'cancel']) }).strict(),
