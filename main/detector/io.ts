@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { StudioError, modelCardSchema, type ModelCard, type ModelInfo } from '../../preload/contract.ts';
 import './layers/index.ts';
 import { isFlipSet, type FlipSet } from './flips.ts';
+import { childPath } from '../fs/names.ts';
 
 export const MODEL_FILE = 'model.json';
 export const WEIGHTS_FILE = 'weights.bin';
@@ -206,12 +207,9 @@ export function listModels(modelsDir: string, onError: (message: string) => void
   return out.sort((a, b) => a.name.localeCompare(b.name));
 }
 
-const MODEL_NAME = /^[A-Za-z0-9._-]{1,100}$/;
-
-/** The folder of model `name` in `modelsDir`, refusing names that could escape it. */
+/** The folder of model `name` in `modelsDir`, refusing names that could escape it (main/fs/names.ts). */
 export function modelDir(modelsDir: string, name: string): string {
-  if (!MODEL_NAME.test(name) || name === '.' || name === '..') throw new StudioError('INVALID_PAYLOAD', `bad model name '${name}'`, name);
-  const dir = join(modelsDir, name);
+  const dir = childPath(modelsDir, name, 'model');
   if (!existsSync(join(dir, MODEL_FILE))) throw new StudioError('NOT_FOUND', `no model '${name}' in ${modelsDir}`, name);
   return dir;
 }

@@ -10,6 +10,7 @@ import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../core/worker.ts';
 import { StudioError, type TrainingProgress, type ValidRequest } from '../../preload/contract.ts';
 import { modelDir } from '../detector/io.ts';
+import { childPath } from '../fs/names.ts';
 import type { ServiceContext } from '../core/context.ts';
 import type { TrainOptions } from './trainer.ts';
 import type { WorkerCommand, WorkerMessage } from './worker.ts';
@@ -43,8 +44,9 @@ export class TrainingManager {
         throw new StudioError('BUSY', `training '${r.progress.name}' is still running: one run at a time on this machine`, r.progress.runId);
       }
     }
+    // The name is joined into the models folder: checked first, so '..' can never write beside it.
+    const out = childPath(this.ctx.settings.modelsDir, req.name, 'name');
     if (!existsSync(req.data)) throw new StudioError('NOT_FOUND', `no dataset at ${req.data}`, 'data');
-    const out = join(this.ctx.settings.modelsDir, req.name);
     const hasCheckpoint = existsSync(join(out, 'checkpoint')) || existsSync(join(out, '.checkpoint-old'));
     if (existsSync(join(out, 'model.json')) && !hasCheckpoint) throw new StudioError('INVALID_PAYLOAD', `a model named '${req.name}' already exists; pick another name`, 'name');
     const base = req.baseModel ? modelDir(this.ctx.settings.modelsDir, req.baseModel) : undefined;
