@@ -49,6 +49,8 @@ export type ErrorCode =
   | 'BUSY'
   | 'CANCELLED'
   | 'UNAUTHORIZED'
+  /** A path outside the folders the user allowed (main/core/paths.ts): the message names the path and how to allow it. */
+  | 'FORBIDDEN'
   | 'INTERNAL';
 
 /** What crosses the wire for every call: a value, or a typed error. Never a thrown string. */
