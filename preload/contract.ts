@@ -49,7 +49,7 @@ export type ErrorCode =
   | 'BUSY'
   | 'CANCELLED'
   | 'UNAUTHORIZED'
-  /** A path outside the folders the user allowed (main/core/paths.ts): the message names the path and how to allow it. */
+  /** A path outside the folders the user allowed (main/host/paths.ts): the message names the path and how to allow it. */
   | 'FORBIDDEN'
   | 'INTERNAL';
 
