@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { delimiter, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The project root (the folder holding package.json), found from this file's location. */
@@ -21,6 +21,20 @@ export interface Settings {
   backend: string | undefined;
   /** Inference runtime: `auto` (default: onnxruntime when installed), `onnxruntime`, `onnxruntime-cpu`, `onnxruntime-cuda` or `tfjs`. */
   runtime: string | undefined;
+  /**
+   * Folders the browser host may open and write besides the studio's own (`STUDIO_ALLOWED_DIRS`, separated
+   * like PATH): see main/host/paths.ts. Absent where a caller builds settings by hand.
+   */
+  allowedDirs?: string[];
+}
+
+/** `STUDIO_ALLOWED_DIRS` as absolute folders (empty entries dropped). */
+export function allowedDirsFrom(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(delimiter)
+    .map((d) => d.trim())
+    .filter(Boolean)
+    .map((d) => resolve(d));
 }
 
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
@@ -31,6 +45,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     homeDir: resolve(env.STUDIO_HOME ?? join(homedir(), '.attention-studio')),
     backend: env.STUDIO_BACKEND || undefined,
     runtime: env.STUDIO_RUNTIME || undefined,
+    allowedDirs: allowedDirsFrom(env.STUDIO_ALLOWED_DIRS),
   };
 }
 

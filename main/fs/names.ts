@@ -29,7 +29,7 @@ export function safeChildName(name: string, what = 'name'): string {
 }
 
 /** The real path of `p`, or of its nearest existing ancestor with the rest appended, so a link already in place counts. */
-function realish(p: string): string {
+export function realish(p: string): string {
   const rest: string[] = [];
   let cur = resolve(p);
   for (;;) {
