@@ -14,21 +14,34 @@ import { WebSocket, WebSocketServer } from 'ws';
 import type { Envelope, StudioErrorShape } from '../../preload/contract.ts';
 import { decode, encode } from '../../preload/wire.ts';
 import type { Services } from '../services/index.ts';
-import { PROJECT_ROOT } from '../settings.ts';
+import { PROJECT_ROOT, type Settings, loadSettings } from '../settings.ts';
+import { BODY_IDLE_MS, COLLECT_AFTER_BYTES, LARGE_BODY, RETRY_AFTER_S, UPLOAD_MAX_BODY, UploadGate, bodyLimit, collectSoon } from './limits.ts';
+import { FolderAllowlist, guardDispatch } from './paths.ts';
 import { cookieName, hostAllowed, newToken, originAllowed, securityHeaders, tokenSource } from './security.ts';
 import { serveFile } from './static.ts';
 
-export const DEFAULT_MAX_BODY = 1024 ** 3;
+/** The most any channel takes (imaging.upload's limit); the others take far less (limits.ts). */
+export const DEFAULT_MAX_BODY = UPLOAD_MAX_BODY;
 export const WIRE_TYPE = 'application/x-studio-wire';
 
 export interface HostOptions {
   /** 0 (the default) picks a free port. */
   port?: number;
-  services: Pick<Services, 'dispatch' | 'events'>;
+  services: Pick<Services, 'dispatch' | 'events'> & Partial<Pick<Services, 'context'>>;
   /** The built renderer; defaults to out/renderer in the project. */
   root?: string;
-  /** Largest request body accepted, in bytes (uploads travel as one request). */
+  /** Largest request body accepted on any channel, in bytes; each channel has its own smaller limit (limits.ts). */
   maxBody?: number;
+  /** Bytes of large bodies (uploads) read at once; default UPLOAD_MAX_BODY. */
+  uploadBudget?: number;
+  /** Large bodies read at once; default MAX_CONCURRENT_UPLOADS. */
+  maxConcurrentUploads?: number;
+  /** Settings whose folders (STUDIO_HOME, models, reference data, STUDIO_ALLOWED_DIRS) calls may use; default the services' own. */
+  settings?: Settings;
+  /** More folders calls may open and write: what the user named when starting the host. */
+  allow?: string[];
+  /** The allowlist itself, to share it (the Electron shell's IPC) or to inspect it. */
+  allowlist?: FolderAllowlist;
   /** Use this token instead of a random one (tests only). */
   token?: string;
   log?: (line: string) => void;
@@ -41,28 +54,124 @@ export interface Host {
   port: number;
   token: string;
   server: Server;
+  /** The folders calls may use (paths.ts). */
+  allowlist: FolderAllowlist;
+  /** Large bodies being read now, and their bytes. */
+  uploads(): { bodies: number; bytes: number };
   close(): Promise<void>;
 }
 
-class TooLarge extends Error {}
+/** Why a body was not taken: 413 over the channel's limit, 503 while the upload budget is spent. */
+class Refused extends Error {
+  constructor(
+    readonly status: 413 | 503,
+    readonly error: StudioErrorShape,
+  ) {
+    super(error.message);
+  }
+}
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+interface Body {
+  bytes: Buffer;
+  /** Gives the body's share of the upload budget back: call once its call has ended. */
+  release(): void;
+}
+
+/**
+ * Reads a request body of at most `limit` bytes into one buffer, never a list of chunks and a copy. A
+ * declared Content-Length is checked (and, when large, reserved in `gate`) before a byte is read, and the
+ * buffer is allocated once at that size; a chunked body grows its buffer by doubling and is cut off the
+ * moment it passes the limit or the budget. A body idle for BODY_IDLE_MS is dropped.
+ */
+const EMPTY = Buffer.alloc(0);
+
+function readBody(req: IncomingMessage, limit: number, gate: UploadGate): Promise<Body> {
   return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) return reject(new TooLarge());
-    const chunks: Buffer[] = [];
+    const header = req.headers['content-length'];
+    const declared = header !== undefined && req.headers['transfer-encoding'] === undefined ? Number(header) : NaN;
+    const tooLarge = () => new Refused(413, { code: 'TOO_LARGE', message: `request body over ${limit} bytes for this channel` });
+    const busy = () => {
+      const held = gate.held();
+      return new Refused(503, { code: 'BUSY', message: `the host is already receiving ${held.bodies} large upload(s) (${Math.round(held.bytes / 1024 ** 2)} MiB); retry in ${RETRY_AFTER_S} s` });
+    };
+    if (Number.isFinite(declared) && declared > limit) return reject(tooLarge());
+
+    let reserved = 0;
+    let large = false;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      if (large) gate.close(reserved);
+      if (buf.length >= COLLECT_AFTER_BYTES) collectSoon();
+      // The request's listeners keep this closure: drop the buffer from it.
+      buf = EMPTY;
+    };
+    /** Reserve up to `bytes` in all; false when the gate refuses. */
+    const reserve = (bytes: number): boolean => {
+      if (bytes <= reserved || bytes <= LARGE_BODY) return true;
+      if (!large) {
+        if (!gate.open(bytes)) return false;
+        large = true;
+      } else if (!gate.grow(bytes - reserved)) return false;
+      reserved = bytes;
+      return true;
+    };
+
+    const known = Number.isFinite(declared);
+    if (known && !reserve(declared)) return reject(busy());
+    // allocUnsafeSlow: the body's own ArrayBuffer at offset 0, so the wire decoder views it in place.
+    let buf = Buffer.allocUnsafeSlow(known ? declared : Math.min(limit, 64 * 1024));
     let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        reject(new TooLarge());
-        return;
+    let settled = false;
+    let idle: NodeJS.Timeout | undefined;
+    const fail = (err: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(idle);
+      req.removeListener('data', onData);
+      release();
+      reject(err);
+    };
+    const arm = () => {
+      clearTimeout(idle);
+      idle = setTimeout(() => {
+        fail(new Error('request body stalled'));
+        req.destroy();
+      }, BODY_IDLE_MS);
+      idle.unref();
+    };
+    const onData = (chunk: Buffer) => {
+      arm();
+      const need = size + chunk.length;
+      if (need > limit) return fail(tooLarge());
+      if (need > buf.length) {
+        if (known) return fail(new Error('request body longer than its Content-Length'));
+        const capacity = Math.min(limit, Math.max(need, buf.length * 2));
+        if (!reserve(capacity)) return fail(busy());
+        const grown = Buffer.allocUnsafeSlow(capacity);
+        buf.copy(grown, 0, 0, size);
+        buf = grown;
       }
-      chunks.push(chunk);
+      chunk.copy(buf, size);
+      size = need;
+    };
+    arm();
+    req.on('data', onData);
+    req.on('end', () => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(idle);
+      if (known && size !== declared) {
+        release();
+        return reject(new Error('request body shorter than its Content-Length'));
+      }
+      resolve({ bytes: size === buf.length ? buf : buf.subarray(0, size), release });
     });
-    req.on('end', () => resolve(Buffer.concat(chunks, size)));
-    req.on('error', reject);
+    req.on('error', fail);
+    req.on('close', () => {
+      if (!settled) fail(new Error('request closed before its body ended'));
+    });
   });
 }
 
@@ -70,6 +179,10 @@ export async function createHost(options: HostOptions): Promise<Host> {
   const { services } = options;
   const root = options.root ?? join(PROJECT_ROOT, 'out', 'renderer');
   const maxBody = options.maxBody ?? DEFAULT_MAX_BODY;
+  const gate = new UploadGate(options.uploadBudget ?? Math.min(UPLOAD_MAX_BODY, maxBody), options.maxConcurrentUploads);
+  const allowlist = options.allowlist ?? FolderAllowlist.fromSettings(options.settings ?? services.context?.settings ?? loadSettings(), options.allow);
+  // Every path a payload names is checked against the allowlist before a service sees it (paths.ts).
+  const dispatch = guardDispatch(services.dispatch, allowlist);
   const token = options.token ?? newToken();
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   let port = 0;
@@ -88,28 +201,36 @@ export async function createHost(options: HostOptions): Promise<Host> {
 
   async function handleApi(req: IncomingMessage, res: ServerResponse, channel: string): Promise<void> {
     if (req.method !== 'POST') return sendText(res, 405, 'use POST', { Allow: 'POST' });
-    let body: Buffer;
+    let body: Body;
     try {
-      body = await readBody(req, maxBody);
+      body = await readBody(req, Math.min(bodyLimit(channel), maxBody), gate);
     } catch (err) {
-      if (err instanceof TooLarge) {
-        // Stop reading a body we refuse; the connection cannot be reused after that.
+      if (err instanceof Refused) {
+        // The rest of a refused body is never read: answer, then close the connection, so its bytes are
+        // neither buffered nor drained.
         res.setHeader('Connection', 'close');
-        sendError(res, 413, { code: 'TOO_LARGE', message: `request body over ${maxBody} bytes` });
-        req.resume();
+        if (err.status === 503) res.setHeader('Retry-After', String(RETRY_AFTER_S));
+        res.once('finish', () => req.socket.destroySoon());
+        sendError(res, err.status, err.error);
         return;
       }
-      throw err;
+      // The client went away or stalled: nobody is left to answer.
+      res.destroy();
+      return;
     }
-    let payload: unknown;
-    if (body.byteLength > 0) {
-      try {
-        payload = decode(body);
-      } catch (err) {
-        return sendError(res, 400, { code: 'INVALID_PAYLOAD', message: `body is not a wire-encoded message: ${(err as Error).message}` });
+    try {
+      let payload: unknown;
+      if (body.bytes.byteLength > 0) {
+        try {
+          payload = decode(body.bytes);
+        } catch (err) {
+          return sendError(res, 400, { code: 'INVALID_PAYLOAD', message: `body is not a wire-encoded message: ${(err as Error).message}` });
+        }
       }
+      sendEnvelope(res, 200, await dispatch(channel, payload));
+    } finally {
+      body.release();
     }
-    sendEnvelope(res, 200, await services.dispatch(channel, payload));
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -192,6 +313,8 @@ export async function createHost(options: HostOptions): Promise<Host> {
     port,
     token,
     server,
+    allowlist,
+    uploads: () => gate.held(),
     async close() {
       unsubscribe();
       clearInterval(heartbeat);
