@@ -1,7 +1,7 @@
 /** A small, strict option parser: unknown options are errors, not silently ignored. */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { StudioError } from '../../preload/contract.ts';
+import { requests, StudioError, type Channel, type ValidRequest } from '../../preload/contract.ts';
 import { MODEL_FILE, modelDir } from '../detector/io.ts';
 
 export interface ParsedArgs {
@@ -46,4 +46,49 @@ export function modelFolder(arg: string, modelsDir: string): string {
   const dir = resolve(arg);
   if (!existsSync(join(dir, MODEL_FILE))) throw new StudioError('NOT_FOUND', `no model at ${dir} (no ${MODEL_FILE} there)`, arg);
   return dir;
+}
+
+/** An option's number, or undefined when it is absent (NaN when it is not a number: the schema says so). */
+export function optionalNumber(options: ParsedArgs['options'], name: string): number | undefined {
+  const raw = options[name];
+  return raw === undefined ? undefined : raw === true ? NaN : Number(raw);
+}
+
+type Issue = { code: string; path: PropertyKey[]; message: string; values?: unknown[]; minimum?: unknown; maximum?: unknown; inclusive?: boolean; divisor?: unknown; expected?: string };
+
+/** zod reports a field left out as the wrong type, "received undefined". */
+const missing = (issue: Issue) => issue.code === 'invalid_type' && /received undefined$/.test(issue.message);
+
+/** A schema issue in the CLI's words: the option that set the field, and what it must be. */
+function optionMessage(flag: string, issue: Issue): string {
+  switch (issue.code) {
+    case 'invalid_value':
+      return `${flag} must be one of ${(issue.values ?? []).join(', ')}`;
+    case 'too_small':
+      return `${flag} must be ${issue.inclusive === false ? 'more than' : 'at least'} ${String(issue.minimum)}`;
+    case 'too_big':
+      return `${flag} must be ${issue.inclusive === false ? 'less than' : 'at most'} ${String(issue.maximum)}`;
+    case 'not_multiple_of':
+      return `${flag} must be a multiple of ${String(issue.divisor)}`;
+    case 'invalid_type':
+      if (missing(issue)) return `${flag} is required`;
+      return `${flag} must be ${issue.expected === 'int' ? 'a whole number' : `a ${issue.expected}`}`;
+    default:
+      return `${flag}: ${issue.message}`;
+  }
+}
+
+/**
+ * Build a contract request from command-line options and validate it with the contract's own schema, so a
+ * command accepts exactly what the panels may send, with the same defaults and bounds, and no second set
+ * of checks. `flags` names the option that sets each request field, for the message.
+ */
+export function contractRequest<C extends Channel>(channel: C, request: Record<string, unknown>, flags: Partial<Record<string, string>>, usage?: string): ValidRequest<C> {
+  const defined = Object.fromEntries(Object.entries(request).filter(([, v]) => v !== undefined));
+  const parsed = requests[channel].safeParse(defined);
+  if (parsed.success) return parsed.data as ValidRequest<C>;
+  const issue = parsed.error.issues[0] as unknown as Issue;
+  const field = String(issue.path[0] ?? '');
+  const flag = flags[field] ? `--${flags[field]}` : field;
+  throw new StudioError('INVALID_PAYLOAD', `${optionMessage(flag, issue)}${usage && missing(issue) ? `\nUsage: ${usage}` : ''}`, flag);
 }

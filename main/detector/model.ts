@@ -18,7 +18,7 @@
  * in the graph; pooling is mean/max reduction, upsampling is PixelShuffle (reshape/transpose).
  */
 import * as tf from '@tensorflow/tfjs';
-import { hasSpatialGates, VARIANTS, type Variant } from '../../preload/contract.ts';
+import { hasSpatialGates, INPUT_SIZE, VARIANTS, type Variant } from '../../preload/contract.ts';
 import { ApplySpatialGate, ChannelGate, NonLocalAggregate, NonLocalAttention, PixelShuffle, SpatialAttentionMap, SqueezeExcite } from './layers/index.ts';
 
 export { VARIANTS, type Variant };
@@ -99,8 +99,8 @@ function attention(x: tf.SymbolicTensor, variant: Variant, stage: number): tf.Sy
 
 function checkConfig(config: ModelConfig): Required<ModelConfig> {
   if (!VARIANTS.includes(config.variant)) throw new Error(`unknown variant '${config.variant}' (expected ${VARIANTS.join(', ')})`);
-  if (!Number.isInteger(config.inputSize) || config.inputSize < 32 || config.inputSize % 16 !== 0) {
-    throw new Error(`inputSize must be a multiple of 16 and at least 32 (got ${config.inputSize})`);
+  if (!Number.isInteger(config.inputSize) || config.inputSize < INPUT_SIZE.min || config.inputSize % INPUT_SIZE.multipleOf !== 0) {
+    throw new Error(`inputSize must be a multiple of ${INPUT_SIZE.multipleOf} and at least ${INPUT_SIZE.min} (got ${config.inputSize})`);
   }
   const widths = config.widths ?? DEFAULT_WIDTHS;
   if (widths.length !== 4 || widths.some((w) => !Number.isInteger(w) || w < 4)) throw new Error('widths must be four channel counts ≥ 4');

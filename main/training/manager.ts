@@ -4,7 +4,6 @@
  * (throttled, but every state change and epoch end goes out at once).
  */
 import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../core/worker.ts';
@@ -12,7 +11,7 @@ import { StudioError, type TrainingProgress, type ValidRequest } from '../../pre
 import { modelDir } from '../detector/io.ts';
 import { childPath } from '../fs/names.ts';
 import type { ServiceContext } from '../core/context.ts';
-import type { TrainOptions } from './trainer.ts';
+import { trainOptionsFrom } from './options.ts';
 import type { WorkerCommand, WorkerMessage } from './worker.ts';
 import { resolveProjectPath } from '../settings.ts';
 
@@ -51,25 +50,7 @@ export class TrainingManager {
     if (existsSync(join(out, 'model.json')) && !hasCheckpoint) throw new StudioError('INVALID_PAYLOAD', `a model named '${req.name}' already exists; pick another name`, 'name');
     const base = req.baseModel ? modelDir(this.ctx.settings.modelsDir, req.baseModel) : undefined;
     const runId = `${req.name}-${Date.now().toString(36)}`;
-    const options: TrainOptions = {
-      name: req.name,
-      data: resolveProjectPath(req.data),
-      format: req.format,
-      variant: req.variant,
-      epochs: req.epochs,
-      batchSize: req.batchSize,
-      inputSize: req.inputSize,
-      learningRate: req.learningRate,
-      seed: req.seed,
-      limit: req.limit,
-      attentionWeight: req.attentionWeight,
-      augmentation: req.augmentation,
-      base,
-      out,
-      // One wasm thread per core, but at least 4 images per thread so BatchNorm statistics stay meaningful.
-      workers: Math.max(1, Math.min(availableParallelism(), Math.floor(req.batchSize / 4))),
-      studioVersion: this.ctx.version,
-    };
+    const options = trainOptionsFrom(req, { data: resolveProjectPath(req.data), out, base, studioVersion: this.ctx.version });
     const run: Run = {
       progress: { runId, name: req.name, state: 'queued', epoch: 0, epochs: req.epochs, step: 0, steps: 0, loss: NaN, imagesPerSec: 0, etaSec: NaN, history: [] },
       worker: startWorker(WORKER_URL),

@@ -9,7 +9,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { type AugmentationPreset, describeAugmentation, hasSpatialGates, StudioError, type TrainingProgress, type Variant } from '../../preload/contract.ts';
+import { type AugmentationPreset, describeAugmentation, hasSpatialGates, StudioError, type TrainingProgress} from '../../preload/contract.ts';
 import { atInputSize, buildModel, DECODER_GATE, withDecoderGate } from '../detector/model.ts';
 import { loadModel, readCard, saveModel, type ModelCard } from '../detector/io.ts';
 import { FLIP_SETS, type FlipSet } from '../detector/flips.ts';
@@ -18,43 +18,16 @@ import { TfjsDetector } from '../detector/tfjs-detector.ts';
 import { connectedComponents } from '../evaluation/components.ts';
 import { predictionsFromMap, upsample } from '../evaluation/maps.ts';
 import { bestThreshold, froc, overlap, sensitivityAt, THRESHOLDS } from '../evaluation/metrics.ts';
-import { openDataset, rng, SampleCache, shuffle, splitDataset, validRegion, type DatasetFormat, type Split } from '../datasets/index.ts';
+import { openDataset, rng, SampleCache, shuffle, splitDataset, validRegion, type Split } from '../datasets/index.ts';
 import { augment, downsampleMask } from './data.ts';
 import { DEFAULT_ATTENTION_WEIGHT, detectorObjective, supervisedGate } from './objective.ts';
 import { useBackend } from '../detector/kernels/backend.ts';
 import { trainingKernels } from '../detector/kernels/index.ts';
 import { GradientPool } from './parallel.ts';
+import type { TrainOptions } from './options.ts';
 import { portablePath, resolveProjectPath } from '../settings.ts';
 
-export interface TrainOptions {
-  name: string;
-  data: string;
-  format: DatasetFormat;
-  variant: Variant;
-  epochs: number;
-  batchSize: number;
-  inputSize: number;
-  learningRate: number;
-  seed: number;
-  limit?: number;
-  /** Folder of a model to fine-tune from (its weights; its variant must match, and a base trained at another input size is rebuilt at this one). */
-  base?: string;
-  /** Where the finished model goes (`models/<name>`). */
-  out: string;
-  backend?: 'wasm' | 'cpu';
-  /** Threads computing each step's gradients (data parallel, see parallel.ts); default 1. */
-  workers?: number;
-  /**
-   * Weight of the supervision of the CBAM spatial gate nearest the output by the lesion mask (objective.ts); 0 leaves the
-   * gate unsupervised. Ignored by variants without a spatial gate. Default DEFAULT_ATTENTION_WEIGHT.
-   */
-  attentionWeight?: number;
-  /** How hard each training image is perturbed (data.ts); default 'standard'. */
-  augmentation?: AugmentationPreset;
-  /** Run validation every epoch (default true). */
-  validate?: boolean;
-  studioVersion?: string;
-}
+export type { TrainOptions };
 
 export type TrainerEvent = Omit<TrainingProgress, 'runId'>;
 
@@ -245,6 +218,155 @@ export function baseTraining(dir: string, seen = new Set<string>()): Record<stri
   };
 }
 
+/** Where a run starts: its checkpoint's state when resuming, else a fresh model or a fine-tune of the base. */
+interface RunStart {
+  model: tf.LayersModel;
+  startEpoch: number;
+  history: TrainingProgress['history'];
+  seconds: number;
+  split: Split;
+  resumedFrom?: number;
+  /** The base models' training record, which the checkpoint keeps so a resumed run's card still has it. */
+  lineage?: Record<string, unknown>;
+}
+
+/**
+ * Resume when a checkpoint with the same settings exists; a checkpoint of other settings is an error, not
+ * something to silently overwrite. Otherwise split the data and build the model (or take the base's).
+ */
+async function startOrResume(options: TrainOptions, out: string, ids: string[], optimizer: tf.Optimizer, log: (line: string) => void): Promise<RunStart> {
+  const ckpt = findCheckpoint(out);
+  if (ckpt) {
+    const state = JSON.parse(readFileSync(join(ckpt, STATE_FILE), 'utf8')) as CheckpointState;
+    const differ = differingSettings(state.options, comparable(options));
+    if (differ.length) {
+      throw new StudioError('BUSY', `${out} holds a checkpoint of a run with different settings (${differ.join(', ')}); pick another --out or delete ${ckpt}`, out);
+    }
+    const model = await loadModel(ckpt);
+    await restoreOptimizer(ckpt, optimizer);
+    log(`resuming ${options.name} from its epoch-${state.epoch} checkpoint`);
+    return { model, startEpoch: state.epoch, history: state.history, seconds: state.seconds, split: state.split, resumedFrom: state.epoch, lineage: state.baseTraining };
+  }
+  const split = splitDataset(ids, options.seed);
+  if (!options.base) return { model: buildModel({ variant: options.variant, inputSize: options.inputSize }), startEpoch: 0, history: [], seconds: 0, split };
+  return { ...(await fineTuneBase(options.base, options, log)), startEpoch: 0, history: [], seconds: 0, split };
+}
+
+/**
+ * The base model as this run's starting point: checked to be the same variant, given the decoder gate if
+ * it predates it (as the identity, so it starts as the base's own function), rebuilt at this run's input size.
+ */
+async function fineTuneBase(baseDir: string, options: TrainOptions, log: (line: string) => void): Promise<{ model: tf.LayersModel; lineage: Record<string, unknown> }> {
+  const S = options.inputSize;
+  const card = readCard(baseDir);
+  if (card.variant !== options.variant) {
+    throw new StudioError('INVALID_PAYLOAD', `base model is ${card.variant}; this run is ${options.variant}`, 'baseModel');
+  }
+  const loaded = await loadModel(baseDir);
+  let base: tf.LayersModel;
+  try {
+    base = withDecoderGate(loaded);
+  } catch (e) {
+    loaded.dispose();
+    throw e;
+  }
+  const gainedGate = base !== loaded;
+  if (gainedGate) loaded.dispose();
+  if (gainedGate) log(`the base predates the decoder gate: fine-tuning adds one (it starts at 0.5 on every cell, with the conv it feeds doubled, so the model starts as exactly the base's function; every other layer keeps the base's weights)`);
+  let model: tf.LayersModel;
+  if (card.inputSize === S) model = base;
+  else {
+    try {
+      model = atInputSize(base, S);
+    } finally {
+      base.dispose();
+    }
+    log(`fine-tuning at ${S}px from a base trained at ${card.inputSize}px (the network is fully convolutional)`);
+  }
+  let lineage = baseTraining(baseDir);
+  // Worded from the base's side, so it stays true when this card's lineage nests under a later run's.
+  if (gainedGate) lineage = { ...lineage, architecture: `no decoder gate; the run fine-tuned from this model added ${DECODER_GATE}, starting as the base's own function (the gate 0.5 on every cell, the conv it feeds doubled)` };
+  return { model, lineage };
+}
+
+type FlipChoice = Awaited<ReturnType<typeof chooseFlips>>;
+
+/**
+ * The test-time flips the finished model runs with, and the thresholds calibrated with them, chosen on the
+ * validation split (none when validation is off).
+ */
+async function calibrate(model: tf.LayersModel, cache: SampleCache, valIds: string[], last: Validation | undefined, enabled: boolean, log: (line: string) => void, announce: () => void): Promise<FlipChoice | undefined> {
+  if (!enabled) return undefined;
+  // A run killed after its last checkpoint resumes with no epoch left to run: validate it here, so its
+  // card still gets its flips and calibrated thresholds.
+  const validation = last ?? (await validate(model, cache, valIds));
+  log('choosing test-time flips on the validation split (none, h, hv)');
+  announce();
+  const choice = await chooseFlips(model, cache, valIds, validation);
+  const d = choice.diceByFlips;
+  log(`test-time flips ${choice.flips}: validation Dice none ${d.none.toFixed(3)}, h ${d.h.toFixed(3)}, hv ${d.hv.toFixed(3)}`);
+  return choice;
+}
+
+/** What a finished run's card records: its data and split, how it was trained, its calibration and history. */
+function cardOf(
+  options: TrainOptions,
+  run: {
+    backend: string;
+    images: number;
+    split: Split;
+    flipChoice?: FlipChoice;
+    supervised?: string;
+    attentionWeight: number;
+    augmentation: AugmentationPreset;
+    lineage?: Record<string, unknown>;
+    threads?: number;
+    history: TrainingProgress['history'];
+    seconds: number;
+    resumedFrom?: number;
+  },
+): ModelCard {
+  const { backend, split, flipChoice, supervised, attentionWeight, augmentation, lineage, history, seconds, resumedFrom } = run;
+  return {
+    name: options.name,
+    variant: options.variant,
+    inputSize: options.inputSize,
+    studioVersion: options.studioVersion,
+    createdAt: new Date().toISOString(),
+    backend,
+    kernels: trainingKernels(backend),
+    ...(flipChoice
+      ? {
+          threshold: flipChoice.validation.threshold,
+          candidateThreshold: flipChoice.validation.candidateThreshold,
+          flips: flipChoice.flips,
+          calibration: { split: 'val', flips: flipChoice.flips, diceByFlips: flipChoice.diceByFlips },
+        }
+      : {}),
+    data: { path: portablePath(options.data), format: options.format, images: run.images, ...(options.limit ? { limit: options.limit } : {}) },
+    split: { file: 'split.json', seed: split.seed, ratios: split.ratios, train: split.train.length, val: split.val.length, test: split.test.length },
+    hyperparameters: {
+      epochs: options.epochs,
+      batchSize: options.batchSize,
+      learningRate: options.learningRate,
+      schedule: 'linear warm-up then cosine to 5%',
+      optimizer: 'adam',
+      loss: `focal (alpha 0.75, gamma 2) x10 + soft Dice on the S/4 lesion map${supervised ? ` + ${attentionWeight} x (BCE + pointing cross-entropy) of the ${supervised} gate against the mask at its resolution` : ''}`,
+      ...(supervised ? { attentionSupervision: { layer: supervised, weight: attentionWeight } } : {}),
+      augmentation: describeAugmentation(augmentation),
+      augmentationPreset: augmentation,
+      seed: options.seed,
+      ...(options.base ? { base: portablePath(options.base), ...(lineage ? { baseTraining: lineage } : {}) } : {}),
+      ...(run.threads ? { dataParallelThreads: run.threads } : {}),
+    },
+    training: { epochs: options.epochs, seconds: Math.round(seconds), history, ...(resumedFrom !== undefined ? { resumedFrom } : {}) },
+    preprocessing: "RGB in [0,1], the detector's letterbox: long side fit to inputSize, image top-left, zero padding",
+    notes:
+      'valDice: mean per-image Dice at the validation-calibrated map threshold (card.threshold); valSensitivity1FP: at the validation-calibrated candidate threshold (card.candidateThreshold). ' +
+      'flips: the mirror images each prediction averages (none, h: left–right, hv: all four), chosen by validation Dice after the last epoch (calibration.diceByFlips), the thresholds calibrated with them; the training history is without flips.',
+  };
+}
+
 export async function train(options: TrainOptions, hooks: TrainerHooks): Promise<TrainResult> {
   const log = hooks.log ?? (() => {});
   const backend = await useBackend(options.backend);
@@ -258,67 +380,9 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
   let ids = dataset.samples.map((s) => s.id);
   if (options.limit) ids = shuffle([...ids].sort(), rng(options.seed ^ 0x5eed)).slice(0, options.limit);
 
-  // Resume when a checkpoint with the same settings exists; a checkpoint of other settings is an error,
-  // not something to silently overwrite.
-  let model: tf.LayersModel;
-  let startEpoch = 0;
-  let history: TrainingProgress['history'] = [];
-  let seconds = 0;
-  let split: Split;
-  let resumedFrom: number | undefined;
-  let lineage: Record<string, unknown> | undefined;
-  const ckpt = findCheckpoint(out);
   const optimizer = tf.train.adam(options.learningRate);
-  if (ckpt) {
-    const state = JSON.parse(readFileSync(join(ckpt, STATE_FILE), 'utf8')) as CheckpointState;
-    const differ = differingSettings(state.options, comparable(options));
-    if (differ.length) {
-      throw new StudioError('BUSY', `${out} holds a checkpoint of a run with different settings (${differ.join(', ')}); pick another --out or delete ${ckpt}`, out);
-    }
-    model = await loadModel(ckpt);
-    await restoreOptimizer(ckpt, optimizer);
-    startEpoch = state.epoch;
-    history = state.history;
-    seconds = state.seconds;
-    split = state.split;
-    lineage = state.baseTraining;
-    resumedFrom = startEpoch;
-    log(`resuming ${options.name} from its epoch-${startEpoch} checkpoint`);
-  } else {
-    split = splitDataset(ids, options.seed);
-    if (options.base) {
-      const card = readCard(options.base);
-      if (card.variant !== options.variant) {
-        throw new StudioError('INVALID_PAYLOAD', `base model is ${card.variant}; this run is ${options.variant}`, 'baseModel');
-      }
-      const loaded = await loadModel(options.base);
-      let base: tf.LayersModel;
-      try {
-        base = withDecoderGate(loaded);
-      } catch (e) {
-        loaded.dispose();
-        throw e;
-      }
-      const gainedGate = base !== loaded;
-      if (gainedGate) loaded.dispose();
-      if (gainedGate) log(`the base predates the decoder gate: fine-tuning adds one (it starts at 0.5 on every cell, with the conv it feeds doubled, so the model starts as exactly the base's function; every other layer keeps the base's weights)`);
-      if (card.inputSize === S) model = base;
-      else {
-        try {
-          model = atInputSize(base, S);
-        } finally {
-          base.dispose();
-        }
-        log(`fine-tuning at ${S}px from a base trained at ${card.inputSize}px (the network is fully convolutional)`);
-      }
-      lineage = baseTraining(options.base);
-      // In the lineage, which the checkpoint keeps, so a resumed run's card still says so.
-      // Worded from the base's side, so it stays true when this card's lineage nests under a later run's.
-      if (gainedGate) lineage = { ...lineage, architecture: `no decoder gate; the run fine-tuned from this model added ${DECODER_GATE}, starting as the base's own function (the gate 0.5 on every cell, the conv it feeds doubled)` };
-    } else {
-      model = buildModel({ variant: options.variant, inputSize: S });
-    }
-  }
+  const { model, startEpoch, split, resumedFrom, lineage, ...start } = await startOrResume(options, out, ids, optimizer, log);
+  let { history, seconds } = start;
   settleBatchNormQuickly(model);
   if (split.train.length === 0) throw new StudioError('INVALID_PAYLOAD', 'the training split is empty: the dataset is too small', options.data);
 
@@ -425,56 +489,11 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
   }
 
   await pool?.close();
-  // A run killed after its last checkpoint resumes with no epoch left to run: validate it here, so its
-  // card still gets its flips and calibrated thresholds.
-  if (!lastValidation && options.validate !== false) lastValidation = await validate(model, cache, split.val);
-  let flipChoice: Awaited<ReturnType<typeof chooseFlips>> | undefined;
-  if (lastValidation) {
-    log('choosing test-time flips on the validation split (none, h, hv)');
+  const flipChoice = await calibrate(model, cache, split.val, lastValidation, options.validate !== false, log, () => {
     const last = history[history.length - 1];
     emit({ state: 'running', epoch: options.epochs, step: stepsPerEpoch, loss: last?.loss ?? NaN, valDice: last?.valDice, valSensitivity1FP: last?.valSensitivity1FP, imagesPerSec: rate, etaSec: NaN, message: 'choosing test-time flips on the validation split' });
-    flipChoice = await chooseFlips(model, cache, split.val, lastValidation);
-    const d = flipChoice.diceByFlips;
-    log(`test-time flips ${flipChoice.flips}: validation Dice none ${d.none.toFixed(3)}, h ${d.h.toFixed(3)}, hv ${d.hv.toFixed(3)}`);
-  }
-  const card: ModelCard = {
-    name: options.name,
-    variant: options.variant,
-    inputSize: S,
-    studioVersion: options.studioVersion,
-    createdAt: new Date().toISOString(),
-    backend,
-    kernels: trainingKernels(backend),
-    ...(flipChoice
-      ? {
-          threshold: flipChoice.validation.threshold,
-          candidateThreshold: flipChoice.validation.candidateThreshold,
-          flips: flipChoice.flips,
-          calibration: { split: 'val', flips: flipChoice.flips, diceByFlips: flipChoice.diceByFlips },
-        }
-      : {}),
-    data: { path: portablePath(options.data), format: options.format, images: ids.length, ...(options.limit ? { limit: options.limit } : {}) },
-    split: { file: 'split.json', seed: split.seed, ratios: split.ratios, train: split.train.length, val: split.val.length, test: split.test.length },
-    hyperparameters: {
-      epochs: options.epochs,
-      batchSize: options.batchSize,
-      learningRate: options.learningRate,
-      schedule: 'linear warm-up then cosine to 5%',
-      optimizer: 'adam',
-      loss: `focal (alpha 0.75, gamma 2) x10 + soft Dice on the S/4 lesion map${supervised ? ` + ${attentionWeight} x (BCE + pointing cross-entropy) of the ${supervised} gate against the mask at its resolution` : ''}`,
-      ...(supervised ? { attentionSupervision: { layer: supervised, weight: attentionWeight } } : {}),
-      augmentation: describeAugmentation(augmentation),
-      augmentationPreset: augmentation,
-      seed: options.seed,
-      ...(options.base ? { base: portablePath(options.base), ...(lineage ? { baseTraining: lineage } : {}) } : {}),
-      ...(pool ? { dataParallelThreads: pool.threads } : {}),
-    },
-    training: { epochs: options.epochs, seconds: Math.round(seconds), history, ...(resumedFrom !== undefined ? { resumedFrom } : {}) },
-    preprocessing: "RGB in [0,1], the detector's letterbox: long side fit to inputSize, image top-left, zero padding",
-    notes:
-      'valDice: mean per-image Dice at the validation-calibrated map threshold (card.threshold); valSensitivity1FP: at the validation-calibrated candidate threshold (card.candidateThreshold). ' +
-      'flips: the mirror images each prediction averages (none, h: left–right, hv: all four), chosen by validation Dice after the last epoch (calibration.diceByFlips), the thresholds calibrated with them; the training history is without flips.',
-  };
+  });
+  const card = cardOf(options, { backend, images: ids.length, split, flipChoice, supervised, attentionWeight, augmentation, lineage, threads: pool?.threads, history, seconds, resumedFrom });
   await saveModel(model, out, card);
   writeFileSync(join(out, 'split.json'), `${JSON.stringify(split, null, 1)}\n`);
   rmSync(join(out, CHECKPOINT), { recursive: true, force: true });

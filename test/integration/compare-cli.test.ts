@@ -77,7 +77,7 @@ test('studio compare refuses one model, an unknown one, a bad limit and splits t
     [['--models', 'a'], /two or more models/],
     [['--models', 'a,nope'], /no model 'nope'/],
     [['--models', 'a,./nowhere'], /no model at .*nowhere/],
-    [['--models', 'a,b', '--limit', '0'], /--limit must be a whole number/],
+    [['--models', 'a,b', '--limit', '0'], /--limit must be at least 1/],
     [['--models', 'a,apart', '--common'], /no image of .* lies in the test split of every picked model \(a 5, apart 2 images each\)/],
   ];
   for (const [args, why] of cases) {

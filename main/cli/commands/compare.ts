@@ -4,7 +4,7 @@ import { ensureDir } from '../../fs/dirs.ts';
 import type { Command } from '../index.ts';
 import { StudioError } from '../../../preload/contract.ts';
 import { bestValue, comparability } from '../../../preload/comparability.ts';
-import { modelFolder, numberOption, parseArgs } from '../args.ts';
+import { contractRequest, modelFolder, optionalNumber, parseArgs } from '../args.ts';
 import { ProgressBar } from '../progress.ts';
 
 const USAGE = [
@@ -69,15 +69,9 @@ export const command: Command = {
   usage: USAGE,
   async run(args) {
     const { options } = parseArgs(args, { models: 'value', data: 'value', format: 'value', split: 'value', common: 'flag', limit: 'value', out: 'value' });
-    for (const k of ['models', 'data', 'out']) if (typeof options[k] !== 'string') throw new StudioError('INVALID_PAYLOAD', `--${k} is required\nUsage: ${USAGE}`);
+    for (const k of ['models', 'out']) if (typeof options[k] !== 'string') throw new StudioError('INVALID_PAYLOAD', `--${k} is required\nUsage: ${USAGE}`);
     const names = (options.models as string).split(',').map((s) => s.trim()).filter(Boolean);
     if (names.length < 2) throw new StudioError('INVALID_PAYLOAD', '--models needs two or more models, comma-separated');
-    const split = (options.split ?? 'test') as 'train' | 'val' | 'test';
-    if (!['train', 'val', 'test'].includes(split)) throw new StudioError('INVALID_PAYLOAD', '--split must be train, val or test');
-    const format = (options.format ?? 'masks') as 'masks' | 'coco' | 'review';
-    if (!['masks', 'coco', 'review'].includes(format)) throw new StudioError('INVALID_PAYLOAD', '--format must be masks, coco or review');
-    const limit = options.limit ? numberOption(options, 'limit', 0) : undefined;
-    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1)) throw new StudioError('INVALID_PAYLOAD', '--limit must be a whole number of images, 1 or more');
     const { loadSettings } = await import('../../settings.ts');
     const modelsDir = loadSettings().modelsDir;
     // Every model is found before any is scored: a typo in the last name must not cost the first's run.
@@ -85,7 +79,14 @@ export const command: Command = {
       const dir = modelFolder(arg, modelsDir);
       return { name: dir.split(/[\\/]/).pop() as string, modelDir: dir };
     });
-    const data = options.data as string;
+    // The Compare panel's request, validated by the contract's schema: the same bounds and defaults.
+    const request = contractRequest(
+      'evaluation.compare',
+      { models: models.map((m) => m.name), data: options.data, format: options.format, split: options.split, scope: options.common ? 'common' : 'own', limit: optionalNumber(options, 'limit') },
+      { models: 'models', data: 'data', format: 'format', split: 'split', limit: 'limit' },
+      USAGE,
+    );
+    const { data, format, split, limit } = request;
     const out = resolve(options.out as string);
     const { commonSplit, evaluateModel } = await import('../../evaluation/evaluate.ts');
     const among = options.common ? await commonSplit(models, data, format, split) : undefined;

@@ -1,11 +1,14 @@
 import { basename } from 'node:path';
 import type { Command } from '../index.ts';
-import { AUGMENTATION_PRESETS, describeAugmentation, requests, StudioError, VARIANTS, type AugmentationPreset, type Variant } from '../../../preload/contract.ts';
-import { numberOption, parseArgs } from '../args.ts';
+import { describeAugmentation, StudioError, TRAINING_DEFAULTS as D } from '../../../preload/contract.ts';
+import { contractRequest, optionalNumber, parseArgs } from '../args.ts';
 import { ProgressBar } from '../progress.ts';
 
 const USAGE =
-  `studio train --data DIR --variant baseline|se|cbam|nonlocal --epochs N --out models/NAME [--format masks|coco|review] [--input-size 256] [--batch 8] [--lr 0.001] [--seed 42] [--limit N] [--base MODEL_DIR] [--backend wasm|cpu] [--workers N (data-parallel threads)] [--attention-weight W (supervise the spatial gate nearest the output by the mask; 0 = unsupervised; default 0.5)] [--augment standard|strong (standard: ${describeAugmentation('standard')}; strong: ${describeAugmentation('strong')})] [--no-validate]`;
+  `studio train --data DIR --variant baseline|se|cbam|nonlocal --out models/NAME [--epochs ${D.epochs}] [--format ${D.format}|coco|review] [--input-size ${D.inputSize}] [--batch ${D.batchSize}] [--lr ${D.learningRate}] [--seed ${D.seed}] [--limit N] [--base MODEL_DIR] [--backend wasm|cpu] [--workers N (data-parallel threads; default one per 4 images of a batch, up to the cores)] [--attention-weight W (supervise the spatial gate nearest the output by the mask; 0 = unsupervised; default ${D.attentionWeight})] [--augment standard|strong (standard: ${describeAugmentation('standard')}; strong: ${describeAugmentation('strong')})] [--no-validate]`;
+
+/** The option that sets each field of the `training.start` request. */
+const FLAGS = { name: 'name', data: 'data', format: 'format', variant: 'variant', epochs: 'epochs', batchSize: 'batch', inputSize: 'input-size', learningRate: 'lr', seed: 'seed', limit: 'limit', attentionWeight: 'attention-weight', augmentation: 'augment' };
 
 export const command: Command = {
   summary: 'train a detector variant on a dataset (resumes from its checkpoint after an interruption)',
@@ -30,54 +33,50 @@ export const command: Command = {
       augment: 'value',
       'no-validate': 'flag',
     });
-    const need = (k: string) => {
-      const v = options[k];
-      if (typeof v !== 'string') throw new StudioError('INVALID_PAYLOAD', `--${k} is required\nUsage: ${USAGE}`);
-      return v;
-    };
-    const variant = need('variant') as Variant;
-    if (!VARIANTS.includes(variant)) throw new StudioError('INVALID_PAYLOAD', `--variant must be one of ${VARIANTS.join(', ')}`);
-    const format = (options.format ?? 'masks') as 'masks' | 'coco' | 'review';
-    if (!['masks', 'coco', 'review'].includes(format)) throw new StudioError('INVALID_PAYLOAD', '--format must be masks, coco or review');
+    const out = options.out;
+    if (typeof out !== 'string') throw new StudioError('INVALID_PAYLOAD', `--out is required\nUsage: ${USAGE}`, '--out');
     const backend = options.backend as 'wasm' | 'cpu' | undefined;
-    if (backend && backend !== 'wasm' && backend !== 'cpu') throw new StudioError('INVALID_PAYLOAD', '--backend must be wasm or cpu');
-    const out = need('out');
-    const epochs = numberOption(options, 'epochs', NaN);
-    if (!Number.isInteger(epochs) || epochs < 1) throw new StudioError('INVALID_PAYLOAD', '--epochs must be a positive integer');
-    const attentionWeight = options['attention-weight'] === undefined ? undefined : numberOption(options, 'attention-weight', NaN);
-    // The same bounds as the IPC contract's, so the CLI and the Training panel accept the same runs.
-    if (attentionWeight !== undefined && !requests['training.start'].shape.attentionWeight.safeParse(attentionWeight).success) {
-      throw new StudioError('INVALID_PAYLOAD', '--attention-weight must be a number from 0 to 10');
-    }
-    const augmentation = (options.augment ?? 'standard') as AugmentationPreset;
-    if (!AUGMENTATION_PRESETS.includes(augmentation)) throw new StudioError('INVALID_PAYLOAD', `--augment must be one of ${AUGMENTATION_PRESETS.join(', ')}`);
+    if (backend && backend !== 'wasm' && backend !== 'cpu') throw new StudioError('INVALID_PAYLOAD', '--backend must be wasm or cpu', '--backend');
+    const num = (k: string) => optionalNumber(options, k);
+    // The Training panel's request, validated by the contract's schema with its defaults: one set of rules.
+    const request = contractRequest(
+      'training.start',
+      {
+        name: typeof options.name === 'string' ? options.name : basename(out),
+        data: options.data,
+        format: options.format,
+        variant: options.variant,
+        epochs: num('epochs'),
+        batchSize: num('batch'),
+        inputSize: num('input-size'),
+        learningRate: num('lr'),
+        seed: num('seed'),
+        limit: num('limit'),
+        attentionWeight: num('attention-weight'),
+        augmentation: options.augment,
+      },
+      FLAGS,
+      USAGE,
+    );
+    const workers = num('workers');
+    if (workers !== undefined && !(Number.isInteger(workers) && workers >= 1)) throw new StudioError('INVALID_PAYLOAD', '--workers must be a whole number, 1 or more', '--workers');
     const { train } = await import('../../training/trainer.ts');
+    const { trainOptionsFrom } = await import('../../training/options.ts');
     const { studioVersion } = await import('../../services/index.ts');
     let bar: ProgressBar | undefined;
     let barEpoch = -1;
     // The epoch whose summary `log` printed: its closing progress event repeats it, and must not open a new bar.
     let loggedEpoch = -1;
     const result = await train(
-      {
-        name: typeof options.name === 'string' ? options.name : basename(out),
-        data: need('data'),
-        format,
-        variant,
-        epochs,
-        batchSize: numberOption(options, 'batch', 8),
-        inputSize: numberOption(options, 'input-size', 256),
-        learningRate: numberOption(options, 'lr', 1e-3),
-        seed: numberOption(options, 'seed', 42),
-        limit: options.limit ? numberOption(options, 'limit', 0) : undefined,
-        base: typeof options.base === 'string' ? options.base : undefined,
+      trainOptionsFrom(request, {
+        data: request.data,
         out,
+        base: typeof options.base === 'string' ? options.base : undefined,
         backend,
-        workers: numberOption(options, 'workers', 1),
-        attentionWeight,
-        augmentation,
+        workers,
         validate: !options['no-validate'],
         studioVersion: studioVersion(),
-      },
+      }),
       {
         progress(p) {
           if (p.state !== 'running' || p.step === 0 || p.message) {

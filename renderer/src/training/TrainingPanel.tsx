@@ -4,7 +4,7 @@
  * shows up in the model list (and in the viewer's and the compare view's model pickers).
  */
 import { useCallback, useEffect, useMemo, useState } from 'react';
-import { AUGMENTATION_PRESETS, type AugmentationPreset, DEFAULT_ATTENTION_WEIGHT, describeAugmentation, hasSpatialGates, type ModelInfo, type StudioApi, type TrainingProgress, VARIANTS, type Variant } from '../../../preload/contract.ts';
+import { AUGMENTATION_PRESETS, type AugmentationPreset, describeAugmentation, TRAINING_DEFAULTS, hasSpatialGates, type ModelInfo, type StudioApi, type TrainingProgress, VARIANTS, type Variant } from '../../../preload/contract.ts';
 import { clock as eta, fixed } from '../format.ts';
 import { LineChart, PALETTE } from './LineChart.tsx';
 import './training.css';
@@ -26,7 +26,9 @@ interface Form {
   augmentation: AugmentationPreset;
 }
 
-const INITIAL: Form = { name: '', data: '', format: 'masks', variant: 'cbam', epochs: 10, batchSize: 8, inputSize: 192, learningRate: 0.002, seed: 42, limit: '', baseModel: '', attentionWeight: String(DEFAULT_ATTENTION_WEIGHT), augmentation: 'standard' };
+// The contract's defaults, as `studio train` and the services apply them.
+const D = TRAINING_DEFAULTS;
+const INITIAL: Form = { name: '', data: '', format: D.format, variant: 'cbam', epochs: D.epochs, batchSize: D.batchSize, inputSize: D.inputSize, learningRate: D.learningRate, seed: D.seed, limit: '', baseModel: '', attentionWeight: String(D.attentionWeight), augmentation: D.augmentation };
 
 
 export function TrainingPanel({ api }: { api: StudioApi }) {
@@ -202,7 +204,7 @@ export function TrainingPanel({ api }: { api: StudioApi }) {
           {hasSpatialGates(form.variant) && (
             <label title="Trains the spatial gate nearest the output (the decoder's) to cover the lesion mask, so its map shows where the lesion is; 0 leaves the gate unsupervised">
               Attention supervision
-              <input type="number" step="0.1" min={0} max={10} aria-label="attention supervision weight" value={form.attentionWeight} placeholder={String(DEFAULT_ATTENTION_WEIGHT)} onChange={(e) => set('attentionWeight', e.target.value)} />
+              <input type="number" step="0.1" min={0} max={10} aria-label="attention supervision weight" value={form.attentionWeight} placeholder={String(D.attentionWeight)} onChange={(e) => set('attentionWeight', e.target.value)} />
             </label>
           )}
         </div>
