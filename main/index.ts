@@ -18,8 +18,11 @@ async function loadServices() {
   const root = join(here, '..', '..');
   const { register } = await import('tsx/esm/api');
   register();
-  const url = pathToFileURL(join(root, 'main', 'services', 'index.ts')).href;
-  return (await import(/* @vite-ignore */ url)) as typeof import('./services/index.ts');
+  const load = (path: string) => import(/* @vite-ignore */ pathToFileURL(join(root, 'main', path)).href);
+  return {
+    ...((await load('services/index.ts')) as typeof import('./services/index.ts')),
+    ...((await load('host/paths.ts')) as typeof import('./host/paths.ts')),
+  };
 }
 
 function isStudioFrame(url: string | undefined): boolean {
@@ -68,7 +71,7 @@ app.whenReady().then(async () => {
   });
   session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
 
-  const { createServices } = await loadServices();
+  const { createServices, FolderAllowlist, guardDispatch } = await loadServices();
   const services = createServices({
     shell: 'electron',
     dialog: async ({ folders }) => {
@@ -82,11 +85,14 @@ app.whenReady().then(async () => {
       return { paths: result.canceled ? [] : result.filePaths };
     },
   });
+  // The bridge follows the browser host's rule: a path a call names must lie in the studio's folders or
+  // in one the user picked (host/paths.ts); a script injected into the page gets no further.
+  const dispatch = guardDispatch(services.dispatch, FolderAllowlist.fromSettings(services.context.settings));
   for (const channel of CHANNELS) {
     ipcMain.handle(`studio:${channel}`, (event, payload) => {
       // Only the studio's own page may call: not a frame it might embed, not a page navigated elsewhere.
       if (!isStudioFrame(event.senderFrame?.url)) return { ok: false, error: { code: 'UNAUTHORIZED', message: 'IPC from an unexpected frame' } };
-      return services.dispatch(channel, payload);
+      return dispatch(channel, payload);
     });
   }
   services.events.subscribe((event, payload) => {

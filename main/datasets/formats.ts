@@ -9,6 +9,7 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { type Box, StudioError } from '../../preload/contract.ts';
+import { isInside, realish } from '../fs/names.ts';
 import { reviewDataset } from './review.ts';
 
 export type DatasetFormat = 'masks' | 'coco' | 'review';
@@ -89,9 +90,11 @@ export function listCocoDataset(dir: string): Dataset {
   }
   const samples: Sample[] = [];
   for (const im of coco.images) {
+    if (typeof im.file_name !== 'string') continue;
     const direct = join(base, im.file_name);
     const image = existsSync(direct) ? direct : join(base, 'images', im.file_name);
-    if (!existsSync(image)) continue;
+    // A file_name may name a subfolder, never a file outside the dataset's folder (`../../etc/…`, or a link out).
+    if (!existsSync(image) || !isInside(realish(base), realish(image))) continue;
     samples.push({ id: im.file_name, image, boxes: boxes.get(im.id) ?? [] });
   }
   if (samples.length === 0) throw new StudioError('NOT_FOUND', `no image listed in ${jsonPath} exists`, jsonPath);

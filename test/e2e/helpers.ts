@@ -212,7 +212,8 @@ export function studioSuite(prefix: string, setup: (dir: string) => Promise<Part
     if (browserSkipReason()) return;
     state = { dir: mkdtempSync(join(tmpdir(), prefix)) };
     const settings = (await setup(state.dir)) ?? {};
-    state.host = await startHost({ settings });
+    // The suite's folder is the user's own, as a folder they added to STUDIO_ALLOWED_DIRS would be.
+    state.host = await startHost({ settings: { ...settings, allowedDirs: [state.dir, ...(settings.allowedDirs ?? [])] } });
     state.browser = await launchChromium();
   });
   after(async () => {

@@ -89,7 +89,10 @@ test('COCO boxes become filled lesion maps', async () => {
   const dir = join(root, 'coco');
   mkdirSync(join(dir, 'images'), { recursive: true });
   await png(join(dir, 'images', 'c.png'), 40, 40, 3, () => 100);
-  writeFileSync(join(dir, 'annotations.json'), JSON.stringify({ images: [{ id: 1, file_name: 'c.png' }, { id: 2, file_name: 'missing.png' }], annotations: [{ image_id: 1, bbox: [10, 20, 10, 5] }] }));
+  await png(join(root, 'outside.png'), 8, 8, 3, () => 1);
+  // An image outside the dataset's folder is never a sample, however the annotations name it.
+  const images = [{ id: 1, file_name: 'c.png' }, { id: 2, file_name: 'missing.png' }, { id: 3, file_name: '../outside.png' }, { id: 4, file_name: join(root, 'outside.png') }];
+  writeFileSync(join(dir, 'annotations.json'), JSON.stringify({ images, annotations: [{ image_id: 1, bbox: [10, 20, 10, 5] }] }));
   const ds = listCocoDataset(dir);
   assert.equal(ds.samples.length, 1);
   assert.deepEqual(ds.samples[0].boxes, [[10, 20, 20, 25]]);

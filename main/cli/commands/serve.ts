@@ -36,7 +36,8 @@ export const command: Command = {
       }
     }
 
-    const host = await createHost({ port, services });
+    // The folder opened at start may be opened again from the page: it is the user's own choice.
+    const host = await createHost({ port, services, allow: openDir ? [openDir] : [] });
     process.stdout.write(`${host.url}\n`);
 
     await new Promise<void>((done) => {
