@@ -441,6 +441,22 @@ static int sized(napi_env env, size_t have, long want, const char *what) {
   return 0;
 }
 
+/* The tensors a gradient kernel reads and writes: input, output gradient, filter. */
+typedef enum { TENSOR_X, TENSOR_Y, TENSOR_W } Tensor;
+
+static long tensor_size(const Geometry *g, Tensor t) {
+  return t == TENSOR_X ? X_SIZE(*g) : t == TENSOR_Y ? Y_SIZE(*g) : W_SIZE(*g);
+}
+
+/* A gradient kernel's three arrays and its geometry, each array checked to hold the tensor it stands for. */
+static int read_gradient_args(napi_env env, napi_callback_info info, float **a, Geometry *g, const Tensor kinds[3], const char *const errors[3]) {
+  size_t len[3];
+  if (!read_args(env, info, 3, a, len, g, NULL)) return 0;
+  for (int i = 0; i < 3; i++)
+    if (!sized(env, len[i], tensor_size(g, kinds[i]), errors[i])) return 0;
+  return 1;
+}
+
 
 /* The im2col buffer for `chunk` rows of K columns; throws and returns NULL when memory runs out. */
 static float *columns(napi_env env, long chunk, long K) {
@@ -494,15 +510,13 @@ static napi_value conv2d_forward(napi_env env, napi_callback_info info) {
 
 /* conv2dBackpropInput(dy, w, dx, geometry): dx = col2im(dy · Wᵀ). */
 static napi_value conv2d_backprop_input(napi_env env, napi_callback_info info) {
+  static const Tensor kinds[3] = {TENSOR_Y, TENSOR_W, TENSOR_X};
+  static const char *const errors[3] = {"dy too small", "filter too small", "dx too small"};
   float *a[3];
-  size_t len[3];
   Geometry g;
-  if (!read_args(env, info, 3, a, len, &g, NULL)) return NULL;
+  if (!read_gradient_args(env, info, a, &g, kinds, errors)) return NULL;
   const float *dy = a[0], *w = a[1];
   float *dx = a[2];
-  if (!sized(env, len[0], Y_SIZE(g), "dy too small") || !sized(env, len[1], W_SIZE(g), "filter too small") ||
-      !sized(env, len[2], X_SIZE(g), "dx too small"))
-    return NULL;
   const long K = (long)g.kh * g.kw * g.inC, M = (long)g.batch * g.outH * g.outW;
   if (is_direct(&g)) {
     memset(dx, 0, sizeof(float) * X_SIZE(g));
@@ -529,15 +543,13 @@ static napi_value conv2d_backprop_input(napi_env env, napi_callback_info info) {
 
 /* conv2dBackpropFilter(x, dy, dw, geometry): dW[K, outC] = Σ_rows im2col(x)ᵀ · dy. */
 static napi_value conv2d_backprop_filter(napi_env env, napi_callback_info info) {
+  static const Tensor kinds[3] = {TENSOR_X, TENSOR_Y, TENSOR_W};
+  static const char *const errors[3] = {"x too small", "dy too small", "dw too small"};
   float *a[3];
-  size_t len[3];
   Geometry g;
-  if (!read_args(env, info, 3, a, len, &g, NULL)) return NULL;
+  if (!read_gradient_args(env, info, a, &g, kinds, errors)) return NULL;
   const float *x = a[0], *dy = a[1];
   float *dw = a[2];
-  if (!sized(env, len[0], X_SIZE(g), "x too small") || !sized(env, len[1], Y_SIZE(g), "dy too small") ||
-      !sized(env, len[2], W_SIZE(g), "dw too small"))
-    return NULL;
   const long K = (long)g.kh * g.kw * g.inC, M = (long)g.batch * g.outH * g.outW;
   if (is_direct(&g)) {
     /* Row sums in float, their total in double: a 7×7 tap sums N·H·W products. */
