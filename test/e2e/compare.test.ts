@@ -86,7 +86,7 @@ test('two models side by side paint their own overlays on one image, and zoom, p
   await screenshot(page, 'compare-sbs-heatmap');
 
   // The supervised spatial gate (the one nearest the output): CBAM shows its decoder gate, the baseline says it has none.
-  await page.locator('[data-testid="sbs-layer"]').selectOption('deepest');
+  await page.locator('[data-testid="sbs-layer"]').selectOption('supervised');
   await page.waitForFunction((s) => document.querySelector(s)?.getAttribute('data-overlay') === 'none', overlay(baseline));
   assert.match((await page.locator(`[data-testid="sbs-note-${baseline}"]`).textContent()) ?? '', /baseline: no attention module/);
   assert.match((await page.locator(`[data-testid="sbs-legend-${cbam}"]`).textContent()) ?? '', /decoder\/cbam_spatial8/);

@@ -5,16 +5,17 @@
  * training images.
  */
 import { useEffect, useMemo, useState } from 'react';
-import type { EvaluationProgress, EvaluationReport, ModelInfo, Request, StudioApi } from '../../../preload/contract.ts';
+import type { EvaluationProgress, EvaluationReport, FrocPoint, ModelInfo, Request, StudioApi } from '../../../preload/contract.ts';
 import { LineChart, PALETTE } from '../training/LineChart.tsx';
 import '../training/training.css';
 import { StudioClientError } from '../api.ts';
 import { type SideBySideFocus, SideBySide } from './SideBySide.tsx';
 import { Differences } from './Differences.tsx';
 import { summariseCard } from './cards.ts';
-import { bestValue, comparability } from '../../../preload/comparability.ts';
+import { bestValue, comparability, isHeldOut } from '../../../preload/comparability.ts';
 import { clock, fixed as f3, minutes } from '../format.ts';
-import { useModels } from '../models.ts';
+import { useModels } from '../hooks/useModels.ts';
+import { errorText } from '../shared/errors.ts';
 
 const RATES = [0.125, 0.25, 0.5, 1, 2, 4, 8];
 const DASHES = [undefined, '7 4', '2 3', '10 3 2 3'];
@@ -23,7 +24,6 @@ const POINTING_IMAGES_TITLE = 'pointing game per image (Zhang et al. 2016): shar
 
 type CompareRequest = Request<'evaluation.compare'>;
 type Scope = NonNullable<CompareRequest['scope']>;
-type Report = EvaluationReport & { frocCurve?: { fpPerImage: number; sensitivity: number }[]; pointingSource?: string; splitSource?: string };
 
 /**
  * The FROC curve over the plotted 0.125–8 FP/image: the full curve where the service sent one, starting
@@ -31,7 +31,7 @@ type Report = EvaluationReport & { frocCurve?: { fpPerImage: number; sensitivity
  * reached at or below it, so the curve runs flat to 8 after its last operating point), else the seven
  * FROC points.
  */
-function frocPoints(r: Report): { fpPerImage: number; sensitivity: number }[] {
+function frocPoints(r: EvaluationReport): FrocPoint[] {
   const [first, last] = [RATES[0], RATES[RATES.length - 1]];
   const at = (rate: number) => r.froc.find((p) => p.fpPerImage === rate);
   const inside = (r.frocCurve ?? []).filter((p) => p.fpPerImage > first && p.fpPerImage < last);
@@ -42,7 +42,7 @@ function frocPoints(r: Report): { fpPerImage: number; sensitivity: number }[] {
 
 function defaultData(models: ModelInfo[]): string {
   for (const m of models) {
-    const path = (m.card as { data?: { path?: string } }).data?.path;
+    const path = m.card.data?.path;
     if (path) return path;
   }
   return '';
@@ -56,7 +56,7 @@ export function ComparePanel({ api }: { api: StudioApi }) {
   const [split, setSplit] = useState<'test' | 'val' | 'train'>('test');
   const [scope, setScope] = useState<Scope>('own');
   const [limit, setLimit] = useState('');
-  const [reports, setReports] = useState<Report[]>([]);
+  const [reports, setReports] = useState<EvaluationReport[]>([]);
   // The request behind the shown reports: the form may have been changed since.
   const [scored, setScored] = useState<CompareRequest | null>(null);
   const [running, setRunning] = useState(false);
@@ -98,14 +98,14 @@ export function ComparePanel({ api }: { api: StudioApi }) {
     setRunning(true);
     try {
       const { reports } = await api['evaluation.compare'](request);
-      setReports(reports as Report[]);
+      setReports(reports);
       setScored(request);
       setScoredData(request.data);
       setOpenError(null);
     } catch (e) {
       // A cancel is the user's own choice, not a failure: say so quietly and keep the last results.
       if (e instanceof StudioClientError && e.code === 'CANCELLED') setCancelled(true);
-      else setError((e as Error).message);
+      else setError(errorText(e));
     } finally {
       setRunning(false);
     }
@@ -129,12 +129,12 @@ export function ComparePanel({ api }: { api: StudioApi }) {
       setFocus({ imageId: image.id, label: id, models: reports.map((r) => r.model), truth: sample.truth, scores, operating, at: Date.now() });
     } catch (e) {
       // Next to the row clicked, not at the top of the form.
-      setOpenError(`${id}: ${(e as Error).message}`);
+      setOpenError(`${id}: ${errorText(e)}`);
     } finally {
       setOpening(null);
     }
   };
-  const cancel = () => void api['evaluation.cancel']({}).catch((e: Error) => setError(e.message));
+  const cancel = () => void api['evaluation.cancel']({}).catch((e: unknown) => setError(errorText(e)));
   /** The comparison as `studio compare --out` writes it, per-image scores included, for a notebook or a record. */
   const saveReport = () => {
     if (!scored) return;
@@ -162,11 +162,11 @@ export function ComparePanel({ api }: { api: StudioApi }) {
     [reports],
   );
 
-  const columns: { label: string; value: (r: Report) => number; higher: boolean; digits?: number; title?: string }[] = [
+  const columns: { label: string; value: (r: EvaluationReport) => number; higher: boolean; digits?: number; title?: string }[] = [
     { label: 'Dice', value: (r) => r.dice, higher: true },
     { label: 'IoU', value: (r) => r.iou, higher: true },
     { label: 'AP50', value: (r) => r.ap50, higher: true },
-    ...RATES.map((rate) => ({ label: `sens@${rate}`, value: (r: Report) => r.froc.find((p) => p.fpPerImage === rate)?.sensitivity ?? NaN, higher: true })),
+    ...RATES.map((rate) => ({ label: `sens@${rate}`, value: (r: EvaluationReport) => r.froc.find((p) => p.fpPerImage === rate)?.sensitivity ?? NaN, higher: true })),
     { label: 'pointing', value: (r) => r.pointingGame, higher: true, title: POINTING_TITLE },
     { label: 'pointing/img', value: (r) => r.pointingGameImages ?? NaN, higher: true, title: POINTING_IMAGES_TITLE },
     { label: 'latency ms', value: (r) => r.latencyMs, higher: false, digits: 1 },
@@ -262,7 +262,7 @@ export function ComparePanel({ api }: { api: StudioApi }) {
                 Not held out:{' '}
                 {notHeldOut
                   .map((name) => {
-                    const trainedOn = (models.find((m) => m.name === name)?.card as { data?: { path?: string } } | undefined)?.data?.path;
+                    const trainedOn = models.find((m) => m.name === name)?.card.data?.path;
                     return `${name} has no split stored for this data folder${trainedOn ? ` (it was trained on ${trainedOn})` : ''}`;
                   })
                   .join('; ')}
@@ -276,7 +276,7 @@ export function ComparePanel({ api }: { api: StudioApi }) {
                 Every model was scored on the same {reports[0].images} {scored.split ?? 'test'} images: {scored.limit ? 'the first of those' : 'those'} in every picked
                 model&apos;s {scored.split ?? 'test'} split
                 {/* Only a split stored with the model says what it trained on; one recomputed from its seed is a guess. */}
-                {(scored.split ?? 'test') === 'test' && reports.every((r) => r.splitSource === 'model split.json') ? ', so none of them trained on any' : ''}.
+                {(scored.split ?? 'test') === 'test' && reports.every(isHeldOut) ? ', so none of them trained on any' : ''}.
               </p>
             )}
             <div className="table-scroll">

@@ -5,23 +5,27 @@
  * plus the zoom, and a window dragged in one is set on all. Overlay controls (map, opacity, colour map,
  * score threshold) are shared, so the panes differ only by model.
  *
- * Attention layers are named per variant (`stage3/cbam_spatial`, `stage4/nonlocal_attention`), so the map
- * is chosen by role ("supervised gate": the spatial gate nearest the output, the decoder's or in older
- * models stage 4's; "stage k"; "non-local") and each pane finds its own layer, or
- * says that its variant has none.
+ * Variants have different attention modules, so the map is chosen by role (shared/maps.ts: the supervised
+ * gate, a stage's gate, the non-local block) and each pane finds its own, or says that its variant has none.
  */
-import { memo, useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import type { DetectionResult, FramePixels, GradCamResult, ImageScore, ImageSummary, Map2D, ModelInfo, StudioApi } from '../../../preload/contract.ts';
+import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import type { DetectionResult, FramePixels, GradCamResult, ImageScore, ImageSummary, ModelInfo, StudioApi } from '../../../preload/contract.ts';
 import { isElectron } from '../api.ts';
-import { COLORMAPS, type ColormapName, colorize, colormapGradient, mapRange } from '../detector/colormaps.ts';
+import { type ColormapName, colorize, colormapGradient, mapRange } from '../detector/colormaps.ts';
 import { ResultTiming } from '../detector/DetectorPanel.tsx';
+import { resultKey, useDetection } from '../hooks/useDetection.ts';
+import { useModels } from '../hooks/useModels.ts';
+import { useRecent } from '../hooks/useRecent.ts';
+import { ColormapSelect } from '../shared/controls.tsx';
+import { errorText } from '../shared/errors.ts';
+import type { Job } from '../shared/jobs.ts';
+import { type MapLayer, chooseMap, spatialStages } from '../shared/maps.ts';
 import { type OverlayState, type Tool, ViewEngine, type ViewState, type ViewTransform } from '../viewer/engine.ts';
 import { fromFileList, uploadPicked } from '../viewer/files.ts';
 import { FrameCache } from '../viewer/frameCache.ts';
-import { initialMode, presetsFor } from '../viewer/presets.ts';
-import type { VoiMode } from '../viewer/windowing.ts';
+import { initialMode, presetLabel, presetsFor, voiLabel } from '../viewer/presets.ts';
+import { IDENTITY_8BIT, type VoiMode } from '../viewer/windowing.ts';
 import './compare.css';
-import { useModels } from '../models.ts';
 import { maskOutline } from '../viewer/outline.ts';
 import { rleDecode } from '../../../preload/mask-rle.ts';
 import { MAX_PANES } from './panes.ts';
@@ -56,13 +60,8 @@ interface Truth {
 /** Results carry full-size maps: keep the most recent few per kind. */
 const KEEP = 16;
 
-type Job<T> = { state: 'running' } | { state: 'done'; value: T } | { state: 'error'; error: string };
-
-/** `none`, `heatmap`, `deepest`, `stage<k>`, `nonlocal` or `gradcam`. */
-type Layer = string;
-
 interface Shared {
-  layer: Layer;
+  layer: MapLayer;
   opacity: number;
   colormap: ColormapName;
   threshold: number;
@@ -72,48 +71,6 @@ interface Shared {
    */
   boxesAt: 'threshold' | 'operating';
   showBoxes: boolean;
-}
-
-const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
-const jobKey = (imageId: string, frame: number, model: string) => `${imageId}:${frame}:${model}`;
-
-function remember<T>(prev: Record<string, T>, key: string, value: T): Record<string, T> {
-  const next = { ...prev };
-  delete next[key];
-  next[key] = value;
-  const keys = Object.keys(next);
-  for (const k of keys.slice(0, Math.max(0, keys.length - KEEP))) delete next[k];
-  return next;
-}
-
-const stageOf = (name: string) => Number(/^stage(\d+)\//.exec(name)?.[1] ?? NaN);
-
-/** What this pane shows for the chosen layer: a map, or why there is none. */
-function chooseMap(layer: Layer, variant: string | undefined, det: Job<DetectionResult> | undefined, cam: Job<GradCamResult> | undefined): { map: Map2D; probability: boolean; label: string } | { note: string } | null {
-  if (layer === 'none') return null;
-  if (layer === 'gradcam') {
-    if (!cam) return { note: 'Grad-CAM not computed yet' };
-    if (cam.state === 'running') return { note: 'Computing Grad-CAM…' };
-    if (cam.state === 'error') return { note: `Grad-CAM failed: ${cam.error}` };
-    return { map: cam.value.map, probability: false, label: `Grad-CAM · ${cam.value.layer}` };
-  }
-  if (!det || det.state !== 'done') return null;
-  const r = det.value;
-  if (layer === 'heatmap') return { map: r.heatmap, probability: true, label: 'Lesion probability' };
-  const v = r.variant ?? variant;
-  const spatial = r.attention.filter((a) => a.kind === 'spatial');
-  const none = v === 'baseline' ? 'baseline: no attention module' : v === 'se' ? 'se: channel attention only, no spatial map' : null;
-  if (layer === 'deepest') {
-    const a = spatial.at(-1);
-    return a ? { map: a.map, probability: false, label: `Attention · ${a.name}` } : { note: none ?? `${v}: no spatial attention map` };
-  }
-  if (layer === 'nonlocal') {
-    const a = r.attention.find((x) => x.kind === 'nonlocal');
-    return a ? { map: a.map, probability: false, label: `Attention · ${a.name}` } : { note: v === 'baseline' ? none! : `${v}: no non-local attention` };
-  }
-  const stage = Number(/^stage(\d+)$/.exec(layer)?.[1] ?? NaN);
-  const a = spatial.find((x) => stageOf(x.name) === stage);
-  return a ? { map: a.map, probability: false, label: `Attention · ${a.name}` } : { note: none ?? `${v}: no spatial attention at stage ${stage}` };
 }
 
 /** How the panes reach each other: one object for the component's life, so panes never re-subscribe. */
@@ -174,7 +131,7 @@ const Pane = memo(function Pane({ index, model, info, det, cam, frame, shared, t
     const same = !!frame && lastImage.current === frame.id;
     lastImage.current = frame?.id ?? null;
     const init = frame ? sync.initial(frame) : null;
-    engine.setFrame(frame, same ? engine.getMode() : (init?.mode ?? { kind: 'window', voi: { center: 127.5, width: 256 } }), same);
+    engine.setFrame(frame, same ? engine.getMode() : (init?.mode ?? { kind: 'window', voi: IDENTITY_8BIT }), same);
     // A pane added while the others are zoomed joins them where they are.
     if (!same && init?.transform) engine.setTransform(init.transform);
   }, [frame, sync]);
@@ -184,7 +141,7 @@ const Pane = memo(function Pane({ index, model, info, det, cam, frame, shared, t
   }, [tool]);
 
   const result = det?.state === 'done' ? det.value : null;
-  const chosen = useMemo(() => chooseMap(shared.layer, info?.variant, det, cam), [shared.layer, info?.variant, det, cam]);
+  const chosen = useMemo(() => chooseMap(shared.layer, det?.state === 'done' ? det.value : undefined, cam, info?.variant), [shared.layer, info?.variant, det, cam]);
   const drawn = chosen && 'map' in chosen ? chosen : null;
   const range = useMemo(() => (drawn ? mapRange(drawn.map, drawn.probability) : null), [drawn]);
   const canvas = useMemo(() => (drawn && range ? colorize(drawn.map, shared.colormap, range) : null), [drawn, range, shared.colormap]);
@@ -270,10 +227,14 @@ export function SideBySide({ api, focus }: { api: StudioApi; focus?: SideBySideF
   const [images, setImages] = useState<ImageSummary[]>([]);
   const [imageId, setImageId] = useState('');
   const [frameIndex, setFrameIndex] = useState(0);
-  const [frame, setFrame] = useState<FramePixels | null>(null);
-  const [picked, setPicked] = useState<string[]>([]);
-  const [dets, setDets] = useState<Record<string, Job<DetectionResult>>>({});
-  const [cams, setCams] = useState<Record<string, Job<GradCamResult>>>({});
+  const [loadedFrame, setFrame] = useState<FramePixels | null>(null);
+  // Another image's frame stays loaded until this one's comes, but is never shown for it.
+  const frame = loadedFrame && loadedFrame.id === imageId ? loadedFrame : null;
+  // The models picked here or by Compare's list (null: none yet, so the first two); only those listed.
+  const [chosen, setChosen] = useState<string[] | null>(null);
+  const { detections, gradcams, detect, gradcam } = useDetection(api, { keep: KEEP, serial: true });
+  const dets = detections.jobs;
+  const { jobs: cams, has: hasGradcam, forget: forgetGradcam } = gradcams;
   const [shared, setShared] = useState<Shared>({ layer: 'heatmap', opacity: 0.45, colormap: 'jet', threshold: 0.5, boxesAt: 'threshold', showBoxes: true });
   const [tool, setTool] = useState<Tool>('pan');
   const [invert, setInvert] = useState(false);
@@ -283,10 +244,9 @@ export function SideBySide({ api, focus }: { api: StudioApi; focus?: SideBySideF
   const [error, setError] = useState<string | null>(null);
   const cache = useMemo(() => new FrameCache(api), [api]);
   const fileInput = useRef<HTMLInputElement>(null);
-  const queue = useRef<Promise<void>>(Promise.resolve());
   const root = useRef<HTMLElement>(null);
   // Ground truth by open image id, for images opened from Compare's list (other images have none).
-  const [truths, setTruths] = useState<Record<string, Truth>>({});
+  const { items: truths, put: putTruth } = useRecent<Truth>(KEEP);
   const [showTruth, setShowTruth] = useState(true);
   /** An image to run the picked models on as soon as its frame is shown. */
   const autoRun = useRef<{ imageId: string; models: string } | null>(null);
@@ -304,16 +264,14 @@ export function SideBySide({ api, focus }: { api: StudioApi; focus?: SideBySideF
           setImages(list);
           setImageId((cur) => select ?? (list.some((i) => i.id === cur) ? cur : (list[0]?.id ?? '')));
         },
-        (err) => setError(`images: ${message(err)}`),
+        (err) => setError(`images: ${errorText(err)}`),
       ),
     [api],
   );
   useEffect(() => void refreshImages(), [refreshImages]);
 
-  const { models } = useModels(api, (err) => setError(`models: ${message(err)}`));
-  useEffect(() => {
-    setPicked((cur) => (cur.length ? cur.filter((n) => models.some((m) => m.name === n)) : models.slice(0, 2).map((m) => m.name)));
-  }, [models]);
+  const { models } = useModels(api, (err) => setError(`models: ${errorText(err)}`));
+  const picked = useMemo(() => (chosen?.length ? chosen : models.slice(0, 2).map((m) => m.name)).filter((n) => models.some((m) => m.name === n)), [chosen, models]);
 
   const openFiles = async (files: FileList | null) => {
     const picks = fromFileList(files);
@@ -337,24 +295,21 @@ export function SideBySide({ api, focus }: { api: StudioApi; focus?: SideBySideF
       if (r.errors.length) setError(r.errors.map((e) => `${e.file}: ${e.message}`).join('; '));
       await refreshImages(r.images[0]?.id);
     } catch (err) {
-      setError(message(err));
+      setError(errorText(err));
     } finally {
       setBusy(null);
     }
   };
 
   useEffect(() => {
-    if (!imageId) {
-      setFrame(null);
-      return;
-    }
+    if (!imageId) return;
     let current = true;
     cache.get(imageId, Math.min(frameIndex, frames - 1)).then(
       (px) => current && setFrame(px),
       (err) => {
         if (!current) return;
         autoRun.current = null;
-        setError(`${summary?.name ?? imageId}: ${message(err)}`);
+        setError(`${summary?.name ?? imageId}: ${errorText(err)}`);
       },
     );
     return () => {
@@ -367,51 +322,40 @@ export function SideBySide({ api, focus }: { api: StudioApi; focus?: SideBySideF
   useEffect(() => {
     if (!focus) return;
     const mask = rleDecode(focus.truth);
-    setTruths((t) => remember(t, focus.imageId, { label: focus.label, scores: focus.scores, operating: focus.operating, width: mask.width, height: mask.height, outline: maskOutline(mask.data, mask.width, mask.height) }));
-    // Opened from a row: the boxes the row counted, unless no model's report says where that was.
+    putTruth(focus.imageId, { label: focus.label, scores: focus.scores, operating: focus.operating, width: mask.width, height: mask.height, outline: maskOutline(mask.data, mask.width, mask.height) });
+    // Opened from a row: the boxes the row counted, unless no model's report says where that was. (`focus`
+    // is a click in Compare's list handed down: each one resets the view once, an event's work that state
+    // derived while rendering could not tell from a re-render.)
+    // eslint-disable-next-line react-hooks/set-state-in-effect
     if (Object.keys(focus.operating).length) setShared((s) => ({ ...s, boxesAt: 'operating' }));
-    setPicked(focus.models.slice(0, MAX_PANES));
+    setChosen(focus.models.slice(0, MAX_PANES));
     setFrameIndex(0);
     setShowTruth(true);
     autoRun.current = { imageId: focus.imageId, models: focus.models.slice(0, MAX_PANES).join('\n') };
     void refreshImages(focus.imageId);
     root.current?.scrollIntoView({ behavior: 'smooth', block: 'start' });
-  }, [focus, refreshImages]);
+  }, [focus, refreshImages, putTruth]);
 
   const toggle = (name: string) => {
     // A choice of the user's own cancels a run still waiting for the focused image to load.
     autoRun.current = null;
     togglePick(name);
   };
-  const togglePick = (name: string) => setPicked((cur) => (cur.includes(name) ? cur.filter((n) => n !== name) : cur.length >= MAX_PANES ? cur : [...cur, name]));
+  const togglePick = (name: string) => setChosen(picked.includes(name) ? picked.filter((n) => n !== name) : picked.length >= MAX_PANES ? picked : [...picked, name]);
 
   // ---------------------------------------------------------------------------------------------
-  // Running: one request at a time (the detector has one worker; queued calls would only wait there).
+  // Running: one request at a time (useDetection's serial queue), each model with its card's averaging.
 
-  const enqueue = (task: () => Promise<void>) => {
-    queue.current = queue.current.then(task, task);
-  };
-  const shownFrame = frame && frame.id === imageId ? frame.frame : null;
+  const shownFrame = frame ? frame.frame : null;
 
   const run = () => {
     if (!imageId || shownFrame === null) return;
     setError(null);
     for (const model of picked) {
-      const k = jobKey(imageId, shownFrame, model);
-      setDets((p) => remember(p, k, { state: 'running' }));
-      setCams((p) => {
-        const n = { ...p };
-        delete n[k];
-        return n;
-      });
-      enqueue(async () => {
-        try {
-          const value = await api['detector.run']({ imageId, frame: shownFrame, model });
-          setDets((p) => remember(p, k, { state: 'done', value }));
-        } catch (err) {
-          setDets((p) => remember(p, k, { state: 'error', error: message(err) }));
-        }
-      });
+      const target = { imageId, frame: shownFrame, model };
+      // A new detection's Grad-CAM is computed again, after it.
+      forgetGradcam(resultKey(target));
+      void detect(target);
     }
   };
 
@@ -427,27 +371,16 @@ export function SideBySide({ api, focus }: { api: StudioApi; focus?: SideBySideF
   }, [imageId, shownFrame, picked.join('\n'), focus?.at]);
 
   // Grad-CAM is a second pass through each model: computed when chosen, once per image, frame and model.
-  const camsRef = useRef(cams);
-  camsRef.current = cams;
   useEffect(() => {
     if (shared.layer !== 'gradcam' || !imageId || shownFrame === null) return;
     for (const model of picked) {
-      const k = jobKey(imageId, shownFrame, model);
-      if (camsRef.current[k]) continue;
-      setCams((p) => remember(p, k, { state: 'running' }));
-      enqueue(async () => {
-        try {
-          const value = await api['detector.gradcam']({ imageId, frame: shownFrame, model });
-          setCams((p) => remember(p, k, { state: 'done', value }));
-        } catch (err) {
-          setCams((p) => remember(p, k, { state: 'error', error: message(err) }));
-        }
-      });
+      const target = { imageId, frame: shownFrame, model };
+      if (!hasGradcam(resultKey(target))) void gradcam(target);
     }
     // `picked` by value; `dets`, because a detector re-run clears the image's Grad-CAM, which is then
-    // computed again; `api` never changes and `enqueue` is a new closure each render.
+    // computed again.
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [shared.layer, imageId, shownFrame, picked.join('\n'), dets]);
+  }, [shared.layer, imageId, shownFrame, picked.join('\n'), dets, hasGradcam, gradcam]);
 
   // ---------------------------------------------------------------------------------------------
   // Synchronised view
@@ -455,10 +388,11 @@ export function SideBySide({ api, focus }: { api: StudioApi; focus?: SideBySideF
   const engines = useRef(new Map<string, ViewEngine>());
   const view = useRef<{ imageId: string; mode: VoiMode | null; transform: ViewTransform | null }>({ imageId: '', mode: null, transform: null });
   const imagesRef = useRef(images);
-  imagesRef.current = images;
+  useLayoutEffect(() => {
+    imagesRef.current = images;
+  });
 
   const sync: Sync = useMemo(() => {
-    const voiLabel = (m: VoiMode) => (m.kind === 'window' ? `W ${Math.round(m.voi.width)} L ${Math.round(m.voi.center)}` : 'VOI LUT');
     const sameMode = (a: VoiMode | null, b: VoiMode) =>
       !!a && a.kind === b.kind && (a.kind === 'lut' || (b.kind === 'window' && a.voi.center === b.voi.center && a.voi.width === b.voi.width));
     return {
@@ -470,7 +404,7 @@ export function SideBySide({ api, focus }: { api: StudioApi; focus?: SideBySideF
         const v = view.current;
         if (v.imageId !== f.id || !v.mode) {
           const s = imagesRef.current.find((i) => i.id === f.id);
-          const mode = s ? initialMode(s, !!f.voiLut) : { kind: 'window' as const, voi: { center: 127.5, width: 256 } };
+          const mode = s ? initialMode(s, !!f.voiLut) : { kind: 'window' as const, voi: IDENTITY_8BIT };
           view.current = { imageId: f.id, mode, transform: null };
           setVoiText(voiLabel(mode));
         }
@@ -497,7 +431,7 @@ export function SideBySide({ api, focus }: { api: StudioApi; focus?: SideBySideF
   const setModeAll = (mode: VoiMode) => {
     view.current.mode = mode;
     all((e) => e.setMode(mode));
-    setVoiText(mode.kind === 'window' ? `W ${Math.round(mode.voi.width)} L ${Math.round(mode.voi.center)}` : 'VOI LUT');
+    setVoiText(voiLabel(mode));
   };
   const presets = useMemo(() => (summary ? presetsFor(summary, !!frame?.voiLut && frame.id === summary.id) : []), [summary, frame]);
 
@@ -505,15 +439,15 @@ export function SideBySide({ api, focus }: { api: StudioApi; focus?: SideBySideF
   const stages = useMemo(() => {
     const s = new Set<number>();
     for (const model of picked) {
-      const d = shownFrame === null ? undefined : dets[jobKey(imageId, shownFrame, model)];
-      if (d?.state === 'done') for (const a of d.value.attention) if (a.kind === 'spatial' && Number.isFinite(stageOf(a.name))) s.add(stageOf(a.name));
+      const d = shownFrame === null ? undefined : dets[resultKey({ imageId, frame: shownFrame, model })];
+      if (d?.state === 'done') for (const stage of spatialStages(d.value)) s.add(stage);
     }
     return s.size ? [...s].sort((a, b) => a - b) : [1, 2, 3, 4];
   }, [dets, picked, imageId, shownFrame]);
 
   const truth = truths[imageId] ?? null;
   // A truth of another size than the open image (its file replaced since, or a resampled copy) would be drawn in the wrong place.
-  const truthFits = !!truth && !!frame && frame.id === imageId && truth.width === frame.columns && truth.height === frame.rows;
+  const truthFits = !!truth && !!frame && truth.width === frame.columns && truth.height === frame.rows;
   const outline = truth && truthFits && showTruth ? truth.outline : null;
   // Only this image's comparison knows the operating points; elsewhere, and for a model whose report has
   // none, the shared threshold cuts.
@@ -522,7 +456,7 @@ export function SideBySide({ api, focus }: { api: StudioApi; focus?: SideBySideF
   // A model picked here that the comparison did not score has no operating point: the slider cuts its boxes.
   const thresholdUsed = picked.some((m) => operatingOf(m) === undefined);
   const set = (patch: Partial<Shared>) => setShared((s) => ({ ...s, ...patch }));
-  const running = picked.some((m) => shownFrame !== null && dets[jobKey(imageId, shownFrame, m)]?.state === 'running');
+  const running = picked.some((m) => shownFrame !== null && dets[resultKey({ imageId, frame: shownFrame, model: m })]?.state === 'running');
 
   return (
     <section className="sbs" data-testid="side-by-side" aria-label="side by side overlays" ref={root}>
@@ -568,14 +502,14 @@ export function SideBySide({ api, focus }: { api: StudioApi; focus?: SideBySideF
       <div className="sbs-controls">
         <label className="sbs-field">
           Map
-          <select value={shared.layer} onChange={(e) => set({ layer: e.target.value })} data-testid="sbs-layer">
+          <select value={shared.layer} onChange={(e) => set({ layer: e.target.value as MapLayer })} data-testid="sbs-layer">
             <option value="none">None</option>
             <option value="heatmap">Lesion probability</option>
-            <option value="deepest" title="the spatial gate nearest the output, the one training supervises">
+            <option value="supervised" title="the spatial gate training fitted to the lesion mask (for a model trained without that, the gate nearest the output)">
               Attention · supervised gate
             </option>
             {stages.map((s) => (
-              <option key={s} value={`stage${s}`}>
+              <option key={s} value={`stage:${s}`}>
                 Attention · stage {s}
               </option>
             ))}
@@ -589,13 +523,7 @@ export function SideBySide({ api, focus }: { api: StudioApi; focus?: SideBySideF
         </label>
         <label className="sbs-field">
           Colour map
-          <select value={shared.colormap} onChange={(e) => set({ colormap: e.target.value as ColormapName })} data-testid="sbs-colormap">
-            {COLORMAPS.map((c) => (
-              <option key={c} value={c}>
-                {c}
-              </option>
-            ))}
-          </select>
+          <ColormapSelect value={shared.colormap} onChange={(colormap) => set({ colormap })} testId="sbs-colormap" />
         </label>
         {canOperate && (
           <label className="sbs-field" title="the comparison counted each model's lesions found and false positives at its own 1 FP/image operating point">
@@ -631,8 +559,7 @@ export function SideBySide({ api, focus }: { api: StudioApi; focus?: SideBySideF
             <option value="">{voiText || 'Window…'}</option>
             {presets.map((p, i) => (
               <option key={i} value={i}>
-                {p.label}
-                {p.mode.kind === 'window' ? ` (${Math.round(p.mode.voi.width)}/${Math.round(p.mode.voi.center)})` : ''}
+                {presetLabel(p)}
               </option>
             ))}
           </select>
@@ -658,7 +585,7 @@ export function SideBySide({ api, focus }: { api: StudioApi; focus?: SideBySideF
       {picked.length < 2 && <p className="muted small">Pick two to four models.</p>}
       <div className={`sbs-grid panes-${picked.length}`}>
         {picked.map((model, i) => {
-          const k = shownFrame === null ? '' : jobKey(imageId, shownFrame, model);
+          const k = shownFrame === null ? '' : resultKey({ imageId, frame: shownFrame, model });
           return (
             <Pane
               key={model}
@@ -667,7 +594,7 @@ export function SideBySide({ api, focus }: { api: StudioApi; focus?: SideBySideF
               info={models.find((m) => m.name === model)}
               det={k ? dets[k] : undefined}
               cam={k ? cams[k] : undefined}
-              frame={frame && frame.id === imageId ? frame : null}
+              frame={frame}
               shared={shared}
               tool={tool}
               invert={invert}

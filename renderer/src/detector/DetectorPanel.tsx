@@ -4,11 +4,13 @@
  * threshold, opacity, colour map and the legend. The maps themselves are drawn by the viewport engine.
  */
 import { FLIP_SETS, FLIP_VIEWS, type DetectionResult, type FlipSet, type GradCamResult, type ModelInfo } from '../../../preload/contract.ts';
-import { COLORMAPS, type ColormapName, colormapGradient } from './colormaps.ts';
+import { ColormapSelect } from '../shared/controls.tsx';
+import { type MapLayer, attentionLabel } from '../shared/maps.ts';
+import { type ColormapName, colormapGradient } from './colormaps.ts';
 
 export interface OverlaySettings {
-  /** `none`, `heatmap`, `gradcam`, or `attention:<layer name>`. */
-  layer: string;
+  /** `none`, `heatmap`, `gradcam`, or `attention:<layer name>` (shared/maps.ts). */
+  layer: MapLayer;
   opacity: number;
   colormap: ColormapName;
   showBoxes: boolean;
@@ -55,7 +57,7 @@ export function DetectorPanel(p: Props) {
   const set = (patch: Partial<OverlaySettings>) => p.onSettings({ ...s, ...patch });
   const shown = result ? result.findings.filter((f) => f.score >= s.threshold) : [];
   const modelInfo = p.models?.find((m) => m.name === p.model);
-  const cardFlips = typeof modelInfo?.card.flips === 'string' ? (modelInfo.card.flips as FlipSet) : 'none';
+  const cardFlips = modelInfo?.card.flips ?? 'none';
 
   return (
     <div className="detector-panel" data-testid="detector-panel">
@@ -100,7 +102,7 @@ export function DetectorPanel(p: Props) {
               ))}
             </select>
           </label>
-          {modelInfo && typeof modelInfo.card.trainingData === 'string' && <div className="muted small">Trained on {modelInfo.card.trainingData}</div>}
+          {modelInfo?.card.data?.path && <div className="muted small">Trained on {modelInfo.card.data.path}</div>}
         </>
       )}
       {p.error && (
@@ -123,14 +125,14 @@ export function DetectorPanel(p: Props) {
       <h4 className="section-title">Overlay</h4>
       <label className="field">
         <span>Map</span>
-        <select value={s.layer} onChange={(e) => (e.target.value === 'gradcam' && !p.gradcam ? (set({ layer: 'gradcam' }), p.onGradcam()) : set({ layer: e.target.value }))} data-testid="overlay-layer" disabled={!result && !p.gradcam}>
+        <select value={s.layer} onChange={(e) => (e.target.value === 'gradcam' && !p.gradcam ? (set({ layer: 'gradcam' }), p.onGradcam()) : set({ layer: e.target.value as MapLayer }))} data-testid="overlay-layer" disabled={!result && !p.gradcam}>
           <option value="none">None</option>
           <option value="heatmap" disabled={!result}>
             Lesion probability
           </option>
           {result?.attention.map((a) => (
             <option key={a.name} value={`attention:${a.name}`}>
-              Attention · {a.name}
+              {attentionLabel(a)}
             </option>
           ))}
           <option value="gradcam" disabled={!p.canRun}>
@@ -149,13 +151,7 @@ export function DetectorPanel(p: Props) {
       </label>
       <label className="field">
         <span>Colour map</span>
-        <select value={s.colormap} onChange={(e) => set({ colormap: e.target.value as ColormapName })}>
-          {COLORMAPS.map((c) => (
-            <option key={c} value={c}>
-              {c}
-            </option>
-          ))}
-        </select>
+        <ColormapSelect value={s.colormap} onChange={(colormap) => set({ colormap })} />
       </label>
       {p.legend && (
         <div className="legend" data-testid="legend">

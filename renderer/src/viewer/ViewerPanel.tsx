@@ -3,33 +3,28 @@
  * detector panel. It owns what is open and selected; the viewport engine owns the pixels on screen.
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import type { DetectionResult, FlipSet, FramePixels, GradCamResult, ImageSummary, Map2D, ModelInfo, OpenResult, StudioApi } from '../../../preload/contract.ts';
+import type { FlipSet, FramePixels, ImageSummary, OpenResult, StudioApi } from '../../../preload/contract.ts';
 import { DetectorPanel, type OverlaySettings } from '../detector/DetectorPanel.tsx';
 import { colorize, mapRange } from '../detector/colormaps.ts';
+import { detectionKey, resultKey, useDetection } from '../hooks/useDetection.ts';
+import { useModels } from '../hooks/useModels.ts';
+import { errorText } from '../shared/errors.ts';
+import { latest } from '../shared/jobs.ts';
+import { chooseMap } from '../shared/maps.ts';
 import { HelpOverlay } from './HelpOverlay.tsx';
 import { StudyBrowser } from './StudyBrowser.tsx';
 import { Viewport, type ViewportHandle } from './Viewport.tsx';
 import type { OverlayState, Tool } from './engine.ts';
 import { FrameCache } from './frameCache.ts';
 import { fromDrop, fromFileList, uploadPicked } from './files.ts';
-import { type Preset, initialMode, presetsFor } from './presets.ts';
-import type { VoiMode } from './windowing.ts';
-
-const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
-const resultKey = (id: string, frame: number, model: string) => `${id}:${frame}:${model}`;
+import { type Preset, initialMode, presetLabel, presetsFor } from './presets.ts';
+import { IDENTITY_8BIT, type VoiMode } from './windowing.ts';
 
 const NO_OVERLAY: OverlayState = { map: null, opacity: 0, boxes: [] };
+const NO_IMAGE: VoiMode = { kind: 'window', voi: IDENTITY_8BIT };
 
 /** Results carry full-size maps (tens of MB for a big image): keep only the most recent few. */
 const KEEP_RESULTS = 8;
-function remember<T>(prev: Record<string, T>, key: string, value: T): Record<string, T> {
-  const next = { ...prev };
-  delete next[key];
-  next[key] = value;
-  const keys = Object.keys(next);
-  for (const k of keys.slice(0, Math.max(0, keys.length - KEEP_RESULTS))) delete next[k];
-  return next;
-}
 
 export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: boolean; shell: 'electron' | 'browser' }) {
   const [images, setImages] = useState<ImageSummary[]>([]);
@@ -52,16 +47,15 @@ export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: bo
   const folderInput = useRef<HTMLInputElement>(null);
 
   // Detector state
-  const [models, setModels] = useState<ModelInfo[] | null>(null);
-  const [model, setModel] = useState('');
+  const [modelsError, setModelsError] = useState<string | null>(null);
+  const { models, loaded: modelsLoaded, refresh: refreshModels } = useModels(api, (err) => setModelsError(`models: ${errorText(err)}`));
+  const [picked, setModel] = useState('');
+  // The model picked, or the first one while none is (or the picked one has gone from the folder).
+  const model = models.some((m) => m.name === picked) ? picked : (models[0]?.name ?? '');
   const [runOnOpen, setRunOnOpen] = useState(false);
   /** Mirror averaging for runs: the model card's choice, or one the user picked (none is the fastest). */
   const [flips, setFlips] = useState<FlipSet | 'card'>('card');
-  const [results, setResults] = useState<Record<string, DetectionResult>>({});
-  const [gradcams, setGradcams] = useState<Record<string, GradCamResult>>({});
-  const [running, setRunning] = useState<Set<string>>(() => new Set());
-  const [gradRunning, setGradRunning] = useState<Set<string>>(() => new Set());
-  const [detError, setDetError] = useState<string | null>(null);
+  const { detections, gradcams, detect, gradcam: computeGradcam } = useDetection(api, { keep: KEEP_RESULTS });
   const [settings, setSettings] = useState<OverlaySettings>({ layer: 'heatmap', opacity: 0.45, colormap: 'jet', showBoxes: true, threshold: 0.5 });
 
   const summary = images.find((i) => i.id === selectedId) ?? null;
@@ -86,25 +80,9 @@ export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: bo
       (list) => {
         if (list.length) addResult({ images: list, errors: [] });
       },
-      (err) => setErrors((e) => [...e, { file: 'session', message: message(err) }]),
+      (err) => setErrors((e) => [...e, { file: 'session', message: errorText(err) }]),
     );
   }, [api, addResult]);
-
-  const loadModels = useCallback(() => {
-    api['models.list']({}).then(
-      (m) => {
-        setModels(m);
-        setModel((cur) => (m.some((x) => x.name === cur) ? cur : (m[0]?.name ?? '')));
-      },
-      (err) => {
-        setModels([]);
-        setDetError(`models: ${message(err)}`);
-      },
-    );
-  }, [api]);
-  useEffect(loadModels, [loadModels]);
-  // A model trained in this session becomes pickable here as soon as its run finishes.
-  useEffect(() => api.on('training.progress', (p) => p.state === 'finished' && loadModels()), [api, loadModels]);
 
   const openPaths = useCallback(
     async (paths: string[]) => {
@@ -113,7 +91,7 @@ export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: bo
       try {
         addResult(await api['imaging.open']({ paths }));
       } catch (err) {
-        setErrors((e) => [...e, ...paths.map((file) => ({ file, message: message(err) }))]);
+        setErrors((e) => [...e, ...paths.map((file) => ({ file, message: errorText(err) }))]);
       } finally {
         setBusy(null);
       }
@@ -140,7 +118,7 @@ export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: bo
         const { paths } = await api['dialog.open']({ folders });
         await openPaths(paths);
       } catch (err) {
-        setErrors((e) => [...e, { file: 'open dialog', message: message(err) }]);
+        setErrors((e) => [...e, { file: 'open dialog', message: errorText(err) }]);
       }
     } else (folders ? folderInput : fileInput).current?.click();
   };
@@ -155,8 +133,8 @@ export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: bo
     setImages([]);
     setSelectedId(null);
     setFrame(null);
-    setResults({});
-    setGradcams({});
+    detections.clear();
+    gradcams.clear();
     cache.drop(new Set(ids));
     if (ids.length) await api['imaging.close']({ ids }).catch(() => undefined);
   };
@@ -185,7 +163,7 @@ export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: bo
       },
       (err) => {
         if (!current) return;
-        setFrameError(message(err));
+        setFrameError(errorText(err));
         setLoading(false);
       },
     );
@@ -209,7 +187,7 @@ export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: bo
 
   const hasVoiLut = !!frame?.voiLut && frame.id === selectedId;
   const presets: Preset[] = useMemo(() => (summary ? presetsFor(summary, hasVoiLut) : []), [summary, hasVoiLut]);
-  const mode = summary ? (modes.current.get(summary.id) ?? initialMode(summary, hasVoiLut)) : initialMode({ channels: 1, windows: [], valueRange: { min: 0, max: 255 } } as unknown as ImageSummary);
+  const mode = summary ? (modes.current.get(summary.id) ?? initialMode(summary, hasVoiLut)) : NO_IMAGE;
   const applyPreset = (p: Preset) => {
     viewport.current?.setMode(p.mode);
   };
@@ -231,67 +209,34 @@ export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: bo
   // Detector
 
   const shownFrame = frame && frame.id === selectedId ? frame.frame : null;
-  const key = selectedId && shownFrame !== null && model ? resultKey(selectedId, shownFrame, model) : null;
-  // A detection depends on the mirror averaging too; Grad-CAM does not.
-  const detKey = key ? `${key}:${flips}` : null;
-  const result = detKey ? (results[detKey] ?? null) : null;
-  const gradcam = key ? (gradcams[key] ?? null) : null;
+  const target = useMemo(() => (selectedId && shownFrame !== null && model ? { imageId: selectedId, frame: shownFrame, model } : null), [selectedId, shownFrame, model]);
+  const detKey = target ? detectionKey(target, flips) : null;
+  const detJob = detKey ? detections.jobs[detKey] : undefined;
+  const camJob = target ? gradcams.jobs[resultKey(target)] : undefined;
+  // A run again shows the last answer until the new one comes.
+  const result = latest(detJob) ?? null;
+  const gradcam = latest(camJob) ?? null;
+  const detError = detJob?.state === 'error' ? detJob.error : camJob?.state === 'error' ? `Grad-CAM: ${camJob.error}` : modelsError;
 
-  const runDetector = useCallback(async () => {
-    if (!selectedId || shownFrame === null || !model) return;
-    const k = `${resultKey(selectedId, shownFrame, model)}:${flips}`;
-    setRunning((s) => new Set(s).add(k));
-    setDetError(null);
-    try {
-      const r = await api['detector.run']({ imageId: selectedId, frame: shownFrame, model, ...(flips === 'card' ? {} : { flips }) });
-      setResults((prev) => remember(prev, k, r));
-    } catch (err) {
-      setDetError(message(err));
-    } finally {
-      setRunning((s) => {
-        const n = new Set(s);
-        n.delete(k);
-        return n;
-      });
-    }
-  }, [api, selectedId, shownFrame, model, flips]);
+  const runDetector = useCallback(() => {
+    if (target) void detect(target, flips);
+  }, [detect, target, flips]);
 
-  const runGradcam = useCallback(async () => {
-    if (!selectedId || shownFrame === null || !model) return;
-    const k = resultKey(selectedId, shownFrame, model);
-    setGradRunning((s) => new Set(s).add(k));
-    setDetError(null);
-    try {
-      const r = await api['detector.gradcam']({ imageId: selectedId, frame: shownFrame, model });
-      setGradcams((prev) => remember(prev, k, r));
-      setSettings((s) => ({ ...s, layer: 'gradcam' }));
-    } catch (err) {
-      setDetError(`Grad-CAM: ${message(err)}`);
-    } finally {
-      setGradRunning((s) => {
-        const n = new Set(s);
-        n.delete(k);
-        return n;
-      });
-    }
-  }, [api, selectedId, shownFrame, model]);
+  const runGradcam = useCallback(() => {
+    if (!target) return;
+    void computeGradcam(target).then((r) => r && setSettings((s) => ({ ...s, layer: 'gradcam' })));
+  }, [computeGradcam, target]);
 
   useEffect(() => {
-    if (runOnOpen && detKey && !results[detKey] && !running.has(detKey)) void runDetector();
+    if (runOnOpen && detKey && !latest(detJob) && detJob?.state !== 'running') runDetector();
     // Only a new image, frame, model or averaging should trigger a run, not the results arriving.
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [runOnOpen, detKey]);
 
-  const layerMap: { map: Map2D; probability: boolean; label: string } | null = useMemo(() => {
-    const l = settings.layer;
-    if (l === 'heatmap' && result) return { map: result.heatmap, probability: true, label: 'Lesion probability' };
-    if (l === 'gradcam' && gradcam) return { map: gradcam.map, probability: false, label: `Grad-CAM · ${gradcam.layer}` };
-    if (l.startsWith('attention:') && result) {
-      const a = result.attention.find((x) => `attention:${x.name}` === l);
-      if (a) return { map: a.map, probability: false, label: `Attention · ${a.name}` };
-    }
-    return null;
-  }, [settings.layer, result, gradcam]);
+  const layerMap = useMemo(() => {
+    const chosen = chooseMap(settings.layer, result ?? undefined, camJob);
+    return chosen && 'map' in chosen ? chosen : null;
+  }, [settings.layer, result, camJob]);
   const range = useMemo(() => (layerMap ? mapRange(layerMap.map, layerMap.probability) : null), [layerMap]);
   const mapCanvas = useMemo(() => (layerMap && range ? colorize(layerMap.map, settings.colormap, range) : null), [layerMap, range, settings.colormap]);
   const overlay: OverlayState = useMemo(() => {
@@ -345,7 +290,7 @@ export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: bo
           setSelectedId(next.id);
           setFrameIndex(0);
         }
-      } else if (k === 'd' || k === 'D') void s.runDetector();
+      } else if (k === 'd' || k === 'D') s.runDetector();
       else if (k === 'o' || k === 'O') setSettings((st) => ({ ...st, layer: st.layer === 'none' ? 'heatmap' : 'none' }));
       else if (k === 'b' || k === 'B') setSettings((st) => ({ ...st, showBoxes: !st.showBoxes }));
       else handled = false;
@@ -375,7 +320,7 @@ export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: bo
       onDrop={(e) => {
         e.preventDefault();
         setDragging(false);
-        void fromDrop(e.dataTransfer.items).then(upload, (err) => setErrors((x) => [...x, { file: 'drop', message: message(err) }]));
+        void fromDrop(e.dataTransfer.items).then(upload, (err) => setErrors((x) => [...x, { file: 'drop', message: errorText(err) }]));
       }}
     >
       <aside className="sidebar">
@@ -466,8 +411,7 @@ export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: bo
               {presets.map((p, i) => (
                 <option key={i} value={i}>
                   {i < 9 ? `${i + 1} · ` : ''}
-                  {p.label}
-                  {p.mode.kind === 'window' ? ` (${Math.round(p.mode.voi.width)}/${Math.round(p.mode.voi.center)})` : ''}
+                  {presetLabel(p)}
                 </option>
               ))}
             </select>
@@ -527,24 +471,24 @@ export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: bo
 
       <aside className="sidebar right">
         <DetectorPanel
-          models={models}
+          models={modelsLoaded ? models : null}
           model={model}
           onModel={setModel}
-          onRefreshModels={loadModels}
+          onRefreshModels={refreshModels}
           runOnOpen={runOnOpen}
           onRunOnOpen={setRunOnOpen}
           canRun={canRun}
           flips={flips}
           onFlips={setFlips}
-          running={!!detKey && running.has(detKey)}
-          gradcamRunning={!!key && gradRunning.has(key)}
+          running={detJob?.state === 'running'}
+          gradcamRunning={camJob?.state === 'running'}
           error={detError}
           result={result}
           gradcam={gradcam}
           settings={settings}
           onSettings={setSettings}
-          onRun={() => void runDetector()}
-          onGradcam={() => void runGradcam()}
+          onRun={runDetector}
+          onGradcam={runGradcam}
           legend={layerMap && range ? { ...range, label: layerMap.label } : null}
         />
       </aside>

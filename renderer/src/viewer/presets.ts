@@ -1,6 +1,6 @@
 /** Window presets: the file's own windows first, then CT windows (in HU) where they make sense, then full range. */
 import type { ImageSummary } from '../../../preload/contract.ts';
-import type { VoiMode } from './windowing.ts';
+import { IDENTITY_8BIT, type VoiMode, fullRange } from './windowing.ts';
 
 export interface Preset {
   label: string;
@@ -29,11 +29,15 @@ export function presetsFor(s: ImageSummary, hasVoiLut: boolean): Preset[] {
   });
   if (hasVoiLut) out.push({ label: 'File VOI LUT', mode: { kind: 'lut' } });
   if (looksLikeCt(s)) for (const [label, center, width] of CT) out.push({ label, mode: { kind: 'window', voi: { center, width } } });
-  const { min, max } = s.channels === 3 ? { min: 0, max: 255 } : s.valueRange;
-  const width = Math.max(1, max - min + 1);
-  out.push({ label: 'Full range', mode: { kind: 'window', voi: { center: min + width / 2, width } } });
+  out.push({ label: 'Full range', mode: { kind: 'window', voi: fullRange(s.channels === 3 ? { min: 0, max: 255 } : s.valueRange) } });
   return out;
 }
+
+/** A preset as a menu lists it: its name, and a window's width/level. */
+export const presetLabel = (p: Preset): string => (p.mode.kind === 'window' ? `${p.label} (${Math.round(p.mode.voi.width)}/${Math.round(p.mode.voi.center)})` : p.label);
+
+/** The window a view shows, in a few characters. */
+export const voiLabel = (m: VoiMode): string => (m.kind === 'window' ? `W ${Math.round(m.voi.width)} L ${Math.round(m.voi.center)}` : 'VOI LUT');
 
 /** The imaging layer marks a window it made up because the file had none. */
 const COMPUTED = 'computed from the data';
@@ -43,7 +47,7 @@ const COMPUTED = 'computed from the data';
  * LUT means the LUT); else the window computed from the data.
  */
 export function initialMode(s: ImageSummary, hasVoiLut = false): VoiMode {
-  if (s.channels === 3) return { kind: 'window', voi: { center: 128, width: 256 } };
+  if (s.channels === 3) return { kind: 'window', voi: IDENTITY_8BIT };
   const w = s.windows[0];
   if (hasVoiLut && (!w || w.explanation === COMPUTED)) return { kind: 'lut' };
   if (w) return { kind: 'window', voi: { center: w.center, width: w.width } };
