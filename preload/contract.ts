@@ -223,6 +223,10 @@ const imageScore = z.object({
   falsePositives: count,
   /** Lesions the pointing-game map's maximum lies in (0 or 1 with one maximum per image). */
   pointed: count,
+  /** The lesion map's peak over the image: its image-level score. */
+  score: score.optional(),
+  /** Findings at the model's own finding threshold: what the viewer draws on this image. */
+  findings: count.optional(),
 });
 type ImageScore = z.infer<typeof imageScore>;
 
@@ -279,6 +283,16 @@ export const evaluationReportSchema = z.looseObject({
   /** The most the per-lesion pointing game can reach with one maximum per map: images with a lesion over lesions. */
   pointingCeiling: z.number().optional(),
   latency: z.object({ mean: z.number(), median: z.number(), p95: z.number(), batch1: z.boolean() }).optional(),
+  /** Lesion-free images among those scored (no lesion in their truth): Dice and IoU are over the others. */
+  negatives: count.optional(),
+  /** At the model's own finding threshold (what the viewer draws): findings per lesion-free image, and the share of them with any. */
+  fpPerNegativeImage: z.number().min(0).nullable().optional(),
+  negativesWithFindings: score.nullable().optional(),
+  /** "Any finding" as an image-level call, at that threshold: the share of lesion images called, and of lesion-free images not called. */
+  imageSensitivity: score.nullable().optional(),
+  imageSpecificity: score.nullable().optional(),
+  /** How well the lesion map's peak ranks lesion images above lesion-free ones (null without both kinds). */
+  imageAUROC: score.nullable().optional(),
   /** Whether the images were the model's own stored split (held out from its training) or a recomputed one. */
   splitSource: z.enum([SPLIT_SOURCES.stored, SPLIT_SOURCES.recomputed]).optional(),
 });
@@ -309,7 +323,16 @@ export const modelCardSchema = z.looseObject({
   /** Test-time mirror averaging the thresholds were calibrated with. */
   flips: z.enum(FLIP_SETS).optional(),
   calibration: z.looseObject({ split: z.enum(['train', 'val', 'test']), flips: z.enum(FLIP_SETS).optional() }).optional(),
-  data: z.looseObject({ path: z.string().optional(), format: z.enum(['masks', 'coco', 'review']).optional(), images: count.optional() }).optional(),
+  data: z
+    .looseObject({
+      path: z.string().optional(),
+      format: z.enum(['masks', 'coco', 'review']).optional(),
+      images: count.optional(),
+      /** Declared lesion-free images among them, and the folders they came from. */
+      negatives: count.optional(),
+      negativeFolders: z.array(z.string()).optional(),
+    })
+    .optional(),
   split: z.looseObject({ file: z.string().optional(), seed: z.number().int().optional(), train: count, val: count, test: count }).optional(),
   hyperparameters: z
     .looseObject({
@@ -529,6 +552,8 @@ export const requests = {
       learningRate: z.number().positive().max(1).default(TRAINING_DEFAULTS.learningRate),
       seed: z.number().int().min(0).max(2 ** 31 - 1).default(TRAINING_DEFAULTS.seed),
       limit: z.number().int().min(1).optional(),
+      /** Folders of lesion-free images to train on beside the data (each `DIR/images/*` or `DIR/*`). */
+      negatives: z.array(filePath).max(8).optional(),
       /** Supervision of the CBAM spatial gate nearest the output by the lesion mask (0 = unsupervised); ignored without gates. */
       attentionWeight: z.number().min(0).max(10).default(TRAINING_DEFAULTS.attentionWeight),
       augmentation: z.enum(AUGMENTATION_PRESETS).default(TRAINING_DEFAULTS.augmentation),
@@ -546,6 +571,8 @@ export const requests = {
       models: z.array(modelName).min(1).max(8),
       data: filePath,
       format: z.enum(['masks', 'coco', 'review']).default('masks'),
+      /** Folders of lesion-free images scored beside the data: false positives on them, image-level figures. */
+      negatives: z.array(filePath).max(8).optional(),
       split: z.enum(['train', 'val', 'test']).default('test'),
       scope: z.enum(['own', 'common']).default('own'),
       limit: z.number().int().min(1).optional(),

@@ -13,7 +13,6 @@ import { isInside, realish } from '../fs/names.ts';
 import { reviewDataset } from './review.ts';
 
 export type DatasetFormat = 'masks' | 'coco' | 'review';
-export type SplitName = 'train' | 'val' | 'test';
 
 export interface Sample {
   /** Unique, stable id within the dataset (the image's file name relative to the dataset). */
@@ -25,6 +24,14 @@ export interface Sample {
   boxes?: Box[];
   /** Run-length or raw lesion masks in original pixels (review store brush masks). */
   rasterMask?: () => Promise<{ width: number; height: number; data: Uint8Array }>;
+  /**
+   * Declared lesion-free (it came from a negatives folder): split apart from the lesion images so every
+   * split holds both in proportion. An image with an empty mask, no COCO annotation or only rejected
+   * findings is lesion-free too, by its truth, without this flag.
+   */
+  negative?: boolean;
+  /** Samples of one group (near-duplicate video frames, one patient) always land in the same split. */
+  group?: string;
 }
 
 export interface Dataset {
@@ -39,7 +46,47 @@ function stem(file: string): string {
   return basename(file, extname(file));
 }
 
-/** Images with masks: `images/` and `masks/` folders matched by file stem. */
+/** Image files of a folder, sorted: `dir/images/*` when it has an images/ folder, else `dir/*`. */
+function imageFiles(dir: string): { folder: string; files: string[] } {
+  const folder = existsSync(join(dir, 'images')) ? join(dir, 'images') : dir;
+  return { folder, files: readdirSync(folder).filter((f) => IMAGE_EXT.has(extname(f).toLowerCase())).sort() };
+}
+
+/**
+ * Near-duplicate groups from a folder's manifest.csv: its `group` column, else `dhash8_border_cropped`
+ * (a perceptual hash: consecutive frames of one video share it), by file name. None without a manifest.
+ */
+function manifestGroups(dir: string): Map<string, string> {
+  const groups = new Map<string, string>();
+  const file = join(dir, 'manifest.csv');
+  if (!existsSync(file)) return groups;
+  const [head, ...rows] = readFileSync(file, 'utf8').split(/\r?\n/).filter(Boolean);
+  const columns = head.split(',');
+  const name = columns.indexOf('file');
+  const key = columns.includes('group') ? columns.indexOf('group') : columns.indexOf('dhash8_border_cropped');
+  if (name < 0 || key < 0) return groups;
+  for (const row of rows) {
+    const cells = row.split(',');
+    if (cells[name] && cells[key]) groups.set(cells[name], cells[key]);
+  }
+  return groups;
+}
+
+/**
+ * A folder of lesion-free images (`dir/images/*` or `dir/*`), ids prefixed with `prefix` so they never
+ * collide with the lesion images' ids; grouped by the folder's manifest.csv when it has one.
+ */
+export function listNegatives(dir: string, prefix: string): Sample[] {
+  const root = resolve(dir);
+  if (!existsSync(root) || !statSync(root).isDirectory()) throw new StudioError('NOT_FOUND', `no folder of lesion-free images at ${root}`, root);
+  const { folder, files } = imageFiles(root);
+  const groups = manifestGroups(root);
+  const samples = files.map((f): Sample => ({ id: `${prefix}${f}`, image: join(folder, f), negative: true, ...(groups.has(f) ? { group: `${prefix}${groups.get(f)}` } : {}) }));
+  if (samples.length === 0) throw new StudioError('NOT_FOUND', `no image in ${folder}`, root);
+  return samples;
+}
+
+/** Images with masks: `images/` and `masks/` folders matched by file stem, and lesion-free images in `negatives/` if there is one. */
 export function listMaskDataset(dir: string): Dataset {
   const root = resolve(dir);
   const imagesDir = join(root, 'images');
@@ -54,6 +101,7 @@ export function listMaskDataset(dir: string): Dataset {
     if (mask) samples.push({ id: f, image: join(imagesDir, f), mask });
   }
   if (samples.length === 0) throw new StudioError('NOT_FOUND', `no image in ${imagesDir} has a mask of the same name in ${masksDir}`, root);
+  if (existsSync(join(root, 'negatives'))) samples.push(...listNegatives(join(root, 'negatives'), 'negatives/'));
   return { root, format: 'masks', samples };
 }
 
@@ -101,10 +149,22 @@ export function listCocoDataset(dir: string): Dataset {
   return { root, format: 'coco', samples };
 }
 
-export async function openDataset(path: string, format: DatasetFormat): Promise<Dataset> {
+export interface OpenOptions {
+  /** Folders of lesion-free images added to the dataset (ids `<folder name>/<file>`). */
+  negatives?: readonly string[];
+}
+
+export async function openDataset(path: string, format: DatasetFormat, options: OpenOptions = {}): Promise<Dataset> {
   if (!existsSync(path)) throw new StudioError('NOT_FOUND', `no dataset at ${path}`, path);
-  if (format === 'masks') return listMaskDataset(path);
-  if (format === 'coco') return listCocoDataset(path);
-  return reviewDataset(path);
+  const dataset = format === 'masks' ? listMaskDataset(path) : format === 'coco' ? listCocoDataset(path) : await reviewDataset(path);
+  const ids = new Set(dataset.samples.map((s) => s.id));
+  for (const folder of options.negatives ?? []) {
+    for (const sample of listNegatives(folder, `${basename(resolve(folder))}/`)) {
+      if (ids.has(sample.id)) throw new StudioError('INVALID_PAYLOAD', `${sample.id} is in the dataset twice: name the negatives folder differently`, folder);
+      ids.add(sample.id);
+      dataset.samples.push(sample);
+    }
+  }
+  return dataset;
 }
 

@@ -1,4 +1,5 @@
 /** Seeded, reproducible splits of a dataset's sample ids. */
+import type { Sample } from './formats.ts';
 
 export type SplitName = 'train' | 'val' | 'test';
 
@@ -40,3 +41,53 @@ export function splitDataset(ids: string[], seed: number, ratios: [number, numbe
   return { seed, ratios, train: order.slice(0, nTrain), val: order.slice(nTrain, nTrain + nVal), test: order.slice(nTrain + nVal) };
 }
 
+
+/** Seeded split of groups of ids: whole groups go to one part, parts filled in shuffled group order. */
+function splitGroups(samples: Pick<Sample, 'id' | 'group'>[], seed: number, ratios: [number, number, number]): Split {
+  const byGroup = new Map<string, string[]>();
+  for (const s of samples) {
+    const key = s.group ?? `id:${s.id}`;
+    byGroup.set(key, [...(byGroup.get(key) ?? []), s.id]);
+  }
+  const order = shuffle([...byGroup.keys()].sort(), rng(seed));
+  const total = ratios[0] + ratios[1] + ratios[2];
+  const nTrain = Math.round((samples.length * ratios[0]) / total);
+  const nVal = Math.round((samples.length * ratios[1]) / total);
+  const split: Split = { seed, ratios, train: [], val: [], test: [] };
+  for (const key of order) {
+    const ids = [...(byGroup.get(key) as string[])].sort();
+    const part = split.train.length < nTrain ? split.train : split.val.length < nVal ? split.val : split.test;
+    part.push(...ids);
+  }
+  return split;
+}
+
+/** Salt for the lesion-free images' split, so it does not mirror the lesion images' shuffle. */
+const NEGATIVE_SALT = 0x4e4547;
+
+/**
+ * The split of a dataset's samples: lesion images and declared lesion-free ones split apart by the same
+ * seeded rule, so every part holds both in proportion; samples of one group (near-duplicate frames) stay
+ * in one part. A dataset with neither negatives nor groups splits exactly as splitDataset does.
+ */
+export function splitSamples(samples: Pick<Sample, 'id' | 'group' | 'negative'>[], seed: number, ratios: [number, number, number] = [0.7, 0.15, 0.15]): Split {
+  const positives = samples.filter((s) => !s.negative);
+  const negatives = samples.filter((s) => s.negative);
+  const a = positives.some((s) => s.group) ? splitGroups(positives, seed, ratios) : splitDataset(positives.map((s) => s.id), seed, ratios);
+  if (negatives.length === 0) return a;
+  const b = splitGroups(negatives, seed ^ NEGATIVE_SALT, ratios);
+  return { seed, ratios, train: [...a.train, ...b.train], val: [...a.val, ...b.val], test: [...a.test, ...b.test] };
+}
+
+/**
+ * A stored split completed for the samples it does not name (lesion-free images added after the model was
+ * trained, say): those are split by the same seeded rule and added, so they too land in one part for good.
+ * A model never trained on them holds them all out; its test part gets its share.
+ */
+export function completeSplit(stored: Split, samples: Pick<Sample, 'id' | 'group' | 'negative'>[]): Split {
+  const known = new Set([...stored.train, ...stored.val, ...stored.test]);
+  const rest = samples.filter((s) => !known.has(s.id));
+  if (rest.length === 0) return stored;
+  const extra = splitSamples(rest, stored.seed ?? 42, stored.ratios ?? [0.7, 0.15, 0.15]);
+  return { ...stored, train: [...stored.train, ...extra.train], val: [...stored.val, ...extra.val], test: [...stored.test, ...extra.test] };
+}

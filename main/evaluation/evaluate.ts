@@ -15,11 +15,11 @@ import { isFlipSet, type FlipSet } from '../detector/flips.ts';
 import { loadModel, readCard } from '../detector/io.ts';
 import { predict } from '../detector/pipeline.ts';
 import { TfjsDetector } from '../detector/tfjs-detector.ts';
-import { openDataset, SampleCache, splitDataset, validRegion, type DatasetFormat, type Split, type SplitName } from '../datasets/index.ts';
+import { completeSplit, openDataset, SampleCache, splitSamples, validRegion, type DatasetFormat, type Sample, type Split, type SplitName } from '../datasets/index.ts';
 import { useBackend } from '../detector/kernels/backend.ts';
 import { connectedComponents } from './components.ts';
 import { predictionsFromMap, upsample } from './maps.ts';
-import { averagePrecision, detectionAt, froc, latency, operatingCut, operatingScore, overlap, pointingGame, sensitivityAt, THRESHOLDS, type GroundTruth, type Prediction } from './metrics.ts';
+import { auroc, averagePrecision, detectionAt, froc, latency, operatingCut, operatingScore, overlap, pointingGame, sensitivityAt, THRESHOLDS, type GroundTruth, type Prediction } from './metrics.ts';
 import { portablePath, resolveProjectPath } from '../settings.ts';
 
 export { bestThreshold, THRESHOLDS } from './metrics.ts';
@@ -36,6 +36,8 @@ export interface EvaluateOptions {
    */
   among?: readonly string[];
   limit?: number;
+  /** Folders of lesion-free images added to the data (split by the same seeded rule; see datasets/split.ts). */
+  negatives?: readonly string[];
   /** Threshold of the lesion map for Dice/IoU (default: the card's validation-calibrated one, else 0.5). */
   threshold?: number;
   /** Test-time flip averaging (default: the card's `flips`, else none), as the detector engine runs it. */
@@ -47,7 +49,8 @@ export interface EvaluateOptions {
 export type FullReport = EvaluationReport &
   Required<Pick<EvaluationReport, 'backend' | 'flips' | 'threshold' | 'candidateThreshold' | 'sensitivity1FPByCandidateThreshold' | 'diceByThreshold' | 'sensitivity1FP' | 'frocCurve' | 'pointingSource' | 'pointingByModule' | 'pointingCeiling' | 'latency' | 'splitSource'>>;
 
-function splitFor(modelDir: string, data: string, ids: string[]): { split: Split; source: FullReport['splitSource'] } {
+function splitFor(modelDir: string, data: string, samples: Sample[]): { split: Split; source: FullReport['splitSource'] } {
+  const ids = samples.map((s) => s.id);
   const file = join(modelDir, 'split.json');
   let seed = 42;
   if (existsSync(file)) {
@@ -58,10 +61,11 @@ function splitFor(modelDir: string, data: string, ids: string[]): { split: Split
     const all = [...split.train, ...split.val, ...split.test];
     // Same dataset (by path, or every split id present): use the stored split as is.
     if ((card.data?.path && resolveProjectPath(card.data.path) === resolve(data)) || (all.length > 0 && all.every((id) => known.has(id)))) {
-      return { split, source: SPLIT_SOURCES.stored };
+      // Lesion-free images added since the model was trained are split by the same rule: never trained on, they are held out.
+      return { split: completeSplit(split, samples), source: SPLIT_SOURCES.stored };
     }
   }
-  return { split: splitDataset(ids, seed), source: SPLIT_SOURCES.recomputed };
+  return { split: splitSamples(samples, seed), source: SPLIT_SOURCES.recomputed };
 }
 
 /**
@@ -69,9 +73,9 @@ function splitFor(modelDir: string, data: string, ids: string[]): { split: Split
  * Scored on these, models trained on different splits are compared on the same images; for the test
  * split these are images none of them trained on. Refused when there are none, naming each model's count.
  */
-export async function commonSplit(models: { name: string; modelDir: string }[], data: string, format: DatasetFormat, which: SplitName): Promise<string[]> {
-  const ids = (await openDataset(data, format)).samples.map((s) => s.id);
-  const splits = models.map((m) => splitFor(m.modelDir, data, ids).split[which]);
+export async function commonSplit(models: { name: string; modelDir: string }[], data: string, format: DatasetFormat, which: SplitName, negatives?: readonly string[]): Promise<string[]> {
+  const samples = (await openDataset(data, format, { negatives })).samples;
+  const splits = models.map((m) => splitFor(m.modelDir, data, samples).split[which]);
   const others = splits.slice(1).map((s) => new Set(s));
   const common = (splits[0] ?? []).filter((id) => others.every((s) => s.has(id)));
   if (common.length === 0) {
@@ -86,6 +90,29 @@ export function imageSetOf(ids: readonly string[]): string {
   return createHash('sha256').update([...ids].sort().join('\n')).digest('hex').slice(0, 16);
 }
 
+/**
+ * What a clinician sees image by image, at the model's own finding threshold (the findings the viewer
+ * draws): on lesion-free images, findings per image and the share with any; whether "any finding" tells
+ * lesion images from lesion-free ones (sensitivity, specificity); and how well the lesion map's peak ranks
+ * them (AUROC). Image-level figures need both kinds of image, and are null without them.
+ */
+export function imageLevel(scores: Pick<ImageScore, 'lesions' | 'findings'>[], peaks: number[]): Pick<EvaluationReport, 'negatives' | 'fpPerNegativeImage' | 'negativesWithFindings' | 'imageSensitivity' | 'imageSpecificity' | 'imageAUROC'> {
+  const negative = scores.map((s) => s.lesions === 0);
+  const negatives = negative.filter(Boolean).length;
+  const positives = scores.length - negatives;
+  const findings = scores.map((s) => s.findings ?? 0);
+  const flaggedNegatives = findings.filter((n, i) => negative[i] && n > 0).length;
+  const flaggedPositives = findings.filter((n, i) => !negative[i] && n > 0).length;
+  return {
+    negatives,
+    fpPerNegativeImage: negatives ? findings.reduce((sum, n, i) => sum + (negative[i] ? n : 0), 0) / negatives : null,
+    negativesWithFindings: negatives ? flaggedNegatives / negatives : null,
+    imageSensitivity: positives ? flaggedPositives / positives : null,
+    imageSpecificity: negatives ? 1 - flaggedNegatives / negatives : null,
+    imageAUROC: positives && negatives ? auroc(peaks.filter((_, i) => !negative[i]), peaks.filter((_, i) => negative[i])) : null,
+  };
+}
+
 export async function evaluateModel(name: string, options: EvaluateOptions): Promise<FullReport> {
   const backend = await useBackend();
   const card = readCard(options.modelDir);
@@ -94,8 +121,8 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
   const detector = new TfjsDetector(trained);
   const outputs = detector.outputs;
   const size = card.inputSize;
-  const dataset = await openDataset(options.data, options.format ?? 'masks');
-  const { split, source } = splitFor(options.modelDir, options.data, dataset.samples.map((s) => s.id));
+  const dataset = await openDataset(options.data, options.format ?? 'masks', { negatives: options.negatives });
+  const { split, source } = splitFor(options.modelDir, options.data, dataset.samples);
   const which = options.split ?? 'test';
   let ids = split[which];
   if (options.among) {
@@ -126,6 +153,7 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
   let iou = 0;
   const perImage: { gt: GroundTruth; predictions: Prediction[] }[] = [];
   const scores: Omit<ImageScore, 'found' | 'falsePositives'>[] = [];
+  const peaks: number[] = [];
   const ms: number[] = [];
   const s4 = size / 4;
 
@@ -139,10 +167,17 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
     const full = upsample(prob, s4, s4, size, size);
     const valid = validRegion(d.box);
     const o = overlap(full, d.mask, threshold, valid);
-    dice += o.dice;
-    iou += o.iou;
-    for (const t of THRESHOLDS) diceAt.set(t, (diceAt.get(t) as number) + overlap(full, d.mask, t, valid).dice);
     const gt = connectedComponents(d.mask, size, size, 0.5, 10);
+    // Dice and IoU measure how well lesions are outlined: over the images that have one. What the model
+    // does on lesion-free images is counted by the negatives' own figures below.
+    if (gt.components.length) {
+      dice += o.dice;
+      iou += o.iou;
+      for (const t of THRESHOLDS) diceAt.set(t, (diceAt.get(t) as number) + overlap(full, d.mask, t, valid).dice);
+    }
+    let peak = 0;
+    for (let k = 0; k < full.length; k++) if (valid[k] && full[k] > peak) peak = full[k];
+    peaks.push(peak);
     lesions += gt.components.length;
     perImage.push({ gt, predictions: predictionsFromMap(prob, s4, s4, 4, candidateThreshold) });
     for (const t of THRESHOLDS) candidatesAt.get(t)?.push({ gt, predictions: predictionsFromMap(prob, s4, s4, 4, t) });
@@ -157,13 +192,15 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
       if (s === supervised) sourceHits = hits;
     }
     sourceLesionHits += sourceHits;
-    scores.push({ id: ids[i], dice: o.dice, lesions: gt.components.length, pointed: sourceHits });
+    scores.push({ id: ids[i], dice: o.dice, lesions: gt.components.length, pointed: sourceHits, score: peak, findings: perImage[perImage.length - 1].predictions.length });
     if (sourceHits > 0) sourceImageHits++;
     options.onProgress?.(i + 1, ids.length);
   }
   detector.dispose();
 
   const f = froc(perImage);
+  const lesionImages = scores.filter((sc) => sc.lesions > 0).length;
+  const images = imageLevel(scores, peaks);
   const operating = operatingScore(perImage, 1);
   const lat = latency(ms);
   const pointingByModule = Object.fromEntries(Object.entries(pointingHits).map(([k, v]) => [k, lesions ? v / lesions : 0]));
@@ -176,8 +213,8 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
     lesions,
     froc: f.points,
     ap50: averagePrecision(perImage),
-    dice: dice / ids.length,
-    iou: iou / ids.length,
+    dice: lesionImages ? dice / lesionImages : 0,
+    iou: lesionImages ? iou / lesionImages : 0,
     pointingGame: lesions ? sourceLesionHits / lesions : 0,
     pointingGameImages: imagesWithLesions ? sourceImageHits / imagesWithLesions : 0,
     latencyMs: lat.mean,
@@ -188,12 +225,13 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
     threshold,
     candidateThreshold,
     sensitivity1FPByCandidateThreshold: Object.fromEntries([...candidatesAt].map(([t, im]) => [t.toFixed(2), sensitivityAt(froc(im), 1)])),
-    diceByThreshold: Object.fromEntries([...diceAt].map(([t, v]) => [t.toFixed(2), v / ids.length])),
+    diceByThreshold: Object.fromEntries([...diceAt].map(([t, v]) => [t.toFixed(2), lesionImages ? v / lesionImages : 0])),
     sensitivity1FP: f.points.find((p) => p.fpPerImage === 1)?.sensitivity ?? 0,
     frocCurve: f.curve,
     pointingSource: supervised ? `attention ${supervised.name}` : 'lesion heatmap (the baseline has no attention module)',
     pointingByModule: { ...pointingByModule, heatmap: lesions ? heatmapHits / lesions : 0 },
     pointingCeiling: lesions ? imagesWithLesions / lesions : 0,
+    ...images,
     latency: { ...lat, batch1: true },
     splitSource: source,
   };

@@ -262,3 +262,23 @@ export function bestThreshold(diceByThreshold: Record<string, number>): number {
   return best;
 }
 
+
+/**
+ * Area under the ROC curve of scores that should rank `positives` above `negatives`: the probability that
+ * a random positive outscores a random negative, ties counting half (the Mann–Whitney U statistic).
+ */
+export function auroc(positives: readonly number[], negatives: readonly number[]): number | null {
+  if (!positives.length || !negatives.length) return null;
+  const all = [...positives.map((v) => ({ v, p: true })), ...negatives.map((v) => ({ v, p: false }))].sort((a, b) => a.v - b.v);
+  // Mid-ranks for ties, then U of the positives.
+  let rankSum = 0;
+  for (let i = 0; i < all.length; ) {
+    let j = i;
+    while (j + 1 < all.length && all[j + 1].v === all[i].v) j++;
+    const rank = (i + j) / 2 + 1;
+    for (let k = i; k <= j; k++) if (all[k].p) rankSum += rank;
+    i = j + 1;
+  }
+  const n1 = positives.length;
+  return (rankSum - (n1 * (n1 + 1)) / 2) / (n1 * negatives.length);
+}

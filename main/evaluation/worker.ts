@@ -9,7 +9,7 @@ import { commonSplit, evaluateModel } from './evaluate.ts';
 
 export interface EvaluationCommand {
   type: 'evaluate';
-  jobs: { name: string; modelDir: string; data: string; format: DatasetFormat; split: SplitName; limit?: number }[];
+  jobs: { name: string; modelDir: string; data: string; format: DatasetFormat; negatives?: string[]; split: SplitName; limit?: number }[];
   /** Score every job on the images in all of their splits (the jobs share data, format and split). */
   common?: boolean;
 }
@@ -33,11 +33,11 @@ const send = (m: EvaluationMessage) => port.postMessage(m);
 port.on('message', async (cmd: EvaluationCommand) => {
   try {
     const [first] = cmd.jobs;
-    const among = cmd.common && first ? await commonSplit(cmd.jobs, first.data, first.format, first.split) : undefined;
+    const among = cmd.common && first ? await commonSplit(cmd.jobs, first.data, first.format, first.split, first.negatives) : undefined;
     const reports = [];
     for (const [modelIndex, job] of cmd.jobs.entries()) {
       const onProgress = (done: number, total: number) => send({ type: 'progress', progress: { modelIndex, done, total } });
-      reports.push(await evaluateModel(job.name, { modelDir: job.modelDir, data: job.data, format: job.format, split: job.split, among, limit: job.limit, onProgress }));
+      reports.push(await evaluateModel(job.name, { modelDir: job.modelDir, data: job.data, format: job.format, negatives: job.negatives, split: job.split, among, limit: job.limit, onProgress }));
     }
     send({ type: 'done', result: reports });
   } catch (err) {

@@ -127,8 +127,9 @@ export function guardDispatch(dispatch: Dispatch, list: FolderAllowlist): Dispat
         case 'training.start':
         case 'evaluation.compare':
         case 'evaluation.sample': {
-          const { data } = valid.value as { data: string };
+          const { data, negatives } = valid.value as { data: string; negatives?: string[] };
           request = { ...request, data: list.check(resolveProjectPath(data), 'open', 'data') };
+          if (negatives) request = { ...request, negatives: negatives.map((n) => list.check(resolveProjectPath(n), 'open', 'negatives')) };
           break;
         }
       }

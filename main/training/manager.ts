@@ -50,7 +50,7 @@ export class TrainingManager {
     if (existsSync(join(out, 'model.json')) && !hasCheckpoint) throw new StudioError('INVALID_PAYLOAD', `a model named '${req.name}' already exists; pick another name`, 'name');
     const base = req.baseModel ? modelDir(this.ctx.settings.modelsDir, req.baseModel) : undefined;
     const runId = `${req.name}-${Date.now().toString(36)}`;
-    const options = trainOptionsFrom(req, { data: resolveProjectPath(req.data), out, base, studioVersion: this.ctx.version });
+    const options = trainOptionsFrom(req, { data: resolveProjectPath(req.data), negatives: req.negatives?.map(resolveProjectPath), out, base, studioVersion: this.ctx.version });
     const run: Run = {
       progress: { runId, name: req.name, state: 'queued', epoch: 0, epochs: req.epochs, step: 0, steps: 0, loss: NaN, imagesPerSec: 0, etaSec: NaN, history: [] },
       worker: startWorker(WORKER_URL),

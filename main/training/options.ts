@@ -17,6 +17,8 @@ export interface TrainOptions {
   learningRate: number;
   seed: number;
   limit?: number;
+  /** Folders of lesion-free images trained and validated on beside the data (datasets/formats.ts). */
+  negatives?: string[];
   /** Folder of a model to fine-tune from (its weights; its variant must match, and a base trained at another input size is rebuilt at this one). */
   base?: string;
   /** Where the finished model goes (`models/<name>`). */
@@ -50,9 +52,9 @@ export function dataParallelThreads(batchSize: number): number {
  */
 export function trainOptionsFrom(
   request: ValidRequest<'training.start'>,
-  where: { data: string; out: string; base?: string; backend?: 'wasm' | 'cpu'; workers?: number; validate?: boolean; studioVersion?: string },
+  where: { data: string; negatives?: string[]; out: string; base?: string; backend?: 'wasm' | 'cpu'; workers?: number; validate?: boolean; studioVersion?: string },
 ): TrainOptions {
-  const { name, format, variant, epochs, batchSize, inputSize, learningRate, seed, limit, attentionWeight, augmentation } = request;
+  const { name, format, variant, epochs, batchSize, inputSize, learningRate, seed, limit, attentionWeight, augmentation, negatives } = request;
   return {
     name,
     format,
@@ -66,6 +68,7 @@ export function trainOptionsFrom(
     attentionWeight,
     augmentation,
     ...where,
+    negatives: where.negatives ?? negatives,
     workers: where.workers ?? dataParallelThreads(batchSize),
   };
 }

@@ -18,7 +18,7 @@ import { TfjsDetector } from '../detector/tfjs-detector.ts';
 import { connectedComponents } from '../evaluation/components.ts';
 import { predictionsFromMap, upsample } from '../evaluation/maps.ts';
 import { bestThreshold, froc, overlap, sensitivityAt, THRESHOLDS } from '../evaluation/metrics.ts';
-import { openDataset, rng, SampleCache, shuffle, splitDataset, validRegion, type Split } from '../datasets/index.ts';
+import { openDataset, rng, SampleCache, shuffle, splitSamples, validRegion, type Sample, type Split } from '../datasets/index.ts';
 import { augment, downsampleMask } from './data.ts';
 import { DEFAULT_ATTENTION_WEIGHT, detectorObjective, supervisedGate } from './objective.ts';
 import { useBackend } from '../detector/kernels/backend.ts';
@@ -152,11 +152,14 @@ export async function validate(model: tf.LayersModel, cache: SampleCache, ids: s
   const backend = new TfjsDetector(model, { fold: false, outputs: 'lesion', owns: false });
   const maps = await predictLesionMaps(backend, decoded.map((d) => d.image), { batch: 8, flips });
   const diceAt: Record<string, number> = Object.fromEntries(THRESHOLDS.map((t) => [t.toFixed(2), 0]));
-  const gts = decoded.map((d, i) => {
+  const gts = decoded.map((d) => connectedComponents(d.mask, size, size, 0.5, 10));
+  // Dice over the images with a lesion, as evaluation reports it: lesion-free ones are scored by their false positives.
+  const withLesion = gts.filter((gt) => gt.components.length > 0).length;
+  decoded.forEach((d, i) => {
+    if (!gts[i].components.length) return;
     const full = upsample(maps[i], size / 4, size / 4, size, size);
     const valid = validRegion(d.box);
-    for (const t of THRESHOLDS) diceAt[t.toFixed(2)] += overlap(full, d.mask, t, valid).dice / ids.length;
-    return connectedComponents(d.mask, size, size, 0.5, 10);
+    for (const t of THRESHOLDS) diceAt[t.toFixed(2)] += overlap(full, d.mask, t, valid).dice / withLesion;
   });
   const sensAt: Record<string, number> = {};
   for (const t of THRESHOLDS) sensAt[t.toFixed(2)] = sensitivityAt(froc(gts.map((gt, i) => ({ gt, predictions: predictionsFromMap(maps[i], size / 4, size / 4, 4, t) }))), 1);
@@ -234,7 +237,7 @@ interface RunStart {
  * Resume when a checkpoint with the same settings exists; a checkpoint of other settings is an error, not
  * something to silently overwrite. Otherwise split the data and build the model (or take the base's).
  */
-async function startOrResume(options: TrainOptions, out: string, ids: string[], optimizer: tf.Optimizer, log: (line: string) => void): Promise<RunStart> {
+async function startOrResume(options: TrainOptions, out: string, samples: Sample[], optimizer: tf.Optimizer, log: (line: string) => void): Promise<RunStart> {
   const ckpt = findCheckpoint(out);
   if (ckpt) {
     const state = JSON.parse(readFileSync(join(ckpt, STATE_FILE), 'utf8')) as CheckpointState;
@@ -247,7 +250,7 @@ async function startOrResume(options: TrainOptions, out: string, ids: string[], 
     log(`resuming ${options.name} from its epoch-${state.epoch} checkpoint`);
     return { model, startEpoch: state.epoch, history: state.history, seconds: state.seconds, split: state.split, resumedFrom: state.epoch, lineage: state.baseTraining };
   }
-  const split = splitDataset(ids, options.seed);
+  const split = splitSamples(samples, options.seed);
   if (!options.base) return { model: buildModel({ variant: options.variant, inputSize: options.inputSize }), startEpoch: 0, history: [], seconds: 0, split };
   return { ...(await fineTuneBase(options.base, options, log)), startEpoch: 0, history: [], seconds: 0, split };
 }
@@ -314,6 +317,8 @@ function cardOf(
   run: {
     backend: string;
     images: number;
+    /** Declared lesion-free images among them (negatives folders). */
+    negatives: number;
     split: Split;
     flipChoice?: FlipChoice;
     supervised?: string;
@@ -343,7 +348,13 @@ function cardOf(
           calibration: { split: 'val', flips: flipChoice.flips, diceByFlips: flipChoice.diceByFlips },
         }
       : {}),
-    data: { path: portablePath(options.data), format: options.format, images: run.images, ...(options.limit ? { limit: options.limit } : {}) },
+    data: {
+      path: portablePath(options.data),
+      format: options.format,
+      images: run.images,
+      ...(run.negatives ? { negatives: run.negatives, negativeFolders: (options.negatives ?? []).map(portablePath) } : {}),
+      ...(options.limit ? { limit: options.limit } : {}),
+    },
     split: { file: 'split.json', seed: split.seed, ratios: split.ratios, train: split.train.length, val: split.val.length, test: split.test.length },
     hyperparameters: {
       epochs: options.epochs,
@@ -375,13 +386,13 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
   const S = options.inputSize;
   if (S % 16 !== 0) throw new StudioError('INVALID_PAYLOAD', `input size must be a multiple of 16 (got ${S})`, 'inputSize');
 
-  const dataset = await openDataset(options.data, options.format);
+  const dataset = await openDataset(options.data, options.format, { negatives: options.negatives });
   const byId = new Map(dataset.samples.map((s) => [s.id, s]));
   let ids = dataset.samples.map((s) => s.id);
   if (options.limit) ids = shuffle([...ids].sort(), rng(options.seed ^ 0x5eed)).slice(0, options.limit);
 
   const optimizer = tf.train.adam(options.learningRate);
-  const { model, startEpoch, split, resumedFrom, lineage, ...start } = await startOrResume(options, out, ids, optimizer, log);
+  const { model, startEpoch, split, resumedFrom, lineage, ...start } = await startOrResume(options, out, ids.map((id) => byId.get(id) as Sample), optimizer, log);
   let { history, seconds } = start;
   settleBatchNormQuickly(model);
   if (split.train.length === 0) throw new StudioError('INVALID_PAYLOAD', 'the training split is empty: the dataset is too small', options.data);
@@ -493,7 +504,7 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
     const last = history[history.length - 1];
     emit({ state: 'running', epoch: options.epochs, step: stepsPerEpoch, loss: last?.loss ?? NaN, valDice: last?.valDice, valSensitivity1FP: last?.valSensitivity1FP, imagesPerSec: rate, etaSec: NaN, message: 'choosing test-time flips on the validation split' });
   });
-  const card = cardOf(options, { backend, images: ids.length, split, flipChoice, supervised, attentionWeight, augmentation, lineage, threads: pool?.threads, history, seconds, resumedFrom });
+  const card = cardOf(options, { backend, images: ids.length, negatives: ids.filter((id) => byId.get(id)?.negative).length, split, flipChoice, supervised, attentionWeight, augmentation, lineage, threads: pool?.threads, history, seconds, resumedFrom });
   await saveModel(model, out, card);
   writeFileSync(join(out, 'split.json'), `${JSON.stringify(split, null, 1)}\n`);
   rmSync(join(out, CHECKPOINT), { recursive: true, force: true });

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import sharp from 'sharp';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -101,4 +102,34 @@ test('the compare table stars each column\'s best only when every model was scor
   const drawn = table([{ ...row('x', 0.8, 's'), splitSource: 'model split.json' }, { ...row('y', 0.7, 's'), splitSource: 'recomputed with the model seed' }]);
   assert.doesNotMatch(drawn, /\*/, 'no best beside a model scored on images its seed drew');
   assert.match(drawn, /not held out: y has no split/);
+});
+
+test('studio evaluate with a folder of lesion-free images reports them apart: false positives per lesion-free image, image-level sensitivity, specificity and AUROC, FROC over all images', async () => {
+  const normals = join(root, 'normals');
+  mkdirSync(join(normals, 'images'), { recursive: true });
+  let s = 11;
+  const rand = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  for (let i = 0; i < 20; i++) {
+    const img = Buffer.alloc(72 * 56 * 3).map(() => 40 + rand() * 60);
+    await sharp(img, { raw: { width: 72, height: 56, channels: 3 } }).jpeg().toFile(join(normals, 'images', `normal${i}.jpg`));
+  }
+  const out = join(root, 'with-negatives.json');
+  const run = await studio(['evaluate', '--model', 'a', '--data', data, '--negatives', normals, '--out', out, '--no-card']);
+  assert.equal(run.code, 0, run.stderr);
+  const report = JSON.parse(readFileSync(out, 'utf8'));
+  const negativeIds = report.perImage.filter((p: { id: string }) => p.id.startsWith('normals/'));
+  assert.ok(report.negatives >= 3, `${report.negatives} lesion-free images in the test split`);
+  assert.equal(report.negatives, negativeIds.length);
+  assert.equal(report.images, own.test.length + report.negatives, 'the lesion images keep their own split; the negatives add their share');
+  const findings = negativeIds.reduce((sum: number, p: { findings: number }) => sum + p.findings, 0);
+  assert.equal(report.fpPerNegativeImage, findings / report.negatives);
+  assert.equal(report.imageSpecificity, 1 - report.negativesWithFindings);
+  assert.ok(report.imageAUROC >= 0 && report.imageAUROC <= 1);
+  // Dice is over the lesion images alone: the same as without the negatives.
+  const plain = join(root, 'without-negatives.json');
+  assert.equal((await studio(['evaluate', '--model', 'a', '--data', data, '--out', plain, '--no-card'])).code, 0);
+  assert.equal(report.dice, JSON.parse(readFileSync(plain, 'utf8')).dice);
+  const bad = await studio(['evaluate', '--model', 'a', '--data', data, '--negatives', join(root, 'nowhere'), '--out', out, '--no-card']);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /no folder of lesion-free images/);
 });

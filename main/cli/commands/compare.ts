@@ -8,7 +8,7 @@ import { contractRequest, modelFolder, optionalNumber, parseArgs } from '../args
 import { ProgressBar } from '../progress.ts';
 
 const USAGE = [
-  'studio compare --models A,B[,C…] --data DIR [--format masks|coco|review] [--split test|val|train] [--common] [--limit N] --out report.json',
+  'studio compare --models A,B[,C…] --data DIR [--format masks|coco|review] [--negatives DIR[,DIR]] [--split test|val|train] [--common] [--limit N] --out report.json',
   "  --models  two or more models (names in the models folder, or paths to model folders), comma-separated",
   "  --common  score every model on the images that lie in all of their splits (for the test split: images none",
   "            of them trained on); without it each model is scored on its own split, as `studio evaluate` does",
@@ -68,7 +68,7 @@ export const command: Command = {
   summary: 'score two or more models on the same data and split (or on the images all of their splits share) and print the metric table',
   usage: USAGE,
   async run(args) {
-    const { options } = parseArgs(args, { models: 'value', data: 'value', format: 'value', split: 'value', common: 'flag', limit: 'value', out: 'value' });
+    const { options } = parseArgs(args, { models: 'value', data: 'value', format: 'value', negatives: 'value', split: 'value', common: 'flag', limit: 'value', out: 'value' });
     for (const k of ['models', 'out']) if (typeof options[k] !== 'string') throw new StudioError('INVALID_PAYLOAD', `--${k} is required\nUsage: ${USAGE}`);
     const names = (options.models as string).split(',').map((s) => s.trim()).filter(Boolean);
     if (names.length < 2) throw new StudioError('INVALID_PAYLOAD', '--models needs two or more models, comma-separated');
@@ -82,14 +82,14 @@ export const command: Command = {
     // The Compare panel's request, validated by the contract's schema: the same bounds and defaults.
     const request = contractRequest(
       'evaluation.compare',
-      { models: models.map((m) => m.name), data: options.data, format: options.format, split: options.split, scope: options.common ? 'common' : 'own', limit: optionalNumber(options, 'limit') },
-      { models: 'models', data: 'data', format: 'format', split: 'split', limit: 'limit' },
+      { models: models.map((m) => m.name), data: options.data, format: options.format, negatives: typeof options.negatives === 'string' ? options.negatives.split(',').filter(Boolean) : undefined, split: options.split, scope: options.common ? 'common' : 'own', limit: optionalNumber(options, 'limit') },
+      { models: 'models', data: 'data', format: 'format', negatives: 'negatives', split: 'split', limit: 'limit' },
       USAGE,
     );
-    const { data, format, split, limit } = request;
+    const { data, format, negatives, split, limit } = request;
     const out = resolve(options.out as string);
     const { commonSplit, evaluateModel } = await import('../../evaluation/evaluate.ts');
-    const among = options.common ? await commonSplit(models, data, format, split) : undefined;
+    const among = options.common ? await commonSplit(models, data, format, split, negatives) : undefined;
     if (among) process.stderr.write(`${among.length} ${split} images lie in the ${split} split of every model\n`);
     const reports = [];
     for (const [i, m] of models.entries()) {
@@ -99,6 +99,7 @@ export const command: Command = {
           modelDir: m.modelDir,
           data,
           format,
+          negatives,
           split,
           among,
           limit,

@@ -3,42 +3,47 @@ import { dirname, resolve } from 'node:path';
 import { ensureDir } from '../../fs/dirs.ts';
 import type { Command } from '../index.ts';
 import { StudioError } from '../../../preload/contract.ts';
-import { modelFolder, numberOption, parseArgs } from '../args.ts';
+import { contractRequest, modelFolder, numberOption, optionalNumber, parseArgs } from '../args.ts';
 import { ProgressBar } from '../progress.ts';
 
 const USAGE =
-  'studio evaluate --model NAME|DIR --data DIR [--format masks|coco|review] [--split test|val|train] [--limit N] [--threshold T] [--flips none|h|hv] [--calibrate] --out report.json [--no-card]\n  --calibrate (validation split only): store the lesion-map threshold with the best Dice in the card; later evaluations use it\n  --flips: average each prediction over its mirror images (h: left–right, hv: all four); default the card\'s';
+  'studio evaluate --model NAME|DIR --data DIR [--format masks|coco|review] [--negatives DIR[,DIR]] [--split test|val|train] [--limit N] [--threshold T] [--flips none|h|hv] [--calibrate] --out report.json [--no-card]\n  --calibrate (validation split only): store the lesion-map threshold with the best Dice in the card; later evaluations use it\n  --flips: average each prediction over its mirror images (h: left–right, hv: all four); default the card\'s';
 
 export const command: Command = {
   summary: 'evaluate a model on a dataset split (FROC, AP50, Dice/IoU, pointing game, latency); records the metrics in its card',
   usage: USAGE,
   async run(args) {
-    const { options } = parseArgs(args, { model: 'value', data: 'value', format: 'value', split: 'value', limit: 'value', threshold: 'value', flips: 'value', out: 'value', 'no-card': 'flag', calibrate: 'flag' });
+    const { options } = parseArgs(args, { model: 'value', data: 'value', format: 'value', negatives: 'value', split: 'value', limit: 'value', threshold: 'value', flips: 'value', out: 'value', 'no-card': 'flag', calibrate: 'flag' });
     const need = (k: string) => {
       const v = options[k];
       if (typeof v !== 'string') throw new StudioError('INVALID_PAYLOAD', `--${k} is required\nUsage: ${USAGE}`);
       return v;
     };
-    const split = (options.split ?? 'test') as 'train' | 'val' | 'test';
-    if (!['train', 'val', 'test'].includes(split)) throw new StudioError('INVALID_PAYLOAD', '--split must be train, val or test');
     const { loadSettings } = await import('../../settings.ts');
     const { readCard, writeCard } = await import('../../detector/io.ts');
     const { bestThreshold, evaluateModel } = await import('../../evaluation/evaluate.ts');
-    if (options.calibrate && split === 'test') throw new StudioError('INVALID_PAYLOAD', '--calibrate picks a threshold, so it must not look at the test split: use --split val');
+    if (options.calibrate && (options.split ?? 'test') === 'test') throw new StudioError('INVALID_PAYLOAD', '--calibrate picks a threshold, so it must not look at the test split: use --split val');
     const { isFlipSet, FLIP_SETS } = await import('../../detector/flips.ts');
     if (options.flips !== undefined && !isFlipSet(options.flips)) throw new StudioError('INVALID_PAYLOAD', `--flips must be one of ${FLIP_SETS.join(', ')}`);
     const modelArg = need('model');
     const dir = modelFolder(modelArg, loadSettings().modelsDir);
     const name = dir.split('/').pop() as string;
-    const data = need('data');
     const out = need('out');
+    // One model scored as the Compare panel scores it: the contract's request, schema and defaults.
+    const { data, format, negatives, split, limit } = contractRequest(
+      'evaluation.compare',
+      { models: [name], data: options.data, format: options.format, negatives: typeof options.negatives === 'string' ? options.negatives.split(',').filter(Boolean) : undefined, split: options.split, limit: optionalNumber(options, 'limit') },
+      { models: 'model', data: 'data', format: 'format', negatives: 'negatives', split: 'split', limit: 'limit' },
+      USAGE,
+    );
     let bar: ProgressBar | undefined;
     const report = await evaluateModel(name, {
       modelDir: dir,
       data,
-      format: (options.format ?? 'masks') as 'masks' | 'coco' | 'review',
+      format,
+      negatives,
       split,
-      limit: options.limit ? numberOption(options, 'limit', 0) : undefined,
+      limit,
       threshold: options.threshold ? numberOption(options, 'threshold', 0.5) : undefined,
       flips: isFlipSet(options.flips) ? options.flips : undefined,
       onProgress(done, total) {
