@@ -7,7 +7,9 @@
  */
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import type { FramePixels, ImageSummary, Response, ReviewFinding, StudioApi, WorklistItem } from '../../../preload/contract.ts';
-import type { Voi } from '../viewer/windowing.ts';
+import { useModels } from '../hooks/useModels.ts';
+import { errorText } from '../shared/errors.ts';
+import { initialMode } from '../viewer/presets.ts';
 import { DECISION_COLOURS, type Mode, ReviewCanvas } from './ReviewCanvas.tsx';
 import type { Box } from './geometry.ts';
 import { maskBox, rleEncode } from './rle.ts';
@@ -28,7 +30,6 @@ interface Loaded {
 }
 
 const REVIEWER_KEY = 'studio.reviewer';
-const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 function storedReviewer(): string {
   try {
@@ -53,7 +54,7 @@ export default function ReviewPanel({ api }: { api: StudioApi }) {
   const [status, setStatus] = useState<string>('');
   const [note, setNote] = useState('');
   const [brush, setBrush] = useState(6);
-  const [models, setModels] = useState<string[]>([]);
+  const { models } = useModels(api);
   const paint = useRef<Uint8Array | null>(null);
   const [, setPainted] = useState(0);
   const images = useRef(new Map<string, Loaded>());
@@ -61,7 +62,7 @@ export default function ReviewPanel({ api }: { api: StudioApi }) {
   const queue = useRef<Promise<unknown>>(Promise.resolve());
   const enqueue = useCallback(<T,>(fn: () => Promise<T>): Promise<T | undefined> => {
     const next = queue.current.then(fn).catch((e) => {
-      setError(message(e));
+      setError(errorText(e));
       return undefined;
     });
     queue.current = next;
@@ -76,12 +77,6 @@ export default function ReviewPanel({ api }: { api: StudioApi }) {
     }
   }, [reviewer]);
 
-  useEffect(() => {
-    const load = () => api['models.list']({}).then((m) => setModels(m.map((x) => x.name)), () => setModels([]));
-    load();
-    return api.on('training.progress', (p) => p.state === 'finished' && void load());
-  }, [api]);
-
   const refreshWorklist = useCallback(async () => {
     try {
       const list = await api['review.worklist']({
@@ -95,7 +90,7 @@ export default function ReviewPanel({ api }: { api: StudioApi }) {
       setError(null);
       setImageId((current) => current ?? (list.items.find((i) => i.pending > 0) ?? list.items[0])?.imageId ?? null);
     } catch (e) {
-      setError(message(e));
+      setError(errorText(e));
     }
   }, [api, filters]);
 
@@ -121,7 +116,7 @@ export default function ReviewPanel({ api }: { api: StudioApi }) {
         setView(v);
         setSelected((sel) => (keepSelection && sel !== null && v.findings.some((f) => f.id === sel) ? sel : (v.findings.find((f) => f.decision === 'pending') ?? v.findings[0])?.id ?? null));
       } catch (e) {
-        setError(message(e));
+        setError(errorText(e));
       }
     },
     [api],
@@ -162,7 +157,7 @@ export default function ReviewPanel({ api }: { api: StudioApi }) {
         api['imaging.close']({ ids: [old.summary.id] }).catch(() => {});
       }
       if (live) setLoaded(entry);
-    })().catch((e) => live && setImageError(message(e)));
+    })().catch((e) => live && setImageError(errorText(e)));
     return () => {
       live = false;
     };
@@ -186,12 +181,8 @@ export default function ReviewPanel({ api }: { api: StudioApi }) {
 
   const findings = view?.findings ?? [];
   const current = findings.find((f) => f.id === selected) ?? null;
-  const voi: Voi | null = useMemo(() => {
-    if (!loaded) return null;
-    if (loaded.frame.channels === 3) return { center: 127.5, width: 256 };
-    const w = loaded.summary.windows[0];
-    return w ? { center: w.center, width: w.width } : { center: (loaded.frame.min + loaded.frame.max) / 2, width: Math.max(1, loaded.frame.max - loaded.frame.min) };
-  }, [loaded]);
+  // Shown as the viewer first shows it: the file's window, its VOI LUT, or the full range (colour as it is).
+  const voi = useMemo(() => (loaded ? initialMode(loaded.summary, !!loaded.frame.voiLut) : null), [loaded]);
 
   // The note box starts from the selected finding's note when it is this reviewer's, again whenever the
   // selection, its note or the reviewer changes. Set while rendering, as React's docs do for state that
@@ -406,7 +397,7 @@ export default function ReviewPanel({ api }: { api: StudioApi }) {
             <input list="review-models" value={filters.model} placeholder="any" onChange={(e) => set({ model: e.target.value.replace(/[^A-Za-z0-9._-]/g, '') })} />
             <datalist id="review-models">
               {models.map((m) => (
-                <option key={m} value={m} />
+                <option key={m.name} value={m.name} />
               ))}
             </datalist>
           </label>

@@ -8,7 +8,7 @@
  * middle drag pans, right drag zooms, the wheel zooms about the cursor, Shift+wheel scrolls frames.
  */
 import type { Box, FramePixels } from '../../../preload/contract.ts';
-import { type Voi, type VoiMode, fullRange, renderFrame } from './windowing.ts';
+import { IDENTITY_8BIT, type Voi, type VoiMode, fullRange, renderFrame } from './windowing.ts';
 
 export type Tool = 'wl' | 'pan' | 'zoom';
 
@@ -24,6 +24,15 @@ export interface OverlayState {
   boxes: OverlayBox[];
   /** Ground truth: segments [x0, y0, x1, y1, …] in image pixels (viewer/outline.ts), drawn as a thin line. */
   outline?: Float32Array | null;
+  /** Drawn last, in CSS pixels, for what a panel draws itself (the review's findings, masks and brush). */
+  draw?(ctx: CanvasRenderingContext2D, view: ScreenView): void;
+}
+
+/** Image to screen (CSS pixels, relative to the view): screen = image · scale + offset. */
+export interface ScreenView {
+  scale: number;
+  ox: number;
+  oy: number;
 }
 
 export interface ViewState {
@@ -56,6 +65,12 @@ export interface EngineCallbacks {
   onFrameStep(delta: number): void;
   /** After a draw whose zoom or pan differs from the last one reported or set (for synchronised views). */
   onTransform?(t: ViewTransform): void;
+  /**
+   * Left-button presses, the moves after them and hover moves, for a panel with pointer tools of its own
+   * (the review's select, edit, box and brush); (sx, sy) in CSS pixels within the view. A 'down' answered
+   * true is the panel's: the engine then neither windows nor pans with it.
+   */
+  onPointer?(phase: 'down' | 'move' | 'up' | 'leave', e: PointerEvent, sx: number, sy: number): boolean | void;
 }
 
 const MIN_ZOOM = 0.02;
@@ -67,7 +82,7 @@ export class ViewEngine {
   private readonly offscreen = document.createElement('canvas');
   private imageData: ImageData | null = null;
   private pixels32: Uint32Array | null = null;
-  private mode: VoiMode = { kind: 'window', voi: { center: 127.5, width: 256 } };
+  private mode: VoiMode = { kind: 'window', voi: IDENTITY_8BIT };
   private invert = false;
   private zoom = 1;
   private panX = 0;
@@ -81,6 +96,8 @@ export class ViewEngine {
   private raf = 0;
   private windowMs = 0;
   private drag: { button: number; tool: Tool; x: number; y: number; startX: number; startY: number; id: number } | null = null;
+  /** The pointer whose left-button drag `onPointer` took. */
+  private handedOver: number | null = null;
   private readonly observer: ResizeObserver;
   private readonly cleanup: (() => void)[] = [];
   private dpr = window.devicePixelRatio || 1;
@@ -102,7 +119,10 @@ export class ViewEngine {
     on('pointermove', (e) => this.pointerMove(e));
     on('pointerup', (e) => this.pointerUp(e));
     on('pointercancel', (e) => this.pointerUp(e));
-    on('pointerleave', () => this.cb.onCursor(null));
+    on('pointerleave', (e) => {
+      this.cb.onCursor(null);
+      this.cb.onPointer?.('leave', e, ...this.local(e));
+    });
     on('wheel', (e) => this.wheel(e), { passive: false });
     on('contextmenu', (e) => e.preventDefault());
     on('dblclick', () => this.fit());
@@ -157,6 +177,17 @@ export class ViewEngine {
 
   getMode(): VoiMode {
     return this.mode;
+  }
+
+  /** How image pixels map to the view now (for hit tests in a panel's own pointer tools). */
+  getView(): ScreenView {
+    return { scale: this.zoom, ox: this.panX, oy: this.panY };
+  }
+
+  /** Draw the overlay again: what its `draw` reads has changed, though the overlay has not. */
+  redraw(): void {
+    this.needsDraw = true;
+    this.schedule();
   }
 
   getTransform(): ViewTransform {
@@ -223,9 +254,15 @@ export class ViewEngine {
   }
 
   private pointerDown(e: PointerEvent): void {
-    if (!this.frame || this.drag) return;
-    const tool: Tool = e.button === 1 ? 'pan' : e.button === 2 ? 'zoom' : this.tool;
+    if (!this.frame || this.drag || this.handedOver !== null) return;
     const [x, y] = this.local(e);
+    if (e.button === 0 && this.cb.onPointer?.('down', e, x, y)) {
+      // No preventDefault: a press on the image still takes the focus from a text box, so keys work again.
+      this.handedOver = e.pointerId;
+      this.host.setPointerCapture(e.pointerId);
+      return;
+    }
+    const tool: Tool = e.button === 1 ? 'pan' : e.button === 2 ? 'zoom' : this.tool;
     this.drag = { button: e.button, tool, x, y, startX: x, startY: y, id: e.pointerId };
     this.host.setPointerCapture(e.pointerId);
     if (tool === 'wl' && this.mode.kind !== 'window') this.mode = { kind: 'window', voi: this.currentVoi() };
@@ -234,6 +271,7 @@ export class ViewEngine {
 
   private pointerMove(e: PointerEvent): void {
     const [x, y] = this.local(e);
+    if (!this.drag) this.cb.onPointer?.('move', e, x, y);
     const d = this.drag;
     if (d && d.id === e.pointerId) {
       const dx = x - d.x;
@@ -263,6 +301,11 @@ export class ViewEngine {
   }
 
   private pointerUp(e: PointerEvent): void {
+    if (this.handedOver === e.pointerId) {
+      this.handedOver = null;
+      if (this.host.hasPointerCapture(e.pointerId)) this.host.releasePointerCapture(e.pointerId);
+      this.cb.onPointer?.('up', e, ...this.local(e));
+    }
     if (this.drag && this.drag.id === e.pointerId) {
       this.drag = null;
       if (this.host.hasPointerCapture(e.pointerId)) this.host.releasePointerCapture(e.pointerId);
@@ -298,7 +341,7 @@ export class ViewEngine {
 
   private currentVoi(): Voi {
     if (this.mode.kind === 'window') return this.mode.voi;
-    return this.frame ? fullRange(this.frame) : { center: 127.5, width: 256 };
+    return this.frame ? fullRange(this.frame) : IDENTITY_8BIT;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -362,6 +405,8 @@ export class ViewEngine {
     octx.setTransform(1, 0, 0, 1, 0, 0);
     octx.clearRect(0, 0, this.over.width, this.over.height);
     const f = this.frame;
+    // Where image pixels are on screen, for tests that aim at them.
+    Object.assign(this.over.dataset, { ready: String(!!f), scale: String(this.zoom), ox: String(this.panX), oy: String(this.panY) });
     if (!f) return;
     const z = this.zoom * dpr;
     ctx.setTransform(z, 0, 0, z, this.panX * dpr, this.panY * dpr);
@@ -421,6 +466,10 @@ export class ViewEngine {
         octx.fillStyle = '#111';
         octx.fillText(label, x0 + 4, ly - 2);
       }
+    }
+    if (this.overlay.draw) {
+      octx.setTransform(dpr, 0, 0, dpr, 0, 0);
+      this.overlay.draw(octx, this.getView());
     }
     this.over.dataset.overlay = map ? 'map' : 'none';
     this.over.dataset.boxes = String(boxes.length);
