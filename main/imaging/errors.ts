@@ -95,13 +95,15 @@ export function asImagingError(err: unknown, file: string, what = 'cannot decode
 /** What crosses the decoder thread for a failure: its code, words and name, and the detail to log. */
 export interface FailureReply {
   code?: string;
+  /** The file the error names (a StudioError's subject). */
+  subject?: string;
   message: string;
   name?: string;
   detail?: string;
 }
 
 export function failureReply(err: unknown): FailureReply {
-  if (err instanceof StudioError) return { code: err.code, message: err.message, ...(err instanceof ImagingError && err.detail ? { detail: err.detail } : {}) };
+  if (err instanceof StudioError) return { code: err.code, message: err.message, ...(err.subject ? { subject: err.subject } : {}), ...(err instanceof ImagingError && err.detail ? { detail: err.detail } : {}) };
   if (err instanceof LibraryFault) return { message: err.raw, name: err.name, detail: err.library };
   if (err instanceof Error) return { message: err.message, name: err.name };
   return { message: reasonOf(err), name: `thrown ${typeof err}` };
@@ -109,7 +111,7 @@ export function failureReply(err: unknown): FailureReply {
 
 /** The failure on this side of the thread, as explainFailure would have seen it there. */
 export function failureFromReply(reply: FailureReply): Error {
-  if (reply.code) return new ImagingError(reply.code as ErrorCode, reply.message, undefined, reply.detail);
+  if (reply.code) return new ImagingError(reply.code as ErrorCode, reply.message, reply.subject, reply.detail);
   if (reply.name === 'LibraryFault') return new LibraryFault(reply.detail ?? 'a decoder', reply.message);
   const err = new Error(reply.message);
   if (reply.name) err.name = reply.name;

@@ -77,3 +77,81 @@ export function checkRasterSize(s: RasterSize, file: string, limit = MAX_RASTER_
     );
   }
 }
+
+/**
+ * Most bytes one DICOM frame may take through the pipeline (see framePipelineBytes), checked from the header
+ * (and again from the codestream's own declaration) before anything is allocated for it. The same 1 GiB as
+ * rasters: a 4096² 16-bit frame needs 256 MiB, a 5355x4915 mammogram 402 MiB; the few-KB files that declare
+ * 16000² (3 GiB) or 40000² (19 GiB) are refused.
+ */
+export const MAX_FRAME_BYTES = 1024 ** 3;
+
+export interface FrameShape {
+  rows: number;
+  columns: number;
+  samplesPerPixel: number;
+  bitsAllocated: number;
+  /** PALETTE COLOR frames are shown as RGB. */
+  colour: boolean;
+}
+
+/** Bytes per stored sample in memory (1-bit data unpack to a byte; 32/64-bit floats keep their width). */
+function storedSampleBytes(bitsAllocated: number): number {
+  return bitsAllocated <= 8 ? 1 : bitsAllocated <= 16 ? 2 : bitsAllocated <= 32 ? 4 : 8;
+}
+
+/**
+ * What one frame costs at the pipeline's peak: the stored samples four times over (the codec's own buffer,
+ * e.g. the wasm heap, its output copy, the typed container, a colour-layout conversion), then the values
+ * shown (Float32 for grey, RGB8 for colour) and the RGB8 display image (with its grey plane).
+ */
+export function framePipelineBytes(s: FrameShape): number {
+  const pixels = s.rows * s.columns;
+  const stored = pixels * s.samplesPerPixel * storedSampleBytes(s.bitsAllocated);
+  const shown = s.colour || s.samplesPerPixel > 1 ? 3 + 3 : 4 + 1 + 3;
+  return 4 * stored + pixels * shown;
+}
+
+export function checkFrameBudget(s: FrameShape, file: string, limit = MAX_FRAME_BYTES): void {
+  const bytes = framePipelineBytes(s);
+  if (bytes > limit) {
+    const gib = (n: number) => `${(n / 1024 ** 3).toFixed(1)} GiB`;
+    throw imagingError(
+      'TOO_LARGE',
+      file,
+      `declared frame ${s.columns}x${s.rows} (${s.samplesPerPixel} sample(s) of ${s.bitsAllocated} bits, ${(s.rows * s.columns / 1e6).toFixed(0)} megapixels) would need ${gib(bytes)} to decode and display; the limit is ${gib(limit)} per frame`,
+    );
+  }
+}
+
+/**
+ * Wall-clock budget for decoding one frame in the imaging worker, from what the header declares: a fixed
+ * part plus a per-sample cost per codec, several times what each codec takes on this hardware (OpenJPEG,
+ * the slowest, decodes ≈ 15 M samples/s; CharLS and libjpeg-turbo ≈ 50). A decoder still busy past it is
+ * stopped (its thread killed and replaced): damaged JPEG-LS streams kept CharLS busy 3-12 s on 500 pixels.
+ */
+export const DECODE_BUDGET = {
+  baseMs: 750,
+  /** Nanoseconds per declared sample, by codec family. */
+  nsPerSample: { j2k: 400, jpegls: 150, jpeg: 250, rle: 40, deflate: 40, native: 25 } as Record<string, number>,
+  /** Never more than this (the old single watchdog). */
+  maxMs: 60_000,
+  /** Parsing a file (and inflating a deflated dataset): fixed part and per-byte cost. */
+  parseBaseMs: 2_000,
+  parseNsPerByte: 100,
+};
+
+export function frameBudgetMs(family: string, samples: number): number {
+  const ns = DECODE_BUDGET.nsPerSample[family] ?? DECODE_BUDGET.nsPerSample.j2k;
+  return Math.min(DECODE_BUDGET.maxMs, Math.ceil(DECODE_BUDGET.baseMs + (samples * ns) / 1e6));
+}
+
+export function parseBudgetMs(bytes: number): number {
+  return Math.min(DECODE_BUDGET.maxMs, Math.ceil(DECODE_BUDGET.parseBaseMs + (bytes * DECODE_BUDGET.parseNsPerByte) / 1e6));
+}
+
+/**
+ * The most a deflated dataset may inflate to when its header cannot bound it sooner (the header's declared
+ * pixel data bound it as soon as the inflated bytes reach them, see dicom/parse.ts).
+ */
+export const MAX_INFLATED_DATASET_BYTES = 1024 ** 3;

@@ -33,22 +33,24 @@ export async function loadImageFile(path: string): Promise<LoadedImage> {
   } catch (err) {
     throw asImagingError(err, path, 'cannot read');
   }
-  const image = await load(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path, path);
-  return reloadable(path, image, size, (bytes) => load(bytes, path, path));
+  // The file's bytes are ours: DICOM parsing hands them to the imaging worker and back without a copy.
+  const image = await load(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path, path, true);
+  return reloadable(path, image, size, (bytes) => load(bytes, path, path, true));
 }
 
 export async function loadImageBytes(bytes: Uint8Array, name: string): Promise<LoadedImage> {
   if (bytes.length === 0) throw imagingError('DECODE_FAILED', name, 'file is empty');
   if (bytes.length > MAX_DECODED_BYTES) throw imagingError('TOO_LARGE', name, 'file is larger than 2 GiB');
-  return load(bytes, name, undefined);
+  return load(bytes, name, undefined, false);
 }
 
-async function load(bytes: Uint8Array, name: string, path: string | undefined): Promise<LoadedImage> {
+async function load(bytes: Uint8Array, name: string, path: string | undefined, owned: boolean): Promise<LoadedImage> {
   const isDicm = bytes.length >= 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d;
   const display = path ? basename(path) : name;
   try {
     if (!isDicm && (rasterKind(bytes) || RASTER_EXT.has(extname(name).toLowerCase()))) return await loadRaster(bytes, display, path);
-    return await loadDicom(bytes, display, path);
+    // The caller's bytes stay the caller's: the worker gets a copy of bytes we do not own.
+    return await loadDicom(owned ? bytes : bytes.slice(), display, path);
   } catch (err) {
     throw asImagingError(err, path ?? name);
   }

@@ -10,6 +10,7 @@ import { libraryCall } from '../errors.ts';
 import { decodeRle } from './rle.ts';
 import { decodeWithWasm, type WasmCodec, type WasmDecoded } from './wasm.ts';
 import { decodeJpegDct, jpegInfo } from './jpeg.ts';
+import { checkDeclared, j2kDeclared, jpegFrameHeaders, jpegLsDeclared } from './headers.ts';
 
 export interface FrameLayout {
   rows: number;
@@ -33,6 +34,8 @@ export async function decodeCompressedFrame(ts: string, encoded: Uint8Array, lay
     case TS.rle:
       return { kind: 'native', bytes: decodeRle(encoded, layout), planar: false };
     case TS.deflatedImageFrame: {
+      // Deflate expands at most 1032:1; fewer bytes than that cannot hold the frame, so do not inflate them.
+      if (encoded.length * 1032 < expectedBytes(layout)) throw new Error(`the deflated frame is ${encoded.length} bytes, too few to inflate to the ${expectedBytes(layout)} the header declares`);
       const bytes = libraryCall('zlib', () => inflateRawSync(encoded, { maxOutputLength: expectedBytes(layout) + 16 }));
       return { kind: 'native', bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), planar: planarConfiguration === 1 };
     }
@@ -44,25 +47,33 @@ export async function decodeCompressedFrame(ts: string, encoded: Uint8Array, lay
     case TS.jpegExtended35:
     case TS.jpegSpectral:
     case TS.jpegFull: {
+      for (const d of jpegFrameHeaders(encoded)) checkDeclared('JPEG', d, layout);
       const info = jpegInfo(encoded);
       if (info.lossless) return decodeLossless(encoded, layout);
       if (info.precision <= 8 && info.arithmetic === false) return fromWasm(await decodeWithWasm('libjpeg-turbo', honourRgb(encoded, photometric)), layout, true);
-      const decoded = decodeJpegDct(encoded);
+      const decoded = decodeJpegDct(encoded, { width: layout.columns, height: layout.rows });
       checkSize(decoded.width, decoded.height, decoded.components, layout);
       return { kind: 'samples', samples: decoded.samples, planar: false, colourConverted: decoded.colourConverted };
     }
     case TS.jpegLsLossless:
     case TS.jpegLsNear: {
+      checkDeclared('JPEG-LS', jpegLsDeclared(encoded), layout);
       const out = await decodeWithWasm('charls', encoded);
       return fromWasm(out, layout, false, out.components > 1 && out.interleaveMode === 0);
     }
     case TS.j2kLossless:
-    case TS.j2k:
-      return fromWasm(await decodeWithWasm('openjpeg', j2kCodestream(encoded)), layout, true);
+    case TS.j2k: {
+      const codestream = j2kCodestream(encoded);
+      checkDeclared('JPEG 2000', j2kDeclared(codestream), layout);
+      return fromWasm(await decodeWithWasm('openjpeg', codestream), layout, true);
+    }
     case TS.htj2kLossless:
     case TS.htj2kRpcl:
-    case TS.htj2k:
-      return fromWasm(await decodeWithWasm('openjph' as WasmCodec, j2kCodestream(encoded)), layout, true);
+    case TS.htj2k: {
+      const codestream = j2kCodestream(encoded);
+      checkDeclared('HTJ2K', j2kDeclared(codestream), layout);
+      return fromWasm(await decodeWithWasm('openjph' as WasmCodec, codestream), layout, true);
+    }
     default:
       throw new StudioError('UNSUPPORTED', `transfer syntax ${ts} is not supported`);
   }
@@ -93,12 +104,14 @@ function fromWasm(out: WasmDecoded, layout: FrameLayout, colourConverted: boolea
   const wide = out.bitsPerSample > 8;
   const need = count * (wide ? 2 : 1);
   if (out.bytes.length < need) throw new Error(`codec returned ${out.bytes.length} bytes; ${need} expected`);
-  const buf = out.bytes.buffer.slice(out.bytes.byteOffset, out.bytes.byteOffset + need);
+  // The codec's copy is ours: keep it when it is exactly the samples (no third copy of the frame).
+  const buf = out.bytes.byteOffset === 0 && out.bytes.byteLength === need && out.bytes.buffer.byteLength === need ? (out.bytes.buffer as ArrayBuffer) : out.bytes.buffer.slice(out.bytes.byteOffset, out.bytes.byteOffset + need);
   const samples = wide ? (out.signed ? new Int16Array(buf) : new Uint16Array(buf)) : out.signed ? new Int8Array(buf) : new Uint8Array(buf);
   return { kind: 'samples', samples, planar, colourConverted };
 }
 
 function decodeLossless(encoded: Uint8Array, layout: FrameLayout): CodecOutput {
+  for (const d of jpegFrameHeaders(encoded)) checkDeclared('JPEG', d, layout);
   const info = jpegInfo(encoded);
   const bytes = info.precision > 8 ? 2 : 1;
   const copy = padBeforeEoi(encoded);

@@ -104,7 +104,7 @@ function buildHuffman(counts: Uint8Array, values: Uint8Array): Huffman {
  * A baseline, extended (8/12-bit) and progressive Huffman DCT decoder, written because no npm package
  * decodes 12-bit lossy JPEG. Floating-point IDCT: within ±1 of libjpeg's integer IDCT.
  */
-export function decodeJpegDct(data: Uint8Array): DctDecoded {
+export function decodeJpegDct(data: Uint8Array, expect?: { width: number; height: number }): DctDecoded {
   const quant: Int32Array[] = [];
   const dcTables: Huffman[] = [];
   const acTables: Huffman[] = [];
@@ -179,6 +179,8 @@ export function decodeJpegDct(data: Uint8Array): DctDecoded {
         const width = u16(pos + 5);
         const n = data[pos + 7];
         if (!width || !height || !n) throw new Error('JPEG frame header declares an empty image');
+        // Coefficients are allocated from this header: never for a size the DICOM header did not declare.
+        if (expect && (width !== expect.width || height !== expect.height)) throw new Error(`the JPEG frame header declares ${width}x${height} but the header says ${expect.width}x${expect.height}`);
         const components: Component[] = [];
         for (let i = 0; i < n; i++) {
           const b = pos + 8 + i * 3;

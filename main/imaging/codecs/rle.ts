@@ -29,6 +29,13 @@ export function decodeRle(frame: Uint8Array, layout: RleLayout): Uint8Array {
   offsets.push(frame.length);
 
   const planeLength = layout.bitsAllocated === 1 ? Math.ceil(pixels / 8) : pixels;
+  // PackBits expands at most 64:1 (two bytes, a run of 128): a segment table whose segments are too short
+  // for the header's rows x columns is refused before the frame is allocated.
+  for (let s = 0; s < segments; s++) {
+    const length = (s + 1 < segments && offsets[s + 1] > offsets[s] ? offsets[s + 1] : frame.length) - offsets[s];
+    if (offsets[s] < 64 || offsets[s] >= frame.length) throw new Error(`RLE segment ${s} offset ${offsets[s]} lies outside the frame`);
+    if (length * 64 < planeLength) throw new Error(`RLE segment ${s} holds ${length} bytes, too few for the ${planeLength} bytes of a ${layout.columns}x${layout.rows} plane`);
+  }
   const stride = expected;
   const out = new Uint8Array(planeLength * stride);
   const plane = new Uint8Array(planeLength);

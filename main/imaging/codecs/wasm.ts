@@ -34,7 +34,23 @@ interface Decoder {
   delete(): void;
 }
 
-type Module = Record<string, new () => Decoder>;
+type Module = Record<string, new () => Decoder> & { HEAPU8?: Uint8Array };
+
+/**
+ * A wasm memory only grows: an instance that once held a large frame (or failed, perhaps after growing)
+ * keeps that memory for the life of the thread. Such an instance is dropped, and the imaging worker that
+ * ran it is replaced (takeRecycle), so the memory goes back to the system: a failed 6 KB decode had left
+ * 2.5 GB resident in the host.
+ */
+export const RECYCLE_HEAP_BYTES = Number(process.env.STUDIO_CODEC_RECYCLE_MB || 256) * 1024 ** 2;
+let recycle = false;
+
+/** True once since an instance was dropped after a failure or a large decode: the thread should be replaced. */
+export function takeRecycle(): boolean {
+  const r = recycle;
+  recycle = false;
+  return r;
+}
 
 const instances = new Map<WasmCodec, Promise<Module>>();
 
@@ -78,6 +94,10 @@ export async function decodeWithWasm(codec: WasmCodec, encoded: Uint8Array): Pro
     const decoded = decoder.getDecodedBuffer();
     const bytes = new Uint8Array(decoded.length);
     bytes.set(decoded);
+    if ((mod.HEAPU8?.buffer.byteLength ?? 0) > RECYCLE_HEAP_BYTES) {
+      instances.delete(codec);
+      recycle = true;
+    }
     return {
       bytes,
       width: info.width,
@@ -89,6 +109,7 @@ export async function decodeWithWasm(codec: WasmCodec, encoded: Uint8Array): Pro
     };
   } catch (err) {
     instances.delete(codec);
+    if ((mod.HEAPU8?.buffer.byteLength ?? 0) > RECYCLE_HEAP_BYTES) recycle = true;
     decoder = undefined; // an aborted module cannot free; the instance is gone anyway
     const reason = err instanceof Error ? err.message : typeof err === 'number' ? `codec error code ${err}` : String(err);
     throw new LibraryFault(codec, `could not decode the frame (${reason})`);

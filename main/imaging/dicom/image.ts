@@ -1,139 +1,87 @@
 /**
- * A DICOM image as a LoadedImage: the header is read at once, frames are decoded on demand (recent ones
- * kept within one memory budget shared by all images), so opening a file with a thousand frames costs one.
+ * A DICOM image as a LoadedImage: the file is parsed, and every frame decoded, in the imaging worker under
+ * its watchdog (codecs/guarded.ts, dicom/plan.ts), so hostile bytes never run on this event loop; frames are
+ * decoded on demand (recent ones kept within one memory budget shared by all images), so opening a file with
+ * a thousand frames costs one.
  */
 import { StudioError } from '../../../preload/contract.ts';
-import { isSupportedSyntax, type CodecOutput } from '../codecs/index.ts';
-import { decodeFrameGuarded } from '../codecs/guarded.ts';
+import { decodeDicomFrameGuarded, planDicomGuarded } from '../codecs/guarded.ts';
 import { byteSize, frameMemory, newImageKey } from '../cache.ts';
-import { asImagingError, imagingError } from '../errors.ts';
-import { checkDeclaredSize } from '../guard.ts';
-import { planarToInterleaved, ybr422FrameSamples, ybr422ToYbrFull, ybrFullToRgb } from '../pixels/colour.ts';
-import { minMax, windowFromData } from '../pixels/display.ts';
-import { applyModality, applyPalette } from '../pixels/lut.ts';
-import { allocSamples, bytesPerSample, maskStored, samplesFromBytes, unpackBits, type SampleFormat, type Samples } from '../pixels/samples.ts';
+import { frameBudgetMs, parseBudgetMs } from '../guard.ts';
+import { windowFromData } from '../pixels/display.ts';
+import { bytesPerSample } from '../pixels/samples.ts';
 import type { FrameData, LoadedImage, StoredFrame } from '../types.ts';
-import { frameBytes, indexFrames, type FrameIndex } from './frames.ts';
-import { readHeader, type DicomHeader } from './header.ts';
-import { parseDicomBytes, type DataSet, type Element } from './parse.ts';
-import { NATIVE_SYNTAXES, TS, TS_NAMES, sopClassName } from './uids.ts';
+import { frameBytes } from './frames.ts';
+import { sampleFormat, type FrameRequest, type FrameResult } from './plan.ts';
+import { NATIVE_SYNTAXES, TS, TS_NAMES } from './uids.ts';
 
-export async function loadDicom(bytes: Uint8Array, displayName: string, path?: string): Promise<LoadedImage> {
+/** Which decode budget a transfer syntax's frames get (guard.ts DECODE_BUDGET). */
+function codecFamily(ts: string): string {
+  if (NATIVE_SYNTAXES.has(ts)) return 'native';
+  if (ts === TS.rle) return 'rle';
+  if (ts === TS.deflatedImageFrame) return 'deflate';
+  if (ts === TS.jpegLsLossless || ts === TS.jpegLsNear) return 'jpegls';
+  if (/^1\.2\.840\.10008\.1\.2\.4\.(5\d|6\d|70)$/.test(ts)) return 'jpeg';
+  return 'j2k';
+}
+
+export async function loadDicom(input: Uint8Array, displayName: string, path?: string): Promise<LoadedImage> {
   // Errors name the file as the user knows it: its full path when it came from disk.
   const name = path ?? displayName;
-  const parsed = parseDicomBytes(bytes, name);
-  const { dataSet: ds, transferSyntax } = parsed;
-  const h = safeHeader(ds, name);
-  const pixel: Element | undefined = ds.elements.x7fe00010 ?? ds.elements.x7fe00008 ?? ds.elements.x7fe00009;
-  if (!pixel) {
-    const what = sopClassName(h.sopClassUid);
-    throw imagingError('UNSUPPORTED', name, `no Pixel Data: this DICOM object (${what ?? `SOP class ${h.sopClassUid ?? 'unknown'}`}) holds no image`);
-  }
-  if (!isSupportedSyntax(transferSyntax)) throw imagingError('UNSUPPORTED', name, `transfer syntax ${transferSyntax} is not supported`);
-  checkDeclaredSize({ rows: h.rows, columns: h.columns, frames: h.frames, samplesPerPixel: h.samplesPerPixel, bitsAllocated: h.bitsAllocated }, name);
-  if (h.samplesPerPixel === 4) throw imagingError('UNSUPPORTED', name, `${h.photometric} with 4 samples per pixel is retired and not supported`);
-  if (h.photometric === 'PALETTE COLOR' && !h.palette) throw imagingError('DECODE_FAILED', name, 'PALETTE COLOR image without a readable palette (0028,1101-1203)');
+  const { plan, bytes } = await planDicomGuarded(input, name, parseBudgetMs(input.length));
+  const { header: h, transferSyntax, pixel } = plan;
+  const format = sampleFormat(h);
+  const what = (i: number) => `cannot decode frame ${i} (${TS_NAMES[transferSyntax] ?? transferSyntax})`;
+  const budget = frameBudgetMs(pixel.native ? 'native' : codecFamily(transferSyntax), h.rows * h.columns * h.samplesPerPixel);
 
-  const format: SampleFormat = {
-    bitsAllocated: h.bitsAllocated,
-    bitsStored: h.bitsStored,
-    highBit: h.highBit,
-    signed: h.pixelRepresentation === 1 && !h.floatBits,
-    floatBits: h.floatBits,
-  };
-  const pixelsPerFrame = h.rows * h.columns;
-  const native = NATIVE_SYNTAXES.has(transferSyntax) || !pixel.encapsulatedPixelData;
-  const ybr422Native = native && h.photometric === 'YBR_FULL_422';
-  const samplesPerFrame = ybr422Native ? ybr422FrameSamples(h.rows, h.columns) : pixelsPerFrame * h.samplesPerPixel;
-
-  let frameIndex: FrameIndex | undefined;
-  let nativeBytes: Uint8Array | undefined;
-  if (native) {
-    const needBits = h.bitsAllocated === 1 ? samplesPerFrame * h.frames : samplesPerFrame * h.frames * bytesPerSample(format) * 8;
-    const available = Math.min(pixel.length, ds.byteArray.length - pixel.dataOffset);
-    if (available * 8 < needBits) {
-      throw imagingError('DECODE_FAILED', name, `pixel data are truncated: ${available} bytes present, ${Math.ceil(needBits / 8)} needed for ${h.frames} frame(s) of ${h.columns}x${h.rows}`);
+  /** The bytes the worker needs for frame i: a word-aligned chunk of native pixel data, or the codestream. */
+  const frameInput = (i: number): Pick<FrameRequest, 'bytes' | 'sampleOffset'> => {
+    if (!pixel.native) return { bytes: frameBytes({ byteArray: bytes } as Parameters<typeof frameBytes>[0], pixel.frames[i]), sampleOffset: 0 };
+    const spf = pixel.samplesPerFrame;
+    const word = Math.max(1, pixel.swapWord);
+    const base = pixel.offset;
+    if (h.bitsAllocated === 1) {
+      const startBit = i * spf;
+      const a = Math.floor((startBit >> 3) / word) * word;
+      const b = Math.min(pixel.length, Math.ceil(Math.ceil((startBit + spf) / 8) / word) * word);
+      return { bytes: bytes.slice(base + a, base + b), sampleOffset: startBit - a * 8 };
     }
-    nativeBytes = ds.byteArray.subarray(pixel.dataOffset, pixel.dataOffset + available);
-    if (parsed.bigEndian) nativeBytes = bigEndianToLittle(nativeBytes, pixel, h);
-  } else {
-    // GDCM and DCMTK refuse such files too: a missing delimiter means the file was cut short.
-    if (ds.warnings?.some((w) => w.includes('missing sequence delimiter'))) {
-      throw imagingError('DECODE_FAILED', name, 'file is truncated: the encapsulated Pixel Data end without their sequence delimiter');
-    }
-    try {
-      frameIndex = indexFrames(ds, pixel, h.frames, transferSyntax);
-    } catch (err) {
-      throw asImagingError(err, name, 'cannot find the frames in the encapsulated pixel data');
-    }
-  }
-
-  const decodeSamples = async (i: number): Promise<{ samples: Samples; planar: boolean; colourConverted: boolean }> => {
-    if (nativeBytes) return fromNative(nativeBytes, i * samplesPerFrame, samplesPerFrame, format, h.planarConfiguration === 1);
-    const encoded = frameBytes(ds, frameIndex!.frames[i]);
-    const out: CodecOutput = await decodeFrameGuarded(transferSyntax, encoded, h, h.planarConfiguration, h.photometric);
-    if (out.kind === 'native') {
-      if (out.bytes.length * (h.bitsAllocated === 1 ? 8 : 1) < samplesPerFrame * (h.bitsAllocated === 1 ? 1 : bytesPerSample(format))) {
-        throw new Error(`decoded frame holds ${out.bytes.length} bytes, fewer than the header needs`);
-      }
-      return fromNative(out.bytes, 0, samplesPerFrame, format, out.planar);
-    }
-    const container = allocSamples(format, out.samples.length);
-    if (bytesPerSample(format) * 8 === out.samples.BYTES_PER_ELEMENT * 8) {
-      new Uint8Array(container.buffer).set(new Uint8Array(out.samples.buffer, out.samples.byteOffset, out.samples.byteLength));
-    } else {
-      for (let k = 0; k < out.samples.length; k++) container[k] = out.samples[k];
-    }
-    return { samples: maskStored(container, format, false), planar: out.planar, colourConverted: out.colourConverted };
+    const size = bytesPerSample(format);
+    const start = i * spf * size;
+    const a = Math.floor(start / word) * word;
+    const b = Math.min(pixel.length, Math.ceil((start + spf * size) / word) * word);
+    return { bytes: bytes.slice(base + a, base + b), sampleOffset: (start - a) / size };
   };
 
-  const toStored = async (i: number): Promise<StoredFrame> => {
+  const decode = (i: number, display: boolean): Promise<FrameResult> => {
     if (!Number.isInteger(i) || i < 0 || i >= h.frames) throw new StudioError('NOT_FOUND', `${name}: frame ${i} does not exist (${h.frames} frame(s))`, name);
-    let decoded;
-    try {
-      decoded = await decodeSamples(i);
-    } catch (err) {
-      throw asImagingError(err, name, `cannot decode frame ${i} (${TS_NAMES[transferSyntax] ?? transferSyntax})`);
-    }
-    let { samples } = decoded;
-    if (h.samplesPerPixel === 3) {
-      if (ybr422Native) samples = ybr422ToYbrFull(samples, h.rows, h.columns);
-      else if (decoded.planar) samples = planarToInterleaved(samples, pixelsPerFrame);
-      const ybr = h.photometric === 'YBR_FULL' || h.photometric === 'YBR_FULL_422';
-      if (ybr && !decoded.colourConverted) ybrFullToRgb(samples, Math.min(h.bitsStored, bytesPerSample(format) * 8));
-      return { data: samples, shape: [h.rows, h.columns, 3] };
-    }
-    return { data: samples, shape: [h.rows, h.columns] };
+    const req: FrameRequest = {
+      name,
+      transferSyntax,
+      header: h,
+      index: i,
+      native: pixel.native,
+      samplesPerFrame: pixel.samplesPerFrame,
+      swapWord: pixel.native ? pixel.swapWord : 1,
+      display,
+      ...frameInput(i),
+    };
+    return decodeDicomFrameGuarded(req, budget, what(i));
   };
 
   const key = newImageKey();
-  const stored = (i: number) => frameMemory.get(`${key}/stored/${i}`, () => toStored(i), byteSize);
+  const stored = (i: number) => frameMemory.get(`${key}/stored/${i}`, async (): Promise<StoredFrame> => (await decode(i, false)).stored, byteSize);
   const colour = h.samplesPerPixel === 3 || h.photometric === 'PALETTE COLOR';
   const firstVoiLut = h.voiLuts[0];
 
   const frame = (i: number): Promise<FrameData> =>
     frameMemory.get(`${key}/display/${i}`, async () => {
-      const s = await stored(i);
-      if (h.photometric === 'PALETTE COLOR') {
-        return { frame: i, rows: h.rows, columns: h.columns, channels: 3, data: applyPalette(s.data, h.palette!), invert: false, min: 0, max: 255 };
-      }
-      if (colour) {
-        const data = toBytes(s.data, h.bitsStored);
-        return { frame: i, rows: h.rows, columns: h.columns, channels: 3, data, invert: false, min: 0, max: 255 };
-      }
-      const values = applyModality(s.data, h.frameRescale ? h.frameRescale(i) : h.rescale, h.modalityLut);
-      const { min, max } = minMax(values);
-      return {
-        frame: i,
-        rows: h.rows,
-        columns: h.columns,
-        channels: 1,
-        data: values,
-        invert: h.photometric === 'MONOCHROME1',
-        ...(firstVoiLut ? { voiLut: { firstMapped: firstVoiLut.first, bits: firstVoiLut.bits, data: firstVoiLut.data, explanation: firstVoiLut.explanation } } : {}),
-        min,
-        max,
-      };
+      const { stored: s, display } = await decode(i, true);
+      // The stored values came along: keep them for stored(i) too.
+      void frameMemory.get(`${key}/stored/${i}`, async () => s, byteSize);
+      const shown = display!;
+      if (colour || !firstVoiLut) return shown;
+      return { ...shown, voiLut: { firstMapped: firstVoiLut.first, bits: firstVoiLut.bits, data: firstVoiLut.data, explanation: firstVoiLut.explanation } };
     }, byteSize);
 
   // The summary needs frame 0's value range (and a window when the file has none): decode it now, so a
@@ -167,7 +115,7 @@ export async function loadDicom(bytes: Uint8Array, displayName: string, path?: s
       file: displayName,
       transferSyntax,
       transferSyntaxName: TS_NAMES[transferSyntax] ?? transferSyntax,
-      framing: parsed.framing,
+      framing: plan.framing,
       sopClassUid: h.sopClassUid,
       modality: h.modality,
       photometricInterpretation: h.photometric,
@@ -191,50 +139,6 @@ export async function loadDicom(bytes: Uint8Array, displayName: string, path?: s
       instance: h.instance,
     }),
   };
-}
-
-function safeHeader(ds: DataSet, name: string): DicomHeader {
-  try {
-    return readHeader(ds);
-  } catch (err) {
-    throw asImagingError(err, name, 'unreadable image header');
-  }
-}
-
-function fromNative(bytes: Uint8Array, sampleOffset: number, count: number, format: SampleFormat, planar: boolean) {
-  let samples: Samples;
-  if (format.bitsAllocated === 1) samples = unpackBits(bytes, sampleOffset, count);
-  else {
-    const size = bytesPerSample(format);
-    samples = samplesFromBytes(bytes.subarray(sampleOffset * size, (sampleOffset + count) * size), count, format);
-  }
-  return { samples: maskStored(samples, format, true), planar, colourConverted: false };
-}
-
-/** Native big-endian pixel data: OW (and wider) words are byte-swapped; OB bytes stay as they are. */
-function bigEndianToLittle(bytes: Uint8Array, el: Element, h: DicomHeader): Uint8Array {
-  const word = h.floatBits ? h.floatBits / 8 : h.bitsAllocated > 8 ? h.bitsAllocated / 8 : el.vr === 'OB' ? 1 : 2;
-  if (word === 1) return bytes;
-  const copy = bytes.slice();
-  const end = copy.length - (copy.length % word);
-  for (let i = 0; i < end; i += word) {
-    for (let a = i, b = i + word - 1; a < b; a++, b--) {
-      const t = copy[a];
-      copy[a] = copy[b];
-      copy[b] = t;
-    }
-  }
-  return copy;
-}
-
-/** 16- and 32-bit RGB samples to display bytes (keep the top 8 of the stored bits). */
-function toBytes(data: StoredFrame['data'], bitsStored: number): Uint8Array {
-  if (data instanceof Uint8Array) return data;
-  const shift = Math.max(0, bitsStored - 8);
-  const out = new Uint8Array(data.length);
-  const div = 2 ** shift;
-  for (let i = 0; i < data.length; i++) out[i] = Math.max(0, Math.min(255, Math.floor(Number(data[i]) / div)));
-  return out;
 }
 
 export { TS };

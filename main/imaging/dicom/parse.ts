@@ -3,10 +3,11 @@
  * group without preamble, or a bare dataset without any meta information (its byte order and VR style
  * sniffed from the first element). Deflated datasets are inflated here so the parser sees plain bytes.
  */
-import { inflateRawSync } from 'node:zlib';
+import { createInflateRaw } from 'node:zlib';
 import dicomParser from 'dicom-parser';
 import type { DataSet, Element } from 'dicom-parser';
 import { asImagingError, explainFailure, imagingError, reasonOf } from '../errors.ts';
+import { MAX_INFLATED_DATASET_BYTES } from '../guard.ts';
 import { TS } from './uids.ts';
 
 export type { DataSet, Element };
@@ -50,14 +51,21 @@ function looksLikeDataset(ds: DataSet): boolean {
   return tags.length > 0 && tags.some((t) => t.startsWith('x0008') || t.startsWith('x0028') || t.startsWith('x0010') || t.startsWith('x0020'));
 }
 
+/**
+ * Bounds a deflated dataset's inflation from what its first inflated bytes declare: given the dataset read up
+ * to its Pixel Data element header, the most bytes the whole dataset may inflate to (throwing when the
+ * declared image is over budget), or undefined when the head does not say.
+ */
+export type InflationBound = (head: DataSet) => number | undefined;
+
 /** Parses `bytes` (the whole file). Throws a StudioError naming `name` and the reason. */
-export function parseDicomBytes(bytes: Uint8Array, name: string): ParsedDicom {
-  if (hasPreamble(bytes)) return parsePart10(bytes, name, 'part10');
+export async function parseDicomBytes(bytes: Uint8Array, name: string, bound?: InflationBound): Promise<ParsedDicom> {
+  if (hasPreamble(bytes)) return parsePart10(bytes, name, 'part10', bound);
   if (startsWithMetaGroup(bytes)) {
     const framed = new Uint8Array(132 + bytes.length);
     framed.set(DICM, 128);
     framed.set(bytes, 132);
-    return parsePart10(framed, name, 'no-preamble');
+    return parsePart10(framed, name, 'no-preamble', bound);
   }
   const candidates = sniffRawSyntaxes(bytes);
   let firstError: unknown;
@@ -72,7 +80,7 @@ export function parseDicomBytes(bytes: Uint8Array, name: string): ParsedDicom {
   throw imagingError('UNSUPPORTED', name, 'not a DICOM file (no DICM prefix, no meta header, and no readable dataset)', firstError === undefined ? undefined : reasonOf(firstError));
 }
 
-function parsePart10(bytes: Uint8Array, name: string, framing: 'part10' | 'no-preamble'): ParsedDicom {
+async function parsePart10(bytes: Uint8Array, name: string, framing: 'part10' | 'no-preamble', bound?: InflationBound): Promise<ParsedDicom> {
   let meta: DataSet & { position?: number };
   try {
     meta = dicomParser.readPart10Header(bytes) as DataSet & { position?: number };
@@ -85,12 +93,7 @@ function parsePart10(bytes: Uint8Array, name: string, framing: 'part10' | 'no-pr
 
   if (transferSyntax === TS.deflatedLE) {
     const start = meta.position ?? 132;
-    let inflated: Uint8Array;
-    try {
-      inflated = inflateRawSync(bytes.subarray(start), { maxOutputLength: 2 ** 31 - 1 });
-    } catch (err) {
-      throw asImagingError(err, name, 'deflated dataset does not inflate');
-    }
+    const inflated = await inflateDataset(bytes.subarray(start), name, bound);
     const dataSet = parseOrExplain(() => dicomParser.parseDicom(new Uint8Array(inflated.buffer, inflated.byteOffset, inflated.length), { TransferSyntaxUID: TS.explicitLE }), name);
     for (const [tag, el] of Object.entries(meta.elements)) if (!dataSet.elements[tag]) dataSet.elements[tag] = { ...el, tag, length: 0, dataOffset: 0 } as Element;
     return { dataSet, transferSyntax, framing, bigEndian: false };
@@ -120,4 +123,72 @@ function parseOrExplain(parse: () => DataSet, name: string): DataSet {
 function pixelElementComplete(ds: DataSet, el: Element): boolean {
   if (el.encapsulatedPixelData) return !!el.fragments && el.fragments.length > 0;
   return el.dataOffset + el.length <= ds.byteArray.length;
+}
+
+/**
+ * Inflates a deflated dataset as a stream, bounded: at most MAX_INFLATED_DATASET_BYTES, and as soon as the
+ * inflated head reaches the Pixel Data element, at most what `bound` allows for the image the head declares.
+ * A 0.5 MB file inflating to a 16000² image is refused after a few MB instead of 512 MB (inflateRawSync with
+ * maxOutputLength 2³¹-1 had held the event loop 2.9 s and the memory after).
+ */
+export function inflateDataset(input: Uint8Array, name: string, bound?: InflationBound): Promise<Uint8Array> {
+  return new Promise<Uint8Array>((resolve, reject) => {
+    const inflater = createInflateRaw({ chunkSize: 256 * 1024 });
+    let chunks: Buffer[] = [];
+    let total = 0;
+    let limit = MAX_INFLATED_DATASET_BYTES;
+    let why = `the ${MAX_INFLATED_DATASET_BYTES / 1024 ** 3} GiB limit for a deflated dataset`;
+    let nextProbe = 64 * 1024;
+    let bounded = !bound;
+    let done = false;
+    const fail = (err: unknown) => {
+      if (done) return;
+      done = true;
+      chunks = [];
+      inflater.destroy();
+      reject(err);
+    };
+    const probe = () => {
+      const head = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+      chunks = [head];
+      let ds: DataSet | undefined;
+      try {
+        ds = dicomParser.parseDicom(new Uint8Array(head.buffer, head.byteOffset, head.length), { TransferSyntaxUID: TS.explicitLE, untilTag: 'x7fe00010' });
+      } catch {
+        // The head ends before the Pixel Data element (or the dataset is damaged): read on, within the limit.
+        return;
+      }
+      if (!ds || !ds.elements.x7fe00010) return;
+      bounded = true;
+      const most = bound!(ds);
+      if (most !== undefined && most < limit) {
+        limit = most;
+        why = 'what its header declares';
+      }
+    };
+    inflater.on('data', (chunk: Buffer) => {
+      if (done) return;
+      chunks.push(chunk);
+      total += chunk.length;
+      if (!bounded && total >= nextProbe) {
+        try {
+          probe();
+        } catch (err) {
+          fail(err);
+          return;
+        }
+        nextProbe *= 2;
+      }
+      if (total > limit) fail(imagingError('TOO_LARGE', name, `the deflated dataset inflates to more than ${limit} bytes, ${why}`));
+    });
+    inflater.on('error', (err) => fail(asImagingError(err, name, 'deflated dataset does not inflate')));
+    inflater.on('end', () => {
+      if (done) return;
+      done = true;
+      const out = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+      chunks = [];
+      resolve(new Uint8Array(out.buffer, out.byteOffset, out.length));
+    });
+    inflater.end(input);
+  });
 }
