@@ -478,6 +478,12 @@ export interface ReviewFinding {
   note?: string;
   /** Run-length mask in image pixels (COCO uncompressed RLE), when drawn with the brush. */
   mask?: { counts: number[]; size: [number, number] };
+  /**
+   * Set on a model finding whose run was made on an image not of the model's kind (`studio analyze --force`):
+   * why ("kvasir-cbam is a model for colonoscopy frames (colour endoscopy); this image is a CT"). Its findings
+   * there mean nothing; the review shows this as a warning and every export carries it.
+   */
+  mismatch?: string;
 }
 
 export interface WorklistItem {
@@ -493,6 +499,8 @@ export interface WorklistItem {
   flagged: boolean;
   reviewers: string[];
   disagreement: boolean;
+  /** Why a model run on this image did not fit it (see ReviewFinding.mismatch); the first such run's text. */
+  mismatch?: string;
 }
 
 export interface BatchProgress {
