@@ -155,7 +155,7 @@ test('plain Node, without tsx, runs the bundled services: app.info, and a detect
       console.log(JSON.stringify({ info, models, runs, workers, loaded: process.execArgv }));
     `;
     // No --import tsx, no NODE_OPTIONS: a .ts module anywhere on this path would fail to load.
-    const env = { ...process.env, STUDIO_HOME: join(dir, 'home'), NODE_OPTIONS: '' };
+    const env: NodeJS.ProcessEnv = { ...process.env, STUDIO_HOME: join(dir, 'home'), NODE_OPTIONS: '' };
     delete env.TSX_TSCONFIG_PATH;
     const entry = join(dir, 'run.mjs');
     writeFileSync(entry, script);
