@@ -36,7 +36,8 @@ export interface StoreRecorder {
   readonly runId: number;
   readonly file: string;
   isDone(path: string): Promise<boolean>;
-  record(path: string, result: { width: number; height: number; findings: Finding[] }): Promise<RecordResult>;
+  /** `mismatch`: why the model is not for this image (DetectionResult.mismatch), when it ran anyway; marks its findings. */
+  record(path: string, result: { width: number; height: number; findings: Finding[]; mismatch?: string }): Promise<RecordResult>;
   finish(): void;
   close(): void;
 }
@@ -58,7 +59,7 @@ export function storeRecorder(storeFile: string, run: RunInfo): StoreRecorder {
     async record(path, result) {
       const contentHash = await sha256File(path);
       const uids = readDicomUids(path);
-      return store.recordImageFindings(runId, { path, contentHash, width: result.width, height: result.height, ...(uids ? { uids } : {}) }, result.findings);
+      return store.recordImageFindings(runId, { path, contentHash, width: result.width, height: result.height, ...(uids ? { uids } : {}) }, result.findings, result.mismatch === undefined ? {} : { mismatch: result.mismatch });
     },
     finish: () => store.finishRun(runId),
     close: () => store.close(),

@@ -111,6 +111,14 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
   BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only: DELETE refused'); END;
   `,
+
+  // 2: why a run's model was not for the image it ran on (issue 23: `studio analyze --force` runs a model on
+  // an image of another kind, e.g. a colonoscopy model on a CT). NULL when the image fits the model, and for
+  // every run recorded before the check existed. Kept per (run, image) since a fit is a property of both:
+  // each of that run's findings on the image inherits it, reviewer-drawn findings do not.
+  `
+  ALTER TABLE run_images ADD COLUMN mismatch TEXT CHECK (mismatch IS NULL OR length(mismatch) > 0);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -46,6 +46,14 @@ export interface RunInfo {
   backend: string;
   params?: Record<string, unknown>;
 }
+export interface RecordOptions {
+  /**
+   * Why the run's model is not for this image (main/detector/fit.ts `mismatch`), when it ran anyway
+   * (`studio analyze --force`). Stored with the run's record of the image; each of the run's findings on it
+   * carries it into the review and every export.
+   */
+  mismatch?: string;
+}
 export interface RecordResult {
   imageId: number;
   findingIds: number[];
@@ -86,8 +94,10 @@ export interface UndoResult {
 
 /** One live finding with every reviewer's decision, for exports and the training dataset. */
 export interface ReviewRow {
-  image: { id: number; path: string; contentHash: string; width: number; height: number; uids: ImageUids; flagged: boolean; flagNote?: string };
-  finding: { id: number; source: 'model' | 'reviewer'; model?: string; runId?: number; box: Box; score?: number; area?: number };
+  /** `mismatch`: the first run on this image (by run id) whose model was not for it, with why. */
+  image: { id: number; path: string; contentHash: string; width: number; height: number; uids: ImageUids; flagged: boolean; flagNote?: string; mismatch?: string };
+  /** `mismatch`: on a model finding whose run was not for this image, why (see RecordOptions). */
+  finding: { id: number; source: 'model' | 'reviewer'; model?: string; runId?: number; box: Box; score?: number; area?: number; mismatch?: string };
   /** Every reviewer's current decision, oldest first. */
   decisions: { reviewer: string; decision: Exclude<Decision, 'pending'>; box: Box; mask?: Rle; note?: string; decided: string }[];
   /** The latest decision (any reviewer), or pending. */
@@ -129,6 +139,21 @@ function checkInside(box: Box, image: { width: number | null; height: number | n
   return box;
 }
 
+/** The longest mismatch text stored: a sentence naming a model and an image kind, never a document. */
+const MAX_MISMATCH = 2000;
+
+/** The oldest schema a read-only open can read: version 1 lacks only run_images.mismatch, which reads as NULL. */
+const READABLE_FROM = 1;
+
+/** A run's mismatch text: absent, or a non-empty sentence (blank counts as absent: the image fits). */
+function checkMismatch(mismatch: unknown, path: string): string | undefined {
+  if (mismatch === undefined || mismatch === null) return undefined;
+  if (typeof mismatch !== 'string') throw new StudioError('INVALID_PAYLOAD', `${path}: mismatch must be a string`, path);
+  const text = mismatch.trim();
+  if (text.length > MAX_MISMATCH) throw new StudioError('INVALID_PAYLOAD', `${path}: mismatch is ${text.length} characters, at most ${MAX_MISMATCH}`, path);
+  return text || undefined;
+}
+
 function checkReviewer(reviewer: unknown): string {
   if (typeof reviewer !== 'string' || reviewer.trim() === '' || reviewer.length > 100) {
     throw new StudioError('INVALID_PAYLOAD', 'a reviewer name is 1 to 100 characters', 'reviewer');
@@ -156,7 +181,9 @@ interface FindingJoinRow {
   seq: number | null;
   ax0: number | null; ay0: number | null; ax1: number | null; ay1: number | null;
   amask: string | null;
+  mismatch: string | null;
 }
+
 
 /** The state of one reviewer's decision on one finding, as the audit trail records it. */
 interface DecisionState {
@@ -176,6 +203,8 @@ interface ImageFlagState {
 export class ReviewStore {
   readonly file: string;
   private readonly db: Database.Database;
+  /** How queries read run_images.mismatch: the column, or NULL on a version-1 store opened read-only. */
+  private readonly mismatchColumn: string = 'ri.mismatch';
 
   constructor(file: string, options: OpenOptions = {}) {
     this.file = resolve(file);
@@ -194,7 +223,12 @@ export class ReviewStore {
       this.db.pragma('synchronous = FULL');
       this.db.pragma('foreign_keys = ON');
       if (!options.readonly) this.migrate();
-      else if (this.version() !== SCHEMA_VERSION) throw new Error(`schema version ${this.version()}, this studio reads ${SCHEMA_VERSION}`);
+      else {
+        // Read-only cannot migrate: an older store that differs only by columns that read as NULL is read as it is.
+        const version = this.version();
+        if (version < READABLE_FROM || version > SCHEMA_VERSION) throw new Error(`schema version ${version}, this studio reads ${READABLE_FROM} to ${SCHEMA_VERSION}`);
+        if (version < 2) this.mismatchColumn = 'NULL';
+      }
     } catch (err) {
       this.db.close();
       throw openError(this.file, err);
@@ -280,15 +314,18 @@ export class ReviewStore {
   /**
    * Records one image and the run's findings on it in ONE transaction, with its done-marker: after a crash
    * an image is either fully recorded or absent. Idempotent per (image, model): an image this model already
-   * finished is skipped, so a resumed batch never duplicates findings.
+   * finished is skipped, so a resumed batch never duplicates findings. `options.mismatch` says the model was
+   * not for this image (it ran anyway): stored with the run's done-marker, it marks every finding of the run
+   * on this image wherever they are read (findings, worklist, reviewRows and so every export).
    */
-  recordImageFindings(runId: number, image: ImageRecord, findings: ProposedFinding[]): RecordResult {
+  recordImageFindings(runId: number, image: ImageRecord, findings: ProposedFinding[], options: RecordOptions = {}): RecordResult {
     if (!image || typeof image.path !== 'string' || !image.path) throw new StudioError('INVALID_PAYLOAD', 'an image needs a path', 'path');
     if (typeof image.contentHash !== 'string' || !/^[0-9a-f]{16,128}$/i.test(image.contentHash)) throw new StudioError('INVALID_PAYLOAD', `${image.path}: contentHash must be a hex digest`, image.path);
     if (!Number.isInteger(image.width) || !Number.isInteger(image.height) || image.width <= 0 || image.height <= 0) {
       throw new StudioError('INVALID_PAYLOAD', `${image.path}: width and height must be positive integers`, image.path);
     }
     if (!Array.isArray(findings)) throw new StudioError('INVALID_PAYLOAD', `${image.path}: findings must be an array`, image.path);
+    const mismatch = checkMismatch(options?.mismatch, image.path);
     const clean = findings.map((f, i) => {
       const box = checkBox(f?.box, `findings[${i}].box`);
       if (typeof f.score !== 'number' || !Number.isFinite(f.score)) throw new StudioError('INVALID_PAYLOAD', `findings[${i}].score must be a number`, `findings[${i}]`);
@@ -319,8 +356,8 @@ export class ReviewStore {
       const insert = this.db.prepare('INSERT INTO findings (image_id, run_id, source, x0, y0, x1, y1, score, area, created) VALUES (?, ?, \'model\', ?, ?, ?, ?, ?, ?, ?)');
       const at = now();
       const findingIds = clean.map((f) => Number(insert.run(imageId, runId, f.box[0], f.box[1], f.box[2], f.box[3], f.score, f.area, at).lastInsertRowid));
-      this.db.prepare('INSERT INTO run_images (run_id, image_id, findings, finished) VALUES (?, ?, ?, ?)').run(runId, imageId, findingIds.length, at);
-      this.audit(`model:${run.model}`, 'record', 'image', imageId, imageId, null, { runId, findings: findingIds.length, contentHash: image.contentHash.toLowerCase() });
+      this.db.prepare('INSERT INTO run_images (run_id, image_id, findings, finished, mismatch) VALUES (?, ?, ?, ?, ?)').run(runId, imageId, findingIds.length, at, mismatch ?? null);
+      this.audit(`model:${run.model}`, 'record', 'image', imageId, imageId, null, { runId, findings: findingIds.length, contentHash: image.contentHash.toLowerCase(), ...(mismatch ? { mismatch } : {}) });
       return { imageId, findingIds, skipped: false };
     });
   }
@@ -334,13 +371,17 @@ export class ReviewStore {
     return img;
   }
 
-  private static readonly FINDING_SELECT = `
+  private get findingSelect(): string {
+    return `
     SELECT f.id, f.image_id, f.source, f.run_id, r.model, f.x0, f.y0, f.x1, f.y1, f.score, f.area, f.mask, f.created_by, f.withdrawn,
-           d.decision, d.reviewer, d.note, d.decided, d.seq, a.x0 AS ax0, a.y0 AS ay0, a.x1 AS ax1, a.y1 AS ay1, a.mask AS amask
+           d.decision, d.reviewer, d.note, d.decided, d.seq, a.x0 AS ax0, a.y0 AS ay0, a.x1 AS ax1, a.y1 AS ay1, a.mask AS amask,
+           ${this.mismatchColumn} AS mismatch
     FROM findings f
     LEFT JOIN model_runs r ON r.id = f.run_id
+    LEFT JOIN run_images ri ON ri.run_id = f.run_id AND ri.image_id = f.image_id
     LEFT JOIN decisions d ON d.id = (SELECT d2.id FROM decisions d2 WHERE d2.finding_id = f.id AND (@reviewer IS NULL OR d2.reviewer = @reviewer) ORDER BY d2.seq DESC LIMIT 1)
     LEFT JOIN annotations a ON a.id = d.annotation_id`;
+  }
 
   private toFinding(row: FindingJoinRow): ReviewFinding {
     const out: ReviewFinding = {
@@ -357,12 +398,13 @@ export class ReviewStore {
     if (row.note) out.note = row.note;
     const mask = parse<Rle>(row.ax0 != null ? row.amask : row.mask);
     if (mask) out.mask = mask;
+    if (row.mismatch) out.mismatch = row.mismatch;
     return out;
   }
 
   /** One finding as `reviewer` sees it (their own decision), or with the latest decision of anyone. */
   finding(findingId: number, reviewer?: string): ReviewFinding {
-    const row = this.db.prepare<[{ reviewer: string | null; id: number }], FindingJoinRow>(`${ReviewStore.FINDING_SELECT} WHERE f.id = @id`).get({ reviewer: reviewer ?? null, id: findingId });
+    const row = this.db.prepare<[{ reviewer: string | null; id: number }], FindingJoinRow>(`${this.findingSelect} WHERE f.id = @id`).get({ reviewer: reviewer ?? null, id: findingId });
     if (!row) throw new StudioError('NOT_FOUND', `no finding ${findingId} in the review store`, String(findingId));
     return this.toFinding(row);
   }
@@ -371,7 +413,7 @@ export class ReviewStore {
   findings(imageId: number, reviewer?: string): FindingsView {
     const img = this.image(imageId);
     const rows = this.db
-      .prepare<[{ reviewer: string | null; image: number }], FindingJoinRow>(`${ReviewStore.FINDING_SELECT} WHERE f.image_id = @image AND f.withdrawn = 0 ORDER BY f.source = 'reviewer', f.score DESC, f.id`)
+      .prepare<[{ reviewer: string | null; image: number }], FindingJoinRow>(`${this.findingSelect} WHERE f.image_id = @image AND f.withdrawn = 0 ORDER BY f.source = 'reviewer', f.score DESC, f.id`)
       .all({ reviewer: reviewer ?? null, image: imageId });
     const view: FindingsView = { imageId, path: img.path, findings: rows.map((r) => this.toFinding(r)), flagged: img.flagged === 1 };
     if (img.flag_note) view.note = img.flag_note;
@@ -403,6 +445,8 @@ export class ReviewStore {
       if (!list) byFinding.set(d.finding_id, (list = []));
       list.push(d);
     }
+    // With a model filter, that model's runs only: the warning is about the findings the list is showing.
+    const mismatches = this.firstMismatches(filter.model);
     interface Acc { item: WorklistItem; models: Set<string>; reviewers: Set<string> }
     const acc = new Map<number, Acc>();
     for (const img of images) {
@@ -411,6 +455,8 @@ export class ReviewStore {
         models: new Set(),
         reviewers: new Set(),
       });
+      const mismatch = mismatches.get(img.id);
+      if (mismatch) acc.get(img.id)!.item.mismatch = mismatch;
     }
     for (const f of findings) {
       const a = acc.get(f.image_id);
@@ -436,6 +482,19 @@ export class ReviewStore {
     else if (status === 'done') items = items.filter((i) => i.pending === 0);
     else if (status === 'flagged') items = items.filter((i) => i.flagged);
     return { items, total, reviewed };
+  }
+
+  /** Per image, the mismatch text of its first run (by run id) whose model was not for it; of `model`'s runs only, when given. */
+  private firstMismatches(model?: string): Map<number, string> {
+    const out = new Map<number, string>();
+    if (this.mismatchColumn === 'NULL') return out;
+    const rows = this.db
+      .prepare<[{ model: string | null }], { image_id: number; mismatch: string }>(
+        'SELECT ri.image_id, ri.mismatch FROM run_images ri JOIN model_runs r ON r.id = ri.run_id WHERE ri.mismatch IS NOT NULL AND (@model IS NULL OR r.model = @model) ORDER BY ri.run_id',
+      )
+      .all({ model: model ?? null });
+    for (const r of rows) if (!out.has(r.image_id)) out.set(r.image_id, r.mismatch);
+    return out;
   }
 
   // ---------------------------------------------------------------------------------------------------
@@ -603,6 +662,7 @@ export class ReviewStore {
 
   /** Every live finding with every reviewer's decision: the one read exports and the dataset build on. */
   reviewRows(): ReviewRow[] {
+    const imageMismatch = this.firstMismatches();
     const images = new Map(
       this.db
         .prepare<[], { id: number; path: string; content_hash: string; width: number; height: number; study_uid: string | null; series_uid: string | null; sop_uid: string | null; sop_class_uid: string | null; flagged: number; flag_note: string | null }>('SELECT * FROM images')
@@ -615,6 +675,8 @@ export class ReviewStore {
           if (i.sop_class_uid) uids.sopClass = i.sop_class_uid;
           const image: ReviewRow['image'] = { id: i.id, path: i.path, contentHash: i.content_hash, width: i.width, height: i.height, uids, flagged: i.flagged === 1 };
           if (i.flag_note) image.flagNote = i.flag_note;
+          const mismatch = imageMismatch.get(i.id);
+          if (mismatch) image.mismatch = mismatch;
           return [i.id, image] as const;
         }),
     );
@@ -630,8 +692,10 @@ export class ReviewStore {
       list.push(d);
     }
     const findings = this.db
-      .prepare<[], { id: number; image_id: number; source: 'model' | 'reviewer'; run_id: number | null; model: string | null; x0: number; y0: number; x1: number; y1: number; score: number | null; area: number | null; mask: string | null }>(
-        'SELECT f.id, f.image_id, f.source, f.run_id, r.model, f.x0, f.y0, f.x1, f.y1, f.score, f.area, f.mask FROM findings f LEFT JOIN model_runs r ON r.id = f.run_id WHERE f.withdrawn = 0 ORDER BY f.image_id, f.id',
+      .prepare<[], { id: number; image_id: number; source: 'model' | 'reviewer'; run_id: number | null; model: string | null; x0: number; y0: number; x1: number; y1: number; score: number | null; area: number | null; mask: string | null; mismatch: string | null }>(
+        `SELECT f.id, f.image_id, f.source, f.run_id, r.model, f.x0, f.y0, f.x1, f.y1, f.score, f.area, f.mask, ${this.mismatchColumn} AS mismatch
+         FROM findings f LEFT JOIN model_runs r ON r.id = f.run_id LEFT JOIN run_images ri ON ri.run_id = f.run_id AND ri.image_id = f.image_id
+         WHERE f.withdrawn = 0 ORDER BY f.image_id, f.id`,
       )
       .all();
     return findings.map((f) => {
@@ -642,6 +706,7 @@ export class ReviewStore {
       if (f.run_id != null) finding.runId = f.run_id;
       if (f.score != null) finding.score = f.score;
       if (f.area != null) finding.area = f.area;
+      if (f.mismatch) finding.mismatch = f.mismatch;
       const ds = (byFinding.get(f.id) ?? []).map((d) => {
         const hasGeom = d.x0 != null;
         const out: ReviewRow['decisions'][number] = { reviewer: d.reviewer, decision: d.decision, box: hasGeom ? [d.x0!, d.y0!, d.x1!, d.y1!] : proposed, decided: d.decided };
