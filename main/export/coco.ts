@@ -2,6 +2,8 @@
  * COCO detection JSON of the reviewed findings: confirmed lesions only (accepted, edited, added), boxes as
  * [x, y, width, height], brush masks as uncompressed RLE segmentation and box-only findings as the box's
  * polygon (so mask-based loaders work on every annotation). Review facts ride along as `attributes`.
+ * A finding from a run whose model was not for its image carries `attributes.mismatch` (why), and the image
+ * entry `mismatch` (its first such run's text): a loader that trains or evaluates on the file can leave them out.
  */
 import { basename } from 'node:path';
 import type { ReviewRow } from '../review/store.ts';
@@ -10,7 +12,7 @@ import { isPositive, reviewedImages } from '../datasets/review.ts';
 export interface CocoDataset {
   info: { description: string; version: string; date_created: string };
   licenses: never[];
-  images: { id: number; file_name: string; width: number; height: number; path: string; content_hash: string; flagged: boolean; pending_findings: number; dicom?: { study?: string; series?: string; sop?: string } }[];
+  images: { id: number; file_name: string; width: number; height: number; path: string; content_hash: string; flagged: boolean; pending_findings: number; dicom?: { study?: string; series?: string; sop?: string }; mismatch?: string }[];
   annotations: {
     id: number;
     image_id: number;
@@ -20,7 +22,7 @@ export interface CocoDataset {
     iscrowd: 0;
     segmentation: { counts: number[]; size: [number, number] } | number[][];
     score?: number;
-    attributes: { finding_id: number; source: 'model' | 'reviewer'; model?: string; decision: string; reviewer?: string; note?: string; decided?: string; decisions: { reviewer: string; decision: string }[] };
+    attributes: { finding_id: number; source: 'model' | 'reviewer'; model?: string; decision: string; reviewer?: string; note?: string; decided?: string; decisions: { reviewer: string; decision: string }[]; mismatch?: string };
   }[];
   categories: { id: number; name: string; supercategory: string }[];
 }
@@ -36,6 +38,7 @@ export function toCoco(rows: ReviewRow[], version: string): CocoDataset {
   for (const { image, rows: imageRows, pending } of reviewedImages(rows)) {
     const entry: CocoDataset['images'][number] = { id: image.id, file_name: basename(image.path), width: image.width, height: image.height, path: image.path, content_hash: image.contentHash, flagged: image.flagged, pending_findings: pending };
     if (image.uids.sop) entry.dicom = { study: image.uids.study, series: image.uids.series, sop: image.uids.sop };
+    if (image.mismatch) entry.mismatch = image.mismatch;
     out.images.push(entry);
     for (const row of imageRows.filter(isPositive)) {
       const [x0, y0, x1, y1] = row.effective.box;
@@ -56,6 +59,7 @@ export function toCoco(rows: ReviewRow[], version: string): CocoDataset {
       if (row.effective.reviewer) ann.attributes.reviewer = row.effective.reviewer;
       if (row.effective.note) ann.attributes.note = row.effective.note;
       if (row.effective.decided) ann.attributes.decided = row.effective.decided;
+      if (row.finding.mismatch) ann.attributes.mismatch = row.finding.mismatch;
       out.annotations.push(ann);
     }
   }

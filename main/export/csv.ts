@@ -1,10 +1,15 @@
-/** CSV of every live finding with its decision: one row per finding, RFC 4180 quoting. */
+/**
+ * CSV of every live finding with its decision: one row per finding, RFC 4180 quoting. `mismatch` (last, so
+ * readers that index the older columns keep working) holds why the finding's model was not for its image,
+ * empty when it was.
+ */
 import type { ReviewRow } from '../review/store.ts';
 
 export const CSV_COLUMNS = [
   'image_id', 'image_path', 'finding_id', 'source', 'model', 'run_id', 'score', 'area',
   'x0', 'y0', 'x1', 'y1', 'proposed_x0', 'proposed_y0', 'proposed_x1', 'proposed_y1', 'has_mask',
   'decision', 'reviewer', 'decided_at', 'note', 'all_decisions', 'image_flagged', 'image_note',
+  'mismatch',
 ] as const;
 
 /**
@@ -28,6 +33,7 @@ export function toCsv(rows: ReviewRow[]): string {
       ...e.box.map((v) => csvField(v)), ...r.finding.box.map((v) => csvField(v)), csvField(e.mask ? 1 : 0),
       csvField(e.decision), csvField(e.reviewer, true), csvField(e.decided), csvField(e.note, true),
       csvField(r.decisions.map((d) => `${d.reviewer}:${d.decision}`).join(';'), true), csvField(r.image.flagged ? 1 : 0), csvField(r.image.flagNote, true),
+      csvField(r.finding.mismatch, true),
     ];
     lines.push(cells.join(','));
   }

@@ -19,6 +19,11 @@ export interface ExportResult {
   findings: number;
   /** Images left out, each with why (for dicom-sr: not DICOM, or nothing confirmed on it). */
   skipped: { path: string; reason: string }[];
+  /**
+   * Of `findings`, those a model proposed on an image it was not for (run anyway): each is in the export,
+   * marked with why (CSV `mismatch` column, COCO `attributes.mismatch`, SR measurement-group Comment).
+   */
+  mismatched: number;
 }
 
 /** Writes atomically enough for a reader: a crash mid-write never leaves a truncated file under the final name. */
@@ -43,14 +48,14 @@ export function exportStore(storeFile: string, format: ExportFormat, outDir: str
     const coco = toCoco(rows, version);
     const file = join(outDir, 'annotations.coco.json');
     writeOut(file, JSON.stringify(coco));
-    return { files: [file], images: coco.images.length, findings: coco.annotations.length, skipped: [] };
+    return { files: [file], images: coco.images.length, findings: coco.annotations.length, skipped: [], mismatched: coco.annotations.filter((a) => a.attributes.mismatch).length };
   }
   if (format === 'csv') {
     const file = join(outDir, 'review.csv');
     writeOut(file, toCsv(rows));
-    return { files: [file], images: new Set(rows.map((r) => r.image.id)).size, findings: rows.length, skipped: [] };
+    return { files: [file], images: new Set(rows.map((r) => r.image.id)).size, findings: rows.length, skipped: [], mismatched: rows.filter((r) => r.finding.mismatch).length };
   }
-  const result: ExportResult = { files: [], images: 0, findings: 0, skipped: [] };
+  const result: ExportResult = { files: [], images: 0, findings: 0, skipped: [], mismatched: 0 };
   const seriesUid = dcmjs.data.DicomMetaDictionary.uid();
   for (const { image, rows: imageRows } of reviewedImages(rows)) {
     const source = sourceInfo(image);
@@ -69,6 +74,7 @@ export function exportStore(storeFile: string, format: ExportFormat, outDir: str
     result.files.push(file);
     result.images++;
     result.findings += sr.findings;
+    result.mismatched += sr.mismatched;
   }
   return result;
 }

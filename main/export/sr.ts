@@ -6,6 +6,11 @@
  * source image, and its area. The review decision, reviewer, note and model score ride along as TEXT/NUM
  * items under the private coding scheme 99ATTSTUDIO. The patient and study modules are copied from the
  * source file when it is readable, so the SR files into the source's study.
+ *
+ * A finding proposed by a model run on an image not of its kind (`studio analyze --force`) is still reported
+ * when a reviewer confirmed it (the reader's decision is theirs to keep), but never as a bare "Lesion": its
+ * group carries a Comment (DCM 121106) right after the finding code saying the detector was not for this
+ * image, with why.
  */
 import { readFileSync } from 'node:fs';
 import dcmjs from 'dcmjs';
@@ -65,8 +70,13 @@ export interface SrOptions {
   version: string;
 }
 
-/** The SR dataset for one image's rows, or null when no confirmed finding is on it. */
-export function buildSr(image: ReviewRow['image'], rows: ReviewRow[], source: SourceInfo, options: SrOptions): { dataset: Item; sopInstanceUid: string; findings: number } | null {
+/** The Comment a mismatched finding's measurement group carries. */
+export function mismatchComment(mismatch: string): string {
+  return `Detector not made for this image (run anyway): ${mismatch}`;
+}
+
+/** The SR dataset for one image's rows, or null when no confirmed finding is on it. `mismatched`: how many of its findings carry a mismatch Comment. */
+export function buildSr(image: ReviewRow['image'], rows: ReviewRow[], source: SourceInfo, options: SrOptions): { dataset: Item; sopInstanceUid: string; findings: number; mismatched: number } | null {
   const positives = rows.filter(isPositive);
   if (positives.length === 0) return null;
   const imageRef = { ReferencedSOPSequence: [{ ReferencedSOPClassUID: source.sopClass, ReferencedSOPInstanceUID: source.sop }] };
@@ -78,6 +88,7 @@ export function buildSr(image: ReviewRow['image'], rows: ReviewRow[], source: So
       text('HAS OBS CONTEXT', code('112039', 'DCM', 'Tracking Identifier'), `finding-${row.finding.id}`),
       named('HAS OBS CONTEXT', 'UIDREF', code('112040', 'DCM', 'Tracking Unique Identifier'), { UID: M.uid() }),
       named('CONTAINS', 'CODE', code('121071', 'DCM', 'Finding'), { ConceptCodeSequence: [code('52988006', 'SCT', 'Lesion')] }),
+      ...(row.finding.mismatch ? [text('CONTAINS', code('121106', 'DCM', 'Comment'), mismatchComment(row.finding.mismatch))] : []),
       named('CONTAINS', 'SCOORD', code('111030', 'DCM', 'Image Region'), {
         GraphicType: 'POLYLINE',
         GraphicData: [x0, y0, x1, y0, x1, y1, x0, y1, x0, y0],
@@ -161,7 +172,7 @@ export function buildSr(image: ReviewRow['image'], rows: ReviewRow[], source: So
   };
   // UTF-8 only when needed: DCMTK's VR checker cannot check ISO_IR 192 text and warns about it.
   if (/[^\p{ASCII}]/u.test(JSON.stringify(dataset))) dataset.SpecificCharacterSet = 'ISO_IR 192';
-  return { dataset, sopInstanceUid, findings: positives.length };
+  return { dataset, sopInstanceUid, findings: positives.length, mismatched: positives.filter((r) => r.finding.mismatch).length };
 }
 
 export function writeSr(dataset: Item): Buffer {

@@ -22,6 +22,7 @@ const dir = mkdtempSync(join(tmpdir(), 'review-export-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const storeFile = join(dir, 'review.sqlite');
 const hasDsrdump = spawnSync('dsrdump', ['--version']).status === 0;
+const hasDciodvfy = spawnSync('dciodvfy', ['-version']).error === undefined;
 
 const W = 48, H = 32;
 const source = { study: M.uid(), series: M.uid(), sop: M.uid(), sopClass: '1.2.840.10008.5.1.4.1.1.2' };
@@ -155,6 +156,13 @@ test('CSV export has one row per finding with its decision, quoted so notes with
   const result = exportStore(storeFile, 'csv', out);
   const rows = parseCsv(readFileSync(result.files[0], 'utf8'));
   assert.deepEqual(rows[0], [...CSV_COLUMNS]);
+  // Readers index these columns by position: a new column goes at the end, never between.
+  assert.deepEqual([...CSV_COLUMNS], [
+    'image_id', 'image_path', 'finding_id', 'source', 'model', 'run_id', 'score', 'area',
+    'x0', 'y0', 'x1', 'y1', 'proposed_x0', 'proposed_y0', 'proposed_x1', 'proposed_y1', 'has_mask',
+    'decision', 'reviewer', 'decided_at', 'note', 'all_decisions', 'image_flagged', 'image_note',
+    'mismatch',
+  ]);
   const body = rows.slice(1);
   assert.equal(body.length, 7, 'every live finding, pending ones included (3 + 1 added, 2, 1)');
   for (const r of body) assert.equal(r.length, CSV_COLUMNS.length);
@@ -169,9 +177,11 @@ test('CSV export has one row per finding with its decision, quoted so notes with
   const formula = body.find((r) => r[col('score')] === '0.42')!;
   assert.equal(formula[col('reviewer')], "'=cmd|evil", 'a cell a spreadsheet would run as a formula is defused');
   assert.equal(body.find((r) => r[col('decision')] === 'added')![col('has_mask')], '1');
+  assert.ok(body.every((r) => r[col('mismatch')] === ''), 'no run here was made on an image its model is not for');
+  assert.equal(result.mismatched, 0);
 });
 
-test('DICOM SR export: one TID 1500 report per DICOM source that dsrdump reads, referencing the source UIDs', { skip: !hasDsrdump && 'dsrdump (DCMTK) is not installed' }, () => {
+test('DICOM SR export: one TID 1500 report per DICOM source that dsrdump reads, referencing the source UIDs', { skip: !hasDsrdump && 'dsrdump (DCMTK) is not installed' }, (t) => {
   const out = join(dir, 'sr');
   const result = exportStore(storeFile, 'dicom-sr', out, 'test');
   assert.equal(result.files.length, 1, 'only the DICOM image gets a report');
@@ -210,6 +220,15 @@ test('DICOM SR export: one TID 1500 report per DICOM source that dsrdump reads, 
   });
   assert.deepEqual(polylines[0], [2, 3, 10, 3, 10, 12, 2, 12, 2, 3]);
   assert.ok(polylines.some((p: number[]) => p[0] === 3 && p[1] === 22), 'the added lesion is reported');
+
+  // dciodvfy (dicom3tools) checks the IOD's modules and attributes where dsrdump only parses; its warnings
+  // (the private 99ATTSTUDIO scheme, a reviewer name not in Family^Given form) are expected, errors are not.
+  if (!hasDciodvfy) {
+    t.skip('dciodvfy (Debian dicom3tools) is not installed: the SR was not checked against the IOD');
+    return;
+  }
+  const vfy = spawnSync('dciodvfy', [result.files[0]], { encoding: 'utf8' });
+  assert.deepEqual(`${vfy.stdout}\n${vfy.stderr}`.split('\n').filter((l) => l.startsWith('Error')), [], vfy.stderr);
 });
 
 test('studio export runs from the command line and refuses a missing store with a clear message', () => {
