@@ -304,7 +304,9 @@ export const SEEDS = [
   'pydicom-data/data_store/data/liver_deflate.dcm',
   'pydicom/src/pydicom/data/test_files/MR_small.dcm',
   'pydicom/src/pydicom/data/test_files/MR_small_bigendian.dcm',
-  'pydicom/src/pydicom/data/test_files/SC_rgb.dcm',
+  'pydicom-data/data_store/data/SC_rgb_16bit_2frame.dcm',
+  'pydicom-data/data_store/data/OBXXXX1A.dcm',
+  'pydicom-data/data_store/data/MR2_J2KI.dcm',
 ];
 
 export interface FuzzSummary {
@@ -325,21 +327,15 @@ export interface FuzzSummary {
 const INTERNAL = /Cannot read propert|is not a function|Maximum call stack|codec error code|Invalid typed array length|out of bounds|RangeError|TypeError|undefined/;
 
 export async function runFuzz(options: { seed: number; count: number; seconds?: number; dataDir: string; hangMs?: number; log?: (line: string) => void }): Promise<FuzzSummary> {
+  const trace = (what: string) => process.env.FUZZ_TRACE && console.error(what);
+  trace('importing');
   const { loadImageBytes } = await import('../main/imaging/index.ts');
   const { StudioError } = await import('../preload/contract.ts');
+  trace('imported');
   const random = rng(options.seed);
   const hangMs = options.hangMs ?? 65_000;
   const started = performance.now();
   const summary: FuzzSummary = { seed: options.seed, files: 0, opened: 0, refused: 0, hangs: 0, uncaught: 0, peakRssMb: 0, slowestMs: 0, slowest: '', seconds: 0, failures: [], codes: {} };
-  let peak = 0;
-  const sampler = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage().rss);
-  }, 25);
-  const stray: string[] = [];
-  const onStray = (err: unknown) => stray.push(String((err as Error)?.stack ?? err));
-  process.on('uncaughtException', onStray);
-  process.on('unhandledRejection', onStray);
-
   const corpus = SEEDS.map((p) => ({ name: p, bytes: new Uint8Array(readFileSync(join(options.dataDir, 'dicom', p))) }));
   const hostileDir = join(options.dataDir, 'hostile', 'dicom');
   let hostile: { name: string; bytes: Uint8Array }[] = [];
@@ -352,9 +348,19 @@ export async function runFuzz(options: { seed: number; count: number; seconds?: 
     hostile = [];
   }
   // Every fixed case first (hostile reproducers, crafted headers), then seeded mutations.
+  trace(`${corpus.length} corpus, ${hostile.length} hostile`);
   const fixed = [...hostile, ...craftedCases()];
+  let peak = 0;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 25);
+  const stray: string[] = [];
+  const onStray = (err: unknown) => stray.push(String((err as Error)?.stack ?? err));
+  process.on('uncaughtException', onStray);
+  process.on('unhandledRejection', onStray);
 
   const one = async (name: string, bytes: Uint8Array) => {
+    if (process.env.FUZZ_TRACE) console.error('>', name);
     const t0 = performance.now();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<'hang'>((resolve) => {

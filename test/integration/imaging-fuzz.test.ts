@@ -4,6 +4,7 @@
  * watchdog. Also checks a codec keeps working after a damaged frame made it fail.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -109,4 +110,35 @@ test('damaged compressed pixel data fail with a clear error, never crash or hang
   }
   t.diagnostic(`${outcomes.failed} damaged files failed with a clear error, ${outcomes.decoded} still decoded (damage inside entropy-coded data)`);
   assert.ok(outcomes.failed > 0, 'some damage should be detected');
+});
+
+/**
+ * Issue 25: seeded mutations of corpus files (bit flips, noise, truncation, image fields and codestream
+ * headers rewritten to hostile values, repeated chunks), the crafted headers of scripts/fuzz-imaging.ts and
+ * every reproducer in hostile/dicom, opened through loadImageBytes in a fresh process and bounded to
+ * 45 s. Fails on any error that is not a typed StudioError in words (uncaught), any file past the
+ * watchdog's 60 s (hang), or the process's peak RSS over FUZZ_PEAK_MB (node + tsx + the worker ≈ 190 MB;
+ * no declared size may make it allocate much beyond; the 1 GiB frame budget is never approached by these
+ * files). The same script runs 10,000+ files outside CI: node --import tsx scripts/fuzz-imaging.ts --seed N.
+ */
+const FUZZ_PEAK_MB = 600;
+const FUZZ_SEED = 20261124;
+
+test('seeded fuzzing of DICOM files: no uncaught error, no hang, memory bounded', { skip, timeout: 180_000 }, async (t) => {
+  if ('skip' in data) return;
+  const script = new URL('../../scripts/fuzz-imaging.ts', import.meta.url).pathname;
+  const child = spawnSync(process.execPath, ['--import', 'tsx', script, '--seed', String(FUZZ_SEED), '--count', '100000', '--seconds', '45', '--quiet'], {
+    encoding: 'utf8',
+    timeout: 150_000,
+    cwd: new URL('../../', import.meta.url).pathname,
+  });
+  const line = child.stdout.trim().split('\n').pop() ?? '';
+  assert.ok(line.startsWith('{'), `the fuzzer gave no summary (status ${child.status}, signal ${child.signal}): ${child.stderr.slice(-2000)}`);
+  const s = JSON.parse(line) as { files: number; opened: number; refused: number; hangs: number; uncaught: number; peakRssMb: number; slowestMs: number; slowest: string; failures: string[]; codes: Record<string, number> };
+  t.diagnostic(`seed ${FUZZ_SEED}: ${s.files} files (${s.opened} opened, ${s.refused} refused ${JSON.stringify(s.codes)}), ${s.hangs} hangs, ${s.uncaught} uncaught, peak ${s.peakRssMb} MB, slowest ${s.slowestMs} ms (${s.slowest})`);
+  assert.deepEqual(s.failures, []);
+  assert.equal(s.hangs, 0);
+  assert.equal(s.uncaught, 0);
+  assert.ok(s.files >= 300, `only ${s.files} files in the time allowed`);
+  assert.ok(s.peakRssMb < FUZZ_PEAK_MB, `peak ${s.peakRssMb} MB`);
 });
