@@ -9,7 +9,8 @@ import { electronBinary } from './electron-path.mjs';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const run = (cmd, args) => spawn(cmd, args, { cwd: root, stdio: 'inherit' }).on('exit', (code) => process.exit(code ?? 1));
 
-if (!existsSync(join(root, 'out', 'renderer', 'index.html')) || process.argv.includes('--build')) {
+// An out/ from before the services were bundled lacks out/main/services.js: build then too.
+if (!existsSync(join(root, 'out', 'renderer', 'index.html')) || !existsSync(join(root, 'out', 'main', 'services.js')) || process.argv.includes('--build')) {
   const build = spawnSync(process.execPath, [join(root, 'node_modules', 'electron-vite', 'bin', 'electron-vite.js'), 'build'], { cwd: root, stdio: 'inherit' });
   if (build.status !== 0) process.exit(build.status ?? 1);
 }
