@@ -306,6 +306,20 @@ export const cardMetricsSchema = evaluationReportSchema.omit({ perImage: true, f
  * wherever a model loads, so a card that does not parse is a clear MODEL_LOAD_FAILED naming the field, not
  * a crash later; fields a newer studio adds are kept as they are.
  */
+/**
+ * What a model is for: the images it was trained on, in words and as checks the engine makes on every image
+ * before trusting the model's findings on it (main/detector/fit.ts).
+ */
+export const intendedUseSchema = z.object({
+  /** The kind of image, in the words a warning uses: "colonoscopy frames (colour endoscopy)". */
+  images: z.string().min(1),
+  /** Colour images, or greyscale ones (an RGB file whose channels are equal is greyscale). */
+  colour: z.enum(['colour', 'grey']),
+  /** DICOM Modality values it accepts (ES endoscopy, US ultrasound, …); a DICOM image of another modality is not its kind. */
+  modalities: z.array(z.string().regex(/^[A-Z0-9_ ]{1,16}$/)).min(1),
+});
+export type IntendedUse = z.infer<typeof intendedUseSchema>;
+
 export const modelCardSchema = z.looseObject({
   name: z.string().min(1),
   variant: z.enum(VARIANTS),
@@ -354,6 +368,8 @@ export const modelCardSchema = z.looseObject({
   metrics: z.looseObject({ train: cardMetricsSchema.optional(), val: cardMetricsSchema.optional(), test: cardMetricsSchema.optional() }).optional(),
   preprocessing: z.string().optional(),
   notes: z.string().optional(),
+  /** What the model is for; a model without one is run on anything, with a note saying it cannot check. */
+  intendedUse: intendedUseSchema.optional(),
 });
 export type ModelCard = z.infer<typeof modelCardSchema>;
 
@@ -390,6 +406,11 @@ export interface DetectionResult {
   heatmap: Map2D;
   attention: AttentionMap[];
   findings: Finding[];
+  /**
+   * Why this image is not the kind the model is for ("kvasir-cbam is a model for colonoscopy frames
+   * (colour endoscopy); this image is a CT"): its findings mean nothing here. Absent when it fits.
+   */
+  mismatch?: string;
 }
 
 export interface GradCamResult {
@@ -622,7 +643,17 @@ export const requests = {
   'review.undo': z.object({ reviewer }).strict(),
 
   'batch.start': z
-    .object({ inputs: z.array(filePath).min(1).max(10_000), model: modelName, out: filePath, threshold: z.number().min(0).max(1).default(0.5), flips: z.enum(FLIP_SETS).optional(), store: filePath.optional() })
+    .object({
+      inputs: z.array(filePath).min(1).max(10_000),
+      model: modelName,
+      out: filePath,
+      /** Lesion probability for a finding; default the card's validation-calibrated candidateThreshold, as in the viewer. */
+      threshold: z.number().min(0).max(1).optional(),
+      flips: z.enum(FLIP_SETS).optional(),
+      store: filePath.optional(),
+      /** Analyse images that are not the kind the model is for, their findings marked so; default: refuse them. */
+      force: z.boolean().default(false),
+    })
     .strict(),
   'batch.cancel': z.object({ jobId: id }).strict(),
 } as const;

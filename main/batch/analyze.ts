@@ -10,7 +10,8 @@ import sharp from 'sharp';
 import { basename, extname, join, resolve } from 'node:path';
 import { StudioError, type Finding } from '../../preload/contract.ts';
 import { DetectorEngine, coreCount } from '../detector/engine.ts';
-import { findingThreshold, modelFlips } from '../detector/io.ts';
+import { checkCard, findingThreshold, modelFlips } from '../detector/io.ts';
+import { mismatch, type ImageFacts } from '../detector/fit.ts';
 import type { FlipSet } from '../detector/flips.ts';
 import { listImageFiles, loadImageFile, toRGB8 } from '../imaging/index.ts';
 import { rasterKind } from '../imaging/raster.ts';
@@ -32,6 +33,8 @@ export interface AnalysisEntry {
   ms: number;
   /** Mirrored views the findings average (1, 2 or 4: the flips this run used). */
   views: number;
+  /** Why the image is not the kind the model is for (analysed anyway with `force`): its findings mean nothing. */
+  mismatch?: string;
 }
 
 export interface AnalysisProgress {
@@ -64,6 +67,8 @@ export interface AnalysisOptions {
    * interrupted run (even kill -9) resumes without repeating or losing work.
    */
   store?: string;
+  /** Analyse images that are not the kind the model's card says it is for (their findings are marked so); default: refuse them. */
+  force?: boolean;
   signal?: AbortSignal;
   onProgress?(p: AnalysisProgress): void;
   /** Called once per analysed image, after its files are written (and it is recorded). A rejection fails only that image. */
@@ -75,6 +80,8 @@ export interface AnalysisSummary {
   analysed: number;
   /** Images skipped because the review store already holds them (`store`). */
   skipped: number;
+  /** Images not the kind the model is for: refused (without `force`), or analysed and marked (with it). */
+  mismatched: { image: string; reason: string }[];
   failed: { image: string; error: string }[];
   cancelled: boolean;
   seconds: number;
@@ -116,12 +123,17 @@ async function decodePlainRGB(path: string): Promise<RGBImage | undefined> {
 
 /** An image file as 8-bit RGB for the detector: exactly what imaging's loader and toRGB8 give (first frame, default window). */
 export async function decodeImage(path: string): Promise<RGBImage> {
+  return (await decodeForDetector(path)).rgb;
+}
+
+/** The detector's RGB pixels of an image file, with what its header says it is (for the model fit check). */
+export async function decodeForDetector(path: string): Promise<ImageFacts & { rgb: RGBImage }> {
   const plain = await decodePlainRGB(path);
-  if (plain) return plain;
+  if (plain) return { kind: 'raster', rgb: plain };
   const loaded = await loadImageFile(path);
   const frame = await loaded.frame(0);
   const w = loaded.info.windows[0];
-  return toRGB8(frame, w ? { center: w.center, width: w.width } : undefined);
+  return { kind: loaded.info.kind, modality: loaded.info.modality, rgb: toRGB8(frame, w ? { center: w.center, width: w.width } : undefined) };
 }
 
 export async function analyze(options: AnalysisOptions): Promise<AnalysisSummary> {
@@ -135,6 +147,9 @@ export async function analyze(options: AnalysisOptions): Promise<AnalysisSummary
   const wanted = new Set<OutputKind>(options.outputs ?? OUTPUT_KINDS);
   const threshold = findingThreshold(options.modelDir, options.threshold);
   const flips = modelFlips(options.modelDir, options.flips);
+  // Checked up front: a card that does not parse stops the batch before any image is decoded.
+  const intendedUse = checkCard(options.modelDir)?.intendedUse;
+  const mismatched: AnalysisSummary['mismatched'] = [];
   const workers = Math.max(1, Math.min(options.workers ?? coreCount(), Math.max(1, files.length)));
   const engine = new DetectorEngine({ workers, backend: options.backend, runtime: options.runtime });
   const entries: (AnalysisEntry | undefined)[] = new Array(files.length);
@@ -168,6 +183,7 @@ export async function analyze(options: AnalysisOptions): Promise<AnalysisSummary
       const path = files[i];
       const stem = uniqueStem(path, stems);
       let image: RGBImage;
+      let wrong: string | undefined;
       try {
         if (rec && (await rec.isDone(path))) {
           skipped++;
@@ -175,7 +191,17 @@ export async function analyze(options: AnalysisOptions): Promise<AnalysisSummary
           progress(path);
           continue;
         }
-        image = await decodeImage(path);
+        const decoded = await decodeForDetector(path);
+        image = decoded.rgb;
+        wrong = mismatch(options.modelName, intendedUse, decoded);
+        if (wrong) {
+          mismatched.push({ image: path, reason: wrong });
+          if (!options.force) {
+            done++;
+            progress(path);
+            continue;
+          }
+        }
       } catch (err) {
         failed.push({ image: path, error: (err as Error).message });
         done++;
@@ -201,7 +227,7 @@ export async function analyze(options: AnalysisOptions): Promise<AnalysisSummary
           } else if (names.heatmap) writes.push(writeMapPng(r.heatmap, width, height, join(out, names.heatmap)));
           if (names.attention && supervised) writes.push(writeMapPng(supervised.map, width, height, join(out, names.attention)));
           await Promise.all(writes);
-          const entry: AnalysisEntry = { image: path, width, height, model: options.modelName, backend, findings: r.findings, outputs: names, ms: Math.round(r.ms * 10) / 10, views: r.passes };
+          const entry: AnalysisEntry = { image: path, width, height, model: options.modelName, backend, findings: r.findings, outputs: names, ms: Math.round(r.ms * 10) / 10, views: r.passes, ...(wrong ? { mismatch: wrong } : {}) };
           await rec?.record(path, entry);
           await options.onImageResult?.(entry, path);
           entries[i] = entry;
@@ -227,9 +253,10 @@ export async function analyze(options: AnalysisOptions): Promise<AnalysisSummary
     writeFileSync(join(out, 'findings.json'), `${JSON.stringify(analysed, null, 1)}\n`);
     await writeFile(join(out, 'findings.csv'), `${[CSV_HEADER, ...analysed.flatMap(csvRows)].join('\n')}\n`);
     writeFileSync(join(out, 'errors.json'), `${JSON.stringify(failed, null, 1)}\n`);
+    if (mismatched.length) writeFileSync(join(out, 'mismatched.json'), `${JSON.stringify({ forced: Boolean(options.force), images: mismatched }, null, 1)}\n`);
     if (!cancelled) rec?.finish();
     const seconds = (performance.now() - started) / 1000;
-    return { total, analysed: analysed.length, skipped, failed, cancelled, seconds, imagesPerSec: analysed.length / seconds, backend, out };
+    return { total, analysed: analysed.length, skipped, mismatched, failed, cancelled, seconds, imagesPerSec: analysed.length / seconds, backend, out };
   } finally {
     await engine.close();
     rec?.close();

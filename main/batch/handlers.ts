@@ -44,6 +44,7 @@ export function createBatchHandlers(ctx: ServiceContext): BatchService {
           threshold: req.threshold,
           flips: req.flips,
           store: req.store,
+          force: req.force,
           backend: ctx.settings.backend,
           runtime: ctx.settings.runtime,
           signal: abort.signal,
@@ -54,7 +55,8 @@ export function createBatchHandlers(ctx: ServiceContext): BatchService {
         }).then(
           (summary) => {
             progress.state = summary.cancelled ? 'cancelled' : 'finished';
-            progress.message = `${summary.analysed} analysed, ${summary.skipped ? `${summary.skipped} already in the store, ` : ''}${summary.failed.length} failed; results in ${summary.out}`;
+            const mismatched = summary.mismatched.length ? `${summary.mismatched.length} not the kind of image ${req.model} is for (${req.force ? 'analysed anyway, marked' : 'refused'}), ` : '';
+            progress.message = `${summary.analysed} analysed, ${summary.skipped ? `${summary.skipped} already in the store, ` : ''}${mismatched}${summary.failed.length} failed; results in ${summary.out}`;
           },
           (err) => {
             progress.state = 'failed';

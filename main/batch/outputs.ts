@@ -119,7 +119,8 @@ export async function writeOverlayPng(image: RGBImage, heat: Uint8Array, finding
   await sharp(out, { raw: { width, height, channels: 3 } }).png(PHOTO_PNG_OPTIONS).toFile(file);
 }
 
-export const CSV_HEADER = 'image,width,height,model,backend,finding,x0,y0,x1,y1,score,area';
+/** `mismatch`: why the image is not the kind the model is for, when it was analysed anyway (`--force`). */
+export const CSV_HEADER = 'image,width,height,model,backend,finding,x0,y0,x1,y1,score,area,mismatch';
 
 function csvField(v: string | number): string {
   const s = String(v);
@@ -127,8 +128,9 @@ function csvField(v: string | number): string {
 }
 
 /** One row per finding; an image without findings gets one row with empty finding columns. */
-export function csvRows(entry: { image: string; width: number; height: number; model: string; backend: string; findings: Finding[] }): string[] {
+export function csvRows(entry: { image: string; width: number; height: number; model: string; backend: string; findings: Finding[]; mismatch?: string }): string[] {
   const head = [entry.image, entry.width, entry.height, entry.model, entry.backend].map(csvField).join(',');
-  if (!entry.findings.length) return [`${head},,,,,,,`];
-  return entry.findings.map((f, i) => `${head},${i + 1},${f.box.join(',')},${f.score.toFixed(4)},${f.area}`);
+  const tail = csvField(entry.mismatch ?? '');
+  if (!entry.findings.length) return [`${head},,,,,,,,${tail}`];
+  return entry.findings.map((f, i) => `${head},${i + 1},${f.box.join(',')},${f.score.toFixed(4)},${f.area},${tail}`);
 }

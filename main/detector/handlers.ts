@@ -7,7 +7,8 @@ import type { BackendReport, DetectionResult, GradCamResult, Handlers } from '..
 import { toRGB8 } from '../imaging/index.ts';
 import type { ServiceContext } from '../core/context.ts';
 import { DetectorEngine } from './engine.ts';
-import { findingThreshold, listModels, modelDir } from './io.ts';
+import { mismatch } from './fit.ts';
+import { checkCard, findingThreshold, listModels, modelDir } from './io.ts';
 import type { RGBImage } from './preprocess.ts';
 
 type DetectorChannels = 'models.list' | 'detector.run' | 'detector.gradcam';
@@ -41,9 +42,12 @@ export function createDetectorHandlers(ctx: ServiceContext): DetectorService {
       'detector.run': async (req): Promise<DetectionResult> => {
         const dir = modelDir(ctx.settings.modelsDir, req.model);
         const image = await imageRGB(req.imageId, req.frame);
+        // Checked before the pixels go to the worker (transferred, they are gone from here after).
+        const summary = ctx.images.summary(req.imageId);
+        const wrong = mismatch(req.model, checkCard(dir)?.intendedUse, { kind: summary.kind, modality: summary.modality, rgb: image });
         const e = getEngine();
         const [state, r] = await Promise.all([e.backend(), e.detect(dir, image, { threshold: findingThreshold(dir, req.threshold), flips: req.flips, transfer: true })]);
-        return { imageId: req.imageId, frame: req.frame, model: req.model, variant: r.variant, backend: state.backend, ms: r.ms, passes: r.passes, heatmap: r.heatmap, attention: r.attention, findings: r.findings };
+        return { imageId: req.imageId, frame: req.frame, model: req.model, variant: r.variant, backend: state.backend, ms: r.ms, passes: r.passes, heatmap: r.heatmap, attention: r.attention, findings: r.findings, ...(wrong ? { mismatch: wrong } : {}) };
       },
 
       'detector.gradcam': async (req): Promise<GradCamResult> => {

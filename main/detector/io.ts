@@ -138,7 +138,9 @@ export function readCard(dir: string): ModelCard {
   }
   const card = modelCardSchema.safeParse(json);
   if (!card.success) throw new StudioError('MODEL_LOAD_FAILED', `${path} is not a valid model card (${cardProblems(card.error)})`, path);
-  return card.data;
+  // The file as written (the schema has no defaults or transforms): zod's copy would reorder its keys, and a
+  // card rewritten with a new field should differ from the old by that field alone.
+  return json as ModelCard;
 }
 
 /**

@@ -82,7 +82,7 @@ test('studio analyze writes findings.json, findings.csv and per-image PNGs, and 
   }
   assert.ok(entries.some((e: { findings: unknown[] }) => e.findings.length > 0), 'the biased model should produce findings');
   const csv = readFileSync(join(out, 'findings.csv'), 'utf8').trim().split('\n');
-  assert.equal(csv[0], 'image,width,height,model,backend,finding,x0,y0,x1,y1,score,area');
+  assert.equal(csv[0], 'image,width,height,model,backend,finding,x0,y0,x1,y1,score,area,mismatch');
   const rows = entries.reduce((n: number, e: { findings: unknown[] }) => n + Math.max(1, e.findings.length), 0);
   assert.equal(csv.length - 1, rows);
   const errors = JSON.parse(readFileSync(join(out, 'errors.json'), 'utf8'));
@@ -108,8 +108,8 @@ test('batch.start runs the analysis with batch.progress events, and batch.cancel
   const batch = createBatchHandlers(ctx);
   try {
     const out = join(work, 'batch-out');
-    const { jobId } = await batch.handlers['batch.start']({ inputs: [join(work, 'inputs')], model: 'cbam-test', out, threshold: 0.5 });
-    await assert.rejects(batch.handlers['batch.start']({ inputs: [join(work, 'inputs')], model: 'cbam-test', out, threshold: 0.5 }), /still running/);
+    const { jobId } = await batch.handlers['batch.start']({ inputs: [join(work, 'inputs')], model: 'cbam-test', out, threshold: 0.5, force: false });
+    await assert.rejects(batch.handlers['batch.start']({ inputs: [join(work, 'inputs')], model: 'cbam-test', out, threshold: 0.5, force: false }), /still running/);
     const final = await new Promise<BatchProgress>((resolve) => {
       const timer = setInterval(() => {
         const last = seen[seen.length - 1];
@@ -127,7 +127,7 @@ test('batch.start runs the analysis with batch.progress events, and batch.cancel
     assert.ok(seen.some((p) => p.state === 'running' && p.done > 0 && p.done < 5), 'intermediate progress events');
     assert.equal(JSON.parse(readFileSync(join(out, 'findings.json'), 'utf8')).length, 4);
 
-    const second = await batch.handlers['batch.start']({ inputs: [join(work, 'inputs')], model: 'cbam-test', out: join(work, 'cancelled'), threshold: 0.5 });
+    const second = await batch.handlers['batch.start']({ inputs: [join(work, 'inputs')], model: 'cbam-test', out: join(work, 'cancelled'), threshold: 0.5, force: false });
     const cancelled = await batch.handlers['batch.cancel']({ jobId: second.jobId });
     assert.equal(cancelled.state, 'cancelled');
     assert.ok(cancelled.done < 5);

@@ -136,7 +136,7 @@ test('analyze --store killed with SIGKILL mid-run resumes: each image recorded o
   ctx.events.subscribe((event, payload) => event === 'batch.progress' && seen.push({ ...(payload as BatchProgress) }));
   const batch = createBatchHandlers(ctx);
   try {
-    await batch.handlers['batch.start']({ inputs: [inputs], model: 'store-test', out: join(work, 'out-3'), threshold: 0.5, store });
+    await batch.handlers['batch.start']({ inputs: [inputs], model: 'store-test', out: join(work, 'out-3'), threshold: 0.5, store, force: false });
     const deadline2 = Date.now() + 60_000;
     while (seen.at(-1)?.state !== 'finished' && seen.at(-1)?.state !== 'failed' && Date.now() < deadline2) await new Promise((r) => setTimeout(r, 20));
     const last = seen.at(-1)!;

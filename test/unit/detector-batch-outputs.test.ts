@@ -78,12 +78,14 @@ test('the overlay keeps low-probability pixels as they are, tints high ones and 
   assert.deepEqual(px(30, 20), [100, 100, 100], 'box inside is not filled');
 });
 
-test('CSV rows: one per finding, one empty row for an image without findings, fields quoted when needed', () => {
-  assert.equal(CSV_HEADER.split(',').length, 12);
+test('CSV rows: one per finding, one empty row for an image without findings, fields quoted when needed, the mismatch last', () => {
+  assert.equal(CSV_HEADER.split(',').length, 13);
   const base = { image: '/data/a,b "x".png', width: 10, height: 20, model: 'm', backend: 'wasm' };
-  assert.deepEqual(csvRows({ ...base, findings: [] }), ['"/data/a,b ""x"".png",10,20,m,wasm,,,,,,,']);
+  assert.deepEqual(csvRows({ ...base, findings: [] }), ['"/data/a,b ""x"".png",10,20,m,wasm,,,,,,,,']);
   const rows = csvRows({ ...base, findings: [{ box: [1, 2, 3, 4], score: 0.91234, area: 4 }, { box: [5, 6, 7, 8], score: 0.6, area: 4 }] });
   assert.equal(rows.length, 2);
-  assert.equal(rows[1], '"/data/a,b ""x"".png",10,20,m,wasm,2,5,6,7,8,0.6000,4');
-  for (const r of rows) assert.equal(r.replace(/"[^"]*(""[^"]*)*"/g, 'Q').split(',').length, 12);
+  assert.equal(rows[1], '"/data/a,b ""x"".png",10,20,m,wasm,2,5,6,7,8,0.6000,4,');
+  for (const r of rows) assert.equal(r.replace(/"[^"]*(""[^"]*)*"/g, 'Q').split(',').length, 13);
+  const marked = csvRows({ ...base, findings: [{ box: [1, 2, 3, 4], score: 0.9, area: 4 }], mismatch: 'm is a model for colonoscopy frames; this image is a CT, so its findings here mean nothing' });
+  assert.match(marked[0], /,"?m is a model for colonoscopy frames; this image is a CT, so its findings here mean nothing"?$/);
 });

@@ -1,12 +1,11 @@
 import { resolve } from 'node:path';
 import type { Command } from '../index.ts';
-import { modelFolder, numberOption, parseArgs } from '../args.ts';
+import { contractRequest, modelFolder, numberOption, optionalNumber, parseArgs } from '../args.ts';
 import { ProgressBar } from '../progress.ts';
 import { StudioError } from '../../../preload/contract.ts';
 import { loadSettings } from '../../settings.ts';
 import { analyze } from '../../batch/analyze.ts';
 import { OUTPUT_KINDS, type OutputKind } from '../../batch/outputs.ts';
-import { FLIP_SETS, isFlipSet } from '../../detector/flips.ts';
 
 /** `--outputs heatmap,overlay` → the kinds; `none` → []. */
 export function parseOutputs(value: string): OutputKind[] {
@@ -20,7 +19,7 @@ export function parseOutputs(value: string): OutputKind[] {
 export const command: Command = {
   summary: 'run a detector over images and folders; write findings.json/.csv and (by default) heatmap, attention and overlay PNGs',
   usage: [
-    'studio analyze INPUT… --model NAME --out DIR [--threshold T] [--flips none|h|hv] [--models-dir D] [--backend B] [--runtime R] [--workers N] [--outputs LIST] [--store FILE]',
+    'studio analyze INPUT… --model NAME --out DIR [--threshold T] [--flips none|h|hv] [--models-dir D] [--backend B] [--runtime R] [--workers N] [--outputs LIST] [--store FILE] [--force]',
     '',
     '  INPUT         image files (DICOM, PNG, JPEG, TIFF) or folders, searched recursively',
     '  --model       a model in the models folder (or a path to a model folder)',
@@ -35,6 +34,9 @@ export const command: Command = {
     '  --workers     inference worker threads (default: one per core)',
     '  --outputs     per-image files: a comma-separated list of heatmap, attention, overlay (default all three),',
     '                or none (findings.json and findings.csv only: the fastest)',
+    '  --force       analyse images that are not the kind the model\'s card says it is for (a CT for a polyp',
+    '                model, say); without it they are refused and listed in mismatched.json; with it their',
+    '                findings are marked with the reason (findings.json/.csv, mismatched.json and the store)',
     '  --store       record each image\'s findings in this review store (SQLite) for the review worklist; images',
     '                this model already recorded there are skipped, so an interrupted run resumes where it stopped',
     '                (findings.json/.csv then list the images this run analysed; the store holds them all)',
@@ -43,34 +45,35 @@ export const command: Command = {
     'the exit status is 1 only when no image could be analysed.',
   ].join('\n'),
   async run(args) {
-    const { positional, options } = parseArgs(args, { model: 'value', out: 'value', threshold: 'value', flips: 'value', 'models-dir': 'value', backend: 'value', runtime: 'value', workers: 'value', store: 'value', outputs: 'value' });
+    const { positional, options } = parseArgs(args, { model: 'value', out: 'value', threshold: 'value', flips: 'value', 'models-dir': 'value', backend: 'value', runtime: 'value', workers: 'value', store: 'value', outputs: 'value', force: 'flag' });
     if (!positional.length) throw new StudioError('INVALID_PAYLOAD', 'give at least one image file or folder');
-    if (typeof options.model !== 'string') throw new StudioError('INVALID_PAYLOAD', '--model NAME is required');
-    if (typeof options.out !== 'string') throw new StudioError('INVALID_PAYLOAD', '--out DIR is required');
-    if (options.store !== undefined && typeof options.store !== 'string') throw new StudioError('INVALID_PAYLOAD', '--store FILE needs a file');
     if (options.outputs !== undefined && typeof options.outputs !== 'string') throw new StudioError('INVALID_PAYLOAD', '--outputs needs a list');
     const outputs = typeof options.outputs === 'string' ? parseOutputs(options.outputs) : undefined;
-    const threshold = options.threshold === undefined ? undefined : numberOption(options, 'threshold', 0.5);
-    if (threshold !== undefined && !(threshold >= 0 && threshold <= 1)) throw new StudioError('INVALID_PAYLOAD', '--threshold must be between 0 and 1');
-    if (options.flips !== undefined && !isFlipSet(options.flips)) throw new StudioError('INVALID_PAYLOAD', `--flips must be one of ${FLIP_SETS.join(', ')}`);
+    // The batch panel's request, validated by the contract's schema: the same bounds and defaults.
+    const request = contractRequest(
+      'batch.start',
+      { inputs: positional, model: options.model, out: options.out, threshold: optionalNumber(options, 'threshold'), flips: options.flips, store: options.store, force: options.force === true ? true : undefined },
+      { inputs: 'INPUT', model: 'model', out: 'out', threshold: 'threshold', flips: 'flips', store: 'store' },
+    );
     const workers = options.workers === undefined ? undefined : numberOption(options, 'workers', 1);
     if (workers !== undefined && !(Number.isInteger(workers) && workers >= 1 && workers <= 64)) throw new StudioError('INVALID_PAYLOAD', '--workers must be an integer from 1 to 64');
     const settings = loadSettings();
     const modelsDir = typeof options['models-dir'] === 'string' ? resolve(options['models-dir']) : settings.modelsDir;
-    const name = options.model;
+    const name = request.model;
     const dir = modelFolder(name, modelsDir);
 
     const bar = new ProgressBar('analyze', 0);
     const summary = await analyze({
-      inputs: positional,
+      inputs: request.inputs,
       modelDir: dir,
       modelName: name,
-      out: options.out,
-      threshold,
-      flips: isFlipSet(options.flips) ? options.flips : undefined,
+      out: request.out,
+      threshold: request.threshold,
+      flips: request.flips,
       workers,
       outputs,
-      store: typeof options.store === 'string' ? resolve(options.store) : undefined,
+      store: request.store === undefined ? undefined : resolve(request.store),
+      force: request.force,
       backend: typeof options.backend === 'string' ? options.backend : settings.backend,
       runtime: typeof options.runtime === 'string' ? options.runtime : settings.runtime,
       onProgress: (p) => {
@@ -80,6 +83,8 @@ export const command: Command = {
     });
     bar.finish();
     for (const f of summary.failed) process.stderr.write(`  skipped: ${f.error.includes(f.image) ? f.error : `${f.image}: ${f.error}`}\n`);
+    for (const m of summary.mismatched) process.stderr.write(`  ${request.force ? 'analysed anyway' : 'refused'}: ${m.image}: ${m.reason}\n`);
+    if (summary.mismatched.length && !request.force) process.stderr.write(`${summary.mismatched.length} image(s) are not the kind ${name} is for: refused (--force analyses them anyway, their findings marked so)\n`);
     if (summary.skipped) process.stdout.write(`${summary.skipped} images already in the store: skipped\n`);
     process.stdout.write(`${summary.analysed} of ${summary.total} images analysed in ${summary.seconds.toFixed(1)} s (${summary.imagesPerSec.toFixed(1)} images/s, ${summary.backend}); ${summary.failed.length} failed; results in ${summary.out}\n`);
     return summary.analysed > 0 || summary.skipped > 0 || summary.total === 0 ? 0 : 1;
