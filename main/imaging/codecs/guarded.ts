@@ -8,7 +8,8 @@
  * memory grew large (or a codec failed after growing) asks to be replaced, so the memory goes back.
  * Where no worker can start (a bundled build without the worker script), jobs run in process.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../../core/worker.ts';
 import { failureFromReply, imagingError } from '../errors.ts';
 import { decodePlannedFrame, planDicom, type DicomPlan, type FrameRequest, type FrameResult } from '../dicom/plan.ts';
 import { decodeCompressedFrame, type CodecOutput, type FrameLayout } from './index.ts';
@@ -53,12 +54,7 @@ function spawn(): Worker | undefined {
   let w: Worker;
   try {
     const href = guard.workerUrl.href;
-    if (href.endsWith('.ts')) {
-      // Node 20 does not run a .ts worker entry through tsx (not even with execArgv): register tsx
-      // inside the worker first. Only reachable when running from source, where tsx is present.
-      const api = import.meta.resolve('tsx/esm/api');
-      w = new Worker(`import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(href)}); })`, { eval: true });
-    } else w = new Worker(guard.workerUrl);
+    w = startWorker(guard.workerUrl);
     waitsForReady = href.endsWith('.ts') || href.endsWith('/worker.js');
   } catch {
     unavailable = true;
