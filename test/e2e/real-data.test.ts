@@ -123,6 +123,33 @@ test('kvasir-cbam boxes the annotated polyp on a held-out Kvasir image, and its 
   await page.context().close();
 });
 
+test('the viewer warns before and after a run when a polyp model meets a CT, and offers a polyp model for a colonoscopy frame', { skip }, async (t) => {
+  const page = await suite.open();
+  const dir = (dicom as { dir: string }).dir;
+  await openInViewer(page, join(dir, 'cornerstoneWADOImageLoader/testImages/CTImage.dcm_LittleEndianExplicitTransferSyntax_1.2.840.10008.1.2.1.dcm'));
+  await page.locator('[data-testid="model-select"]').selectOption('kvasir-cbam');
+  const warning = page.locator('[data-testid="detector-mismatch"]');
+  await warning.waitFor({ timeout: 10_000 });
+  assert.match((await warning.textContent()) ?? '', /kvasir-cbam is a model for colonoscopy frames \(colour endoscopy\); this image is a CT/);
+  await page.locator('[data-testid="run-detector"]').click();
+  await page.locator('[data-testid="detector-result"]').waitFor({ timeout: 60_000 });
+  assert.match((await warning.textContent()) ?? '', /this image is a CT/, 'the result says it too');
+  await screenshot(page, 'real-guard-ct');
+  t.diagnostic((await warning.textContent()) ?? '');
+
+  assert.deepEqual(page.studioErrors, []);
+  await page.context().close();
+
+  // Where no model was picked by hand, a colonoscopy frame gets a polyp model, not the first in the list
+  // (busi-baseline, by name), and no warning.
+  const fresh = await suite.open();
+  await openInViewer(fresh, join((kvasir as { dir: string }).dir, 'images', testSplitImage('kvasir-cbam')));
+  const picked = await fresh.locator('[data-testid="model-select"]').inputValue();
+  assert.ok(picked.startsWith('kvasir-'), `offered ${picked}`);
+  assert.equal(await fresh.locator('[data-testid="detector-mismatch"]').count(), 0);
+  await fresh.context().close();
+});
+
 test('busi-cbam runs on a held-out BUSI ultrasound and draws its heatmap', { skip }, async (t) => {
   const page = await suite.open();
   const name = testSplitImage('busi-cbam');

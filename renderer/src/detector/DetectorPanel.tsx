@@ -32,6 +32,8 @@ interface Props {
   gradcamRunning: boolean;
   error: string | null;
   result: DetectionResult | null;
+  /** Why the open image is not the kind the model is for (its card's intendedUse), from the result or checked beforehand. */
+  mismatch?: string;
   gradcam: GradCamResult | null;
   settings: OverlaySettings;
   onSettings(s: OverlaySettings): void;
@@ -104,6 +106,11 @@ export function DetectorPanel(p: Props) {
           </label>
           {modelInfo?.card.data?.path && <div className="muted small">Trained on {modelInfo.card.data.path}</div>}
         </>
+      )}
+      {p.mismatch && (
+        <div className="warning" role="alert" data-testid="detector-mismatch">
+          ⚠ {p.mismatch}
+        </div>
       )}
       {p.error && (
         <div className="error-box" role="alert">

@@ -181,6 +181,8 @@ export default function ReviewPanel({ api }: { api: StudioApi }) {
 
   const findings = view?.findings ?? [];
   const current = findings.find((f) => f.id === selected) ?? null;
+  // The model that proposed these findings was run on an image it is not for (studio analyze --force).
+  const mismatchNote = findings.find((f) => f.mismatch)?.mismatch;
   // Shown as the viewer first shows it: the file's window, its VOI LUT, or the full range (colour as it is).
   const voi = useMemo(() => (loaded ? initialMode(loaded.summary, !!loaded.frame.voiLut) : null), [loaded]);
 
@@ -449,6 +451,11 @@ export default function ReviewPanel({ api }: { api: StudioApi }) {
           </div>
         )}
         {imageError && <div className="error-box review-error" data-testid="review-image-error">Image: {imageError}</div>}
+        {mismatchNote && (
+          <div className="warning review-error" role="alert" data-testid="review-mismatch">
+            ⚠ {mismatchNote} A finding accepted here is exported marked so.
+          </div>
+        )}
         <ReviewCanvas
           frame={loaded && view && loaded.path === view.path ? loaded.frame : null}
           voi={voi}

@@ -2,6 +2,7 @@
  * The viewer tab: opening images, the study list, the viewport with its toolbar and frame slider, and the
  * detector panel. It owns what is open and selected; the viewport engine owns the pixels on screen.
  */
+import { factsOfSummary, mismatch, suggestModel } from '../../../preload/fit.ts';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { FlipSet, FramePixels, ImageSummary, OpenResult, StudioApi } from '../../../preload/contract.ts';
 import { DetectorPanel, type OverlaySettings } from '../detector/DetectorPanel.tsx';
@@ -50,15 +51,19 @@ export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: bo
   const [modelsError, setModelsError] = useState<string | null>(null);
   const { models, loaded: modelsLoaded, refresh: refreshModels } = useModels(api, (err) => setModelsError(`models: ${errorText(err)}`));
   const [picked, setModel] = useState('');
-  // The model picked, or the first one while none is (or the picked one has gone from the folder).
-  const model = models.some((m) => m.name === picked) ? picked : (models[0]?.name ?? '');
+  const summary = images.find((i) => i.id === selectedId) ?? null;
+  const facts = useMemo(() => (summary ? factsOfSummary(summary) : null), [summary]);
+  // The model picked; while none is (or it has gone from the folder), the one whose card says the open image
+  // is its kind (preload/fit.ts), not merely the first in the list.
+  const model = models.some((m) => m.name === picked) ? picked : ((facts ? suggestModel(models, facts) : models[0])?.name ?? '');
+  const modelCard = models.find((m) => m.name === model)?.card;
+  // Said before a run too, so no one has to run a model to learn it was the wrong one.
+  const fitWarning = facts && model ? mismatch(model, modelCard?.intendedUse, facts) : undefined;
   const [runOnOpen, setRunOnOpen] = useState(false);
   /** Mirror averaging for runs: the model card's choice, or one the user picked (none is the fastest). */
   const [flips, setFlips] = useState<FlipSet | 'card'>('card');
   const { detections, gradcams, detect, gradcam: computeGradcam } = useDetection(api, { keep: KEEP_RESULTS });
   const [settings, setSettings] = useState<OverlaySettings>({ layer: 'heatmap', opacity: 0.45, colormap: 'jet', showBoxes: true, threshold: 0.5 });
-
-  const summary = images.find((i) => i.id === selectedId) ?? null;
 
   // ---------------------------------------------------------------------------------------------
   // Opening
@@ -484,6 +489,7 @@ export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: bo
           gradcamRunning={camJob?.state === 'running'}
           error={detError}
           result={result}
+          mismatch={result?.mismatch ?? fitWarning}
           gradcam={gradcam}
           settings={settings}
           onSettings={setSettings}

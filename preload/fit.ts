@@ -1,0 +1,88 @@
+/**
+ * Whether an image is the kind a model is for (its card's intendedUse): one rule for the engine (main,
+ * which checks every image it runs), batch analysis, and the viewer (which suggests a model that fits the
+ * open image). It uses what the image declares (DICOM Modality) and what its pixels show (colour or grey).
+ * Pure: no DOM, no node.
+ */
+import type { ImageSummary, IntendedUse } from './contract.ts';
+
+/** What the rule needs to know of an image. */
+export interface ImageFacts {
+  kind: 'dicom' | 'raster';
+  modality?: string;
+  /** Mean spread between the colour channels of its pixels, in grey levels (`colourfulness`). */
+  colourSpread: number;
+}
+
+/** DICOM Modality codes in words, for the warnings (PS3.3 C.7.3.1.1.1). */
+const MODALITY_WORDS: Readonly<Record<string, string>> = {
+  CT: 'a CT',
+  MR: 'an MR image',
+  CR: 'a radiograph (CR)',
+  DX: 'a radiograph (DX)',
+  MG: 'a mammogram',
+  US: 'an ultrasound image',
+  ES: 'an endoscopy image',
+  XC: 'an external camera photograph',
+  OT: 'an image of modality OT (other)',
+  PT: 'a PET image',
+  NM: 'a nuclear medicine image',
+  XA: 'an X-ray angiogram',
+  SM: 'a slide microscopy image',
+  OP: 'an ophthalmic photograph',
+};
+
+/**
+ * Mean spread max(R,G,B) − min(R,G,B) over (a sample of at most 64 K of) the pixels of interleaved data
+ * with `stride` bytes per pixel (3 for RGB, 4 for RGBA): how far the colour channels part.
+ */
+export function colourfulness(data: ArrayLike<number>, stride: 3 | 4 = 3): number {
+  const pixels = Math.floor(data.length / stride);
+  const step = Math.max(1, Math.floor(pixels / 65536));
+  let sum = 0;
+  let n = 0;
+  for (let i = 0; i < pixels; i += step) {
+    const r = data[i * stride];
+    const g = data[i * stride + 1];
+    const b = data[i * stride + 2];
+    sum += Math.max(r, g, b) - Math.min(r, g, b);
+    n++;
+  }
+  return n ? sum / n : 0;
+}
+
+/**
+ * Below this mean spread an image is greyscale in all but its file format. Measured on the reference data:
+ * colonoscopy frames (Kvasir-SEG, HyperKvasir) spread 33–137 levels, every BUSI ultrasound image under 1.5
+ * (the RGB ones included); JPEG's chroma noise on a grey scan adds a few at most.
+ */
+export const GREY_SPREAD = 6;
+
+/**
+ * Why `image` is not the kind `use` describes, or undefined when it is (or the card does not say). The
+ * reason names the model and what the image is instead, so it can be shown as it is.
+ */
+export function mismatch(model: string, use: IntendedUse | undefined, image: ImageFacts): string | undefined {
+  if (!use) return undefined;
+  const intended = `${model} is a model for ${use.images}`;
+  const modality = image.modality?.trim().toUpperCase();
+  if (image.kind === 'dicom' && modality && !use.modalities.includes(modality)) {
+    return `${intended}; this image is ${MODALITY_WORDS[modality] ?? `of modality ${modality}`}, so its findings here mean nothing`;
+  }
+  if (use.colour === 'colour' && image.colourSpread < GREY_SPREAD) return `${intended}; this image is greyscale, so its findings here mean nothing`;
+  if (use.colour === 'grey' && image.colourSpread >= GREY_SPREAD) return `${intended}; this image is in colour, so its findings here mean nothing`;
+  return undefined;
+}
+
+/**
+ * The model to offer for an image: the first (in the list's order) whose card says the image is its kind;
+ * else the first without a stated use; else the first. Undefined for an empty list.
+ */
+export function suggestModel<M extends { name: string; card: { intendedUse?: IntendedUse } }>(models: readonly M[], image: ImageFacts): M | undefined {
+  return models.find((m) => m.card.intendedUse && !mismatch(m.name, m.card.intendedUse, image)) ?? models.find((m) => !m.card.intendedUse) ?? models[0];
+}
+
+/** An open image's facts from its summary: the header's kind and modality, its colour read off the thumbnail. */
+export function factsOfSummary(summary: Pick<ImageSummary, 'kind' | 'modality' | 'thumbnail'>): ImageFacts {
+  return { kind: summary.kind, modality: summary.modality, colourSpread: colourfulness(summary.thumbnail.rgba, 4) };
+}
