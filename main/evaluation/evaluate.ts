@@ -85,6 +85,19 @@ export async function commonSplit(models: { name: string; modelDir: string }[], 
   return common;
 }
 
+/**
+ * The first `limit` ids, lesion-free ones (`negatives`) in their share of the whole: a split lists them
+ * after the lesion images, and a plain prefix would leave them all out.
+ */
+export function limitKeepingShare(ids: readonly string[], limit: number, negatives: ReadonlySet<string>): string[] {
+  if (limit >= ids.length) return [...ids];
+  const neg = ids.filter((id) => negatives.has(id));
+  const pos = ids.filter((id) => !negatives.has(id));
+  const nNeg = Math.min(neg.length, Math.round((limit * neg.length) / ids.length));
+  const keep = new Set([...pos.slice(0, limit - nNeg), ...neg.slice(0, nNeg)]);
+  return ids.filter((id) => keep.has(id));
+}
+
 /** A short digest of the scored image ids, order-free: equal for two reports on the same images. */
 export function imageSetOf(ids: readonly string[]): string {
   return createHash('sha256').update([...ids].sort().join('\n')).digest('hex').slice(0, 16);
@@ -130,7 +143,7 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
     const inSplit = new Set(ids);
     ids = options.among.filter((id) => inSplit.has(id));
   }
-  if (options.limit) ids = ids.slice(0, options.limit);
+  if (options.limit) ids = limitKeepingShare(ids, options.limit, new Set(dataset.samples.filter((s) => s.negative).map((s) => s.id)));
   if (ids.length === 0) throw new StudioError('INVALID_PAYLOAD', `the ${which} split of ${options.data} is empty`, options.data);
   const cache = new SampleCache(new Map(dataset.samples.map((s) => [s.id, s])), size);
   const threshold = options.threshold ?? (typeof card.threshold === 'number' ? card.threshold : 0.5);

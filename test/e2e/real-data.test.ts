@@ -17,6 +17,7 @@ const shipped = ['kvasir-cbam', 'kvasir-cbam-256', 'kvasir-baseline', 'kvasir-ba
 const kvasir = referenceData('kvasir-seg');
 const busi = referenceData('busi');
 const dicom = referenceData('dicom');
+const normal = referenceData('hyperkvasir-normal');
 
 function skipReason(): string | undefined {
   const missing = shipped.filter((m) => !existsSync(join(modelsDir, m, 'model.json')));
@@ -267,6 +268,29 @@ test('Compare lists the Kvasir test images where kvasir-cbam and kvasir-baseline
   }
   await painted(page);
   await screenshot(page, 'real-compare-differences');
+  assert.deepEqual(page.studioErrors, []);
+  await page.context().close();
+});
+
+test('Compare scores lesion-free colonoscopy frames beside the polyps and shows what each model finds on them', { skip: skip ?? ('skip' in normal ? normal.skip : false) }, async (t) => {
+  const page = await suite.open({ width: 1440, height: 1000 });
+  await page.getByRole('tab', { name: 'Compare' }).click();
+  await page.locator('[data-testid="compare-pick-kvasir-cbam"]').waitFor({ timeout: 30_000 });
+  for (const m of ['kvasir-cbam', 'kvasir-baseline']) await page.locator(`[data-testid="compare-pick-${m}"]`).check();
+  await page.getByLabel('data folder').fill((kvasir as { dir: string }).dir);
+  await page.getByLabel('lesion-free images folder').fill((normal as { dir: string }).dir);
+  await page.getByLabel('limit images').fill('16');
+  await page.locator('[data-testid="compare-run"]').click();
+  await page.locator('[data-testid="compare-table"]').waitFor({ timeout: 180_000 });
+  const head = await page.locator('[data-testid="compare-table"] thead th').allTextContents();
+  for (const column of ['FP/lesion-free', 'lesion-free with a finding', 'image AUROC', 'image spec']) assert.ok(head.includes(column), `${column} in ${head.join(' | ')}`);
+  const rows = await page.locator('[data-testid="compare-table"] tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('th, td')].map((c) => c.textContent ?? '')));
+  for (const row of rows) {
+    t.diagnostic(head.map((h, i) => `${h} ${row[i]}`).join(' · '));
+    const fp = Number.parseFloat(row[head.indexOf('FP/lesion-free')]);
+    assert.ok(Number.isFinite(fp) && fp >= 0, `${row[0]}: FP per lesion-free image ${row[head.indexOf('FP/lesion-free')]}`);
+  }
+  await screenshot(page, 'real-compare-negatives');
   assert.deepEqual(page.studioErrors, []);
   await page.context().close();
 });

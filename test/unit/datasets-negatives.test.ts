@@ -69,3 +69,12 @@ test('image-level figures: findings per lesion-free image, the share with any, s
   const none = imageLevel([{ lesions: 1, findings: 1 }], [0.8]);
   assert.deepEqual([none.negatives, none.fpPerNegativeImage, none.imageSpecificity, none.imageAUROC], [0, null, null, null]);
 });
+
+test('a limit keeps the lesion-free images in their share, and is a plain prefix without them', async () => {
+  const { limitKeepingShare } = await import('../../main/evaluation/evaluate.ts');
+  const ids = ['a', 'b', 'c', 'd', 'e', 'f', 'n1', 'n2', 'n3', 'n4'];
+  const neg = new Set(['n1', 'n2', 'n3', 'n4']);
+  assert.deepEqual(limitKeepingShare(ids, 5, neg), ['a', 'b', 'c', 'n1', 'n2']);
+  assert.deepEqual(limitKeepingShare(ids, 5, new Set()), ['a', 'b', 'c', 'd', 'e']);
+  assert.deepEqual(limitKeepingShare(ids, 20, neg), ids);
+});

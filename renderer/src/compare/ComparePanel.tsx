@@ -48,12 +48,17 @@ function defaultData(models: ModelInfo[]): string {
   return '';
 }
 
+const NEGATIVES_TITLE = "On the lesion-free images scored, at each model's own finding threshold (the findings the viewer draws): findings per image, and the share of them with any";
+const AUROC_TITLE = "Image level: how well the lesion map's peak ranks lesion images above lesion-free ones (AUROC), and 'any finding' as a call, at the model's own threshold (sensitivity on lesion images, specificity on lesion-free ones)";
+
 export function ComparePanel({ api }: { api: StudioApi }) {
   const [picked, setPicked] = useState<Set<string>>(new Set());
   const [data, setData] = useState('');
   // Until the user types a folder, it follows the dataset the picked models were trained on.
   const [dataTouched, setDataTouched] = useState(false);
   const [split, setSplit] = useState<'test' | 'val' | 'train'>('test');
+  /** Folders of lesion-free images, comma-separated: scored beside the data, their false positives counted apart. */
+  const [negatives, setNegatives] = useState('');
   const [scope, setScope] = useState<Scope>('own');
   const [limit, setLimit] = useState('');
   const [reports, setReports] = useState<EvaluationReport[]>([]);
@@ -91,7 +96,8 @@ export function ComparePanel({ api }: { api: StudioApi }) {
       return n;
     });
 
-  const compare = async (request: CompareRequest = { models: [...picked], data: data.trim(), split, scope, ...(limit ? { limit: Number(limit) } : {}) }) => {
+  const negativeFolders = negatives.split(',').map((n) => n.trim()).filter(Boolean);
+  const compare = async (request: CompareRequest = { models: [...picked], data: data.trim(), ...(negativeFolders.length ? { negatives: negativeFolders } : {}), split, scope, ...(limit ? { limit: Number(limit) } : {}) }) => {
     setError(null);
     setCancelled(false);
     setProgress(null);
@@ -170,6 +176,16 @@ export function ComparePanel({ api }: { api: StudioApi }) {
     { label: 'pointing', value: (r) => r.pointingGame, higher: true, title: POINTING_TITLE },
     { label: 'pointing/img', value: (r) => r.pointingGameImages ?? NaN, higher: true, title: POINTING_IMAGES_TITLE },
     { label: 'latency ms', value: (r) => r.latencyMs, higher: false, digits: 1 },
+    // What a clinician meets on frames without a lesion: only when some were scored.
+    ...(reports.some((r) => r.negatives)
+      ? [
+          { label: 'FP/lesion-free', value: (r: EvaluationReport) => r.fpPerNegativeImage ?? NaN, higher: false, digits: 2, title: NEGATIVES_TITLE },
+          { label: 'lesion-free with a finding', value: (r: EvaluationReport) => r.negativesWithFindings ?? NaN, higher: false, title: NEGATIVES_TITLE },
+          { label: 'image AUROC', value: (r: EvaluationReport) => r.imageAUROC ?? NaN, higher: true, title: AUROC_TITLE },
+          { label: 'image sens', value: (r: EvaluationReport) => r.imageSensitivity ?? NaN, higher: true, title: AUROC_TITLE },
+          { label: 'image spec', value: (r: EvaluationReport) => r.imageSpecificity ?? NaN, higher: true, title: AUROC_TITLE },
+        ]
+      : []),
   ];
   // Ranked only on the same images, each held out from its own model's training (preload/comparability.ts).
   const { sameImages: comparable, notHeldOut, rankable } = comparability(reports);
@@ -197,6 +213,10 @@ export function ComparePanel({ api }: { api: StudioApi }) {
             }}
             aria-label="data folder"
           />
+        </label>
+        <label title="A folder of images with no lesion (its images/ or the folder itself), or several, comma-separated: split by the same seeded rule, so each model's held-out part of them is scored, and what it finds on them is counted apart.">
+          Lesion-free images (optional)
+          <input value={negatives} onChange={(e) => setNegatives(e.target.value)} aria-label="lesion-free images folder" data-testid="compare-negatives" placeholder="e.g. ../shared/data/hyperkvasir-normal" />
         </label>
         <label>
           Split
