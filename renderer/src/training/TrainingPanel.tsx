@@ -3,10 +3,11 @@
  * validation curves from 'training.progress' events), pause, resume or cancel it. A finished run's model
  * shows up in the model list (and in the viewer's and the compare view's model pickers).
  */
-import { useCallback, useEffect, useMemo, useState } from 'react';
-import { AUGMENTATION_PRESETS, type AugmentationPreset, describeAugmentation, TRAINING_DEFAULTS, hasSpatialGates, type ModelInfo, type StudioApi, type TrainingProgress, VARIANTS, type Variant } from '../../../preload/contract.ts';
+import { useEffect, useMemo, useState } from 'react';
+import { AUGMENTATION_PRESETS, type AugmentationPreset, describeAugmentation, TRAINING_DEFAULTS, hasSpatialGates, type StudioApi, type TrainingProgress, VARIANTS, type Variant } from '../../../preload/contract.ts';
 import { clock as eta, fixed } from '../format.ts';
 import { LineChart, PALETTE } from './LineChart.tsx';
+import { useModels } from '../hooks/useModels.ts';
 import './training.css';
 
 interface Form {
@@ -20,6 +21,8 @@ interface Form {
   learningRate: number;
   seed: number;
   limit: string;
+  /** Folders of lesion-free images, comma-separated. */
+  negatives: string;
   baseModel: string;
   /** Kept as typed: an emptied field means the default, not 0 (unsupervised). */
   attentionWeight: string;
@@ -28,25 +31,20 @@ interface Form {
 
 // The contract's defaults, as `studio train` and the services apply them.
 const D = TRAINING_DEFAULTS;
-const INITIAL: Form = { name: '', data: '', format: D.format, variant: 'cbam', epochs: D.epochs, batchSize: D.batchSize, inputSize: D.inputSize, learningRate: D.learningRate, seed: D.seed, limit: '', baseModel: '', attentionWeight: String(D.attentionWeight), augmentation: D.augmentation };
+const INITIAL: Form = { name: '', data: '', format: D.format, variant: 'cbam', epochs: D.epochs, batchSize: D.batchSize, inputSize: D.inputSize, learningRate: D.learningRate, seed: D.seed, limit: '', negatives: '', baseModel: '', attentionWeight: String(D.attentionWeight), augmentation: D.augmentation };
 
 
 export function TrainingPanel({ api }: { api: StudioApi }) {
   const [form, setForm] = useState<Form>(INITIAL);
   const [runs, setRuns] = useState<Map<string, TrainingProgress>>(new Map());
   const [selected, setSelected] = useState<string | null>(null);
-  const [models, setModels] = useState<ModelInfo[]>([]);
   const [error, setError] = useState<string | null>(null);
+  const { models } = useModels(api, (e) => setError(e.message));
   const [busy, setBusy] = useState(false);
   /** Per-step losses of the selected run, for the live curve inside an epoch. */
   const [stepLoss, setStepLoss] = useState<{ x: number; y: number }[]>([]);
 
-  const refreshModels = useCallback(() => {
-    api['models.list']({}).then(setModels, (e: Error) => setError(e.message));
-  }, [api]);
-
   useEffect(() => {
-    refreshModels();
     api['training.list']({}).then((list) => {
       setRuns(new Map(list.map((p) => [p.runId, p])));
       if (list.length) setSelected((s) => s ?? list[list.length - 1].runId);
@@ -54,9 +52,8 @@ export function TrainingPanel({ api }: { api: StudioApi }) {
     return api.on('training.progress', (p) => {
       setRuns((m) => new Map(m).set(p.runId, p));
       setSelected((s) => s ?? p.runId);
-      if (p.state === 'finished') refreshModels();
     });
-  }, [api, refreshModels]);
+  }, [api]);
 
   const run = selected ? runs.get(selected) : undefined;
 
@@ -93,6 +90,7 @@ export function TrainingPanel({ api }: { api: StudioApi }) {
         augmentation: form.augmentation,
         ...(form.attentionWeight.trim() ? { attentionWeight: Number(form.attentionWeight) } : {}),
         ...(form.limit.trim() ? { limit: Number(form.limit) } : {}),
+        ...(form.negatives.trim() ? { negatives: form.negatives.split(',').map((n) => n.trim()).filter(Boolean) } : {}),
         ...(form.baseModel ? { baseModel: form.baseModel } : {}),
       });
       setSelected(runId);
@@ -143,6 +141,10 @@ export function TrainingPanel({ api }: { api: StudioApi }) {
         <label>
           Dataset folder
           <input value={form.data} onChange={(e) => set('data', e.target.value)} placeholder="/data/kvasir-seg" aria-label="dataset folder" />
+        </label>
+        <label title="Folders of images with no lesion (normal frames), comma-separated: split by the same rule and trained on beside the dataset, so the model learns what nothing looks like">
+          Lesion-free images (optional)
+          <input value={form.negatives} onChange={(e) => set('negatives', e.target.value)} placeholder="/data/normal-frames" aria-label="lesion-free images folder" />
         </label>
         <label>
           Format
