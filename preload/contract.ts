@@ -285,6 +285,8 @@ export const evaluationReportSchema = z.looseObject({
   latency: z.object({ mean: z.number(), median: z.number(), p95: z.number(), batch1: z.boolean() }).optional(),
   /** Lesion-free images among those scored (no lesion in their truth): Dice and IoU are over the others. */
   negatives: count.optional(),
+  /** The folders of lesion-free images scored beside the data, when some were. */
+  negativeFolders: z.array(z.string()).optional(),
   /** At the model's own finding threshold (what the viewer draws): findings per lesion-free image, and the share of them with any. */
   fpPerNegativeImage: z.number().min(0).nullable().optional(),
   negativesWithFindings: score.nullable().optional(),

@@ -220,6 +220,7 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
   return {
     model: name,
     data: portablePath(options.data),
+    ...(options.negatives?.length ? { negativeFolders: options.negatives.map(portablePath) } : {}),
     split: which,
     images: ids.length,
     imageSet: imageSetOf(ids),
