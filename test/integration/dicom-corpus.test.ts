@@ -19,6 +19,7 @@ import { LOSSY_SYNTAXES, TS_NAMES } from '../../main/imaging/dicom/uids.ts';
 import { planarToInterleaved, ybr422ToYbrFull, ybrFullToRgb } from '../../main/imaging/pixels/colour.ts';
 import { decodeWithWasm } from '../../main/imaging/codecs/wasm.ts';
 import type { WorkerReply } from './imaging-corpus-worker.ts';
+import { csvObjects } from '../helpers/csv.ts';
 
 const data = referenceData('dicom');
 const REQUIRED_TOOLS = ['gdcmconv', 'dcmconv', 'dcmdjpeg', 'dcmdjpls', 'dcmdrle'];
@@ -51,37 +52,7 @@ interface Row {
   [key: string]: string;
 }
 
-function parseCsv(text: string): Row[] {
-  const records: string[][] = [];
-  let field = '';
-  let record: string[] = [];
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      record.push(field);
-      field = '';
-    } else if (c === '\n') {
-      record.push(field);
-      records.push(record);
-      record = [];
-      field = '';
-    } else if (c !== '\r') field += c;
-  }
-  if (field || record.length) {
-    record.push(field);
-    records.push(record);
-  }
-  const [head, ...rest] = records;
-  return rest.map((r) => Object.fromEntries(head.map((h, i) => [h, r[i] ?? ''])));
-}
+const parseCsv = (text: string): Row[] => csvObjects(text);
 
 function expectsError(row: Row): string | undefined {
   const tags = row.tags.split(/\s+/);

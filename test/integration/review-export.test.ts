@@ -12,6 +12,7 @@ import { CSV_COLUMNS } from '../../main/export/csv.ts';
 import { reviewedDataset } from '../../main/datasets/index.ts';
 import { rleDecode, rleEncode } from '../../main/review/rle.ts';
 import type { CocoDataset } from '../../main/export/coco.ts';
+import { parseCsv } from '../helpers/csv.ts';
 
 const M = dcmjs.data.DicomMetaDictionary;
 // dcmjs's naturalized datasets are untyped nested records whose shape the SR template decides: a test that
@@ -121,35 +122,6 @@ test('COCO export holds the reviewed images and only accepted, edited and added 
   assert.equal(decoded.data[5 * W + 25], 0, 'column-major RLE decodes to the painted region, not its transpose');
 });
 
-/** A small RFC 4180 reader, to check the writer's quoting from the other side. */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      }
-      else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      row.push(field);
-      field = '';
-    } else if (c === '\r' && text[i + 1] === '\n') {
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-      i++;
-    } else field += c;
-  }
-  return rows;
-}
 
 test('CSV export has one row per finding with its decision, quoted so notes with commas, quotes and newlines survive', () => {
   const out = join(dir, 'csv');

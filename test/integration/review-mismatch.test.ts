@@ -18,6 +18,7 @@ import { exportStore } from '../../main/export/index.ts';
 import { CSV_COLUMNS } from '../../main/export/csv.ts';
 import { mismatchComment } from '../../main/export/sr.ts';
 import type { CocoDataset } from '../../main/export/coco.ts';
+import { parseCsv } from '../helpers/csv.ts';
 
 const M = dcmjs.data.DicomMetaDictionary;
 // dcmjs's naturalized datasets are untyped nested records whose shape the SR template decides.
@@ -205,34 +206,6 @@ before(() => {
   store.close();
 });
 
-/** RFC 4180 rows (the text has a comma, so its field is quoted). */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      row.push(field);
-      field = '';
-    } else if (c === '\r' && text[i + 1] === '\n') {
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-      i++;
-    } else field += c;
-  }
-  return rows;
-}
 
 test('CSV: the mismatch column, last, holds the text on exactly the forced run\'s findings', () => {
   const result = exportStore(exportStoreFile, 'csv', join(dir, 'csv'));
