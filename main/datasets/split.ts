@@ -85,9 +85,37 @@ export function splitSamples(samples: Pick<Sample, 'id' | 'group' | 'negative'>[
  * A model never trained on them holds them all out; its test part gets its share.
  */
 export function completeSplit(stored: Split, samples: Pick<Sample, 'id' | 'group' | 'negative'>[]): Split {
-  const known = new Set([...stored.train, ...stored.val, ...stored.test]);
-  const rest = samples.filter((s) => !known.has(s.id));
+  const partOf = new Map<string, 'train' | 'val' | 'test'>();
+  for (const part of ['train', 'val', 'test'] as const) for (const id of stored[part]) partOf.set(id, part);
+  const rest = samples.filter((s) => !partOf.has(s.id));
   if (rest.length === 0) return stored;
-  const extra = splitSamples(rest, stored.seed ?? 42, stored.ratios ?? [0.7, 0.15, 0.15]);
-  return { ...stored, train: [...stored.train, ...extra.train], val: [...stored.val, ...extra.val], test: [...stored.test, ...extra.test] };
+  // A new near-duplicate of a frame already placed joins that frame's part: a frame like one trained on
+  // must not be scored as held out.
+  const groupPart = new Map<string, 'train' | 'val' | 'test'>();
+  for (const s of samples) if (s.group && partOf.has(s.id)) groupPart.set(s.group, partOf.get(s.id) as 'train' | 'val' | 'test');
+  const joined: Split = { ...stored, train: [...stored.train], val: [...stored.val], test: [...stored.test] };
+  const free = rest.filter((s) => {
+    const part = s.group ? groupPart.get(s.group) : undefined;
+    if (part) joined[part].push(s.id);
+    return !part;
+  });
+  if (free.length === 0) return joined;
+  const extra = splitSamples(free, stored.seed ?? 42, stored.ratios ?? [0.7, 0.15, 0.15]);
+  return { ...joined, train: [...joined.train, ...extra.train], val: [...joined.val, ...extra.val], test: [...joined.test, ...extra.test] };
+}
+
+/**
+ * `limit` samples, chosen by the seeded shuffle the trainer has always used; with groups, whole groups in
+ * shuffled order (the last one may pass the limit), so a limit never cuts near-duplicate frames apart.
+ */
+export function limitSamples(samples: Pick<Sample, 'id' | 'group'>[], limit: number, seed: number): string[] {
+  if (!samples.some((s) => s.group)) return shuffle(samples.map((s) => s.id).sort(), rng(seed)).slice(0, limit);
+  const byGroup = new Map<string, string[]>();
+  for (const s of samples) byGroup.set(s.group ?? `id:${s.id}`, [...(byGroup.get(s.group ?? `id:${s.id}`) ?? []), s.id]);
+  const out: string[] = [];
+  for (const key of shuffle([...byGroup.keys()].sort(), rng(seed))) {
+    if (out.length >= limit) break;
+    out.push(...(byGroup.get(key) as string[]));
+  }
+  return out;
 }

@@ -29,7 +29,8 @@ export class ModelCache<T extends { dispose(): void | Promise<void> }> {
     if (hit && hit.mtime === mtime) return hit.detector;
     if (hit) {
       this.entries.delete(dir);
-      hit.detector.then((d) => d.dispose(), () => {});
+      // Released in the background; a release that fails must not become an unhandled rejection in the worker.
+      hit.detector.then((d) => d.dispose()).catch(() => {});
     }
     const detector = this.load(dir);
     this.entries.set(dir, { mtime, detector });

@@ -43,19 +43,31 @@ export class TfjsDetector implements DetectorBackend {
     this.variant = inferVariant(model);
     this.owns = options.owns ?? true;
     this.network = options.fold === false ? model : foldBatchNorm(model);
-    if (options.outputs === 'lesion') {
-      this.inference = this.network.outputs.length === 1 ? this.network : tf.model({ inputs: this.network.inputs, outputs: this.network.getLayer(LESION_OUTPUT).output as tf.SymbolicTensor });
-      this.outputs = [{ name: LESION_OUTPUT, kind: 'lesion' }];
-    } else {
-      const built = buildInferenceModel(this.network);
-      this.inference = built.model;
-      this.outputs = built.outputs;
+    try {
+      if (options.outputs === 'lesion') {
+        this.inference = this.network.outputs.length === 1 ? this.network : tf.model({ inputs: this.network.inputs, outputs: this.network.getLayer(LESION_OUTPUT).output as tf.SymbolicTensor });
+        this.outputs = [{ name: LESION_OUTPUT, kind: 'lesion' }];
+      } else {
+        const built = buildInferenceModel(this.network);
+        this.inference = built.model;
+        this.outputs = built.outputs;
+      }
+    } catch (err) {
+      // A model without the outputs a detector needs: the folded copy made above is freed, not leaked.
+      if (this.network !== model) this.network.dispose();
+      throw err;
     }
   }
 
   static async load(dir: string): Promise<TfjsDetector> {
     checkCard(dir);
-    return new TfjsDetector(await loadModel(dir));
+    const model = await loadModel(dir);
+    try {
+      return new TfjsDetector(model);
+    } catch (err) {
+      model.dispose();
+      throw err;
+    }
   }
 
   attentionLayers(): { name: string; kind: AttentionKind }[] {
@@ -65,8 +77,9 @@ export class TfjsDetector implements DetectorBackend {
   async forward(batch: Float32Array, n: number): Promise<BatchOutput[]> {
     const S = this.inputSize;
     const x = tf.tensor4d(batch, [n, S, S, 3]);
-    const outs = [this.inference.predict(x)].flat() as tf.Tensor[];
+    let outs: tf.Tensor[] = [];
     try {
+      outs = [this.inference.predict(x)].flat() as tf.Tensor[];
       // Read outside tf.tidy: tidy walks a returned typed array, which is slow for large outputs (FACTS.md).
       const data = await Promise.all(outs.map((o) => o.data() as Promise<Float32Array>));
       return data.map((d, i) => ({ data: d, dims: outs[i].shape }));

@@ -14,6 +14,7 @@ import { lastSpatialGate } from '../detector/model.ts';
 import { isFlipSet, type FlipSet } from '../detector/flips.ts';
 import { loadModel, readCard } from '../detector/io.ts';
 import { predict } from '../detector/pipeline.ts';
+import { cropMap, imageCells } from '../detector/postprocess.ts';
 import { TfjsDetector } from '../detector/tfjs-detector.ts';
 import { completeSplit, openDataset, SampleCache, splitSamples, validRegion, type DatasetFormat, type Sample, type Split, type SplitName } from '../datasets/index.ts';
 import { useBackend } from '../detector/kernels/backend.ts';
@@ -61,8 +62,12 @@ function splitFor(modelDir: string, data: string, samples: Sample[]): { split: S
     const all = [...split.train, ...split.val, ...split.test];
     // Same dataset (by path, or every split id present): use the stored split as is.
     if ((card.data?.path && resolveProjectPath(card.data.path) === resolve(data)) || (all.length > 0 && all.every((id) => known.has(id)))) {
-      // Lesion-free images added since the model was trained are split by the same rule: never trained on, they are held out.
-      return { split: completeSplit(split, samples), source: SPLIT_SOURCES.stored };
+      // Lesion-free images added since the model was trained are split by the same rule: never trained on, they
+      // are held out. Images the split names that this data lacks (negatives it was trained with, left out
+      // now; a review image back to pending) are not scored.
+      const present = (part: string[]) => part.filter((id) => known.has(id));
+      const complete = completeSplit(split, samples);
+      return { split: { ...complete, train: present(complete.train), val: present(complete.val), test: present(complete.test) }, source: SPLIT_SOURCES.stored };
     }
   }
   return { split: splitSamples(samples, seed), source: SPLIT_SOURCES.recomputed };
@@ -93,7 +98,8 @@ export function limitKeepingShare(ids: readonly string[], limit: number, negativ
   if (limit >= ids.length) return [...ids];
   const neg = ids.filter((id) => negatives.has(id));
   const pos = ids.filter((id) => !negatives.has(id));
-  const nNeg = Math.min(neg.length, Math.round((limit * neg.length) / ids.length));
+  // Rounded down, so a limit of one on a split with lesion images still scores a lesion image.
+  const nNeg = Math.min(neg.length, Math.floor((limit * neg.length) / ids.length));
   const keep = new Set([...pos.slice(0, limit - nNeg), ...neg.slice(0, nNeg)]);
   return ids.filter((id) => keep.has(id));
 }
@@ -109,8 +115,12 @@ export function imageSetOf(ids: readonly string[]): string {
  * lesion images from lesion-free ones (sensitivity, specificity); and how well the lesion map's peak ranks
  * them (AUROC). Image-level figures need both kinds of image, and are null without them.
  */
-export function imageLevel(scores: Pick<ImageScore, 'lesions' | 'findings'>[], peaks: number[]): Pick<EvaluationReport, 'negatives' | 'fpPerNegativeImage' | 'negativesWithFindings' | 'imageSensitivity' | 'imageSpecificity' | 'imageAUROC'> {
-  const negative = scores.map((s) => s.lesions === 0);
+export function imageLevel(
+  scores: Pick<ImageScore, 'lesions' | 'findings'>[],
+  peaks: number[],
+  lesionImage: readonly boolean[] = scores.map((s) => s.lesions > 0),
+): Pick<EvaluationReport, 'negatives' | 'fpPerNegativeImage' | 'negativesWithFindings' | 'imageSensitivity' | 'imageSpecificity' | 'imageAUROC'> {
+  const negative = lesionImage.map((l) => !l);
   const negatives = negative.filter(Boolean).length;
   const positives = scores.length - negatives;
   const findings = scores.map((s) => s.findings ?? 0);
@@ -167,53 +177,64 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
   const perImage: { gt: GroundTruth; predictions: Prediction[] }[] = [];
   const scores: Omit<ImageScore, 'found' | 'falsePositives'>[] = [];
   const peaks: number[] = [];
+  const lesionImage: boolean[] = [];
   const ms: number[] = [];
   const s4 = size / 4;
 
-  for (let i = 0; i < ids.length; i++) {
-    const d = await cache.get(ids[i]);
-    const t0 = performance.now();
-    const [{ data: arrays, dims: shapes }] = await predict(detector, [d.image], { flips });
-    ms.push(performance.now() - t0);
+  try {
+    for (let i = 0; i < ids.length; i++) {
+      const d = await cache.get(ids[i]);
+      const t0 = performance.now();
+      const [{ data: arrays, dims: shapes }] = await predict(detector, [d.image], { flips });
+      ms.push(performance.now() - t0);
 
-    const prob = arrays[0];
-    const full = upsample(prob, s4, s4, size, size);
-    const valid = validRegion(d.box);
-    const o = overlap(full, d.mask, threshold, valid);
-    const gt = connectedComponents(d.mask, size, size, 0.5, 10);
-    // Dice and IoU measure how well lesions are outlined: over the images that have one. What the model
-    // does on lesion-free images is counted by the negatives' own figures below.
-    if (gt.components.length) {
-      dice += o.dice;
-      iou += o.iou;
-      for (const t of THRESHOLDS) diceAt.set(t, (diceAt.get(t) as number) + overlap(full, d.mask, t, valid).dice);
+      const prob = arrays[0];
+      const full = upsample(prob, s4, s4, size, size);
+      const valid = validRegion(d.box);
+      const o = overlap(full, d.mask, threshold, valid);
+      const gt = connectedComponents(d.mask, size, size, 0.5, 10);
+      // Dice and IoU measure how well lesions are outlined: over the images that have one. What the model
+      // does on lesion-free images is counted by the negatives' own figures below. An image with any lesion
+      // pixel is a lesion image, even one too small to count as a lesion for FROC.
+      const hasLesion = d.mask.some((v) => v > 0);
+      lesionImage.push(hasLesion);
+      if (hasLesion) {
+        dice += o.dice;
+        iou += o.iou;
+        for (const t of THRESHOLDS) diceAt.set(t, (diceAt.get(t) as number) + overlap(full, d.mask, t, valid).dice);
+      }
+      let peak = 0;
+      for (let k = 0; k < full.length; k++) if (valid[k] && full[k] > peak) peak = full[k];
+      peaks.push(peak);
+      lesions += gt.components.length;
+      // Candidates from the map over the image alone, as the viewer cuts its findings: none in the padding.
+      const cells = imageCells(d.box, 4);
+      const shown = cropMap(prob, s4, cells.cols, cells.rows);
+      perImage.push({ gt, predictions: predictionsFromMap(shown.data, shown.width, shown.height, 4, candidateThreshold) });
+      for (const t of THRESHOLDS) candidatesAt.get(t)?.push({ gt, predictions: predictionsFromMap(shown.data, shown.width, shown.height, 4, t) });
+      if (gt.components.length) imagesWithLesions++;
+      let sourceHits = pointingGame(full, gt, 0, valid).hits;
+      heatmapHits += sourceHits;
+      for (const s of spatial) {
+        const [, h, w] = shapes[s.index];
+        const map = upsample(arrays[s.index], w as number, h as number, size, size);
+        const hits = pointingGame(map, gt, 0, valid).hits;
+        pointingHits[s.name] += hits;
+        if (s === supervised) sourceHits = hits;
+      }
+      sourceLesionHits += sourceHits;
+      scores.push({ id: ids[i], dice: o.dice, lesions: gt.components.length, pointed: sourceHits, score: peak, findings: perImage[perImage.length - 1].predictions.length });
+      if (sourceHits > 0) sourceImageHits++;
+      options.onProgress?.(i + 1, ids.length);
     }
-    let peak = 0;
-    for (let k = 0; k < full.length; k++) if (valid[k] && full[k] > peak) peak = full[k];
-    peaks.push(peak);
-    lesions += gt.components.length;
-    perImage.push({ gt, predictions: predictionsFromMap(prob, s4, s4, 4, candidateThreshold) });
-    for (const t of THRESHOLDS) candidatesAt.get(t)?.push({ gt, predictions: predictionsFromMap(prob, s4, s4, 4, t) });
-    if (gt.components.length) imagesWithLesions++;
-    let sourceHits = pointingGame(full, gt, 0, valid).hits;
-    heatmapHits += sourceHits;
-    for (const s of spatial) {
-      const [, h, w] = shapes[s.index];
-      const map = upsample(arrays[s.index], w as number, h as number, size, size);
-      const hits = pointingGame(map, gt, 0, valid).hits;
-      pointingHits[s.name] += hits;
-      if (s === supervised) sourceHits = hits;
-    }
-    sourceLesionHits += sourceHits;
-    scores.push({ id: ids[i], dice: o.dice, lesions: gt.components.length, pointed: sourceHits, score: peak, findings: perImage[perImage.length - 1].predictions.length });
-    if (sourceHits > 0) sourceImageHits++;
-    options.onProgress?.(i + 1, ids.length);
+  } finally {
+    // Both networks (the trained one and its folded copy), also when an image fails to decode.
+    detector.dispose();
   }
-  detector.dispose();
 
   const f = froc(perImage);
-  const lesionImages = scores.filter((sc) => sc.lesions > 0).length;
-  const images = imageLevel(scores, peaks);
+  const lesionImages = lesionImage.filter(Boolean).length;
+  const images = imageLevel(scores, peaks, lesionImage);
   const operating = operatingScore(perImage, 1);
   const lat = latency(ms);
   const pointingByModule = Object.fromEntries(Object.entries(pointingHits).map(([k, v]) => [k, lesions ? v / lesions : 0]));

@@ -18,7 +18,7 @@ import { TfjsDetector } from '../detector/tfjs-detector.ts';
 import { connectedComponents } from '../evaluation/components.ts';
 import { predictionsFromMap, upsample } from '../evaluation/maps.ts';
 import { bestThreshold, froc, overlap, sensitivityAt, THRESHOLDS } from '../evaluation/metrics.ts';
-import { openDataset, rng, SampleCache, shuffle, splitSamples, validRegion, type Sample, type Split } from '../datasets/index.ts';
+import { limitSamples, openDataset, rng, SampleCache, shuffle, splitSamples, validRegion, type Sample, type Split } from '../datasets/index.ts';
 import { augment, downsampleMask } from './data.ts';
 import { DEFAULT_ATTENTION_WEIGHT, detectorObjective, supervisedGate } from './objective.ts';
 import { useBackend } from '../detector/kernels/backend.ts';
@@ -63,7 +63,9 @@ interface CheckpointState {
 
 function comparable(o: TrainOptions): CheckpointState['options'] {
   const { name, data, format, variant, batchSize, inputSize, learningRate, seed, limit, base } = o;
-  return { name, data: resolve(data), format, variant, batchSize, inputSize, learningRate, seed, limit, base: base ? resolve(base) : undefined, attentionWeight: attentionWeightOf(o), augmentation: augmentationOf(o) };
+  // Lesion-free folders change the split: a run restarted with others must not resume the old one.
+  const negatives = o.negatives?.length ? o.negatives.map((n) => resolve(n)).sort() : undefined;
+  return { name, data: resolve(data), format, variant, batchSize, inputSize, learningRate, seed, limit, base: base ? resolve(base) : undefined, attentionWeight: attentionWeightOf(o), augmentation: augmentationOf(o), negatives };
 }
 
 /** The gate supervision a run actually gets: none for variants without a spatial gate. */
@@ -389,7 +391,7 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
   const dataset = await openDataset(options.data, options.format, { negatives: options.negatives });
   const byId = new Map(dataset.samples.map((s) => [s.id, s]));
   let ids = dataset.samples.map((s) => s.id);
-  if (options.limit) ids = shuffle([...ids].sort(), rng(options.seed ^ 0x5eed)).slice(0, options.limit);
+  if (options.limit) ids = limitSamples(dataset.samples, options.limit, options.seed ^ 0x5eed);
 
   const optimizer = tf.train.adam(options.learningRate);
   const { model, startEpoch, split, resumedFrom, lineage, ...start } = await startOrResume(options, out, ids.map((id) => byId.get(id) as Sample), optimizer, log);

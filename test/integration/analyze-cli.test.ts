@@ -96,6 +96,15 @@ test('studio analyze with an unknown model fails clearly before doing any work',
   assert.match(run.stderr, /no model 'absent'/);
 });
 
+test('studio analyze takes a path to a model folder as its usage says, as well as a name', { skip }, async () => {
+  const { modelsDir, inputs } = await fixture();
+  const out = join(work, 'by-path');
+  const run = spawnSync(process.execPath, [join(PROJECT_ROOT, 'bin', 'studio.mjs'), 'analyze', inputs, '--model', join(modelsDir, 'cbam-test'), '--out', out, '--outputs', 'none'], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stdout, /4 of 5 images analysed/);
+  assert.equal(JSON.parse(readFileSync(join(out, 'findings.json'), 'utf8'))[0].model, 'cbam-test');
+});
+
 test('batch.start runs the analysis with batch.progress events, and batch.cancel stops a job', { skip }, async () => {
   const modelsDir = join(work, 'models');
   if (!existsSync(join(modelsDir, 'cbam-test'))) await fixture();

@@ -78,3 +78,24 @@ test('a limit keeps the lesion-free images in their share, and is a plain prefix
   assert.deepEqual(limitKeepingShare(ids, 5, new Set()), ['a', 'b', 'c', 'd', 'e']);
   assert.deepEqual(limitKeepingShare(ids, 20, neg), ids);
 });
+
+test('a stored split completed for new frames puts each near-duplicate of a placed frame in that frame\'s part', () => {
+  const old = [{ id: 'a.jpg', group: 'g1' }, { id: 'b.jpg', group: 'g2' }, { id: 'c.jpg', group: 'g3' }];
+  const stored = { seed: 1, ratios: [0.34, 0.33, 0.33] as [number, number, number], train: ['a.jpg'], val: ['b.jpg'], test: ['c.jpg'] };
+  const grown = [...old, { id: 'a2.jpg', group: 'g1' }, { id: 'c2.jpg', group: 'g3' }, { id: 'new.jpg', group: 'g9' }];
+  const done = completeSplit(stored, grown);
+  assert.ok(done.train.includes('a2.jpg'), 'a frame like a trained one is trained-on too, never test');
+  assert.ok(done.test.includes('c2.jpg'));
+  assert.equal([...done.train, ...done.val, ...done.test].filter((id) => id === 'new.jpg').length, 1);
+});
+
+test('a training limit takes whole groups of near-duplicate frames, and the same ids as before where there are no groups', async () => {
+  const { limitSamples, rng, shuffle } = await import('../../main/datasets/index.ts');
+  assert.deepEqual(limitSamples(positives, 10, 5), shuffle(positives.map((p) => p.id).sort(), rng(5)).slice(0, 10));
+  const picked = new Set(limitSamples(negatives, 7, 5));
+  for (let g = 0; g < 10; g++) {
+    const members = negatives.filter((n) => n.group === `g${g}`).map((n) => n.id);
+    assert.ok(members.every((m) => picked.has(m)) || members.every((m) => !picked.has(m)), `group g${g} taken whole or not at all`);
+  }
+  assert.ok(picked.size >= 7 && picked.size <= 9);
+});

@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import type { Command } from '../index.ts';
 import { contractRequest, modelFolder, numberOption, optionalNumber, parseArgs } from '../args.ts';
 import { ProgressBar } from '../progress.ts';
@@ -49,18 +49,20 @@ export const command: Command = {
     if (!positional.length) throw new StudioError('INVALID_PAYLOAD', 'give at least one image file or folder');
     if (options.outputs !== undefined && typeof options.outputs !== 'string') throw new StudioError('INVALID_PAYLOAD', '--outputs needs a list');
     const outputs = typeof options.outputs === 'string' ? parseOutputs(options.outputs) : undefined;
+    if (typeof options.model !== 'string') throw new StudioError('INVALID_PAYLOAD', '--model is required (a model in the models folder, or a path to a model folder)', '--model');
+    const settings = loadSettings();
+    const modelsDir = typeof options['models-dir'] === 'string' ? resolve(options['models-dir']) : settings.modelsDir;
+    // A name in the models folder or a path to a model folder; the request names the model by its folder.
+    const dir = modelFolder(options.model, modelsDir);
     // The batch panel's request, validated by the contract's schema: the same bounds and defaults.
     const request = contractRequest(
       'batch.start',
-      { inputs: positional, model: options.model, out: options.out, threshold: optionalNumber(options, 'threshold'), flips: options.flips, store: options.store, force: options.force === true ? true : undefined },
+      { inputs: positional, model: basename(dir), out: options.out, threshold: optionalNumber(options, 'threshold'), flips: options.flips, store: options.store, force: options.force === true ? true : undefined },
       { inputs: 'INPUT', model: 'model', out: 'out', threshold: 'threshold', flips: 'flips', store: 'store' },
     );
     const workers = options.workers === undefined ? undefined : numberOption(options, 'workers', 1);
     if (workers !== undefined && !(Number.isInteger(workers) && workers >= 1 && workers <= 64)) throw new StudioError('INVALID_PAYLOAD', '--workers must be an integer from 1 to 64');
-    const settings = loadSettings();
-    const modelsDir = typeof options['models-dir'] === 'string' ? resolve(options['models-dir']) : settings.modelsDir;
     const name = request.model;
-    const dir = modelFolder(name, modelsDir);
 
     const bar = new ProgressBar('analyze', 0);
     const summary = await analyze({

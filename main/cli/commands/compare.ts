@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ensureDir } from '../../fs/dirs.ts';
 import type { Command } from '../index.ts';
-import { StudioError } from '../../../preload/contract.ts';
+import { StudioError, type EvaluationReport } from '../../../preload/contract.ts';
 import { bestValue, comparability } from '../../../preload/comparability.ts';
 import { contractRequest, modelFolder, optionalNumber, parseArgs } from '../args.ts';
 import { ProgressBar } from '../progress.ts';
@@ -27,7 +27,14 @@ const COLUMNS: { label: string; value: (r: Row) => number; higher: boolean; digi
   { label: 'ms', value: (r) => r.latencyMs, higher: false, digits: 1 },
 ];
 
-type Row = { model: string; splitSource?: string; images: number; lesions: number; dice: number; iou: number; ap50: number; pointingGame: number; latencyMs: number; imageSet?: string; froc: { fpPerImage: number; sensitivity: number }[] };
+/** Shown when lesion-free images were scored: what each model finds on them, as the Compare panel shows it. */
+const NEGATIVE_COLUMNS: typeof COLUMNS = [
+  { label: 'FP/lesion-free', value: (r) => r.fpPerNegativeImage ?? NaN, higher: false, digits: 2 },
+  { label: 'with finding', value: (r) => r.negativesWithFindings ?? NaN, higher: false },
+  { label: 'AUROC', value: (r) => r.imageAUROC ?? NaN, higher: true },
+];
+
+type Row = Pick<EvaluationReport, 'model' | 'splitSource' | 'images' | 'lesions' | 'dice' | 'iou' | 'ap50' | 'pointingGame' | 'latencyMs' | 'imageSet' | 'froc' | 'negatives' | 'fpPerNegativeImage' | 'negativesWithFindings' | 'imageAUROC'>;
 
 const sensitivityAt = (r: Row, rate: number) => r.froc.find((p) => p.fpPerImage === rate)?.sensitivity ?? NaN;
 
@@ -37,13 +44,14 @@ const sensitivityAt = (r: Row, rate: number) => r.froc.find((p) => p.fpPerImage 
  */
 export function table(rows: Row[]): string {
   const { sameImages, notHeldOut, rankable } = comparability(rows);
-  const best = COLUMNS.map((c) => bestValue(rows.map(c.value), c.higher, rankable));
-  const head = ['model', 'images', 'lesions', ...COLUMNS.map((c) => c.label)];
+  const columns = rows.some((r) => r.negatives) ? [...COLUMNS, ...NEGATIVE_COLUMNS] : COLUMNS;
+  const best = columns.map((c) => bestValue(rows.map(c.value), c.higher, rankable));
+  const head = ['model', 'images', 'lesions', ...columns.map((c) => c.label)];
   const body = rows.map((r) => [
     r.model,
     String(r.images),
     String(r.lesions),
-    ...COLUMNS.map((c, i) => {
+    ...columns.map((c, i) => {
       const v = c.value(r);
       return Number.isFinite(v) ? `${v.toFixed(c.digits ?? 3)}${v === best[i] ? '*' : ' '}` : '– ';
     }),

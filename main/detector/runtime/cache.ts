@@ -18,9 +18,17 @@ import type { Dims } from './onnx/graph.ts';
 
 export const ONNX_FILE = 'model.onnx';
 
-/** A model TF.js can load but the exporter cannot map (a layer without an ONNX mapping): TF.js serves it instead. */
+/**
+ * A model onnxruntime cannot serve: TF.js serves it instead. `lasting` when the exporter cannot map one of
+ * its layers (it stays so until the model changes); a session that failed to start (out of memory, too many
+ * open files) may start next time, so that model is tried on onnxruntime again.
+ */
 export class OnnxExportError extends StudioError {
-  constructor(message: string, subject: string) {
+  constructor(
+    message: string,
+    subject: string,
+    readonly lasting = true,
+  ) {
     super('MODEL_LOAD_FAILED', message, subject);
   }
 }

@@ -66,8 +66,9 @@ export async function startOnnxRuntime(options: { runtime?: string; threads: num
   if (provider === 'cpu' && want === 'auto') notes.push(cudaProviderInstalled() ? 'CUDA provider installed but not usable; CPU execution provider' : 'CPU execution provider (the CUDA provider is not installed)');
   notes.push(`onnxruntime ${provider} execution provider, ${options.threads} intra-op thread(s) per worker; models are exported to ONNX on first use (model.onnx next to model.json)`);
   const session = { threads: options.threads, provider, log: options.log };
-  // A model the exporter cannot map stays failed until it changes: the worker serves it on TF.js.
-  const models = new ModelCache((dir) => OnnxDetector.load(loaded.ort, dir, session), (err) => err instanceof OnnxExportError);
+  // A model the exporter cannot map stays failed until it changes (the worker serves it on TF.js); a session
+  // that failed to start is tried again on the next request.
+  const models = new ModelCache((dir) => OnnxDetector.load(loaded.ort, dir, session), (err) => err instanceof OnnxExportError && err.lasting);
   const state: BackendState = {
     backend: `onnxruntime-${provider}`,
     runtime: 'onnxruntime',

@@ -34,7 +34,7 @@ export class OnnxDetector implements DetectorBackend {
       const { session, provider, notes } = await createSession(ort, path, options);
       return new OnnxDetector(ort, session, meta, provider, notes);
     } catch (err) {
-      if (exported) throw new OnnxExportError(`onnxruntime cannot load the export of ${dir}: ${(err as Error).message.split('\n')[0]}`, dir);
+      if (exported) throw new OnnxExportError(`onnxruntime cannot load the export of ${dir}: ${(err as Error).message.split('\n')[0]}`, dir, false);
       // The cached file is damaged (a partial copy, a disk error): export again once.
       options.log?.(`runtime: cached ${path} failed to load (${(err as Error).message.split('\n')[0]}); exporting again`);
       ({ path, meta, exported } = await onnxModelFor(dir, options.log, { discard: path }));
@@ -43,7 +43,7 @@ export class OnnxDetector implements DetectorBackend {
       const { session, provider, notes } = await createSession(ort, path, options);
       return new OnnxDetector(ort, session, meta, provider, notes);
     } catch (err) {
-      throw new OnnxExportError(`onnxruntime cannot load the export of ${dir}: ${(err as Error).message.split('\n')[0]}`, dir);
+      throw new OnnxExportError(`onnxruntime cannot load the export of ${dir}: ${(err as Error).message.split('\n')[0]}`, dir, false);
     }
   }
 
