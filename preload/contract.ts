@@ -153,7 +153,7 @@ export function hasSpatialGates(variant: string): boolean {
 export type Variant = (typeof VARIANTS)[number];
 
 /** Training augmentation presets; main/training/data.ts applies their ranges (AUGMENTATION_RANGES). */
-export const AUGMENTATION_PRESETS = ['standard', 'strong'] as const;
+export const AUGMENTATION_PRESETS = ['standard', 'strong', 'overlays'] as const;
 export type AugmentationPreset = (typeof AUGMENTATION_PRESETS)[number];
 
 export interface AugmentationRanges {
@@ -168,6 +168,12 @@ export interface AugmentationRanges {
   gamma: number;
   /** Standard deviation of multiplicative (speckle-like) noise; 0 = none. */
   speckle: number;
+  /**
+   * Share of images that get a black box over one of their corners (20–35% of each side): burned-in
+   * overlays and blacked-out thumbnails occur in lesion and lesion-free frames alike, so a model must not
+   * read a black (or any) corner as a sign either way. 0 = none.
+   */
+  occlusion?: number;
 }
 
 export const AUGMENTATION_RANGES: Record<AugmentationPreset, AugmentationRanges> = {
@@ -176,6 +182,10 @@ export const AUGMENTATION_RANGES: Record<AugmentationPreset, AugmentationRanges>
   // Shifts break the centre prior of sets where lesions sit mid-frame; gamma and speckle mimic the gain
   // and speckle differences between ultrasound machines.
   strong: { rotationDeg: 25, scale: { from: 0.75, span: 0.55 }, translate: 0.12, brightness: 0.2, contrast: { from: 0.7, span: 0.6 }, gamma: 1.4, speckle: 0.08 },
+  // The standard ranges, and corner boxes: for data mixing sources whose frames carry masks and thumbnails
+  // in their corners (HyperKvasir's normal frames have the lower-left box black, Kvasir-SEG's polyps often
+  // show a green thumbnail there).
+  overlays: { rotationDeg: 15, scale: { from: 0.85, span: 0.3 }, translate: 0, brightness: 0.15, contrast: { from: 0.8, span: 0.4 }, gamma: 1, speckle: 0, occlusion: 0.5 },
 };
 
 /** A preset in words, for model cards, the CLI's usage and the Training panel. */
@@ -191,6 +201,7 @@ export function describeAugmentation(preset: AugmentationPreset): string {
     `contrast ${range(r.contrast)}`,
     ...(r.gamma !== 1 ? [`gamma ${(1 / r.gamma).toFixed(2)}–${r.gamma}`] : []),
     ...(r.speckle ? [`speckle noise σ ${r.speckle}`] : []),
+    ...(r.occlusion ? [`a black box over a corner of ${Math.round(r.occlusion * 100)}% of images`] : []),
   ].join(', ');
 }
 

@@ -34,6 +34,8 @@ export function augment(d: Decoded, random: () => number, enabled = true, preset
   const gamma = r.gamma !== 1 ? Math.exp((random() * 2 - 1) * Math.log(r.gamma)) : 1;
   // The noise has its own stream, seeded from the main one, so it costs the main stream one draw.
   const noise = r.speckle ? gaussian(rng(Math.floor(random() * 4294967296))) : undefined;
+  // So has the corner box, for the same reason: presets without it draw what they always drew.
+  const box = r.occlusion ? cornerBox(rng(Math.floor(random() * 4294967296)), r.occlusion, d.box) : undefined;
   const cos = Math.cos(angle) / scale;
   const sin = Math.sin(angle) / scale;
   const c = (S - 1) / 2;
@@ -71,7 +73,26 @@ export function augment(d: Decoded, random: () => number, enabled = true, preset
       mask[y * S + x] = d.mask[my * S + mx];
     }
   }
+  if (box) {
+    // Black where the box hides the frame, and no lesion there: what cannot be seen is not a target.
+    for (let y = box.y0; y < box.y1; y++) {
+      image.fill(0, (y * S + box.x0) * 3, (y * S + box.x1) * 3);
+      mask.fill(0, y * S + box.x0, y * S + box.x1);
+    }
+  }
   return { image, mask };
+}
+
+/** With probability `p`, a box over one corner of the image's region in the letterbox (20–35% of each side). */
+function cornerBox(random: () => number, p: number, region: { left: number; top: number; width: number; height: number }): { x0: number; y0: number; x1: number; y1: number } | undefined {
+  if (random() >= p) return undefined;
+  const w = Math.round(region.width * (0.2 + random() * 0.15));
+  const h = Math.round(region.height * (0.2 + random() * 0.15));
+  const right = random() < 0.5;
+  const bottom = random() < 0.5;
+  const x0 = right ? region.left + region.width - w : region.left;
+  const y0 = bottom ? region.top + region.height - h : region.top;
+  return { x0, y0, x1: x0 + w, y1: y0 + h };
 }
 
 /** Standard normal draws from a uniform stream (Box–Muller, both of each pair used). */

@@ -247,3 +247,34 @@ test('kvasir-seg decodes with its JPEG masks thresholded and the stray corner pi
   const area = d.mask.reduce((a, b) => a + b, 0);
   assert.ok(area > 100 && area < 128 * 128 * 0.9, `mask area ${area}`);
 });
+
+test('the overlays augmentation blacks out a corner of about half the images, with no lesion left under the box, and draws the standard numbers otherwise', () => {
+  const S = 40;
+  const image = new Uint8Array(S * S * 3).fill(200);
+  const mask = new Uint8Array(S * S).fill(1);
+  const d = { id: 'a', image, mask, box: letterbox(S, S, S) };
+  let boxed = 0;
+  for (let seed = 0; seed < 200; seed++) {
+    const a = augment(d, rng(seed), true, 'overlays');
+    // The same draw without the box: the standard preset (the box has a stream of its own).
+    const s = augment(d, rng(seed), true, 'standard');
+    const hidden: number[] = [];
+    for (let i = 0; i < S * S; i++) {
+      if (a.image[i * 3] !== s.image[i * 3]) {
+        assert.equal(a.image[i * 3], 0, `seed ${seed}: only the box differs, and it is black`);
+        hidden.push(i);
+      } else assert.equal(a.mask[i], s.mask[i]);
+    }
+    if (hidden.length) {
+      boxed++;
+      for (const i of hidden) assert.equal(a.mask[i], 0, 'no target where the frame is hidden');
+      assert.ok(hidden.length <= Math.ceil(0.35 * S) ** 2, `seed ${seed}: a box of ${hidden.length} pixels`);
+      const xs = hidden.map((i) => i % S);
+      const ys = hidden.map((i) => Math.floor(i / S));
+      // Within one corner's reach (the warp's own black border may already cover the outermost pixels).
+      const side = (v: number[]) => Math.max(...v) < 0.36 * S || Math.min(...v) >= 0.64 * S;
+      assert.ok(side(xs) && side(ys), `seed ${seed}: the box sits in a corner`);
+    }
+  }
+  assert.ok(boxed > 70 && boxed < 130, `${boxed} of 200 images boxed`);
+});
