@@ -284,6 +284,8 @@ export const evaluationReportSchema = z.looseObject({
   candidateThreshold: z.number().optional(),
   /** Sensitivity at 1 FP/image and mean Dice at each candidate threshold: what `--calibrate` picks from. */
   sensitivity1FPByCandidateThreshold: z.record(z.string(), z.number()).optional(),
+  /** Findings per lesion-free image at each candidate threshold (with lesion-free images): the operating point's other side. */
+  fpPerNegativeImageByCandidateThreshold: z.record(z.string(), z.number()).optional(),
   diceByThreshold: z.record(z.string(), z.number()).optional(),
   sensitivity1FP: score.optional(),
   /** The whole FROC curve (the report file and Compare's plot; left out of model cards). */

@@ -14,13 +14,12 @@ import { lastSpatialGate } from '../detector/model.ts';
 import { isFlipSet, type FlipSet } from '../detector/flips.ts';
 import { loadModel, readCard } from '../detector/io.ts';
 import { predict } from '../detector/pipeline.ts';
-import { cropMap, imageCells } from '../detector/postprocess.ts';
 import { TfjsDetector } from '../detector/tfjs-detector.ts';
 import { completeSplit, openDataset, SampleCache, splitSamples, validRegion, type DatasetFormat, type Sample, type Split, type SplitName } from '../datasets/index.ts';
 import { useBackend } from '../detector/kernels/backend.ts';
 import { connectedComponents } from './components.ts';
-import { predictionsFromMap, upsample } from './maps.ts';
-import { auroc, averagePrecision, detectionAt, froc, latency, operatingCut, operatingScore, overlap, pointingGame, sensitivityAt, THRESHOLDS, type GroundTruth, type Prediction } from './metrics.ts';
+import { imageCandidates, upsample } from './maps.ts';
+import { auroc, averagePrecision, fpPerNegative, detectionAt, froc, latency, operatingCut, operatingScore, overlap, pointingGame, sensitivityAt, THRESHOLDS, type GroundTruth, type Prediction } from './metrics.ts';
 import { portablePath, resolveProjectPath } from '../settings.ts';
 
 export { bestThreshold, THRESHOLDS } from './metrics.ts';
@@ -208,10 +207,8 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
       peaks.push(peak);
       lesions += gt.components.length;
       // Candidates from the map over the image alone, as the viewer cuts its findings: none in the padding.
-      const cells = imageCells(d.box, 4);
-      const shown = cropMap(prob, s4, cells.cols, cells.rows);
-      perImage.push({ gt, predictions: predictionsFromMap(shown.data, shown.width, shown.height, 4, candidateThreshold) });
-      for (const t of THRESHOLDS) candidatesAt.get(t)?.push({ gt, predictions: predictionsFromMap(shown.data, shown.width, shown.height, 4, t) });
+      perImage.push({ gt, predictions: imageCandidates(prob, s4, d.box, candidateThreshold) });
+      for (const t of THRESHOLDS) candidatesAt.get(t)?.push({ gt, predictions: imageCandidates(prob, s4, d.box, t) });
       if (gt.components.length) imagesWithLesions++;
       let sourceHits = pointingGame(full, gt, 0, valid).hits;
       heatmapHits += sourceHits;
@@ -260,6 +257,7 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
     threshold,
     candidateThreshold,
     sensitivity1FPByCandidateThreshold: Object.fromEntries([...candidatesAt].map(([t, im]) => [t.toFixed(2), sensitivityAt(froc(im), 1)])),
+    ...(images.negatives ? { fpPerNegativeImageByCandidateThreshold: Object.fromEntries([...candidatesAt].map(([t, im]) => [t.toFixed(2), fpPerNegative(im, lesionImage)])) } : {}),
     diceByThreshold: Object.fromEntries([...diceAt].map(([t, v]) => [t.toFixed(2), lesionImages ? v / lesionImages : 0])),
     sensitivity1FP: f.points.find((p) => p.fpPerImage === 1)?.sensitivity ?? 0,
     frocCurve: f.curve,

@@ -1,5 +1,6 @@
 /** Map helpers shared by validation during training and `studio evaluate`. */
-import { lesionCandidates, MIN_FINDING_CELLS } from '../detector/postprocess.ts';
+import { cropMap, imageCells, lesionCandidates, MIN_FINDING_CELLS } from '../detector/postprocess.ts';
+import type { Letterbox } from '../detector/preprocess.ts';
 import type { Prediction } from './metrics.ts';
 
 /** Bilinear upsampling (half-pixel centres, like tf.image.resizeBilinear without align-corners). */
@@ -34,4 +35,14 @@ export function upsample(map: ArrayLike<number>, w: number, h: number, outW: num
  */
 export function predictionsFromMap(prob: ArrayLike<number>, w: number, h: number, factor: number, threshold = 0.5, minCells = MIN_FINDING_CELLS): Prediction[] {
   return lesionCandidates(prob, w, h, threshold, minCells).map((c) => ({ box: [c.box[0] * factor, c.box[1] * factor, c.box[2] * factor, c.box[3] * factor], score: c.score }));
+}
+
+/**
+ * The candidate lesions of a letterboxed image's S/4 lesion map, as the viewer cuts its findings: from the
+ * map over the image alone (none in the padding), boxes in letterboxed pixels.
+ */
+export function imageCandidates(prob: ArrayLike<number>, side: number, box: Pick<Letterbox, 'width' | 'height'>, threshold: number): Prediction[] {
+  const cells = imageCells(box as Letterbox, 4);
+  const shown = cropMap(prob, side, cells.cols, cells.rows);
+  return predictionsFromMap(shown.data, shown.width, shown.height, 4, threshold);
 }

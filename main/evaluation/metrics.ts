@@ -282,3 +282,33 @@ export function auroc(positives: readonly number[], negatives: readonly number[]
   const n1 = positives.length;
   return (rankSum - (n1 * (n1 + 1)) / 2) / (n1 * negatives.length);
 }
+
+/** Candidates per lesion-free image (`lesionImage[i]` false), over the lesion-free images; 0 without any. */
+export function fpPerNegative(images: { predictions: Prediction[] }[], lesionImage: readonly boolean[]): number {
+  let n = 0;
+  let fp = 0;
+  images.forEach((im, i) => {
+    if (lesionImage[i]) return;
+    n++;
+    fp += im.predictions.length;
+  });
+  return n ? fp / n : 0;
+}
+
+/**
+ * The threshold whose candidates are a model's findings by default (its operating point), from a validation
+ * split: the best sensitivity at 1 FP/image among the thresholds that keep findings on lesion-free images at
+ * or under `maxPerNegative` per image, when the split has lesion-free images; if none does, the one with the
+ * fewest such findings (a model that cannot stay quiet still gets its quietest point). Without lesion-free
+ * images: the best sensitivity at 1 FP/image, as before.
+ */
+export function operatingThreshold(sensitivityByThreshold: Record<string, number>, fpPerNegativeByThreshold?: Record<string, number>, maxPerNegative = MAX_FP_PER_NEGATIVE): number {
+  if (!fpPerNegativeByThreshold || Object.keys(fpPerNegativeByThreshold).length === 0) return bestThreshold(sensitivityByThreshold);
+  const quiet = Object.fromEntries(Object.entries(sensitivityByThreshold).filter(([t]) => (fpPerNegativeByThreshold[t] ?? Infinity) <= maxPerNegative + 1e-9));
+  if (Object.keys(quiet).length) return bestThreshold(quiet);
+  const [quietest] = Object.entries(fpPerNegativeByThreshold).sort((a, b) => a[1] - b[1] || (sensitivityByThreshold[b[0]] ?? 0) - (sensitivityByThreshold[a[0]] ?? 0));
+  return Number(quietest[0]);
+}
+
+/** What a clinician will tolerate on frames without a lesion: at most one finding in ten such frames. */
+export const MAX_FP_PER_NEGATIVE = 0.1;

@@ -16,8 +16,8 @@ import { FLIP_SETS, type FlipSet } from '../detector/flips.ts';
 import { predictLesionMaps } from '../detector/pipeline.ts';
 import { TfjsDetector } from '../detector/tfjs-detector.ts';
 import { connectedComponents } from '../evaluation/components.ts';
-import { predictionsFromMap, upsample } from '../evaluation/maps.ts';
-import { bestThreshold, froc, overlap, sensitivityAt, THRESHOLDS } from '../evaluation/metrics.ts';
+import { imageCandidates, upsample } from '../evaluation/maps.ts';
+import { bestThreshold, fpPerNegative, froc, operatingThreshold, overlap, sensitivityAt, THRESHOLDS } from '../evaluation/metrics.ts';
 import { limitSamples, openDataset, rng, SampleCache, shuffle, splitSamples, validRegion, type Sample, type Split } from '../datasets/index.ts';
 import { augment, downsampleMask } from './data.ts';
 import { DEFAULT_ATTENTION_WEIGHT, detectorObjective, supervisedGate } from './objective.ts';
@@ -156,17 +156,24 @@ export async function validate(model: tf.LayersModel, cache: SampleCache, ids: s
   const diceAt: Record<string, number> = Object.fromEntries(THRESHOLDS.map((t) => [t.toFixed(2), 0]));
   const gts = decoded.map((d) => connectedComponents(d.mask, size, size, 0.5, 10));
   // Dice over the images with a lesion, as evaluation reports it: lesion-free ones are scored by their false positives.
-  const withLesion = gts.filter((gt) => gt.components.length > 0).length;
+  const lesionImage = decoded.map((d) => d.mask.some((v) => v > 0));
+  const withLesion = lesionImage.filter(Boolean).length;
   decoded.forEach((d, i) => {
-    if (!gts[i].components.length) return;
+    if (!lesionImage[i]) return;
     const full = upsample(maps[i], size / 4, size / 4, size, size);
     const valid = validRegion(d.box);
     for (const t of THRESHOLDS) diceAt[t.toFixed(2)] += overlap(full, d.mask, t, valid).dice / withLesion;
   });
   const sensAt: Record<string, number> = {};
-  for (const t of THRESHOLDS) sensAt[t.toFixed(2)] = sensitivityAt(froc(gts.map((gt, i) => ({ gt, predictions: predictionsFromMap(maps[i], size / 4, size / 4, 4, t) }))), 1);
+  const fpNegAt: Record<string, number> = {};
+  for (const t of THRESHOLDS) {
+    const images = gts.map((gt, i) => ({ gt, predictions: imageCandidates(maps[i], size / 4, decoded[i].box, t) }));
+    sensAt[t.toFixed(2)] = sensitivityAt(froc(images), 1);
+    fpNegAt[t.toFixed(2)] = fpPerNegative(images, lesionImage);
+  }
   const threshold = bestThreshold(diceAt);
-  const candidateThreshold = bestThreshold(sensAt);
+  // The operating point, by the rule evaluation's --calibrate uses: quiet on lesion-free images where it can be.
+  const candidateThreshold = operatingThreshold(sensAt, lesionImage.every(Boolean) ? undefined : fpNegAt);
   return { dice: diceAt[threshold.toFixed(2)], threshold, candidateThreshold, sensitivity1FP: sensAt[candidateThreshold.toFixed(2)] };
 }
 

@@ -269,3 +269,18 @@ test('threshold calibration picks the best Dice, preferring the threshold neares
   assert.equal(bestThreshold({ '0.30': 0.6, '0.50': 0.6, '0.70': 0.6 }), 0.5);
   assert.equal(bestThreshold({ '0.40': 0.6, '0.80': 0.6 }), 0.4);
 });
+
+test('the operating point keeps findings on lesion-free images at or under one in ten where it can, then takes the best sensitivity', async () => {
+  const { operatingThreshold, fpPerNegative, MAX_FP_PER_NEGATIVE } = await import('../../main/evaluation/metrics.ts');
+  const sens = { '0.30': 0.95, '0.40': 0.94, '0.50': 0.93, '0.60': 0.9, '0.70': 0.85, '0.80': 0.7 };
+  assert.equal(MAX_FP_PER_NEGATIVE, 0.1);
+  // Without lesion-free images: the best sensitivity, as before.
+  assert.equal(operatingThreshold(sens), 0.3);
+  // With them: the most sensitive threshold that stays quiet enough.
+  assert.equal(operatingThreshold(sens, { '0.30': 0.9, '0.40': 0.5, '0.50': 0.2, '0.60': 0.1, '0.70': 0.05, '0.80': 0 }), 0.6);
+  // None quiet enough: the quietest, the more sensitive of a tie.
+  assert.equal(operatingThreshold(sens, { '0.30': 0.9, '0.40': 0.5, '0.50': 0.3, '0.60': 0.3, '0.70': 0.4, '0.80': 0.5 }), 0.5);
+  const im = (n: number) => ({ predictions: Array.from({ length: n }, () => ({ box: [0, 0, 1, 1] as [number, number, number, number], score: 0.9 })) });
+  assert.equal(fpPerNegative([im(2), im(1), im(0), im(3)], [true, false, false, true]), 0.5);
+  assert.equal(fpPerNegative([im(2)], [true]), 0);
+});

@@ -22,6 +22,7 @@ export const command: Command = {
     const { loadSettings } = await import('../../settings.ts');
     const { readCard, writeCard } = await import('../../detector/io.ts');
     const { bestThreshold, evaluateModel } = await import('../../evaluation/evaluate.ts');
+    const { operatingThreshold } = await import('../../evaluation/metrics.ts');
     if (options.calibrate && (options.split ?? 'test') === 'test') throw new StudioError('INVALID_PAYLOAD', '--calibrate picks a threshold, so it must not look at the test split: use --split val');
     const { isFlipSet, FLIP_SETS } = await import('../../detector/flips.ts');
     if (options.flips !== undefined && !isFlipSet(options.flips)) throw new StudioError('INVALID_PAYLOAD', `--flips must be one of ${FLIP_SETS.join(', ')}`);
@@ -62,10 +63,17 @@ export const command: Command = {
       const calibration = options.calibrate
         ? {
             threshold: bestThreshold(report.diceByThreshold),
-            candidateThreshold: bestThreshold(report.sensitivity1FPByCandidateThreshold),
+            // Quiet on lesion-free images where the split has them (at most MAX_FP_PER_NEGATIVE per image), else the best sens@1FP.
+            candidateThreshold: operatingThreshold(report.sensitivity1FPByCandidateThreshold, report.fpPerNegativeImageByCandidateThreshold),
             // The thresholds hold for the predictions they were picked on: with these flips.
             flips: report.flips,
-            calibration: { split, flips: report.flips, diceByThreshold: report.diceByThreshold, sensitivity1FPByCandidateThreshold: report.sensitivity1FPByCandidateThreshold },
+            calibration: {
+              split,
+              flips: report.flips,
+              diceByThreshold: report.diceByThreshold,
+              sensitivity1FPByCandidateThreshold: report.sensitivity1FPByCandidateThreshold,
+              ...(report.fpPerNegativeImageByCandidateThreshold ? { fpPerNegativeImageByCandidateThreshold: report.fpPerNegativeImageByCandidateThreshold, negativeFolders: report.negativeFolders } : {}),
+            },
           }
         : {};
       writeCard(dir, { ...card, ...calibration, metrics });
