@@ -381,6 +381,8 @@ function cardOf(
     },
     training: { epochs: options.epochs, seconds: Math.round(seconds), history, ...(resumedFrom !== undefined ? { resumedFrom } : {}) },
     preprocessing: "RGB in [0,1], the detector's letterbox: long side fit to inputSize, image top-left, zero padding",
+    // A fine-tune is for what its base was for (the engine's wrong-input guard reads this).
+    ...(options.base && existsSync(join(options.base, 'card.json')) && readCard(options.base).intendedUse ? { intendedUse: readCard(options.base).intendedUse } : {}),
     notes:
       'valDice: mean per-image Dice at the validation-calibrated map threshold (card.threshold); valSensitivity1FP: at the validation-calibrated candidate threshold (card.candidateThreshold). ' +
       'flips: the mirror images each prediction averages (none, h: left–right, hv: all four), chosen by validation Dice after the last epoch (calibration.diceByFlips), the thresholds calibrated with them; the training history is without flips.',

@@ -13,7 +13,7 @@ import { PROJECT_ROOT, referenceData } from '../../main/settings.ts';
 import { browserSkipReason, canvasStats, painted, screenshot, studioSuite } from './helpers.ts';
 
 const modelsDir = join(PROJECT_ROOT, 'models');
-const shipped = ['kvasir-cbam', 'kvasir-cbam-256', 'kvasir-baseline', 'kvasir-baseline-256', 'busi-cbam', 'busi-baseline'];
+const shipped = ['kvasir-cbam', 'kvasir-cbam-neg', 'kvasir-cbam-256', 'kvasir-baseline', 'kvasir-baseline-256', 'busi-cbam', 'busi-baseline'];
 const kvasir = referenceData('kvasir-seg');
 const busi = referenceData('busi');
 const dicom = referenceData('dicom');
@@ -149,6 +149,24 @@ test('the viewer warns before and after a run when a polyp model meets a CT, and
   assert.ok(picked.startsWith('kvasir-'), `offered ${picked}`);
   assert.equal(await fresh.locator('[data-testid="detector-mismatch"]').count(), 0);
   await fresh.context().close();
+});
+
+test('on a held-out lesion-free frame, kvasir-cbam-neg (trained with normal frames) stays quiet where kvasir-cbam fires', { skip: skip ?? ('skip' in normal ? normal.skip : false) }, async (t) => {
+  const page = await suite.open();
+  // The first lesion-free frame of the new model's own test split: neither model trained on it.
+  const split = JSON.parse(readFileSync(join(modelsDir, 'kvasir-cbam-neg', 'split.json'), 'utf8')) as { test: string[] };
+  const id = split.test.find((s) => s.startsWith('hyperkvasir-normal/'))!;
+  await openInViewer(page, join((normal as { dir: string }).dir, 'images', id.split('/').pop()!));
+  const old = await detect(page, 'kvasir-cbam');
+  t.diagnostic(`kvasir-cbam: ${old.meta} ${JSON.stringify(old.boxes)}`);
+  await screenshot(page, 'real-normal-frame-old');
+  const fresh = await detect(page, 'kvasir-cbam-neg');
+  t.diagnostic(`kvasir-cbam-neg: ${fresh.meta} ${JSON.stringify(fresh.boxes)}`);
+  await screenshot(page, 'real-normal-frame-new');
+  assert.ok(/[1-9]\d*\/[1-9]\d* findings/.test(old.meta), `kvasir-cbam fires: ${old.meta}`);
+  assert.match(fresh.meta, /0\/0 findings/);
+  assert.deepEqual(page.studioErrors, []);
+  await page.context().close();
 });
 
 test('busi-cbam runs on a held-out BUSI ultrasound and draws its heatmap', { skip }, async (t) => {
