@@ -32,8 +32,11 @@ export interface Split {
   test: string[];
 }
 
+/** Train, validation and test shares when a run names none. */
+const DEFAULT_RATIOS: [number, number, number] = [0.7, 0.15, 0.15];
+
 /** Seeded split of sample ids (sorted first, so the split does not depend on directory order). */
-export function splitDataset(ids: string[], seed: number, ratios: [number, number, number] = [0.7, 0.15, 0.15]): Split {
+export function splitDataset(ids: string[], seed: number, ratios: [number, number, number] = DEFAULT_RATIOS): Split {
   const order = shuffle([...ids].sort(), rng(seed));
   const total = ratios[0] + ratios[1] + ratios[2];
   const nTrain = Math.round((order.length * ratios[0]) / total);
@@ -41,14 +44,26 @@ export function splitDataset(ids: string[], seed: number, ratios: [number, numbe
   return { seed, ratios, train: order.slice(0, nTrain), val: order.slice(nTrain, nTrain + nVal), test: order.slice(nTrain + nVal) };
 }
 
-
-/** Seeded split of groups of ids: whole groups go to one part, parts filled in shuffled group order. */
-function splitGroups(samples: Pick<Sample, 'id' | 'group'>[], seed: number, ratios: [number, number, number]): Split {
+/** Sample ids by group; a sample without a group is a group of its own. */
+function groupsOf(samples: Pick<Sample, 'id' | 'group'>[]): Map<string, string[]> {
   const byGroup = new Map<string, string[]>();
   for (const s of samples) {
     const key = s.group ?? `id:${s.id}`;
-    byGroup.set(key, [...(byGroup.get(key) ?? []), s.id]);
+    const ids = byGroup.get(key);
+    if (ids) ids.push(s.id);
+    else byGroup.set(key, [s.id]);
   }
+  return byGroup;
+}
+
+/** Each part of `a` followed by the same part of `b`. */
+function joinParts(a: Split, b: Pick<Split, 'train' | 'val' | 'test'>): Split {
+  return { ...a, train: [...a.train, ...b.train], val: [...a.val, ...b.val], test: [...a.test, ...b.test] };
+}
+
+/** Seeded split of groups of ids: whole groups go to one part, parts filled in shuffled group order. */
+function splitGroups(samples: Pick<Sample, 'id' | 'group'>[], seed: number, ratios: [number, number, number]): Split {
+  const byGroup = groupsOf(samples);
   const order = shuffle([...byGroup.keys()].sort(), rng(seed));
   const total = ratios[0] + ratios[1] + ratios[2];
   const nTrain = Math.round((samples.length * ratios[0]) / total);
@@ -70,13 +85,12 @@ const NEGATIVE_SALT = 0x4e4547;
  * seeded rule, so every part holds both in proportion; samples of one group (near-duplicate frames) stay
  * in one part. A dataset with neither negatives nor groups splits exactly as splitDataset does.
  */
-export function splitSamples(samples: Pick<Sample, 'id' | 'group' | 'negative'>[], seed: number, ratios: [number, number, number] = [0.7, 0.15, 0.15]): Split {
+export function splitSamples(samples: Pick<Sample, 'id' | 'group' | 'negative'>[], seed: number, ratios: [number, number, number] = DEFAULT_RATIOS): Split {
   const positives = samples.filter((s) => !s.negative);
   const negatives = samples.filter((s) => s.negative);
   const a = positives.some((s) => s.group) ? splitGroups(positives, seed, ratios) : splitDataset(positives.map((s) => s.id), seed, ratios);
   if (negatives.length === 0) return a;
-  const b = splitGroups(negatives, seed ^ NEGATIVE_SALT, ratios);
-  return { seed, ratios, train: [...a.train, ...b.train], val: [...a.val, ...b.val], test: [...a.test, ...b.test] };
+  return joinParts(a, splitGroups(negatives, seed ^ NEGATIVE_SALT, ratios));
 }
 
 /**
@@ -93,15 +107,14 @@ export function completeSplit(stored: Split, samples: Pick<Sample, 'id' | 'group
   // must not be scored as held out.
   const groupPart = new Map<string, 'train' | 'val' | 'test'>();
   for (const s of samples) if (s.group && partOf.has(s.id)) groupPart.set(s.group, partOf.get(s.id) as 'train' | 'val' | 'test');
-  const joined: Split = { ...stored, train: [...stored.train], val: [...stored.val], test: [...stored.test] };
+  const joined = joinParts(stored, { train: [], val: [], test: [] });
   const free = rest.filter((s) => {
     const part = s.group ? groupPart.get(s.group) : undefined;
     if (part) joined[part].push(s.id);
     return !part;
   });
   if (free.length === 0) return joined;
-  const extra = splitSamples(free, stored.seed ?? 42, stored.ratios ?? [0.7, 0.15, 0.15]);
-  return { ...joined, train: [...joined.train, ...extra.train], val: [...joined.val, ...extra.val], test: [...joined.test, ...extra.test] };
+  return joinParts(joined, splitSamples(free, stored.seed ?? 42, stored.ratios ?? DEFAULT_RATIOS));
 }
 
 /**
@@ -110,8 +123,7 @@ export function completeSplit(stored: Split, samples: Pick<Sample, 'id' | 'group
  */
 export function limitSamples(samples: Pick<Sample, 'id' | 'group'>[], limit: number, seed: number): string[] {
   if (!samples.some((s) => s.group)) return shuffle(samples.map((s) => s.id).sort(), rng(seed)).slice(0, limit);
-  const byGroup = new Map<string, string[]>();
-  for (const s of samples) byGroup.set(s.group ?? `id:${s.id}`, [...(byGroup.get(s.group ?? `id:${s.id}`) ?? []), s.id]);
+  const byGroup = groupsOf(samples);
   const out: string[] = [];
   for (const key of shuffle([...byGroup.keys()].sort(), rng(seed))) {
     if (out.length >= limit) break;
