@@ -56,7 +56,7 @@ function splitFor(modelDir: string, data: string, samples: Sample[]): { split: S
   if (existsSync(file)) {
     const split = JSON.parse(readFileSync(file, 'utf8')) as Split;
     seed = split.seed ?? seed;
-    const card = readCard(modelDir) as { data?: { path?: string } };
+    const card = readCard(modelDir);
     const known = new Set(ids);
     const all = [...split.train, ...split.val, ...split.test];
     // Same dataset (by path, or every split id present): use the stored split as is.
@@ -117,7 +117,8 @@ export function imageSetOf(ids: readonly string[]): string {
 export function imageLevel(
   scores: Pick<ImageScore, 'lesions' | 'findings'>[],
   peaks: number[],
-  lesionImage: readonly boolean[] = scores.map((s) => s.lesions > 0),
+  /** Whether each image has any lesion pixel: evaluation's one rule for a lesion image. */
+  lesionImage: readonly boolean[],
 ): Pick<EvaluationReport, 'negatives' | 'fpPerNegativeImage' | 'negativesWithFindings' | 'imageSensitivity' | 'imageSpecificity' | 'imageAUROC'> {
   const negative = lesionImage.map((l) => !l);
   const negatives = negative.filter(Boolean).length;
@@ -127,7 +128,7 @@ export function imageLevel(
   const flaggedPositives = findings.filter((n, i) => !negative[i] && n > 0).length;
   return {
     negatives,
-    fpPerNegativeImage: negatives ? findings.reduce((sum, n, i) => sum + (negative[i] ? n : 0), 0) / negatives : null,
+    fpPerNegativeImage: negatives ? fpPerNegative(findings, lesionImage) : null,
     negativesWithFindings: negatives ? flaggedNegatives / negatives : null,
     imageSensitivity: positives ? flaggedPositives / positives : null,
     imageSpecificity: negatives ? 1 - flaggedNegatives / negatives : null,
@@ -207,7 +208,8 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
       peaks.push(peak);
       lesions += gt.components.length;
       // Candidates from the map over the image alone, as the viewer cuts its findings: none in the padding.
-      perImage.push({ gt, predictions: imageCandidates(prob, s4, d.box, candidateThreshold) });
+      const predictions = imageCandidates(prob, s4, d.box, candidateThreshold);
+      perImage.push({ gt, predictions });
       for (const t of THRESHOLDS) candidatesAt.get(t)?.push({ gt, predictions: imageCandidates(prob, s4, d.box, t) });
       if (gt.components.length) imagesWithLesions++;
       let sourceHits = pointingGame(full, gt, 0, valid).hits;
@@ -220,7 +222,7 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
         if (s === supervised) sourceHits = hits;
       }
       sourceLesionHits += sourceHits;
-      scores.push({ id: ids[i], dice: o.dice, lesions: gt.components.length, pointed: sourceHits, score: peak, findings: perImage[perImage.length - 1].predictions.length });
+      scores.push({ id: ids[i], dice: o.dice, lesions: gt.components.length, pointed: sourceHits, score: peak, findings: predictions.length });
       if (sourceHits > 0) sourceImageHits++;
       options.onProgress?.(i + 1, ids.length);
     }
@@ -257,7 +259,7 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
     threshold,
     candidateThreshold,
     sensitivity1FPByCandidateThreshold: Object.fromEntries([...candidatesAt].map(([t, im]) => [t.toFixed(2), sensitivityAt(froc(im), 1)])),
-    ...(images.negatives ? { fpPerNegativeImageByCandidateThreshold: Object.fromEntries([...candidatesAt].map(([t, im]) => [t.toFixed(2), fpPerNegative(im, lesionImage)])) } : {}),
+    ...(images.negatives ? { fpPerNegativeImageByCandidateThreshold: Object.fromEntries([...candidatesAt].map(([t, im]) => [t.toFixed(2), fpPerNegative(im.map((x) => x.predictions.length), lesionImage)])) } : {}),
     diceByThreshold: Object.fromEntries([...diceAt].map(([t, v]) => [t.toFixed(2), lesionImages ? v / lesionImages : 0])),
     sensitivity1FP: f.points.find((p) => p.fpPerImage === 1)?.sensitivity ?? 0,
     frocCurve: f.curve,

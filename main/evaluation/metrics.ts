@@ -283,14 +283,14 @@ export function auroc(positives: readonly number[], negatives: readonly number[]
   return (rankSum - (n1 * (n1 + 1)) / 2) / (n1 * negatives.length);
 }
 
-/** Candidates per lesion-free image (`lesionImage[i]` false), over the lesion-free images; 0 without any. */
-export function fpPerNegative(images: { predictions: Prediction[] }[], lesionImage: readonly boolean[]): number {
+/** Findings per lesion-free image (`lesionImage[i]` false), from each image's count; 0 without any such image. */
+export function fpPerNegative(findings: readonly number[], lesionImage: readonly boolean[]): number {
   let n = 0;
   let fp = 0;
-  images.forEach((im, i) => {
+  findings.forEach((count, i) => {
     if (lesionImage[i]) return;
     n++;
-    fp += im.predictions.length;
+    fp += count;
   });
   return n ? fp / n : 0;
 }

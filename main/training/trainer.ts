@@ -9,9 +9,9 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { type AugmentationPreset, describeAugmentation, hasSpatialGates, StudioError, type TrainingProgress} from '../../preload/contract.ts';
+import { type AugmentationPreset, describeAugmentation, hasSpatialGates, type IntendedUse, StudioError, type TrainingProgress } from '../../preload/contract.ts';
 import { atInputSize, buildModel, DECODER_GATE, withDecoderGate } from '../detector/model.ts';
-import { loadModel, readCard, saveModel, type ModelCard } from '../detector/io.ts';
+import { checkCard, loadModel, readCard, saveModel, type ModelCard } from '../detector/io.ts';
 import { FLIP_SETS, type FlipSet } from '../detector/flips.ts';
 import { predictLesionMaps } from '../detector/pipeline.ts';
 import { TfjsDetector } from '../detector/tfjs-detector.ts';
@@ -169,7 +169,7 @@ export async function validate(model: tf.LayersModel, cache: SampleCache, ids: s
   for (const t of THRESHOLDS) {
     const images = gts.map((gt, i) => ({ gt, predictions: imageCandidates(maps[i], size / 4, decoded[i].box, t) }));
     sensAt[t.toFixed(2)] = sensitivityAt(froc(images), 1);
-    fpNegAt[t.toFixed(2)] = fpPerNegative(images, lesionImage);
+    fpNegAt[t.toFixed(2)] = fpPerNegative(images.map((im) => im.predictions.length), lesionImage);
   }
   const threshold = bestThreshold(diceAt);
   // The operating point, by the rule evaluation's --calibrate uses: quiet on lesion-free images where it can be.
@@ -338,6 +338,7 @@ function cardOf(
     history: TrainingProgress['history'];
     seconds: number;
     resumedFrom?: number;
+    intendedUse?: IntendedUse;
   },
 ): ModelCard {
   const { backend, split, flipChoice, supervised, attentionWeight, augmentation, lineage, history, seconds, resumedFrom } = run;
@@ -382,7 +383,7 @@ function cardOf(
     training: { epochs: options.epochs, seconds: Math.round(seconds), history, ...(resumedFrom !== undefined ? { resumedFrom } : {}) },
     preprocessing: "RGB in [0,1], the detector's letterbox: long side fit to inputSize, image top-left, zero padding",
     // A fine-tune is for what its base was for (the engine's wrong-input guard reads this).
-    ...(options.base && existsSync(join(options.base, 'card.json')) && readCard(options.base).intendedUse ? { intendedUse: readCard(options.base).intendedUse } : {}),
+    ...(run.intendedUse ? { intendedUse: run.intendedUse } : {}),
     notes:
       'valDice: mean per-image Dice at the validation-calibrated map threshold (card.threshold); valSensitivity1FP: at the validation-calibrated candidate threshold (card.candidateThreshold). ' +
       'flips: the mirror images each prediction averages (none, h: left–right, hv: all four), chosen by validation Dice after the last epoch (calibration.diceByFlips), the thresholds calibrated with them; the training history is without flips.',
@@ -515,7 +516,7 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
     const last = history[history.length - 1];
     emit({ state: 'running', epoch: options.epochs, step: stepsPerEpoch, loss: last?.loss ?? NaN, valDice: last?.valDice, valSensitivity1FP: last?.valSensitivity1FP, imagesPerSec: rate, etaSec: NaN, message: 'choosing test-time flips on the validation split' });
   });
-  const card = cardOf(options, { backend, images: ids.length, negatives: ids.filter((id) => byId.get(id)?.negative).length, split, flipChoice, supervised, attentionWeight, augmentation, lineage, threads: pool?.threads, history, seconds, resumedFrom });
+  const card = cardOf(options, { backend, images: ids.length, negatives: ids.filter((id) => byId.get(id)?.negative).length, split, flipChoice, supervised, attentionWeight, augmentation, lineage, threads: pool?.threads, history, seconds, resumedFrom, intendedUse: options.base ? checkCard(options.base)?.intendedUse : undefined });
   await saveModel(model, out, card);
   writeFileSync(join(out, 'split.json'), `${JSON.stringify(split, null, 1)}\n`);
   rmSync(join(out, CHECKPOINT), { recursive: true, force: true });

@@ -59,14 +59,14 @@ test('image-level figures: findings per lesion-free image, the share with any, s
     { lesions: 0, findings: 0 },
     { lesions: 0, findings: 1 },
   ];
-  const r = imageLevel(scores, [0.9, 0.4, 0.1, 0.95, 0.2, 0.6]);
+  const r = imageLevel(scores, [0.9, 0.4, 0.1, 0.95, 0.2, 0.6], scores.map((s) => s.lesions > 0));
   assert.equal(r.negatives, 4);
   assert.equal(r.fpPerNegativeImage, 1);
   assert.equal(r.negativesWithFindings, 0.5);
   assert.equal(r.imageSpecificity, 0.5);
   assert.equal(r.imageSensitivity, 0.5);
   assert.equal(r.imageAUROC, auroc([0.9, 0.4], [0.1, 0.95, 0.2, 0.6]));
-  const none = imageLevel([{ lesions: 1, findings: 1 }], [0.8]);
+  const none = imageLevel([{ lesions: 1, findings: 1 }], [0.8], [true]);
   assert.deepEqual([none.negatives, none.fpPerNegativeImage, none.imageSpecificity, none.imageAUROC], [0, null, null, null]);
 });
 

@@ -280,7 +280,6 @@ test('the operating point keeps findings on lesion-free images at or under one i
   assert.equal(operatingThreshold(sens, { '0.30': 0.9, '0.40': 0.5, '0.50': 0.2, '0.60': 0.1, '0.70': 0.05, '0.80': 0 }), 0.6);
   // None quiet enough: the quietest, the more sensitive of a tie.
   assert.equal(operatingThreshold(sens, { '0.30': 0.9, '0.40': 0.5, '0.50': 0.3, '0.60': 0.3, '0.70': 0.4, '0.80': 0.5 }), 0.5);
-  const im = (n: number) => ({ predictions: Array.from({ length: n }, () => ({ box: [0, 0, 1, 1] as [number, number, number, number], score: 0.9 })) });
-  assert.equal(fpPerNegative([im(2), im(1), im(0), im(3)], [true, false, false, true]), 0.5);
-  assert.equal(fpPerNegative([im(2)], [true]), 0);
+  assert.equal(fpPerNegative([2, 1, 0, 3], [true, false, false, true]), 0.5);
+  assert.equal(fpPerNegative([2], [true]), 0);
 });
