@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { requests, StudioError, type Channel, type ValidRequest } from '../../preload/contract.ts';
+import { commaList } from '../../preload/lists.ts';
 import { MODEL_FILE, modelDir } from '../detector/io.ts';
 
 export interface ParsedArgs {
@@ -46,6 +47,12 @@ export function modelFolder(arg: string, modelsDir: string): string {
   const dir = resolve(arg);
   if (!existsSync(join(dir, MODEL_FILE))) throw new StudioError('NOT_FOUND', `no model at ${dir} (no ${MODEL_FILE} there)`, arg);
   return dir;
+}
+
+/** An option's comma-separated list (preload/lists.ts), or undefined when it is absent. */
+export function listOption(options: ParsedArgs['options'], name: string): string[] | undefined {
+  const raw = options[name];
+  return typeof raw === 'string' ? commaList(raw) : undefined;
 }
 
 /** An option's number, or undefined when it is absent (NaN when it is not a number: the schema says so). */

@@ -7,7 +7,7 @@ import type { AttentionMap, Finding, Map2D } from '../../preload/contract.ts';
 import type { Letterbox } from './preprocess.ts';
 
 /** Cells of a stride-`stride` map of the `box.size` input that the image covers (at least one). */
-export function imageCells(box: Letterbox, stride: number): { cols: number; rows: number } {
+export function imageCells(box: Pick<Letterbox, 'width' | 'height'>, stride: number): { cols: number; rows: number } {
   return { cols: Math.max(1, Math.ceil(box.width / stride)), rows: Math.max(1, Math.ceil(box.height / stride)) };
 }
 

@@ -42,7 +42,8 @@ export function predictionsFromMap(prob: ArrayLike<number>, w: number, h: number
  * map over the image alone (none in the padding), boxes in letterboxed pixels.
  */
 export function imageCandidates(prob: ArrayLike<number>, side: number, box: Pick<Letterbox, 'width' | 'height'>, threshold: number): Prediction[] {
-  const cells = imageCells(box as Letterbox, 4);
+  // The lesion map's stride is 4 (detector/model.ts OUTPUT_STRIDE; its S/4 side is what callers pass).
+  const cells = imageCells(box, 4);
   const shown = cropMap(prob, side, cells.cols, cells.rows);
   return predictionsFromMap(shown.data, shown.width, shown.height, 4, threshold);
 }

@@ -1,5 +1,6 @@
 import { basename, resolve } from 'node:path';
 import type { Command } from '../index.ts';
+import { commaList } from '../../../preload/lists.ts';
 import { contractRequest, modelFolder, numberOption, optionalNumber, parseArgs } from '../args.ts';
 import { ProgressBar } from '../progress.ts';
 import { StudioError } from '../../../preload/contract.ts';
@@ -10,7 +11,7 @@ import { OUTPUT_KINDS, type OutputKind } from '../../batch/outputs.ts';
 /** `--outputs heatmap,overlay` → the kinds; `none` → []. */
 export function parseOutputs(value: string): OutputKind[] {
   if (value.trim() === 'none') return [];
-  const kinds = value.split(',').map((k) => k.trim()).filter(Boolean);
+  const kinds = commaList(value);
   const bad = kinds.filter((k) => !(OUTPUT_KINDS as readonly string[]).includes(k));
   if (bad.length || !kinds.length) throw new StudioError('INVALID_PAYLOAD', `--outputs takes none or a comma-separated list of ${OUTPUT_KINDS.join(', ')}${bad.length ? ` (not ${bad.join(', ')})` : ''}`);
   return [...new Set(kinds as OutputKind[])];

@@ -4,7 +4,7 @@ import { ensureDir } from '../../fs/dirs.ts';
 import type { Command } from '../index.ts';
 import { StudioError, type EvaluationReport } from '../../../preload/contract.ts';
 import { bestValue, comparability } from '../../../preload/comparability.ts';
-import { contractRequest, modelFolder, optionalNumber, parseArgs } from '../args.ts';
+import { contractRequest, listOption, modelFolder, optionalNumber, parseArgs } from '../args.ts';
 import { ProgressBar } from '../progress.ts';
 
 const USAGE = [
@@ -78,7 +78,7 @@ export const command: Command = {
   async run(args) {
     const { options } = parseArgs(args, { models: 'value', data: 'value', format: 'value', negatives: 'value', split: 'value', common: 'flag', limit: 'value', out: 'value' });
     for (const k of ['models', 'out']) if (typeof options[k] !== 'string') throw new StudioError('INVALID_PAYLOAD', `--${k} is required\nUsage: ${USAGE}`);
-    const names = (options.models as string).split(',').map((s) => s.trim()).filter(Boolean);
+    const names = listOption(options, 'models') ?? [];
     if (names.length < 2) throw new StudioError('INVALID_PAYLOAD', '--models needs two or more models, comma-separated');
     const { loadSettings } = await import('../../settings.ts');
     const modelsDir = loadSettings().modelsDir;
@@ -90,7 +90,7 @@ export const command: Command = {
     // The Compare panel's request, validated by the contract's schema: the same bounds and defaults.
     const request = contractRequest(
       'evaluation.compare',
-      { models: models.map((m) => m.name), data: options.data, format: options.format, negatives: typeof options.negatives === 'string' ? options.negatives.split(',').filter(Boolean) : undefined, split: options.split, scope: options.common ? 'common' : 'own', limit: optionalNumber(options, 'limit') },
+      { models: models.map((m) => m.name), data: options.data, format: options.format, negatives: listOption(options, 'negatives'), split: options.split, scope: options.common ? 'common' : 'own', limit: optionalNumber(options, 'limit') },
       { models: 'models', data: 'data', format: 'format', negatives: 'negatives', split: 'split', limit: 'limit' },
       USAGE,
     );

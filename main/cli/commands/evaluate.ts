@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { ensureDir } from '../../fs/dirs.ts';
 import type { Command } from '../index.ts';
 import { StudioError } from '../../../preload/contract.ts';
-import { contractRequest, modelFolder, numberOption, optionalNumber, parseArgs } from '../args.ts';
+import { contractRequest, listOption, modelFolder, numberOption, optionalNumber, parseArgs } from '../args.ts';
 import { ProgressBar } from '../progress.ts';
 
 const USAGE =
@@ -33,7 +33,7 @@ export const command: Command = {
     // One model scored as the Compare panel scores it: the contract's request, schema and defaults.
     const { data, format, negatives, split, limit } = contractRequest(
       'evaluation.compare',
-      { models: [name], data: options.data, format: options.format, negatives: typeof options.negatives === 'string' ? options.negatives.split(',').filter(Boolean) : undefined, split: options.split, limit: optionalNumber(options, 'limit') },
+      { models: [name], data: options.data, format: options.format, negatives: listOption(options, 'negatives'), split: options.split, limit: optionalNumber(options, 'limit') },
       { models: 'model', data: 'data', format: 'format', negatives: 'negatives', split: 'split', limit: 'limit' },
       USAGE,
     );

@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import type { Command } from '../index.ts';
 import { describeAugmentation, StudioError, TRAINING_DEFAULTS as D } from '../../../preload/contract.ts';
-import { contractRequest, optionalNumber, parseArgs } from '../args.ts';
+import { contractRequest, listOption, optionalNumber, parseArgs } from '../args.ts';
 import { ProgressBar } from '../progress.ts';
 
 const USAGE =
@@ -55,7 +55,7 @@ export const command: Command = {
         limit: num('limit'),
         attentionWeight: num('attention-weight'),
         augmentation: options.augment,
-        negatives: typeof options.negatives === 'string' ? options.negatives.split(',').filter(Boolean) : undefined,
+        negatives: listOption(options, 'negatives'),
       },
       FLAGS,
       USAGE,

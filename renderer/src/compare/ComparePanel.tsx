@@ -4,6 +4,7 @@
  * decides its test images when the data is the one it was trained on, so no model is scored on its
  * training images.
  */
+import { commaList } from '../../../preload/lists.ts';
 import { useEffect, useMemo, useState } from 'react';
 import type { EvaluationProgress, EvaluationReport, FrocPoint, ModelInfo, Request, StudioApi } from '../../../preload/contract.ts';
 import { LineChart, PALETTE } from '../training/LineChart.tsx';
@@ -96,7 +97,7 @@ export function ComparePanel({ api }: { api: StudioApi }) {
       return n;
     });
 
-  const negativeFolders = negatives.split(',').map((n) => n.trim()).filter(Boolean);
+  const negativeFolders = commaList(negatives);
   const compare = async (request: CompareRequest = { models: [...picked], data: data.trim(), ...(negativeFolders.length ? { negatives: negativeFolders } : {}), split, scope, ...(limit ? { limit: Number(limit) } : {}) }) => {
     setError(null);
     setCancelled(false);

@@ -8,6 +8,7 @@ import { AUGMENTATION_PRESETS, type AugmentationPreset, describeAugmentation, TR
 import { clock as eta, fixed } from '../format.ts';
 import { LineChart, PALETTE } from './LineChart.tsx';
 import { useModels } from '../hooks/useModels.ts';
+import { commaList } from '../../../preload/lists.ts';
 import './training.css';
 
 interface Form {
@@ -90,7 +91,7 @@ export function TrainingPanel({ api }: { api: StudioApi }) {
         augmentation: form.augmentation,
         ...(form.attentionWeight.trim() ? { attentionWeight: Number(form.attentionWeight) } : {}),
         ...(form.limit.trim() ? { limit: Number(form.limit) } : {}),
-        ...(form.negatives.trim() ? { negatives: form.negatives.split(',').map((n) => n.trim()).filter(Boolean) } : {}),
+        ...(commaList(form.negatives).length ? { negatives: commaList(form.negatives) } : {}),
         ...(form.baseModel ? { baseModel: form.baseModel } : {}),
       });
       setSelected(runId);
