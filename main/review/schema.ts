@@ -119,6 +119,26 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE run_images ADD COLUMN mismatch TEXT CHECK (mismatch IS NULL OR length(mismatch) > 0);
   `,
+
+  // 3: a reader's decision about a whole image (issue 24). An image with no live finding has nothing to
+  // accept or reject, so before this it counted as reviewed by default and a lesion the model missed was
+  // never put in front of a reader. A 'no-lesion' decision is the reader saying "I looked: nothing here";
+  // only then is such an image reviewed. One current decision per (image, reviewer), ordered by seq (the
+  // audit id of the change that produced it) like findings' decisions; audited as action 'decide' on
+  // entity 'image', undone by undo like every other change.
+  `
+  CREATE TABLE image_decisions (
+    id INTEGER PRIMARY KEY,
+    image_id INTEGER NOT NULL REFERENCES images (id),
+    reviewer TEXT NOT NULL,
+    decision TEXT NOT NULL CHECK (decision IN ('no-lesion')),
+    note TEXT,
+    decided TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    UNIQUE (image_id, reviewer)
+  );
+  CREATE INDEX image_decisions_reviewer ON image_decisions (reviewer);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
