@@ -144,6 +144,26 @@ export const TRAINING_DEFAULTS = {
   attentionWeight: DEFAULT_ATTENTION_WEIGHT,
   augmentation: 'standard',
 } as const;
+/**
+ * What adapting a model to a site's reviewed images starts from when a request names nothing else: chosen for
+ * a few hundred frames on a laptop's CPU. A low learning rate and early stopping on the site's validation
+ * split keep the base's knowledge; lesion-free images from the base's own training share stay in the mix
+ * (at `negativeShare` of the site's training images) so the adapted model does not forget "nothing here".
+ */
+export const ADAPT_DEFAULTS = {
+  epochs: 12,
+  learningRate: 3e-4,
+  /** Epochs without a better validation score before the run stops and keeps its best epoch. */
+  patience: 3,
+  negativeShare: 0.5,
+  seed: 42,
+  /** Train, validation and test shares of the site's sequences. */
+  ratios: [0.6, 0.2, 0.2] as [number, number, number],
+} as const;
+
+/** A training set smaller than this cannot teach a model anything it can be trusted with. */
+export const MIN_TRAINING_IMAGES = 10;
+
 export const VARIANTS = ['baseline', 'se', 'cbam', 'nonlocal'] as const;
 
 /** The variants with CBAM spatial gates (nonlocal is CBAM plus self-attention): the ones whose gate can be supervised. */
@@ -335,6 +355,36 @@ export const intendedUseSchema = z.object({
 });
 export type IntendedUse = z.infer<typeof intendedUseSchema>;
 
+const planCountsSchema = z.object({ images: count, lesionImages: count, lesions: count, negatives: count });
+
+/**
+ * An adaptation's record in the adapted model's card: which reviewed images it learned from (the store, its
+ * content hash when adapted, the reviewers), how they were split, and both models scored on the site's
+ * held-out part (and on the base's own held-out lesion-free images, so forgetting "nothing here" shows).
+ */
+export const siteAdaptationSchema = z.looseObject({
+  store: z.string(),
+  /** sha256 of the store's reviewed labels when the run read them. */
+  storeHash: z.string(),
+  base: z.string(),
+  reviewers: z.array(z.string()),
+  /** What the split kept together: 'series', 'study', 'sequence' (a folder or manifest group), or 'image'. */
+  groupedBy: z.array(z.string()),
+  groups: count,
+  counts: z.object({ train: planCountsSchema, val: planCountsSchema, test: planCountsSchema }),
+  /** Lesion-free images of the base's training share mixed into the site's training images. */
+  baseNegatives: count,
+  epochsRun: count,
+  bestEpoch: count,
+  evaluation: z.object({ base: cardMetricsSchema, adapted: cardMetricsSchema }),
+  /** Both models on the base's held-out lesion-free images: findings per image. */
+  forgetting: z.object({ images: count, base: z.number().nullable(), adapted: z.number().nullable() }).optional(),
+  /** True when the adapted model beats the base on the site's held-out split (see `verdict` for why). */
+  better: z.boolean(),
+  verdict: z.string(),
+});
+export type SiteAdaptation = z.infer<typeof siteAdaptationSchema>;
+
 export const modelCardSchema = z.looseObject({
   name: z.string().min(1),
   variant: z.enum(VARIANTS),
@@ -385,6 +435,8 @@ export const modelCardSchema = z.looseObject({
   notes: z.string().optional(),
   /** What the model is for; a model without one is run on anything, with a note saying it cannot check. */
   intendedUse: intendedUseSchema.optional(),
+  /** A model adapted to a site (`training.adapt`): the site's data and how base and adapted did there. */
+  site: siteAdaptationSchema.optional(),
 });
 export type ModelCard = z.infer<typeof modelCardSchema>;
 
@@ -467,6 +519,30 @@ export interface TrainingProgress {
   message?: string;
   /** Per-epoch history for the live curves. */
   history: { epoch: number; loss: number; valDice?: number; valSensitivity1FP?: number }[];
+}
+
+/** How many images of each kind one part of a split holds. */
+export interface PlanCounts {
+  images: number;
+  /** Images with at least one lesion, and their lesions. */
+  lesionImages: number;
+  lesions: number;
+  /** Lesion-free images (declared negatives, empty masks, images a reader confirmed without lesion). */
+  negatives: number;
+}
+
+/**
+ * What a training run would use, before it starts: counts for the whole set and for each part of its
+ * split, what a review store holds back (images still waiting for a reader), and why the set cannot train
+ * (`problems`: empty when it can). `training.start` and `training.adapt` refuse a set with problems.
+ */
+export interface TrainingPlan extends PlanCounts {
+  /** Groups (sequences, series, near-duplicate frames) the split keeps whole. */
+  groups: number;
+  split: { train: PlanCounts; val: PlanCounts; test: PlanCounts };
+  /** Review stores only: images a reader has not finished, which the run leaves out. */
+  waiting?: { unreviewed: number; halfReviewed: number };
+  problems: string[];
 }
 
 export type { EvaluationReport, FrocPoint, ImageScore };
@@ -605,6 +681,37 @@ export const requests = {
     .strict(),
   'training.control': z.object({ runId: id, action: z.enum(['pause', 'resume', 'cancel']) }).strict(),
   'training.list': empty,
+  /** What `training.start` with these settings would train on, without starting it. */
+  'training.plan': z
+    .object({
+      data: filePath,
+      format: z.enum(['masks', 'coco', 'review']).default(TRAINING_DEFAULTS.format),
+      negatives: z.array(filePath).max(8).optional(),
+      limit: z.number().int().min(1).optional(),
+      seed: z.number().int().min(0).max(2 ** 31 - 1).default(TRAINING_DEFAULTS.seed),
+    })
+    .strict(),
+  /**
+   * Adapt a model to this site: fine-tune `baseModel` on the review store's reviewed images (split by
+   * study, series or video sequence), then score base and adapted on the site's held-out part. The result
+   * is a new model `name` whose card records the site data and both evaluations (`card.site`).
+   */
+  'training.adapt': z
+    .object({
+      name: modelName,
+      baseModel: modelName,
+      /** The review store (default: the studio's own). */
+      store: filePath.optional(),
+      epochs: z.number().int().min(1).max(200).default(ADAPT_DEFAULTS.epochs),
+      learningRate: z.number().positive().max(1).default(ADAPT_DEFAULTS.learningRate),
+      patience: z.number().int().min(1).max(50).default(ADAPT_DEFAULTS.patience),
+      seed: z.number().int().min(0).max(2 ** 31 - 1).default(ADAPT_DEFAULTS.seed),
+      /** Lesion-free folders kept in the mix (default: the base's own training negatives; [] for none). */
+      negatives: z.array(filePath).max(8).optional(),
+      /** Input size (default: the base's). */
+      inputSize: z.number().int().min(INPUT_SIZE.min).max(INPUT_SIZE.max).multipleOf(INPUT_SIZE.multipleOf).optional(),
+    })
+    .strict(),
 
   /**
    * `scope`: `own` scores each model on its own split of the data (models trained on other splits meet
@@ -691,6 +798,8 @@ export interface Responses {
   'training.start': { runId: string };
   'training.control': TrainingProgress;
   'training.list': TrainingProgress[];
+  'training.plan': TrainingPlan;
+  'training.adapt': { runId: string };
 
   'evaluation.compare': { reports: EvaluationReport[] };
   'evaluation.cancel': { cancelled: boolean };

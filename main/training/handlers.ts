@@ -1,9 +1,9 @@
 /** The training channels, served by the TrainingManager (a worker thread per run). */
-import type { Handlers } from '../../preload/contract.ts';
+import { type Handlers, StudioError } from '../../preload/contract.ts';
 import type { ServiceContext } from '../core/context.ts';
 import { TrainingManager } from './manager.ts';
 
-type TrainingChannels = 'training.start' | 'training.control' | 'training.list';
+type TrainingChannels = 'training.start' | 'training.control' | 'training.list' | 'training.plan' | 'training.adapt';
 
 export interface TrainingService {
   handlers: Pick<Handlers, TrainingChannels>;
@@ -17,6 +17,13 @@ export function createTrainingHandlers(ctx: ServiceContext): TrainingService {
       'training.start': async (req) => manager.start(req),
       'training.control': async (req) => manager.control(req),
       'training.list': async () => manager.list(),
+      // Declared in the contract first so the panel and the CLI can be built against it; served next.
+      'training.plan': async () => {
+        throw new StudioError('UNSUPPORTED', 'training.plan is not served yet');
+      },
+      'training.adapt': async () => {
+        throw new StudioError('UNSUPPORTED', 'training.adapt is not served yet');
+      },
     },
     close: () => manager.close(),
   };
