@@ -613,6 +613,12 @@ export interface WorklistItem {
   disagreement: boolean;
   /** Why a model run on this image did not fit it (see ReviewFinding.mismatch); the first such run's text. */
   mismatch?: string;
+  /**
+   * A reader confirmed the image has no lesion (`review.noLesion`) and no lesion is confirmed on it since: in
+   * the worklist's view (that reviewer's own decisions, or everyone's latest). An image with no finding is
+   * reviewed only so (preload/review-status.ts `isReviewed`), never by default.
+   */
+  noLesion: boolean;
 }
 
 export interface BatchProgress {
@@ -763,6 +769,8 @@ export const requests = {
     .strict(),
   'review.flag': z.object({ imageId: z.number().int().positive(), reviewer, flagged: z.boolean(), note: z.string().max(10_000).optional() }).strict(),
   'review.undo': z.object({ reviewer }).strict(),
+  /** A reader's "no lesion here" on a whole image; rejects that reader's findings on it still undecided. */
+  'review.noLesion': z.object({ imageId: z.number().int().positive(), reviewer, note: z.string().max(10_000).optional() }).strict(),
 
   'batch.start': z
     .object({
@@ -806,11 +814,14 @@ export interface Responses {
   'evaluation.sample': DatasetSample;
 
   'review.worklist': { items: WorklistItem[]; total: number; reviewed: number };
-  'review.findings': { imageId: number; path: string; findings: ReviewFinding[]; flagged: boolean; note?: string };
+  /** `noLesion`: the readers whose current decision on the image is "no lesion" (`review.noLesion`). */
+  'review.findings': { imageId: number; path: string; findings: ReviewFinding[]; flagged: boolean; note?: string; noLesion: string[] };
   'review.decide': ReviewFinding;
   'review.add': ReviewFinding;
   'review.flag': { imageId: number; flagged: boolean };
   'review.undo': { undone: boolean; finding?: ReviewFinding };
+  /** `rejected`: the findings this decision rejected (those the reader had not decided). */
+  'review.noLesion': { imageId: number; noLesion: boolean; rejected: number[] };
 
   'batch.start': { jobId: string };
   'batch.cancel': BatchProgress;

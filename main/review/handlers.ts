@@ -7,7 +7,7 @@ import type { Handlers } from '../../preload/contract.ts';
 import type { ServiceContext } from '../core/context.ts';
 import { type ReviewStore, defaultStorePath, openStore } from './store.ts';
 
-type ReviewChannels = 'review.worklist' | 'review.findings' | 'review.decide' | 'review.add' | 'review.flag' | 'review.undo';
+type ReviewChannels = 'review.worklist' | 'review.findings' | 'review.decide' | 'review.add' | 'review.flag' | 'review.undo' | 'review.noLesion';
 
 export interface ReviewService {
   handlers: Pick<Handlers, ReviewChannels>;
@@ -42,6 +42,11 @@ export function createReviewHandlers(ctx: ServiceContext, storeFile: string = de
       },
       'review.flag': async (req) => {
         const result = open().flag(req);
+        changed(result.imageId);
+        return result;
+      },
+      'review.noLesion': async (req) => {
+        const result = open().confirmNoLesion(req);
         changed(result.imageId);
         return result;
       },

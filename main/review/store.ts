@@ -16,6 +16,7 @@ import Database from 'better-sqlite3';
 import { basename, dirname, join, resolve } from 'node:path';
 import { type Box, type Decision, type ReviewFinding, StudioError, type WorklistItem } from '../../preload/contract.ts';
 import { type Settings, loadSettings } from '../settings.ts';
+import { isReviewed } from '../../preload/review-status.ts';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.ts';
 import { type Rle, checkRle, rleArea } from './rle.ts';
 import { ensureDir } from '../fs/dirs.ts';
@@ -73,6 +74,8 @@ export interface FindingsView {
   findings: ReviewFinding[];
   flagged: boolean;
   note?: string;
+  /** Readers whose current decision on the image is "no lesion" (`confirmNoLesion`), in the order they decided. */
+  noLesion: string[];
 }
 export interface AuditEntry {
   id: number;
@@ -90,6 +93,23 @@ export interface UndoResult {
   undone: boolean;
   finding?: ReviewFinding;
   imageId?: number;
+}
+
+/** A reader's current decision about a whole image: so far only "no lesion here" (`confirmNoLesion`). */
+export interface ImageDecision {
+  reviewer: string;
+  decision: 'no-lesion';
+  note?: string;
+  decided: string;
+}
+
+/**
+ * Every image of the store (with or without findings) and its readers' image decisions, oldest first: what
+ * `reviewRows` (one row per finding) cannot show, an image with no finding that a reader confirmed.
+ */
+export interface ImageReview {
+  image: ReviewRow['image'];
+  decisions: ImageDecision[];
 }
 
 /** One live finding with every reviewer's decision, for exports and the training dataset. */
@@ -142,7 +162,10 @@ function checkInside(box: Box, image: { width: number | null; height: number | n
 /** The longest mismatch text stored: a sentence naming a model and an image kind, never a document. */
 const MAX_MISMATCH = 2000;
 
-/** The oldest schema a read-only open can read: version 1 lacks only run_images.mismatch, which reads as NULL. */
+/**
+ * The oldest schema a read-only open can read: version 1 lacks only run_images.mismatch, which reads as NULL,
+ * and versions 1 and 2 the image_decisions table, read as empty.
+ */
 const READABLE_FROM = 1;
 
 /** A run's mismatch text: absent, or a non-empty sentence (blank counts as absent: the image fits). */
@@ -200,11 +223,23 @@ interface ImageFlagState {
   by: string | null;
 }
 
+/**
+ * One reader's "no lesion" on an image as the audit trail records it: the decision (null: none), and in an
+ * entry's `after`, the findings it rejected (those the reader had not decided), which its undo un-decides.
+ */
+interface ImageDecisionState {
+  decision: 'no-lesion';
+  note: string | null;
+  rejected?: number[];
+}
+
 export class ReviewStore {
   readonly file: string;
   private readonly db: Database.Database;
   /** How queries read run_images.mismatch: the column, or NULL on a version-1 store opened read-only. */
   private readonly mismatchColumn: string = 'ri.mismatch';
+  /** False on a store older than version 3 opened read-only: no image decisions, none read. */
+  private readonly hasImageDecisions: boolean = true;
 
   constructor(file: string, options: OpenOptions = {}) {
     this.file = resolve(file);
@@ -228,6 +263,7 @@ export class ReviewStore {
         const version = this.version();
         if (version < READABLE_FROM || version > SCHEMA_VERSION) throw new Error(`schema version ${version}, this studio reads ${READABLE_FROM} to ${SCHEMA_VERSION}`);
         if (version < 2) this.mismatchColumn = 'NULL';
+        if (version < 3) this.hasImageDecisions = false;
       }
     } catch (err) {
       this.db.close();
@@ -415,9 +451,20 @@ export class ReviewStore {
     const rows = this.db
       .prepare<[{ reviewer: string | null; image: number }], FindingJoinRow>(`${this.findingSelect} WHERE f.image_id = @image AND f.withdrawn = 0 ORDER BY f.source = 'reviewer', f.score DESC, f.id`)
       .all({ reviewer: reviewer ?? null, image: imageId });
-    const view: FindingsView = { imageId, path: img.path, findings: rows.map((r) => this.toFinding(r)), flagged: img.flagged === 1 };
+    const noLesion = this.imageDecisionRows(imageId).map((d) => d.reviewer);
+    const view: FindingsView = { imageId, path: img.path, findings: rows.map((r) => this.toFinding(r)), flagged: img.flagged === 1, noLesion };
     if (img.flag_note) view.note = img.flag_note;
     return view;
+  }
+
+  /** Current image decisions, oldest first (by seq): of one image, or of all. Empty on a store older than version 3. */
+  private imageDecisionRows(imageId?: number): { image_id: number; reviewer: string; decision: 'no-lesion'; note: string | null; decided: string; seq: number }[] {
+    if (!this.hasImageDecisions) return [];
+    return this.db
+      .prepare<[{ image: number | null }], { image_id: number; reviewer: string; decision: 'no-lesion'; note: string | null; decided: string; seq: number }>(
+        'SELECT image_id, reviewer, decision, note, decided, seq FROM image_decisions WHERE @image IS NULL OR image_id = @image ORDER BY seq',
+      )
+      .all({ image: imageId ?? null });
   }
 
   imageInfo(imageId: number): { id: number; path: string; width: number; height: number; flagged: boolean } {
@@ -427,9 +474,10 @@ export class ReviewStore {
 
   /**
    * Images with their review state. With `reviewer`, counts are that reviewer's own (what is pending for
-   * them); without, each finding counts by its latest decision from anyone. `total`/`reviewed` count the
-   * images the other filters select, before the status filter, so the progress counter stays put while the
-   * list is narrowed to pending ones.
+   * them); without, each finding counts by its latest decision from anyone. An image is reviewed by one rule
+   * (preload/review-status.ts `isReviewed`): an image with no finding only once a reader confirmed it has no
+   * lesion. `total`/`reviewed` count the images the other filters select, before the status filter, so the
+   * progress counter stays put while the list is narrowed to pending ones.
    */
   worklist(filter: WorklistFilter = {}): { items: WorklistItem[]; total: number; reviewed: number } {
     const images = this.db.prepare<[], { id: number; path: string; flagged: number }>('SELECT id, path, flagged FROM images ORDER BY id').all();
@@ -445,15 +493,21 @@ export class ReviewStore {
       if (!list) byFinding.set(d.finding_id, (list = []));
       list.push(d);
     }
+    const noLesionBy = new Map<number, Set<string>>();
+    for (const d of this.imageDecisionRows()) {
+      let set = noLesionBy.get(d.image_id);
+      if (!set) noLesionBy.set(d.image_id, (set = new Set()));
+      set.add(d.reviewer);
+    }
     // With a model filter, that model's runs only: the warning is about the findings the list is showing.
     const mismatches = this.firstMismatches(filter.model);
     interface Acc { item: WorklistItem; models: Set<string>; reviewers: Set<string> }
     const acc = new Map<number, Acc>();
     for (const img of images) {
       acc.set(img.id, {
-        item: { imageId: img.id, path: img.path, name: basename(img.path), pending: 0, accepted: 0, rejected: 0, edited: 0, added: 0, maxScore: 0, flagged: img.flagged === 1, reviewers: [], disagreement: false },
+        item: { imageId: img.id, path: img.path, name: basename(img.path), pending: 0, accepted: 0, rejected: 0, edited: 0, added: 0, maxScore: 0, flagged: img.flagged === 1, reviewers: [], disagreement: false, noLesion: false },
         models: new Set(),
-        reviewers: new Set(),
+        reviewers: new Set(noLesionBy.get(img.id)),
       });
       const mismatch = mismatches.get(img.id);
       if (mismatch) acc.get(img.id)!.item.mismatch = mismatch;
@@ -470,16 +524,22 @@ export class ReviewStore {
       const state: Decision = mine?.decision ?? 'pending';
       a.item[state] += 1;
     }
+    for (const [imageId, a] of acc) {
+      const by = noLesionBy.get(imageId);
+      const confirmed = filter.reviewer ? Boolean(by?.has(filter.reviewer)) : Boolean(by?.size);
+      // A lesion confirmed on the image (added later, or by the latest decision of another reader) outweighs it.
+      a.item.noLesion = confirmed && a.item.accepted + a.item.edited + a.item.added === 0;
+    }
     let items = [...acc.values()]
       .filter((a) => !filter.model || a.models.has(filter.model))
       .filter((a) => filter.minScore === undefined || a.item.maxScore >= filter.minScore)
       .filter((a) => !filter.disagreement || a.item.disagreement)
       .map((a) => ({ ...a.item, reviewers: [...a.reviewers].sort() }));
     const total = items.length;
-    const reviewed = items.filter((i) => i.pending === 0).length;
+    const reviewed = items.filter(isReviewed).length;
     const status = filter.status ?? 'all';
-    if (status === 'pending') items = items.filter((i) => i.pending > 0);
-    else if (status === 'done') items = items.filter((i) => i.pending === 0);
+    if (status === 'pending') items = items.filter((i) => !isReviewed(i));
+    else if (status === 'done') items = items.filter(isReviewed);
     else if (status === 'flagged') items = items.filter((i) => i.flagged);
     return { items, total, reviewed };
   }
@@ -608,6 +668,57 @@ export class ReviewStore {
     this.db.prepare('UPDATE images SET flagged = ?, flag_note = ?, flagged_by = ? WHERE id = ?').run(s.flagged ? 1 : 0, s.note, s.by, imageId);
   }
 
+  /**
+   * A reader's "no lesion here" on a whole image: the only way an image with no finding becomes reviewed.
+   * On an image with findings it also rejects, in the same transaction, every live finding this reader has
+   * not decided, so one key finishes a frame of false positives; their own earlier decisions stay as they
+   * were. One audit entry (entity 'image', `after.rejected` naming the rejected findings) records it all, so
+   * one `undo` reverts it all. Refused where this reader confirmed a lesion (accepted, edited or added): the
+   * two cannot both be theirs. Another reader's lesion does not stop it (it is rejected in this reader's
+   * view, as any decision of theirs would); a lesion confirmed later outweighs it (the image is a positive).
+   */
+  confirmNoLesion(req: { imageId: number; reviewer: string; note?: string }): { imageId: number; noLesion: boolean; rejected: number[] } {
+    const reviewer = checkReviewer(req.reviewer);
+    if (req.note !== undefined && typeof req.note !== 'string') throw new StudioError('INVALID_PAYLOAD', 'a note is text', 'note');
+    return this.write(() => {
+      const img = this.image(req.imageId);
+      const live = this.db
+        .prepare<[string, number], { id: number; decision: Exclude<Decision, 'pending'> | null }>(
+          'SELECT f.id, d.decision FROM findings f LEFT JOIN decisions d ON d.finding_id = f.id AND d.reviewer = ? WHERE f.image_id = ? AND f.withdrawn = 0 ORDER BY f.id',
+        )
+        .all(reviewer, img.id);
+      const kept = live.filter((f) => f.decision === 'accepted' || f.decision === 'edited' || f.decision === 'added');
+      if (kept.length) {
+        throw new StudioError('INVALID_PAYLOAD', `${reviewer} confirmed a lesion on image ${img.id} (finding ${kept.map((f) => f.id).join(', ')}): reject it before saying the image has no lesion`, String(img.id));
+      }
+      const rejected = live.filter((f) => f.decision === null).map((f) => f.id);
+      const before = this.imageDecisionState(img.id, reviewer);
+      const after: ImageDecisionState = { decision: 'no-lesion', note: req.note ?? before?.note ?? null, rejected };
+      const seq = this.audit(reviewer, 'decide', 'image', img.id, img.id, before, after);
+      this.setImageDecision(img.id, reviewer, after, seq);
+      for (const id of rejected) this.setDecision(id, reviewer, { decision: 'rejected', annotationId: null, note: null }, seq);
+      return { imageId: img.id, noLesion: true, rejected };
+    });
+  }
+
+  private imageDecisionState(imageId: number, reviewer: string): ImageDecisionState | null {
+    const row = this.db.prepare<[number, string], { decision: 'no-lesion'; note: string | null }>('SELECT decision, note FROM image_decisions WHERE image_id = ? AND reviewer = ?').get(imageId, reviewer);
+    return row ? { decision: row.decision, note: row.note } : null;
+  }
+
+  private setImageDecision(imageId: number, reviewer: string, state: ImageDecisionState | null, seq: number): void {
+    if (!state) {
+      this.db.prepare('DELETE FROM image_decisions WHERE image_id = ? AND reviewer = ?').run(imageId, reviewer);
+      return;
+    }
+    this.db
+      .prepare(
+        `INSERT INTO image_decisions (image_id, reviewer, decision, note, decided, seq) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (image_id, reviewer) DO UPDATE SET decision = excluded.decision, note = excluded.note, decided = excluded.decided, seq = excluded.seq`,
+      )
+      .run(imageId, reviewer, state.decision, state.note, now(), seq);
+  }
+
   /** Reverts this reviewer's latest change not yet undone (repeatable: each call steps one further back). */
   undo(reviewerName: string): UndoResult {
     const reviewer = checkReviewer(reviewerName);
@@ -620,6 +731,18 @@ export class ReviewStore {
         )
         .get(reviewer);
       if (!last) return { undone: false };
+      if (last.action === 'decide' && last.entity === 'image') {
+        // A "no lesion": its image decision goes back to what it was, and the findings it rejected (undecided
+        // by this reader before it) are undecided again. Undo steps back newest first, so nothing of this
+        // reader's on those findings is newer than it.
+        const current = this.imageDecisionState(last.entity_id, reviewer);
+        const done = parse<ImageDecisionState>(last.after);
+        const restore = parse<ImageDecisionState | null>(last.before) ?? null;
+        const seq = this.audit(reviewer, 'undo', 'image', last.entity_id, last.image_id, current, restore, last.id);
+        this.setImageDecision(last.entity_id, reviewer, restore && { decision: restore.decision, note: restore.note }, seq);
+        for (const id of done?.rejected ?? []) this.setDecision(id, reviewer, null, 0);
+        return { undone: true, imageId: last.entity_id };
+      }
       if (last.action === 'flag') {
         const img = this.image(last.entity_id);
         const current: ImageFlagState = { flagged: img.flagged === 1, note: img.flag_note, by: img.flagged_by };
@@ -660,12 +783,12 @@ export class ReviewStore {
     return rows.map((r) => ({ id: r.id, at: r.at, who: r.who, action: r.action, entity: r.entity, entityId: r.entity_id, imageId: r.image_id, before: parse(r.before) ?? null, after: parse(r.after) ?? null, undoes: r.undoes }));
   }
 
-  /** Every live finding with every reviewer's decision: the one read exports and the dataset build on. */
-  reviewRows(): ReviewRow[] {
+  /** Every image as exports and the dataset describe it, by id. */
+  private reviewImageMap(): Map<number, ReviewRow['image']> {
     const imageMismatch = this.firstMismatches();
-    const images = new Map(
+    return new Map(
       this.db
-        .prepare<[], { id: number; path: string; content_hash: string; width: number; height: number; study_uid: string | null; series_uid: string | null; sop_uid: string | null; sop_class_uid: string | null; flagged: number; flag_note: string | null }>('SELECT * FROM images')
+        .prepare<[], { id: number; path: string; content_hash: string; width: number; height: number; study_uid: string | null; series_uid: string | null; sop_uid: string | null; sop_class_uid: string | null; flagged: number; flag_note: string | null }>('SELECT * FROM images ORDER BY id')
         .all()
         .map((i) => {
           const uids: ImageUids = {};
@@ -680,6 +803,29 @@ export class ReviewStore {
           return [i.id, image] as const;
         }),
     );
+  }
+
+  /** Every image, with or without findings, and its readers' current image decisions (oldest first). */
+  imageReviews(): ImageReview[] {
+    const byImage = new Map<number, ImageDecision[]>();
+    for (const d of this.imageDecisionRows()) {
+      let list = byImage.get(d.image_id);
+      if (!list) byImage.set(d.image_id, (list = []));
+      const out: ImageDecision = { reviewer: d.reviewer, decision: d.decision, decided: d.decided };
+      if (d.note) out.note = d.note;
+      list.push(out);
+    }
+    return [...this.reviewImageMap().values()].map((image) => ({ image, decisions: byImage.get(image.id) ?? [] }));
+  }
+
+  /** `reviewRows` and `imageReviews` read in one transaction: one snapshot, even while a writer commits. */
+  review(): { rows: ReviewRow[]; images: ImageReview[] } {
+    return this.db.transaction(() => ({ rows: this.reviewRows(), images: this.imageReviews() }))();
+  }
+
+  /** Every live finding with every reviewer's decision: the one read exports and the dataset build on. */
+  reviewRows(): ReviewRow[] {
+    const images = this.reviewImageMap();
     const decisions = this.db
       .prepare<[], { finding_id: number; reviewer: string; decision: Exclude<Decision, 'pending'>; note: string | null; decided: string; x0: number | null; y0: number | null; x1: number | null; y1: number | null; mask: string | null }>(
         'SELECT d.finding_id, d.reviewer, d.decision, d.note, d.decided, a.x0, a.y0, a.x1, a.y1, a.mask FROM decisions d LEFT JOIN annotations a ON a.id = d.annotation_id ORDER BY d.seq',

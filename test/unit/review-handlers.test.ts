@@ -83,3 +83,37 @@ test('a store that cannot open is a clear error on each call, not a crash', asyn
   }
   await service.close();
 });
+
+test('review.noLesion checks its payload, confirms an image with no finding, emits review.changed, and undo takes it back', async () => {
+  const home = join(dir, 'no-lesion');
+  const { ctx, events } = context(home);
+  const service = createReviewHandlers(ctx);
+  const dispatch = createDispatch(service.handlers as unknown as Handlers);
+  const batch = openStore(join(home, 'review.sqlite'));
+  const run = batch.beginRun({ model: 'm', backend: 'wasm' });
+  const { imageId } = batch.recordImageFindings(run, { path: join(dir, 'clean.png'), contentHash: 'e'.repeat(64), width: 50, height: 40 }, []);
+  batch.close();
+
+  const waiting = await dispatch('review.worklist', { status: 'pending' });
+  assert.ok(waiting.ok && (waiting.value as { items: { imageId: number; noLesion: boolean }[] }).items.some((i) => i.imageId === imageId && !i.noLesion), 'an image with no finding waits for a reader');
+  const bad = await dispatch('review.noLesion', { imageId, reviewer: 'ann', decision: 'no-lesion' });
+  assert.equal(!bad.ok && bad.error.code, 'INVALID_PAYLOAD');
+  const missing = await dispatch('review.noLesion', { imageId: 999, reviewer: 'ann' });
+  assert.equal(!missing.ok && missing.error.code, 'NOT_FOUND');
+  const ok = await dispatch('review.noLesion', { imageId, reviewer: 'ann', note: 'clean' });
+  assert.deepEqual(ok, { ok: true, value: { imageId, noLesion: true, rejected: [] } });
+  assert.deepEqual(events.map((e) => [e.name, e.payload.imageId]), [['review.changed', imageId]]);
+  const list = await dispatch('review.worklist', {});
+  assert.ok(list.ok);
+  if (list.ok) {
+    const value = list.value as { items: { imageId: number; noLesion: boolean }[]; reviewed: number };
+    assert.deepEqual(value.items.map((i) => [i.imageId, i.noLesion]), [[imageId, true]]);
+    assert.equal(value.reviewed, 1);
+  }
+  const view = await dispatch('review.findings', { imageId });
+  assert.ok(view.ok && (view.value as { noLesion: string[] }).noLesion.join() === 'ann');
+  assert.deepEqual(await dispatch('review.undo', { reviewer: 'ann' }), { ok: true, value: { undone: true } });
+  const after = await dispatch('review.worklist', { status: 'pending' });
+  assert.ok(after.ok && (after.value as { items: unknown[] }).items.length === 1);
+  await service.close();
+});
