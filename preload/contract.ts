@@ -232,7 +232,7 @@ export type FlipSet = (typeof FLIP_SETS)[number];
 export const FLIP_VIEWS: Readonly<Record<FlipSet, number>> = { none: 1, h: 2, hv: 4 };
 
 /** Where evaluation found a model's split of the data: stored with the model (its own held-out images), or recomputed. */
-export const SPLIT_SOURCES = { stored: 'model split.json', recomputed: 'recomputed with the model seed' } as const;
+export const SPLIT_SOURCES = { stored: 'model split.json', recomputed: 'recomputed with the model seed', given: 'images named by the caller' } as const;
 
 const score = z.number().min(0).max(1);
 const count = z.number().int().min(0);
@@ -329,12 +329,13 @@ export const evaluationReportSchema = z.looseObject({
   /** How well the lesion map's peak ranks lesion images above lesion-free ones (null without both kinds). */
   imageAUROC: score.nullable().optional(),
   /** Whether the images were the model's own stored split (held out from its training) or a recomputed one. */
-  splitSource: z.enum([SPLIT_SOURCES.stored, SPLIT_SOURCES.recomputed]).optional(),
+  splitSource: z.enum([SPLIT_SOURCES.stored, SPLIT_SOURCES.recomputed, SPLIT_SOURCES.given]).optional(),
 });
 type EvaluationReport = z.infer<typeof evaluationReportSchema>;
 
 /** The summary of an evaluation that a model card keeps: the report without its curve and per-image scores. */
 export const cardMetricsSchema = evaluationReportSchema.omit({ perImage: true, frocCurve: true }).extend({ evaluatedAt: z.string().optional() });
+export type CardMetrics = z.infer<typeof cardMetricsSchema>;
 
 /**
  * A model card (card.json): what `studio train` records and `studio evaluate` adds to. Read with this schema

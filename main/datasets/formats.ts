@@ -56,7 +56,7 @@ function imageFiles(dir: string): { folder: string; files: string[] } {
  * Near-duplicate groups from a folder's manifest.csv: its `group` column, else `dhash8_border_cropped`
  * (a perceptual hash: consecutive frames of one video share it), by file name. None without a manifest.
  */
-function manifestGroups(dir: string): Map<string, string> {
+export function manifestGroups(dir: string): Map<string, string> {
   const groups = new Map<string, string>();
   const file = join(dir, 'manifest.csv');
   if (!existsSync(file)) return groups;

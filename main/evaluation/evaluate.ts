@@ -35,6 +35,12 @@ export interface EvaluateOptions {
    * images, and a limit takes the same first ones for each.
    */
   among?: readonly string[];
+  /**
+   * Score exactly these images, in this order, whatever split the model's own files name: for a caller that
+   * holds its own held-out set (an adaptation scores base and adapted on the site's test sequences, which
+   * neither trained on). The report's split source says so.
+   */
+  ids?: readonly string[];
   limit?: number;
   /** Folders of lesion-free images added to the data (split by the same seeded rule; see datasets/split.ts). */
   negatives?: readonly string[];
@@ -145,9 +151,9 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
   const outputs = detector.outputs;
   const size = card.inputSize;
   const dataset = await openDataset(options.data, options.format ?? 'masks', { negatives: options.negatives });
-  const { split, source } = splitFor(options.modelDir, options.data, dataset.samples);
+  const { split, source } = options.ids ? { split: undefined, source: SPLIT_SOURCES.given } : splitFor(options.modelDir, options.data, dataset.samples);
   const which = options.split ?? 'test';
-  let ids = split[which];
+  let ids = options.ids ? [...options.ids] : (split as Split)[which];
   if (options.among) {
     // In the given order, so a limit takes the same first images for every compared model.
     const inSplit = new Set(ids);

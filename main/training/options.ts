@@ -5,6 +5,7 @@
 import { availableParallelism } from 'node:os';
 import type { AugmentationPreset, ValidRequest, Variant } from '../../preload/contract.ts';
 import type { DatasetFormat } from '../datasets/index.ts';
+import type { Split } from '../datasets/split.ts';
 
 export interface TrainOptions {
   name: string;
@@ -33,6 +34,16 @@ export interface TrainOptions {
   attentionWeight?: number;
   /** How hard each training image is perturbed (data.ts); default 'standard'. */
   augmentation?: AugmentationPreset;
+  /**
+   * The split to train on, when the caller decides it (an adaptation splits a site by sequence and mixes in
+   * the base's lesion-free images by the base's own split); otherwise the trainer splits the data itself.
+   */
+  split?: Split;
+  /**
+   * Stop after this many epochs without a better validation score (mean of Dice and sensitivity at 1
+   * FP/image) and keep the best epoch's weights; unset: run every epoch and keep the last.
+   */
+  patience?: number;
   /** Run validation every epoch (default true). */
   validate?: boolean;
   studioVersion?: string;

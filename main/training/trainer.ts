@@ -45,6 +45,9 @@ export interface TrainResult {
   seconds: number;
   backend: string;
   resumedFrom?: number;
+  /** With `patience`: the epoch whose weights the model kept, and whether the run stopped before its last epoch. */
+  bestEpoch?: number;
+  stoppedEarly?: boolean;
 }
 
 const CHECKPOINT = 'checkpoint';
@@ -259,7 +262,7 @@ async function startOrResume(options: TrainOptions, out: string, samples: Sample
     log(`resuming ${options.name} from its epoch-${state.epoch} checkpoint`);
     return { model, startEpoch: state.epoch, history: state.history, seconds: state.seconds, split: state.split, resumedFrom: state.epoch, lineage: state.baseTraining };
   }
-  const split = splitSamples(samples, options.seed);
+  const split = options.split ?? splitSamples(samples, options.seed);
   if (!options.base) return { model: buildModel({ variant: options.variant, inputSize: options.inputSize }), startEpoch: 0, history: [], seconds: 0, split };
   return { ...(await fineTuneBase(options.base, options, log)), startEpoch: 0, history: [], seconds: 0, split };
 }
@@ -390,6 +393,44 @@ function cardOf(
   };
 }
 
+/**
+ * Early stopping: the validation score (mean of Dice and sensitivity at 1 FP/image, the two figures a
+ * reader feels) of each epoch, and a copy of the weights of the best one. `after` says when `patience`
+ * epochs have passed without a better one. A resumed run tracks its best from where it resumed.
+ */
+class BestEpoch {
+  epoch = 0;
+  private lastEpoch = 0;
+  private score = -Infinity;
+  private weights: tf.Tensor[] | null = null;
+  constructor(private readonly patience: number) {}
+
+  after(model: tf.LayersModel, epoch: number, v: Validation): boolean {
+    const score = (v.dice + v.sensitivity1FP) / 2;
+    this.lastEpoch = epoch;
+    if (score > this.score) {
+      this.score = score;
+      this.epoch = epoch;
+      this.dispose();
+      // Every weight, BatchNorm's moving statistics included: they are part of what the epoch learned.
+      this.weights = model.getWeights().map((w) => w.clone());
+    }
+    return epoch - this.epoch >= this.patience;
+  }
+
+  /** Puts the best epoch's weights back; true when they differ from the last epoch's. */
+  restore(model: tf.LayersModel): boolean {
+    if (!this.weights || this.epoch === this.lastEpoch) return false;
+    model.setWeights(this.weights);
+    return true;
+  }
+
+  dispose(): void {
+    if (this.weights) tf.dispose(this.weights);
+    this.weights = null;
+  }
+}
+
 export async function train(options: TrainOptions, hooks: TrainerHooks): Promise<TrainResult> {
   const log = hooks.log ?? (() => {});
   const backend = await useBackend(options.backend);
@@ -450,6 +491,8 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
     return { xs, ys, n };
   };
   let prefetched: ReturnType<typeof batchAt> | undefined;
+  const keeper = options.patience && options.validate !== false ? new BestEpoch(options.patience) : undefined;
+  let epochsRun = options.epochs;
   try {
     for (let epoch = startEpoch; epoch < options.epochs; epoch++) {
       const order = shuffle(split.train, random);
@@ -504,19 +547,31 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
       const last = history[history.length - 1];
       log(`epoch ${epoch + 1}/${options.epochs} loss ${last.loss.toFixed(4)}${v ? ` val Dice ${v.dice.toFixed(3)} sens@1FP ${v.sensitivity1FP.toFixed(3)}` : ''} (${seconds.toFixed(0)} s)`);
       emit({ state: 'running', epoch: epoch + 1, step: stepsPerEpoch, loss: last.loss, valDice: last.valDice, valSensitivity1FP: last.valSensitivity1FP, imagesPerSec: rate, etaSec: etaAfter((options.epochs - epoch - 1) * split.train.length, options.epochs - epoch - 1) });
+      if (keeper && v && keeper.after(model, epoch + 1, v)) {
+        epochsRun = epoch + 1;
+        log(`no better validation score for ${options.patience} epochs: stopping after epoch ${epochsRun}, keeping epoch ${keeper.epoch}`);
+        break;
+      }
     }
   } catch (err) {
+    keeper?.dispose();
     // The helper threads would keep the process alive: a CLI run that failed must still exit.
     await pool?.close();
     throw err;
   }
+  // The best epoch's weights, not the last one's: what the validation split preferred is what ships, and
+  // what the flips and thresholds below are calibrated for.
+  if (keeper?.restore(model)) lastValidation = undefined;
+  keeper?.dispose();
 
   await pool?.close();
   const flipChoice = await calibrate(model, cache, split.val, lastValidation, options.validate !== false, log, () => {
     const last = history[history.length - 1];
     emit({ state: 'running', epoch: options.epochs, step: stepsPerEpoch, loss: last?.loss ?? NaN, valDice: last?.valDice, valSensitivity1FP: last?.valSensitivity1FP, imagesPerSec: rate, etaSec: NaN, message: 'choosing test-time flips on the validation split' });
   });
-  const card = cardOf(options, { backend, images: ids.length, negatives: ids.filter((id) => byId.get(id)?.negative).length, split, flipChoice, supervised, attentionWeight, augmentation, lineage, threads: pool?.threads, history, seconds, resumedFrom, intendedUse: options.base ? checkCard(options.base)?.intendedUse : undefined });
+  // A given split may leave some of the data out (an adaptation takes a share of the base's negatives): count what the run used.
+  const used = options.split ? [...split.train, ...split.val, ...split.test] : ids;
+  const card = cardOf(options, { backend, images: used.length, negatives: used.filter((id) => byId.get(id)?.negative).length, split, flipChoice, supervised, attentionWeight, augmentation, lineage, threads: pool?.threads, history, seconds, resumedFrom, intendedUse: options.base ? checkCard(options.base)?.intendedUse : undefined });
   await saveModel(model, out, card);
   writeFileSync(join(out, 'split.json'), `${JSON.stringify(split, null, 1)}\n`);
   rmSync(join(out, CHECKPOINT), { recursive: true, force: true });
@@ -524,5 +579,5 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
   model.dispose();
   optimizer.dispose();
   emit({ state: 'finished', epoch: options.epochs, step: stepsPerEpoch, loss: history[history.length - 1]?.loss ?? NaN, valDice: history[history.length - 1]?.valDice, valSensitivity1FP: history[history.length - 1]?.valSensitivity1FP, imagesPerSec: rate, etaSec: 0 });
-  return { out, epochs: options.epochs, history, seconds, backend, ...(resumedFrom !== undefined ? { resumedFrom } : {}) };
+  return { out, epochs: epochsRun, history, seconds, backend, ...(resumedFrom !== undefined ? { resumedFrom } : {}), ...(keeper ? { bestEpoch: keeper.epoch, stoppedEarly: epochsRun < options.epochs } : {}) };
 }

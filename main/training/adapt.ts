@@ -1,0 +1,230 @@
+/**
+ * Adapting a model to a site (issue 24): fine-tune a base on the images the site's readers reviewed, then
+ * score base and adapted on the site's own held-out sequences, and record both in the adapted model's card.
+ *
+ *  - The site's labels are the review store's, by the one rule of datasets/review.ts (fully reviewed images
+ *    only; all-rejected and "no lesion" images as negatives).
+ *  - The site is split by sequence (datasets/groups.ts), never frames of one video on both sides, at
+ *    ADAPT_DEFAULTS.ratios: the test part is scored, never trained or calibrated on.
+ *  - Lesion-free images of the base's own training share stay in the mix (negativeShare of the site's
+ *    training images; the base's validation share likewise for calibration), so the adapted model does not
+ *    forget "nothing here"; the base's held-out lesion-free images measure whether it did.
+ *  - A low learning rate and early stopping on the site's validation part keep the base's knowledge when
+ *    the site has little to teach.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ADAPT_DEFAULTS, type PlanCounts, type SiteAdaptation, StudioError, TRAINING_DEFAULTS, type ValidRequest, type CardMetrics } from '../../preload/contract.ts';
+import { readCard, writeCard } from '../detector/io.ts';
+import { openDataset, reviewedDataset, splitSamples, completeSplit, limitSamples, type Sample, type Split } from '../datasets/index.ts';
+import { sequenceGroups } from '../datasets/groups.ts';
+import { openStore } from '../review/store.ts';
+import { evaluateModel, type FullReport } from '../evaluation/evaluate.ts';
+import { portablePath, resolveProjectPath } from '../settings.ts';
+import { train, type TrainerHooks, type TrainResult } from './trainer.ts';
+import { dataParallelThreads, type TrainOptions } from './options.ts';
+
+export interface AdaptOptions extends ValidRequest<'training.adapt'> {
+  /** Where the adapted model goes (`models/<name>`). */
+  out: string;
+  /** The base model's folder. */
+  base: string;
+  /** The review store file. */
+  store: string;
+  backend?: 'wasm' | 'cpu';
+  workers?: number;
+  studioVersion?: string;
+}
+
+export interface AdaptResult {
+  out: string;
+  site: SiteAdaptation;
+  training: TrainResult;
+}
+
+/** Base lesion-free images scored for forgetting: enough to see 0.05 findings per image move, bounded in time. */
+const MAX_FORGETTING_IMAGES = 200;
+
+export async function adaptModel(options: AdaptOptions, hooks: TrainerHooks): Promise<AdaptResult> {
+  const log = hooks.log ?? (() => {});
+  const baseCard = readCard(options.base);
+  const negatives = lesionFreeFolders(options, baseCard.data?.negativeFolders, log);
+  const dataset = await openDataset(options.store, 'review', { negatives });
+  const site = dataset.samples.filter((s) => !s.negative);
+  const { groups, rules } = sequenceGroups(site.map((s) => ({ id: s.id, path: s.image })));
+  for (const s of site) s.group ??= groups.get(s.id);
+  const siteSplit = splitSamples(site, options.seed, [...ADAPT_DEFAULTS.ratios]);
+
+  const baseNegatives = dataset.samples.filter((s) => s.negative);
+  const baseSplit = baseNegatives.length ? completeSplit(storedSplit(options.base) ?? { seed: 42, ratios: [0.7, 0.15, 0.15], train: [], val: [], test: [] }, baseNegatives) : undefined;
+  const partOf = (part: 'train' | 'val' | 'test') => (baseSplit ? baseNegatives.filter((s) => new Set(baseSplit[part]).has(s.id)) : []);
+  const trainNegatives = limitSamples(partOf('train'), Math.round(ADAPT_DEFAULTS.negativeShare * siteSplit.train.length), options.seed);
+  const valNegatives = limitSamples(partOf('val'), Math.round(ADAPT_DEFAULTS.negativeShare * siteSplit.val.length), options.seed);
+  const forgetting = limitSamples(partOf('test'), MAX_FORGETTING_IMAGES, options.seed);
+  const split: Split = { seed: options.seed, ratios: [...ADAPT_DEFAULTS.ratios], train: [...siteSplit.train, ...trainNegatives], val: [...siteSplit.val, ...valNegatives], test: siteSplit.test };
+
+  const byId = new Map(dataset.samples.map((s) => [s.id, s]));
+  const counts = { train: await countsOf(siteSplit.train, byId), val: await countsOf(siteSplit.val, byId), test: await countsOf(siteSplit.test, byId) };
+  const problems = adaptProblems(counts);
+  if (problems.length) throw new StudioError('INVALID_PAYLOAD', `cannot adapt to ${options.store}: ${problems.join('; ')}`, options.store);
+  log(`site: ${site.length} reviewed images in ${new Set(site.map((s) => s.group ?? s.id)).size} sequences (grouped by ${rules.join(', ')}); train ${counts.train.images} (+${trainNegatives.length} of ${baseCard.name}'s lesion-free images), val ${counts.val.images} (+${valNegatives.length}), test ${counts.test.images}`);
+
+  const h = (baseCard.hyperparameters ?? {}) as { augmentationPreset?: string; attentionSupervision?: { weight: number } };
+  const trainOptions: TrainOptions = {
+    name: options.name,
+    data: options.store,
+    format: 'review',
+    variant: baseCard.variant,
+    epochs: options.epochs,
+    batchSize: TRAINING_DEFAULTS.batchSize,
+    inputSize: options.inputSize ?? baseCard.inputSize,
+    learningRate: options.learningRate,
+    seed: options.seed,
+    negatives,
+    base: options.base,
+    out: options.out,
+    split,
+    patience: options.patience,
+    // The base's own treatment of the images (its augmentation, its gate supervision) carries over: an
+    // adaptation changes what the model has seen, not how it learns.
+    augmentation: h.augmentationPreset === 'overlays' || h.augmentationPreset === 'strong' ? h.augmentationPreset : 'standard',
+    attentionWeight: h.attentionSupervision?.weight ?? TRAINING_DEFAULTS.attentionWeight,
+    workers: options.workers ?? dataParallelThreads(TRAINING_DEFAULTS.batchSize),
+    ...(options.backend ? { backend: options.backend } : {}),
+    ...(options.studioVersion ? { studioVersion: options.studioVersion } : {}),
+  };
+  const storeHash = labelsHash(options.store);
+  const training = await train(trainOptions, hooks);
+
+  const say = (message: string) => hooks.progress({ name: options.name, state: 'running', epoch: training.epochs, epochs: options.epochs, step: 0, steps: 0, loss: NaN, imagesPerSec: 0, etaSec: NaN, history: training.history, message });
+  const score = async (who: string, dir: string, ids: string[], what: string): Promise<FullReport> => {
+    say(`scoring ${who} on ${what}`);
+    if ((await hooks.gate()) === 'cancel') throw new StudioError('CANCELLED', `adapting ${options.name} cancelled`);
+    return evaluateModel(who, { modelDir: dir, data: options.store, format: 'review', negatives, ids, split: 'test' });
+  };
+  const what = `the site's ${siteSplit.test.length} held-out images`;
+  const baseReport = await score(baseCard.name, options.base, siteSplit.test, what);
+  const adaptedReport = await score(options.name, options.out, siteSplit.test, what);
+  let forgot: SiteAdaptation['forgetting'];
+  if (forgetting.length) {
+    const w = `${forgetting.length} held-out lesion-free images of ${baseCard.name}`;
+    const b = await score(baseCard.name, options.base, forgetting, w);
+    const a = await score(options.name, options.out, forgetting, w);
+    forgot = { images: forgetting.length, base: b.fpPerNegativeImage ?? null, adapted: a.fpPerNegativeImage ?? null };
+  }
+
+  const verdict = judge(baseCard.name, baseReport, adaptedReport, forgot);
+  const siteRecord: SiteAdaptation = {
+    store: portablePath(options.store),
+    storeHash,
+    base: baseCard.name,
+    reviewers: reviewersOf(options.store),
+    groupedBy: rules,
+    groups: new Set(site.map((s) => s.group ?? s.id)).size,
+    counts,
+    baseNegatives: trainNegatives.length,
+    epochsRun: training.epochs,
+    bestEpoch: training.bestEpoch ?? training.epochs,
+    evaluation: { base: summary(baseReport), adapted: summary(adaptedReport) },
+    ...(forgot ? { forgetting: forgot } : {}),
+    better: verdict.better,
+    verdict: verdict.text,
+  };
+  const card = readCard(options.out);
+  writeCard(options.out, { ...card, metrics: { ...(card.metrics ?? {}), test: summary(adaptedReport) }, site: siteRecord });
+  log(verdict.text);
+  return { out: options.out, site: siteRecord, training };
+}
+
+/** The lesion-free folders kept in the mix: the request's, else the base's own that still exist here. */
+function lesionFreeFolders(options: AdaptOptions, baseFolders: readonly string[] | undefined, log: (line: string) => void): string[] {
+  if (options.negatives) return options.negatives.map((f) => resolve(f));
+  const out: string[] = [];
+  for (const f of baseFolders ?? []) {
+    const at = resolveProjectPath(f);
+    if (existsSync(at)) out.push(at);
+    else log(`the base's lesion-free folder ${f} is not on this machine: adapting without it (the adapted model may forget what normal tissue looks like)`);
+  }
+  return out;
+}
+
+function storedSplit(dir: string): Split | undefined {
+  const file = join(dir, 'split.json');
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Split) : undefined;
+}
+
+async function countsOf(ids: readonly string[], byId: Map<string, Sample>): Promise<PlanCounts> {
+  const c: PlanCounts = { images: ids.length, lesionImages: 0, lesions: 0, negatives: 0 };
+  for (const id of ids) {
+    const s = byId.get(id) as Sample;
+    // A review sample's lesions are its boxes and its brush/model masks, one per confirmed finding.
+    const n = (s.boxes?.length ?? 0) + (s.rasterMask ? await maskedLesions(s) : 0);
+    if (n > 0) c.lesionImages++;
+    else c.negatives++;
+    c.lesions += n;
+  }
+  return c;
+}
+
+async function maskedLesions(s: Sample): Promise<number> {
+  const m = await s.rasterMask!();
+  return m.data.some((v) => v > 0) ? 1 : 0;
+}
+
+/** Why a site cannot be adapted to: each part needs images, and training and testing need lesions. */
+export function adaptProblems(counts: { train: PlanCounts; val: PlanCounts; test: PlanCounts }): string[] {
+  const problems: string[] = [];
+  if (counts.train.lesionImages === 0) problems.push('no reviewed image with a confirmed lesion falls in the training part');
+  if (counts.train.images < 10) problems.push(`only ${counts.train.images} reviewed images in the training part (at least 10)`);
+  if (counts.val.images === 0) problems.push('no reviewed image left for validation: review more sequences');
+  if (counts.test.lesionImages === 0) problems.push('no reviewed image with a lesion left to test on: review more sequences');
+  return problems;
+}
+
+/**
+ * Better on the site, by what a reader would notice: higher Dice, no lost sensitivity at 1 FP/image (beyond
+ * one lesion's worth on this test set), and no more findings per lesion-free image (beyond one finding's
+ * worth), on the site's test images and on the base's own lesion-free images.
+ */
+function judge(baseName: string, base: FullReport, adapted: FullReport, forgot: SiteAdaptation['forgetting']): { better: boolean; text: string } {
+  const lesionSlack = 1 / Math.max(1, base.lesions ?? 1);
+  const reasons: string[] = [];
+  const fails: string[] = [];
+  const cmp = (name: string, b: number, a: number, ok: boolean) => (ok ? reasons : fails).push(`${name} ${b.toFixed(3)} → ${a.toFixed(3)}`);
+  cmp('Dice', base.dice, adapted.dice, adapted.dice > base.dice);
+  cmp('sensitivity at 1 FP/image', base.sensitivity1FP, adapted.sensitivity1FP, adapted.sensitivity1FP >= base.sensitivity1FP - lesionSlack);
+  if (base.fpPerNegativeImage != null && adapted.fpPerNegativeImage != null) {
+    cmp("findings per lesion-free site image", base.fpPerNegativeImage, adapted.fpPerNegativeImage, adapted.fpPerNegativeImage <= base.fpPerNegativeImage + 1 / Math.max(1, base.negatives ?? 1));
+  }
+  if (forgot && forgot.base != null && forgot.adapted != null) {
+    cmp(`findings per held-out lesion-free image of ${baseName}`, forgot.base, forgot.adapted, forgot.adapted <= forgot.base + 1 / forgot.images);
+  }
+  const better = fails.length === 0;
+  const text = better
+    ? `better than ${baseName} on this site's held-out images (${reasons.join('; ')}): use it here`
+    : `not better than ${baseName} on this site's held-out images (${fails.join('; ')}${reasons.length ? `; ${reasons.join('; ')}` : ''}): keep using ${baseName}`;
+  return { better, text };
+}
+
+/** The card keeps a report's summary: its curve and per-image scores stay out. */
+function summary(report: FullReport): CardMetrics {
+  const { frocCurve: _curve, perImage: _perImage, ...rest } = report;
+  return { ...rest, evaluatedAt: new Date().toISOString() };
+}
+
+/** A digest of the labels the run read: the same reviewed store gives the same hash, any decision changes it. */
+function labelsHash(store: string): string {
+  const items = reviewedDataset(store).items.map((i) => ({ path: i.path, boxes: i.boxes, masks: i.masks ?? null, pending: i.pending }));
+  items.sort((a, b) => a.path.localeCompare(b.path));
+  return createHash('sha256').update(JSON.stringify(items)).digest('hex');
+}
+
+function reviewersOf(store: string): string[] {
+  const db = openStore(store, { mustExist: true, readonly: true });
+  try {
+    return [...new Set(db.reviewRows().flatMap((r) => r.decisions.map((d) => d.reviewer)))].sort();
+  } finally {
+    db.close();
+  }
+}
