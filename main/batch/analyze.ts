@@ -5,17 +5,15 @@
  * <stem>.attention.png (variants with spatial attention) and <stem>.overlay.png.
  */
 import { writeFileSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
-import sharp from 'sharp';
+import { writeFile } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import { StudioError, type Finding } from '../../preload/contract.ts';
 import { DetectorEngine, coreCount } from '../detector/engine.ts';
 import { checkCard, findingThreshold, modelFlips } from '../detector/io.ts';
-import { mismatch, type ImageFacts } from '../detector/fit.ts';
+import { mismatch } from '../detector/fit.ts';
+import { decodeForDetector } from '../detector/decode.ts';
 import type { FlipSet } from '../detector/flips.ts';
-import { listImageFiles, loadImageFile, toRGB8 } from '../imaging/index.ts';
-import { rasterKind } from '../imaging/raster.ts';
-import { checkDeclaredSize } from '../imaging/guard.ts';
+import { listImageFiles } from '../imaging/index.ts';
 import type { RGBImage } from '../detector/preprocess.ts';
 import { CSV_HEADER, OUTPUT_KINDS, csvRows, mapToGrey, writeGreyPng, writeMapPng, writeOverlayPng, type OutputKind } from './outputs.ts';
 import { storeRecorder, type StoreRecorder } from '../review/recorder.ts';
@@ -96,44 +94,6 @@ function uniqueStem(path: string, taken: Set<string>): string {
   for (let i = 2; taken.has(stem); i++) stem = `${base}-${i}`;
   taken.add(stem);
   return stem;
-}
-
-/**
- * 8-bit sRGB PNG and JPEG (the usual photographs, such as endoscopy frames) straight through sharp, with the
- * same operations and size guard as imaging's raster loader but without its frame cache and copies (≈ 1.6 of
- * 4.5 ms CPU per polyp image). Anything else, and any failure, goes through imaging (which names the error).
- */
-async function decodePlainRGB(path: string): Promise<RGBImage | undefined> {
-  try {
-    const bytes = await readFile(path);
-    const kind = rasterKind(bytes);
-    if (kind !== 'jpeg' && kind !== 'png') return undefined;
-    const meta = await sharp(bytes, { failOn: 'none' }).metadata();
-    if (meta.depth !== 'uchar' || meta.channels !== 3 || meta.space !== 'srgb' || meta.hasAlpha || (meta.pages ?? 1) > 1) return undefined;
-    const width = meta.width ?? 0;
-    const height = meta.height ?? 0;
-    checkDeclaredSize({ rows: height, columns: width, frames: 1, samplesPerPixel: 3, bitsAllocated: 8 }, path);
-    const { data, info } = await sharp(bytes, { failOn: 'none' }).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
-    if (info.width !== width || info.height !== height || info.channels !== 3) return undefined;
-    return { width, height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
-  } catch {
-    return undefined;
-  }
-}
-
-/** An image file as 8-bit RGB for the detector: exactly what imaging's loader and toRGB8 give (first frame, default window). */
-export async function decodeImage(path: string): Promise<RGBImage> {
-  return (await decodeForDetector(path)).rgb;
-}
-
-/** The detector's RGB pixels of an image file, with what its header says it is (for the model fit check). */
-export async function decodeForDetector(path: string): Promise<ImageFacts & { rgb: RGBImage }> {
-  const plain = await decodePlainRGB(path);
-  if (plain) return { kind: 'raster', rgb: plain };
-  const loaded = await loadImageFile(path);
-  const frame = await loaded.frame(0);
-  const w = loaded.info.windows[0];
-  return { kind: loaded.info.kind, modality: loaded.info.modality, rgb: toRGB8(frame, w ? { center: w.center, width: w.width } : undefined) };
 }
 
 export async function analyze(options: AnalysisOptions): Promise<AnalysisSummary> {

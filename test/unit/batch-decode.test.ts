@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { decodeImage } from '../../main/batch/analyze.ts';
+import { decodeImage } from '../../main/detector/decode.ts';
 import { loadImageFile, toRGB8 } from '../../main/imaging/index.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'batch-decode-'));
