@@ -4,7 +4,8 @@
  */
 import sharp from 'sharp';
 import { type Box, StudioError } from '../../preload/contract.ts';
-import { letterbox as detectorLetterbox, letterboxGeometry, resize } from '../detector/preprocess.ts';
+import { decodeImage as decodeDetectorImage, imageSize } from '../detector/decode.ts';
+import { letterbox as detectorLetterbox, letterboxGeometry, resize, type RGBImage } from '../detector/preprocess.ts';
 import type { Sample } from './formats.ts';
 
 /** Where the original image sits inside the square model input (top-left, as the detector places it). */
@@ -34,35 +35,28 @@ export interface Decoded {
   box: Letterbox;
 }
 
-const MAX_PIXELS = 64_000_000;
-
 /**
- * Decode with sharp at full size, then letterbox with the detector's own resampling, so training sees
- * exactly the pixels inference will (bytes are kept: at most half a grey level from the float input).
+ * The detector's own pixels of the image (main/detector/decode.ts: what `studio analyze` and the viewer's Run
+ * give the model, DICOM and rasters alike), letterboxed with its own resampling, so training sees exactly
+ * the pixels inference will (bytes are kept: at most half a grey level from the float input). Stored pixels,
+ * not EXIF-rotated ones: mask files are drawn on them (no kvasir-seg or BUSI image has an orientation tag). Imaging's
+ * loader guards hostile and broken files (its worker, watchdog and per-frame memory budget, checked from
+ * the header before anything is decoded): a bad file fails as a StudioError naming it, for that sample only.
+ * A multi-frame DICOM trains on its first frame, the frame analysis runs on: neither a Sample nor the review
+ * store names a frame.
  */
 async function decodeImage(file: string, size: number): Promise<{ rgb: Uint8Array; box: Letterbox }> {
-  let raw: { data: Buffer; info: { width: number; height: number; channels: number } };
+  let image: RGBImage;
   try {
-    const meta = await sharp(file, { failOn: 'none' }).metadata();
-    if ((meta.width ?? 0) * (meta.height ?? 0) > MAX_PIXELS) throw new StudioError('TOO_LARGE', `${file} is ${meta.width}x${meta.height}`, file);
-    // Stored pixels, not EXIF-rotated ones: the studio's imaging loader (and so the detector at inference)
-    // shows the stored pixels, and mask files are drawn on them; a rotated image would be scored against an
-    // unrotated mask (or fail on its size when not square). No kvasir-seg or BUSI image has an orientation tag.
-    raw = await sharp(file, { failOn: 'none' }).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    image = await decodeDetectorImage(file);
   } catch (err) {
     if (err instanceof StudioError) throw err;
     throw new StudioError('DECODE_FAILED', `cannot read ${file}: ${(err as Error).message}`, file);
   }
-  const { width, height, channels } = raw.info;
-  let rgb: Uint8Array = raw.data;
-  if (channels !== 3) {
-    rgb = new Uint8Array(width * height * 3);
-    for (let i = 0; i < width * height; i++) for (let c = 0; c < 3; c++) rgb[i * 3 + c] = raw.data[i * channels + Math.min(c, channels - 1)];
-  }
-  const { input } = detectorLetterbox({ width, height, data: rgb }, size);
+  const { input } = detectorLetterbox(image, size);
   const bytes = new Uint8Array(input.length);
   for (let i = 0; i < input.length; i++) bytes[i] = Math.round(Math.min(1, Math.max(0, input[i])) * 255);
-  return { rgb: bytes, box: letterbox(width, height, size) };
+  return { rgb: bytes, box: letterbox(image.width, image.height, size) };
 }
 
 /** A full-size 1-channel mask placed like the image: resized with the same filter, thresholded at 127. */
@@ -113,14 +107,12 @@ export async function decodeSample(sample: Sample, size: number): Promise<Decode
  * filled. For showing the ground truth over the image.
  */
 export async function truthMask(sample: Sample): Promise<{ width: number; height: number; data: Uint8Array }> {
-  const meta = await sharp(sample.image, { failOn: 'none' })
-    .metadata()
-    .catch((err: Error) => {
-      throw new StudioError('DECODE_FAILED', `cannot read ${sample.image}: ${err.message}`, sample.image);
-    });
-  const width = meta.width ?? 0;
-  const height = meta.height ?? 0;
-  if (width * height > MAX_PIXELS) throw new StudioError('TOO_LARGE', `${sample.image} is ${width}x${height}`, sample.image);
+  // The size the detector's pixels have (a DICOM's columns × rows, from its header), which is what the review
+  // store recorded for the image and what its masks and boxes are drawn on.
+  const { width, height } = await imageSize(sample.image).catch((err: Error) => {
+    if (err instanceof StudioError) throw err;
+    throw new StudioError('DECODE_FAILED', `cannot read ${sample.image}: ${err.message}`, sample.image);
+  });
   const data = new Uint8Array(width * height);
   if (sample.mask) {
     const m = await sharp(sample.mask, { failOn: 'none' }).removeAlpha().greyscale().raw().toBuffer({ resolveWithObject: true });
