@@ -55,7 +55,11 @@ export interface EvaluateOptions {
 export type FullReport = EvaluationReport &
   Required<Pick<EvaluationReport, 'backend' | 'flips' | 'threshold' | 'candidateThreshold' | 'sensitivity1FPByCandidateThreshold' | 'diceByThreshold' | 'sensitivity1FP' | 'frocCurve' | 'pointingSource' | 'pointingByModule' | 'pointingCeiling' | 'latency' | 'splitSource'>>;
 
-function splitFor(modelDir: string, data: string, samples: Sample[]): { split: Split; source: FullReport['splitSource'] } {
+/**
+ * `unseen`: the model's stored split names other data than this (a base meeting a site's review store): it
+ * never trained on any of these images, so all of them are held out from it.
+ */
+function splitFor(modelDir: string, data: string, samples: Sample[]): { split: Split; source: FullReport['splitSource']; unseen?: boolean } {
   const ids = samples.map((s) => s.id);
   const file = join(modelDir, 'split.json');
   let seed = 42;
@@ -75,7 +79,7 @@ function splitFor(modelDir: string, data: string, samples: Sample[]): { split: S
       return { split: { ...complete, train: present(complete.train), val: present(complete.val), test: present(complete.test) }, source: SPLIT_SOURCES.stored };
     }
   }
-  return { split: splitSamples(samples, seed), source: SPLIT_SOURCES.recomputed };
+  return { split: splitSamples(samples, seed), source: SPLIT_SOURCES.recomputed, unseen: existsSync(file) };
 }
 
 /**
@@ -85,7 +89,12 @@ function splitFor(modelDir: string, data: string, samples: Sample[]): { split: S
  */
 export async function commonSplit(models: { name: string; modelDir: string }[], data: string, format: DatasetFormat, which: SplitName, negatives?: readonly string[]): Promise<string[]> {
   const samples = (await openDataset(data, format, { negatives })).samples;
-  const splits = models.map((m) => splitFor(m.modelDir, data, samples).split[which]);
+  // A model that never trained on this data holds all of it out: it meets the others on their images (a
+  // base beside the model adapted from it meets the site's own held-out images).
+  const splits = models.map((m) => {
+    const { split, unseen } = splitFor(m.modelDir, data, samples);
+    return unseen ? samples.map((s) => s.id) : split[which];
+  });
   const others = splits.slice(1).map((s) => new Set(s));
   const common = (splits[0] ?? []).filter((id) => others.every((s) => s.has(id)));
   if (common.length === 0) {

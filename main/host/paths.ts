@@ -125,10 +125,18 @@ export function guardDispatch(dispatch: Dispatch, list: FolderAllowlist): Dispat
           break;
         }
         case 'training.start':
+        case 'training.plan':
         case 'evaluation.compare':
         case 'evaluation.sample': {
           const { data, negatives } = valid.value as { data: string; negatives?: string[] };
           request = { ...request, data: list.check(resolveProjectPath(data), 'open', 'data') };
+          if (negatives) request = { ...request, negatives: negatives.map((n) => list.check(resolveProjectPath(n), 'open', 'negatives')) };
+          break;
+        }
+        case 'training.adapt': {
+          // The store is only read (the default one, the studio's own, needs no check); the model goes to models/.
+          const { store, negatives } = valid.value as { store?: string; negatives?: string[] };
+          if (store !== undefined) request = { ...request, store: list.check(resolveProjectPath(store), 'open', 'store') };
           if (negatives) request = { ...request, negatives: negatives.map((n) => list.check(resolveProjectPath(n), 'open', 'negatives')) };
           break;
         }

@@ -1,15 +1,17 @@
 /**
  * The training worker thread: all TensorFlow.js work of a training run happens here, never on the host's
  * event loop. Protocol (both ways, structured-clone messages):
- *   parent → worker: { type: 'train', options } | { type: 'control', action }
+ *   parent → worker: { type: 'train', options } | { type: 'adapt', options } | { type: 'control', action }
  *   worker → parent: { type: 'progress', progress } | { type: 'done', result } | { type: 'error', error }
  */
 import { parentPort } from 'node:worker_threads';
 import { StudioError } from '../../preload/contract.ts';
-import { train, type TrainOptions } from './trainer.ts';
+import { train, type TrainerHooks, type TrainOptions } from './trainer.ts';
+import { adaptModel, type AdaptOptions } from './adapt.ts';
 
 export type WorkerCommand =
   | { type: 'train'; options: TrainOptions }
+  | { type: 'adapt'; options: AdaptOptions }
   | { type: 'control'; action: 'pause' | 'resume' | 'cancel' };
 
 export type WorkerMessage =
@@ -56,18 +58,19 @@ port.on('message', async (cmd: WorkerCommand) => {
     }
     return;
   }
+  const hooks: TrainerHooks = {
+    progress: (progress) => {
+      lastProgress = progress as unknown as Record<string, unknown>;
+      send({ type: 'progress', progress: { ...progress, state: paused && progress.state === 'running' ? 'paused' : progress.state } });
+    },
+    gate,
+    log: (line) => send({ type: 'log', line }),
+  };
   try {
-    if (cmd.type === 'train') {
-      const result = await train(cmd.options, {
-        progress: (progress) => {
-          lastProgress = progress as unknown as Record<string, unknown>;
-          send({ type: 'progress', progress: { ...progress, state: paused && progress.state === 'running' ? 'paused' : progress.state } });
-        },
-        gate,
-        log: (line) => send({ type: 'log', line }),
-      });
-      send({ type: 'done', result });
-    }
+    if (cmd.type === 'train') send({ type: 'done', result: await train(cmd.options, hooks) });
+    // An adaptation's own train() reports 'finished' before base and adapted are scored: the run is
+    // finished only when its verdict is in the card, which the manager's 'done' marks.
+    if (cmd.type === 'adapt') send({ type: 'done', result: await adaptModel(cmd.options, { ...hooks, progress: (p) => hooks.progress(p.state === 'finished' ? { ...p, state: 'running', message: 'scoring base and adapted on the site' } : p) }) });
   } catch (err) {
     fail(err);
   }
