@@ -1,17 +1,26 @@
 /**
  * The one rule for what a reviewed image contributes, shared by training, evaluation and the exports:
- *  - an image nobody reviewed contributes nothing: the lesions nobody checked are not background;
- *  - a half-reviewed image (a finding on it still undecided) waits: an undecided region may be a lesion,
- *    so the image becomes a label only when every finding on it is decided (exports list it with its
- *    pending count, for loaders that decide otherwise);
- *  - confirmed findings (accepted as proposed, edited to the reviewer's box, added) are lesions: the
- *    reviewer's brush mask where one was drawn, else the box; rejected findings are not;
- *  - a fully reviewed image with no confirmed lesion (every finding rejected) is a negative.
+ *  - an image nobody reviewed contributes nothing: the lesions nobody checked are not background. A flag
+ *    alone reviews nothing (it asks for a second look);
+ *  - an image with no finding is reviewed only when a reader confirmed it has no lesion (a "no lesion"
+ *    decision of its own, the Review panel's N key), never by default: a lesion the model missed must have
+ *    been put in front of a reader before the image trains as background;
+ *  - a half-reviewed image (a finding on it still undecided) waits, whole: it becomes a label only when every
+ *    finding on it is decided. This is our answer to issue 24's "waits or contributes with its undecided
+ *    regions left out of the loss": an undecided region may be a lesion, and so may the unmarked rest of a
+ *    frame a reader has not finished, so nothing of it is trusted yet (exports list it with its pending
+ *    count, for loaders that decide otherwise);
+ *  - confirmed findings (accepted as proposed, edited to the reviewer's box, added) are lesions, shaped by
+ *    their mask where there is one (the reviewer's brush mask; for an accepted model finding, the lesion
+ *    map's own component the batch recorded with it), else the box; rejected findings are not;
+ *  - a fully reviewed image with no confirmed lesion (every finding rejected, or a reader's "no lesion") is
+ *    a negative; a lesion confirmed on it after a "no lesion" (added later, or accepted by the latest
+ *    decision) makes it a positive.
  */
 import { existsSync } from 'node:fs';
 import { type Box, StudioError } from '../../preload/contract.ts';
 import { rleDecode } from '../review/rle.ts';
-import { type ReviewRow, type Rle, openStore } from '../review/store.ts';
+import { type ImageDecision, type ImageReview, type ReviewRow, type Rle, openStore } from '../review/store.ts';
 import type { Dataset, Sample } from './formats.ts';
 
 /** A lesion the review confirmed: accepted as proposed, corrected, or drawn by a reviewer. */
@@ -19,20 +28,45 @@ export function isPositive(row: ReviewRow): boolean {
   return row.effective.decision === 'accepted' || row.effective.decision === 'edited' || row.effective.decision === 'added';
 }
 
+/** One image some reader has reviewed, in whole or in part. */
+export interface ReviewedImage {
+  image: ReviewRow['image'];
+  /** Its live findings, each with every reader's decision. */
+  rows: ReviewRow[];
+  /** Findings on it nobody has decided yet: it is a label only when this is 0. */
+  pending: number;
+  /** Readers' current "no lesion" decisions on the image, oldest first. */
+  noLesion: ImageDecision[];
+  /** What it is as a label: a lesion image, a negative, or null while it waits (`pending` > 0). */
+  label: 'positive' | 'negative' | null;
+}
+
 /**
- * Images some reviewer has looked at (at least one decision on one of its findings, or flagged), each with
- * its rows and the number of its findings still undecided.
+ * Images some reader has reviewed (a decision on one of its findings, or a "no lesion" on it), each with its
+ * rows, its count of undecided findings and what it is as a label (null: it waits). `images` is every image
+ * of the store (`ReviewStore.imageReviews`): an image with no finding is in no row.
  */
-export function reviewedImages(rows: ReviewRow[]): { image: ReviewRow['image']; rows: ReviewRow[]; pending: number }[] {
-  const byImage = new Map<number, { image: ReviewRow['image']; rows: ReviewRow[]; pending: number; touched: boolean }>();
+export function reviewedImages(rows: ReviewRow[], images: ImageReview[]): ReviewedImage[] {
+  const byImage = new Map<number, ReviewedImage>();
+  const entry = (image: ReviewRow['image']): ReviewedImage => {
+    let e = byImage.get(image.id);
+    if (!e) byImage.set(image.id, (e = { image, rows: [], pending: 0, noLesion: [], label: null }));
+    return e;
+  };
+  for (const { image, decisions } of images) entry(image).noLesion = decisions.filter((d) => d.decision === 'no-lesion');
   for (const row of rows) {
-    let entry = byImage.get(row.image.id);
-    if (!entry) byImage.set(row.image.id, (entry = { image: row.image, rows: [], pending: 0, touched: row.image.flagged }));
-    entry.rows.push(row);
-    if (row.decisions.length > 0) entry.touched = true;
-    else entry.pending++;
+    const e = entry(row.image);
+    e.rows.push(row);
+    if (row.decisions.length === 0) e.pending++;
   }
-  return [...byImage.values()].filter((e) => e.touched).map(({ image, rows: r, pending }) => ({ image, rows: r, pending }));
+  const out: ReviewedImage[] = [];
+  for (const e of byImage.values()) {
+    const decided = e.rows.length - e.pending;
+    if (decided === 0 && e.noLesion.length === 0) continue;
+    if (e.pending === 0) e.label = e.rows.some(isPositive) ? 'positive' : 'negative';
+    out.push(e);
+  }
+  return out.sort((a, b) => a.image.id - b.image.id);
 }
 
 export interface ReviewedItem {
@@ -42,28 +76,38 @@ export interface ReviewedItem {
   height: number;
   /** Confirmed lesion boxes `[x0, y0, x1, y1]` in the image's pixels. */
   boxes: Box[];
-  /** Aligned with `boxes`: the brush mask (COCO uncompressed RLE, [height, width]) or null for a box-only lesion. Absent when no lesion on the image has one. */
+  /** Aligned with `boxes`: the lesion's mask (COCO uncompressed RLE, [height, width]) or null for a box-only lesion. Absent when no lesion on the image has one. */
   masks?: (Rle | null)[];
   /** Findings on the image nobody has decided yet: the item is a label only when this is 0. */
   pending: number;
+  /** Readers' current "no lesion" decisions on the image (empty when none), oldest first. */
+  noLesion: ImageDecision[];
+  /** A lesion image, a negative, or null while it waits (see `ReviewedImage.label`). */
+  label: 'positive' | 'negative' | null;
 }
 
-/** Every reviewed image of a store with its confirmed lesions and its count of undecided findings. */
-export function reviewedDataset(storeFile: string): { items: ReviewedItem[] } {
+/**
+ * Every reviewed image of a store with its confirmed lesions, its count of undecided findings and its label,
+ * and how many images wait for a reader: `unreviewed` (nothing decided on them, including images with no
+ * finding nobody confirmed) and `halfReviewed` (some finding on them still undecided).
+ */
+export function reviewedDataset(storeFile: string): { items: ReviewedItem[]; waiting: { unreviewed: number; halfReviewed: number } } {
   const store = openStore(storeFile, { mustExist: true, readonly: true });
-  let rows;
+  let review;
   try {
-    rows = store.reviewRows();
+    review = store.review();
   } finally {
     store.close();
   }
-  const items = reviewedImages(rows).map(({ image, rows: imageRows, pending }) => {
+  const reviewed = reviewedImages(review.rows, review.images);
+  const items = reviewed.map(({ image, rows: imageRows, pending, noLesion, label }) => {
     const positives = imageRows.filter(isPositive);
-    const item: ReviewedItem = { path: image.path, imageId: image.id, width: image.width, height: image.height, boxes: positives.map((r) => [...r.effective.box] as Box), pending };
+    const item: ReviewedItem = { path: image.path, imageId: image.id, width: image.width, height: image.height, boxes: positives.map((r) => [...r.effective.box] as Box), pending, noLesion, label };
     if (positives.some((r) => r.effective.mask)) item.masks = positives.map((r) => r.effective.mask ?? null);
     return item;
   });
-  return { items };
+  const waiting = { unreviewed: review.images.length - reviewed.length, halfReviewed: reviewed.filter((r) => r.label === null).length };
+  return { items, waiting };
 }
 
 /**
@@ -90,13 +134,13 @@ export function datasetFromReview(root: string, source: ReviewAnnotationSource):
     }
     samples.push(sample);
   }
-  if (samples.length === 0) throw new StudioError('NOT_FOUND', `the review store at ${root} has no fully reviewed raster image (an image is a label once every finding on it is decided)`, root);
+  if (samples.length === 0) throw new StudioError('NOT_FOUND', `the review store at ${root} has no fully reviewed raster image (an image is a label once every finding on it is decided, or a reader confirmed it has no lesion)`, root);
   return { root, format: 'review', samples };
 }
 
-/** The review store as a dataset, by the rule above: fully reviewed images only, all-rejected ones as negatives. */
+/** The review store as a dataset, by the rule above: fully reviewed images only, those without a confirmed lesion as negatives. */
 export async function reviewDataset(storeFile: string): Promise<Dataset> {
-  const labelled = reviewedDataset(storeFile).items.filter((item) => item.pending === 0);
+  const labelled = reviewedDataset(storeFile).items.filter((item) => item.label !== null);
   return datasetFromReview(storeFile, {
     images: () => labelled.map((item) => ({ path: item.path, lesions: item.boxes.map((box, i) => ({ box, ...(item.masks?.[i] ? { mask: rleDecode(item.masks[i]!) } : {}) })) })),
   });

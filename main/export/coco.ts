@@ -1,18 +1,21 @@
 /**
  * COCO detection JSON of the reviewed findings: confirmed lesions only (accepted, edited, added), boxes as
- * [x, y, width, height], brush masks as uncompressed RLE segmentation and box-only findings as the box's
- * polygon (so mask-based loaders work on every annotation). Review facts ride along as `attributes`.
+ * [x, y, width, height], masks (a reviewer's brush, or an accepted model finding's lesion-map component) as
+ * uncompressed RLE segmentation and box-only findings as the box's polygon (so mask-based loaders work on
+ * every annotation). Review facts ride along as `attributes`. The images are the reviewed ones by the rule
+ * of datasets/review.ts: an image a reader confirmed has no lesion is listed with no annotation and its
+ * readers' decisions in `no_lesion`; an image still waiting says so in `pending_findings`.
  * A finding from a run whose model was not for its image carries `attributes.mismatch` (why), and the image
  * entry `mismatch` (its first such run's text): a loader that trains or evaluates on the file can leave them out.
  */
 import { basename } from 'node:path';
-import type { ReviewRow } from '../review/store.ts';
+import type { ImageReview, ReviewRow } from '../review/store.ts';
 import { isPositive, reviewedImages } from '../datasets/review.ts';
 
 export interface CocoDataset {
   info: { description: string; version: string; date_created: string };
   licenses: never[];
-  images: { id: number; file_name: string; width: number; height: number; path: string; content_hash: string; flagged: boolean; pending_findings: number; dicom?: { study?: string; series?: string; sop?: string }; mismatch?: string }[];
+  images: { id: number; file_name: string; width: number; height: number; path: string; content_hash: string; flagged: boolean; pending_findings: number; dicom?: { study?: string; series?: string; sop?: string }; mismatch?: string; no_lesion?: { reviewer: string; decided: string; note?: string }[] }[];
   annotations: {
     id: number;
     image_id: number;
@@ -27,7 +30,7 @@ export interface CocoDataset {
   categories: { id: number; name: string; supercategory: string }[];
 }
 
-export function toCoco(rows: ReviewRow[], version: string): CocoDataset {
+export function toCoco(rows: ReviewRow[], images: ImageReview[], version: string): CocoDataset {
   const out: CocoDataset = {
     info: { description: 'Attention Studio reviewed findings', version, date_created: new Date().toISOString() },
     licenses: [],
@@ -35,10 +38,11 @@ export function toCoco(rows: ReviewRow[], version: string): CocoDataset {
     annotations: [],
     categories: [{ id: 1, name: 'lesion', supercategory: 'lesion' }],
   };
-  for (const { image, rows: imageRows, pending } of reviewedImages(rows)) {
+  for (const { image, rows: imageRows, pending, noLesion } of reviewedImages(rows, images)) {
     const entry: CocoDataset['images'][number] = { id: image.id, file_name: basename(image.path), width: image.width, height: image.height, path: image.path, content_hash: image.contentHash, flagged: image.flagged, pending_findings: pending };
     if (image.uids.sop) entry.dicom = { study: image.uids.study, series: image.uids.series, sop: image.uids.sop };
     if (image.mismatch) entry.mismatch = image.mismatch;
+    if (noLesion.length) entry.no_lesion = noLesion.map((d) => ({ reviewer: d.reviewer, decided: d.decided, ...(d.note ? { note: d.note } : {}) }));
     out.images.push(entry);
     for (const row of imageRows.filter(isPositive)) {
       const [x0, y0, x1, y1] = row.effective.box;

@@ -2,7 +2,8 @@
  * The one rule for what a reviewed image contributes (main/datasets/review.ts), on a store holding every
  * kind of image a partly reviewed site has. Before it, `studio train --format review` took every image in
  * the store and trained the pending findings as background (a fine-tune from a partly reviewed store fell to
- * Dice 0.001), while the exports' copy of the rule took reviewed images only.
+ * Dice 0.001), while the exports' copy of the rule took reviewed images only. An image with no finding is a
+ * label only once a reader confirmed it has no lesion (issue 24): before, it counted as reviewed by default.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,6 +17,8 @@ import { exportStore } from '../../main/export/index.ts';
 import type { CocoDataset } from '../../main/export/coco.ts';
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
+import { CSV_COLUMNS } from '../../main/export/csv.ts';
+import { parseCsv } from '../helpers/csv.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'datasets-review-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -24,7 +27,7 @@ const W = 64, H = 48;
 const path = (name: string) => join(dir, `${name}.png`);
 
 before(async () => {
-  for (const name of ['unreviewed', 'half', 'complete', 'rejected']) {
+  for (const name of ['unreviewed', 'half', 'complete', 'rejected', 'empty', 'flagged-empty', 'flagged-pending', 'clean', 'false-positives', 'overridden']) {
     await sharp(Buffer.alloc(W * H * 3, 90), { raw: { width: W, height: H, channels: 3 } }).png().toFile(path(name));
   }
   const store = openStore(storeFile);
@@ -39,13 +42,26 @@ before(async () => {
   store.decide({ findingId: complete.findingIds[1], reviewer: 'dr.a', decision: 'rejected' });
   const rejected = image('rejected', [[10, 10, 30, 30]]);
   store.decide({ findingId: rejected.findingIds[0], reviewer: 'dr.b', decision: 'rejected' });
+  // No finding and no reader: waits, flagged or not. A flag alone reviews nothing.
+  image('empty', []);
+  store.flag({ imageId: image('flagged-empty', []).imageId, reviewer: 'dr.a', flagged: true });
+  store.flag({ imageId: image('flagged-pending', [[4, 4, 20, 20]]).imageId, reviewer: 'dr.a', flagged: true });
+  // A reader's "no lesion": on an image with no finding, and on a frame of false positives.
+  store.confirmNoLesion({ imageId: image('clean', []).imageId, reviewer: 'dr.a', note: 'clean mucosa' });
+  store.confirmNoLesion({ imageId: image('false-positives', [[4, 4, 20, 20], [30, 10, 50, 30]]).imageId, reviewer: 'dr.b' });
+  // A lesion added after a "no lesion" makes the image a positive.
+  const overridden = image('overridden', []);
+  store.confirmNoLesion({ imageId: overridden.imageId, reviewer: 'dr.a' });
+  store.add({ imageId: overridden.imageId, reviewer: 'dr.b', box: [8, 8, 24, 20] });
   store.close();
 });
 
 test('a review dataset holds fully reviewed images only: confirmed findings are lesions, an all-rejected image is a negative', async () => {
   const ds = await openDataset(storeFile, 'review');
   const ids = ds.samples.map((s) => s.id).sort();
-  assert.deepEqual(ids, [path('complete'), path('rejected')].sort(), 'unreviewed and half-reviewed images wait');
+  assert.deepEqual(ids, [path('complete'), path('rejected'), path('clean'), path('false-positives'), path('overridden')].sort(), 'unreviewed, half-reviewed, flagged-only and unconfirmed empty images wait');
+  for (const name of ['clean', 'false-positives']) assert.deepEqual(ds.samples.find((s) => s.id === path(name))!.boxes, [], `${name}: a reader's "no lesion" makes a negative`);
+  assert.deepEqual(ds.samples.find((s) => s.id === path('overridden'))!.boxes, [[8, 8, 24, 20]], 'a lesion added after "no lesion" is a positive');
   const complete = ds.samples.find((s) => s.id === path('complete'))!;
   assert.deepEqual(complete.boxes, [[4, 4, 20, 20]], 'the rejected finding is not a lesion');
   const negative = ds.samples.find((s) => s.id === path('rejected'))!;
@@ -57,11 +73,34 @@ test('a review dataset holds fully reviewed images only: confirmed findings are 
 });
 
 test('the exports take the reviewed images by the same rule, and say how many findings on each are undecided', () => {
-  const { items } = reviewedDataset(storeFile);
-  assert.deepEqual(items.map((i) => [i.path, i.pending]).sort(), [[path('complete'), 0], [path('half'), 1], [path('rejected'), 0]].sort());
+  const { items, waiting } = reviewedDataset(storeFile);
+  assert.deepEqual(items.map((i) => [i.path, i.pending, i.label]).sort(), [
+    [path('complete'), 0, 'positive'], [path('half'), 1, null], [path('rejected'), 0, 'negative'],
+    [path('clean'), 0, 'negative'], [path('false-positives'), 0, 'negative'], [path('overridden'), 0, 'positive'],
+  ].sort());
+  assert.deepEqual(waiting, { unreviewed: 4, halfReviewed: 1 }, 'unreviewed, empty, flagged-empty and flagged-pending wait for a reader; half for the rest of its review');
+  const clean = items.find((i) => i.path === path('clean'))!;
+  assert.deepEqual(clean.noLesion.map((d) => [d.reviewer, d.decision, d.note]), [['dr.a', 'no-lesion', 'clean mucosa']]);
   const out = join(dir, 'coco');
   const coco = JSON.parse(readFileSync(exportStore(storeFile, 'coco', out, 'test').files[0], 'utf8')) as CocoDataset;
   assert.deepEqual(coco.images.map((i) => [i.path, i.pending_findings]).sort(), items.map((i) => [i.path, i.pending]).sort());
+  const cocoClean = coco.images.find((i) => i.path === path('clean'))!;
+  assert.deepEqual(cocoClean.no_lesion?.map((d) => d.reviewer), ['dr.a'], 'a confirmed lesion-free image is listed, with who confirmed it');
+  assert.equal(coco.annotations.filter((a) => a.image_id === cocoClean.id).length, 0, 'and no annotation');
+});
+
+test('the CSV export gives a confirmed image with no finding a row saying no lesion', () => {
+  const result = exportStore(storeFile, 'csv', join(dir, 'csv'));
+  const [header, ...rows] = parseCsv(readFileSync(result.files[0], 'utf8'));
+  const col = (name: (typeof CSV_COLUMNS)[number]) => header.indexOf(name);
+  for (const r of rows) assert.equal(r.length, CSV_COLUMNS.length);
+  const clean = rows.filter((r) => r[col('image_path')] === path('clean'));
+  assert.equal(clean.length, 1);
+  assert.deepEqual([clean[0][col('finding_id')], clean[0][col('decision')], clean[0][col('reviewer')], clean[0][col('note')], clean[0][col('image_decisions')]], ['', 'no-lesion', 'dr.a', 'clean mucosa', 'dr.a:no-lesion']);
+  const fp = rows.filter((r) => r[col('image_path')] === path('false-positives'));
+  assert.deepEqual(fp.map((r) => [r[col('decision')], r[col('image_decisions')]]), [['rejected', 'dr.b:no-lesion'], ['rejected', 'dr.b:no-lesion']]);
+  assert.ok(!rows.some((r) => r[col('image_path')] === path('empty')), 'an image waiting for a reader has no finding to list');
+  assert.equal(result.findings, rows.filter((r) => r[col('finding_id')] !== '').length);
 });
 
 test('a store with no fully reviewed image is refused with the reason, not trained as empty', async () => {

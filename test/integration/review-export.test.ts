@@ -133,7 +133,7 @@ test('CSV export has one row per finding with its decision, quoted so notes with
     'image_id', 'image_path', 'finding_id', 'source', 'model', 'run_id', 'score', 'area',
     'x0', 'y0', 'x1', 'y1', 'proposed_x0', 'proposed_y0', 'proposed_x1', 'proposed_y1', 'has_mask',
     'decision', 'reviewer', 'decided_at', 'note', 'all_decisions', 'image_flagged', 'image_note',
-    'mismatch',
+    'mismatch', 'image_decisions',
   ]);
   const body = rows.slice(1);
   assert.equal(body.length, 7, 'every live finding, pending ones included (3 + 1 added, 2, 1)');
@@ -229,4 +229,16 @@ test('reviewedDataset gives the confirmed boxes and masks per reviewed image, re
   assert.equal(png.pending, 1);
   assert.equal(png.masks, undefined);
   assert.ok(!items.some((i) => i.path.endsWith('unreviewed.png')));
+});
+
+test('DICOM SR export: an image a reader confirmed has no lesion gets no report, as an all-rejected one, and says why', () => {
+  const file = join(dir, 'no-lesion.sqlite');
+  const store = openStore(file);
+  const run = store.beginRun({ model: 'kvasir-cbam', backend: 'wasm' });
+  const clean = store.recordImageFindings(run, { path: dicomPath, contentHash: 'c'.repeat(64), width: W, height: H, uids: source }, []);
+  store.confirmNoLesion({ imageId: clean.imageId, reviewer: 'dr.a' });
+  store.close();
+  const result = exportStore(file, 'dicom-sr', join(dir, 'sr-no-lesion'), 'test');
+  assert.deepEqual(result.files, []);
+  assert.deepEqual(result.skipped, [{ path: dicomPath, reason: 'no lesion (confirmed by a reader)' }]);
 });
