@@ -75,11 +75,16 @@ export function mismatch(model: string, use: IntendedUse | undefined, image: Ima
 }
 
 /**
- * The model to offer for an image: the first (in the list's order) whose card says the image is its kind;
- * else the first without a stated use; else the first. Undefined for an empty list.
+ * The model to offer for an image: of those whose card says the image is their kind, a model adapted to
+ * this site that beat its base on the site's held-out images first, then the others in the list's order,
+ * and an adaptation that did not beat its base last (it is kept for comparison, not offered); else the
+ * first without a stated use; else the first. Undefined for an empty list.
  */
-export function suggestModel<M extends { name: string; card: { intendedUse?: IntendedUse } }>(models: readonly M[], image: ImageFacts): M | undefined {
-  return models.find((m) => m.card.intendedUse && !mismatch(m.name, m.card.intendedUse, image)) ?? models.find((m) => !m.card.intendedUse) ?? models[0];
+export function suggestModel<M extends { name: string; card: { intendedUse?: IntendedUse; site?: { better: boolean } } }>(models: readonly M[], image: ImageFacts): M | undefined {
+  const rank = (m: M) => (m.card.site ? (m.card.site.better ? 0 : 2) : 1);
+  const fitting = models.filter((m) => m.card.intendedUse && !mismatch(m.name, m.card.intendedUse, image));
+  const best = fitting.reduce<M | undefined>((a, m) => (a === undefined || rank(m) < rank(a) ? m : a), undefined);
+  return best ?? models.find((m) => !m.card.intendedUse) ?? models[0];
 }
 
 /** An open image's facts from its summary: the header's kind and modality, its colour read off the thumbnail. */
