@@ -10,8 +10,9 @@
  */
 import { readFileSync } from 'node:fs';
 import dcmjs from 'dcmjs';
-import type { Finding } from '../../preload/contract.ts';
+import type { Finding, Map2D } from '../../preload/contract.ts';
 import { sha256File } from './hash.ts';
+import { findingMasks } from './lesion-mask.ts';
 import { type ImageUids, type RecordResult, type RunInfo, openStore } from './store.ts';
 
 /** The UIDs of a DICOM file (header only), or undefined for anything else. */
@@ -36,8 +37,12 @@ export interface StoreRecorder {
   readonly runId: number;
   readonly file: string;
   isDone(path: string): Promise<boolean>;
-  /** `mismatch`: why the model is not for this image (DetectionResult.mismatch), when it ran anyway; marks its findings. */
-  record(path: string, result: { width: number; height: number; findings: Finding[]; mismatch?: string }): Promise<RecordResult>;
+  /**
+   * `mismatch`: why the model is not for this image (DetectionResult.mismatch), when it ran anyway; marks its
+   * findings. `lesionMap`: the lesion map the findings were cut from (over the image's full extent) and the
+   * threshold they were cut at; each finding is then stored with its own component as its mask.
+   */
+  record(path: string, result: { width: number; height: number; findings: Finding[]; mismatch?: string; lesionMap?: { map: Map2D; threshold: number } }): Promise<RecordResult>;
   finish(): void;
   close(): void;
 }
@@ -59,7 +64,9 @@ export function storeRecorder(storeFile: string, run: RunInfo): StoreRecorder {
     async record(path, result) {
       const contentHash = await sha256File(path);
       const uids = readDicomUids(path);
-      return store.recordImageFindings(runId, { path, contentHash, width: result.width, height: result.height, ...(uids ? { uids } : {}) }, result.findings, result.mismatch === undefined ? {} : { mismatch: result.mismatch });
+      const masks = result.lesionMap ? findingMasks(result.lesionMap.map, result.width, result.height, result.lesionMap.threshold, result.findings) : [];
+      const findings = result.findings.map((f, i) => (masks[i] ? { box: f.box, score: f.score, area: f.area, mask: masks[i] } : { box: f.box, score: f.score, area: f.area }));
+      return store.recordImageFindings(runId, { path, contentHash, width: result.width, height: result.height, ...(uids ? { uids } : {}) }, findings, result.mismatch === undefined ? {} : { mismatch: result.mismatch });
     },
     finish: () => store.finishRun(runId),
     close: () => store.close(),

@@ -41,6 +41,11 @@ export interface ProposedFinding {
   box: Box;
   score: number;
   area: number;
+  /**
+   * The lesion's own shape at the image's size (COCO uncompressed RLE): the lesion-map component the model
+   * found it as (main/review/lesion-mask.ts). An accepted finding trains as this shape, not its filled box.
+   */
+  mask?: Rle;
 }
 export interface RunInfo {
   model: string;
@@ -366,7 +371,8 @@ export class ReviewStore {
       const box = checkBox(f?.box, `findings[${i}].box`);
       if (typeof f.score !== 'number' || !Number.isFinite(f.score)) throw new StudioError('INVALID_PAYLOAD', `findings[${i}].score must be a number`, `findings[${i}]`);
       const area = typeof f.area === 'number' && Number.isFinite(f.area) ? f.area : (box[2] - box[0]) * (box[3] - box[1]);
-      return { box, score: f.score, area };
+      const mask = f.mask === undefined ? undefined : checkRle(f.mask, image.width, image.height);
+      return { box, score: f.score, area, mask };
     });
     const path = resolve(image.path);
     const u = image.uids ?? {};
@@ -389,9 +395,9 @@ export class ReviewStore {
         const ids = this.db.prepare<[number, number], { id: number }>('SELECT id FROM findings WHERE image_id = ? AND run_id = ? ORDER BY id').all(imageId, done.run_id).map((r) => r.id);
         return { imageId, findingIds: ids, skipped: true };
       }
-      const insert = this.db.prepare('INSERT INTO findings (image_id, run_id, source, x0, y0, x1, y1, score, area, created) VALUES (?, ?, \'model\', ?, ?, ?, ?, ?, ?, ?)');
+      const insert = this.db.prepare('INSERT INTO findings (image_id, run_id, source, x0, y0, x1, y1, score, area, mask, created) VALUES (?, ?, \'model\', ?, ?, ?, ?, ?, ?, ?, ?)');
       const at = now();
-      const findingIds = clean.map((f) => Number(insert.run(imageId, runId, f.box[0], f.box[1], f.box[2], f.box[3], f.score, f.area, at).lastInsertRowid));
+      const findingIds = clean.map((f) => Number(insert.run(imageId, runId, f.box[0], f.box[1], f.box[2], f.box[3], f.score, f.area, json(f.mask), at).lastInsertRowid));
       this.db.prepare('INSERT INTO run_images (run_id, image_id, findings, finished, mismatch) VALUES (?, ?, ?, ?, ?)').run(runId, imageId, findingIds.length, at, mismatch ?? null);
       this.audit(`model:${run.model}`, 'record', 'image', imageId, imageId, null, { runId, findings: findingIds.length, contentHash: image.contentHash.toLowerCase(), ...(mismatch ? { mismatch } : {}) });
       return { imageId, findingIds, skipped: false };

@@ -20,6 +20,7 @@ import { createBatchHandlers } from '../../main/batch/handlers.ts';
 import type { BatchProgress } from '../../preload/contract.ts';
 import { EventHub } from '../../main/core/events.ts';
 import type { ServiceContext } from '../../main/core/context.ts';
+import { type Rle, rleBox } from '../../main/review/rle.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'analyze-store-'));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -111,6 +112,16 @@ test('analyze --store killed with SIGKILL mid-run resumes: each image recorded o
     const secondRunImages = (db.prepare('SELECT count(*) AS n FROM run_images WHERE run_id = ?').get(runs[1].id) as { n: number }).n;
     assert.equal(secondRunImages, IMAGES - first);
     for (const e of analysed) assert.ok(images.some((i) => i.path === e.image), e.image);
+    // Each model finding keeps its own lesion-map component as its mask (issue 24), inside its box.
+    const masks = db.prepare("SELECT x0, y0, x1, y1, mask FROM findings WHERE source = 'model'").all() as { x0: number; y0: number; x1: number; y1: number; mask: string | null }[];
+    assert.ok(masks.length > 0);
+    for (const f of masks) {
+      assert.ok(f.mask, `finding [${f.x0}, ${f.y0}, ${f.x1}, ${f.y1}] has a mask`);
+      const rle = JSON.parse(f.mask) as Rle;
+      assert.deepEqual(rle.size, [1200, 1600]);
+      const [mx0, my0, mx1, my1] = rleBox(rle)!;
+      assert.ok(mx0 >= Math.floor(f.x0) && my0 >= Math.floor(f.y0) && mx1 <= Math.ceil(f.x1) && my1 <= Math.ceil(f.y1), `mask box ${[mx0, my0, mx1, my1]} inside [${f.x0}, ${f.y0}, ${f.x1}, ${f.y1}]`);
+    }
   } finally {
     db.close();
   }

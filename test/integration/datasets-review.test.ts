@@ -18,6 +18,9 @@ import type { CocoDataset } from '../../main/export/coco.ts';
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { CSV_COLUMNS } from '../../main/export/csv.ts';
+import { storeRecorder } from '../../main/review/recorder.ts';
+import { findings } from '../../main/detector/postprocess.ts';
+import { letterboxGeometry } from '../../main/detector/preprocess.ts';
 import { parseCsv } from '../helpers/csv.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'datasets-review-'));
@@ -101,6 +104,31 @@ test('the CSV export gives a confirmed image with no finding a row saying no les
   assert.deepEqual(fp.map((r) => [r[col('decision')], r[col('image_decisions')]]), [['rejected', 'dr.b:no-lesion'], ['rejected', 'dr.b:no-lesion']]);
   assert.ok(!rows.some((r) => r[col('image_path')] === path('empty')), 'an image waiting for a reader has no finding to list');
   assert.equal(result.findings, rows.filter((r) => r[col('finding_id')] !== '').length);
+});
+
+test('an accepted model finding trains as its own lesion shape, the component the batch recorded, not a filled box', async () => {
+  const file = join(dir, 'shaped.sqlite');
+  // A lesion map over the 64×48 image (a 64 input: 16×12 cells of 4 px) with an L-shaped component.
+  const map = { width: 16, height: 12, data: new Float32Array(16 * 12).fill(0.05) };
+  for (const [x, y] of [[3, 3], [3, 4], [3, 5], [3, 6], [4, 6], [5, 6], [6, 6]]) map.data[y * 16 + x] = 0.9;
+  const found = findings(map, 4, letterboxGeometry(W, H, 64), W, H, { threshold: 0.5 });
+  assert.equal(found.length, 1);
+  const rec = storeRecorder(file, { model: 'kvasir-cbam', backend: 'wasm' });
+  const { findingIds } = await rec.record(path('complete'), { width: W, height: H, findings: found, lesionMap: { map, threshold: 0.5 } });
+  rec.finish();
+  rec.close();
+  const store = openStore(file);
+  store.decide({ findingId: findingIds[0], reviewer: 'dr.a', decision: 'accepted' });
+  store.close();
+  const [sample] = (await openDataset(file, 'review')).samples;
+  assert.deepEqual(sample.boxes, [], 'a lesion with a mask is no box target');
+  const target = await sample.rasterMask!();
+  const lesion = target.data.reduce((n, v) => n + (v ? 1 : 0), 0);
+  const [x0, y0, x1, y1] = found[0].box;
+  assert.equal(lesion, 7 * 16, 'seven cells of 4×4 pixels');
+  assert.ok(lesion < 0.5 * (x1 - x0) * (y1 - y0), `the L (${lesion} px) is far from its filled box (${(x1 - x0) * (y1 - y0)} px)`);
+  assert.equal(target.data[5 * 4 * W + 6 * 4], 0, 'the box corner the L does not reach is background');
+  assert.equal(target.data[(3 * 4 + 1) * W + 3 * 4 + 1], 255, 'the L is lesion');
 });
 
 test('a store with no fully reviewed image is refused with the reason, not trained as empty', async () => {
