@@ -1,7 +1,8 @@
 /**
  * Review in real Chromium against the real host: a store seeded with findings on a generated image (the
  * host opens it from STUDIO_HOME), reviewed with the keyboard (accept, reject, edit with a handle, draw a
- * box, paint a mask, flag, undo, next image), then the page reloaded and the decisions seen again, and in the store.
+ * box, paint a mask, flag, undo, next image, no lesion on an image with no finding), then the page reloaded
+ * and the decisions seen again, and in the store.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -29,7 +30,7 @@ async function writeImage(path: string, seed: number): Promise<void> {
 
 const suite = studioSuite('studio-e2e-review-', async (dir) => {
   storeFile = join(dir, 'review.sqlite');
-  for (let i = 0; i < 2; i++) {
+  for (let i = 0; i < 3; i++) {
     images.push(join(dir, `colon-${i}.png`));
     await writeImage(images[i], i * 7);
   }
@@ -41,6 +42,8 @@ const suite = studioSuite('studio-e2e-review-', async (dir) => {
     { box: [60, 90, 80, 110], score: 0.42, area: 200 },
   ]);
   store.recordImageFindings(run, { path: images[1], contentHash: 'b'.repeat(64), width: W, height: H }, [{ box: [30, 28, 60, 54], score: 0.88, area: 460 }]);
+  // The model found nothing here: the image waits for a reader's "no lesion" (issue 24).
+  store.recordImageFindings(run, { path: images[2], contentHash: 'c'.repeat(64), width: W, height: H }, []);
   store.finishRun(run);
   store.close();
   return { homeDir: dir };
@@ -77,8 +80,10 @@ async function drag(page: StudioPage, from: [number, number], to: [number, numbe
 test('findings are reviewed with the keyboard, saved at once, and kept across a reload', { skip }, async () => {
   const page = await suite.open();
   await openReview(page);
-  assert.equal(await page.locator('[data-testid="review-item"]').count(), 2);
-  assert.equal((await page.locator('[data-testid="review-progress"]').textContent())?.trim(), '0 of 2 reviewed');
+  assert.equal(await page.locator('[data-testid="review-item"]').count(), 3);
+  assert.equal((await page.locator('[data-testid="review-progress"]').textContent())?.trim(), '0 of 3 reviewed');
+  const itemState = (id: number) => page.locator(`[data-testid="review-item"][data-image-id="${id}"] [data-testid="review-item-state"]`).textContent();
+  assert.equal((await itemState(3))?.trim(), 'waiting for a reader', 'an image with no finding is not done by default');
   assert.deepEqual(await decisions(page), ['pending', 'pending', 'pending']);
 
   await page.locator('[data-testid="review-reviewer"]').fill('dr-e2e');
@@ -116,7 +121,7 @@ test('findings are reviewed with the keyboard, saved at once, and kept across a 
   await page.locator('[data-testid="review-flagged"]').waitFor({ state: 'detached' });
   await page.waitForFunction(() => /undone/.test(document.querySelector('[data-testid="review-status-line"]')?.textContent ?? ''));
   assert.deepEqual(await decisions(page), ['accepted', 'rejected', 'edited', 'added', 'added']);
-  await page.waitForFunction(() => document.querySelector('[data-testid="review-progress"]')?.textContent?.trim() === '1 of 2 reviewed');
+  await page.waitForFunction(() => document.querySelector('[data-testid="review-progress"]')?.textContent?.trim() === '1 of 3 reviewed');
 
   // → goes to the next image; A accepts its finding.
   await page.keyboard.press('ArrowRight');
@@ -124,7 +129,22 @@ test('findings are reviewed with the keyboard, saved at once, and kept across a 
   await page.waitForFunction(() => document.querySelectorAll('[data-testid="review-finding"]').length === 1);
   await page.keyboard.press('a');
   await waitDecisions(page, ['accepted']);
-  await page.waitForFunction(() => document.querySelector('[data-testid="review-progress"]')?.textContent?.trim() === '2 of 2 reviewed');
+  await page.waitForFunction(() => document.querySelector('[data-testid="review-progress"]')?.textContent?.trim() === '2 of 3 reviewed');
+
+  // → goes to the image with no finding; N says it has no lesion, Ctrl+Z takes that back, N again.
+  const progress = (want: string) => page.waitForFunction((w) => document.querySelector('[data-testid="review-progress"]')?.textContent?.trim() === w, want, { timeout: 20_000 });
+  await page.keyboard.press('ArrowRight');
+  await page.waitForFunction(() => /colon-2\.png/.test(document.querySelector('[data-testid="review-image-name"]')?.textContent ?? ''));
+  await page.locator('[data-testid="review-no-lesion-button"]').filter({ hasText: 'No lesion (N)' }).waitFor();
+  await page.keyboard.press('n');
+  await page.locator('[data-testid="review-no-lesion"]').waitFor();
+  await progress('3 of 3 reviewed');
+  assert.equal((await itemState(3))?.trim(), 'no lesion');
+  await page.keyboard.press('Control+z');
+  await page.locator('[data-testid="review-no-lesion"]').waitFor({ state: 'detached' });
+  await progress('2 of 3 reviewed');
+  await page.keyboard.press('n');
+  await progress('3 of 3 reviewed');
   await screenshot(page, 'review-done');
 
   // Everything is in the store already (read through another connection while the host holds it open).
@@ -141,14 +161,15 @@ test('findings are reviewed with the keyboard, saved at once, and kept across a 
   const [bx0, by0, bx1, by1] = painted.box;
   assert.ok(bx0 <= 120 && by0 <= 20 && bx1 >= 140 && by1 >= 30 && bx1 - bx0 < 40, `the mask's box ${painted.box} surrounds the stroke`);
   assert.equal(store.findings(1).flagged, false);
-  assert.deepEqual(store.auditTrail({ who: 'dr-e2e' }).map((e) => e.action), ['decide', 'decide', 'decide', 'add', 'add', 'flag', 'undo', 'decide']);
+  assert.deepEqual(store.auditTrail({ who: 'dr-e2e' }).map((e) => e.action), ['decide', 'decide', 'decide', 'add', 'add', 'flag', 'undo', 'decide', 'decide', 'undo', 'decide']);
+  assert.deepEqual(store.findings(3).noLesion, ['dr-e2e']);
   store.close();
 
   // Reload: the decisions come back from the store.
   await page.reload();
   await page.locator('[data-testid="viewport"]').waitFor({ timeout: 30_000 });
   await openReview(page);
-  assert.equal((await page.locator('[data-testid="review-progress"]').textContent())?.trim(), '2 of 2 reviewed');
+  assert.equal((await page.locator('[data-testid="review-progress"]').textContent())?.trim(), '3 of 3 reviewed');
   await page.locator('[data-testid="review-item"][data-image-id="1"]').click();
   await waitDecisions(page, ['accepted', 'rejected', 'edited', 'added', 'added']);
   assert.equal(await page.locator('[data-testid="review-reviewer"]').inputValue(), 'dr-e2e', 'the reviewer name is remembered');

@@ -1,12 +1,15 @@
 /**
  * Review: a worklist of images with the detector's findings, and keyboard-driven decisions on them.
- * A accept · R reject · N/P or ↓/↑ next/previous finding · →/← (or Shift+N/P) next/previous image ·
- * E edit the selected box with handles · B draw a new box · M paint a mask (Enter saves, Esc cancels,
- * [ ] brush size, Shift+drag erases) · F flag the image · Ctrl+Z undo your last change.
+ * A accept · R reject · N no lesion on this image (rejects the findings you have not decided) · ↓/↑
+ * next/previous finding · →/← next/previous image · E edit the selected box with handles · B draw a new
+ * box · M paint a mask (Enter saves, Esc cancels, [ ] brush size, Shift+drag erases) · F flag the image ·
+ * Ctrl+Z undo your last change. N took the place of N/P for findings: an image with no finding is reviewed
+ * only when a reader says "no lesion" (issue 24), so that decision gets a key of its own.
  * Every change goes to the store at once (one committed transaction per call); nothing waits for a save.
  */
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import type { FramePixels, ImageSummary, Response, ReviewFinding, StudioApi, WorklistItem } from '../../../preload/contract.ts';
+import { isReviewed } from '../../../preload/review-status.ts';
 import { useModels } from '../hooks/useModels.ts';
 import { errorText } from '../shared/errors.ts';
 import { initialMode } from '../viewer/presets.ts';
@@ -88,7 +91,7 @@ export default function ReviewPanel({ api }: { api: StudioApi }) {
       });
       setWorklist(list);
       setError(null);
-      setImageId((current) => current ?? (list.items.find((i) => i.pending > 0) ?? list.items[0])?.imageId ?? null);
+      setImageId((current) => current ?? (list.items.find((i) => !isReviewed(i)) ?? list.items[0])?.imageId ?? null);
     } catch (e) {
       setError(errorText(e));
     }
@@ -279,6 +282,19 @@ export default function ReviewPanel({ api }: { api: StudioApi }) {
     });
   };
 
+  /** "No lesion on this image": the store also rejects this reader's undecided findings on it (one undo takes it all back). */
+  const noLesion = () => {
+    if (!view) return;
+    const target = view;
+    const noteText = current ? '' : note.trim();
+    void enqueue(async () => {
+      const r = await api['review.noLesion']({ imageId: target.imageId, reviewer, ...(noteText ? { note: noteText } : {}) });
+      saved(r.rejected.length ? `no lesion · rejected ${r.rejected.length} finding${r.rejected.length === 1 ? '' : 's'}` : 'no lesion');
+      if (imageIdRef.current === target.imageId) await loadFindings(target.imageId, true);
+      void refreshWorklist();
+    });
+  };
+
   const undo = () => {
     void enqueue(async () => {
       const r = await api['review.undo']({ reviewer });
@@ -346,10 +362,11 @@ export default function ReviewPanel({ api }: { api: StudioApi }) {
         else handled = false;
       } else if (k === 'a') decide('accepted');
       else if (k === 'r') decide('rejected');
-      else if ((k === 'n' && !e.shiftKey) || k === 'ArrowDown') step(1);
-      else if ((k === 'p' && !e.shiftKey) || k === 'ArrowUp') step(-1);
-      else if ((k === 'n' && e.shiftKey) || k === 'ArrowRight' || k === 'PageDown') stepImage(1);
-      else if ((k === 'p' && e.shiftKey) || k === 'ArrowLeft' || k === 'PageUp') stepImage(-1);
+      else if (k === 'n' && !e.shiftKey) noLesion();
+      else if (k === 'ArrowDown') step(1);
+      else if (k === 'ArrowUp') step(-1);
+      else if (k === 'ArrowRight' || k === 'PageDown') stepImage(1);
+      else if (k === 'ArrowLeft' || k === 'PageUp') stepImage(-1);
       else if (k === 'e') setMode((m) => (m === 'edit' ? 'review' : current ? 'edit' : m));
       else if (k === 'b') setMode((m) => (m === 'box' ? 'review' : 'box'));
       else if (k === 'm') enterMask();
@@ -367,7 +384,7 @@ export default function ReviewPanel({ api }: { api: StudioApi }) {
 
   const set = (patch: Partial<Filters>) => setFilters((f) => ({ ...f, ...patch }));
   const modeHelp: Record<Mode, string> = {
-    review: 'A accept · R reject · N/P finding · ←/→ image · E edit · B box · M mask · F flag · Ctrl+Z undo',
+    review: 'A accept · R reject · N no lesion · ↓/↑ finding · ←/→ image · E edit · B box · M mask · F flag · Ctrl+Z undo',
     edit: 'Drag the handles or the box; Esc ends editing',
     box: 'Drag on the image to draw a lesion box; Esc cancels',
     mask: `Paint the lesion (brush ${brush} px, [ ] to resize, Shift+drag erases); Enter or M saves, Esc cancels`,
@@ -422,12 +439,12 @@ export default function ReviewPanel({ api }: { api: StudioApi }) {
                   {item.flagged && <span className="review-flag" title="flagged">⚑</span>}
                   {item.name}
                 </span>
-                <span className="review-item-counts">
-                  {item.pending > 0 ? <b>{item.pending} pending</b> : <span className="muted">done</span>}
+                <span className="review-item-counts" data-testid="review-item-state">
+                  <ItemState item={item} />
                   {item.accepted + item.edited + item.added > 0 && <span style={{ color: DECISION_COLOURS.accepted }}> · {item.accepted + item.edited + item.added} kept</span>}
                   {item.rejected > 0 && <span style={{ color: DECISION_COLOURS.rejected }}> · {item.rejected} rejected</span>}
                   {item.disagreement && <span className="review-disagree"> · disagree</span>}
-                  <span className="muted"> · max {item.maxScore.toFixed(2)}</span>
+                  {findingCount(item) > 0 && <span className="muted"> · max {item.maxScore.toFixed(2)}</span>}
                 </span>
               </button>
             </li>
@@ -441,6 +458,7 @@ export default function ReviewPanel({ api }: { api: StudioApi }) {
         <div className="toolbar">
           <span className="strong" data-testid="review-image-name">{view ? view.path.split(/[\\/]/).pop() : '—'}</span>
           {view?.flagged && <span className="chip review-flag-chip" data-testid="review-flagged">⚑ flagged</span>}
+          {view?.noLesion.includes(reviewer) && !findings.some((f) => f.decision === 'accepted' || f.decision === 'edited' || f.decision === 'added') && <span className="chip" data-testid="review-no-lesion" title="You confirmed this image has no lesion">no lesion</span>}
           <span className="chip" data-testid="review-mode">{mode}</span>
           <span className="muted small review-help">{modeHelp[mode]}</span>
         </div>
@@ -486,7 +504,7 @@ export default function ReviewPanel({ api }: { api: StudioApi }) {
               </button>
             </li>
           ))}
-          {view && findings.length === 0 && <li className="muted">No findings on this image. Press B to add one.</li>}
+          {view && findings.length === 0 && <li className="muted">No findings on this image. Press N if it has no lesion, B or M to add one the model missed.</li>}
         </ol>
         {current && (
           <div className="review-current muted small" data-testid="review-current">
@@ -500,6 +518,7 @@ export default function ReviewPanel({ api }: { api: StudioApi }) {
         <div className="row review-buttons">
           <button type="button" disabled={!current} onClick={() => decide('accepted')}>Accept (A)</button>
           <button type="button" disabled={!current} onClick={() => decide('rejected')}>Reject (R)</button>
+          <button type="button" data-testid="review-no-lesion-button" disabled={!view} title="No lesion on this image (N): rejects the findings you have not decided; Ctrl+Z takes it back" onClick={noLesion}>No lesion (N)</button>
           <button type="button" disabled={!view} onClick={toggleFlag}>{view?.flagged ? 'Unflag (F)' : 'Flag (F)'}</button>
           <button type="button" onClick={undo}>Undo (Ctrl+Z)</button>
         </div>
@@ -511,6 +530,19 @@ export default function ReviewPanel({ api }: { api: StudioApi }) {
       </aside>
     </div>
   );
+}
+
+/** Findings on a worklist image, decided or not. */
+function findingCount(item: WorklistItem): number {
+  return item.pending + item.accepted + item.rejected + item.edited + item.added;
+}
+
+/** Where a worklist image stands: findings to decide, waiting for a reader (no finding, nobody said "no lesion"), no lesion, or done. */
+function ItemState({ item }: { item: WorklistItem }) {
+  if (item.pending > 0) return <b>{item.pending} pending</b>;
+  if (!isReviewed(item)) return <b title="No finding here, and no reader has confirmed it has no lesion: press N if it has none">waiting for a reader</b>;
+  if (item.noLesion) return <span className="muted">no lesion</span>;
+  return <span className="muted">done</span>;
 }
 
 export { ReviewPanel };
