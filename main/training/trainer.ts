@@ -18,7 +18,8 @@ import { TfjsDetector } from '../detector/tfjs-detector.ts';
 import { connectedComponents } from '../evaluation/components.ts';
 import { imageCandidates, upsample } from '../evaluation/maps.ts';
 import { bestThreshold, fpPerNegative, froc, operatingThreshold, overlap, sensitivityAt, THRESHOLDS } from '../evaluation/metrics.ts';
-import { limitSamples, openDataset, rng, SampleCache, shuffle, splitSamples, validRegion, type Sample, type Split } from '../datasets/index.ts';
+import { openDataset, rng, SampleCache, shuffle, splitSamples, validRegion, type Sample, type Split } from '../datasets/index.ts';
+import { runSampleIds } from '../datasets/plan.ts';
 import { augment, downsampleMask } from './data.ts';
 import { DEFAULT_ATTENTION_WEIGHT, detectorObjective, supervisedGate } from './objective.ts';
 import { useBackend } from '../detector/kernels/backend.ts';
@@ -441,8 +442,8 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
 
   const dataset = await openDataset(options.data, options.format, { negatives: options.negatives });
   const byId = new Map(dataset.samples.map((s) => [s.id, s]));
-  let ids = dataset.samples.map((s) => s.id);
-  if (options.limit) ids = limitSamples(dataset.samples, options.limit, options.seed ^ 0x5eed);
+  // The samples training.plan counts (datasets/plan.ts): what the plan reports is what the run uses.
+  const ids = runSampleIds(dataset.samples, options);
 
   const optimizer = tf.train.adam(options.learningRate);
   const { model, startEpoch, split, resumedFrom, lineage, ...start } = await startOrResume(options, out, ids.map((id) => byId.get(id) as Sample), optimizer, log);
