@@ -16,6 +16,8 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   analyze: () => import('./commands/analyze.ts'),
   doctor: () => import('./commands/doctor.ts'),
   train: () => import('./commands/train.ts'),
+  plan: () => import('./commands/plan.ts'),
+  adapt: () => import('./commands/adapt.ts'),
   evaluate: () => import('./commands/evaluate.ts'),
   compare: () => import('./commands/compare.ts'),
   export: () => import('./commands/export.ts'),

@@ -14,13 +14,11 @@ export function createTrainingHandlers(ctx: ServiceContext): TrainingService {
   const manager = new TrainingManager(ctx);
   return {
     handlers: {
-      'training.start': async (req) => manager.start(req),
+      'training.start': (req) => manager.start(req),
       'training.control': async (req) => manager.control(req),
       'training.list': async () => manager.list(),
+      'training.plan': (req) => manager.plan(req),
       // Declared in the contract first so the panel and the CLI can be built against it; served next.
-      'training.plan': async () => {
-        throw new StudioError('UNSUPPORTED', 'training.plan is not served yet');
-      },
       'training.adapt': async () => {
         throw new StudioError('UNSUPPORTED', 'training.adapt is not served yet');
       },

@@ -7,7 +7,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../core/worker.ts';
-import { StudioError, type TrainingProgress, type ValidRequest } from '../../preload/contract.ts';
+import { StudioError, type TrainingPlan, type TrainingProgress, type ValidRequest } from '../../preload/contract.ts';
+import { planTraining, refuseUntrainable } from '../datasets/plan.ts';
 import { modelDir } from '../detector/io.ts';
 import { childPath } from '../fs/names.ts';
 import type { ServiceContext } from '../core/context.ts';
@@ -37,17 +38,32 @@ export class TrainingManager {
     this.ctx.events.emit('training.progress', run.progress);
   }
 
-  start(req: ValidRequest<'training.start'>): { runId: string } {
+  /** Refuses a second run while one is going: one run at a time on this machine. */
+  private refuseBusy(): void {
     for (const r of this.runs.values()) {
       if (r.worker && (r.progress.state === 'running' || r.progress.state === 'paused' || r.progress.state === 'queued')) {
         throw new StudioError('BUSY', `training '${r.progress.name}' is still running: one run at a time on this machine`, r.progress.runId);
       }
     }
+  }
+
+  /** What a run with these settings would train on (datasets/plan.ts), read where the run reads it. */
+  async plan(req: Pick<ValidRequest<'training.start'>, 'data' | 'format' | 'negatives' | 'limit' | 'seed'>): Promise<TrainingPlan> {
+    return planTraining({ data: resolveProjectPath(req.data), format: req.format, negatives: req.negatives?.map(resolveProjectPath), limit: req.limit, seed: req.seed });
+  }
+
+  async start(req: ValidRequest<'training.start'>): Promise<{ runId: string }> {
+    this.refuseBusy();
     // The name is joined into the models folder: checked first, so '..' can never write beside it.
     const out = childPath(this.ctx.settings.modelsDir, req.name, 'name');
     if (!existsSync(req.data)) throw new StudioError('NOT_FOUND', `no dataset at ${req.data}`, 'data');
     const hasCheckpoint = existsSync(join(out, 'checkpoint')) || existsSync(join(out, '.checkpoint-old'));
     if (existsSync(join(out, 'model.json')) && !hasCheckpoint) throw new StudioError('INVALID_PAYLOAD', `a model named '${req.name}' already exists; pick another name`, 'name');
+    // A set that cannot train (no lesion image, a handful of images, nothing reviewed) is refused with why,
+    // before a worker starts: a run on it would finish with a model that learned nothing, and say nothing.
+    refuseUntrainable(await this.plan(req));
+    // Another start may have begun while the plan was read.
+    this.refuseBusy();
     const base = req.baseModel ? modelDir(this.ctx.settings.modelsDir, req.baseModel) : undefined;
     const runId = `${req.name}-${Date.now().toString(36)}`;
     const options = trainOptionsFrom(req, { data: resolveProjectPath(req.data), negatives: req.negatives?.map(resolveProjectPath), out, base, studioVersion: this.ctx.version });

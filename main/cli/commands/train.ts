@@ -2,7 +2,8 @@ import { basename } from 'node:path';
 import type { Command } from '../index.ts';
 import { describeAugmentation, StudioError, TRAINING_DEFAULTS as D } from '../../../preload/contract.ts';
 import { contractRequest, listOption, optionalNumber, parseArgs } from '../args.ts';
-import { ProgressBar } from '../progress.ts';
+import { formatPlan } from '../plan.ts';
+import { terminalTrainingHooks } from '../training-progress.ts';
 
 const USAGE =
   `studio train --data DIR --variant baseline|se|cbam|nonlocal --out models/NAME [--epochs ${D.epochs}] [--format ${D.format}|coco|review] [--input-size ${D.inputSize}] [--batch ${D.batchSize}] [--lr ${D.learningRate}] [--seed ${D.seed}] [--limit N] [--negatives DIR[,DIR] (folders of lesion-free images, split and trained on beside the data)] [--base MODEL_DIR] [--backend wasm|cpu] [--workers N (data-parallel threads; default one per 4 images of a batch, up to the cores)] [--attention-weight W (supervise the spatial gate nearest the output by the mask; 0 = unsupervised; default ${D.attentionWeight})] [--augment standard|strong (standard: ${describeAugmentation('standard')}; strong: ${describeAugmentation('strong')})] [--no-validate]`;
@@ -62,13 +63,14 @@ export const command: Command = {
     );
     const workers = num('workers');
     if (workers !== undefined && !(Number.isInteger(workers) && workers >= 1)) throw new StudioError('INVALID_PAYLOAD', '--workers must be a whole number, 1 or more', '--workers');
+    // What the run will use, before it starts; a set that cannot train stops here, with why.
+    const { planTraining } = await import('../../datasets/plan.ts');
+    const plan = await planTraining({ data: request.data, format: request.format, negatives: request.negatives, limit: request.limit, seed: request.seed });
+    process.stderr.write(formatPlan(plan));
+    if (plan.problems.length) return 1;
     const { train } = await import('../../training/trainer.ts');
     const { trainOptionsFrom } = await import('../../training/options.ts');
     const { studioVersion } = await import('../../services/index.ts');
-    let bar: ProgressBar | undefined;
-    let barEpoch = -1;
-    // The epoch whose summary `log` printed: its closing progress event repeats it, and must not open a new bar.
-    let loggedEpoch = -1;
     const result = await train(
       trainOptionsFrom(request, {
         data: request.data,
@@ -79,29 +81,7 @@ export const command: Command = {
         validate: !options['no-validate'],
         studioVersion: studioVersion(),
       }),
-      {
-        progress(p) {
-          if (p.state !== 'running' || p.step === 0 || p.message) {
-            if (p.message && p.step === 0) process.stderr.write(`${p.message}\n`);
-            return;
-          }
-          if (p.epoch === loggedEpoch) return;
-          if (p.epoch !== barEpoch) {
-            bar?.finish();
-            barEpoch = p.epoch;
-            bar = new ProgressBar(`epoch ${p.epoch}/${p.epochs}`, p.steps, 'step');
-          }
-          bar?.tick(p.step, `loss ${p.loss.toFixed(4)} ${p.imagesPerSec.toFixed(1)} img/s`);
-        },
-        gate: async () => 'go',
-        log: (line) => {
-          bar?.finish();
-          bar = undefined;
-          if (barEpoch !== -1) loggedEpoch = barEpoch;
-          barEpoch = -1;
-          process.stderr.write(`${line}\n`);
-        },
-      },
+      terminalTrainingHooks(),
     );
     const last = result.history[result.history.length - 1];
     process.stdout.write(
