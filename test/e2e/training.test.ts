@@ -5,23 +5,45 @@
  * models that were scored on different images.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import sharp from 'sharp';
 import { saveModel } from '../../main/detector/io.ts';
 import { buildModel } from '../../main/detector/model.ts';
 import { listMaskDataset, splitDataset } from '../../main/datasets/index.ts';
+import { openStore } from '../../main/review/store.ts';
 import { makeDiscDataset } from '../integration/training-fixtures.ts';
 import { browserSkipReason, screenshot, studioSuite } from './helpers.ts';
 
 const skip = browserSkipReason();
 let data: string;
 let bigData: string;
+let normalOnly: string;
+let store: string;
 
 const suite = studioSuite('studio-e2e-training-', async (dir) => {
   const modelsDir = join(dir, 'models');
   data = join(dir, 'discs');
   await makeDiscDataset(data, 24);
+  // A masks folder of lesion-free frames only (every mask empty): a set no run can learn from.
+  normalOnly = join(dir, 'normal-only');
+  mkdirSync(join(normalOnly, 'images'), { recursive: true });
+  mkdirSync(join(normalOnly, 'masks'), { recursive: true });
+  for (let i = 0; i < 12; i++) {
+    await sharp(Buffer.alloc(40 * 30 * 3, 70 + i), { raw: { width: 40, height: 30, channels: 3 } }).png().toFile(join(normalOnly, 'images', `frame${i}.png`));
+    await sharp(Buffer.alloc(40 * 30), { raw: { width: 40, height: 30, channels: 1 } }).png().toFile(join(normalOnly, 'masks', `frame${i}.png`));
+  }
+  // A site's review store, barely started: one frame reviewed (its finding accepted), one half-reviewed, one untouched.
+  store = join(dir, 'site.sqlite');
+  const s = openStore(store);
+  const run = s.beginRun({ model: 'e2e-seed42', backend: 'wasm' });
+  const frame = (i: number, boxes: [number, number, number, number][]) =>
+    s.recordImageFindings(run, { path: join(data, 'images', `case00${i}.png`), contentHash: String(i).repeat(64), width: 72, height: 56 }, boxes.map((box) => ({ box, score: 0.9, area: 100 })));
+  s.decide({ findingId: frame(0, [[4, 4, 20, 20]]).findingIds[0], reviewer: 'dr.e2e', decision: 'accepted' });
+  s.decide({ findingId: frame(1, [[4, 4, 20, 20], [30, 20, 50, 40]]).findingIds[0], reviewer: 'dr.e2e', decision: 'accepted' });
+  frame(2, [[4, 4, 20, 20]]);
+  s.close();
   // Two untrained baselines: one without a split (scored on the split of seed 42, as a run from the form
   // with its default seed is), one whose split.json holds another seed's split of the same images.
   // Slower models (256², CBAM) on more images, so a comparison is still running when Cancel is clicked.
@@ -33,6 +55,47 @@ const suite = studioSuite('studio-e2e-training-', async (dir) => {
   await saveModel(buildModel({ variant: 'baseline', inputSize: 64 }), other, { name: 'e2e-seed7', variant: 'baseline', inputSize: 64 });
   writeFileSync(join(other, 'split.json'), JSON.stringify(splitDataset(listMaskDataset(data).samples.map((s) => s.id), 7)));
   return { modelsDir };
+});
+
+test('the Training panel shows what a run would use before it starts, and refuses a folder with no lesion image with the reason', { skip }, async () => {
+  const page = await suite.open({ width: 1440, height: 1000 });
+  await page.getByRole('tab', { name: 'Training' }).click();
+  await page.getByLabel('model name').fill('e2e-planned');
+  await page.getByLabel('dataset folder').fill(data);
+  const plan = page.locator('[data-testid="training-plan"]');
+  await page.locator('[data-testid="training-plan"][data-state="ready"]').waitFor({ timeout: 60_000 });
+  const row = async (part: string) => (await plan.locator(`tr[data-part="${part}"] td`).allTextContents()).slice(1).map(Number);
+  // 24 discs, one lesion each, split 70/15/15 by the seed the form starts with (the trainer's split).
+  assert.deepEqual(await row('whole'), [24, 24, 24, 0]);
+  const parts = [await row('train'), await row('val'), await row('test')];
+  assert.deepEqual(parts.map((p) => p[0]), [17, 4, 3]);
+  assert.equal(await page.locator('[data-testid="training-start"]').isEnabled(), true, 'a set that can train can start');
+
+  await page.getByLabel('dataset folder').fill(normalOnly);
+  await page.locator('[data-testid="training-plan"][data-state="refused"]').waitFor({ timeout: 60_000 });
+  assert.deepEqual(await row('whole'), [12, 0, 0, 12]);
+  assert.match((await page.locator('[data-testid="training-plan-problems"]').textContent()) ?? '', /Cannot train: no image in the set has a lesion \(12 lesion-free\)/);
+  assert.equal(await page.locator('[data-testid="training-start"]').isEnabled(), false, 'Start is disabled while the set cannot train');
+  await screenshot(page, 'training-plan-refused');
+
+  // Adapting to a site shows what its review store holds first, and what waits for a reader.
+  await page.getByLabel('base model to adapt').selectOption('e2e-seed42');
+  assert.equal(await page.getByLabel('name of the adapted model').getAttribute('placeholder'), 'e2e-seed42-site');
+  await page.getByLabel('review store to adapt to').fill(store);
+  await page.locator('[data-testid="adapt-plan"][data-state="refused"]').waitFor({ timeout: 60_000 });
+  assert.deepEqual((await page.locator('[data-testid="adapt-plan"] tr[data-part="whole"] td').allTextContents()).slice(1).map(Number), [1, 1, 1, 0]);
+  assert.match((await page.locator('[data-testid="adapt-plan-waiting"]').textContent()) ?? '', /1 unreviewed, 1 half-reviewed\. Only fully reviewed images count/);
+  assert.match((await page.locator('[data-testid="adapt-plan-problems"]').textContent()) ?? '', /a run needs at least 10/);
+  assert.equal(await page.locator('[data-testid="adapt-start"]').isEnabled(), false, 'a store that cannot train cannot be adapted to');
+  await page.locator('[data-testid="adapt-start"]').scrollIntoViewIfNeeded();
+  await screenshot(page, 'training-adapt-plan');
+
+  // Back to a set that can train: Start comes back.
+  await page.getByLabel('dataset folder').fill(data);
+  await page.locator('[data-testid="training-plan"][data-state="ready"]').waitFor({ timeout: 60_000 });
+  assert.equal(await page.locator('[data-testid="training-start"]').isEnabled(), true);
+  assert.deepEqual(page.studioErrors, []);
+  await page.context().close();
 });
 
 test('a run started from the Training panel finishes, and its model can be compared at once; models scored on other images are not ranked', { skip }, async (t) => {

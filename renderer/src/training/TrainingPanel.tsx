@@ -8,7 +8,10 @@ import { AUGMENTATION_PRESETS, type AugmentationPreset, describeAugmentation, TR
 import { clock as eta, fixed } from '../format.ts';
 import { LineChart, PALETTE } from './LineChart.tsx';
 import { useModels } from '../hooks/useModels.ts';
+import { useTrainingPlan } from '../hooks/useTrainingPlan.ts';
 import { commaList } from '../../../preload/lists.ts';
+import { AdaptSection } from './AdaptSection.tsx';
+import { PlanTable } from './PlanTable.tsx';
 import './training.css';
 
 interface Form {
@@ -74,6 +77,16 @@ export function TrainingPanel({ api }: { api: StudioApi }) {
 
   const set = <K extends keyof Form>(k: K, v: Form[K]) => setForm((f) => ({ ...f, [k]: v }));
 
+  // What the run would train on, recounted when the data it depends on changes (not the hyperparameters).
+  const negatives = commaList(form.negatives);
+  const planState = useTrainingPlan(
+    api,
+    form.data.trim()
+      ? { data: form.data.trim(), format: form.format, seed: form.seed, ...(negatives.length ? { negatives } : {}), ...(form.limit.trim() ? { limit: Number(form.limit) } : {}) }
+      : null,
+  );
+  const plan = planState.plan;
+
   const start = async () => {
     setError(null);
     setBusy(true);
@@ -91,7 +104,7 @@ export function TrainingPanel({ api }: { api: StudioApi }) {
         augmentation: form.augmentation,
         ...(form.attentionWeight.trim() ? { attentionWeight: Number(form.attentionWeight) } : {}),
         ...(form.limit.trim() ? { limit: Number(form.limit) } : {}),
-        ...(commaList(form.negatives).length ? { negatives: commaList(form.negatives) } : {}),
+        ...(negatives.length ? { negatives } : {}),
         ...(form.baseModel ? { baseModel: form.baseModel } : {}),
       });
       setSelected(runId);
@@ -129,7 +142,9 @@ export function TrainingPanel({ api }: { api: StudioApi }) {
   );
 
   const active = run && (run.state === 'running' || run.state === 'paused' || run.state === 'queued');
-  const canStart = form.name.trim() && form.data.trim() && !busy;
+  // A set the plan refuses cannot start (the service would refuse it too, with the same reasons).
+  const trainable = !planState.loading && !planState.error && plan !== null && plan.problems.length === 0;
+  const canStart = form.name.trim() && form.data.trim() && trainable && !busy;
 
   return (
     <div className="training">
@@ -225,6 +240,7 @@ export function TrainingPanel({ api }: { api: StudioApi }) {
               ))}
           </select>
         </label>
+        <PlanTable state={planState} />
         <button type="button" className="primary" disabled={!canStart} onClick={start} data-testid="training-start">
           Start training
         </button>
@@ -233,6 +249,7 @@ export function TrainingPanel({ api }: { api: StudioApi }) {
             {error}
           </p>
         )}
+        <AdaptSection api={api} models={models} runs={runs} onStarted={setSelected} />
         <h2>Models</h2>
         <ul className="model-list" aria-label="models" data-testid="training-models">
           {models.map((m) => (
