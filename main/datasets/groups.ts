@@ -86,3 +86,9 @@ function safeManifest(dir: string): Map<string, string> {
     return new Map();
   }
 }
+
+/** The rule that made a group key (`sequenceGroups`' keys start with it); a sample with no group stands alone. */
+export function ruleOf(group: string | undefined): GroupRule {
+  const rule = group?.slice(0, group.indexOf(':'));
+  return rule === 'series' || rule === 'study' || rule === 'manifest' || rule === 'folder' || rule === 'name' ? rule : 'image';
+}

@@ -22,6 +22,7 @@ import { type Box, StudioError } from '../../preload/contract.ts';
 import { rleDecode } from '../review/rle.ts';
 import { type ImageDecision, type ImageReview, type ReviewRow, type Rle, openStore } from '../review/store.ts';
 import type { Dataset, Sample } from './formats.ts';
+import { sequenceGroups } from './groups.ts';
 
 /** A lesion the review confirmed: accepted as proposed, corrected, or drawn by a reviewer. */
 export function isPositive(row: ReviewRow): boolean {
@@ -84,6 +85,8 @@ export interface ReviewedItem {
   noLesion: ImageDecision[];
   /** A lesion image, a negative, or null while it waits (see `ReviewedImage.label`). */
   label: 'positive' | 'negative' | null;
+  /** The DICOM study and series the image belongs to, when it has them (what keeps a sequence whole in a split). */
+  uids: { study?: string; series?: string };
 }
 
 /**
@@ -102,7 +105,7 @@ export function reviewedDataset(storeFile: string): { items: ReviewedItem[]; wai
   const reviewed = reviewedImages(review.rows, review.images);
   const items = reviewed.map(({ image, rows: imageRows, pending, noLesion, label }) => {
     const positives = imageRows.filter(isPositive);
-    const item: ReviewedItem = { path: image.path, imageId: image.id, width: image.width, height: image.height, boxes: positives.map((r) => [...r.effective.box] as Box), pending, noLesion, label };
+    const item: ReviewedItem = { path: image.path, imageId: image.id, width: image.width, height: image.height, boxes: positives.map((r) => [...r.effective.box] as Box), pending, noLesion, label, uids: { study: image.uids.study, series: image.uids.series } };
     if (positives.some((r) => r.effective.mask)) item.masks = positives.map((r) => r.effective.mask ?? null);
     return item;
   });
@@ -115,15 +118,24 @@ export function reviewedDataset(storeFile: string): { items: ReviewedItem[]; wai
  * a negative). `reviewDataset` builds it from the review store; other annotation tools can implement it too.
  */
 export interface ReviewAnnotationSource {
-  images(): { path: string; lesions: { box: Box; mask?: { width: number; height: number; data: Uint8Array } }[] }[];
+  images(): { path: string; lesions: { box: Box; mask?: { width: number; height: number; data: Uint8Array } }[]; uids?: { study?: string; series?: string } }[];
 }
+
+/**
+ * Frames of one sequence (a DICOM series, a video's folder: datasets/groups.ts) share a group, so every split
+ * of a site's reviewed images keeps them on one side.
+ */
 
 export function datasetFromReview(root: string, source: ReviewAnnotationSource): Dataset {
   const samples: Sample[] = [];
-  for (const im of source.images()) {
+  const images = source.images();
+  const { groups } = sequenceGroups(images.map((im) => ({ id: im.path, path: im.path, ...(im.uids ? { uids: im.uids } : {}) })));
+  for (const im of images) {
     if (!existsSync(im.path)) continue;
     const masks = im.lesions.filter((l) => l.mask);
     const sample: Sample = { id: im.path, image: im.path, boxes: im.lesions.filter((l) => !l.mask).map((l) => l.box) };
+    const group = groups.get(im.path);
+    if (group) sample.group = group;
     if (masks.length) {
       sample.rasterMask = async () => {
         const { width, height } = masks[0].mask!;
@@ -142,6 +154,6 @@ export function datasetFromReview(root: string, source: ReviewAnnotationSource):
 export async function reviewDataset(storeFile: string): Promise<Dataset> {
   const labelled = reviewedDataset(storeFile).items.filter((item) => item.label !== null);
   return datasetFromReview(storeFile, {
-    images: () => labelled.map((item) => ({ path: item.path, lesions: item.boxes.map((box, i) => ({ box, ...(item.masks?.[i] ? { mask: rleDecode(item.masks[i]!) } : {}) })) })),
+    images: () => labelled.map((item) => ({ path: item.path, uids: item.uids, lesions: item.boxes.map((box, i) => ({ box, ...(item.masks?.[i] ? { mask: rleDecode(item.masks[i]!) } : {}) })) })),
   });
 }

@@ -18,7 +18,7 @@ import { join, resolve } from 'node:path';
 import { ADAPT_DEFAULTS, type PlanCounts, type SiteAdaptation, StudioError, TRAINING_DEFAULTS, type ValidRequest, type CardMetrics } from '../../preload/contract.ts';
 import { readCard, writeCard } from '../detector/io.ts';
 import { openDataset, reviewedDataset, splitSamples, completeSplit, limitSamples, type Sample, type Split } from '../datasets/index.ts';
-import { sequenceGroups } from '../datasets/groups.ts';
+import { ruleOf } from '../datasets/groups.ts';
 import { openStore } from '../review/store.ts';
 import { evaluateModel, type FullReport } from '../evaluation/evaluate.ts';
 import { portablePath, resolveProjectPath } from '../settings.ts';
@@ -52,8 +52,8 @@ export async function adaptModel(options: AdaptOptions, hooks: TrainerHooks): Pr
   const negatives = lesionFreeFolders(options, baseCard.data?.negativeFolders, log);
   const dataset = await openDataset(options.store, 'review', { negatives });
   const site = dataset.samples.filter((s) => !s.negative);
-  const { groups, rules } = sequenceGroups(site.map((s) => ({ id: s.id, path: s.image })));
-  for (const s of site) s.group ??= groups.get(s.id);
+  // The dataset keeps each sequence in one group (datasets/review.ts); these are the rules that applied.
+  const rules = [...new Set(site.map((s) => ruleOf(s.group)))].sort();
   const siteSplit = splitSamples(site, options.seed, [...ADAPT_DEFAULTS.ratios]);
 
   const baseNegatives = dataset.samples.filter((s) => s.negative);
@@ -223,7 +223,9 @@ function labelsHash(store: string): string {
 function reviewersOf(store: string): string[] {
   const db = openStore(store, { mustExist: true, readonly: true });
   try {
-    return [...new Set(db.reviewRows().flatMap((r) => r.decisions.map((d) => d.reviewer)))].sort();
+    const { rows, images } = db.review();
+    // Readers of findings, and readers whose only word on an image was "no lesion".
+    return [...new Set([...rows.flatMap((r) => r.decisions.map((d) => d.reviewer)), ...images.flatMap((i) => i.decisions.map((d) => d.reviewer))])].sort();
   } finally {
     db.close();
   }
