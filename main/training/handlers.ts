@@ -1,5 +1,5 @@
 /** The training channels, served by the TrainingManager (a worker thread per run). */
-import { type Handlers, StudioError } from '../../preload/contract.ts';
+import type { Handlers } from '../../preload/contract.ts';
 import type { ServiceContext } from '../core/context.ts';
 import { TrainingManager } from './manager.ts';
 
@@ -18,10 +18,7 @@ export function createTrainingHandlers(ctx: ServiceContext): TrainingService {
       'training.control': async (req) => manager.control(req),
       'training.list': async () => manager.list(),
       'training.plan': (req) => manager.plan(req),
-      // Declared in the contract first so the panel and the CLI can be built against it; served next.
-      'training.adapt': async () => {
-        throw new StudioError('UNSUPPORTED', 'training.adapt is not served yet');
-      },
+      'training.adapt': (req) => manager.adapt(req),
     },
     close: () => manager.close(),
   };

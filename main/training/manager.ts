@@ -13,6 +13,8 @@ import { modelDir } from '../detector/io.ts';
 import { childPath } from '../fs/names.ts';
 import type { ServiceContext } from '../core/context.ts';
 import { trainOptionsFrom } from './options.ts';
+import type { AdaptOptions } from './adapt.ts';
+import { defaultStorePath } from '../review/store.ts';
 import type { WorkerCommand, WorkerMessage } from './worker.ts';
 import { resolveProjectPath } from '../settings.ts';
 
@@ -65,10 +67,34 @@ export class TrainingManager {
     // Another start may have begun while the plan was read.
     this.refuseBusy();
     const base = req.baseModel ? modelDir(this.ctx.settings.modelsDir, req.baseModel) : undefined;
-    const runId = `${req.name}-${Date.now().toString(36)}`;
     const options = trainOptionsFrom(req, { data: resolveProjectPath(req.data), negatives: req.negatives?.map(resolveProjectPath), out, base, studioVersion: this.ctx.version });
+    return this.launch(req.name, req.epochs, { type: 'train', options }, 'start the run again to resume from its checkpoint');
+  }
+
+  /**
+   * Adapt a model to this site (main/training/adapt.ts) in a training worker: the same one-run-at-a-time
+   * rule, progress events and controls as a training run.
+   */
+  async adapt(req: ValidRequest<'training.adapt'>): Promise<{ runId: string }> {
+    this.refuseBusy();
+    const out = childPath(this.ctx.settings.modelsDir, req.name, 'name');
+    if (existsSync(join(out, 'model.json'))) throw new StudioError('INVALID_PAYLOAD', `a model named '${req.name}' already exists; pick another name`, 'name');
+    const base = modelDir(this.ctx.settings.modelsDir, req.baseModel);
+    const store = req.store ? resolveProjectPath(req.store) : defaultStorePath(this.ctx.settings);
+    if (!existsSync(store)) throw new StudioError('NOT_FOUND', `no review store at ${store}: analyze and review the site's images first`, 'store');
+    // What the site's readers have finished, refused with why when it cannot teach anything; the
+    // adaptation's own split checks (a test part with a lesion) come when it splits by sequence.
+    refuseUntrainable(await this.plan({ data: store, format: 'review', seed: req.seed }));
+    this.refuseBusy();
+    const options: AdaptOptions = { ...req, out, base, store, ...(req.negatives ? { negatives: req.negatives.map(resolveProjectPath) } : {}), studioVersion: this.ctx.version };
+    return this.launch(req.name, req.epochs, { type: 'adapt', options }, 'adapt again');
+  }
+
+  /** A run in its own worker thread, its progress forwarded as events until it finishes, fails or is cancelled. */
+  private launch(name: string, epochs: number, command: Extract<WorkerCommand, { type: 'train' | 'adapt' }>, retry: string): { runId: string } {
+    const runId = `${name}-${Date.now().toString(36)}`;
     const run: Run = {
-      progress: { runId, name: req.name, state: 'queued', epoch: 0, epochs: req.epochs, step: 0, steps: 0, loss: NaN, imagesPerSec: 0, etaSec: NaN, history: [] },
+      progress: { runId, name, state: 'queued', epoch: 0, epochs, step: 0, steps: 0, loss: NaN, imagesPerSec: 0, etaSec: NaN, history: [] },
       worker: startWorker(WORKER_URL),
       lastEmit: 0,
       lastEpoch: 0,
@@ -86,7 +112,7 @@ export class TrainingManager {
         run.progress = { ...p, runId };
         this.emit(run, stateChanged || epochEnded || messageChanged);
       } else if (m.type === 'log') {
-        this.ctx.log(`training ${req.name}: ${m.line}`);
+        this.ctx.log(`training ${name}: ${m.line}`);
       } else if (m.type === 'done') {
         run.progress = { ...run.progress, state: 'finished', etaSec: 0 };
         this.finish(run);
@@ -102,11 +128,11 @@ export class TrainingManager {
     });
     worker.on('exit', () => {
       if (run.worker === worker && !['finished', 'failed', 'cancelled'].includes(run.progress.state)) {
-        run.progress = { ...run.progress, state: 'failed', message: 'training worker exited unexpectedly; start the run again to resume from its checkpoint' };
+        run.progress = { ...run.progress, state: 'failed', message: `training worker exited unexpectedly; ${retry}` };
         this.finish(run);
       }
     });
-    worker.postMessage({ type: 'train', options } satisfies WorkerCommand);
+    worker.postMessage(command satisfies WorkerCommand);
     this.emit(run, true);
     return { runId };
   }

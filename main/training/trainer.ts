@@ -548,7 +548,7 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
       const last = history[history.length - 1];
       log(`epoch ${epoch + 1}/${options.epochs} loss ${last.loss.toFixed(4)}${v ? ` val Dice ${v.dice.toFixed(3)} sens@1FP ${v.sensitivity1FP.toFixed(3)}` : ''} (${seconds.toFixed(0)} s)`);
       emit({ state: 'running', epoch: epoch + 1, step: stepsPerEpoch, loss: last.loss, valDice: last.valDice, valSensitivity1FP: last.valSensitivity1FP, imagesPerSec: rate, etaSec: etaAfter((options.epochs - epoch - 1) * split.train.length, options.epochs - epoch - 1) });
-      if (keeper && v && keeper.after(model, epoch + 1, v)) {
+      if (keeper && v && keeper.after(model, epoch + 1, v) && epoch + 1 < options.epochs) {
         epochsRun = epoch + 1;
         log(`no better validation score for ${options.patience} epochs: stopping after epoch ${epochsRun}, keeping epoch ${keeper.epoch}`);
         break;
