@@ -1,7 +1,8 @@
 /**
  * `npm run bench [topic…]`: runs each bench/<topic>.ts and prints every figure as one JSON line
  * `{"figure", "value", "unit"}` on stdout (progress and notes go to stderr), so results can be diffed and
- * collected by scripts. Topics: decode, detector, runtime, training, review (whichever are present).
+ * collected by scripts. Topics: decode, detector, runtime, training, review (whichever are present); `adapt`
+ * (the site loop on 200 frames, minutes) runs only when named.
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
