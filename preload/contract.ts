@@ -620,6 +620,12 @@ export interface WorklistItem {
    * reviewed only so (preload/review-status.ts `isReviewed`), never by default.
    */
   noLesion: boolean;
+  /**
+   * How informative a review of this image would be, 0–1 (main/review/informative.ts): how close the model's
+   * lesion-map peak and findings came to its operating threshold (1: at it). Absent where no run recorded
+   * those signals (runs from before schema 4). `order: 'informative'` sorts the images to review by it.
+   */
+  informativeness?: number;
 }
 
 export interface BatchProgress {
@@ -747,6 +753,8 @@ export const requests = {
       reviewer: reviewer.optional(),
       minScore: z.number().min(0).max(1).optional(),
       disagreement: z.boolean().optional(),
+      /** 'file': the store's order; 'informative': images to review, most informative first, then the reviewed (main/review/informative.ts). */
+      order: z.enum(['file', 'informative']).default('file'),
     })
     .strict(),
   'review.findings': z.object({ imageId: z.number().int().positive() }).strict(),

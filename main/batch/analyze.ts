@@ -188,7 +188,8 @@ export async function analyze(options: AnalysisOptions): Promise<AnalysisSummary
           if (names.attention && supervised) writes.push(writeMapPng(supervised.map, width, height, join(out, names.attention)));
           await Promise.all(writes);
           const entry: AnalysisEntry = { image: path, width, height, model: options.modelName, backend, findings: r.findings, outputs: names, ms: Math.round(r.ms * 10) / 10, views: r.passes, ...(wrong ? { mismatch: wrong } : {}) };
-          // The lesion map the findings were cut from: the store keeps each finding's own component as its mask.
+          // The lesion map the findings were cut from: the store keeps each finding's own component as its mask,
+          // and the map's peak with the threshold, which the informative worklist order scores.
           await rec?.record(path, { ...entry, lesionMap: { map: r.heatmap, threshold } });
           await options.onImageResult?.(entry, path);
           entries[i] = entry;

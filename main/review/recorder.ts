@@ -33,6 +33,13 @@ export function readDicomUids(path: string): ImageUids | undefined {
   }
 }
 
+/** The lesion map's maximum (the image-level "lesion present" score), clamped to [0, 1]; 0 for an empty map. */
+export function mapPeak(map: Map2D): number {
+  let peak = 0;
+  for (let i = 0; i < map.data.length; i++) if (map.data[i] > peak) peak = map.data[i];
+  return Math.min(1, peak);
+}
+
 export interface StoreRecorder {
   readonly runId: number;
   readonly file: string;
@@ -40,7 +47,8 @@ export interface StoreRecorder {
   /**
    * `mismatch`: why the model is not for this image (DetectionResult.mismatch), when it ran anyway; marks its
    * findings. `lesionMap`: the lesion map the findings were cut from (over the image's full extent) and the
-   * threshold they were cut at; each finding is then stored with its own component as its mask.
+   * threshold they were cut at; each finding is then stored with its own component as its mask, and the map's
+   * peak and that threshold with the run's record of the image (what the informative worklist order scores).
    */
   record(path: string, result: { width: number; height: number; findings: Finding[]; mismatch?: string; lesionMap?: { map: Map2D; threshold: number } }): Promise<RecordResult>;
   finish(): void;
@@ -66,7 +74,8 @@ export function storeRecorder(storeFile: string, run: RunInfo): StoreRecorder {
       const uids = readDicomUids(path);
       const masks = result.lesionMap ? findingMasks(result.lesionMap.map, result.width, result.height, result.lesionMap.threshold, result.findings) : [];
       const findings = result.findings.map((f, i) => (masks[i] ? { box: f.box, score: f.score, area: f.area, mask: masks[i] } : { box: f.box, score: f.score, area: f.area }));
-      return store.recordImageFindings(runId, { path, contentHash, width: result.width, height: result.height, ...(uids ? { uids } : {}) }, findings, result.mismatch === undefined ? {} : { mismatch: result.mismatch });
+      const signals = result.lesionMap ? { lesionPeak: mapPeak(result.lesionMap.map), threshold: result.lesionMap.threshold } : {};
+      return store.recordImageFindings(runId, { path, contentHash, width: result.width, height: result.height, ...(uids ? { uids } : {}) }, findings, { ...(result.mismatch === undefined ? {} : { mismatch: result.mismatch }), ...signals });
     },
     finish: () => store.finishRun(runId),
     close: () => store.close(),

@@ -139,6 +139,16 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX image_decisions_reviewer ON image_decisions (reviewer);
   `,
+
+  // 4: what a run saw on an image besides its findings, for ordering the worklist by how informative a
+  // review would be (issue 24, main/review/informative.ts). Findings are cut at the run's operating threshold,
+  // so an image without one says nothing about how close it came: lesion_peak is the lesion map's maximum
+  // (the image-level "lesion present" score), threshold the one the findings were cut at. Both in [0, 1];
+  // NULL for every run recorded before this, which the order then leaves unscored.
+  `
+  ALTER TABLE run_images ADD COLUMN lesion_peak REAL CHECK (lesion_peak IS NULL OR (lesion_peak >= 0 AND lesion_peak <= 1));
+  ALTER TABLE run_images ADD COLUMN threshold REAL CHECK (threshold IS NULL OR (threshold >= 0 AND threshold <= 1));
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

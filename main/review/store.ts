@@ -17,6 +17,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { type Box, type Decision, type ReviewFinding, StudioError, type WorklistItem } from '../../preload/contract.ts';
 import { type Settings, loadSettings } from '../settings.ts';
 import { isReviewed } from '../../preload/review-status.ts';
+import { informativeOrder, informativeness } from './informative.ts';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.ts';
 import { type Rle, checkRle, rleArea } from './rle.ts';
 import { ensureDir } from '../fs/dirs.ts';
@@ -59,6 +60,12 @@ export interface RecordOptions {
    * carries it into the review and every export.
    */
   mismatch?: string;
+  /**
+   * What the run saw on the image besides its findings (main/review/informative.ts orders the worklist by
+   * them): the lesion map's maximum over the image, and the threshold its findings were cut at; both in [0, 1].
+   */
+  lesionPeak?: number;
+  threshold?: number;
 }
 export interface RecordResult {
   imageId: number;
@@ -72,6 +79,8 @@ export interface WorklistFilter {
   reviewer?: string;
   minScore?: number;
   disagreement?: boolean;
+  /** 'file' (default): image id order; 'informative': main/review/informative.ts `informativeOrder`. */
+  order?: 'file' | 'informative';
 }
 export interface FindingsView {
   imageId: number;
@@ -169,9 +178,17 @@ const MAX_MISMATCH = 2000;
 
 /**
  * The oldest schema a read-only open can read: version 1 lacks only run_images.mismatch, which reads as NULL,
- * and versions 1 and 2 the image_decisions table, read as empty.
+ * versions 1 and 2 the image_decisions table, read as empty, and versions 1 to 3 run_images' lesion_peak and
+ * threshold, read as NULL (their images unscored in the informative order).
  */
 const READABLE_FROM = 1;
+
+/** A run's signal in [0, 1] (lesion peak, threshold): absent, or a finite number in range. */
+function checkUnit(value: unknown, what: string, path: string): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 1) throw new StudioError('INVALID_PAYLOAD', `${path}: ${what} must be a number from 0 to 1`, path);
+  return value;
+}
 
 /** A run's mismatch text: absent, or a non-empty sentence (blank counts as absent: the image fits). */
 function checkMismatch(mismatch: unknown, path: string): string | undefined {
@@ -245,6 +262,8 @@ export class ReviewStore {
   private readonly mismatchColumn: string = 'ri.mismatch';
   /** False on a store older than version 3 opened read-only: no image decisions, none read. */
   private readonly hasImageDecisions: boolean = true;
+  /** False on a store older than version 4 opened read-only: no lesion peaks or thresholds, read as NULL. */
+  private readonly hasRunSignals: boolean = true;
 
   constructor(file: string, options: OpenOptions = {}) {
     this.file = resolve(file);
@@ -269,6 +288,7 @@ export class ReviewStore {
         if (version < READABLE_FROM || version > SCHEMA_VERSION) throw new Error(`schema version ${version}, this studio reads ${READABLE_FROM} to ${SCHEMA_VERSION}`);
         if (version < 2) this.mismatchColumn = 'NULL';
         if (version < 3) this.hasImageDecisions = false;
+        if (version < 4) this.hasRunSignals = false;
       }
     } catch (err) {
       this.db.close();
@@ -367,6 +387,8 @@ export class ReviewStore {
     }
     if (!Array.isArray(findings)) throw new StudioError('INVALID_PAYLOAD', `${image.path}: findings must be an array`, image.path);
     const mismatch = checkMismatch(options?.mismatch, image.path);
+    const lesionPeak = checkUnit(options?.lesionPeak, 'lesionPeak', image.path);
+    const threshold = checkUnit(options?.threshold, 'threshold', image.path);
     const clean = findings.map((f, i) => {
       const box = checkBox(f?.box, `findings[${i}].box`);
       if (typeof f.score !== 'number' || !Number.isFinite(f.score)) throw new StudioError('INVALID_PAYLOAD', `findings[${i}].score must be a number`, `findings[${i}]`);
@@ -398,7 +420,9 @@ export class ReviewStore {
       const insert = this.db.prepare('INSERT INTO findings (image_id, run_id, source, x0, y0, x1, y1, score, area, mask, created) VALUES (?, ?, \'model\', ?, ?, ?, ?, ?, ?, ?, ?)');
       const at = now();
       const findingIds = clean.map((f) => Number(insert.run(imageId, runId, f.box[0], f.box[1], f.box[2], f.box[3], f.score, f.area, json(f.mask), at).lastInsertRowid));
-      this.db.prepare('INSERT INTO run_images (run_id, image_id, findings, finished, mismatch) VALUES (?, ?, ?, ?, ?)').run(runId, imageId, findingIds.length, at, mismatch ?? null);
+      this.db
+        .prepare('INSERT INTO run_images (run_id, image_id, findings, finished, mismatch, lesion_peak, threshold) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(runId, imageId, findingIds.length, at, mismatch ?? null, lesionPeak ?? null, threshold ?? null);
       this.audit(`model:${run.model}`, 'record', 'image', imageId, imageId, null, { runId, findings: findingIds.length, contentHash: image.contentHash.toLowerCase(), ...(mismatch ? { mismatch } : {}) });
       return { imageId, findingIds, skipped: false };
     });
@@ -483,12 +507,13 @@ export class ReviewStore {
    * them); without, each finding counts by its latest decision from anyone. An image is reviewed by one rule
    * (preload/review-status.ts `isReviewed`): an image with no finding only once a reader confirmed it has no
    * lesion. `total`/`reviewed` count the images the other filters select, before the status filter, so the
-   * progress counter stays put while the list is narrowed to pending ones.
+   * progress counter stays put while the list is narrowed to pending ones. `order: 'informative'` puts the
+   * images still to review first, most informative first (main/review/informative.ts).
    */
   worklist(filter: WorklistFilter = {}): { items: WorklistItem[]; total: number; reviewed: number } {
     const images = this.db.prepare<[], { id: number; path: string; flagged: number }>('SELECT id, path, flagged FROM images ORDER BY id').all();
     const findings = this.db
-      .prepare<[], { id: number; image_id: number; score: number | null; model: string | null }>('SELECT f.id, f.image_id, f.score, r.model FROM findings f LEFT JOIN model_runs r ON r.id = f.run_id WHERE f.withdrawn = 0')
+      .prepare<[], { id: number; image_id: number; run_id: number | null; score: number | null; model: string | null }>('SELECT f.id, f.image_id, f.run_id, f.score, r.model FROM findings f LEFT JOIN model_runs r ON r.id = f.run_id WHERE f.withdrawn = 0')
       .all();
     const decisions = this.db
       .prepare<[], { finding_id: number; reviewer: string; decision: Exclude<Decision, 'pending'>; seq: number }>('SELECT d.finding_id, d.reviewer, d.decision, d.seq FROM decisions d JOIN findings f ON f.id = d.finding_id WHERE f.withdrawn = 0 ORDER BY d.seq')
@@ -507,6 +532,7 @@ export class ReviewStore {
     }
     // With a model filter, that model's runs only: the warning is about the findings the list is showing.
     const mismatches = this.firstMismatches(filter.model);
+    const signals = this.runSignals(filter.model);
     interface Acc { item: WorklistItem; models: Set<string>; reviewers: Set<string> }
     const acc = new Map<number, Acc>();
     for (const img of images) {
@@ -523,6 +549,7 @@ export class ReviewStore {
       if (!a) continue;
       if (f.model) a.models.add(f.model);
       if (f.score != null && f.score > a.item.maxScore) a.item.maxScore = f.score;
+      if (f.run_id != null && f.score != null) signals.get(f.image_id)?.get(f.run_id)?.scores.push(f.score);
       const ds = byFinding.get(f.id) ?? [];
       for (const d of ds) a.reviewers.add(d.reviewer);
       if (new Set(ds.map((d) => d.decision)).size > 1) a.item.disagreement = true;
@@ -535,6 +562,8 @@ export class ReviewStore {
       const confirmed = filter.reviewer ? Boolean(by?.has(filter.reviewer)) : Boolean(by?.size);
       // A lesion confirmed on the image (added later, or by the latest decision of another reader) outweighs it.
       a.item.noLesion = confirmed && a.item.accepted + a.item.edited + a.item.added === 0;
+      const score = informativeness([...(signals.get(imageId)?.values() ?? [])]);
+      if (score !== undefined) a.item.informativeness = score;
     }
     let items = [...acc.values()]
       .filter((a) => !filter.model || a.models.has(filter.model))
@@ -547,7 +576,28 @@ export class ReviewStore {
     if (status === 'pending') items = items.filter((i) => !isReviewed(i));
     else if (status === 'done') items = items.filter(isReviewed);
     else if (status === 'flagged') items = items.filter((i) => i.flagged);
+    if (filter.order === 'informative') items = informativeOrder(items, isReviewed);
     return { items, total, reviewed };
+  }
+
+  /**
+   * Per image, per run (of `model`'s runs only, when given), what the run recorded for the informative order:
+   * its threshold and lesion peak (NULL before schema 4), with an empty list for its findings' scores.
+   */
+  private runSignals(model?: string): Map<number, Map<number, { threshold: number | null; peak: number | null; scores: number[] }>> {
+    const out = new Map<number, Map<number, { threshold: number | null; peak: number | null; scores: number[] }>>();
+    const columns = this.hasRunSignals ? 'ri.threshold, ri.lesion_peak' : 'NULL AS threshold, NULL AS lesion_peak';
+    const rows = this.db
+      .prepare<[{ model: string | null }], { run_id: number; image_id: number; threshold: number | null; lesion_peak: number | null }>(
+        `SELECT ri.run_id, ri.image_id, ${columns} FROM run_images ri JOIN model_runs r ON r.id = ri.run_id WHERE @model IS NULL OR r.model = @model`,
+      )
+      .all({ model: model ?? null });
+    for (const r of rows) {
+      let runs = out.get(r.image_id);
+      if (!runs) out.set(r.image_id, (runs = new Map()));
+      runs.set(r.run_id, { threshold: r.threshold, peak: r.lesion_peak, scores: [] });
+    }
+    return out;
   }
 
   /** Per image, the mismatch text of its first run (by run id) whose model was not for it; of `model`'s runs only, when given. */

@@ -130,7 +130,7 @@ test('analyze --store killed with SIGKILL mid-run resumes: each image recorded o
   const ctx: ServiceContext = { settings: { ...loadSettings({ STUDIO_HOME: join(work, 'home') }), modelsDir }, events: new EventHub(), shell: 'browser', version: 'test', images: { summary: () => { throw new Error('unused'); }, frame: () => Promise.reject(new Error('unused')) }, log: () => {} };
   const review = createReviewHandlers(ctx, store);
   try {
-    const list = await review.handlers['review.worklist']({ status: 'all' });
+    const list = await review.handlers['review.worklist']({ status: 'all', order: 'file' });
     assert.equal(list.total, IMAGES);
     const pending = list.items.reduce((n, it) => n + it.pending, 0);
     assert.ok(pending > 0, 'the biased model should have produced findings to review');

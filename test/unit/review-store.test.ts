@@ -232,3 +232,55 @@ test('a reviewer box outside the image is refused with its reason and writes not
   assert.deepEqual(edge.box, [0, 0, 100, 80], 'a box on the image border is fine');
   store.close();
 });
+
+test('a run records its lesion peak and threshold per image; the worklist scores each image by them and can put the most informative pending first', () => {
+  const store = openStore(join(dir, `s${n++}.sqlite`));
+  const run = store.beginRun({ model: 'm1', backend: 'wasm', params: { threshold: 0.8 } });
+  const img = (i: number) => ({ path: `/site/${i}.png`, contentHash: hash(100 + i), width: 20, height: 20 });
+  // 1: confidently empty; 2: a peak just under the threshold; 3: a confident finding; 4: a borderline finding; 5: recorded without signals.
+  store.recordImageFindings(run, img(1), [], { lesionPeak: 0.05, threshold: 0.8 });
+  store.recordImageFindings(run, img(2), [], { lesionPeak: 0.76, threshold: 0.8 });
+  store.recordImageFindings(run, img(3), [{ box: [1, 1, 5, 5], score: 0.99, area: 16 }], { lesionPeak: 0.99, threshold: 0.8 });
+  store.recordImageFindings(run, img(4), [{ box: [1, 1, 5, 5], score: 0.99, area: 16 }, { box: [8, 8, 12, 12], score: 0.84, area: 16 }], { lesionPeak: 0.99, threshold: 0.8 });
+  store.recordImageFindings(run, img(5), [{ box: [1, 1, 5, 5], score: 0.81, area: 16 }]);
+  assert.deepEqual(
+    store.sql.prepare('SELECT image_id, lesion_peak, threshold FROM run_images ORDER BY image_id').all().map((r) => Object.values(r as object)),
+    [[1, 0.05, 0.8], [2, 0.76, 0.8], [3, 0.99, 0.8], [4, 0.99, 0.8], [5, null, null]],
+  );
+  const scores = store.worklist().items.map((i) => (i.informativeness === undefined ? undefined : Math.round(i.informativeness * 100) / 100));
+  assert.deepEqual(scores, [0.06, 0.95, 0.05, 0.8, undefined]);
+  assert.deepEqual(store.worklist().items.map((i) => i.imageId), [1, 2, 3, 4, 5], 'file order by default');
+  assert.deepEqual(store.worklist({ order: 'informative' }).items.map((i) => i.imageId), [2, 4, 1, 3, 5]);
+  // Reviewed images go after those still to review, in file order, however informative.
+  store.decide({ findingId: 2, reviewer: 'ann', decision: 'accepted' });
+  store.decide({ findingId: 3, reviewer: 'ann', decision: 'rejected' });
+  store.confirmNoLesion({ imageId: 2, reviewer: 'ann' });
+  assert.deepEqual(store.worklist({ order: 'informative' }).items.map((i) => i.imageId), [1, 3, 5, 2, 4]);
+  assert.deepEqual(store.worklist({ order: 'informative', status: 'pending' }).items.map((i) => i.imageId), [1, 3, 5]);
+  store.close();
+});
+
+test('with a model filter an image scores by that model’s runs only; without one by its most uncertain run', () => {
+  const store = openStore(join(dir, `s${n++}.sqlite`));
+  const a = store.beginRun({ model: 'sure', backend: 'wasm' });
+  const b = store.beginRun({ model: 'unsure', backend: 'wasm' });
+  const image = { path: '/site/x.png', contentHash: hash(200), width: 20, height: 20 };
+  store.recordImageFindings(a, image, [{ box: [1, 1, 5, 5], score: 0.99, area: 16 }], { lesionPeak: 0.99, threshold: 0.5 });
+  store.recordImageFindings(b, image, [{ box: [1, 1, 5, 5], score: 0.55, area: 16 }], { lesionPeak: 0.55, threshold: 0.5 });
+  const score = (model?: string) => Math.round((store.worklist(model ? { model } : {}).items[0].informativeness ?? NaN) * 100) / 100;
+  assert.equal(score('sure'), 0.02);
+  assert.equal(score('unsure'), 0.9);
+  assert.equal(score(), 0.9);
+  store.close();
+});
+
+test('a lesion peak or threshold outside [0, 1] is refused and nothing is written', () => {
+  const store = openStore(join(dir, `s${n++}.sqlite`));
+  const run = store.beginRun({ model: 'm1', backend: 'wasm' });
+  const image = { path: '/site/y.png', contentHash: hash(300), width: 20, height: 20 };
+  for (const bad of [{ lesionPeak: 1.5, threshold: 0.5 }, { lesionPeak: 0.5, threshold: -0.1 }, { lesionPeak: Number.NaN, threshold: 0.5 }]) {
+    assert.throws(() => store.recordImageFindings(run, image, [], bad), (e: unknown) => e instanceof StudioError && e.code === 'INVALID_PAYLOAD');
+  }
+  assert.equal(store.worklist().total, 0);
+  store.close();
+});
