@@ -19,8 +19,10 @@ import { maskBox, rleEncode } from './rle.ts';
 import './review.css';
 
 type Status = 'all' | 'pending' | 'done' | 'flagged';
+type Order = 'file' | 'informative';
 interface Filters {
   status: Status;
+  order: Order;
   minScore: number;
   model: string;
   reviewer: string;
@@ -45,7 +47,7 @@ function storedReviewer(): string {
 export default function ReviewPanel({ api }: { api: StudioApi }) {
   const root = useRef<HTMLDivElement>(null);
   const [reviewer, setReviewer] = useState(storedReviewer);
-  const [filters, setFilters] = useState<Filters>({ status: 'all', minScore: 0, model: '', reviewer: '', disagreement: false });
+  const [filters, setFilters] = useState<Filters>({ status: 'all', order: 'file', minScore: 0, model: '', reviewer: '', disagreement: false });
   const [worklist, setWorklist] = useState<Response<'review.worklist'> | null>(null);
   const [imageId, setImageId] = useState<number | null>(null);
   const [view, setView] = useState<Response<'review.findings'> | null>(null);
@@ -84,6 +86,7 @@ export default function ReviewPanel({ api }: { api: StudioApi }) {
     try {
       const list = await api['review.worklist']({
         status: filters.status,
+        order: filters.order,
         ...(filters.model ? { model: filters.model } : {}),
         ...(filters.reviewer.trim() ? { reviewer: filters.reviewer.trim() } : {}),
         ...(filters.minScore > 0 ? { minScore: filters.minScore } : {}),
@@ -317,7 +320,10 @@ export default function ReviewPanel({ api }: { api: StudioApi }) {
     if (!items.length) return;
     const idx = items.findIndex((i) => i.imageId === imageId);
     let next: WorklistItem | undefined;
-    if (idx >= 0) next = items[idx + delta];
+    // Most informative first: an image just reviewed moves below those still to review, so forward from it
+    // is the head of the list, the most informative one left.
+    if (filters.order === 'informative' && delta > 0 && idx >= 0 && isReviewed(items[idx])) next = items.find((i) => !isReviewed(i)) ?? items[idx + 1];
+    else if (idx >= 0) next = items[idx + delta];
     // The current image may have left a filtered list: go by id order instead.
     else next = delta > 0 ? items.find((i) => imageId === null || i.imageId > imageId) : [...items].reverse().find((i) => imageId === null || i.imageId < imageId);
     if (next) setImageId(next.imageId);
@@ -428,8 +434,14 @@ export default function ReviewPanel({ api }: { api: StudioApi }) {
             <input type="checkbox" checked={filters.disagreement} onChange={(e) => set({ disagreement: e.target.checked })} /> Reviewers disagree
           </label>
         </div>
-        <div className="review-progress" data-testid="review-progress">
-          {worklist ? `${worklist.reviewed} of ${worklist.total} reviewed` : 'Loading…'}
+        <div className="review-worklist-header">
+          <span className="review-progress" data-testid="review-progress">
+            {worklist ? `${worklist.reviewed} of ${worklist.total} reviewed` : 'Loading…'}
+          </span>
+          <select data-testid="review-order" aria-label="Worklist order" title="Most informative first: images to review whose lesion map or findings came closest to the model's threshold" value={filters.order} onChange={(e) => set({ order: e.target.value as Order })}>
+            <option value="file">File order</option>
+            <option value="informative">Most informative first</option>
+          </select>
         </div>
         <ul className="review-worklist" data-testid="review-worklist">
           {worklist?.items.map((item) => (
@@ -439,12 +451,19 @@ export default function ReviewPanel({ api }: { api: StudioApi }) {
                   {item.flagged && <span className="review-flag" title="flagged">⚑</span>}
                   {item.name}
                 </span>
-                <span className="review-item-counts" data-testid="review-item-state">
-                  <ItemState item={item} />
-                  {item.accepted + item.edited + item.added > 0 && <span style={{ color: DECISION_COLOURS.accepted }}> · {item.accepted + item.edited + item.added} kept</span>}
-                  {item.rejected > 0 && <span style={{ color: DECISION_COLOURS.rejected }}> · {item.rejected} rejected</span>}
-                  {item.disagreement && <span className="review-disagree"> · disagree</span>}
-                  {findingCount(item) > 0 && <span className="muted"> · max {item.maxScore.toFixed(2)}</span>}
+                <span className="review-item-counts">
+                  <span data-testid="review-item-state">
+                    <ItemState item={item} />
+                    {item.accepted + item.edited + item.added > 0 && <span style={{ color: DECISION_COLOURS.accepted }}> · {item.accepted + item.edited + item.added} kept</span>}
+                    {item.rejected > 0 && <span style={{ color: DECISION_COLOURS.rejected }}> · {item.rejected} rejected</span>}
+                    {item.disagreement && <span className="review-disagree"> · disagree</span>}
+                    {findingCount(item) > 0 && <span className="muted"> · max {item.maxScore.toFixed(2)}</span>}
+                  </span>
+                  {item.informativeness !== undefined && (
+                    <span className="muted" data-testid="review-item-informativeness" title="How informative a review would be (1: the model was at its threshold)">
+                      {' '}· info {item.informativeness.toFixed(2)}
+                    </span>
+                  )}
                 </span>
               </button>
             </li>
