@@ -7,8 +7,8 @@
  *  - The site is split by sequence (datasets/groups.ts), never frames of one video on both sides, at
  *    ADAPT_DEFAULTS.ratios: the test part is scored, never trained or calibrated on.
  *  - Lesion-free images of the base's own training share stay in the mix (negativeShare of the site's
- *    training images; the base's validation share likewise for calibration), so the adapted model does not
- *    forget "nothing here"; the base's held-out lesion-free images measure whether it did.
+ *    training images; the base's validation share calibrates the operating point), so the adapted model
+ *    does not forget "nothing here"; the base's held-out lesion-free images measure whether it did.
  *  - A low learning rate and early stopping on the site's validation part keep the base's knowledge when
  *    the site has little to teach.
  */
@@ -45,6 +45,8 @@ export interface AdaptResult {
 
 /** Base lesion-free images scored for forgetting: enough to see 0.05 findings per image move, bounded in time. */
 const MAX_FORGETTING_IMAGES = 200;
+/** Base lesion-free images in the adaptation's validation part, for calibrating its operating point. */
+const MAX_VALIDATION_NEGATIVES = 150;
 
 export async function adaptModel(options: AdaptOptions, hooks: TrainerHooks): Promise<AdaptResult> {
   const log = hooks.log ?? (() => {});
@@ -60,7 +62,10 @@ export async function adaptModel(options: AdaptOptions, hooks: TrainerHooks): Pr
   const baseSplit = baseNegatives.length ? completeSplit(storedSplit(options.base) ?? { seed: 42, ratios: [0.7, 0.15, 0.15], train: [], val: [], test: [] }, baseNegatives) : undefined;
   const partOf = (part: 'train' | 'val' | 'test') => (baseSplit ? baseNegatives.filter((s) => new Set(baseSplit[part]).has(s.id)) : []);
   const trainNegatives = limitSamples(partOf('train'), Math.round(ADAPT_DEFAULTS.negativeShare * siteSplit.train.length), options.seed);
-  const valNegatives = limitSamples(partOf('val'), Math.round(ADAPT_DEFAULTS.negativeShare * siteSplit.val.length), options.seed);
+  // Validation takes the base's whole validation share of lesion-free images (up to a bound): the operating
+  // point is calibrated to at most 0.1 findings per lesion-free image on them, and a few dozen cannot tell
+  // 0.1 from 0.2; the site's own lesion-free frames are rarely many.
+  const valNegatives = limitSamples(partOf('val'), MAX_VALIDATION_NEGATIVES, options.seed);
   const forgetting = limitSamples(partOf('test'), MAX_FORGETTING_IMAGES, options.seed);
   const split: Split = { seed: options.seed, ratios: [...ADAPT_DEFAULTS.ratios], train: [...siteSplit.train, ...trainNegatives], val: [...siteSplit.val, ...valNegatives], test: siteSplit.test };
 
