@@ -702,6 +702,8 @@ export const requests = {
       negatives: z.array(filePath).max(8).optional(),
       limit: z.number().int().min(1).optional(),
       seed: z.number().int().min(0).max(2 ** 31 - 1).default(TRAINING_DEFAULTS.seed),
+      /** Plan adapting this model to the review store `data` instead (`training.adapt`'s split by sequence, its seed). */
+      adaptFrom: modelName.optional(),
     })
     .strict(),
   /**
@@ -798,7 +800,8 @@ export const requests = {
 } as const;
 
 export interface Responses {
-  'app.info': { version: string; shell: 'electron' | 'browser'; dataDir?: string; backend: BackendReport | null };
+  /** `reviewStore`: the studio's own review store, which Review and Adapt use when given no other. */
+  'app.info': { version: string; shell: 'electron' | 'browser'; dataDir?: string; reviewStore: string; backend: BackendReport | null };
   'app.doctor': BackendReport;
   'dialog.open': { paths: string[] };
 

@@ -9,6 +9,7 @@ import { createDetectorHandlers } from '../detector/handlers.ts';
 import { createBatchHandlers } from '../batch/handlers.ts';
 import { createImagingHandlers } from '../imaging/handlers.ts';
 import { createReviewHandlers } from '../review/handlers.ts';
+import { defaultStorePath } from '../review/store.ts';
 import { createTrainingHandlers } from '../training/handlers.ts';
 import { createEvaluationHandlers } from '../evaluation/handlers.ts';
 import { PROJECT_ROOT, loadSettings, type Settings } from '../settings.ts';
@@ -54,7 +55,7 @@ export function createServices(options: ServiceOptions): Services {
   const review = createReviewHandlers(context);
   const batch = createBatchHandlers(context);
   const handlers: Handlers = {
-    'app.info': async () => ({ version: context.version, shell: context.shell, dataDir: context.settings.dataDir, backend: await detector.backendReport().catch(() => null) }),
+    'app.info': async () => ({ version: context.version, shell: context.shell, dataDir: context.settings.dataDir, reviewStore: defaultStorePath(context.settings), backend: await detector.backendReport().catch(() => null) }),
     'app.doctor': () => detector.backendReport(),
     'dialog.open': options.dialog ?? unavailable('the native file dialog'),
     ...imaging.handlers,

@@ -13,15 +13,14 @@
  *    the site has little to teach.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { ADAPT_DEFAULTS, type PlanCounts, type SiteAdaptation, StudioError, TRAINING_DEFAULTS, type ValidRequest, type CardMetrics } from '../../preload/contract.ts';
+import { type CardMetrics, type SiteAdaptation, StudioError, TRAINING_DEFAULTS, type ValidRequest } from '../../preload/contract.ts';
 import { readCard, writeCard } from '../detector/io.ts';
-import { openDataset, reviewedDataset, splitSamples, completeSplit, limitSamples, type Sample, type Split } from '../datasets/index.ts';
-import { ruleOf } from '../datasets/groups.ts';
+import { reviewedDataset } from '../datasets/index.ts';
+import { refuseUntrainable } from '../datasets/plan.ts';
+import { planAdaptation } from './site.ts';
 import { openStore } from '../review/store.ts';
 import { evaluateModel, type FullReport } from '../evaluation/evaluate.ts';
-import { portablePath, resolveProjectPath } from '../settings.ts';
+import { portablePath } from '../settings.ts';
 import { train, type TrainerHooks, type TrainResult } from './trainer.ts';
 import { dataParallelThreads, type TrainOptions } from './options.ts';
 
@@ -43,37 +42,16 @@ export interface AdaptResult {
   training: TrainResult;
 }
 
-/** Base lesion-free images scored for forgetting: enough to see 0.05 findings per image move, bounded in time. */
-const MAX_FORGETTING_IMAGES = 200;
-/** Base lesion-free images in the adaptation's validation part, for calibrating its operating point. */
-const MAX_VALIDATION_NEGATIVES = 150;
-
 export async function adaptModel(options: AdaptOptions, hooks: TrainerHooks): Promise<AdaptResult> {
   const log = hooks.log ?? (() => {});
   const baseCard = readCard(options.base);
-  const negatives = lesionFreeFolders(options, baseCard.data?.negativeFolders, log);
-  const dataset = await openDataset(options.store, 'review', { negatives });
-  const site = dataset.samples.filter((s) => !s.negative);
-  // The dataset keeps each sequence in one group (datasets/review.ts); these are the rules that applied.
-  const rules = [...new Set(site.map((s) => ruleOf(s.group)))].sort();
-  const siteSplit = splitSamples(site, options.seed, [...ADAPT_DEFAULTS.ratios]);
-
-  const baseNegatives = dataset.samples.filter((s) => s.negative);
-  const baseSplit = baseNegatives.length ? completeSplit(storedSplit(options.base) ?? { seed: 42, ratios: [0.7, 0.15, 0.15], train: [], val: [], test: [] }, baseNegatives) : undefined;
-  const partOf = (part: 'train' | 'val' | 'test') => (baseSplit ? baseNegatives.filter((s) => new Set(baseSplit[part]).has(s.id)) : []);
-  const trainNegatives = limitSamples(partOf('train'), Math.round(ADAPT_DEFAULTS.negativeShare * siteSplit.train.length), options.seed);
-  // Validation takes the base's whole validation share of lesion-free images (up to a bound): the operating
-  // point is calibrated to at most 0.1 findings per lesion-free image on them, and a few dozen cannot tell
-  // 0.1 from 0.2; the site's own lesion-free frames are rarely many.
-  const valNegatives = limitSamples(partOf('val'), MAX_VALIDATION_NEGATIVES, options.seed);
-  const forgetting = limitSamples(partOf('test'), MAX_FORGETTING_IMAGES, options.seed);
-  const split: Split = { seed: options.seed, ratios: [...ADAPT_DEFAULTS.ratios], train: [...siteSplit.train, ...trainNegatives], val: [...siteSplit.val, ...valNegatives], test: siteSplit.test };
-
-  const byId = new Map(dataset.samples.map((s) => [s.id, s]));
-  const counts = { train: await countsOf(siteSplit.train, byId), val: await countsOf(siteSplit.val, byId), test: await countsOf(siteSplit.test, byId) };
-  const problems = adaptProblems(counts);
-  if (problems.length) throw new StudioError('INVALID_PAYLOAD', `cannot adapt to ${options.store}: ${problems.join('; ')}`, options.store);
-  log(`site: ${site.length} reviewed images in ${new Set(site.map((s) => s.group ?? s.id)).size} sequences (grouped by ${rules.join(', ')}); train ${counts.train.images} (+${trainNegatives.length} of ${baseCard.name}'s lesion-free images), val ${counts.val.images} (+${valNegatives.length}), test ${counts.test.images}`);
+  const planned = await planAdaptation(options, log);
+  const { plan, split, rules, trainNegatives, valNegatives, forgetting } = planned;
+  const negatives = planned.negativeFolders;
+  const siteSplit = planned.site;
+  refuseUntrainable(plan, 'store');
+  const counts = plan.split;
+  log(`site: ${plan.images} reviewed images in ${plan.groups} sequences (grouped by ${rules.join(', ')}); train ${counts.train.images} (+${trainNegatives.length} of ${baseCard.name}'s lesion-free images), val ${counts.val.images} (+${valNegatives.length}), test ${counts.test.images}`);
 
   const h = (baseCard.hyperparameters ?? {}) as { augmentationPreset?: string; attentionSupervision?: { weight: number } };
   const trainOptions: TrainOptions = {
@@ -126,7 +104,7 @@ export async function adaptModel(options: AdaptOptions, hooks: TrainerHooks): Pr
     base: baseCard.name,
     reviewers: reviewersOf(options.store),
     groupedBy: rules,
-    groups: new Set(site.map((s) => s.group ?? s.id)).size,
+    groups: plan.groups,
     counts,
     baseNegatives: trainNegatives.length,
     epochsRun: training.epochs,
@@ -140,51 +118,6 @@ export async function adaptModel(options: AdaptOptions, hooks: TrainerHooks): Pr
   writeCard(options.out, { ...card, metrics: { ...(card.metrics ?? {}), test: summary(adaptedReport) }, site: siteRecord });
   log(verdict.text);
   return { out: options.out, site: siteRecord, training };
-}
-
-/** The lesion-free folders kept in the mix: the request's, else the base's own that still exist here. */
-function lesionFreeFolders(options: AdaptOptions, baseFolders: readonly string[] | undefined, log: (line: string) => void): string[] {
-  if (options.negatives) return options.negatives.map((f) => resolve(f));
-  const out: string[] = [];
-  for (const f of baseFolders ?? []) {
-    const at = resolveProjectPath(f);
-    if (existsSync(at)) out.push(at);
-    else log(`the base's lesion-free folder ${f} is not on this machine: adapting without it (the adapted model may forget what normal tissue looks like)`);
-  }
-  return out;
-}
-
-function storedSplit(dir: string): Split | undefined {
-  const file = join(dir, 'split.json');
-  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Split) : undefined;
-}
-
-async function countsOf(ids: readonly string[], byId: Map<string, Sample>): Promise<PlanCounts> {
-  const c: PlanCounts = { images: ids.length, lesionImages: 0, lesions: 0, negatives: 0 };
-  for (const id of ids) {
-    const s = byId.get(id) as Sample;
-    // A review sample's lesions are its boxes and its brush/model masks, one per confirmed finding.
-    const n = (s.boxes?.length ?? 0) + (s.rasterMask ? await maskedLesions(s) : 0);
-    if (n > 0) c.lesionImages++;
-    else c.negatives++;
-    c.lesions += n;
-  }
-  return c;
-}
-
-async function maskedLesions(s: Sample): Promise<number> {
-  const m = await s.rasterMask!();
-  return m.data.some((v) => v > 0) ? 1 : 0;
-}
-
-/** Why a site cannot be adapted to: each part needs images, and training and testing need lesions. */
-export function adaptProblems(counts: { train: PlanCounts; val: PlanCounts; test: PlanCounts }): string[] {
-  const problems: string[] = [];
-  if (counts.train.lesionImages === 0) problems.push('no reviewed image with a confirmed lesion falls in the training part');
-  if (counts.train.images < 10) problems.push(`only ${counts.train.images} reviewed images in the training part (at least 10)`);
-  if (counts.val.images === 0) problems.push('no reviewed image left for validation: review more sequences');
-  if (counts.test.lesionImages === 0) problems.push('no reviewed image with a lesion left to test on: review more sequences');
-  return problems;
 }
 
 /**

@@ -14,6 +14,7 @@ import { childPath } from '../fs/names.ts';
 import type { ServiceContext } from '../core/context.ts';
 import { trainOptionsFrom } from './options.ts';
 import type { AdaptOptions } from './adapt.ts';
+import { planAdaptation } from './site.ts';
 import { defaultStorePath } from '../review/store.ts';
 import type { WorkerCommand, WorkerMessage } from './worker.ts';
 import { resolveProjectPath } from '../settings.ts';
@@ -50,7 +51,12 @@ export class TrainingManager {
   }
 
   /** What a run with these settings would train on (datasets/plan.ts), read where the run reads it. */
-  async plan(req: Pick<ValidRequest<'training.start'>, 'data' | 'format' | 'negatives' | 'limit' | 'seed'>): Promise<TrainingPlan> {
+  async plan(req: Pick<ValidRequest<'training.plan'>, 'data' | 'format' | 'negatives' | 'limit' | 'seed' | 'adaptFrom'>): Promise<TrainingPlan> {
+    if (req.adaptFrom) {
+      if (req.format !== 'review') throw new StudioError('INVALID_PAYLOAD', 'a site adaptation reads a review store: format must be review', 'format');
+      const base = modelDir(this.ctx.settings.modelsDir, req.adaptFrom);
+      return (await planAdaptation({ store: resolveProjectPath(req.data), base, seed: req.seed, ...(req.negatives ? { negatives: req.negatives.map(resolveProjectPath) } : {}) })).plan;
+    }
     return planTraining({ data: resolveProjectPath(req.data), format: req.format, negatives: req.negatives?.map(resolveProjectPath), limit: req.limit, seed: req.seed });
   }
 
@@ -82,9 +88,9 @@ export class TrainingManager {
     const base = modelDir(this.ctx.settings.modelsDir, req.baseModel);
     const store = req.store ? resolveProjectPath(req.store) : defaultStorePath(this.ctx.settings);
     if (!existsSync(store)) throw new StudioError('NOT_FOUND', `no review store at ${store}: analyze and review the site's images first`, 'store');
-    // What the site's readers have finished, refused with why when it cannot teach anything; the
-    // adaptation's own split checks (a test part with a lesion) come when it splits by sequence.
-    refuseUntrainable(await this.plan({ data: store, format: 'review', seed: req.seed }));
+    // What the site's readers have finished, split as the run will split it, refused with why when it
+    // cannot teach anything or leaves nothing to tell base and adapted apart on.
+    refuseUntrainable((await planAdaptation({ store, base, seed: req.seed, ...(req.negatives ? { negatives: req.negatives.map(resolveProjectPath) } : {}) })).plan, 'store');
     this.refuseBusy();
     const options: AdaptOptions = { ...req, out, base, store, ...(req.negatives ? { negatives: req.negatives.map(resolveProjectPath) } : {}), studioVersion: this.ctx.version };
     return this.launch(req.name, req.epochs, { type: 'adapt', options }, 'adapt again');

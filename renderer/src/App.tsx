@@ -90,7 +90,7 @@ export function App({ api }: { api: StudioApi }) {
       <main className="tab-panels">
         {panel('viewer', <ViewerPanel api={api} active={tab === 'viewer'} shell={info?.shell ?? (window.studioBridge ? 'electron' : 'browser')} />, 'Viewer')}
         {panel('review', <ReviewPanel api={api} />, 'Review')}
-        {panel('training', <TrainingPanel api={api} />, 'Training')}
+        {panel('training', <TrainingPanel api={api} reviewStore={info?.reviewStore} />, 'Training')}
         {panel('compare', <ComparePanel api={api} />, 'Compare')}
       </main>
     </div>

@@ -53,12 +53,15 @@ function SiteResult({ site, base, name }: { site: SiteAdaptation; base: string; 
   );
 }
 
-export function AdaptSection({ api, models, runs, onStarted }: { api: StudioApi; models: ModelInfo[]; runs: ReadonlyMap<string, TrainingProgress>; onStarted(runId: string): void }) {
+export function AdaptSection({ api, models, runs, onStarted, reviewStore }: { api: StudioApi; models: ModelInfo[]; runs: ReadonlyMap<string, TrainingProgress>; onStarted(runId: string): void; reviewStore?: string }) {
   const [base, setBase] = useState('');
   const [name, setName] = useState('');
   const [store, setStore] = useState('');
   const adapt = useAdapt(api, runs, models);
-  const planState = useTrainingPlan(api, store.trim() ? { data: store.trim(), format: 'review' } : null);
+  // The store the run will read: the one given, else the studio's own (the Review panel's).
+  const storePath = store.trim() || reviewStore || '';
+  // Split as the adaptation splits (by sequence, its own shares): the counts are the run's.
+  const planState = useTrainingPlan(api, storePath && base ? { data: storePath, format: 'review', adaptFrom: base } : null);
   const newName = name.trim() || (base ? `${base}-site` : '');
   const refused = Boolean(planState.plan?.problems.length) || Boolean(planState.error);
   const active = adapt.run && (adapt.run.state === 'queued' || adapt.run.state === 'running' || adapt.run.state === 'paused');
@@ -90,9 +93,9 @@ export function AdaptSection({ api, models, runs, onStarted }: { api: StudioApi;
       </label>
       <label title="The review store (SQLite) the site's readers reviewed in; empty: the studio's own, as the Review panel uses">
         Review store
-        <input aria-label="review store to adapt to" value={store} onChange={(e) => setStore(e.target.value)} placeholder="the studio's review store" />
+        <input aria-label="review store to adapt to" value={store} onChange={(e) => setStore(e.target.value)} placeholder={reviewStore ?? "the studio's review store"} />
       </label>
-      {store.trim() ? <PlanTable state={planState} testId="adapt-plan" /> : <p className="muted plan-note">Give the store's path to see what it holds before adapting; empty, the studio's own store is used.</p>}
+      {storePath && base ? <PlanTable state={planState} testId="adapt-plan" /> : <p className="muted plan-note">Pick a base model to see what the store holds for it, split by sequence as the adaptation will split it.</p>}
       <button type="button" className="primary" disabled={!canAdapt} onClick={start} data-testid="adapt-start">
         Adapt {base || 'a model'}
       </button>

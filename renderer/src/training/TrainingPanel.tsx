@@ -38,7 +38,7 @@ const D = TRAINING_DEFAULTS;
 const INITIAL: Form = { name: '', data: '', format: D.format, variant: 'cbam', epochs: D.epochs, batchSize: D.batchSize, inputSize: D.inputSize, learningRate: D.learningRate, seed: D.seed, limit: '', negatives: '', baseModel: '', attentionWeight: String(D.attentionWeight), augmentation: D.augmentation };
 
 
-export function TrainingPanel({ api }: { api: StudioApi }) {
+export function TrainingPanel({ api, reviewStore }: { api: StudioApi; reviewStore?: string }) {
   const [form, setForm] = useState<Form>(INITIAL);
   const [runs, setRuns] = useState<Map<string, TrainingProgress>>(new Map());
   const [selected, setSelected] = useState<string | null>(null);
@@ -249,7 +249,7 @@ export function TrainingPanel({ api }: { api: StudioApi }) {
             {error}
           </p>
         )}
-        <AdaptSection api={api} models={models} runs={runs} onStarted={setSelected} />
+        <AdaptSection api={api} models={models} runs={runs} onStarted={setSelected} reviewStore={reviewStore} />
         <h2>Models</h2>
         <ul className="model-list" aria-label="models" data-testid="training-models">
           {models.map((m) => (
