@@ -80,7 +80,9 @@ export async function adaptModel(options: AdaptOptions, hooks: TrainerHooks): Pr
   const storeHash = labelsHash(options.store);
   const training = await train(trainOptions, hooks);
 
-  const say = (message: string) => hooks.progress({ name: options.name, state: 'running', epoch: training.epochs, epochs: options.epochs, step: 0, steps: 0, loss: NaN, imagesPerSec: 0, etaSec: NaN, history: training.history, message });
+  const last = training.history[training.history.length - 1];
+  const say = (message: string) =>
+    hooks.progress({ name: options.name, state: 'running', epoch: training.epochs, epochs: options.epochs, step: 0, steps: 0, loss: last?.loss ?? NaN, valDice: last?.valDice, valSensitivity1FP: last?.valSensitivity1FP, imagesPerSec: 0, etaSec: NaN, history: training.history, message });
   const score = async (who: string, dir: string, ids: string[], what: string): Promise<FullReport> => {
     say(`scoring ${who} on ${what}`);
     if ((await hooks.gate()) === 'cancel') throw new StudioError('CANCELLED', `adapting ${options.name} cancelled`);

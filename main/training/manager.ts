@@ -120,7 +120,9 @@ export class TrainingManager {
       } else if (m.type === 'log') {
         this.ctx.log(`training ${name}: ${m.line}`);
       } else if (m.type === 'done') {
-        run.progress = { ...run.progress, state: 'finished', etaSec: 0 };
+        // What the run ended with: an adaptation's verdict; a training run's last message no longer applies.
+        const verdict = (m.result as { site?: { verdict?: string } } | undefined)?.site?.verdict;
+        run.progress = { ...run.progress, state: 'finished', etaSec: 0, message: verdict };
         this.finish(run);
       } else if (m.type === 'error') {
         const cancelled = m.error.code === 'CANCELLED';

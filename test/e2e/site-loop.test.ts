@@ -19,7 +19,7 @@ import { WebSocket } from 'ws';
 import type { EvaluationReport, ModelInfo, TrainingPlan, TrainingProgress } from '../../preload/contract.ts';
 import { decode, encode } from '../../preload/wire.ts';
 import { loadSettings } from '../../main/settings.ts';
-import { startHost, type StartedHost } from './helpers.ts';
+import { browserSkipReason, launchChromium, openStudio, screenshot, startHost, type StartedHost } from './helpers.ts';
 import { lesionsFromMask, readImages, type Call } from '../helpers/simulated-reader.ts';
 
 const BASE = 'kvasir-baseline-neg';
@@ -141,4 +141,32 @@ test('a site analysed, reviewed and adapted through the host trains on its fully
   assert.equal(reports[0].images, reports[1].images);
   assert.equal(reports[1].images, site.counts.test.images, 'Compare scores both on the site held-out sequences');
   assert.ok(reports[1].dice > reports[0].dice);
+});
+
+test('in Chromium, the Training panel plans the reviewed store split by sequence, adapts from it with live progress, and shows base against adapted with a plain verdict', { skip: skip ?? browserSkipReason(), timeout: 900_000 }, async () => {
+  const store = join(dir, 'home', 'review.sqlite');
+  const browser = await launchChromium();
+  try {
+    const page = await openStudio(browser, host);
+    await page.getByRole('tab', { name: 'Training' }).click();
+    await page.getByLabel('base model to adapt').selectOption(BASE);
+    await page.getByLabel('name of the adapted model').fill(`${BASE}-ui`);
+    // Left empty, the store is the studio's own: the one the first test analysed into and reviewed.
+    await page.locator('[data-testid="adapt-plan"][data-state="ready"]').waitFor({ timeout: 60_000 });
+    const whole = (await page.locator('[data-testid="adapt-plan"] tr[data-part="whole"] td').allTextContents()).slice(1).map(Number);
+    const plan = (await call('training.plan', { data: store, format: 'review', adaptFrom: BASE })) as TrainingPlan;
+    assert.deepEqual(whole, [plan.images, plan.lesionImages, plan.lesions, plan.negatives], 'the panel shows the adaptation plan');
+    await page.locator('[data-testid="adapt-start"]').click();
+    await page.locator('[data-testid="adapt-status"]').waitFor({ timeout: 60_000 });
+    await page.locator('[data-testid="adapt-result"]').waitFor({ timeout: 800_000 });
+    const verdict = (await page.locator('[data-testid="adapt-verdict"]').textContent()) ?? '';
+    const card = ((await call('models.list', {})) as ModelInfo[]).find((m) => m.name === `${BASE}-ui`)?.card;
+    assert.ok(card?.site);
+    assert.match(verdict, card.site.better ? /better on this site's held-out sequences: use it/ : new RegExp(`not better than the base: keep using ${BASE}`));
+    await page.locator('[data-testid="adapt-result"]').scrollIntoViewIfNeeded();
+    await screenshot(page, 'site-loop-adapt-result');
+    assert.deepEqual(page.studioErrors, []);
+  } finally {
+    await browser.close();
+  }
 });

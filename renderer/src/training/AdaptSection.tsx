@@ -27,12 +27,16 @@ function SiteResult({ site, base, name }: { site: SiteAdaptation; base: string; 
       <p className="muted plan-note">
         On the site's held-out split: {held.images} images ({held.lesionImages} with {held.lesions} lesions, {held.negatives} lesion-free).
       </p>
-      <table className="metric-table" aria-label="base and adapted on the site">
+      {/* The sidebar is narrow: the columns say base and adapted, the names go in the heading above and the titles. */}
+      <p className="muted plan-note">
+        base <strong>{base}</strong>, adapted <strong>{name}</strong>
+      </p>
+      <table className="metric-table site-table" aria-label="base and adapted on the site">
         <thead>
           <tr>
             <th />
-            <th>{base}</th>
-            <th>{name}</th>
+            <th title={base}>base</th>
+            <th title={name}>adapted</th>
           </tr>
         </thead>
         <tbody>
@@ -43,6 +47,13 @@ function SiteResult({ site, base, name }: { site: SiteAdaptation; base: string; 
               <td>{value(site.evaluation.adapted)}</td>
             </tr>
           ))}
+          {site.forgetting && (
+            <tr title={`Findings per image on ${site.forgetting.images} lesion-free images ${base} held out from its own training: whether the adapted model forgot what normal tissue looks like`}>
+              <td>FP / held-out normal img of the base</td>
+              <td>{fixed(site.forgetting.base ?? undefined, 2)}</td>
+              <td>{fixed(site.forgetting.adapted ?? undefined, 2)}</td>
+            </tr>
+          )}
         </tbody>
       </table>
       <p className={site.better ? 'adapt-verdict better' : 'adapt-verdict'} data-testid="adapt-verdict">
