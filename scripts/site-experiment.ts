@@ -4,62 +4,36 @@
  * through the studio's contract, then adapted (main/training/adapt.ts); prints base and adapted on the site's
  * held-out sequences, and on the base's held-out lesion-free frames, as JSON lines.
  *
- *   node --import tsx scripts/site-experiment.ts --base kvasir-cbam-neg [--images 300] [--seed 42] [--epochs 12]
+ *   node --import tsx scripts/site-experiment.ts --base kvasir-cbam-neg [--images 300] [--seed 42] [--epochs 12] [--shift bgr] [--sequences 6]
  *
- * The site: the base's own validation and test images of its dataset (it never trained on them; its
- * validation images only picked its thresholds), with their masks as the reader's truth.
+ * The site (scripts/site-setup.ts): the base's own validation and test images of its dataset, with their masks
+ * as the reader's truth; `--shift bgr` shows them as another device would, `--sequences N` puts them in
+ * folders of N frames, as video sequences.
  */
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { basename, extname, join } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { BatchProgress, ModelCard } from '../preload/contract.ts';
-import { createServices } from '../main/services/index.ts';
-import { loadSettings, resolveProjectPath } from '../main/settings.ts';
 import { adaptModel } from '../main/training/adapt.ts';
-import { lesionsFromMask, readImages } from '../test/helpers/simulated-reader.ts';
+import { readImages } from '../test/helpers/simulated-reader.ts';
+import { buildSite, openSession } from './site-setup.ts';
 
-const { values } = parseArgs({ options: { base: { type: 'string', default: 'kvasir-cbam-neg' }, images: { type: 'string', default: '300' }, seed: { type: 'string', default: '42' }, epochs: { type: 'string', default: '12' }, lr: { type: 'string' } } });
-const settings = loadSettings();
-const baseDir = join(settings.modelsDir, values.base as string);
-const card = JSON.parse(readFileSync(join(baseDir, 'card.json'), 'utf8')) as ModelCard;
-const data = resolveProjectPath(card.data?.path as string);
-const split = JSON.parse(readFileSync(join(baseDir, 'split.json'), 'utf8')) as { val: string[]; test: string[] };
-const negativeFolders = new Set((card.data?.negativeFolders ?? []).map((f) => basename(f)));
-const siteIds = [...split.val, ...split.test].filter((id) => !negativeFolders.has(id.split('/')[0])).slice(0, Number(values.images));
-const images = siteIds.map((id) => join(data, 'images', id));
-const maskOf = (path: string) => {
-  const stem = basename(path, extname(path));
-  for (const ext of ['.jpg', '.png']) if (existsSync(join(data, 'masks', stem + ext))) return join(data, 'masks', stem + ext);
-  return undefined;
-};
-
-const home = mkdtempSync(join(tmpdir(), 'site-'));
-const store = join(home, 'review.sqlite');
-const services = createServices({ shell: 'browser', settings: { ...settings, homeDir: home }, log: () => {} });
-const call = async (channel: string, payload: unknown) => {
-  const r = (await services.dispatch(channel, payload)) as { ok: boolean; value?: unknown; error?: { message: string } };
-  if (!r.ok) throw new Error(`${channel}: ${r.error?.message}`);
-  return r.value;
-};
-const t0 = performance.now();
-const done = new Promise<BatchProgress>((resolveDone) =>
-  services.events.subscribe((event, p) => {
-    const b = p as BatchProgress;
-    if (event === 'batch.progress' && ['finished', 'failed', 'cancelled'].includes(b.state)) resolveDone(b);
-  }),
-);
-await call('batch.start', { inputs: images, model: values.base, out: join(home, 'analyze'), store });
-const batch = await done;
-const analyzed = (performance.now() - t0) / 1000;
-const { items } = (await call('review.worklist', {})) as { items: { imageId: number; path: string }[] };
-const read = await readImages(call, 'sim-reader', items, async (path) => {
-  const m = maskOf(path);
-  return m ? lesionsFromMask(m) : undefined;
+const { values } = parseArgs({ options: { base: { type: 'string', default: 'kvasir-cbam-neg' }, images: { type: 'string', default: '300' }, seed: { type: 'string', default: '42' }, epochs: { type: 'string', default: '12' }, lr: { type: 'string' }, shift: { type: 'string' }, sequences: { type: 'string' }, patience: { type: 'string', default: '3' } } });
+const { settings, baseDir, home, images, truth } = await buildSite({
+  base: values.base as string,
+  images: Number(values.images),
+  ...(values.shift === 'bgr' ? { shift: 'bgr' as const } : {}),
+  ...(values.sequences ? { sequences: Number(values.sequences) } : {}),
 });
+
+const store = join(home, 'review.sqlite');
+const session = openSession(settings, home);
+const t0 = performance.now();
+const batch = await session.analyze(values.base as string, images, store, join(home, 'analyze'));
+const analyzed = (performance.now() - t0) / 1000;
+const { items } = (await session.call('review.worklist', {})) as { items: { imageId: number; path: string }[] };
+const read = await readImages(session.call, 'sim-reader', items, truth);
 const reviewed = (performance.now() - t0) / 1000 - analyzed;
-console.log(JSON.stringify({ step: 'reviewed', base: values.base, images: images.length, batch: batch.state, analyzeSeconds: Math.round(analyzed), reviewSeconds: Math.round(reviewed), ...read }));
-await services.close();
+console.log(JSON.stringify({ step: 'reviewed', base: values.base, shift: values.shift ?? 'none', images: images.length, batch: batch.state, analyzeSeconds: Math.round(analyzed), reviewSeconds: Math.round(reviewed), ...read }));
+await session.close();
 
 const t1 = performance.now();
 const result = await adaptModel(
@@ -68,7 +42,7 @@ const result = await adaptModel(
     baseModel: values.base as string,
     epochs: Number(values.epochs),
     learningRate: values.lr ? Number(values.lr) : 3e-4,
-    patience: 3,
+    patience: Number(values.patience),
     seed: Number(values.seed),
     out: join(home, 'models', `${values.base}-site`),
     base: baseDir,
