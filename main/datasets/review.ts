@@ -146,7 +146,7 @@ export function datasetFromReview(root: string, source: ReviewAnnotationSource):
     }
     samples.push(sample);
   }
-  if (samples.length === 0) throw new StudioError('NOT_FOUND', `the review store at ${root} has no fully reviewed raster image (an image is a label once every finding on it is decided, or a reader confirmed it has no lesion)`, root);
+  if (samples.length === 0) throw new StudioError('NOT_FOUND', `the review store at ${root} has no fully reviewed image (an image is a label once every finding on it is decided, or a reader confirmed it has no lesion)`, root);
   return { root, format: 'review', samples };
 }
 
