@@ -169,7 +169,11 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
     ids = options.among.filter((id) => inSplit.has(id));
   }
   if (options.limit) ids = limitKeepingShare(ids, options.limit, new Set(dataset.samples.filter((s) => s.negative).map((s) => s.id)));
-  if (ids.length === 0) throw new StudioError('INVALID_PAYLOAD', `the ${which} split of ${options.data} is empty`, options.data);
+  if (ids.length === 0) {
+    // A review store's split holds only images its readers finished: say so, rather than score nothing.
+    const what = options.format === 'review' ? `no fully reviewed image of the review store ${options.data} lies in ${name}'s ${which} split (${dataset.samples.length} reviewed in all): review more images, or score another split` : `the ${which} split of ${options.data} is empty`;
+    throw new StudioError('INVALID_PAYLOAD', what, options.data);
+  }
   const cache = new SampleCache(new Map(dataset.samples.map((s) => [s.id, s])), size);
   const threshold = options.threshold ?? (typeof card.threshold === 'number' ? card.threshold : 0.5);
   const flips: FlipSet = options.flips ?? (isFlipSet(card.flips) ? card.flips : 'none');
