@@ -18,13 +18,13 @@
  * or another draw of held-out sequences moves.
  */
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
-import { basename, dirname, extname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { WorklistItem } from '../preload/contract.ts';
 import { evaluateModel, type FullReport } from '../main/evaluation/evaluate.ts';
 import { adaptModel } from '../main/training/adapt.ts';
 import { readImages } from '../test/helpers/simulated-reader.ts';
-import { buildSite, openSession } from './site-setup.ts';
+import { buildSite, masksFolder, openSession } from './site-setup.ts';
 
 const { values } = parseArgs({
   options: {
@@ -53,19 +53,8 @@ const pool = site.images.slice(0, site.images.length - heldCount);
 const held = site.images.slice(site.images.length - heldCount);
 if (pool.length < Math.max(...ks)) throw new Error(`${pool.length} images to review, fewer than K = ${Math.max(...ks)}: raise --images`);
 
-// The held-out images as a masks-format dataset: images/<sequence>_<stem>.png with masks/<same stem>.<mask's ext>.
 const heldDir = join(site.home, 'heldout');
-mkdirSync(join(heldDir, 'images'), { recursive: true });
-mkdirSync(join(heldDir, 'masks'), { recursive: true });
-const heldIds: string[] = [];
-for (const path of held) {
-  const mask = site.maskOf(path);
-  if (!mask) continue;
-  const stem = `${basename(dirname(path))}_${basename(path, extname(path))}`;
-  copyFileSync(path, join(heldDir, 'images', stem + extname(path)));
-  copyFileSync(mask, join(heldDir, 'masks', stem + extname(mask)));
-  heldIds.push(stem + extname(path));
-}
+const heldIds = masksFolder(heldDir, held, site.maskOf);
 
 const analysedHome = join(site.home, 'analysed');
 const analysedStore = join(analysedHome, 'review.sqlite');

@@ -14,10 +14,12 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { adaptModel } from '../main/training/adapt.ts';
 import { readImages } from '../test/helpers/simulated-reader.ts';
-import { buildSite, openSession } from './site-setup.ts';
+import { buildSite, masksFolder, openSession } from './site-setup.ts';
+import { evaluateModel } from '../main/evaluation/evaluate.ts';
+import { readFileSync } from 'node:fs';
 
 const { values } = parseArgs({ options: { base: { type: 'string', default: 'kvasir-cbam-neg' }, images: { type: 'string', default: '300' }, seed: { type: 'string', default: '42' }, epochs: { type: 'string', default: '12' }, lr: { type: 'string' }, shift: { type: 'string' }, sequences: { type: 'string' }, patience: { type: 'string', default: '3' } } });
-const { settings, baseDir, home, images, truth } = await buildSite({
+const { settings, baseDir, home, images, truth, maskOf } = await buildSite({
   base: values.base as string,
   images: Number(values.images),
   ...(values.shift === 'bgr' ? { shift: 'bgr' as const } : {}),
@@ -55,5 +57,13 @@ const result = await adaptModel(
   },
 );
 const s = result.site;
-const pick = (r: typeof s.evaluation.base) => ({ dice: r.dice, sensitivity1FP: r.sensitivity1FP, fpPerNegativeImage: r.fpPerNegativeImage ?? null, imageAUROC: r.imageAUROC ?? null, images: r.images });
-console.log(JSON.stringify({ step: 'adapted', seed: Number(values.seed), adaptSeconds: Math.round((performance.now() - t1) / 1000), epochsRun: s.epochsRun, bestEpoch: s.bestEpoch, counts: s.counts, baseNegatives: s.baseNegatives, base: pick(s.evaluation.base), adapted: pick(s.evaluation.adapted), forgetting: s.forgetting, better: s.better, verdict: s.verdict, out: result.out }));
+const pick = (r: Pick<typeof s.evaluation.base, 'dice' | 'sensitivity1FP' | 'fpPerNegativeImage' | 'imageAUROC' | 'images'>) => ({ dice: r.dice, sensitivity1FP: r.sensitivity1FP, fpPerNegativeImage: r.fpPerNegativeImage ?? null, imageAUROC: r.imageAUROC ?? null, images: r.images });
+// The verdict above scores both on the store's labels, where an accepted finding's outline is the base's own;
+// the site's true masks say how good each really is there: the same held-out images as a masks folder.
+const split = JSON.parse(readFileSync(join(result.out, 'split.json'), 'utf8')) as { test: string[] };
+const truthDir = join(home, 'truth');
+const truthIds = masksFolder(truthDir, split.test, maskOf);
+const onTruth = async (name: string, dir: string) => pick(await evaluateModel(name, { modelDir: dir, data: truthDir, format: 'masks', ids: truthIds }));
+const truthBase = await onTruth(values.base as string, baseDir);
+const truthAdapted = await onTruth(`${values.base}-site`, result.out);
+console.log(JSON.stringify({ step: 'adapted', seed: Number(values.seed), trueMasks: { base: truthBase, adapted: truthAdapted }, adaptSeconds: Math.round((performance.now() - t1) / 1000), epochsRun: s.epochsRun, bestEpoch: s.bestEpoch, counts: s.counts, baseNegatives: s.baseNegatives, base: pick(s.evaluation.base), adapted: pick(s.evaluation.adapted), forgetting: s.forgetting, better: s.better, verdict: s.verdict, out: result.out }));

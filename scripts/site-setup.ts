@@ -9,9 +9,9 @@
  * the base has never seen the like of; `sequences: N` puts them in folders of N frames, as video sequences,
  * which an adaptation keeps whole.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, extname, join } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
 import sharp from 'sharp';
 import type { BatchProgress, ModelCard } from '../preload/contract.ts';
 import { createServices } from '../main/services/index.ts';
@@ -109,4 +109,24 @@ export function openSession(settings: Settings, homeDir: string): SiteSession {
     }
   };
   return { call, analyze, close: () => services.close() };
+}
+
+/**
+ * Site images with their true masks as a masks-format dataset (images/<sequence>_<stem>.<ext>, masks/<same
+ * stem>.<mask's ext>), for scoring models on the site's truth rather than on the store's labels. Returns
+ * the dataset's ids of the images that have a mask, in the given order.
+ */
+export function masksFolder(dir: string, paths: readonly string[], maskOf: (path: string) => string | undefined): string[] {
+  mkdirSync(join(dir, 'images'), { recursive: true });
+  mkdirSync(join(dir, 'masks'), { recursive: true });
+  const ids: string[] = [];
+  for (const path of paths) {
+    const mask = maskOf(path);
+    if (!mask) continue;
+    const stem = `${basename(dirname(path))}_${basename(path, extname(path))}`;
+    copyFileSync(path, join(dir, 'images', stem + extname(path)));
+    copyFileSync(mask, join(dir, 'masks', stem + extname(mask)));
+    ids.push(stem + extname(path));
+  }
+  return ids;
 }
