@@ -13,6 +13,7 @@
  *    the site has little to teach.
  */
 import { createHash } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { type CardMetrics, type SiteAdaptation, StudioError, TRAINING_DEFAULTS, type ValidRequest } from '../../preload/contract.ts';
 import { readCard, writeCard } from '../detector/io.ts';
 import { reviewedDataset } from '../datasets/index.ts';
@@ -89,14 +90,23 @@ export async function adaptModel(options: AdaptOptions, hooks: TrainerHooks): Pr
     return evaluateModel(who, { modelDir: dir, data: options.store, format: 'review', negatives, ids, split: 'test' });
   };
   const what = `the site's ${siteSplit.test.length} held-out images`;
-  const baseReport = await score(baseCard.name, options.base, siteSplit.test, what);
-  const adaptedReport = await score(options.name, options.out, siteSplit.test, what);
+  let baseReport: FullReport;
+  let adaptedReport: FullReport;
   let forgot: SiteAdaptation['forgetting'];
-  if (forgetting.length) {
-    const w = `${forgetting.length} held-out lesion-free images of ${baseCard.name}`;
-    const b = await score(baseCard.name, options.base, forgetting, w);
-    const a = await score(options.name, options.out, forgetting, w);
-    forgot = { images: forgetting.length, base: b.fpPerNegativeImage ?? null, adapted: a.fpPerNegativeImage ?? null };
+  try {
+    baseReport = await score(baseCard.name, options.base, siteSplit.test, what);
+    adaptedReport = await score(options.name, options.out, siteSplit.test, what);
+    if (forgetting.length) {
+      const w = `${forgetting.length} held-out lesion-free images of ${baseCard.name}`;
+      const b = await score(baseCard.name, options.base, forgetting, w);
+      const a = await score(options.name, options.out, forgetting, w);
+      forgot = { images: forgetting.length, base: b.fpPerNegativeImage ?? null, adapted: a.fpPerNegativeImage ?? null };
+    }
+  } catch (err) {
+    // An adapted model never judged against its base is not one to keep: the viewer would list it like any
+    // other model, with nothing saying whether it is better here. Adapting again starts afresh.
+    rmSync(options.out, { recursive: true, force: true });
+    throw err;
   }
 
   const verdict = judge(baseCard.name, baseReport, adaptedReport, forgot);
