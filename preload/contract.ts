@@ -589,8 +589,13 @@ export interface ReviewFinding {
   decision: Decision;
   reviewer?: string;
   note?: string;
-  /** Run-length mask in image pixels (COCO uncompressed RLE), when drawn with the brush. */
+  /**
+   * The lesion's shape in image pixels (COCO uncompressed RLE), as it trains and exports: a reader's brush
+   * outline, or the model's own lesion-map component (main/review/store.ts `lesionShape`).
+   */
   mask?: { counts: number[]; size: [number, number] };
+  /** Whose outline `mask` is: a reader's brush ('reader'), or the model's lesion map ('model'). */
+  maskBy?: 'model' | 'reader';
   /**
    * Set on a model finding whose run was made on an image not of the model's kind (`studio analyze --force`):
    * why ("kvasir-cbam is a model for colonoscopy frames (colour endoscopy); this image is a CT"). Its findings
@@ -648,6 +653,8 @@ const filePath = z.string().min(1).max(4096);
 const modelName = z.string().regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$/, 'model names use letters, digits, . _ - and do not start with a dot');
 const reviewer = z.string().min(1).max(100);
 const frame = z.number().int().min(0).max(100_000);
+/** A brush mask in image pixels, COCO uncompressed RLE (preload/mask-rle.ts); the store checks it against the image. */
+const rleMask = z.object({ counts: z.array(z.number().int().nonnegative()).max(10_000_000), size: z.tuple([z.number().int().positive(), z.number().int().positive()]) });
 const box = z.tuple([z.number(), z.number(), z.number(), z.number()]).refine(([x0, y0, x1, y1]) => x1 > x0 && y1 > y0, 'a box needs x1 > x0 and y1 > y0');
 const bytes = z.instanceof(Uint8Array);
 const empty = z.object({}).strict();
@@ -766,6 +773,8 @@ export const requests = {
       reviewer,
       decision: z.enum(['accepted', 'rejected', 'edited']),
       box: box.optional(),
+      /** With 'accepted' or 'edited': the reader's own outline of the lesion, as `review.add`'s mask (main/review/store.ts `decide`). */
+      mask: rleMask.optional(),
       note: z.string().max(10_000).optional(),
     })
     .strict(),
@@ -774,7 +783,7 @@ export const requests = {
       imageId: z.number().int().positive(),
       reviewer,
       box,
-      mask: z.object({ counts: z.array(z.number().int().nonnegative()).max(10_000_000), size: z.tuple([z.number().int().positive(), z.number().int().positive()]) }).optional(),
+      mask: rleMask.optional(),
       note: z.string().max(10_000).optional(),
     })
     .strict(),

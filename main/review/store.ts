@@ -19,7 +19,8 @@ import { type Settings, loadSettings } from '../settings.ts';
 import { isReviewed } from '../../preload/review-status.ts';
 import { informativeOrder, informativeness } from './informative.ts';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.ts';
-import { type Rle, checkRle, rleArea } from './rle.ts';
+import { type Rle, checkRle, rleArea, rleBox } from './rle.ts';
+import { rleAreaIn, rleClip } from '../../preload/mask-box.ts';
 import { ensureDir } from '../fs/dirs.ts';
 
 export type { Rle } from './rle.ts';
@@ -171,6 +172,32 @@ function checkInside(box: Box, image: { width: number | null; height: number | n
     throw new StudioError('INVALID_PAYLOAD', `${what}: [${box.map((v) => Math.round(v * 10) / 10).join(', ')}] lies outside the ${width}×${height} image`, what);
   }
   return box;
+}
+
+/**
+ * THE rule for the lesion shape a finding trains and exports as under one decision (reviewRows, which the
+ * training set and every export read, and the findings the panel shows, so a reader sees what will train):
+ *  - a reader's own outline (a brush mask sent with add, or with an accept or edit) is the shape;
+ *  - a decision with a reader's box and no outline (an edited box) takes the finding's own shape (the model's
+ *    lesion-map component, or the adder's brush mask) inside that box, so a corrected box still trains
+ *    lesion-shaped; where that shape does not reach into the box, none (the box trains filled);
+ *  - a decision without geometry (accepted as proposed, rejected, pending) takes the finding's own shape.
+ * `by`: whose outline it is ('reader' for a reviewer's brush, 'model' for the lesion-map component).
+ */
+function lesionShape(source: 'model' | 'reviewer', own: Rle | undefined, annotation: { box: Box; mask?: Rle } | null): { mask: Rle; by: 'model' | 'reader' } | undefined {
+  const ownBy = source === 'reviewer' ? 'reader' : 'model';
+  if (!annotation) return own && { mask: own, by: ownBy };
+  if (annotation.mask) return { mask: annotation.mask, by: 'reader' };
+  if (!own) return undefined;
+  const clipped = rleClip(own, annotation.box);
+  return rleArea(clipped) > 0 ? { mask: clipped, by: ownBy } : undefined;
+}
+
+/** A reader's outline must mark the lesion its box marks: one with no pixel in that box is another lesion (add it) or a slip. */
+function checkOverlap(mask: Rle, box: Box, what: string): void {
+  if (rleAreaIn(mask, box) === 0) {
+    throw new StudioError('INVALID_PAYLOAD', `mask: the outline does not overlap ${what} [${box.map((v) => Math.round(v * 10) / 10).join(', ')}]: outline the lesion this finding marks, or add it as a new finding`, 'mask');
+  }
 }
 
 /** The longest mismatch text stored: a sentence naming a model and an image kind, never a document. */
@@ -462,8 +489,11 @@ export class ReviewStore {
     if (row.reviewer) out.reviewer = row.reviewer;
     else if (row.source === 'reviewer' && row.created_by) out.reviewer = row.created_by;
     if (row.note) out.note = row.note;
-    const mask = parse<Rle>(row.ax0 != null ? row.amask : row.mask);
-    if (mask) out.mask = mask;
+    const shape = lesionShape(row.source, parse<Rle>(row.mask), row.ax0 != null ? { box: out.box, mask: parse<Rle>(row.amask) } : null);
+    if (shape) {
+      out.mask = shape.mask;
+      out.maskBy = shape.by;
+    }
     if (row.mismatch) out.mismatch = row.mismatch;
     return out;
   }
@@ -643,21 +673,42 @@ export class ReviewStore {
       .run(findingId, reviewer, state.decision, state.annotationId, state.note, now(), seq);
   }
 
-  private liveFinding(findingId: number): { id: number; image_id: number; source: 'model' | 'reviewer'; created_by: string | null; mask: string | null } {
-    const f = this.db.prepare<[number], { id: number; image_id: number; source: 'model' | 'reviewer'; created_by: string | null; withdrawn: number; mask: string | null }>('SELECT id, image_id, source, created_by, withdrawn, mask FROM findings WHERE id = ?').get(findingId);
+  private liveFinding(findingId: number): { id: number; image_id: number; source: 'model' | 'reviewer'; created_by: string | null; mask: string | null; box: Box } {
+    const f = this.db
+      .prepare<[number], { id: number; image_id: number; source: 'model' | 'reviewer'; created_by: string | null; withdrawn: number; mask: string | null; x0: number; y0: number; x1: number; y1: number }>('SELECT id, image_id, source, created_by, withdrawn, mask, x0, y0, x1, y1 FROM findings WHERE id = ?')
+      .get(findingId);
     if (!f || f.withdrawn) throw new StudioError('NOT_FOUND', `no finding ${findingId} in the review store`, String(findingId));
-    return f;
+    return { id: f.id, image_id: f.image_id, source: f.source, created_by: f.created_by, mask: f.mask, box: [f.x0, f.y0, f.x1, f.y1] };
   }
 
-  /** A reviewer's decision on a finding; `edited` carries the corrected box. Committed before it returns. */
-  decide(req: { findingId: number; reviewer: string; decision: 'accepted' | 'rejected' | 'edited'; box?: Box; note?: string }): ReviewFinding {
+  private annotate(findingId: number, reviewer: string, box: Box, mask: Rle | undefined): number {
+    return Number(this.db.prepare('INSERT INTO annotations (finding_id, reviewer, x0, y0, x1, y1, mask, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(findingId, reviewer, box[0], box[1], box[2], box[3], json(mask), now()).lastInsertRowid);
+  }
+
+  /**
+   * A reviewer's decision on a finding, committed before it returns. `edited` carries the corrected box, a
+   * mask (the reader's outline of the lesion), or both; `accepted` may carry a mask. The outline is stored as
+   * the decision's annotation (so undo, which restores the previous annotation, takes it back) and is what
+   * the finding trains and exports as (`lesionShape`). Its box: an edited decision's box, or the mask's
+   * bounding box when it comes alone; for an accepted one the finding's own box, unless the outline reaches
+   * outside it, when the outline's bounding box (the box must hold the lesion it labels, and the reader's
+   * outline is the lesion). An outline must overlap its box and be the image's size.
+   */
+  decide(req: { findingId: number; reviewer: string; decision: 'accepted' | 'rejected' | 'edited'; box?: Box; mask?: Rle; note?: string }): ReviewFinding {
     const reviewer = checkReviewer(req.reviewer);
     if (!['accepted', 'rejected', 'edited'].includes(req.decision)) throw new StudioError('INVALID_PAYLOAD', `unknown decision '${String(req.decision)}'`, 'decision');
     if (req.box !== undefined && req.decision !== 'edited') throw new StudioError('INVALID_PAYLOAD', "a box goes with the 'edited' decision only", 'box');
+    if (req.mask !== undefined && req.decision === 'rejected') throw new StudioError('INVALID_PAYLOAD', "a mask goes with 'accepted' or 'edited': a rejected finding has no lesion to outline", 'mask');
     const box = req.box === undefined ? undefined : checkBox(req.box, 'box');
     this.write(() => {
       const f = this.liveFinding(req.findingId);
-      if (box) checkInside(box, this.image(f.image_id), 'box');
+      const img = this.image(f.image_id);
+      if (box) checkInside(box, img, 'box');
+      let mask: Rle | undefined;
+      if (req.mask !== undefined) {
+        mask = checkRle(req.mask, img.width, img.height);
+        if (rleArea(mask) === 0) throw new StudioError('INVALID_PAYLOAD', 'mask: the outline is empty: paint the lesion, or decide without a mask', 'mask');
+      }
       const before = this.decisionState(f.id, reviewer);
       const ownAddition = f.source === 'reviewer' && f.created_by === reviewer;
       let after: DecisionState;
@@ -665,15 +716,24 @@ export class ReviewStore {
         after = { decision: ownAddition ? 'added' : 'edited', annotationId: before?.annotationId ?? null, note: req.note ?? before?.note ?? null };
         if (before?.box) after.box = before.box;
         if (before?.mask) after.mask = before.mask;
-        if (box) {
-          // The creator's own mask stays with their added lesion when they only move its box.
-          const mask = ownAddition ? (before?.mask ?? parse<Rle>(f.mask)) : undefined;
-          after.annotationId = Number(this.db.prepare('INSERT INTO annotations (finding_id, reviewer, x0, y0, x1, y1, mask, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(f.id, reviewer, box[0], box[1], box[2], box[3], json(mask), now()).lastInsertRowid);
-          after.box = box;
-          if (mask) after.mask = mask;
+        if (box || mask) {
+          const annotated = box ?? (rleBox(mask!) as Box);
+          if (mask) checkOverlap(mask, annotated, 'the edited box');
+          // Moving only the box keeps this reader's own outline (their brush on an addition, or one sent with an
+          // earlier accept or edit) while it still overlaps the box; one left outside marked another place.
+          const kept = mask ?? before?.mask ?? (ownAddition ? parse<Rle>(f.mask) : undefined);
+          const outline = kept && (kept === mask || rleAreaIn(kept, annotated) > 0) ? kept : undefined;
+          after.annotationId = this.annotate(f.id, reviewer, annotated, outline);
+          after.box = annotated;
+          if (outline) after.mask = outline;
           else delete after.mask;
         }
-        if (after.annotationId == null) throw new StudioError('INVALID_PAYLOAD', "an 'edited' decision needs the corrected box", 'box');
+        if (after.annotationId == null) throw new StudioError('INVALID_PAYLOAD', "an 'edited' decision needs the corrected box or the lesion's mask", 'box');
+      } else if (mask) {
+        // Accepted with the reader's outline: the finding as proposed, its shape the reader's.
+        checkOverlap(mask, f.box, "the finding's box");
+        const annotated = rleAreaIn(mask, f.box) === rleArea(mask) ? f.box : (rleBox(mask) as Box);
+        after = { decision: 'accepted', annotationId: this.annotate(f.id, reviewer, annotated, mask), box: annotated, mask, note: req.note ?? before?.note ?? null };
       } else {
         // Accepting or rejecting is about the finding as proposed: an earlier edit of this reviewer no longer applies.
         after = { decision: req.decision, annotationId: null, note: req.note ?? before?.note ?? null };
@@ -912,8 +972,8 @@ export class ReviewStore {
       const ds = (byFinding.get(f.id) ?? []).map((d) => {
         const hasGeom = d.x0 != null;
         const out: ReviewRow['decisions'][number] = { reviewer: d.reviewer, decision: d.decision, box: hasGeom ? [d.x0!, d.y0!, d.x1!, d.y1!] : proposed, decided: d.decided };
-        const mask = hasGeom ? parse<Rle>(d.mask) : ownMask;
-        if (mask) out.mask = mask;
+        const shape = lesionShape(f.source, ownMask, hasGeom ? { box: out.box, mask: parse<Rle>(d.mask) } : null);
+        if (shape) out.mask = shape.mask;
         if (d.note) out.note = d.note;
         return out;
       });

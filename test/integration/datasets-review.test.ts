@@ -137,5 +137,5 @@ test('a store with no fully reviewed image is refused with the reason, not train
   const run = store.beginRun({ model: 'kvasir-cbam', backend: 'wasm' });
   store.recordImageFindings(run, { path: path('unreviewed'), contentHash: 'a'.repeat(64), width: W, height: H }, [{ box: [4, 4, 20, 20], score: 0.8, area: 100 }]);
   store.close();
-  await assert.rejects(openDataset(file, 'review'), /no fully reviewed raster image/);
+  await assert.rejects(openDataset(file, 'review'), /no fully reviewed image/);
 });
