@@ -1,7 +1,8 @@
 /**
  * COCO detection JSON of the reviewed findings: confirmed lesions only (accepted, edited, added), boxes as
- * [x, y, width, height], masks (a reviewer's brush, or an accepted model finding's lesion-map component) as
- * uncompressed RLE segmentation and box-only findings as the box's polygon (so mask-based loaders work on
+ * [x, y, width, height], masks (the shape the finding trains as, main/review/store.ts `lesionShape`: a reader's
+ * outline drawn when adding, accepting or editing, else the model finding's own lesion-map component, inside
+ * an edited box) as uncompressed RLE segmentation and box-only findings as the box's polygon (so mask-based loaders work on
  * every annotation). Review facts ride along as `attributes`. The images are the reviewed ones by the rule
  * of datasets/review.ts: an image a reader confirmed has no lesion is listed with no annotation and its
  * readers' decisions in `no_lesion`; an image still waiting says so in `pending_findings`.

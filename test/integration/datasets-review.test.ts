@@ -22,6 +22,7 @@ import { storeRecorder } from '../../main/review/recorder.ts';
 import { findings } from '../../main/detector/postprocess.ts';
 import { letterboxGeometry } from '../../main/detector/preprocess.ts';
 import { parseCsv } from '../helpers/csv.ts';
+import { rleEncode } from '../../main/review/rle.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'datasets-review-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -138,4 +139,26 @@ test('a store with no fully reviewed image is refused with the reason, not train
   store.recordImageFindings(run, { path: path('unreviewed'), contentHash: 'a'.repeat(64), width: W, height: H }, [{ box: [4, 4, 20, 20], score: 0.8, area: 100 }]);
   store.close();
   await assert.rejects(openDataset(file, 'review'), /no fully reviewed image/);
+});
+
+test('a reader’s outline sent with an accept is the training target: not the model’s own shape, not the box', async () => {
+  const file = join(dir, 'outlined.sqlite');
+  // The model's shape of its finding: the left column of cells [4, 8) of its box [4, 4, 24, 24].
+  const model = new Uint8Array(W * H);
+  for (let y = 4; y < 24; y++) for (let x = 4; x < 8; x++) model[y * W + x] = 1;
+  // The reader's outline: a disc in the box's lower right, reaching 2 px past its right edge.
+  const reader = new Uint8Array(W * H);
+  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if ((x + 0.5 - 19) ** 2 + (y + 0.5 - 18) ** 2 <= 49) reader[y * W + x] = 1;
+  const store = openStore(file);
+  const run = store.beginRun({ model: 'kvasir-cbam', backend: 'wasm' });
+  const { findingIds } = store.recordImageFindings(run, { path: path('complete'), contentHash: 'b'.repeat(64), width: W, height: H }, [{ box: [4, 4, 24, 24], score: 0.8, area: 80, mask: rleEncode(model, W, H) }]);
+  store.decide({ findingId: findingIds[0], reviewer: 'dr.a', decision: 'accepted', mask: rleEncode(reader, W, H) });
+  store.close();
+  const [sample] = (await openDataset(file, 'review')).samples;
+  assert.deepEqual(sample.boxes, [], 'a lesion with a mask is no box target');
+  const target = await sample.rasterMask!();
+  assert.deepEqual([...target.data].map((v) => (v ? 1 : 0)), [...reader], 'the target is the reader’s disc, pixel for pixel');
+  assert.equal(target.data[10 * W + 5], 0, 'the model’s own column is background where the reader did not paint');
+  const { items } = reviewedDataset(file);
+  assert.deepEqual(items[0].boxes, [[12, 11, 26, 25]], 'the outline reaches outside the proposed box: the lesion’s box is the outline’s');
 });

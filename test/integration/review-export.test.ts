@@ -242,3 +242,35 @@ test('DICOM SR export: an image a reader confirmed has no lesion gets no report,
   assert.deepEqual(result.files, []);
   assert.deepEqual(result.skipped, [{ path: dicomPath, reason: 'no lesion (confirmed by a reader)' }]);
 });
+
+test('a reader’s outline sent with an accept or an edit is the exported shape: COCO segmentation and area, CSV has_mask', () => {
+  const file = join(dir, 'outlined.sqlite');
+  const store = openStore(file);
+  const run = store.beginRun({ model: 'kvasir-cbam', backend: 'wasm' });
+  const model = new Uint8Array(W * H);
+  for (let y = 3; y < 12; y++) model[y * W + 2] = 1;
+  const { findingIds } = store.recordImageFindings(run, { path: rasterPath, contentHash: 'f'.repeat(64), width: W, height: H }, [
+    { box: [2, 3, 10, 12], score: 0.9, area: 60, mask: rleEncode(model, W, H) },
+    { box: [20, 20, 30, 30], score: 0.5, area: 80 },
+  ]);
+  const outline = (x0: number, y0: number, x1: number, y1: number) => {
+    const m = new Uint8Array(W * H);
+    for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) m[y * W + x] = 1;
+    return rleEncode(m, W, H);
+  };
+  const accepted = outline(4, 5, 9, 11);
+  const edited = outline(21, 22, 27, 29);
+  store.decide({ findingId: findingIds[0], reviewer: 'dr.a', decision: 'accepted', mask: accepted });
+  store.decide({ findingId: findingIds[1], reviewer: 'dr.a', decision: 'edited', mask: edited });
+  store.close();
+  const coco = JSON.parse(readFileSync(exportStore(file, 'coco', join(dir, 'coco-outlined'), 'test').files[0], 'utf8')) as CocoDataset;
+  const byFinding = (id: number) => coco.annotations.find((a) => a.attributes.finding_id === id)!;
+  assert.deepEqual(byFinding(findingIds[0]).segmentation, accepted, 'the reader’s outline, not the model’s column');
+  assert.equal(byFinding(findingIds[0]).area, 30);
+  assert.deepEqual(byFinding(findingIds[0]).bbox, [2, 3, 8, 9], 'an outline inside the accepted box keeps it');
+  assert.deepEqual(byFinding(findingIds[1]).segmentation, edited);
+  assert.deepEqual(byFinding(findingIds[1]).bbox, [21, 22, 6, 7], 'an edit with an outline alone takes its bounding box');
+  const [header, ...rows] = parseCsv(readFileSync(exportStore(file, 'csv', join(dir, 'csv-outlined')).files[0], 'utf8'));
+  const col = (name: (typeof CSV_COLUMNS)[number]) => header.indexOf(name);
+  assert.deepEqual(rows.map((r) => [r[col('decision')], r[col('has_mask')]]), [['accepted', '1'], ['edited', '1']]);
+});
