@@ -9,7 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import { StudioError, type Finding } from '../../preload/contract.ts';
 import { DetectorEngine, coreCount } from '../detector/engine.ts';
-import { checkCard, findingThreshold, modelFlips } from '../detector/io.ts';
+import { checkCard, findingThreshold, modelFlips, outlineThreshold } from '../detector/io.ts';
 import { mismatch } from '../detector/fit.ts';
 import { decodeForDetector } from '../detector/decode.ts';
 import type { FlipSet } from '../detector/flips.ts';
@@ -106,6 +106,8 @@ export async function analyze(options: AnalysisOptions): Promise<AnalysisSummary
   const total = files.length + listing.errors.length;
   const wanted = new Set<OutputKind>(options.outputs ?? OUTPUT_KINDS);
   const threshold = findingThreshold(options.modelDir, options.threshold);
+  // Where an accepted finding's lesion ends, for the store's outline of it (review/lesion-mask.ts).
+  const outline = outlineThreshold(options.modelDir);
   const flips = modelFlips(options.modelDir, options.flips);
   // Checked up front: a card that does not parse stops the batch before any image is decoded.
   const intendedUse = checkCard(options.modelDir)?.intendedUse;
@@ -190,7 +192,7 @@ export async function analyze(options: AnalysisOptions): Promise<AnalysisSummary
           const entry: AnalysisEntry = { image: path, width, height, model: options.modelName, backend, findings: r.findings, outputs: names, ms: Math.round(r.ms * 10) / 10, views: r.passes, ...(wrong ? { mismatch: wrong } : {}) };
           // The lesion map the findings were cut from: the store keeps each finding's own component as its mask,
           // and the map's peak with the threshold, which the informative worklist order scores.
-          await rec?.record(path, { ...entry, lesionMap: { map: r.heatmap, threshold } });
+          await rec?.record(path, { ...entry, lesionMap: { map: r.heatmap, threshold, outline } });
           await options.onImageResult?.(entry, path);
           entries[i] = entry;
         } catch (err) {

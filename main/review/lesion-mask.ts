@@ -24,13 +24,20 @@ const MATCH_TOLERANCE = 0.05;
  * The lesion mask of each finding (aligned with `findings`), or undefined where none matches a component
  * of `map` at `threshold` (a finding from elsewhere) or the mask would be empty or too large. `map` covers
  * the image's full extent, its longer side spanning the image's longer side (the detector's letterbox).
+ *
+ * `outline`: the threshold the model outlines lesions at (its card's Dice-calibrated `threshold`). A finding
+ * is cut at the operating threshold, often far higher (0.8), whose component is only the lesion's core:
+ * trained on, it would teach the next model to draw lesions smaller than they are. With `outline`, the mask
+ * is the bilinearly upsampled map at `outline` (as evaluation scores an outline) over the regions at
+ * `outline` that hold the finding's component. Without it, the component's cells.
  */
-export function findingMasks(map: Map2D, width: number, height: number, threshold: number, findings: readonly Pick<Finding, 'box' | 'score'>[], minCells = MIN_FINDING_CELLS): (Rle | undefined)[] {
+export function findingMasks(map: Map2D, width: number, height: number, threshold: number, findings: readonly Pick<Finding, 'box' | 'score'>[], outline?: number, minCells = MIN_FINDING_CELLS): (Rle | undefined)[] {
   const out: (Rle | undefined)[] = findings.map(() => undefined);
   if (!findings.length || map.width <= 0 || map.height <= 0 || map.data.length !== map.width * map.height) return out;
   // Image pixels per map cell: the letterbox scales the longer side to the input, whose map is input / stride cells.
   const cellPx = Math.max(width, height) / Math.max(map.width, map.height);
   const taken = new Set<number>();
+  const regions = outline === undefined ? [] : lesionCandidates(map.data, map.width, map.height, outline, 1);
   for (const c of lesionCandidates(map.data, map.width, map.height, threshold, minCells)) {
     const box: Box = [
       Math.min(width, Math.max(0, c.box[0] * cellPx)),
@@ -44,14 +51,53 @@ export function findingMasks(map: Map2D, width: number, height: number, threshol
     if (index < 0) index = findings.findIndex(fits);
     if (index < 0) continue;
     taken.add(index);
-    out[index] = componentRle(c.cells, map.width, cellPx, width, height);
+    if (outline === undefined) {
+      out[index] = componentRle(c.cells, map.width, cellPx, width, height);
+      continue;
+    }
+    const own = new Set(c.cells);
+    const cells = regions.filter((r) => r.cells.some((i) => own.has(i))).flatMap((r) => r.cells);
+    out[index] = (cells.length ? outlineRle(map, cells, outline, cellPx, width, height) : undefined) ?? componentRle(c.cells, map.width, cellPx, width, height);
   }
   return out;
+}
+
+/**
+ * COCO RLE of the pixels where the bilinearly upsampled map (half-pixel centres, as evaluation's
+ * `upsample`) reaches `outline`, among those whose cell is one of `cells` or touches one (an outline falls
+ * between cell centres), so a neighbouring lesion's pixels never join.
+ */
+function outlineRle(map: Map2D, cells: readonly number[], outline: number, cellPx: number, width: number, height: number): Rle | undefined {
+  const w = map.width;
+  const h = map.height;
+  const near = new Set<number>();
+  for (const i of cells) {
+    const x = i % w;
+    const y = (i - x) / w;
+    for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) if (x + dx >= 0 && x + dx < w && y + dy >= 0 && y + dy < h) near.add((y + dy) * w + x + dx);
+  }
+  const value = (px: number, py: number) => {
+    const fx = Math.min(w - 1, Math.max(0, (px + 0.5) / cellPx - 0.5));
+    const fy = Math.min(h - 1, Math.max(0, (py + 0.5) / cellPx - 0.5));
+    const x0 = Math.floor(fx), y0 = Math.floor(fy);
+    const x1 = Math.min(w - 1, x0 + 1), y1 = Math.min(h - 1, y0 + 1);
+    const tx = fx - x0, ty = fy - y0;
+    const d = map.data;
+    return (d[y0 * w + x0] * (1 - tx) + d[y0 * w + x1] * tx) * (1 - ty) + (d[y1 * w + x0] * (1 - tx) + d[y1 * w + x1] * tx) * ty;
+  };
+  const cellOf = (p: number, n: number) => Math.min(n - 1, Math.floor((p + 0.5) / cellPx));
+  return rleOf([...near], w, cellPx, width, height, (px, py) => near.has(cellOf(py, h) * w + cellOf(px, w)) && value(px, py) >= outline);
 }
 
 /** COCO RLE (column-major runs, starting with zeros) of the pixels whose centre lies in one of `cells`. */
 export function componentRle(cells: readonly number[], mapWidth: number, cellPx: number, width: number, height: number): Rle | undefined {
   const member = new Set(cells);
+  const cellOf = (p: number) => Math.floor((p + 0.5) / cellPx);
+  return rleOf(cells, mapWidth, cellPx, width, height, (px, py) => member.has(cellOf(py) * mapWidth + cellOf(px)));
+}
+
+/** COCO RLE of the pixels `inside` says, looked for only over the pixels `cells` cover. */
+function rleOf(cells: readonly number[], mapWidth: number, cellPx: number, width: number, height: number, inside: (px: number, py: number) => boolean): Rle | undefined {
   let cx0 = Infinity, cy0 = Infinity, cx1 = -1, cy1 = -1;
   for (const i of cells) {
     const x = i % mapWidth;
@@ -62,12 +108,9 @@ export function componentRle(cells: readonly number[], mapWidth: number, cellPx:
     cy1 = Math.max(cy1, y);
   }
   if (cx1 < 0) return undefined;
-  const cellOf = (p: number) => Math.floor((p + 0.5) / cellPx);
-  // The pixel rows and columns the component's cells can hold, clipped to the image.
+  // The pixel rows and columns the cells can hold, clipped to the image.
   const px0 = Math.max(0, Math.ceil(cx0 * cellPx - 0.5)), px1 = Math.min(width, Math.ceil((cx1 + 1) * cellPx - 0.5));
   const py0 = Math.max(0, Math.ceil(cy0 * cellPx - 0.5)), py1 = Math.min(height, Math.ceil((cy1 + 1) * cellPx - 0.5));
-  const rowCell = new Int32Array(Math.max(0, py1 - py0));
-  for (let y = py0; y < py1; y++) rowCell[y - py0] = cellOf(y);
   const counts: number[] = [];
   let current = 0;
   let run = 0;
@@ -83,10 +126,9 @@ export function componentRle(cells: readonly number[], mapWidth: number, cellPx:
   };
   push(0, px0 * height);
   for (let x = px0; x < px1; x++) {
-    const col = cellOf(x);
     push(0, py0);
     for (let y = py0; y < py1; y++) {
-      const v = member.has(rowCell[y - py0] * mapWidth + col) ? 1 : 0;
+      const v = inside(x, y) ? 1 : 0;
       area += v;
       push(v, 1);
     }

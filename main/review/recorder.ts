@@ -50,7 +50,7 @@ export interface StoreRecorder {
    * threshold they were cut at; each finding is then stored with its own component as its mask, and the map's
    * peak and that threshold with the run's record of the image (what the informative worklist order scores).
    */
-  record(path: string, result: { width: number; height: number; findings: Finding[]; mismatch?: string; lesionMap?: { map: Map2D; threshold: number } }): Promise<RecordResult>;
+  record(path: string, result: { width: number; height: number; findings: Finding[]; mismatch?: string; lesionMap?: { map: Map2D; threshold: number; outline?: number } }): Promise<RecordResult>;
   finish(): void;
   close(): void;
 }
@@ -72,7 +72,7 @@ export function storeRecorder(storeFile: string, run: RunInfo): StoreRecorder {
     async record(path, result) {
       const contentHash = await sha256File(path);
       const uids = readDicomUids(path);
-      const masks = result.lesionMap ? findingMasks(result.lesionMap.map, result.width, result.height, result.lesionMap.threshold, result.findings) : [];
+      const masks = result.lesionMap ? findingMasks(result.lesionMap.map, result.width, result.height, result.lesionMap.threshold, result.findings, result.lesionMap.outline) : [];
       const findings = result.findings.map((f, i) => (masks[i] ? { box: f.box, score: f.score, area: f.area, mask: masks[i] } : { box: f.box, score: f.score, area: f.area }));
       const signals = result.lesionMap ? { lesionPeak: mapPeak(result.lesionMap.map), threshold: result.lesionMap.threshold } : {};
       return store.recordImageFindings(runId, { path, contentHash, width: result.width, height: result.height, ...(uids ? { uids } : {}) }, findings, { ...(result.mismatch === undefined ? {} : { mismatch: result.mismatch }), ...signals });

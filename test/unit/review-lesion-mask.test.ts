@@ -64,3 +64,38 @@ test('a finding that is no component of the map gets no mask, and a component to
   assert.equal(componentRle([27], 25, 0.4, 10, 10), undefined);
   assert.ok(componentRle([26], 25, 0.4, 10, 10), 'cell (1, 1) holds the centre of pixel (0, 0)');
 });
+
+test("with the model's outline threshold, a finding cut at a high operating point keeps the lesion's whole outline, smooth as evaluation upsamples it, and never a neighbour's", async () => {
+  const { upsample } = await import('../../main/evaluation/maps.ts');
+  const W = 400, H = 300, S = 192;
+  const box = letterboxGeometry(W, H, S);
+  const cols = Math.ceil(box.width / STRIDE), rows = Math.ceil(box.height / STRIDE);
+  const data = new Float32Array(cols * rows).fill(0.02);
+  // A lesion whose core is sure (0.9) and whose rim is less so (0.6), and a separate weak blob nearby.
+  for (let y = 8; y <= 16; y++) for (let x = 8; x <= 16; x++) data[y * cols + x] = 0.6;
+  for (let y = 11; y <= 13; y++) for (let x = 11; x <= 13; x++) data[y * cols + x] = 0.9;
+  for (let y = 10; y <= 12; y++) for (let x = 20; x <= 22; x++) data[y * cols + x] = 0.6;
+  const map = { width: cols, height: rows, data };
+  const found = findings(map, STRIDE, box, W, H, { threshold: 0.8 });
+  assert.equal(found.length, 1, 'only the core passes the operating point');
+  const [core] = findingMasks(map, W, H, 0.8, found);
+  const [outlined] = findingMasks(map, W, H, 0.8, found, 0.5);
+  assert.ok(core && outlined);
+  assert.ok(rleArea(outlined) > 4 * rleArea(core), `the outline (${rleArea(outlined)} px) holds the rim, not just the core (${rleArea(core)} px)`);
+  // The same pixels evaluation would call lesion at 0.5 over this lesion's region, and none of the blob's.
+  const cellPx = W / cols;
+  const full = upsample(data, cols, rows, Math.round(cols * cellPx), Math.round(rows * cellPx));
+  const m = rleDecode(outlined).data;
+  let agree = 0, total = 0;
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < Math.round(18 * cellPx); x++) {
+      const want = full[y * Math.round(cols * cellPx) + x] >= 0.5 ? 1 : 0;
+      if (want || m[y * W + x]) total++;
+      if (want && m[y * W + x]) agree++;
+    }
+  }
+  assert.ok(agree / total > 0.97, `outline matches the upsampled map (${agree}/${total})`);
+  const [bx0] = rleBox(outlined)!;
+  const right = rleBox(outlined)![2];
+  assert.ok(bx0 >= 7 * cellPx && right <= 18 * cellPx, 'the weak blob beside it is not part of this lesion');
+});
