@@ -1,8 +1,9 @@
 /**
  * Review in real Chromium against the real host: a store seeded with findings on a generated image (the
- * host opens it from STUDIO_HOME), reviewed with the keyboard (accept, reject, edit with a handle, draw a
- * box, paint a mask, flag, undo, next image, no lesion on an image with no finding), then the page reloaded
- * and the decisions seen again, and in the store.
+ * host opens it from STUDIO_HOME), reviewed with the keyboard (accept, reject, edit with a handle, paint
+ * the reader's outline of an edited finding, draw a box, paint a mask, flag, undo, next image, paint the
+ * outline of a selected finding to accept it with, no lesion on an image with no finding), then the page
+ * reloaded and the decisions seen again, and in the store.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -102,6 +103,14 @@ test('findings are reviewed with the keyboard, saved at once, and kept across a 
   await waitDecisions(page, ['accepted', 'rejected', 'edited']);
   await page.keyboard.press('Escape');
 
+  // M over the selected (edited) finding paints the reader's outline of it: sent with the edited box.
+  await page.keyboard.press('m');
+  await page.waitForFunction(() => document.querySelector('[data-testid="review-mode"]')?.textContent === 'mask');
+  await drag(page, [66, 98], [78, 106]);
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => /edited finding 3 with your mask/.test(document.querySelector('[data-testid="review-status-line"]')?.textContent ?? ''), undefined, { timeout: 20_000 });
+  await waitDecisions(page, ['accepted', 'rejected', 'edited']);
+
   // B draws a lesion the model missed.
   await page.keyboard.press('b');
   await drag(page, [10, 80], [30, 104]);
@@ -127,8 +136,16 @@ test('findings are reviewed with the keyboard, saved at once, and kept across a 
   await page.keyboard.press('ArrowRight');
   await page.waitForFunction(() => /colon-1\.png/.test(document.querySelector('[data-testid="review-image-name"]')?.textContent ?? ''));
   await page.waitForFunction(() => document.querySelectorAll('[data-testid="review-finding"]').length === 1);
-  await page.keyboard.press('a');
+  // Its finding is selected: M paints the reader's outline of it (once the image's pixels are on screen), and
+  // Enter accepts it with that mask.
+  await page.locator('[data-testid="review-mask-button"]:not([disabled])').waitFor();
+  await page.keyboard.press('m');
+  await page.waitForFunction(() => document.querySelector('[data-testid="review-mode"]')?.textContent === 'mask');
+  await drag(page, [38, 36], [52, 46]);
+  await page.keyboard.press('Enter');
   await waitDecisions(page, ['accepted']);
+  await page.waitForFunction(() => document.querySelector('[data-testid="review-finding-mask"]')?.textContent === ' · your mask', undefined, { timeout: 20_000 });
+  await screenshot(page, 'review-your-mask');
   await page.waitForFunction(() => document.querySelector('[data-testid="review-progress"]')?.textContent?.trim() === '2 of 3 reviewed');
 
   // → goes to the image with no finding; N says it has no lesion, Ctrl+Z takes that back, N again.
@@ -151,7 +168,8 @@ test('findings are reviewed with the keyboard, saved at once, and kept across a 
   const store = openStore(storeFile);
   const first = store.findings(1).findings;
   assert.deepEqual(first.map((f) => [f.decision, f.reviewer]), [['accepted', 'dr-e2e'], ['rejected', 'dr-e2e'], ['edited', 'dr-e2e'], ['added', 'dr-e2e'], ['added', 'dr-e2e']]);
-  assert.deepEqual(first[2].box, [60, 90, 86, 116], 'the edited box is where the handle was dropped');
+  assert.deepEqual(first[2].box, [60, 90, 86, 116], 'the edited box is where the handle was dropped, kept with the outline');
+  assert.equal(first[2].maskBy, 'reader', 'the edited finding carries the reader’s outline');
   assert.deepEqual(first[3].box, [10, 80, 30, 104], 'the drawn box');
   const painted = first[4];
   assert.ok(painted.mask, 'the painted lesion has its mask');
@@ -161,7 +179,13 @@ test('findings are reviewed with the keyboard, saved at once, and kept across a 
   const [bx0, by0, bx1, by1] = painted.box;
   assert.ok(bx0 <= 120 && by0 <= 20 && bx1 >= 140 && by1 >= 30 && bx1 - bx0 < 40, `the mask's box ${painted.box} surrounds the stroke`);
   assert.equal(store.findings(1).flagged, false);
-  assert.deepEqual(store.auditTrail({ who: 'dr-e2e' }).map((e) => e.action), ['decide', 'decide', 'decide', 'add', 'add', 'flag', 'undo', 'decide', 'decide', 'undo', 'decide']);
+  // The finding of the second image, accepted with the outline painted over it.
+  const [outlined] = store.findings(2).findings;
+  assert.deepEqual([outlined.decision, outlined.reviewer, outlined.maskBy, outlined.box], ['accepted', 'dr-e2e', 'reader', [30, 28, 60, 54]]);
+  const outlineArea = outlined.mask!.counts.reduce((a, c, i) => (i % 2 ? a + c : a), 0);
+  assert.ok(outlineArea > 150 && outlineArea < 30 * 26, `the outline is the stroke (${outlineArea} px), not the box`);
+  assert.deepEqual(store.reviewRows().find((r) => r.finding.id === outlined.id)!.effective.mask, outlined.mask, 'and it is what trains and exports');
+  assert.deepEqual(store.auditTrail({ who: 'dr-e2e' }).map((e) => e.action), ['decide', 'decide', 'decide', 'decide', 'add', 'add', 'flag', 'undo', 'decide', 'decide', 'undo', 'decide']);
   assert.deepEqual(store.findings(3).noLesion, ['dr-e2e']);
   store.close();
 

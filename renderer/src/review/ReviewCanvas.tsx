@@ -64,8 +64,12 @@ interface Live {
   drag: Drag | null;
   /** The pointer over the view (CSS pixels), for the brush outline. */
   pointer: [number, number] | null;
-  /** Finding masks as image-sized canvases, for the frame they were drawn for. */
-  masks: Map<string, HTMLCanvasElement>;
+  /**
+   * Finding masks as image-sized canvases, for the frame they were drawn for, by the mask object itself: every
+   * answer from the store is a new object, so a mask that changed (a reader's outline replacing the model's)
+   * is never drawn from a stale canvas.
+   */
+  masks: WeakMap<object, HTMLCanvasElement>;
   masksFor: FramePixels | null;
   /** The painted mask as a canvas; null once the paint changes. */
   paintLayer: HTMLCanvasElement | null;
@@ -78,16 +82,16 @@ function drawReview(g: CanvasRenderingContext2D, view: ScreenView, live: Live): 
   if (!f) return;
   const { columns: w, rows: h } = f;
   if (live.masksFor !== f) {
-    live.masks.clear();
+    live.masks = new WeakMap();
     live.masksFor = f;
   }
   const over = (c: HTMLCanvasElement) => g.drawImage(c, view.ox, view.oy, w * view.scale, h * view.scale);
   g.imageSmoothingEnabled = view.scale < 1;
   for (const x of p.findings) {
     if (!x.mask || x.mask.size[0] !== h || x.mask.size[1] !== w) continue;
-    const key = `${x.id}:${x.mask.counts.length}:${x.mask.counts[1] ?? 0}`;
-    let m = live.masks.get(key);
-    if (!m) live.masks.set(key, (m = maskCanvas(rleDecode(x.mask).data, w, h, [215, 123, 255, 90])));
+    let m = live.masks.get(x.mask);
+    // A reader's outline in the accepted green, the model's own shape in violet.
+    if (!m) live.masks.set(x.mask, (m = maskCanvas(rleDecode(x.mask).data, w, h, x.maskBy === 'reader' ? [61, 220, 132, 90] : [215, 123, 255, 90])));
     over(m);
   }
   if (p.mode === 'mask' && p.paint.current) {
@@ -197,7 +201,7 @@ export function ReviewCanvas(props: Props) {
   const baseRef = useRef<HTMLCanvasElement>(null);
   const overRef = useRef<HTMLCanvasElement>(null);
   const engineRef = useRef<ViewEngine | null>(null);
-  const live = useRef<Live>({ props, drag: null, pointer: null, masks: new Map(), masksFor: null, paintLayer: null });
+  const live = useRef<Live>({ props, drag: null, pointer: null, masks: new WeakMap(), masksFor: null, paintLayer: null });
 
   useEffect(() => {
     const l = live.current;

@@ -2,7 +2,9 @@
  * Review: a worklist of images with the detector's findings, and keyboard-driven decisions on them.
  * A accept · R reject · N no lesion on this image (rejects the findings you have not decided) · ↓/↑
  * next/previous finding · →/← next/previous image · E edit the selected box with handles · B draw a new
- * box · M paint a mask (Enter saves, Esc cancels, [ ] brush size, Shift+drag erases) · F flag the image ·
+ * box · M paint a mask (Enter saves, Esc cancels, [ ] brush size, Shift+drag erases): over the selected
+ * finding it is your outline of that lesion, sent with accepting it (or with your edited box); elsewhere it
+ * adds a lesion the model missed · F flag the image ·
  * Ctrl+Z undo your last change. N took the place of N/P for findings: an image with no finding is reviewed
  * only when a reader says "no lesion" (issue 24), so that decision gets a key of its own.
  * Every change goes to the store at once (one committed transaction per call); nothing waits for a save.
@@ -16,6 +18,7 @@ import { initialMode } from '../viewer/presets.ts';
 import { DECISION_COLOURS, type Mode, ReviewCanvas } from './ReviewCanvas.tsx';
 import type { Box } from './geometry.ts';
 import { maskBox, rleEncode } from './rle.ts';
+import { rleAreaIn } from '../../../preload/mask-box.ts';
 import './review.css';
 
 type Status = 'all' | 'pending' | 'done' | 'flagged';
@@ -191,6 +194,9 @@ export default function ReviewPanel({ api }: { api: StudioApi }) {
   const mismatchNote = findings.find((f) => f.mismatch)?.mismatch;
   // Shown as the viewer first shows it: the file's window, its VOI LUT, or the full range (colour as it is).
   const voi = useMemo(() => (loaded ? initialMode(loaded.summary, !!loaded.frame.voiLut) : null), [loaded]);
+  // The pixels of the image whose findings are on screen (not the last image's while this one loads): what a
+  // mask is painted on, at that image's size.
+  const shown = loaded && view && loaded.path === view.path ? loaded : null;
 
   // The note box starts from the selected finding's note when it is this reviewer's, again whenever the
   // selection, its note or the reviewer changes. Set while rendering, as React's docs do for state that
@@ -247,17 +253,42 @@ export default function ReviewPanel({ api }: { api: StudioApi }) {
     });
   };
 
+  /**
+   * The reader's outline of the selected finding's lesion: sent with accepting it, or with the box when the
+   * reader edited it (their own addition stays an addition). The store answers with the box it kept (an
+   * accepted outline reaching outside the finding's box takes the outline's).
+   */
+  const outlineFinding = (target: ReviewFinding, mask: { counts: number[]; size: [number, number] }) => {
+    const mine = target.reviewer === reviewer;
+    const edited = mine && (target.decision === 'edited' || (target.decision === 'added' && target.source === 'reviewer'));
+    const noteText = note.trim();
+    setMode('review');
+    replace({ ...target, decision: edited ? target.decision : 'accepted', reviewer, mask, maskBy: 'reader' });
+    void enqueue(async () => {
+      const f = await api['review.decide']({ findingId: target.id, reviewer, decision: edited ? 'edited' : 'accepted', ...(edited ? { box: target.box } : {}), mask, ...(noteText ? { note: noteText } : {}) });
+      replace(f);
+      saved(`${edited ? 'edited' : 'accepted'} finding ${f.id} with your mask`);
+      return true;
+    }).then((ok) => {
+      if (!ok && imageIdRef.current !== null) void loadFindings(imageIdRef.current, true);
+    });
+  };
+
   const commitMask = () => {
     const m = paint.current;
-    if (!m || !loaded) return;
-    const { columns: w, rows: h } = loaded.frame;
+    if (!m || !shown) return;
+    const { columns: w, rows: h } = shown.frame;
     const box = maskBox(m, w, h);
     paint.current = null;
     if (!box) {
       setMode('review');
       return;
     }
-    addFinding(box, rleEncode(m, w, h));
+    const rle = rleEncode(m, w, h);
+    // Over the selected finding's box (by the store's own pixel rule) the stroke outlines that lesion;
+    // anywhere else it is a lesion the model missed.
+    if (current && rleAreaIn(rle, current.box) > 0) outlineFinding(current, rle);
+    else addFinding(box, rle);
   };
 
   const saveNote = () => {
@@ -265,9 +296,11 @@ export default function ReviewPanel({ api }: { api: StudioApi }) {
     const target = current;
     const text = note.trim();
     void enqueue(async () => {
+      // An accept re-sent with a note keeps the reader's outline (an accept without one is the finding as proposed).
+      const outline = target.decision === 'accepted' && target.maskBy === 'reader' && target.mask ? { mask: target.mask } : {};
       const f =
         target.decision === 'accepted' || target.decision === 'rejected'
-          ? await api['review.decide']({ findingId: target.id, reviewer, decision: target.decision, note: text })
+          ? await api['review.decide']({ findingId: target.id, reviewer, decision: target.decision, ...outline, note: text })
           : await api['review.decide']({ findingId: target.id, reviewer, decision: 'edited', box: target.box, note: text });
       replace(f);
       saved('note');
@@ -330,8 +363,8 @@ export default function ReviewPanel({ api }: { api: StudioApi }) {
   };
 
   const enterMask = () => {
-    if (!loaded) return;
-    paint.current = new Uint8Array(loaded.frame.columns * loaded.frame.rows);
+    if (!shown) return;
+    paint.current = new Uint8Array(shown.frame.columns * shown.frame.rows);
     setMode('mask');
   };
 
@@ -393,7 +426,7 @@ export default function ReviewPanel({ api }: { api: StudioApi }) {
     review: 'A accept · R reject · N no lesion · ↓/↑ finding · ←/→ image · E edit · B box · M mask · F flag · Ctrl+Z undo',
     edit: 'Drag the handles or the box; Esc ends editing',
     box: 'Drag on the image to draw a lesion box; Esc cancels',
-    mask: `Paint the lesion (brush ${brush} px, [ ] to resize, Shift+drag erases); Enter or M saves, Esc cancels`,
+    mask: `Paint the lesion (brush ${brush} px, [ ] to resize, Shift+drag erases): over the selected finding it is your outline of it, elsewhere a new lesion; Enter or M saves, Esc cancels`,
   };
 
   return (
@@ -494,7 +527,7 @@ export default function ReviewPanel({ api }: { api: StudioApi }) {
           </div>
         )}
         <ReviewCanvas
-          frame={loaded && view && loaded.path === view.path ? loaded.frame : null}
+          frame={shown ? shown.frame : null}
           voi={voi}
           findings={findings}
           selectedId={selected}
@@ -517,7 +550,7 @@ export default function ReviewPanel({ api }: { api: StudioApi }) {
                 <span className="review-dot" style={{ background: DECISION_COLOURS[f.decision] }} />
                 <span>
                   #{i + 1} {f.source === 'model' ? `score ${f.score?.toFixed(2) ?? '?'}` : 'added'}
-                  {f.mask ? ' · mask' : ''}
+                  {f.mask ? <span data-testid="review-finding-mask">{f.maskBy === 'reader' ? (f.reviewer === reviewer ? ' · your mask' : ' · reader’s mask') : ' · mask'}</span> : ''}
                 </span>
                 <span className="review-decision">{f.decision}{f.reviewer ? ` · ${f.reviewer}` : ''}</span>
               </button>
@@ -544,7 +577,7 @@ export default function ReviewPanel({ api }: { api: StudioApi }) {
         <div className="row review-buttons">
           <button type="button" disabled={!current} className={mode === 'edit' ? 'primary' : ''} onClick={() => setMode(mode === 'edit' ? 'review' : 'edit')}>Edit (E)</button>
           <button type="button" disabled={!loaded} className={mode === 'box' ? 'primary' : ''} onClick={() => setMode(mode === 'box' ? 'review' : 'box')}>Box (B)</button>
-          <button type="button" disabled={!loaded} className={mode === 'mask' ? 'primary' : ''} onClick={() => (mode === 'mask' ? commitMask() : enterMask())}>{mode === 'mask' ? 'Save mask' : 'Mask (M)'}</button>
+          <button type="button" data-testid="review-mask-button" disabled={!shown} className={mode === 'mask' ? 'primary' : ''} title={current ? 'Paint your outline of the selected finding (it is accepted with it); a stroke away from its box adds a lesion' : 'Paint a lesion the model missed'} onClick={() => (mode === 'mask' ? commitMask() : enterMask())}>{mode === 'mask' ? 'Save mask' : 'Mask (M)'}</button>
         </div>
       </aside>
     </div>
