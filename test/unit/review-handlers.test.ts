@@ -117,3 +117,26 @@ test('review.noLesion checks its payload, confirms an image with no finding, emi
   assert.ok(after.ok && (after.value as { items: unknown[] }).items.length === 1);
   await service.close();
 });
+
+test('review.decide carries a reader’s mask through the contract, and refuses a malformed or misplaced one with INVALID_PAYLOAD', async () => {
+  const home = join(dir, 'decide-mask');
+  const { ctx, events } = context(home);
+  const service = createReviewHandlers(ctx);
+  const dispatch = createDispatch(service.handlers as unknown as Handlers);
+  const batch = openStore(join(home, 'review.sqlite'));
+  const run = batch.beginRun({ model: 'm', backend: 'wasm' });
+  const { imageId, findingIds } = batch.recordImageFindings(run, { path: join(dir, 'm.png'), contentHash: 'd'.repeat(64), width: 50, height: 40 }, [{ box: [10, 10, 20, 20], score: 0.8, area: 100 }]);
+  batch.close();
+  // Column-major runs over 40 rows: columns 0–11 empty, then rows 12–17 of column 12 (inside the box).
+  const inside = { counts: [12 * 40 + 12, 6, 50 * 40 - 12 * 40 - 18], size: [40, 50] };
+  const outside = { counts: [40 * 40, 6, 50 * 40 - 40 * 40 - 6], size: [40, 50] };
+  const code = (r: { ok: boolean; error?: { code: string } }) => (r.ok ? 'ok' : r.error!.code);
+  assert.equal(code(await dispatch('review.decide', { findingId: findingIds[0], reviewer: 'ann', decision: 'accepted', mask: { counts: [-1], size: [40, 50] } })), 'INVALID_PAYLOAD', 'the schema refuses a negative run');
+  assert.equal(code(await dispatch('review.decide', { findingId: findingIds[0], reviewer: 'ann', decision: 'accepted', mask: outside })), 'INVALID_PAYLOAD', 'the store refuses an outline off the box');
+  assert.equal(code(await dispatch('review.decide', { findingId: findingIds[0], reviewer: 'ann', decision: 'accepted', mask: { ...inside, size: [50, 40] } })), 'INVALID_PAYLOAD', 'and one of another size');
+  const decided = await dispatch('review.decide', { findingId: findingIds[0], reviewer: 'ann', decision: 'accepted', mask: inside });
+  assert.ok(decided.ok);
+  if (decided.ok) assert.deepEqual([(decided.value as { mask?: unknown }).mask, (decided.value as { maskBy?: string }).maskBy], [inside, 'reader']);
+  assert.deepEqual(events.map((e) => [e.name, e.payload.imageId]), [['review.changed', imageId]], 'only the stored decision is announced');
+  await service.close();
+});
