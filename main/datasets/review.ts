@@ -10,9 +10,11 @@
  *    regions left out of the loss": an undecided region may be a lesion, and so may the unmarked rest of a
  *    frame a reader has not finished, so nothing of it is trusted yet (exports list it with its pending
  *    count, for loaders that decide otherwise);
- *  - confirmed findings (accepted as proposed, edited to the reviewer's box, added) are lesions, shaped by
- *    their mask where there is one (the reviewer's brush mask; for an accepted model finding, the lesion
- *    map's own component the batch recorded with it), else the box; rejected findings are not;
+ *  - confirmed findings (accepted as proposed, edited to the reviewer's box, added) are lesions, shaped as
+ *    the store's `lesionShape` decides (main/review/store.ts): the reader's own outline where they painted
+ *    one (adding, accepting or editing); else, for a model finding, the model's outline of it (the lesion
+ *    map at its Dice-calibrated threshold, recorded by the batch: main/review/lesion-mask.ts), clipped to an
+ *    edited box; else the box. Rejected findings are not lesions;
  *  - a fully reviewed image with no confirmed lesion (every finding rejected, or a reader's "no lesion") is
  *    a negative; a lesion confirmed on it after a "no lesion" (added later, or accepted by the latest
  *    decision) makes it a positive.
