@@ -151,10 +151,13 @@ export const TRAINING_DEFAULTS = {
  * (at `negativeShare` of the site's training images) so the adapted model does not forget "nothing here".
  */
 export const ADAPT_DEFAULTS = {
-  epochs: 12,
+  epochs: 20,
   learningRate: 3e-4,
-  /** Epochs without a better validation score before the run stops and keeps its best epoch. */
-  patience: 3,
+  /**
+   * Epochs without a better validation score before the run stops and keeps its best epoch: a site's
+   * validation part is a few dozen images, whose score wanders by a few points from epoch to epoch.
+   */
+  patience: 5,
   negativeShare: 0.5,
   seed: 42,
   /** Train, validation and test shares of the site's sequences. */

@@ -20,7 +20,7 @@
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { WorklistItem } from '../preload/contract.ts';
+import { ADAPT_DEFAULTS, type WorklistItem } from '../preload/contract.ts';
 import { evaluateModel, type FullReport } from '../main/evaluation/evaluate.ts';
 import { adaptModel } from '../main/training/adapt.ts';
 import { readImages } from '../test/helpers/simulated-reader.ts';
@@ -35,8 +35,8 @@ const { values } = parseArgs({
     shift: { type: 'string' },
     k: { type: 'string', default: '40,100' },
     seed: { type: 'string', default: '42' },
-    epochs: { type: 'string', default: '12' },
-    patience: { type: 'string', default: '3' },
+    epochs: { type: 'string', default: String(ADAPT_DEFAULTS.epochs) },
+    patience: { type: 'string', default: String(ADAPT_DEFAULTS.patience) },
     lr: { type: 'string' },
   },
 });
@@ -100,7 +100,7 @@ for (const k of ks) {
     const t1 = performance.now();
     const name = `${base}-${order}-${k}`;
     const adapted = await adaptModel(
-      { name, baseModel: base, epochs: Number(values.epochs), learningRate: values.lr ? Number(values.lr) : 3e-4, patience: Number(values.patience), seed: Number(values.seed), out: join(home, 'model'), base: site.baseDir, store },
+      { name, baseModel: base, epochs: Number(values.epochs), learningRate: values.lr ? Number(values.lr) : ADAPT_DEFAULTS.learningRate, patience: Number(values.patience), seed: Number(values.seed), out: join(home, 'model'), base: site.baseDir, store },
       { progress: (p) => p.message && process.stderr.write(`[${order} K=${k}] ${p.message}\n`), gate: async () => 'go', log: (line) => process.stderr.write(`[${order} K=${k}] ${line}\n`) },
     );
     const adaptSeconds = Math.round((performance.now() - t1) / 1000);

@@ -12,13 +12,14 @@
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { ADAPT_DEFAULTS } from '../preload/contract.ts';
 import { adaptModel } from '../main/training/adapt.ts';
 import { readImages } from '../test/helpers/simulated-reader.ts';
 import { buildSite, masksFolder, openSession } from './site-setup.ts';
 import { evaluateModel } from '../main/evaluation/evaluate.ts';
 import { readFileSync } from 'node:fs';
 
-const { values } = parseArgs({ options: { base: { type: 'string', default: 'kvasir-cbam-neg' }, images: { type: 'string', default: '300' }, seed: { type: 'string', default: '42' }, epochs: { type: 'string', default: '12' }, lr: { type: 'string' }, shift: { type: 'string' }, sequences: { type: 'string' }, patience: { type: 'string', default: '3' } } });
+const { values } = parseArgs({ options: { base: { type: 'string', default: 'kvasir-cbam-neg' }, images: { type: 'string', default: '300' }, seed: { type: 'string', default: '42' }, epochs: { type: 'string', default: String(ADAPT_DEFAULTS.epochs) }, lr: { type: 'string' }, shift: { type: 'string' }, sequences: { type: 'string' }, patience: { type: 'string', default: String(ADAPT_DEFAULTS.patience) } } });
 const { settings, baseDir, home, images, truth, maskOf } = await buildSite({
   base: values.base as string,
   images: Number(values.images),
@@ -43,7 +44,7 @@ const result = await adaptModel(
     name: `${values.base}-site`,
     baseModel: values.base as string,
     epochs: Number(values.epochs),
-    learningRate: values.lr ? Number(values.lr) : 3e-4,
+    learningRate: values.lr ? Number(values.lr) : ADAPT_DEFAULTS.learningRate,
     patience: Number(values.patience),
     seed: Number(values.seed),
     out: join(home, 'models', `${values.base}-site`),
