@@ -141,7 +141,7 @@ export async function adaptModel(options: AdaptOptions, hooks: TrainerHooks): Pr
  * (MAX_FP_PER_NEGATIVE): a base quieter than the budget on one test set is not a bar the adapted model must
  * clear to the finding, when both were calibrated to the same budget.
  */
-function judge(baseName: string, base: FullReport, adapted: FullReport, forgot: SiteAdaptation['forgetting']): { better: boolean; text: string } {
+export function judge(baseName: string, base: FullReport, adapted: FullReport, forgot: SiteAdaptation['forgetting']): { better: boolean; text: string } {
   const lesionSlack = 1 / Math.max(1, base.lesions ?? 1);
   const reasons: string[] = [];
   const fails: string[] = [];
