@@ -478,6 +478,14 @@ export interface DetectionResult {
   attention: AttentionMap[];
   findings: Finding[];
   /**
+   * The image-level "lesion present" score: the lesion map's peak over the image, which evaluation's image
+   * AUROC ranks. Calibrated by the card's operating point (`threshold` below): findings exist only where the
+   * map reaches it, so an image scoring under it has none, and the score says how near it came.
+   */
+  lesionScore: number;
+  /** The finding threshold the findings were cut at (the card's calibrated operating point unless asked otherwise). */
+  threshold: number;
+  /**
    * Why this image is not the kind the model is for ("kvasir-cbam is a model for colonoscopy frames
    * (colour endoscopy); this image is a CT"): its findings mean nothing here. Absent when it fits.
    */

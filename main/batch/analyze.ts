@@ -26,6 +26,9 @@ export interface AnalysisEntry {
   model: string;
   backend: string;
   findings: Finding[];
+  /** The image-level "lesion present" score (the lesion map's peak; DetectionResult.lesionScore) and the finding threshold it is read against. */
+  lesionScore: number;
+  threshold: number;
   /** Output files, relative to the output folder; null for one not written (not asked for, or no spatial attention). */
   outputs: { heatmap: string | null; attention: string | null; overlay: string | null };
   ms: number;
@@ -189,7 +192,7 @@ export async function analyze(options: AnalysisOptions): Promise<AnalysisSummary
           } else if (names.heatmap) writes.push(writeMapPng(r.heatmap, width, height, join(out, names.heatmap)));
           if (names.attention && supervised) writes.push(writeMapPng(supervised.map, width, height, join(out, names.attention)));
           await Promise.all(writes);
-          const entry: AnalysisEntry = { image: path, width, height, model: options.modelName, backend, findings: r.findings, outputs: names, ms: Math.round(r.ms * 10) / 10, views: r.passes, ...(wrong ? { mismatch: wrong } : {}) };
+          const entry: AnalysisEntry = { image: path, width, height, model: options.modelName, backend, findings: r.findings, lesionScore: Math.round(r.lesionScore * 1000) / 1000, threshold, outputs: names, ms: Math.round(r.ms * 10) / 10, views: r.passes, ...(wrong ? { mismatch: wrong } : {}) };
           // The lesion map the findings were cut from: the store keeps each finding's own component as its mask,
           // and the map's peak with the threshold, which the informative worklist order scores.
           await rec?.record(path, { ...entry, lesionMap: { map: r.heatmap, threshold, outline } });

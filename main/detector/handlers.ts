@@ -46,8 +46,9 @@ export function createDetectorHandlers(ctx: ServiceContext): DetectorService {
         const summary = ctx.images.summary(req.imageId);
         const wrong = mismatch(req.model, checkCard(dir)?.intendedUse, { kind: summary.kind, modality: summary.modality, rgb: image });
         const e = getEngine();
-        const [state, r] = await Promise.all([e.backend(), e.detect(dir, image, { threshold: findingThreshold(dir, req.threshold), flips: req.flips, transfer: true })]);
-        return { imageId: req.imageId, frame: req.frame, model: req.model, variant: r.variant, backend: state.backend, ms: r.ms, passes: r.passes, heatmap: r.heatmap, attention: r.attention, findings: r.findings, ...(wrong ? { mismatch: wrong } : {}) };
+        const threshold = findingThreshold(dir, req.threshold);
+        const [state, r] = await Promise.all([e.backend(), e.detect(dir, image, { threshold, flips: req.flips, transfer: true })]);
+        return { imageId: req.imageId, frame: req.frame, model: req.model, variant: r.variant, backend: state.backend, ms: r.ms, passes: r.passes, heatmap: r.heatmap, attention: r.attention, findings: r.findings, lesionScore: r.lesionScore, threshold, ...(wrong ? { mismatch: wrong } : {}) };
       },
 
       'detector.gradcam': async (req): Promise<GradCamResult> => {

@@ -109,6 +109,8 @@ export interface RawDetection {
   heatmap: Map2D;
   attention: AttentionMap[];
   findings: Finding[];
+  /** The image-level "lesion present" score (see DetectionResult.lesionScore). */
+  lesionScore: number;
 }
 
 /** One image → lesion heatmap and attention maps over the image's extent, and findings in its pixels. */
@@ -127,5 +129,7 @@ export async function detect(backend: DetectorBackend, image: RGBImage, options:
     attention.push(attentionOverImage(module, out.data[i], out.dims[i], S, box, heatmap, OUTPUT_STRIDE));
   }
   const found = findings(heatmap, OUTPUT_STRIDE, box, image.width, image.height, { threshold: options.threshold ?? DEFAULT_FINDING_THRESHOLD, minCells: options.minCells });
-  return { variant: backend.variant, ms: performance.now() - started, passes: passes(flips), heatmap, attention, findings: found };
+  let lesionScore = 0;
+  for (const v of heatmap.data) if (v > lesionScore) lesionScore = v;
+  return { variant: backend.variant, ms: performance.now() - started, passes: passes(flips), heatmap, attention, findings: found, lesionScore };
 }

@@ -28,6 +28,11 @@ test('detect returns the cropped lesion map, and for non-local the affinity row 
   const full = lesion.dataSync();
   assert.deepEqual([r.heatmap.width, r.heatmap.height], [16, 8]);
   for (let y = 0; y < 8; y++) for (let c = 0; c < 16; c++) assert.ok(Math.abs(r.heatmap.data[y * 16 + c] - full[y * 16 + c]) < 1e-4);
+  // The image-level "lesion present" score is the map's peak over the image (never the padding's), and
+  // findings exist only where the map reaches the threshold: none when the score is under it.
+  assert.equal(r.lesionScore, Math.max(...r.heatmap.data));
+  const quiet = await detect(detector, image, { threshold: Math.min(0.999, r.lesionScore + 1e-3) });
+  assert.equal(quiet.findings.length, 0);
 
   let peak = 0;
   for (let i = 1; i < r.heatmap.data.length; i++) if (r.heatmap.data[i] > r.heatmap.data[peak]) peak = i;

@@ -18,7 +18,7 @@ const map = (v: number): Map2D => ({ width: 1, height: 1, data: new Float32Array
 const gate = (name: string, stage: number | 'decoder', supervised = false): AttentionMap => ({ name, kind: 'spatial', stage, supervised, map: map(stage === 'decoder' ? 8 : stage) });
 
 function result(variant: DetectionResult['variant'], attention: AttentionMap[]): DetectionResult {
-  return { imageId: 'i', frame: 0, model: 'm', variant, backend: 'cpu', ms: 1, passes: 1, heatmap: map(0.5), attention, findings: [] };
+  return { imageId: 'i', frame: 0, model: 'm', variant, backend: 'cpu', ms: 1, passes: 1, heatmap: map(0.5), attention, findings: [], lesionScore: 0.5, threshold: 0.5 };
 }
 
 test('remember keeps the newest entries only, and a key stored again counts as the newest', () => {

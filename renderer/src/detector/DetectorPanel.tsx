@@ -126,6 +126,13 @@ export function DetectorPanel(p: Props) {
           <span className="muted">
             {shown.length}/{result.findings.length} findings
           </span>
+          <span
+            className={result.lesionScore >= result.threshold ? 'chip lesion-present' : 'chip'}
+            data-testid="lesion-score"
+            title={`The image-level "lesion present" score: the lesion map's peak. Findings start at the model's operating point, ${result.threshold.toFixed(2)}.`}
+          >
+            {result.lesionScore >= result.threshold ? 'lesion present' : 'no lesion'} · {result.lesionScore.toFixed(2)} / {result.threshold.toFixed(2)}
+          </span>
         </div>
       )}
 
