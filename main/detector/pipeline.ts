@@ -9,7 +9,7 @@ import type { AttentionMap, Finding, Map2D, Variant } from '../../preload/contra
 import { averageMirrored, mirroredBatch, passes, type FlipSet } from './flips.ts';
 import { DEFAULT_FINDING_THRESHOLD } from './io.ts';
 import { OUTPUT_STRIDE, attentionStage, type AttentionKind } from './model.ts';
-import { attentionOverImage, cropMap, findings, imageCells } from './postprocess.ts';
+import { attentionOverImage, cropMap, findings, imageCells, lesionScore } from './postprocess.ts';
 import { letterbox, type RGBImage } from './preprocess.ts';
 
 export interface OutputSpec {
@@ -129,7 +129,5 @@ export async function detect(backend: DetectorBackend, image: RGBImage, options:
     attention.push(attentionOverImage(module, out.data[i], out.dims[i], S, box, heatmap, OUTPUT_STRIDE));
   }
   const found = findings(heatmap, OUTPUT_STRIDE, box, image.width, image.height, { threshold: options.threshold ?? DEFAULT_FINDING_THRESHOLD, minCells: options.minCells });
-  let lesionScore = 0;
-  for (const v of heatmap.data) if (v > lesionScore) lesionScore = v;
-  return { variant: backend.variant, ms: performance.now() - started, passes: passes(flips), heatmap, attention, findings: found, lesionScore };
+  return { variant: backend.variant, ms: performance.now() - started, passes: passes(flips), heatmap, attention, findings: found, lesionScore: lesionScore(heatmap) };
 }

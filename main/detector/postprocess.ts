@@ -157,3 +157,14 @@ export function attentionOverImage(
   const positions = side * side;
   return { ...module, map: cropMap(data.subarray(query * positions, (query + 1) * positions), side, cells.cols, cells.rows) };
 }
+
+/**
+ * The image-level "lesion present" score: the lesion map's peak over the image, clamped to [0, 1] (0 for an
+ * empty map or one of NaNs). What the detector reports with its findings, image AUROC ranks, and the review
+ * worklist's informative order reads.
+ */
+export function lesionScore(map: Map2D): number {
+  let peak = 0;
+  for (let i = 0; i < map.data.length; i++) if (map.data[i] > peak) peak = map.data[i];
+  return Math.min(1, peak);
+}

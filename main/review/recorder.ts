@@ -13,6 +13,7 @@ import dcmjs from 'dcmjs';
 import type { Finding, Map2D } from '../../preload/contract.ts';
 import { sha256File } from './hash.ts';
 import { findingMasks } from './lesion-mask.ts';
+import { lesionScore } from '../detector/postprocess.ts';
 import { type ImageUids, type RecordResult, type RunInfo, openStore } from './store.ts';
 
 /** The UIDs of a DICOM file (header only), or undefined for anything else. */
@@ -31,13 +32,6 @@ export function readDicomUids(path: string): ImageUids | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** The lesion map's maximum (the image-level "lesion present" score), clamped to [0, 1]; 0 for an empty map. */
-export function mapPeak(map: Map2D): number {
-  let peak = 0;
-  for (let i = 0; i < map.data.length; i++) if (map.data[i] > peak) peak = map.data[i];
-  return Math.min(1, peak);
 }
 
 export interface StoreRecorder {
@@ -74,7 +68,7 @@ export function storeRecorder(storeFile: string, run: RunInfo): StoreRecorder {
       const uids = readDicomUids(path);
       const masks = result.lesionMap ? findingMasks(result.lesionMap.map, result.width, result.height, result.lesionMap.threshold, result.findings, result.lesionMap.outline) : [];
       const findings = result.findings.map((f, i) => (masks[i] ? { box: f.box, score: f.score, area: f.area, mask: masks[i] } : { box: f.box, score: f.score, area: f.area }));
-      const signals = result.lesionMap ? { lesionPeak: mapPeak(result.lesionMap.map), threshold: result.lesionMap.threshold } : {};
+      const signals = result.lesionMap ? { lesionPeak: lesionScore(result.lesionMap.map), threshold: result.lesionMap.threshold } : {};
       return store.recordImageFindings(runId, { path, contentHash, width: result.width, height: result.height, ...(uids ? { uids } : {}) }, findings, { ...(result.mismatch === undefined ? {} : { mismatch: result.mismatch }), ...signals });
     },
     finish: () => store.finishRun(runId),

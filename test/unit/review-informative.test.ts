@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { closeness, informativeOrder, informativeness, runInformativeness } from '../../main/review/informative.ts';
-import { mapPeak, storeRecorder } from '../../main/review/recorder.ts';
+import { storeRecorder } from '../../main/review/recorder.ts';
+import { lesionScore as mapPeak } from '../../main/detector/postprocess.ts';
 import { openStore } from '../../main/review/store.ts';
 
 const near = (a: number, b: number) => assert.ok(Math.abs(a - b) < 1e-9, `${a} ≠ ${b}`);
