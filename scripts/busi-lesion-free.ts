@@ -10,6 +10,8 @@
  *   node --import tsx scripts/busi-lesion-free.ts --model busi-cbam --parts test        # held-out negatives
  *   [--data DIR (default: $STUDIO_DATA_DIR/busi)] [--out DIR (default: $STUDIO_HOME/derived/busi-lesion-free-<parts>)]
  *   [--margin 0.15] [--min-side 0.45] [--per-image 2] [--max-shared 0.5] [--replace]
+ *   [--with-lesion: instead, one band per image holding its lesion, as a masks dataset (images/, masks/): the
+ *    shortcut probe, scored like any dataset]
  *
  * Crops come only from images the model's split.json puts in the named parts, so a crop of a test image is
  * never trained on. The output is derived data: it goes outside the project (refused inside it), never into git.
@@ -124,6 +126,27 @@ export function lesionFreeCrops(mask: Uint8Array, width: number, height: number,
   });
 }
 
+/**
+ * A crop shaped like most lesion-free ones (the image's full width, a band of at least `minSide` of its
+ * height) that holds the whole lesion with the margin around it: the shortcut probe. A model that learned
+ * "a cropped band holds nothing" rather than "this tissue holds nothing" misses lesions in these.
+ */
+export function lesionBand(mask: Uint8Array, width: number, height: number, options: CropOptions = CROP_DEFAULTS): Rect | undefined {
+  let top = height;
+  let bottom = -1;
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++)
+      if (mask[y * width + x]) {
+        top = Math.min(top, y);
+        bottom = y;
+      }
+  if (bottom < 0) return undefined;
+  const margin = Math.round(options.margin * Math.min(width, height));
+  const h = Math.min(height, Math.max(Math.ceil(options.minSide * height), bottom - top + 1 + 2 * margin));
+  const y = Math.max(0, Math.min(height - h, Math.round((top + bottom + 1) / 2 - h / 2)));
+  return { x: 0, y, w: width, h };
+}
+
 /** The split part names a run may ask for. */
 const PARTS = ['train', 'val', 'test'] as const;
 type Part = (typeof PARTS)[number];
@@ -140,6 +163,7 @@ async function main(): Promise<void> {
       'per-image': { type: 'string', default: String(CROP_DEFAULTS.perImage) },
       'max-shared': { type: 'string', default: String(CROP_DEFAULTS.maxShared) },
       replace: { type: 'boolean', default: false },
+      'with-lesion': { type: 'boolean', default: false },
     },
   });
   const { loadSettings, PROJECT_ROOT } = await import('../main/settings.ts');
@@ -148,7 +172,7 @@ async function main(): Promise<void> {
   for (const p of parts) if (!PARTS.includes(p)) throw new Error(`--parts: ${p} is not one of ${PARTS.join(', ')}`);
   const data = resolve(values.data ?? join(settings.dataDir ?? join(PROJECT_ROOT, '..', 'shared', 'data'), 'busi'));
   const modelDir = existsSync(values.model as string) ? resolve(values.model as string) : join(settings.modelsDir, values.model as string);
-  const out = resolve(values.out ?? join(settings.homeDir, 'derived', `busi-lesion-free-${parts.join('-')}`));
+  const out = resolve(values.out ?? join(settings.homeDir, 'derived', `busi-${values['with-lesion'] ? 'lesion-band' : 'lesion-free'}-${parts.join('-')}`));
   const rel = relative(PROJECT_ROOT, out);
   // Derived images are data: never inside the project, where git (or a packaged build) could pick them up.
   if (rel === '' || (!rel.startsWith('..') && !isAbsolute(rel))) throw new Error(`--out ${out} lies inside the project: write derived data elsewhere`);
@@ -161,7 +185,7 @@ async function main(): Promise<void> {
   if (existsSync(out) && readdirSync(out).length > 0) {
     if (!values.replace) throw new Error(`${out} is not empty: pass --replace to rewrite its crops`);
     // Only what an earlier run wrote: stale crops would otherwise be read as negatives beside the new ones.
-    for (const f of readdirSync(out)) if (f === 'manifest.csv' || extname(f) === '.png') rmSync(join(out, f));
+    for (const f of readdirSync(out)) if (f === 'manifest.csv' || extname(f) === '.png' || f === 'images' || f === 'masks') rmSync(join(out, f), { recursive: true });
   }
   mkdirSync(out, { recursive: true });
 
@@ -181,6 +205,18 @@ async function main(): Promise<void> {
     if (info.width !== meta.width || info.height !== meta.height) throw new Error(`${source}: mask ${info.width}×${info.height} against image ${meta.width}×${meta.height}`);
     const mask = new Uint8Array(info.width * info.height);
     for (let i = 0; i < mask.length; i++) mask[i] = pixels[i * info.channels] > 127 ? 1 : 0;
+    if (values['with-lesion']) {
+      const r = lesionBand(mask, info.width, info.height, options);
+      if (!r) continue;
+      withCrop++;
+      const file = `${stem}.png`;
+      for (const [dir, from] of [['images', image], ['masks', maskFile]] as const) {
+        mkdirSync(join(out, dir), { recursive: true });
+        await sharp(from).extract({ left: r.x, top: r.y, width: r.w, height: r.h }).png().toFile(join(out, dir, file));
+      }
+      rows.push([file, source, relative(data, image), r.x, r.y, r.w, r.h].join(','));
+      continue;
+    }
     const crops = lesionFreeCrops(mask, info.width, info.height, options);
     if (crops.length) withCrop++;
     for (const [k, r] of crops.entries()) {

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dilate, largestFreeRects, lesionFreeCrops, sharedShare, type Rect } from '../../scripts/busi-lesion-free.ts';
+import { dilate, largestFreeRects, lesionBand, lesionFreeCrops, sharedShare, type Rect } from '../../scripts/busi-lesion-free.ts';
 
 function maskWith(width: number, height: number, rects: Rect[]): Uint8Array {
   const m = new Uint8Array(width * height);
@@ -106,4 +106,14 @@ test('on random lesions the first crop is the largest free rectangle a brute-for
     }
     for (let i = 0; i < crops.length; i++) for (let j = 0; j < i; j++) assert.ok(sharedShare(crops[i], crops[j]) <= 0.5);
   }
+});
+
+test('the probe band holds the whole lesion and its margin, at the full width and at least the minimum height', () => {
+  // 100×80, lesion y 30..39: margin 12 → 10 + 24 = 34 rows, under 45% of 80 (36), so 36 rows centred on it.
+  const mask = maskWith(100, 80, [{ x: 40, y: 30, w: 20, h: 10 }]);
+  assert.deepEqual(lesionBand(mask, 100, 80), { x: 0, y: 17, w: 100, h: 36 });
+  // A lesion at the bottom edge: the band is moved up to stay inside the image.
+  const low = maskWith(100, 80, [{ x: 40, y: 70, w: 20, h: 10 }]);
+  assert.deepEqual(lesionBand(low, 100, 80), { x: 0, y: 44, w: 100, h: 36 });
+  assert.equal(lesionBand(new Uint8Array(100 * 80), 100, 80), undefined);
 });
