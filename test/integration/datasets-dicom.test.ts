@@ -17,6 +17,7 @@ import type { Box } from '../../preload/contract.ts';
 import { StudioError } from '../../preload/contract.ts';
 import { rleDecode } from '../../preload/mask-rle.ts';
 import { openStore } from '../../main/review/store.ts';
+import { readDicomUids } from '../../main/review/recorder.ts';
 import { openDataset, SampleCache, truthMask, type Sample } from '../../main/datasets/index.ts';
 import { decodeForDetector } from '../../main/detector/decode.ts';
 import { letterbox as detectorLetterbox, letterboxGeometry } from '../../main/detector/preprocess.ts';
@@ -55,7 +56,9 @@ async function reviewedStore(file: string, images: { path: string; box: Box }[])
     for (const { path, box } of images) {
       // The size analysis records: the detector's pixels of the image (frame 0 of a DICOM).
       const { rgb } = await decodeForDetector(path);
-      const { findingIds } = store.recordImageFindings(run, { path, contentHash: hash(path), width: rgb.width, height: rgb.height }, [{ box, score: 0.9, area: (box[2] - box[0]) * (box[3] - box[1]) }]);
+      // And the study and series UIDs the recorder reads, which keep a series whole in a split.
+      const uids = readDicomUids(path);
+      const { findingIds } = store.recordImageFindings(run, { path, contentHash: hash(path), width: rgb.width, height: rgb.height, ...(uids ? { uids } : {}) }, [{ box, score: 0.9, area: (box[2] - box[0]) * (box[3] - box[1]) }]);
       store.decide({ findingId: findingIds[0], reviewer: 'dr.a', decision: 'accepted' });
     }
   } finally {
@@ -180,7 +183,8 @@ test('studio train --format review on a store with DICOM images finishes instead
     { path: dcm(CT), box: CT_BOX },
     { path: dcm(TALL), box: [40, 300, 200, 700] },
     ...MORE.map((p) => ({ path: dcm(p), box: [150, 150, 350, 350] as Box })),
-    ...KVASIR.map((id) => ({ path: jpg(id), box: [boxes[id].bbox[0].xmin, boxes[id].bbox[0].ymin, boxes[id].bbox[0].xmax, boxes[id].bbox[0].ymax] as Box })),
+    // Enough images for a training part of at least MIN_TRAINING_IMAGES: the run refuses a smaller one.
+    ...[...KVASIR, ...Object.keys(boxes).sort().filter((id) => !KVASIR.includes(id)).slice(0, 6)].map((id) => ({ path: jpg(id), box: [boxes[id].bbox[0].xmin, boxes[id].bbox[0].ymin, boxes[id].bbox[0].xmax, boxes[id].bbox[0].ymax] as Box })),
   ]);
   const out = join(dir, 'models', 'site');
   const args = ['train', '--data', file, '--format', 'review', '--variant', 'baseline', '--epochs', '1', '--input-size', '32', '--batch', '4', '--seed', '3', '--no-validate', '--out', out];

@@ -43,7 +43,7 @@ test('safeChildName and childPath refuse every name that could leave the folder'
   }
 });
 
-test("training.start refuses a name that escapes the models folder before it looks at anything else (it wrote into the models folder's parent)", () => {
+test("training.start refuses a name that escapes the models folder before it looks at anything else (it wrote into the models folder's parent)", async () => {
   const home = mkdtempSync(join(tmpdir(), 'names-train-'));
   const ctx: ServiceContext = {
     settings: { ...loadSettings(), modelsDir: join(home, 'models'), homeDir: home },
@@ -58,7 +58,7 @@ test("training.start refuses a name that escapes the models folder before it loo
     for (const name of ['..', '.', '../elsewhere']) {
       // The handler trusts the schema; the manager must not: call it directly, as a future caller might.
       const req = { name, data: join(home, 'no-such-data'), format: 'masks', variant: 'baseline', epochs: 1, batchSize: 8, inputSize: 64, learningRate: 1e-3, seed: 1, attentionWeight: 0, augmentation: 'standard' } as const;
-      assert.throws(() => manager.start(req), (e: unknown) => e instanceof StudioError && e.code === 'INVALID_PAYLOAD' && e.subject === 'name', name);
+      await assert.rejects(manager.start(req), (e: unknown) => e instanceof StudioError && e.code === 'INVALID_PAYLOAD' && e.subject === 'name', name);
     }
   } finally {
     void manager.close();
