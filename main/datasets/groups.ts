@@ -64,10 +64,9 @@ export function sequenceGroups(images: readonly GroupedImage[]): { groups: Map<s
     const p = prefixOf(im);
     if (p !== undefined) counts.set(p, (counts.get(p) ?? 0) + 1);
   }
-  // One prefix for every frame says nothing (`frame_0001` … `frame_0200`); neither do prefixes that are
-  // all singletons (unrelated names that merely end in a number).
-  const sequences = [...counts.values()].filter((n) => n > 1).length;
-  const byName = counts.size > 1 && sequences > 1;
+  // One prefix for every frame says nothing (`frame_0001` … `frame_0200`); prefixes shared by no two
+  // frames group nothing either (unrelated names that merely end in a number).
+  const byName = counts.size > 1;
   for (const im of unmanifested) {
     const p = byName ? prefixOf(im) : undefined;
     if (p !== undefined && (counts.get(p) ?? 0) > 1) {

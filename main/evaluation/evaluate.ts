@@ -60,14 +60,13 @@ export type FullReport = EvaluationReport &
  * never trained on any of these images, so all of them are held out from it.
  */
 function splitFor(modelDir: string, data: string, samples: Sample[]): { split: Split; source: FullReport['splitSource']; unseen?: boolean } {
-  const ids = samples.map((s) => s.id);
   const file = join(modelDir, 'split.json');
-  let seed = 42;
-  if (existsSync(file)) {
-    const split = JSON.parse(readFileSync(file, 'utf8')) as Split;
-    seed = split.seed ?? seed;
+  const known = new Set(samples.map((s) => s.id));
+  const stored = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Split) : undefined;
+  const seed = stored?.seed ?? 42;
+  if (stored) {
+    const split = stored;
     const card = readCard(modelDir);
-    const known = new Set(ids);
     const all = [...split.train, ...split.val, ...split.test];
     // Same dataset (by path, or every split id present): use the stored split as is.
     if ((card.data?.path && resolveProjectPath(card.data.path) === resolve(data)) || (all.length > 0 && all.every((id) => known.has(id)))) {
@@ -79,7 +78,7 @@ function splitFor(modelDir: string, data: string, samples: Sample[]): { split: S
       return { split: { ...complete, train: present(complete.train), val: present(complete.val), test: present(complete.test) }, source: SPLIT_SOURCES.stored };
     }
   }
-  return { split: splitSamples(samples, seed), source: SPLIT_SOURCES.recomputed, unseen: existsSync(file) };
+  return { split: splitSamples(samples, seed), source: SPLIT_SOURCES.recomputed, unseen: stored !== undefined && ![...stored.train, ...stored.val, ...stored.test].some((id) => known.has(id)) };
 }
 
 /**

@@ -14,6 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { type CardMetrics, type SiteAdaptation, StudioError, TRAINING_DEFAULTS, type ValidRequest } from '../../preload/contract.ts';
 import { readCard, writeCard } from '../detector/io.ts';
 import { reviewedDataset } from '../datasets/index.ts';
@@ -80,6 +81,9 @@ export async function adaptModel(options: AdaptOptions, hooks: TrainerHooks): Pr
     ...(options.studioVersion ? { studioVersion: options.studioVersion } : {}),
   };
   const storeHash = labelsHash(options.store);
+  // An adaptation always starts afresh from its base: an interrupted one's checkpoint was trained on the
+  // store as it was then, whose split by sequence may differ now (the trainer would refuse it anyway).
+  for (const stale of ['checkpoint', '.checkpoint-old']) rmSync(join(options.out, stale), { recursive: true, force: true });
   const training = await train(trainOptions, hooks);
 
   const last = training.history[training.history.length - 1];
@@ -156,6 +160,7 @@ export function judge(baseName: string, base: FullReport, adapted: FullReport, f
     cmp(`findings per held-out lesion-free image of ${baseName}`, forgot.base, forgot.adapted, quiet(forgot.base, forgot.adapted, forgot.images));
   }
   const better = fails.length === 0;
+  if (base.fpPerNegativeImage == null && !forgot) reasons.push('false positives on lesion-free images not measured: the site held none out and the base has no lesion-free images of its own');
   const text = better
     ? `better than ${baseName} on this site's held-out images (${reasons.join('; ')}): use it here`
     : `not better than ${baseName} on this site's held-out images (${fails.join('; ')}${reasons.length ? `; ${reasons.join('; ')}` : ''}): keep using ${baseName}`;

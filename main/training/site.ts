@@ -54,7 +54,8 @@ export async function planAdaptation(options: { store: string; base: string; see
   const site = dataset.samples.filter((s) => !s.negative);
   const siteSplit = splitSamples(site, options.seed, [...ADAPT_DEFAULTS.ratios]);
   const baseNegatives = dataset.samples.filter((s) => s.negative);
-  const baseSplit = baseNegatives.length ? completeSplit(storedSplit(options.base) ?? { seed: 42, ratios: [0.7, 0.15, 0.15], train: [], val: [], test: [] }, baseNegatives) : undefined;
+  const stored = storedSplit(options.base);
+  const baseSplit = baseNegatives.length ? completeSplit(stored ?? { seed: 42, ratios: [0.7, 0.15, 0.15], train: [], val: [], test: [] }, baseNegatives) : undefined;
   const partOf = (part: 'train' | 'val' | 'test') => {
     const ids = new Set(baseSplit?.[part] ?? []);
     return baseNegatives.filter((s) => ids.has(s.id));
@@ -64,7 +65,10 @@ export async function planAdaptation(options: { store: string; base: string; see
   // point is calibrated to at most 0.1 findings per lesion-free image on them, and a few dozen cannot tell
   // 0.1 from 0.2; the site's own lesion-free frames are rarely many.
   const valNegatives = limitSamples(partOf('val'), MAX_VALIDATION_NEGATIVES, options.seed);
-  const forgetting = limitSamples(partOf('test'), MAX_FORGETTING_IMAGES, options.seed);
+  // Without the base's own split there is no telling which lesion-free images it held out: scoring it on
+  // some it trained on would make it look quieter than it is, so forgetting goes unmeasured (and the
+  // verdict says so).
+  const forgetting = stored ? limitSamples(partOf('test'), MAX_FORGETTING_IMAGES, options.seed) : [];
   const plan = await trainingPlan({ ...dataset, samples: site }, siteSplit, { waiting });
   if (plan.images > 0 && plan.split.test.lesionImages === 0) plan.problems.push(`no lesion image left in the held-out part (${plan.split.test.images} images from the site's sequences): review more sequences, so base and adapted can be told apart on the site`);
   return {

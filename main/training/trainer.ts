@@ -6,6 +6,7 @@
  * pause/cancel between steps. A run whose output folder holds a checkpoint with the same settings resumes
  * from it, so a killed process (even kill -9) loses at most the epoch in flight.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -56,7 +57,7 @@ const STATE_FILE = 'state.json';
 
 interface CheckpointState {
   version: 1;
-  options: Omit<TrainOptions, 'out' | 'epochs' | 'backend' | 'studioVersion' | 'validate'>;
+  options: Omit<TrainOptions, 'out' | 'epochs' | 'backend' | 'studioVersion' | 'validate' | 'split' | 'patience'> & { givenSplit?: string };
   epoch: number;
   history: TrainingProgress['history'];
   seconds: number;
@@ -69,7 +70,10 @@ function comparable(o: TrainOptions): CheckpointState['options'] {
   const { name, data, format, variant, batchSize, inputSize, learningRate, seed, limit, base } = o;
   // Lesion-free folders change the split: a run restarted with others must not resume the old one.
   const negatives = o.negatives?.length ? o.negatives.map((n) => resolve(n)).sort() : undefined;
-  return { name, data: resolve(data), format, variant, batchSize, inputSize, learningRate, seed, limit, base: base ? resolve(base) : undefined, attentionWeight: attentionWeightOf(o), augmentation: augmentationOf(o), negatives };
+  // A split the caller gave (an adaptation's, from the store as it is now): a checkpoint trained on another
+  // must not resume, or the run would be scored on images it trained on.
+  const split = o.split ? createHash('sha256').update(JSON.stringify([o.split.train, o.split.val, o.split.test])).digest('hex').slice(0, 16) : undefined;
+  return { name, data: resolve(data), format, variant, batchSize, inputSize, learningRate, seed, limit, base: base ? resolve(base) : undefined, attentionWeight: attentionWeightOf(o), augmentation: augmentationOf(o), negatives, ...(split ? { givenSplit: split } : {}) };
 }
 
 /** The gate supervision a run actually gets: none for variants without a spatial gate. */
@@ -384,7 +388,7 @@ function cardOf(
       ...(options.base ? { base: portablePath(options.base), ...(lineage ? { baseTraining: lineage } : {}) } : {}),
       ...(run.threads ? { dataParallelThreads: run.threads } : {}),
     },
-    training: { epochs: options.epochs, seconds: Math.round(seconds), history, ...(resumedFrom !== undefined ? { resumedFrom } : {}) },
+    training: { epochs: history.length, seconds: Math.round(seconds), history, ...(resumedFrom !== undefined ? { resumedFrom } : {}) },
     preprocessing: "RGB in [0,1], the detector's letterbox: long side fit to inputSize, image top-left, zero padding",
     // A fine-tune is for what its base was for (the engine's wrong-input guard reads this).
     ...(run.intendedUse ? { intendedUse: run.intendedUse } : {}),
@@ -579,6 +583,6 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
   rmSync(join(out, `.${CHECKPOINT}-old`), { recursive: true, force: true });
   model.dispose();
   optimizer.dispose();
-  emit({ state: 'finished', epoch: options.epochs, step: stepsPerEpoch, loss: history[history.length - 1]?.loss ?? NaN, valDice: history[history.length - 1]?.valDice, valSensitivity1FP: history[history.length - 1]?.valSensitivity1FP, imagesPerSec: rate, etaSec: 0 });
+  emit({ state: 'finished', epoch: epochsRun, step: stepsPerEpoch, loss: history[history.length - 1]?.loss ?? NaN, valDice: history[history.length - 1]?.valDice, valSensitivity1FP: history[history.length - 1]?.valSensitivity1FP, imagesPerSec: rate, etaSec: 0 });
   return { out, epochs: epochsRun, history, seconds, backend, ...(resumedFrom !== undefined ? { resumedFrom } : {}), ...(keeper ? { bestEpoch: keeper.epoch, stoppedEarly: epochsRun < options.epochs } : {}) };
 }

@@ -30,7 +30,12 @@ test('frame-numbered names in one folder group by their sequence name, but one s
   const one = sequenceGroups([im('/f/frame_0001.png'), im('/f/frame_0002.png'), im('/f/frame_0003.png')]);
   assert.equal(one.groups.size, 0);
   assert.deepEqual(one.rules, ['image']);
-  // Kvasir-style random ids that happen to end in digits are not sequences.
+  // A long sequence beside a one-frame one: the long one still stays whole.
+  const long = sequenceGroups([...Array.from({ length: 30 }, (_, i) => im(`/f/seqA_${String(i).padStart(4, '0')}.png`)), im('/f/seqB_0001.png')]);
+  assert.equal(long.groups.get('/f/seqA_0000.png'), 'name:seqA');
+  assert.equal(long.groups.get('/f/seqA_0029.png'), 'name:seqA');
+  assert.equal(long.groups.has('/f/seqB_0001.png'), false, 'a one-frame sequence stands alone');
+    // Kvasir-style random ids that happen to end in digits are not sequences.
   const random = sequenceGroups([im('/k/cju0qkwl35piu0993l0dewei2.jpg'), im('/k/cju1cqc7n8m4u0993g8kw4u3o.jpg')]);
   assert.equal(random.groups.size, 0);
 });

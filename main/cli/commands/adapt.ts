@@ -65,6 +65,9 @@ export const command: Command = {
     const { studioVersion } = await import('../../services/index.ts');
     // The name is joined into the models folder: checked first, so '..' can never write beside it.
     const out = childPath(settings.modelsDir, request.name, '--name');
+    // Never over a model that exists, least of all the base: a failed or cancelled adaptation removes its folder.
+    const { existsSync } = await import('node:fs');
+    if (existsSync(resolve(out, 'model.json')) || resolve(out) === resolve(baseDir)) throw new StudioError('INVALID_PAYLOAD', `a model named '${request.name}' already exists; pick another --name`, '--name');
     const store = resolve(request.store ?? defaultStorePath(settings));
     const { site } = await adaptModel(
       { ...request, out, base: baseDir, store, studioVersion: studioVersion(), ...(request.negatives ? { negatives: request.negatives.map((n) => resolve(n)) } : {}) },

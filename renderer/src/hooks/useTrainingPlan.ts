@@ -23,6 +23,11 @@ export function useTrainingPlan(api: StudioApi, request: Request<'training.plan'
   const key = request ? JSON.stringify(request) : '';
   // The answer and the settings it answers: until the answer for the current ones lands, the plan is loading.
   const [answer, setAnswer] = useState<{ key: string; value: PlanState } | null>(null);
+  // A review store's plan changes as its readers decide, without any setting changing here: each decision
+  // (review.changed) asks again, after the same pause.
+  const review = request?.format === 'review';
+  const [decisions, setDecisions] = useState(0);
+  useEffect(() => (review ? api.on('review.changed', () => setDecisions((n) => n + 1)) : undefined), [api, review]);
   useEffect(() => {
     if (!key) return;
     let current = true;
@@ -36,7 +41,7 @@ export function useTrainingPlan(api: StudioApi, request: Request<'training.plan'
       current = false;
       clearTimeout(timer);
     };
-  }, [api, key, delayMs]);
+  }, [api, key, delayMs, decisions]);
   if (!key) return IDLE;
   if (answer?.key === key) return answer.value;
   // The last plan stays shown while the new one is counted, so the table does not blink at each keystroke.
