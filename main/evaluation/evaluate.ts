@@ -49,6 +49,8 @@ export interface EvaluateOptions {
   /** Test-time flip averaging (default: the card's `flips`, else none), as the detector engine runs it. */
   flips?: FlipSet;
   onProgress?(done: number, total: number): void;
+  /** Asked between images: 'cancel' stops the evaluation with CANCELLED (a caller's pause waits in here). */
+  gate?(): Promise<'go' | 'cancel'>;
 }
 
 /** The report as evaluation writes it: every field of the contract's report is present. */
@@ -243,6 +245,7 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
       scores.push({ id: ids[i], dice: o.dice, lesions: gt.components.length, pointed: sourceHits, score: peak, findings: predictions.length });
       if (sourceHits > 0) sourceImageHits++;
       options.onProgress?.(i + 1, ids.length);
+      if (options.gate && (await options.gate()) === 'cancel') throw new StudioError('CANCELLED', `scoring ${name} cancelled`);
     }
   } finally {
     // Both networks (the trained one and its folded copy), also when an image fails to decode.

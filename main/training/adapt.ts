@@ -92,7 +92,13 @@ export async function adaptModel(options: AdaptOptions, hooks: TrainerHooks): Pr
   const score = async (who: string, dir: string, ids: string[], what: string): Promise<FullReport> => {
     say(`scoring ${who} on ${what}`);
     if ((await hooks.gate()) === 'cancel') throw new StudioError('CANCELLED', `adapting ${options.name} cancelled`);
-    return evaluateModel(who, { modelDir: dir, data: options.store, format: 'review', negatives, ids, split: 'test' });
+    // Pause and cancel reach into the scoring too (a few hundred images take a minute on two cores), and
+    // the count moves in the run's message.
+    let shown = 0;
+    const onProgress = (done: number, total: number) => {
+      if (done - shown >= 10 || done === total) say(`scoring ${who} on ${what}: ${(shown = done)}/${total}`);
+    };
+    return evaluateModel(who, { modelDir: dir, data: options.store, format: 'review', negatives, ids, split: 'test', onProgress, gate: hooks.gate });
   };
   const what = `the site's ${siteSplit.test.length} held-out images`;
   let baseReport: FullReport;
