@@ -8,5 +8,10 @@
 import type { WorklistItem } from './contract.ts';
 
 export function isReviewed(item: Pick<WorklistItem, 'pending' | 'accepted' | 'rejected' | 'edited' | 'added' | 'noLesion'>): boolean {
-  return item.pending === 0 && (item.accepted + item.rejected + item.edited + item.added > 0 || item.noLesion);
+  return reviewedBy(item.pending, item.accepted + item.rejected + item.edited + item.added, item.noLesion);
+}
+
+/** The same rule on counts: findings still undecided, findings decided, and whether a reader said "no lesion". */
+export function reviewedBy(pending: number, decided: number, noLesion: boolean): boolean {
+  return pending === 0 && (decided > 0 || noLesion);
 }

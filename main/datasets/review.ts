@@ -21,6 +21,7 @@
  */
 import { existsSync } from 'node:fs';
 import { type Box, StudioError } from '../../preload/contract.ts';
+import { reviewedBy } from '../../preload/review-status.ts';
 import { rleDecode } from '../review/rle.ts';
 import { type ImageDecision, type ImageReview, type ReviewRow, type Rle, openStore } from '../review/store.ts';
 import type { Dataset, Sample } from './formats.ts';
@@ -65,8 +66,9 @@ export function reviewedImages(rows: ReviewRow[], images: ImageReview[]): Review
   const out: ReviewedImage[] = [];
   for (const e of byImage.values()) {
     const decided = e.rows.length - e.pending;
+    // Touched by a reader (a decision, or a "no lesion"): reviewed, or half-reviewed while findings wait.
     if (decided === 0 && e.noLesion.length === 0) continue;
-    if (e.pending === 0) e.label = e.rows.some(isPositive) ? 'positive' : 'negative';
+    if (reviewedBy(e.pending, decided, e.noLesion.length > 0)) e.label = e.rows.some(isPositive) ? 'positive' : 'negative';
     out.push(e);
   }
   return out.sort((a, b) => a.image.id - b.image.id);
