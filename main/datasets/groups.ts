@@ -25,16 +25,13 @@ const FRAME_SUFFIX = /^(.+?)[-_. ](\d+)$/;
 
 export function sequenceGroups(images: readonly GroupedImage[]): { groups: Map<string, string>; rules: GroupRule[] } {
   const groups = new Map<string, string>();
-  const used = new Set<GroupRule>();
+  // The rules that applied are read off the keys (ruleOf), so each key says what made it.
+  const result = () => ({ groups, rules: [...new Set(images.map((im) => ruleOf(groups.get(im.id))))] });
   const rest: GroupedImage[] = [];
   for (const im of images) {
-    if (im.uids?.series) {
-      groups.set(im.id, `series:${im.uids.series}`);
-      used.add('series');
-    } else if (im.uids?.study) {
-      groups.set(im.id, `study:${im.uids.study}`);
-      used.add('study');
-    } else rest.push(im);
+    if (im.uids?.series) groups.set(im.id, `series:${im.uids.series}`);
+    else if (im.uids?.study) groups.set(im.id, `study:${im.uids.study}`);
+    else rest.push(im);
   }
 
   const manifests = new Map<string, Map<string, string>>();
@@ -45,17 +42,14 @@ export function sequenceGroups(images: readonly GroupedImage[]): { groups: Map<s
     let m = manifests.get(dir);
     if (!m) manifests.set(dir, (m = safeManifest(dir)));
     const g = m.get(basename(im.path));
-    if (g) {
-      groups.set(im.id, `manifest:${dir}:${g}`);
-      used.add('manifest');
-    } else unmanifested.push(im);
+    if (g) groups.set(im.id, `manifest:${dir}:${g}`);
+    else unmanifested.push(im);
   }
 
   const folders = new Set(unmanifested.map((im) => dirname(im.path)));
   if (folders.size > 1) {
     for (const im of unmanifested) groups.set(im.id, `folder:${dirname(im.path)}`);
-    if (unmanifested.length) used.add('folder');
-    return { groups, rules: [...used] };
+    return result();
   }
 
   const prefixOf = (im: GroupedImage) => FRAME_SUFFIX.exec(basename(im.path, extname(im.path)))?.[1];
@@ -69,12 +63,9 @@ export function sequenceGroups(images: readonly GroupedImage[]): { groups: Map<s
   const byName = counts.size > 1;
   for (const im of unmanifested) {
     const p = byName ? prefixOf(im) : undefined;
-    if (p !== undefined && (counts.get(p) ?? 0) > 1) {
-      groups.set(im.id, `name:${p}`);
-      used.add('name');
-    } else used.add('image');
+    if (p !== undefined && (counts.get(p) ?? 0) > 1) groups.set(im.id, `name:${p}`);
   }
-  return { groups, rules: [...used] };
+  return result();
 }
 
 function safeManifest(dir: string): Map<string, string> {
