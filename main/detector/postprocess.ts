@@ -168,3 +168,20 @@ export function lesionScore(map: Map2D): number {
   for (let i = 0; i < map.data.length; i++) if (map.data[i] > peak) peak = map.data[i];
   return Math.min(1, peak);
 }
+
+/**
+ * A row-major `w × h` map read at the fractional cell position (`fx`, `fy`), cell centres at integers,
+ * bilinearly between the four nearest cells and clamped at the edges: the one sampling rule of evaluation's
+ * upsampled maps and of the review store's lesion outlines, so an outline is the pixels evaluation would
+ * score as lesion.
+ */
+export function bilinearAt(map: ArrayLike<number>, w: number, h: number, fx: number, fy: number): number {
+  const x = Math.min(w - 1, Math.max(0, fx));
+  const y = Math.min(h - 1, Math.max(0, fy));
+  const x0 = Math.floor(x), y0 = Math.floor(y);
+  const x1 = Math.min(w - 1, x0 + 1), y1 = Math.min(h - 1, y0 + 1);
+  const tx = x - x0, ty = y - y0;
+  const top = map[y0 * w + x0] * (1 - tx) + map[y0 * w + x1] * tx;
+  const bottom = map[y1 * w + x0] * (1 - tx) + map[y1 * w + x1] * tx;
+  return top * (1 - ty) + bottom * ty;
+}

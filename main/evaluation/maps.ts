@@ -1,5 +1,5 @@
 /** Map helpers shared by validation during training and `studio evaluate`. */
-import { cropMap, imageCells, lesionCandidates, MIN_FINDING_CELLS } from '../detector/postprocess.ts';
+import { bilinearAt, cropMap, imageCells, lesionCandidates, MIN_FINDING_CELLS } from '../detector/postprocess.ts';
 import type { Letterbox } from '../detector/preprocess.ts';
 import type { Prediction } from './metrics.ts';
 
@@ -9,19 +9,8 @@ export function upsample(map: ArrayLike<number>, w: number, h: number, outW: num
   const sx = w / outW;
   const sy = h / outH;
   for (let y = 0; y < outH; y++) {
-    const fy = Math.min(h - 1, Math.max(0, (y + 0.5) * sy - 0.5));
-    const y0 = Math.floor(fy);
-    const y1 = Math.min(h - 1, y0 + 1);
-    const ty = fy - y0;
-    for (let x = 0; x < outW; x++) {
-      const fx = Math.min(w - 1, Math.max(0, (x + 0.5) * sx - 0.5));
-      const x0 = Math.floor(fx);
-      const x1 = Math.min(w - 1, x0 + 1);
-      const tx = fx - x0;
-      const top = map[y0 * w + x0] * (1 - tx) + map[y0 * w + x1] * tx;
-      const bottom = map[y1 * w + x0] * (1 - tx) + map[y1 * w + x1] * tx;
-      out[y * outW + x] = top * (1 - ty) + bottom * ty;
-    }
+    const fy = (y + 0.5) * sy - 0.5;
+    for (let x = 0; x < outW; x++) out[y * outW + x] = bilinearAt(map, w, h, (x + 0.5) * sx - 0.5, fy);
   }
   return out;
 }

@@ -11,7 +11,7 @@
  * Component outlines follow the map's cells, so a mask has a few runs per column and stays small.
  */
 import type { Box, Finding, Map2D } from '../../preload/contract.ts';
-import { MIN_FINDING_CELLS, lesionCandidates } from '../detector/postprocess.ts';
+import { MIN_FINDING_CELLS, bilinearAt, lesionCandidates } from '../detector/postprocess.ts';
 import type { Rle } from './rle.ts';
 
 /** A mask with more runs than this is not a lesion outline: the finding keeps its box alone. */
@@ -76,15 +76,7 @@ function outlineRle(map: Map2D, cells: readonly number[], outline: number, cellP
     const y = (i - x) / w;
     for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) if (x + dx >= 0 && x + dx < w && y + dy >= 0 && y + dy < h) near.add((y + dy) * w + x + dx);
   }
-  const value = (px: number, py: number) => {
-    const fx = Math.min(w - 1, Math.max(0, (px + 0.5) / cellPx - 0.5));
-    const fy = Math.min(h - 1, Math.max(0, (py + 0.5) / cellPx - 0.5));
-    const x0 = Math.floor(fx), y0 = Math.floor(fy);
-    const x1 = Math.min(w - 1, x0 + 1), y1 = Math.min(h - 1, y0 + 1);
-    const tx = fx - x0, ty = fy - y0;
-    const d = map.data;
-    return (d[y0 * w + x0] * (1 - tx) + d[y0 * w + x1] * tx) * (1 - ty) + (d[y1 * w + x0] * (1 - tx) + d[y1 * w + x1] * tx) * ty;
-  };
+  const value = (px: number, py: number) => bilinearAt(map.data, w, h, (px + 0.5) / cellPx - 0.5, (py + 0.5) / cellPx - 0.5);
   const cellOf = (p: number, n: number) => Math.min(n - 1, Math.floor((p + 0.5) / cellPx));
   return rleOf([...near], w, cellPx, width, height, (px, py) => near.has(cellOf(py, h) * w + cellOf(px, w)) && value(px, py) >= outline);
 }
