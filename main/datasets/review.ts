@@ -95,10 +95,10 @@ export interface ReviewedItem {
 
 /**
  * Every reviewed image of a store with its confirmed lesions, its count of undecided findings and its label,
- * and how many images wait for a reader: `unreviewed` (nothing decided on them, including images with no
+ * every reader who decided anything in it, and how many images wait for a reader: `unreviewed` (nothing decided on them, including images with no
  * finding nobody confirmed) and `halfReviewed` (some finding on them still undecided).
  */
-export function reviewedDataset(storeFile: string): { items: ReviewedItem[]; waiting: { unreviewed: number; halfReviewed: number } } {
+export function reviewedDataset(storeFile: string): { items: ReviewedItem[]; waiting: { unreviewed: number; halfReviewed: number }; reviewers: string[] } {
   const store = openStore(storeFile, { mustExist: true, readonly: true });
   let review;
   try {
@@ -114,7 +114,9 @@ export function reviewedDataset(storeFile: string): { items: ReviewedItem[]; wai
     return item;
   });
   const waiting = { unreviewed: review.images.length - reviewed.length, halfReviewed: reviewed.filter((r) => r.label === null).length };
-  return { items, waiting };
+  // Readers of findings, and readers whose only word on an image was "no lesion".
+  const reviewers = [...new Set([...review.rows.flatMap((r) => r.decisions.map((d) => d.reviewer)), ...review.images.flatMap((i) => i.decisions.map((d) => d.reviewer))])].sort();
+  return { items, waiting, reviewers };
 }
 
 /**

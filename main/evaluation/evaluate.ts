@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type EvaluationReport, type ImageScore, SPLIT_SOURCES, StudioError } from '../../preload/contract.ts';
+import { type CardMetrics, type EvaluationReport, type ImageScore, SPLIT_SOURCES, StudioError } from '../../preload/contract.ts';
 import { lastSpatialGate } from '../detector/model.ts';
 import { isFlipSet, type FlipSet } from '../detector/flips.ts';
 import { loadModel, readCard } from '../detector/io.ts';
@@ -117,6 +117,12 @@ export function limitKeepingShare(ids: readonly string[], limit: number, negativ
   const nNeg = Math.min(neg.length, Math.floor((limit * neg.length) / ids.length));
   const keep = new Set([...pos.slice(0, limit - nNeg), ...neg.slice(0, nNeg)]);
   return ids.filter((id) => keep.has(id));
+}
+
+/** What a model card keeps of a report (cardMetricsSchema): all but its curve and per-image scores, dated. */
+export function cardMetricsOf(report: FullReport): CardMetrics {
+  const { frocCurve: _curve, perImage: _perImage, ...summary } = report;
+  return { ...summary, evaluatedAt: new Date().toISOString() };
 }
 
 /** A short digest of the scored image ids, order-free: equal for two reports on the same images. */

@@ -12,16 +12,13 @@
  *  - A low learning rate and early stopping on the site's validation part keep the base's knowledge when
  *    the site has little to teach.
  */
-import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { type CardMetrics, type SiteAdaptation, StudioError, TRAINING_DEFAULTS, type ValidRequest } from '../../preload/contract.ts';
+import { type SiteAdaptation, StudioError, TRAINING_DEFAULTS, type ValidRequest } from '../../preload/contract.ts';
 import { readCard, writeCard } from '../detector/io.ts';
-import { reviewedDataset } from '../datasets/index.ts';
 import { refuseUntrainable } from '../datasets/plan.ts';
 import { planAdaptation } from './site.ts';
-import { openStore } from '../review/store.ts';
-import { evaluateModel, type FullReport } from '../evaluation/evaluate.ts';
+import { cardMetricsOf, evaluateModel, type FullReport } from '../evaluation/evaluate.ts';
 import { MAX_FP_PER_NEGATIVE } from '../evaluation/metrics.ts';
 import { portablePath } from '../settings.ts';
 import { train, type TrainerHooks, type TrainResult } from './trainer.ts';
@@ -80,7 +77,6 @@ export async function adaptModel(options: AdaptOptions, hooks: TrainerHooks): Pr
     ...(options.backend ? { backend: options.backend } : {}),
     ...(options.studioVersion ? { studioVersion: options.studioVersion } : {}),
   };
-  const storeHash = labelsHash(options.store);
   // An adaptation always starts afresh from its base: an interrupted one's checkpoint was trained on the
   // store as it was then, whose split by sequence may differ now (the trainer would refuse it anyway).
   for (const stale of ['checkpoint', '.checkpoint-old']) rmSync(join(options.out, stale), { recursive: true, force: true });
@@ -123,22 +119,22 @@ export async function adaptModel(options: AdaptOptions, hooks: TrainerHooks): Pr
   const verdict = judge(baseCard.name, baseReport, adaptedReport, forgot);
   const siteRecord: SiteAdaptation = {
     store: portablePath(options.store),
-    storeHash,
+    storeHash: planned.labels.hash,
     base: baseCard.name,
-    reviewers: reviewersOf(options.store),
+    reviewers: planned.labels.reviewers,
     groupedBy: rules,
     groups: plan.groups,
     counts,
     baseNegatives: trainNegatives.length,
     epochsRun: training.epochs,
     bestEpoch: training.bestEpoch ?? training.epochs,
-    evaluation: { base: summary(baseReport), adapted: summary(adaptedReport) },
+    evaluation: { base: cardMetricsOf(baseReport), adapted: cardMetricsOf(adaptedReport) },
     ...(forgot ? { forgetting: forgot } : {}),
     better: verdict.better,
     verdict: verdict.text,
   };
   const card = readCard(options.out);
-  writeCard(options.out, { ...card, metrics: { ...(card.metrics ?? {}), test: summary(adaptedReport) }, site: siteRecord });
+  writeCard(options.out, { ...card, metrics: { ...(card.metrics ?? {}), test: cardMetricsOf(adaptedReport) }, site: siteRecord });
   log(verdict.text);
   return { out: options.out, site: siteRecord, training };
 }
@@ -171,28 +167,4 @@ export function judge(baseName: string, base: FullReport, adapted: FullReport, f
     ? `better than ${baseName} on this site's held-out images (${reasons.join('; ')}): use it here`
     : `not better than ${baseName} on this site's held-out images (${fails.join('; ')}${reasons.length ? `; ${reasons.join('; ')}` : ''}): keep using ${baseName}`;
   return { better, text };
-}
-
-/** The card keeps a report's summary: its curve and per-image scores stay out. */
-function summary(report: FullReport): CardMetrics {
-  const { frocCurve: _curve, perImage: _perImage, ...rest } = report;
-  return { ...rest, evaluatedAt: new Date().toISOString() };
-}
-
-/** A digest of the labels the run read: the same reviewed store gives the same hash, any decision changes it. */
-function labelsHash(store: string): string {
-  const items = reviewedDataset(store).items.map((i) => ({ path: i.path, boxes: i.boxes, masks: i.masks ?? null, pending: i.pending }));
-  items.sort((a, b) => a.path.localeCompare(b.path));
-  return createHash('sha256').update(JSON.stringify(items)).digest('hex');
-}
-
-function reviewersOf(store: string): string[] {
-  const db = openStore(store, { mustExist: true, readonly: true });
-  try {
-    const { rows, images } = db.review();
-    // Readers of findings, and readers whose only word on an image was "no lesion".
-    return [...new Set([...rows.flatMap((r) => r.decisions.map((d) => d.reviewer)), ...images.flatMap((i) => i.decisions.map((d) => d.reviewer))])].sort();
-  } finally {
-    db.close();
-  }
 }

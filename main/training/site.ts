@@ -4,11 +4,12 @@
  * images of the base's own split mixed in (its training share into training, its validation share into
  * validation, its test share kept aside to measure what the adaptation forgot).
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ADAPT_DEFAULTS, StudioError, type TrainingPlan } from '../../preload/contract.ts';
 import { readCard } from '../detector/io.ts';
-import { completeSplit, limitSamples, openDataset, reviewedDataset, splitSamples, type Dataset, type Split } from '../datasets/index.ts';
+import { completeSplit, limitSamples, openDataset, reviewedDataset, splitSamples, type Dataset, type ReviewedItem, type Split } from '../datasets/index.ts';
 import { type GroupRule, ruleOf } from '../datasets/groups.ts';
 import { trainingPlan } from '../datasets/plan.ts';
 import { resolveProjectPath } from '../settings.ts';
@@ -32,6 +33,8 @@ export interface SitePlan {
   /** The base's held-out lesion-free images, for measuring what the adaptation forgot. */
   forgetting: string[];
   negativeFolders: string[];
+  /** What the site's readers had decided when the plan was read: a digest of the labels, and who decided. */
+  labels: { hash: string; reviewers: string[] };
 }
 
 /**
@@ -42,7 +45,8 @@ export interface SitePlan {
 export async function planAdaptation(options: { store: string; base: string; seed: number; negatives?: readonly string[] }, log: (line: string) => void = () => {}): Promise<SitePlan> {
   const baseCard = readCard(options.base);
   const negativeFolders = lesionFreeFolders(options.negatives, baseCard.data?.negativeFolders, log);
-  const waiting = reviewedDataset(options.store).waiting;
+  const reviewed = reviewedDataset(options.store);
+  const { waiting } = reviewed;
   let dataset: Dataset;
   try {
     dataset = await openDataset(options.store, 'review', { negatives: negativeFolders });
@@ -80,7 +84,15 @@ export async function planAdaptation(options: { store: string; base: string; see
     valNegatives,
     forgetting,
     negativeFolders,
+    labels: { hash: labelsHash(reviewed.items), reviewers: reviewed.reviewers },
   };
+}
+
+/** A digest of the labels read: the same reviewed store gives the same hash, any decision changes it. */
+function labelsHash(items: readonly ReviewedItem[]): string {
+  const labels = items.map((i) => ({ path: i.path, boxes: i.boxes, masks: i.masks ?? null, pending: i.pending }));
+  labels.sort((a, b) => a.path.localeCompare(b.path));
+  return createHash('sha256').update(JSON.stringify(labels)).digest('hex');
 }
 
 /** The lesion-free folders kept in the mix: the request's, else the base's own that still exist here. */

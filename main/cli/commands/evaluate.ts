@@ -21,7 +21,7 @@ export const command: Command = {
     };
     const { loadSettings } = await import('../../settings.ts');
     const { readCard, writeCard } = await import('../../detector/io.ts');
-    const { bestThreshold, evaluateModel } = await import('../../evaluation/evaluate.ts');
+    const { bestThreshold, cardMetricsOf, evaluateModel } = await import('../../evaluation/evaluate.ts');
     const { operatingThreshold } = await import('../../evaluation/metrics.ts');
     if (options.calibrate && (options.split ?? 'test') === 'test') throw new StudioError('INVALID_PAYLOAD', '--calibrate picks a threshold, so it must not look at the test split: use --split val');
     const { isFlipSet, FLIP_SETS } = await import('../../detector/flips.ts');
@@ -58,8 +58,7 @@ export const command: Command = {
     if (!options['no-card']) {
       const card = readCard(dir);
       // The card keeps the summary: the curve and the per-image scores stay in the report file.
-      const { frocCurve: _curve, perImage: _perImage, ...summary } = report;
-      const metrics = { ...((card.metrics as Record<string, unknown>) ?? {}), [split]: { ...summary, evaluatedAt: new Date().toISOString() } };
+      const metrics = { ...((card.metrics as Record<string, unknown>) ?? {}), [split]: cardMetricsOf(report) };
       const calibration = options.calibrate
         ? {
             threshold: bestThreshold(report.diceByThreshold),
