@@ -478,8 +478,8 @@ export interface DetectionResult {
   attention: AttentionMap[];
   findings: Finding[];
   /**
-   * The image-level "lesion present" score: the lesion map's peak over the image, which evaluation's image
-   * AUROC ranks. Calibrated by the card's operating point (`threshold` below): findings exist only where the
+   * The image-level "lesion present" score: the lesion map's peak over the image (evaluation's image AUROC
+   * ranks the same peak, read on the map upsampled to the input, a hair lower). Calibrated by the card's operating point (`threshold` below): findings exist only where the
    * map reaches it, so an image scoring under it has none, and the score says how near it came.
    */
   lesionScore: number;

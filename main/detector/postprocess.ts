@@ -160,8 +160,8 @@ export function attentionOverImage(
 
 /**
  * The image-level "lesion present" score: the lesion map's peak over the image, clamped to [0, 1] (0 for an
- * empty map or one of NaNs). What the detector reports with its findings, image AUROC ranks, and the review
- * worklist's informative order reads.
+ * empty map or one of NaNs). What the detector reports with its findings and the review worklist's
+ * informative order reads; evaluation's image AUROC ranks the same peak on the upsampled map.
  */
 export function lesionScore(map: Map2D): number {
   let peak = 0;
