@@ -30,6 +30,13 @@ function context(home: string): { ctx: ServiceContext; events: { name: string; p
   return { ctx, events };
 }
 
+/** The review handlers behind the contract's dispatch, on a store under `home`. */
+function served(home: string) {
+  const { ctx, events } = context(home);
+  const service = createReviewHandlers(ctx);
+  return { events, service, dispatch: createDispatch(service.handlers as unknown as Handlers) };
+}
+
 test('the review handlers open <homeDir>/review.sqlite lazily and emit review.changed on every change', async () => {
   const home = join(dir, 'home');
   const { ctx, events } = context(home);
@@ -70,9 +77,7 @@ test('a store that cannot open is a clear error on each call, not a crash', asyn
   const home = join(dir, 'broken');
   mkdirSync(home, { recursive: true });
   writeFileSync(join(home, 'review.sqlite'), 'garbage '.repeat(200));
-  const { ctx } = context(home);
-  const service = createReviewHandlers(ctx);
-  const dispatch = createDispatch(service.handlers as unknown as Handlers);
+  const { service, dispatch } = served(home);
   for (let i = 0; i < 2; i++) {
     const r = await dispatch('review.worklist', {});
     assert.equal(r.ok, false);
@@ -86,9 +91,7 @@ test('a store that cannot open is a clear error on each call, not a crash', asyn
 
 test('review.noLesion checks its payload, confirms an image with no finding, emits review.changed, and undo takes it back', async () => {
   const home = join(dir, 'no-lesion');
-  const { ctx, events } = context(home);
-  const service = createReviewHandlers(ctx);
-  const dispatch = createDispatch(service.handlers as unknown as Handlers);
+  const { events, service, dispatch } = served(home);
   const batch = openStore(join(home, 'review.sqlite'));
   const run = batch.beginRun({ model: 'm', backend: 'wasm' });
   const { imageId } = batch.recordImageFindings(run, { path: join(dir, 'clean.png'), contentHash: 'e'.repeat(64), width: 50, height: 40 }, []);
@@ -120,9 +123,7 @@ test('review.noLesion checks its payload, confirms an image with no finding, emi
 
 test('review.decide carries a reader’s mask through the contract, and refuses a malformed or misplaced one with INVALID_PAYLOAD', async () => {
   const home = join(dir, 'decide-mask');
-  const { ctx, events } = context(home);
-  const service = createReviewHandlers(ctx);
-  const dispatch = createDispatch(service.handlers as unknown as Handlers);
+  const { events, service, dispatch } = served(home);
   const batch = openStore(join(home, 'review.sqlite'));
   const run = batch.beginRun({ model: 'm', backend: 'wasm' });
   const { imageId, findingIds } = batch.recordImageFindings(run, { path: join(dir, 'm.png'), contentHash: 'd'.repeat(64), width: 50, height: 40 }, [{ box: [10, 10, 20, 20], score: 0.8, area: 100 }]);
