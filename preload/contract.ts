@@ -359,6 +359,32 @@ export const intendedUseSchema = z.object({
 });
 export type IntendedUse = z.infer<typeof intendedUseSchema>;
 
+/**
+ * How a model's appearance score (main/detector/appearance.ts) was fitted and calibrated: statistics of its
+ * pooled deep features over its training images (in `file`, beside model.json), and the threshold above
+ * which an image is not one like them, set on held-out images of its own kind.
+ */
+export const appearanceCalibrationSchema = z.looseObject({
+  file: z.string(),
+  /** The layers whose features are pooled, and how many features in all. */
+  layers: z.array(z.string()).min(1),
+  features: count,
+  /** Training images the statistics were fitted on, and the Ledoit–Wolf shrinkage they needed. */
+  fitImages: count,
+  shrinkage: z.number().min(0).max(1),
+  /** Held-out images of the model's own kind the threshold was set on (its validation split). */
+  calibrationImages: count,
+  quantile: z.number().gt(0).lte(1),
+  margin: z.number().min(1),
+  /** Scores above this say the image is not like the model's training images. */
+  threshold: z.number().positive(),
+  /** The held-out images' scores: median and the quantile the threshold was taken from. */
+  heldOut: z.object({ median: z.number(), atQuantile: z.number() }),
+  flips: z.enum(FLIP_SETS).optional(),
+  fittedAt: z.string().optional(),
+});
+export type AppearanceCalibration = z.infer<typeof appearanceCalibrationSchema>;
+
 const planCountsSchema = z.object({ images: count, lesionImages: count, lesions: count, negatives: count });
 
 /**
@@ -441,6 +467,8 @@ export const modelCardSchema = z.looseObject({
   intendedUse: intendedUseSchema.optional(),
   /** A model adapted to a site (`training.adapt`): the site's data and how base and adapted did there. */
   site: siteAdaptationSchema.optional(),
+  /** Its appearance score's statistics and calibration; a model without one is checked on what images declare only. */
+  appearance: appearanceCalibrationSchema.optional(),
 });
 export type ModelCard = z.infer<typeof modelCardSchema>;
 
@@ -485,6 +513,13 @@ export interface DetectionResult {
   lesionScore: number;
   /** The finding threshold the findings were cut at (the card's calibrated operating point unless asked otherwise). */
   threshold: number;
+  /**
+   * How unlike the model's own training images this image looks to the model (its pooled deep features'
+   * distance from theirs, about 1 for a training-like image), and the threshold its card calibrated on
+   * held-out images of its kind. Absent for a model without appearance statistics. Above the threshold,
+   * `mismatch` says so.
+   */
+  appearance?: { score: number; threshold: number };
   /**
    * Why this image is not the kind the model is for ("kvasir-cbam is a model for colonoscopy frames
    * (colour endoscopy); this image is a CT"): its findings mean nothing here. Absent when it fits.

@@ -75,6 +75,18 @@ export function mismatch(model: string, use: IntendedUse | undefined, image: Ima
 }
 
 /**
+ * Why the model's own features say `image` is not like its training images (its appearance score above
+ * the threshold its card calibrated), or undefined when they do not say so or the model has no statistics.
+ * This catches what the declared facts cannot: a CT saved as PNG shown to an ultrasound model, a colour
+ * photograph of something else shown to a colonoscopy model.
+ */
+export function unfamiliar(model: string, use: IntendedUse | undefined, appearance: { score: number; threshold: number } | undefined): string | undefined {
+  if (!appearance || !(appearance.score > appearance.threshold)) return undefined;
+  const kind = use ? `, a model for ${use.images},` : '';
+  return `${model}${kind} has not seen images like this one: its appearance score is ${appearance.score.toFixed(1)}, above the ${appearance.threshold.toFixed(1)} its own held-out images stay under, so its findings here mean little`;
+}
+
+/**
  * The model to offer for an image: of those whose card says the image is their kind, a model adapted to
  * this site that beat its base on the site's held-out images first, then the others in the list's order,
  * and an adaptation that did not beat its base last (it is kept for comparison, not offered); else the

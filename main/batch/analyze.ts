@@ -10,7 +10,7 @@ import { basename, extname, join, resolve } from 'node:path';
 import { StudioError, type Finding } from '../../preload/contract.ts';
 import { DetectorEngine, coreCount } from '../detector/engine.ts';
 import { checkCard, findingThreshold, modelFlips, outlineThreshold } from '../detector/io.ts';
-import { mismatch } from '../detector/fit.ts';
+import { mismatch, unfamiliar } from '../detector/fit.ts';
 import { decodeForDetector } from '../detector/decode.ts';
 import type { FlipSet } from '../detector/flips.ts';
 import { listImageFiles } from '../imaging/index.ts';
@@ -34,7 +34,12 @@ export interface AnalysisEntry {
   ms: number;
   /** Mirrored views the findings average (1, 2 or 4: the flips this run used). */
   views: number;
-  /** Why the image is not the kind the model is for (analysed anyway with `force`): its findings mean nothing. */
+  /** How unlike the model's training images this one looks to it, against its card's threshold (DetectionResult.appearance). */
+  appearance?: { score: number; threshold: number };
+  /**
+   * Why the image is not the kind the model is for: declared (analysed anyway with `force`: its findings
+   * mean nothing), or its appearance score above the threshold (analysed, and marked so).
+   */
   mismatch?: string;
 }
 
@@ -81,8 +86,13 @@ export interface AnalysisSummary {
   analysed: number;
   /** Images skipped because the review store already holds them (`store`). */
   skipped: number;
-  /** Images not the kind the model is for: refused (without `force`), or analysed and marked (with it). */
-  mismatched: { image: string; reason: string }[];
+  /**
+   * Images not the kind the model is for. `declared` (DICOM Modality, colour or grey): refused without
+   * `force`, analysed and marked with it. `appearance` (the model's own features say so): analysed and
+   * marked either way, since the score is a measurement with a small rate of false alarms on the model's own
+   * kind of image from elsewhere (docs/experiments.md), and refusing would drop real findings.
+   */
+  mismatched: { image: string; reason: string; by: 'declared' | 'appearance' }[];
   failed: { image: string; error: string }[];
   cancelled: boolean;
   seconds: number;
@@ -160,7 +170,7 @@ export async function analyze(options: AnalysisOptions): Promise<AnalysisSummary
         image = decoded.rgb;
         wrong = mismatch(options.modelName, intendedUse, decoded);
         if (wrong) {
-          mismatched.push({ image: path, reason: wrong });
+          mismatched.push({ image: path, reason: wrong, by: 'declared' });
           if (!options.force) {
             done++;
             progress(path);
@@ -180,6 +190,9 @@ export async function analyze(options: AnalysisOptions): Promise<AnalysisSummary
           // (when they own their whole buffer; a view into a shared one is copied).
           const own = image.data.byteOffset === 0 && image.data.byteLength === image.data.buffer.byteLength;
           const r = await engine.detect(options.modelDir, image, { threshold, flips, transfer: own && !wanted.has('overlay') });
+          const odd = wrong ? undefined : unfamiliar(options.modelName, intendedUse, r.appearance);
+          if (odd) mismatched.push({ image: path, reason: odd, by: 'appearance' });
+          const why = wrong ?? odd;
           const spatial = r.attention.filter((a) => a.kind === 'spatial');
           // The map training fitted to the lesion mask, else the deepest gate.
           const supervised = spatial.find((a) => a.supervised) ?? spatial.at(-1);
@@ -192,7 +205,7 @@ export async function analyze(options: AnalysisOptions): Promise<AnalysisSummary
           } else if (names.heatmap) writes.push(writeMapPng(r.heatmap, width, height, join(out, names.heatmap)));
           if (names.attention && supervised) writes.push(writeMapPng(supervised.map, width, height, join(out, names.attention)));
           await Promise.all(writes);
-          const entry: AnalysisEntry = { image: path, width, height, model: options.modelName, backend, findings: r.findings, lesionScore: Math.round(r.lesionScore * 1000) / 1000, threshold, outputs: names, ms: Math.round(r.ms * 10) / 10, views: r.passes, ...(wrong ? { mismatch: wrong } : {}) };
+          const entry: AnalysisEntry = { image: path, width, height, model: options.modelName, backend, findings: r.findings, lesionScore: Math.round(r.lesionScore * 1000) / 1000, threshold, outputs: names, ms: Math.round(r.ms * 10) / 10, views: r.passes, ...(r.appearance ? { appearance: { score: Math.round(r.appearance.score * 1000) / 1000, threshold: r.appearance.threshold } } : {}), ...(why ? { mismatch: why } : {}) };
           // The lesion map the findings were cut from: the store keeps each finding's own component as its mask,
           // and the map's peak with the threshold, which the informative worklist order scores.
           await rec?.record(path, { ...entry, lesionMap: { map: r.heatmap, threshold, outline } });

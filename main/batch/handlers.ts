@@ -55,7 +55,9 @@ export function createBatchHandlers(ctx: ServiceContext): BatchService {
         }).then(
           (summary) => {
             progress.state = summary.cancelled ? 'cancelled' : 'finished';
-            const mismatched = summary.mismatched.length ? `${summary.mismatched.length} not the kind of image ${req.model} is for (${req.force ? 'analysed anyway, marked' : 'refused'}), ` : '';
+            const declared = summary.mismatched.filter((m) => m.by === 'declared').length;
+            const unlike = summary.mismatched.length - declared;
+            const mismatched = `${declared ? `${declared} not the kind of image ${req.model} is for (${req.force ? 'analysed anyway, marked' : 'refused'}), ` : ''}${unlike ? `${unlike} unlike its training images (analysed, marked), ` : ''}`;
             progress.message = `${summary.analysed} analysed, ${summary.skipped ? `${summary.skipped} already in the store, ` : ''}${mismatched}${summary.failed.length} failed; results in ${summary.out}`;
           },
           (err) => {

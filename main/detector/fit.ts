@@ -18,3 +18,4 @@ export interface ImageFacts {
 export function mismatch(model: string, use: IntendedUse | undefined, image: ImageFacts): string | undefined {
   return mismatchOf(model, use, { kind: image.kind, modality: image.modality, colourSpread: colourfulness(image.rgb.data) });
 }
+export { unfamiliar } from '../../preload/fit.ts';

@@ -8,7 +8,7 @@
  * `h` adds the left–right mirror (2 passes), `hv` all four of {identity, left–right, up–down, both}.
  */
 import { FLIP_SETS, type FlipSet } from '../../preload/contract.ts';
-import type { AttentionKind } from './model.ts';
+import type { OutputKind } from './model.ts';
 
 export { FLIP_SETS, type FlipSet };
 
@@ -66,10 +66,10 @@ export function mirroredBatch(image: Float32Array | Uint8Array, h: number, w: nu
 
 /**
  * One output of the mirrored batch, mapped back and averaged: `dims` is its shape with the batch first.
- * A map is [passes, h, w, c]; a non-local affinity [passes, hw, hw] has grid positions on both of its
+ * A map (or a stage's features) is [passes, h, w, c]; a non-local affinity [passes, hw, hw] has grid positions on both of its
  * axes (the input is square, so the grid is side×side), and both are mapped back.
  */
-export function averageMirrored(data: Float32Array, dims: readonly number[], kind: AttentionKind | 'lesion', flips: FlipSet): Float32Array {
+export function averageMirrored(data: Float32Array, dims: readonly number[], kind: OutputKind, flips: FlipSet): Float32Array {
   const all = PASSES[flips];
   if (dims[0] !== all.length) throw new Error(`expected a batch of ${all.length} mirrored predictions, got ${dims[0]}`);
   if (all.length === 1) return data;

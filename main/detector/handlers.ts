@@ -7,7 +7,7 @@ import type { BackendReport, DetectionResult, GradCamResult, Handlers } from '..
 import { toRGB8 } from '../imaging/index.ts';
 import type { ServiceContext } from '../core/context.ts';
 import { DetectorEngine } from './engine.ts';
-import { mismatch } from './fit.ts';
+import { mismatch, unfamiliar } from './fit.ts';
 import { checkCard, findingThreshold, listModels, modelDir } from './io.ts';
 import type { RGBImage } from './preprocess.ts';
 
@@ -44,11 +44,14 @@ export function createDetectorHandlers(ctx: ServiceContext): DetectorService {
         const image = await imageRGB(req.imageId, req.frame);
         // Checked before the pixels go to the worker (transferred, they are gone from here after).
         const summary = ctx.images.summary(req.imageId);
-        const wrong = mismatch(req.model, checkCard(dir)?.intendedUse, { kind: summary.kind, modality: summary.modality, rgb: image });
+        const use = checkCard(dir)?.intendedUse;
+        const declared = mismatch(req.model, use, { kind: summary.kind, modality: summary.modality, rgb: image });
         const e = getEngine();
         const threshold = findingThreshold(dir, req.threshold);
         const [state, r] = await Promise.all([e.backend(), e.detect(dir, image, { threshold, flips: req.flips, transfer: true })]);
-        return { imageId: req.imageId, frame: req.frame, model: req.model, variant: r.variant, backend: state.backend, ms: r.ms, passes: r.passes, heatmap: r.heatmap, attention: r.attention, findings: r.findings, lesionScore: r.lesionScore, threshold, ...(wrong ? { mismatch: wrong } : {}) };
+        // What the image declares decides first; else the model's own features may say it is not their kind.
+        const wrong = declared ?? unfamiliar(req.model, use, r.appearance);
+        return { imageId: req.imageId, frame: req.frame, model: req.model, variant: r.variant, backend: state.backend, ms: r.ms, passes: r.passes, heatmap: r.heatmap, attention: r.attention, findings: r.findings, lesionScore: r.lesionScore, threshold, ...(r.appearance ? { appearance: r.appearance } : {}), ...(wrong ? { mismatch: wrong } : {}) };
       },
 
       'detector.gradcam': async (req): Promise<GradCamResult> => {

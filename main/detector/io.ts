@@ -203,6 +203,12 @@ export function supervisedGate(dir: string): string | undefined {
   return typeof s?.layer === 'string' && typeof s.weight === 'number' && s.weight > 0 ? s.layer : undefined;
 }
 
+/** The appearance threshold the card calibrated (card.appearance.threshold), if it has one. */
+export function appearanceThreshold(dir: string): number | undefined {
+  const t = (cardField(dir, 'appearance') as { threshold?: unknown } | undefined)?.threshold;
+  return typeof t === 'number' && t > 0 && Number.isFinite(t) ? t : undefined;
+}
+
 /** Every model folder under `modelsDir` with a readable card; broken cards are skipped and reported. */
 export function listModels(modelsDir: string, onError: (message: string) => void = () => {}): ModelInfo[] {
   if (!existsSync(modelsDir)) return [];

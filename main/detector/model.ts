@@ -247,6 +247,15 @@ export function foldBatchNorm(trained: tf.LayersModel): tf.LayersModel {
 }
 
 export type AttentionKind = 'spatial' | 'nonlocal';
+/** What an output of the inference model is: the lesion map, an attention module's map, or a stage's features. */
+export type OutputKind = AttentionKind | 'lesion' | 'features';
+
+/**
+ * The features the appearance score (main/detector/appearance.ts) pools: the two deepest stages, after
+ * their attention. Deep enough to describe what the image shows rather than its pixels, and, at stride 8
+ * and 16, small enough to hand over with every detection.
+ */
+export const APPEARANCE_LAYERS = [stageOutputName(3), stageOutputName(4)] as const;
 
 /** Every attention module whose map the engine shows: CBAM spatial gates and non-local affinities, shallow to deep. */
 export function attentionLayerNames(model: tf.LayersModel): { name: string; kind: AttentionKind }[] {
@@ -281,14 +290,18 @@ export function inferVariant(model: tf.LayersModel): Variant {
  * The inference model: the trained model's weights, with outputs
  *   [0] `lesion` [N, S/4, S/4, 1], then one per attention module, in `attentionLayerNames` order:
  *   spatial: [N, h, w, 1] at that gate's resolution (its stage's, or stride 8 for the decoder gate); nonlocal: the affinity matrix [N, hw, hw] over
- *   stage-4 positions (row i = where query position i looks).
+ *   stage-4 positions (row i = where query position i looks);
+ *   then the `APPEARANCE_LAYERS` features [N, h, w, C] the appearance score pools.
  */
-export function buildInferenceModel(trained: tf.LayersModel): { model: tf.LayersModel; outputs: { name: string; kind: AttentionKind | 'lesion' }[] } {
+export function buildInferenceModel(trained: tf.LayersModel): { model: tf.LayersModel; outputs: { name: string; kind: OutputKind }[] } {
   const attention = attentionLayerNames(trained);
   const lesion = trained.getLayer(LESION_OUTPUT).output as tf.SymbolicTensor;
   const maps = attention.map((a) => trained.getLayer(a.name).output as tf.SymbolicTensor);
-  const model = tf.model({ inputs: trained.inputs, outputs: [lesion, ...maps], name: `${trained.name}_inference` });
-  return { model, outputs: [{ name: LESION_OUTPUT, kind: 'lesion' }, ...attention] };
+  // A network not built here (a test's, an import) may lack the stages: it runs without the appearance score.
+  const featureLayers = APPEARANCE_LAYERS.filter((name) => trained.layers.some((l) => l.name === name));
+  const features = featureLayers.map((name) => trained.getLayer(name).output as tf.SymbolicTensor);
+  const model = tf.model({ inputs: trained.inputs, outputs: [lesion, ...maps, ...features], name: `${trained.name}_inference` });
+  return { model, outputs: [{ name: LESION_OUTPUT, kind: 'lesion' }, ...attention, ...featureLayers.map((name) => ({ name, kind: 'features' as const }))] };
 }
 
 type Shape = (number | null)[];

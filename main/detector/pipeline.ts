@@ -8,13 +8,14 @@
 import type { AttentionMap, Finding, Map2D, Variant } from '../../preload/contract.ts';
 import { averageMirrored, mirroredBatch, passes, type FlipSet } from './flips.ts';
 import { DEFAULT_FINDING_THRESHOLD } from './io.ts';
-import { OUTPUT_STRIDE, attentionStage, type AttentionKind } from './model.ts';
+import { OUTPUT_STRIDE, attentionStage, type AttentionKind, type OutputKind } from './model.ts';
+import { appearanceScore, pooledFeatures, type AppearanceStats } from './appearance.ts';
 import { attentionOverImage, cropMap, findings, imageCells, lesionScore } from './postprocess.ts';
-import { letterbox, type RGBImage } from './preprocess.ts';
+import { letterbox, type Letterbox, type RGBImage } from './preprocess.ts';
 
 export interface OutputSpec {
   name: string;
-  kind: AttentionKind | 'lesion';
+  kind: OutputKind;
 }
 
 /** One output of a forward pass over a batch: row-major data, `dims` with the batch axis first. */
@@ -29,7 +30,7 @@ export interface DetectorBackend {
   /** Side of the square NHWC input. */
   readonly inputSize: number;
   readonly variant: Variant;
-  /** What `forward` returns, in order. The first is the lesion map [n, S/4, S/4, 1]. */
+  /** What `forward` returns, in order. The first is the lesion map [n, S/4, S/4, 1]; attention maps, then features, follow. */
   readonly outputs: readonly OutputSpec[];
   /** Run `n` images, NHWC [n, S, S, 3] in [0, 1]: every output, in `outputs` order. */
   forward(batch: Float32Array, n: number): Promise<BatchOutput[]>;
@@ -92,6 +93,32 @@ export async function predictLesionMaps(backend: DetectorBackend, inputs: readon
   return (await predict(backend, inputs, options)).map((o) => o.data[0]);
 }
 
+/**
+ * Each letterboxed input's pooled appearance features (appearance.ts), and the layers they pool, for
+ * fitting and calibrating the appearance statistics on a model's own images. Empty `layers` (and no
+ * vectors) when the backend gives no features.
+ */
+export async function predictAppearance(
+  backend: DetectorBackend,
+  inputs: readonly { image: Uint8Array | Float32Array; box: Pick<Letterbox, 'width' | 'height'> }[],
+  options: PredictOptions & { onProgress?: (done: number) => void } = {},
+): Promise<{ layers: { name: string; channels: number }[]; vectors: Float32Array[] }> {
+  const vectors: Float32Array[] = [];
+  let layers: { name: string; channels: number }[] = [];
+  // In chunks, so a few thousand images never hold all their feature maps at once.
+  for (let i = 0; i < inputs.length; i += 32) {
+    const chunk = inputs.slice(i, i + 32);
+    const outputs = await predict(backend, chunk.map((c) => c.image), options);
+    layers = backend.outputs.flatMap((o, j) => (o.kind === 'features' ? [{ name: o.name, channels: outputs[0].dims[j][3] }] : []));
+    outputs.forEach((o, k) => {
+      const v = pooledFeatures(backend.outputs, o, chunk[k].box, backend.inputSize);
+      if (v) vectors.push(v);
+    });
+    options.onProgress?.(Math.min(inputs.length, i + chunk.length));
+  }
+  return { layers, vectors };
+}
+
 export interface DetectOptions {
   threshold?: number;
   minCells?: number;
@@ -99,6 +126,8 @@ export interface DetectOptions {
   flips?: FlipSet;
   /** The spatial gate training fitted to the lesion mask (the card's attention supervision), if any. */
   supervisedGate?: string;
+  /** The model's appearance statistics (appearance.json), when it has them: the detection is scored against them. */
+  appearance?: AppearanceStats;
 }
 
 export interface RawDetection {
@@ -111,6 +140,8 @@ export interface RawDetection {
   findings: Finding[];
   /** The image-level "lesion present" score (see DetectionResult.lesionScore). */
   lesionScore: number;
+  /** How unlike the model's training images this one looks to it, and the score above which it is not their kind (DetectionResult.appearance). */
+  appearance?: { score: number; threshold: number };
 }
 
 /** One image → lesion heatmap and attention maps over the image's extent, and findings in its pixels. */
@@ -125,9 +156,12 @@ export async function detect(backend: DetectorBackend, image: RGBImage, options:
   const attention: AttentionMap[] = [];
   for (let i = 1; i < backend.outputs.length; i++) {
     const { name, kind } = backend.outputs[i];
+    if (kind === 'features') continue;
     const module = { name, kind: kind as AttentionKind, stage: attentionStage(name), supervised: name === options.supervisedGate };
     attention.push(attentionOverImage(module, out.data[i], out.dims[i], S, box, heatmap, OUTPUT_STRIDE));
   }
   const found = findings(heatmap, OUTPUT_STRIDE, box, image.width, image.height, { threshold: options.threshold ?? DEFAULT_FINDING_THRESHOLD, minCells: options.minCells });
-  return { variant: backend.variant, ms: performance.now() - started, passes: passes(flips), heatmap, attention, findings: found, lesionScore: lesionScore(heatmap) };
+  const features = options.appearance ? pooledFeatures(backend.outputs, out, box, S) : undefined;
+  const appearance = options.appearance && features ? { score: appearanceScore(options.appearance, features), threshold: options.appearance.threshold } : undefined;
+  return { variant: backend.variant, ms: performance.now() - started, passes: passes(flips), heatmap, attention, findings: found, lesionScore: lesionScore(heatmap), ...(appearance ? { appearance } : {}) };
 }

@@ -10,7 +10,8 @@ import { setGradientsAvailable, startBackend, type BackendState } from './backen
 import { TfjsDetector } from './tfjs-detector.ts';
 import { ModelCache } from './model-cache.ts';
 import { detect, type DetectorBackend } from './pipeline.ts';
-import { modelFlips, supervisedGate } from './io.ts';
+import { appearanceThreshold, modelFlips, supervisedGate } from './io.ts';
+import { AppearanceCache } from './appearance.ts';
 import type { WorkerReply, WorkerRequest, WorkerResult } from './protocol.ts';
 import { OnnxExportError, startOnnxRuntime, type OnnxWorkerRuntime } from './runtime/index.ts';
 
@@ -20,6 +21,7 @@ const port = parentPort;
 let state: BackendState | null = null;
 const detectors = new ModelCache((dir) => TfjsDetector.load(dir));
 const cpuDetectors = new ModelCache((dir) => TfjsDetector.load(dir));
+const appearance = new AppearanceCache();
 let wasmKernelsTried = false;
 /** onnxruntime, when it serves inference in this worker (main/runtime). */
 let onnx: OnnxWorkerRuntime | null = null;
@@ -66,7 +68,7 @@ async function handle(req: WorkerRequest): Promise<WorkerResult> {
     }
     case 'detect': {
       const backend = await backendFor(req.modelDir);
-      const options = { threshold: req.threshold, flips: modelFlips(req.modelDir, req.flips), supervisedGate: supervisedGate(req.modelDir) };
+      const options = { threshold: req.threshold, flips: modelFlips(req.modelDir, req.flips), supervisedGate: supervisedGate(req.modelDir), appearance: appearance.get(req.modelDir, appearanceThreshold(req.modelDir)) };
       return { type: 'detect', detection: await detect(backend, req.image, options) };
     }
     case 'gradcam': {

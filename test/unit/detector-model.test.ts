@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { DECODER_GATE, VARIANTS, atInputSize, attentionLayerNames, buildInferenceModel, buildModel, lastSpatialGate, foldBatchNorm, modelConfigOf, modelFlops, withDecoderGate } from '../../main/detector/model.ts';
+import { DECODER_GATE, DEFAULT_WIDTHS, VARIANTS, atInputSize, attentionLayerNames, buildInferenceModel, buildModel, lastSpatialGate, foldBatchNorm, modelConfigOf, modelFlops, withDecoderGate } from '../../main/detector/model.ts';
 import { findingThreshold, loadModel, readCard, saveModel, listModels } from '../../main/detector/io.ts';
 import { SpatialAttentionMap, pixelShuffle } from '../../main/detector/layers/index.ts';
 import { StudioError } from '../../preload/contract.ts';
@@ -39,14 +39,18 @@ for (const variant of VARIANTS) {
     assert.deepEqual(names, EXPECTED_ATTENTION[variant]);
     const { model: inference, outputs } = buildInferenceModel(model);
     const outs = [inference.predict(x)].flat() as tf.Tensor[];
-    assert.equal(outs.length, 1 + names.length);
-    assert.deepEqual(outputs.map((o) => o.name), ['lesion', ...names]);
+    assert.equal(outs.length, 1 + names.length + 2);
+    assert.deepEqual(outputs.map((o) => o.name), ['lesion', ...names, 'stage3/out', 'stage4/out']);
     outs.forEach((t, i) => {
       const name = outputs[i].name;
       if (name === 'lesion') assert.deepEqual(t.shape, [2, S / 4, S / 4, 1]);
       else if (outputs[i].kind === 'spatial') {
         const stride = name === 'decoder/cbam_spatial8' ? 8 : 2 ** Number(/stage(\d)/.exec(name)![1]);
         assert.deepEqual(t.shape, [2, S / stride, S / stride, 1], name);
+      } else if (outputs[i].kind === 'features') {
+        // the appearance score's features: the stage's own output, at its stride and width
+        const stage = Number(/stage(\d)/.exec(name)![1]);
+        assert.deepEqual(t.shape, [2, S / 2 ** stage, S / 2 ** stage, DEFAULT_WIDTHS[stage - 1]], name);
       } else {
         const side = S / 16;
         assert.deepEqual(t.shape, [2, side * side, side * side], name);

@@ -112,7 +112,11 @@ test('the ModelProto declares IR 8, opset 17 and the NHWC image input with a sym
   const opset = readFields(top.find((f) => f.field === 8)!.value as Uint8Array);
   assert.equal(opset.find((f) => f.field === 2)?.value, 17n);
   assert.deepEqual(exported.input, { name: 'image', shape: ['batch', 32, 32, 3] });
-  assert.deepEqual(exported.outputs, [{ name: 'lesion', kind: 'lesion', shape: ['batch', 8, 8, 1] }]);
+  assert.deepEqual(exported.outputs, [
+    { name: 'lesion', kind: 'lesion', shape: ['batch', 8, 8, 1] },
+    { name: 'stage3/out', kind: 'features', shape: ['batch', 4, 4, 64] },
+    { name: 'stage4/out', kind: 'features', shape: ['batch', 2, 2, 96] },
+  ]);
 });
 
 test('a layer the exporter does not know is refused with its name and class', () => {

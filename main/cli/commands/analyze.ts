@@ -86,8 +86,11 @@ export const command: Command = {
     });
     bar.finish();
     for (const f of summary.failed) process.stderr.write(`  skipped: ${f.error.includes(f.image) ? f.error : `${f.image}: ${f.error}`}\n`);
-    for (const m of summary.mismatched) process.stderr.write(`  ${request.force ? 'analysed anyway' : 'refused'}: ${m.image}: ${m.reason}\n`);
-    if (summary.mismatched.length && !request.force) process.stderr.write(`${summary.mismatched.length} image(s) are not the kind ${name} is for: refused (--force analyses them anyway, their findings marked so)\n`);
+    for (const m of summary.mismatched) process.stderr.write(`  ${m.by === 'appearance' ? 'analysed, marked' : request.force ? 'analysed anyway' : 'refused'}: ${m.image}: ${m.reason}\n`);
+    const declared = summary.mismatched.filter((m) => m.by === 'declared').length;
+    const unlike = summary.mismatched.length - declared;
+    if (declared && !request.force) process.stderr.write(`${declared} image(s) are not the kind ${name} is for: refused (--force analyses them anyway, their findings marked so)\n`);
+    if (unlike) process.stderr.write(`${unlike} image(s) look unlike ${name}'s training images (its appearance score): analysed, their findings marked so\n`);
     if (summary.skipped) process.stdout.write(`${summary.skipped} images already in the store: skipped\n`);
     process.stdout.write(`${summary.analysed} of ${summary.total} images analysed in ${summary.seconds.toFixed(1)} s (${summary.imagesPerSec.toFixed(1)} images/s, ${summary.backend}); ${summary.failed.length} failed; results in ${summary.out}\n`);
     return summary.analysed > 0 || summary.skipped > 0 || summary.total === 0 ? 0 : 1;

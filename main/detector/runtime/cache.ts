@@ -11,7 +11,7 @@ import { threadId } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { StudioError, type Variant } from '../../../preload/contract.ts';
 import { MODEL_FILE, loadModel } from '../io.ts';
-import { inferVariant, type AttentionKind } from '../model.ts';
+import { inferVariant, type OutputKind } from '../model.ts';
 import { loadSettings } from '../../settings.ts';
 import { EXPORTER_VERSION, exportOnnx } from './onnx/export.ts';
 import type { Dims } from './onnx/graph.ts';
@@ -39,7 +39,7 @@ export interface OnnxMeta {
   exporter: string;
   variant: Variant;
   input: { name: string; shape: Dims };
-  outputs: { name: string; kind: AttentionKind | 'lesion'; shape: Dims }[];
+  outputs: { name: string; kind: OutputKind; shape: Dims }[];
   createdAt: string;
 }
 

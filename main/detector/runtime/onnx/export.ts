@@ -4,7 +4,7 @@
  * The graph runs in NCHW, the layout onnxruntime's CPU and CUDA convolution kernels are fastest in: the
  * NHWC input is transposed once at the start and each output is transposed back, so the ONNX model
  * takes and returns exactly what the TF.js inference model does, under the same names and order
- * (`lesion`, then every attention map of `buildInferenceModel`).
+ * (`lesion`, then every attention map, then the appearance features, as `buildInferenceModel` lists them).
  *
  * Folded at export: BatchNormalization into the preceding convolution's weights and bias, the non-local
  * 1/√d into the query projection and γ into the output projection. TF.js 'same' padding becomes explicit
@@ -12,17 +12,18 @@
  * k = (i·r + j)·C + c as output pixel (y·r + i, x·r + j), channel c.
  */
 import * as tf from '@tensorflow/tfjs';
-import { buildInferenceModel, type AttentionKind } from '../../model.ts';
+import { buildInferenceModel, type OutputKind } from '../../model.ts';
 import { OnnxGraph, type Dims } from './graph.ts';
 
-export const EXPORTER_VERSION = '2';
+// 3: the appearance features (model.ts APPEARANCE_LAYERS) are outputs too.
+export const EXPORTER_VERSION = '3';
 const BATCH = 'batch';
 
 export interface ExportedModel {
   bytes: Uint8Array;
   input: { name: string; shape: Dims };
   /** In the TF.js inference model's order. */
-  outputs: { name: string; kind: AttentionKind | 'lesion'; shape: Dims }[];
+  outputs: { name: string; kind: OutputKind; shape: Dims }[];
 }
 
 type Shape = (number | null)[];

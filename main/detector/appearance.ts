@@ -1,0 +1,260 @@
+/**
+ * The appearance score: how unlike the images a model was trained on an image looks to the model itself.
+ * A polyp model shown a colour photograph of something else, or a breast-ultrasound model shown a CT
+ * saved as PNG, passes every check of what the image declares (preload/fit.ts) and still answers with
+ * confident "lesions". Its own deep features tell: they sit far from where its training images put them.
+ *
+ * The rule (Lee et al., "A simple unified framework for detecting out-of-distribution samples", NeurIPS
+ * 2018, on pooled features):
+ *   v = mean over the image's cells of each APPEARANCE_LAYERS feature (the letterbox padding left out)
+ *   z = (log(ε + v) − μ) / σ          μ, σ per feature over the training images
+ *   score = √(zᵀ Σ⁻¹ z / D)            Σ the training images' correlation of z, shrunk toward the identity
+ *                                       (Ledoit–Wolf), so a few hundred images give a stable inverse
+ * The score is about 1 on images like the training ones. It is calibrated on held-out images the fit
+ * never saw: the threshold is a high quantile of their scores, with a margin, so a model's own kind of
+ * image from another hospital does not trip it while a different kind of image does.
+ */
+import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { StudioError } from '../../preload/contract.ts';
+import type { Letterbox } from './preprocess.ts';
+import type { ImageOutputs, OutputSpec } from './pipeline.ts';
+import { imageCells } from './postprocess.ts';
+
+/** The file beside model.json that holds a model's appearance statistics. */
+export const APPEARANCE_FILE = 'appearance.json';
+
+/** Pooled features are logged after this offset: stage outputs are ReLU'd and gated, so many sit near 0 and spread over decades. */
+const LOG_OFFSET = 1e-3;
+
+/** The statistics the score needs, as appearance.json stores them. */
+export interface AppearanceStats {
+  version: 1;
+  /** The layers pooled, in order, and their channel counts. */
+  layers: { name: string; channels: number }[];
+  mean: number[];
+  std: number[];
+  /** Σ⁻¹, D×D row-major (stored as base64 float32 in the file). */
+  precision: Float32Array;
+  /** Scores above this say "not an image like my training images". */
+  threshold: number;
+}
+
+/**
+ * Each features output pooled over the image's cells (its top-left `imageCells` at that output's stride),
+ * concatenated in output order; undefined when the backend returns no features (a lesion-only network).
+ */
+export function pooledFeatures(outputs: readonly OutputSpec[], image: ImageOutputs, box: Pick<Letterbox, 'width' | 'height'>, inputSize: number): Float32Array | undefined {
+  const parts: Float32Array[] = [];
+  outputs.forEach((o, i) => {
+    if (o.kind !== 'features') return;
+    const [, h, w, channels] = image.dims[i];
+    const { cols, rows } = imageCells(box, inputSize / w);
+    const data = image.data[i];
+    const sum = new Float64Array(channels);
+    const rs = Math.min(rows, h);
+    const cs = Math.min(cols, w);
+    for (let r = 0; r < rs; r++) for (let c = 0; c < cs; c++) {
+      const base = (r * w + c) * channels;
+      for (let k = 0; k < channels; k++) sum[k] += data[base + k];
+    }
+    parts.push(Float32Array.from(sum, (s) => s / (rs * cs)));
+  });
+  if (!parts.length) return undefined;
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function standardised(v: ArrayLike<number>, mean: readonly number[], std: readonly number[]): Float64Array {
+  const z = new Float64Array(mean.length);
+  for (let k = 0; k < mean.length; k++) z[k] = (Math.log(LOG_OFFSET + Math.max(0, v[k])) - mean[k]) / std[k];
+  return z;
+}
+
+/** The appearance score of pooled features `v` (see the file's comment); about 1 for a training-like image. */
+export function appearanceScore(stats: Pick<AppearanceStats, 'mean' | 'std' | 'precision'>, v: ArrayLike<number>): number {
+  const D = stats.mean.length;
+  if (v.length !== D) throw new Error(`appearance statistics are for ${D} features, the model gave ${v.length}`);
+  const z = standardised(v, stats.mean, stats.std);
+  let q = 0;
+  for (let i = 0; i < D; i++) {
+    let row = 0;
+    const base = i * D;
+    for (let j = 0; j < D; j++) row += stats.precision[base + j] * z[j];
+    q += z[i] * row;
+  }
+  return Math.sqrt(Math.max(0, q) / D);
+}
+
+/** Smallest standard deviation a feature is divided by, as a share of the features' median one: a feature constant in training must not make any change in it infinitely far. */
+const STD_FLOOR = 0.05;
+
+/**
+ * Fit the statistics on training images' pooled features: per-feature mean and spread of the logged
+ * features, and the Ledoit–Wolf shrunk correlation's inverse. The threshold is set later (`calibrate`).
+ */
+export function fitAppearance(train: readonly ArrayLike<number>[], layers: AppearanceStats['layers']): Omit<AppearanceStats, 'threshold'> & { shrinkage: number } {
+  const n = train.length;
+  const D = layers.reduce((s, l) => s + l.channels, 0);
+  if (n < 2) throw new Error(`the appearance statistics need at least 2 training images, got ${n}`);
+  for (const v of train) if (v.length !== D) throw new Error(`pooled features have ${v.length} values, the layers ${D}`);
+  const logged = train.map((v) => Float64Array.from({ length: D }, (_, k) => Math.log(LOG_OFFSET + Math.max(0, v[k]))));
+  const mean = new Array<number>(D).fill(0);
+  for (const x of logged) for (let k = 0; k < D; k++) mean[k] += x[k] / n;
+  const std = new Array<number>(D).fill(0);
+  for (const x of logged) for (let k = 0; k < D; k++) std[k] += (x[k] - mean[k]) ** 2 / (n - 1);
+  for (let k = 0; k < D; k++) std[k] = Math.sqrt(std[k]);
+  const median = [...std].sort((a, b) => a - b)[Math.floor(D / 2)] || 1;
+  for (let k = 0; k < D; k++) std[k] = Math.max(std[k], STD_FLOOR * median, 1e-6);
+  const Z = logged.map((x) => Float64Array.from({ length: D }, (_, k) => (x[k] - mean[k]) / std[k]));
+  const { covariance, shrinkage } = ledoitWolf(Z);
+  return { version: 1, layers, mean, std, precision: Float32Array.from(invertSPD(covariance, D)), shrinkage };
+}
+
+/**
+ * Ledoit & Wolf (2004), "A well-conditioned estimator for large-dimensional covariance matrices": the
+ * sample covariance S of centred rows, shrunk toward m·I (m = tr S / D) by the weight that minimises the
+ * expected Frobenius loss, estimated from the data.
+ */
+export function ledoitWolf(Z: readonly Float64Array[]): { covariance: Float64Array; shrinkage: number } {
+  const n = Z.length;
+  const D = Z[0].length;
+  const S = new Float64Array(D * D);
+  for (const z of Z) for (let i = 0; i < D; i++) {
+    const zi = z[i];
+    if (zi === 0) continue;
+    const base = i * D;
+    for (let j = 0; j < D; j++) S[base + j] += (zi * z[j]) / n;
+  }
+  let m = 0;
+  for (let i = 0; i < D; i++) m += S[i * D + i] / D;
+  let d2 = 0;
+  let s2 = 0;
+  for (let i = 0; i < D; i++) for (let j = 0; j < D; j++) {
+    const v = S[i * D + j];
+    s2 += v * v;
+    d2 += (v - (i === j ? m : 0)) ** 2;
+  }
+  // Σ_k ‖z_k z_kᵀ − S‖²_F / n², with ‖z zᵀ − S‖² = ‖z‖⁴ − 2 zᵀSz + ‖S‖².
+  let b2 = 0;
+  for (const z of Z) {
+    let norm2 = 0;
+    let zSz = 0;
+    for (let i = 0; i < D; i++) {
+      norm2 += z[i] * z[i];
+      let row = 0;
+      const base = i * D;
+      for (let j = 0; j < D; j++) row += S[base + j] * z[j];
+      zSz += z[i] * row;
+    }
+    b2 += (norm2 * norm2 - 2 * zSz + s2) / (n * n);
+  }
+  const shrinkage = d2 > 0 ? Math.min(1, Math.max(0, b2 / d2)) : 1;
+  const covariance = new Float64Array(D * D);
+  for (let i = 0; i < D * D; i++) covariance[i] = (1 - shrinkage) * S[i];
+  for (let i = 0; i < D; i++) covariance[i * D + i] += shrinkage * m;
+  return { covariance, shrinkage };
+}
+
+/** The inverse of a symmetric positive-definite D×D matrix, by Cholesky (A = LLᵀ, A⁻¹ = L⁻ᵀL⁻¹). */
+export function invertSPD(A: ArrayLike<number>, D: number): Float64Array {
+  const L = new Float64Array(D * D);
+  for (let i = 0; i < D; i++) {
+    for (let j = 0; j <= i; j++) {
+      let s = A[i * D + j];
+      for (let k = 0; k < j; k++) s -= L[i * D + k] * L[j * D + k];
+      if (i === j) {
+        if (!(s > 0)) throw new Error('the appearance covariance is not positive definite');
+        L[i * D + i] = Math.sqrt(s);
+      } else L[i * D + j] = s / L[j * D + j];
+    }
+  }
+  // L⁻¹ by forward substitution, column by column.
+  const Li = new Float64Array(D * D);
+  for (let c = 0; c < D; c++) {
+    for (let i = c; i < D; i++) {
+      let s = i === c ? 1 : 0;
+      for (let k = c; k < i; k++) s -= L[i * D + k] * Li[k * D + c];
+      Li[i * D + c] = s / L[i * D + i];
+    }
+  }
+  const inv = new Float64Array(D * D);
+  for (let i = 0; i < D; i++) for (let j = 0; j <= i; j++) {
+    let s = 0;
+    for (let k = i; k < D; k++) s += Li[k * D + i] * Li[k * D + j];
+    inv[i * D + j] = s;
+    inv[j * D + i] = s;
+  }
+  return inv;
+}
+
+const fileSchema = z.object({
+  version: z.literal(1),
+  layers: z.array(z.object({ name: z.string(), channels: z.number().int().positive() })).min(1),
+  mean: z.array(z.number()),
+  std: z.array(z.number().positive()),
+  /** Σ⁻¹ as little-endian float32, base64. */
+  precision: z.string(),
+});
+
+/** Write the statistics (without their threshold, which the card holds) as `appearance.json` in `dir`. */
+export function writeAppearance(dir: string, stats: Omit<AppearanceStats, 'threshold'>): void {
+  const bytes = Buffer.from(stats.precision.buffer, stats.precision.byteOffset, stats.precision.byteLength);
+  const file = { version: 1, layers: stats.layers, mean: stats.mean.map((v) => +v.toPrecision(7)), std: stats.std.map((v) => +v.toPrecision(7)), precision: bytes.toString('base64') };
+  const tmp = join(dir, `.${APPEARANCE_FILE}.tmp`);
+  writeFileSync(tmp, `${JSON.stringify(file)}\n`);
+  renameSync(tmp, join(dir, APPEARANCE_FILE));
+}
+
+/** The most bytes appearance.json may take: 512 features' statistics are about 1.4 MB. */
+const MAX_FILE_BYTES = 4 * 1024 ** 2;
+
+/**
+ * A model's appearance statistics with the threshold its card calibrated, or undefined when it has none
+ * (no file, or no `appearance` in its card). A file that is damaged or does not match its card is an
+ * error naming it: a guard that silently turned itself off would be worse than none.
+ */
+export function readAppearance(dir: string, threshold: number | undefined): AppearanceStats | undefined {
+  const path = join(dir, APPEARANCE_FILE);
+  if (threshold === undefined || !existsSync(path)) return undefined;
+  const fail = (why: string) => new StudioError('MODEL_LOAD_FAILED', `${path}: ${why}`, path);
+  const size = statSync(path).size;
+  if (size > MAX_FILE_BYTES) throw fail(`${size} bytes, at most ${MAX_FILE_BYTES}`);
+  let parsed: z.infer<typeof fileSchema>;
+  try {
+    parsed = fileSchema.parse(JSON.parse(readFileSync(path, 'utf8')));
+  } catch (err) {
+    throw fail(err instanceof z.ZodError ? err.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') : (err as Error).message);
+  }
+  const D = parsed.layers.reduce((s, l) => s + l.channels, 0);
+  const bytes = Buffer.from(parsed.precision, 'base64');
+  if (parsed.mean.length !== D || parsed.std.length !== D || bytes.byteLength !== D * D * 4) throw fail(`statistics do not match the ${D} features of its layers`);
+  const precision = new Float32Array(D * D);
+  for (let i = 0; i < D * D; i++) precision[i] = bytes.readFloatLE(i * 4);
+  return { version: 1, layers: parsed.layers, mean: parsed.mean, std: parsed.std, precision, threshold };
+}
+
+/**
+ * `readAppearance` kept per model folder while its file is unchanged: the statistics are read once, the
+ * threshold at every call (a recalibrated card applies to the next detection, like its other fields).
+ */
+export class AppearanceCache {
+  private readonly entries = new Map<string, { mtime: number; stats: AppearanceStats | undefined }>();
+
+  get(dir: string, threshold: number | undefined): AppearanceStats | undefined {
+    if (threshold === undefined) return undefined;
+    const mtime = statSync(join(dir, APPEARANCE_FILE), { throwIfNoEntry: false })?.mtimeMs ?? 0;
+    let hit = this.entries.get(dir);
+    if (!hit || hit.mtime !== mtime) {
+      hit = { mtime, stats: readAppearance(dir, threshold) };
+      this.entries.set(dir, hit);
+    }
+    return hit.stats && { ...hit.stats, threshold };
+  }
+}

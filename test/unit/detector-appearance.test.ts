@@ -1,0 +1,123 @@
+/**
+ * The appearance score's arithmetic (main/detector/appearance.ts): pooling over the image's cells only,
+ * the Ledoit–Wolf shrunk inverse, the score's scale (about 1 on training-like images, far above on others),
+ * and the statistics file, which a damaged copy must not silently turn off.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { APPEARANCE_FILE, AppearanceCache, appearanceScore, fitAppearance, invertSPD, ledoitWolf, pooledFeatures, readAppearance, writeAppearance } from '../../main/detector/appearance.ts';
+import { unfamiliar } from '../../preload/fit.ts';
+import { StudioError } from '../../preload/contract.ts';
+import { rng } from '../../main/datasets/index.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'appearance-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** Standard normal draws from a seeded generator (Box–Muller). */
+function normal(random: () => number): number {
+  return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+}
+
+/** Pooled "features" whose logs are correlated Gaussians: what the fit assumes, with a known structure. */
+function sample(random: () => number, D: number, shift = 0): Float32Array {
+  const common = normal(random);
+  return Float32Array.from({ length: D }, (_, k) => Math.exp(0.5 * common + 0.3 * normal(random) + (k < 4 ? shift : 0) - 1));
+}
+
+test('invertSPD inverts a symmetric positive-definite matrix (A·A⁻¹ = I within 1e-9)', () => {
+  const random = rng(1);
+  const D = 12;
+  const B = Array.from({ length: D * D }, () => normal(random));
+  const A = new Float64Array(D * D);
+  for (let i = 0; i < D; i++) for (let j = 0; j < D; j++) {
+    let s = i === j ? 0.5 : 0;
+    for (let k = 0; k < D; k++) s += B[i * D + k] * B[j * D + k];
+    A[i * D + j] = s;
+  }
+  const inv = invertSPD(A, D);
+  for (let i = 0; i < D; i++) for (let j = 0; j < D; j++) {
+    let s = 0;
+    for (let k = 0; k < D; k++) s += A[i * D + k] * inv[k * D + j];
+    assert.ok(Math.abs(s - (i === j ? 1 : 0)) < 1e-9, `(${i},${j}) = ${s}`);
+  }
+  assert.throws(() => invertSPD([1, 2, 2, 1], 2), /not positive definite/);
+});
+
+test('Ledoit–Wolf shrinks hard when there are fewer images than features, little when there are many, and the covariance stays invertible', () => {
+  const random = rng(2);
+  // Correlated features (a shared factor), so the identity target is wrong and only scarce data should pull toward it.
+  const draw = () => {
+    const common = normal(random);
+    return Float64Array.from({ length: 40 }, () => 0.8 * common + 0.6 * normal(random));
+  };
+  const few = Array.from({ length: 10 }, draw);
+  const many = Array.from({ length: 4000 }, draw);
+  const a = ledoitWolf(few);
+  const b = ledoitWolf(many);
+  assert.ok(a.shrinkage > 0.15, `few images: shrinkage ${a.shrinkage}`);
+  assert.ok(b.shrinkage >= 0 && b.shrinkage < a.shrinkage / 3, `many images: shrinkage ${b.shrinkage}`);
+  // 10 images span at most 9 directions of 40: without shrinkage the inverse would not exist.
+  assert.doesNotThrow(() => invertSPD(a.covariance, 40));
+});
+
+test('training-like images score about 1 and images shifted in a few features score far above', () => {
+  const random = rng(3);
+  const D = 24;
+  const layers = [{ name: 'a', channels: 8 }, { name: 'b', channels: 16 }];
+  const stats = fitAppearance(Array.from({ length: 600 }, () => sample(random, D)), layers);
+  const like = Array.from({ length: 300 }, () => appearanceScore(stats, sample(random, D))).sort((x, y) => x - y);
+  const unlike = Array.from({ length: 300 }, () => appearanceScore(stats, sample(random, D, 1.5))).sort((x, y) => x - y);
+  const median = like[150];
+  assert.ok(median > 0.8 && median < 1.2, `median of training-like scores ${median}`);
+  assert.ok(unlike[15] > like[297], `the 5th percentile of shifted scores (${unlike[15]}) lies above the 99th of training-like ones (${like[297]})`);
+  assert.throws(() => appearanceScore(stats, new Float32Array(D - 1)), /for 24 features/);
+});
+
+test('pooling reads the image\'s cells only: the letterbox padding never moves the features', () => {
+  // A 16×16 input, features at stride 8 (2×2 cells) with 2 channels; the image covers the top row only.
+  const outputs = [{ name: 'lesion', kind: 'lesion' as const }, { name: 'stage3/out', kind: 'features' as const }];
+  const image = (pad: number) => ({
+    data: [new Float32Array(16), Float32Array.from([1, 10, 3, 30, pad, pad, pad, pad])],
+    dims: [[1, 4, 4, 1], [1, 2, 2, 2]],
+  });
+  const box = { width: 16, height: 5 };
+  const a = pooledFeatures(outputs, image(0), box, 16)!;
+  const b = pooledFeatures(outputs, image(99), box, 16)!;
+  assert.deepEqual([...a], [2, 20]);
+  assert.deepEqual([...a], [...b]);
+  assert.equal(pooledFeatures([outputs[0]], { data: [new Float32Array(16)], dims: [[1, 4, 4, 1]] }, box, 16), undefined);
+});
+
+test('the statistics file round-trips; a damaged one is a clear error, and no threshold in the card means no score', () => {
+  const random = rng(4);
+  const stats = fitAppearance(Array.from({ length: 50 }, () => sample(random, 6)), [{ name: 'x', channels: 6 }]);
+  writeAppearance(tmp, stats);
+  const back = readAppearance(tmp, 1.5)!;
+  assert.equal(back.threshold, 1.5);
+  const v = sample(random, 6);
+  assert.ok(Math.abs(appearanceScore(back, v) - appearanceScore(stats, v)) < 1e-4);
+  assert.equal(readAppearance(tmp, undefined), undefined);
+  assert.equal(readAppearance(join(tmp, 'nowhere'), 1.5), undefined);
+
+  const cache = new AppearanceCache();
+  assert.equal(cache.get(tmp, 2)?.threshold, 2);
+  assert.equal(cache.get(tmp, 3)?.threshold, 3, 'a recalibrated threshold applies at once');
+
+  writeFileSync(join(tmp, APPEARANCE_FILE), '{"version":1,"layers":[{"name":"x","channels":6}],"mean":[1],"std":[1],"precision":""}');
+  assert.throws(() => readAppearance(tmp, 1.5), (err: unknown) => err instanceof StudioError && err.code === 'MODEL_LOAD_FAILED' && /appearance\.json: statistics do not match the 6 features/.test(err.message));
+  writeFileSync(join(tmp, APPEARANCE_FILE), 'not json');
+  assert.throws(() => readAppearance(tmp, 1.5), /appearance\.json/);
+});
+
+test('the warning names the model, what it is for and the score against its threshold; at or under it there is none', () => {
+  const use = { images: 'breast ultrasound images', colour: 'grey' as const, modalities: ['US'] };
+  assert.equal(
+    unfamiliar('busi-cbam', use, { score: 3.24, threshold: 1.43 }),
+    'busi-cbam, a model for breast ultrasound images, has not seen images like this one: its appearance score is 3.2, above the 1.4 its own held-out images stay under, so its findings here mean little',
+  );
+  assert.equal(unfamiliar('busi-cbam', use, { score: 1.43, threshold: 1.43 }), undefined);
+  assert.equal(unfamiliar('busi-cbam', use, undefined), undefined);
+});
