@@ -19,6 +19,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   plan: () => import('./commands/plan.ts'),
   adapt: () => import('./commands/adapt.ts'),
   evaluate: () => import('./commands/evaluate.ts'),
+  appearance: () => import('./commands/appearance.ts'),
   compare: () => import('./commands/compare.ts'),
   export: () => import('./commands/export.ts'),
 };

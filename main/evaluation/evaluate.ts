@@ -61,7 +61,7 @@ export type FullReport = EvaluationReport &
  * `unseen`: the model's stored split names other data than this (a base meeting a site's review store): it
  * never trained on any of these images, so all of them are held out from it.
  */
-function splitFor(modelDir: string, data: string, samples: Sample[]): { split: Split; source: FullReport['splitSource']; unseen?: boolean } {
+export function splitFor(modelDir: string, data: string, samples: Sample[]): { split: Split; source: FullReport['splitSource']; unseen?: boolean } {
   const file = join(modelDir, 'split.json');
   const known = new Set(samples.map((s) => s.id));
   const stored = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Split) : undefined;

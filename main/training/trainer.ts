@@ -16,6 +16,7 @@ import { checkCard, loadModel, readCard, saveModel, type ModelCard } from '../de
 import { FLIP_SETS, type FlipSet } from '../detector/flips.ts';
 import { predictLesionMaps } from '../detector/pipeline.ts';
 import { TfjsDetector } from '../detector/tfjs-detector.ts';
+import { canFitAppearance, fitModelAppearance } from './appearance.ts';
 import { connectedComponents } from '../evaluation/components.ts';
 import { imageCandidates, upsample } from '../evaluation/maps.ts';
 import { bestThreshold, fpPerNegative, froc, operatingThreshold, overlap, sensitivityAt, THRESHOLDS } from '../evaluation/metrics.ts';
@@ -579,6 +580,21 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
   const card = cardOf(options, { backend, images: used.length, negatives: used.filter((id) => byId.get(id)?.negative).length, split, flipChoice, supervised, attentionWeight, augmentation, lineage, threads: pool?.threads, history, seconds, resumedFrom, intendedUse: options.base ? checkCard(options.base)?.intendedUse : undefined });
   await saveModel(model, out, card);
   writeFileSync(join(out, 'split.json'), `${JSON.stringify(split, null, 1)}\n`);
+  if (options.validate !== false && canFitAppearance(split)) {
+    const last = history[history.length - 1];
+    emit({ state: 'running', epoch: epochsRun, step: stepsPerEpoch, loss: last?.loss ?? NaN, valDice: last?.valDice, valSensitivity1FP: last?.valSensitivity1FP, imagesPerSec: rate, etaSec: NaN, message: 'fitting the appearance score on the training images' });
+    // The network as the viewer runs it (BatchNorm folded), with the flips the card chose.
+    const detector = new TfjsDetector(model, { owns: false });
+    try {
+      const a = await fitModelAppearance(out, detector, cache, split, { flips: flipChoice?.flips ?? 'none' });
+      log(`appearance score: fitted on ${a.fitImages} training images; threshold ${a.threshold} (validation median ${a.heldOut.median})`);
+    } catch (err) {
+      // A model without the score is still a model: its guard checks what images declare, as before.
+      log(`appearance score not fitted: ${(err as Error).message}`);
+    } finally {
+      detector.dispose();
+    }
+  }
   rmSync(join(out, CHECKPOINT), { recursive: true, force: true });
   rmSync(join(out, `.${CHECKPOINT}-old`), { recursive: true, force: true });
   model.dispose();
