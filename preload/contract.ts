@@ -333,6 +333,12 @@ export const evaluationReportSchema = z.looseObject({
   imageAUROC: score.nullable().optional(),
   /** Whether the images were the model's own stored split (held out from its training) or a recomputed one. */
   splitSource: z.enum([SPLIT_SOURCES.stored, SPLIT_SOURCES.recomputed, SPLIT_SOURCES.given]).optional(),
+  /**
+   * The model's appearance score on these images (DetectionResult.appearance), when it has statistics: the
+   * share above its threshold (what the viewer would call unfamiliar), and the scores' median and 95th
+   * percentile. On another hospital's images this says how far they sit from the model's training images.
+   */
+  appearance: z.object({ threshold: z.number(), unfamiliarShare: score, median: z.number(), p95: z.number() }).optional(),
 });
 type EvaluationReport = z.infer<typeof evaluationReportSchema>;
 
@@ -369,18 +375,21 @@ export const appearanceCalibrationSchema = z.looseObject({
   /** The layers whose features are pooled, and how many features in all. */
   layers: z.array(z.string()).min(1),
   features: count,
-  /** Training images the statistics were fitted on, and the Ledoit–Wolf shrinkage they needed. */
+  /** Training images the statistics were fitted on. */
   fitImages: count,
-  shrinkage: z.number().min(0).max(1),
-  /** Held-out images of the model's own kind the threshold was set on (its validation split). */
+  /** Held-out images of the model's own kind the thresholds were set on (its validation split). */
   calibrationImages: count,
   quantile: z.number().gt(0).lte(1),
   margin: z.number().min(1),
-  /** Scores above this say the image is not like the model's training images. */
-  threshold: z.number().positive(),
-  /** The held-out images' scores: median and the quantile the threshold was taken from. */
-  heldOut: z.object({ median: z.number(), atQuantile: z.number() }),
-  flips: z.enum(FLIP_SETS).optional(),
+  /**
+   * Per flip set a detection may run with (its features average that many views, so their spread differs):
+   * the threshold above which an image is not like the training images, the Ledoit–Wolf shrinkage the fit
+   * needed, and the held-out scores' median and the quantile the threshold was taken from.
+   */
+  byFlips: z.partialRecord(
+    z.enum(FLIP_SETS),
+    z.object({ threshold: z.number().positive(), shrinkage: z.number().min(0).max(1), heldOut: z.object({ median: z.number(), atQuantile: z.number() }) }),
+  ),
   fittedAt: z.string().optional(),
 });
 export type AppearanceCalibration = z.infer<typeof appearanceCalibrationSchema>;

@@ -4,7 +4,7 @@
  * val/test split and on image sets that are, or are not, its kind. Prints one JSON line per set: how many images
  * score above the calibrated threshold, and the score's quantiles.
  *
- *   node --import tsx scripts/appearance-experiment.ts --model kvasir-cbam-neg   (after studio appearance --model kvasir-cbam-neg)
+ *   node --import tsx scripts/appearance-experiment.ts --model kvasir-cbam-neg [--flips none|h|hv]   (after studio appearance --model kvasir-cbam-neg)
  *
  * Sets: the model's own val/test split; for a colour (polyp) model, its test images with red and blue
  * swapped (another device's colour order), greyscale, blurred, darker, re-encoded at JPEG quality 30, BUSI
@@ -24,7 +24,7 @@ import { predictAppearance, type DetectorBackend } from '../main/detector/pipeli
 import { TfjsDetector } from '../main/detector/tfjs-detector.ts';
 import { OnnxDetector } from '../main/detector/runtime/onnx-detector.ts';
 import { loadOrt } from '../main/detector/runtime/ort.ts';
-import { appearanceScore, readAppearance } from '../main/detector/appearance.ts';
+import { appearanceScore, meanOfViews, readAppearance } from '../main/detector/appearance.ts';
 import { listNegatives, openDataset } from '../main/datasets/index.ts';
 import { isFlipSet } from '../main/detector/flips.ts';
 import { resolveProjectPath } from '../main/settings.ts';
@@ -32,13 +32,14 @@ import type { Split } from '../main/datasets/index.ts';
 import { useBackend } from '../main/detector/kernels/backend.ts';
 import { loadModel } from '../main/detector/io.ts';
 
-const { values } = parseArgs({ options: { model: { type: 'string', default: 'kvasir-cbam-neg' } } });
+const { values } = parseArgs({ options: { model: { type: 'string', default: 'kvasir-cbam-neg' }, flips: { type: 'string' } } });
 const settings = loadSettings();
 const dataDir = settings.dataDir!;
 const dir = join(settings.modelsDir, values.model as string);
 const card = readCard(dir);
 const S = card.inputSize;
-const flips = isFlipSet(card.flips) ? card.flips : 'none';
+// The card's mirror averaging, as the viewer runs it, unless --flips names another.
+const flips = isFlipSet(values.flips) ? values.flips : isFlipSet(card.flips) ? card.flips : 'none';
 const grey = card.intendedUse?.colour === 'grey';
 
 let backend: DetectorBackend;
@@ -76,7 +77,7 @@ async function features(paths: string[], t: Transform = same): Promise<Float32Ar
   const inputs: { image: Float32Array; box: { width: number; height: number } }[] = [];
   const out: Float32Array[] = [];
   const flush = async () => {
-    out.push(...(await predictAppearance(backend, inputs.splice(0), { flips })).vectors);
+    out.push(...(await predictAppearance(backend, inputs.splice(0), { flips })).views.map((v) => meanOfViews(v)));
   };
   for (const p of paths) {
     try {
@@ -100,13 +101,13 @@ const split = JSON.parse(readFileSync(join(dir, 'split.json'), 'utf8')) as Split
 const pathsOf = (ids: string[]) => ids.filter((id) => byId.has(id)).map((id) => byId.get(id)!.image);
 
 // The shipped statistics and threshold (studio appearance / training wrote them), read as the engine reads them.
-const stats = readAppearance(dir, card.appearance?.threshold);
+const stats = readAppearance(dir, flips, card.appearance?.byFlips[flips]?.threshold);
 if (!stats) throw new Error(`${values.model} has no appearance statistics: run studio appearance --model ${values.model}`);
 const threshold = stats.threshold;
 const scoreAll = (vs: Float32Array[]) => vs.map((v) => appearanceScore(stats, v)).sort((a, b) => a - b);
 const q = (s: number[], p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))];
 const val = scoreAll(await features(pathsOf(split.val)));
-console.log(JSON.stringify({ model: values.model, flips, ...card.appearance }));
+console.log(JSON.stringify({ model: values.model, flips, threshold, fitImages: card.appearance?.fitImages, ...card.appearance?.byFlips[flips] }));
 const report = (set: string, s: number[]) => console.log(JSON.stringify({ model: values.model, set, images: s.length, flagged: s.filter((x) => x > threshold).length, share: +(s.filter((x) => x > threshold).length / Math.max(1, s.length)).toFixed(3), p05: +q(s, 0.05).toFixed(2), p50: +q(s, 0.5).toFixed(2), p95: +q(s, 0.95).toFixed(2), max: +(s.at(-1) ?? NaN).toFixed(2) }));
 report('val', val);
 const testPaths = pathsOf(split.test);

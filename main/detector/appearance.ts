@@ -13,11 +13,14 @@
  * The score is about 1 on images like the training ones. It is calibrated on held-out images the fit
  * never saw: the threshold is a high quantile of their scores, with a margin, so a model's own kind of
  * image from another hospital does not trip it while a different kind of image does.
+ *
+ * With mirror averaging, v is the mean of the views' pooled features, which is less noisy than one view's:
+ * each flip set (none, h, hv) has its own statistics and threshold, fitted on features made the same way.
  */
 import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { StudioError } from '../../preload/contract.ts';
+import { FLIP_SETS, StudioError, type FlipSet } from '../../preload/contract.ts';
 import type { Letterbox } from './preprocess.ts';
 import type { ImageOutputs, OutputSpec } from './pipeline.ts';
 import { imageCells } from './postprocess.ts';
@@ -28,46 +31,67 @@ export const APPEARANCE_FILE = 'appearance.json';
 /** Pooled features are logged after this offset: stage outputs are ReLU'd and gated, so many sit near 0 and spread over decades. */
 const LOG_OFFSET = 1e-3;
 
-/** The statistics the score needs, as appearance.json stores them. */
-export interface AppearanceStats {
-  version: 1;
-  /** The layers pooled, in order, and their channel counts. */
-  layers: { name: string; channels: number }[];
+/** The statistics of one way of computing the features (one flip set). */
+export interface ViewStats {
   mean: number[];
   std: number[];
   /** Σ⁻¹, D×D row-major (stored as base64 float32 in the file). */
   precision: Float32Array;
+}
+
+/** What scoring one detection needs: the statistics for the flips it ran with, and their threshold. */
+export interface AppearanceStats extends ViewStats {
+  /** The layers pooled, in order, and their channel counts. */
+  layers: { name: string; channels: number }[];
   /** Scores above this say "not an image like my training images". */
   threshold: number;
 }
 
 /**
- * Each features output pooled over the image's cells (its top-left `imageCells` at that output's stride),
- * concatenated in output order; undefined when the backend returns no features (a lesion-only network).
+ * Each view's features pooled over the image's cells (its top-left `imageCells` at that output's stride),
+ * the layers concatenated in output order: one vector per view the network ran (1, 2 or 4; the features
+ * outputs are [views, h, w, C], each view mapped back to the image's orientation). Undefined when the
+ * backend returns no features (a lesion-only network).
  */
-export function pooledFeatures(outputs: readonly OutputSpec[], image: ImageOutputs, box: Pick<Letterbox, 'width' | 'height'>, inputSize: number): Float32Array | undefined {
-  const parts: Float32Array[] = [];
+export function pooledViews(outputs: readonly OutputSpec[], image: ImageOutputs, box: Pick<Letterbox, 'width' | 'height'>, inputSize: number): Float32Array[] | undefined {
+  const parts: Float32Array[][] = [];
   outputs.forEach((o, i) => {
     if (o.kind !== 'features') return;
-    const [, h, w, channels] = image.dims[i];
+    const [views, h, w, channels] = image.dims[i];
     const { cols, rows } = imageCells(box, inputSize / w);
     const data = image.data[i];
-    const sum = new Float64Array(channels);
     const rs = Math.min(rows, h);
     const cs = Math.min(cols, w);
-    for (let r = 0; r < rs; r++) for (let c = 0; c < cs; c++) {
-      const base = (r * w + c) * channels;
-      for (let k = 0; k < channels; k++) sum[k] += data[base + k];
+    const perView: Float32Array[] = [];
+    for (let v = 0; v < views; v++) {
+      const sum = new Float64Array(channels);
+      const offset = v * h * w * channels;
+      for (let r = 0; r < rs; r++) for (let c = 0; c < cs; c++) {
+        const base = offset + (r * w + c) * channels;
+        for (let k = 0; k < channels; k++) sum[k] += data[base + k];
+      }
+      perView.push(Float32Array.from(sum, (x) => x / (rs * cs)));
     }
-    parts.push(Float32Array.from(sum, (s) => s / (rs * cs)));
+    parts.push(perView);
   });
   if (!parts.length) return undefined;
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
+  const D = parts.reduce((n, p) => n + p[0].length, 0);
+  return parts[0].map((_, v) => {
+    const out = new Float32Array(D);
+    let at = 0;
+    for (const p of parts) {
+      out.set(p[v], at);
+      at += p[v].length;
+    }
+    return out;
+  });
+}
+
+/** The features of a detection over `views` (its first n views, as the flip set with n passes averages them). */
+export function meanOfViews(views: readonly Float32Array[], n = views.length): Float32Array {
+  if (n < 1 || n > views.length) throw new Error(`cannot average ${n} of ${views.length} views`);
+  const out = new Float32Array(views[0].length);
+  for (let v = 0; v < n; v++) for (let k = 0; k < out.length; k++) out[k] += views[v][k] / n;
   return out;
 }
 
@@ -78,7 +102,7 @@ function standardised(v: ArrayLike<number>, mean: readonly number[], std: readon
 }
 
 /** The appearance score of pooled features `v` (see the file's comment); about 1 for a training-like image. */
-export function appearanceScore(stats: Pick<AppearanceStats, 'mean' | 'std' | 'precision'>, v: ArrayLike<number>): number {
+export function appearanceScore(stats: ViewStats, v: ArrayLike<number>): number {
   const D = stats.mean.length;
   if (v.length !== D) throw new Error(`appearance statistics are for ${D} features, the model gave ${v.length}`);
   const z = standardised(v, stats.mean, stats.std);
@@ -99,11 +123,11 @@ const STD_FLOOR = 0.05;
  * Fit the statistics on training images' pooled features: per-feature mean and spread of the logged
  * features, and the Ledoit–Wolf shrunk correlation's inverse. The threshold is set later (`calibrate`).
  */
-export function fitAppearance(train: readonly ArrayLike<number>[], layers: AppearanceStats['layers']): Omit<AppearanceStats, 'threshold'> & { shrinkage: number } {
+export function fitAppearance(train: readonly ArrayLike<number>[]): ViewStats & { shrinkage: number } {
   const n = train.length;
-  const D = layers.reduce((s, l) => s + l.channels, 0);
   if (n < 2) throw new Error(`the appearance statistics need at least 2 training images, got ${n}`);
-  for (const v of train) if (v.length !== D) throw new Error(`pooled features have ${v.length} values, the layers ${D}`);
+  const D = train[0].length;
+  for (const v of train) if (v.length !== D) throw new Error(`pooled features have ${v.length} values, not ${D}`);
   const logged = train.map((v) => Float64Array.from({ length: D }, (_, k) => Math.log(LOG_OFFSET + Math.max(0, v[k]))));
   const mean = new Array<number>(D).fill(0);
   for (const x of logged) for (let k = 0; k < D; k++) mean[k] += x[k] / n;
@@ -114,7 +138,7 @@ export function fitAppearance(train: readonly ArrayLike<number>[], layers: Appea
   for (let k = 0; k < D; k++) std[k] = Math.max(std[k], STD_FLOOR * median, 1e-6);
   const Z = logged.map((x) => Float64Array.from({ length: D }, (_, k) => (x[k] - mean[k]) / std[k]));
   const { covariance, shrinkage } = ledoitWolf(Z);
-  return { version: 1, layers, mean, std, precision: Float32Array.from(invertSPD(covariance, D)), shrinkage };
+  return { mean, std, precision: Float32Array.from(invertSPD(covariance, D)), shrinkage };
 }
 
 /**
@@ -194,33 +218,39 @@ export function invertSPD(A: ArrayLike<number>, D: number): Float64Array {
   return inv;
 }
 
-const fileSchema = z.object({
-  version: z.literal(1),
-  layers: z.array(z.object({ name: z.string(), channels: z.number().int().positive() })).min(1),
+const viewSchema = z.object({
   mean: z.array(z.number()),
   std: z.array(z.number().positive()),
   /** Σ⁻¹ as little-endian float32, base64. */
   precision: z.string(),
 });
 
-/** Write the statistics (without their threshold, which the card holds) as `appearance.json` in `dir`. */
-export function writeAppearance(dir: string, stats: Omit<AppearanceStats, 'threshold'>): void {
-  const bytes = Buffer.from(stats.precision.buffer, stats.precision.byteOffset, stats.precision.byteLength);
-  const file = { version: 1, layers: stats.layers, mean: stats.mean.map((v) => +v.toPrecision(7)), std: stats.std.map((v) => +v.toPrecision(7)), precision: bytes.toString('base64') };
+const fileSchema = z.object({
+  version: z.literal(2),
+  layers: z.array(z.object({ name: z.string(), channels: z.number().int().positive() })).min(1),
+  byFlips: z.partialRecord(z.enum(FLIP_SETS), viewSchema),
+});
+
+/** Write the statistics of each flip set (without their thresholds, which the card holds) as `appearance.json` in `dir`. */
+export function writeAppearance(dir: string, layers: AppearanceStats['layers'], byFlips: Partial<Record<FlipSet, ViewStats>>): void {
+  const views = Object.fromEntries(
+    Object.entries(byFlips).map(([f, v]) => [f, { mean: v.mean.map((x) => +x.toPrecision(7)), std: v.std.map((x) => +x.toPrecision(7)), precision: Buffer.from(v.precision.buffer, v.precision.byteOffset, v.precision.byteLength).toString('base64') }]),
+  );
   const tmp = join(dir, `.${APPEARANCE_FILE}.tmp`);
-  writeFileSync(tmp, `${JSON.stringify(file)}\n`);
+  writeFileSync(tmp, `${JSON.stringify({ version: 2, layers, byFlips: views })}\n`);
   renameSync(tmp, join(dir, APPEARANCE_FILE));
 }
 
-/** The most bytes appearance.json may take: 512 features' statistics are about 1.4 MB. */
-const MAX_FILE_BYTES = 4 * 1024 ** 2;
+/** The most bytes appearance.json may take: three flip sets of 512 features' statistics are about 4 MB. */
+const MAX_FILE_BYTES = 8 * 1024 ** 2;
 
 /**
- * A model's appearance statistics with the threshold its card calibrated, or undefined when it has none
- * (no file, or no `appearance` in its card). A file that is damaged or does not match its card is an
- * error naming it: a guard that silently turned itself off would be worse than none.
+ * A model's appearance statistics for detections run with `flips`, with the threshold its card calibrated
+ * for them, or undefined when it has none (no file, no threshold in its card, or none for these flips). A
+ * file that is damaged or does not match itself is an error naming it: a guard that silently turned itself
+ * off would be worse than none.
  */
-export function readAppearance(dir: string, threshold: number | undefined): AppearanceStats | undefined {
+export function readAppearance(dir: string, flips: FlipSet, threshold: number | undefined): AppearanceStats | undefined {
   const path = join(dir, APPEARANCE_FILE);
   if (threshold === undefined || !existsSync(path)) return undefined;
   const fail = (why: string) => new StudioError('MODEL_LOAD_FAILED', `${path}: ${why}`, path);
@@ -232,28 +262,31 @@ export function readAppearance(dir: string, threshold: number | undefined): Appe
   } catch (err) {
     throw fail(err instanceof z.ZodError ? err.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') : (err as Error).message);
   }
+  const view = parsed.byFlips[flips];
+  if (!view) return undefined;
   const D = parsed.layers.reduce((s, l) => s + l.channels, 0);
-  const bytes = Buffer.from(parsed.precision, 'base64');
-  if (parsed.mean.length !== D || parsed.std.length !== D || bytes.byteLength !== D * D * 4) throw fail(`statistics do not match the ${D} features of its layers`);
+  const bytes = Buffer.from(view.precision, 'base64');
+  if (view.mean.length !== D || view.std.length !== D || bytes.byteLength !== D * D * 4) throw fail(`the ${flips} statistics do not match the ${D} features of its layers`);
   const precision = new Float32Array(D * D);
   for (let i = 0; i < D * D; i++) precision[i] = bytes.readFloatLE(i * 4);
-  return { version: 1, layers: parsed.layers, mean: parsed.mean, std: parsed.std, precision, threshold };
+  return { layers: parsed.layers, mean: view.mean, std: view.std, precision, threshold };
 }
 
 /**
- * `readAppearance` kept per model folder while its file is unchanged: the statistics are read once, the
- * threshold at every call (a recalibrated card applies to the next detection, like its other fields).
+ * `readAppearance` kept per model folder and flip set while its file is unchanged: the statistics are read
+ * once, the threshold at every call (a recalibrated card applies to the next detection, like its other fields).
  */
 export class AppearanceCache {
   private readonly entries = new Map<string, { mtime: number; stats: AppearanceStats | undefined }>();
 
-  get(dir: string, threshold: number | undefined): AppearanceStats | undefined {
+  get(dir: string, flips: FlipSet, threshold: number | undefined): AppearanceStats | undefined {
     if (threshold === undefined) return undefined;
     const mtime = statSync(join(dir, APPEARANCE_FILE), { throwIfNoEntry: false })?.mtimeMs ?? 0;
-    let hit = this.entries.get(dir);
+    const key = `${flips}\0${dir}`;
+    let hit = this.entries.get(key);
     if (!hit || hit.mtime !== mtime) {
-      hit = { mtime, stats: readAppearance(dir, threshold) };
-      this.entries.set(dir, hit);
+      hit = { mtime, stats: readAppearance(dir, flips, threshold) };
+      this.entries.set(key, hit);
     }
     return hit.stats && { ...hit.stats, threshold };
   }

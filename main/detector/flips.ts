@@ -65,6 +65,32 @@ export function mirroredBatch(image: Float32Array | Uint8Array, h: number, w: nu
 }
 
 /**
+ * A [passes, h, w, c] output of the mirrored batch with each pass mapped back to the input's orientation,
+ * kept apart (the appearance score pools each view itself). The views come in PASSES order, and each flip
+ * set's passes begin with those of the smaller sets: an `hv` batch's first view is `none`'s, its first two
+ * `h`'s.
+ */
+export function unmirroredViews(data: Float32Array, dims: readonly number[], flips: FlipSet): Float32Array {
+  const all = PASSES[flips];
+  if (dims[0] !== all.length) throw new Error(`expected a batch of ${all.length} mirrored predictions, got ${dims[0]}`);
+  if (all.length === 1) return data;
+  const n = data.length / all.length;
+  const out = new Float32Array(data.length);
+  const [, h, w, channels = 1] = dims;
+  all.forEach((m, p) => {
+    const base = p * n;
+    for (let r = 0; r < h; r++) {
+      for (let c = 0; c < w; c++) {
+        const src = base + mirroredIndex(r, c, h, w, m) * channels;
+        const dst = base + (r * w + c) * channels;
+        for (let k = 0; k < channels; k++) out[dst + k] = data[src + k];
+      }
+    }
+  });
+  return out;
+}
+
+/**
  * One output of the mirrored batch, mapped back and averaged: `dims` is its shape with the batch first.
  * A map (or a stage's features) is [passes, h, w, c]; a non-local affinity [passes, hw, hw] has grid positions on both of its
  * axes (the input is square, so the grid is side×side), and both are mapped back.

@@ -203,9 +203,9 @@ export function supervisedGate(dir: string): string | undefined {
   return typeof s?.layer === 'string' && typeof s.weight === 'number' && s.weight > 0 ? s.layer : undefined;
 }
 
-/** The appearance threshold the card calibrated (card.appearance.threshold), if it has one. */
-export function appearanceThreshold(dir: string): number | undefined {
-  const t = (cardField(dir, 'appearance') as { threshold?: unknown } | undefined)?.threshold;
+/** The appearance threshold the card calibrated for detections with `flips` (card.appearance.byFlips), if it has one. */
+export function appearanceThreshold(dir: string, flips: FlipSet): number | undefined {
+  const t = (cardField(dir, 'appearance') as { byFlips?: Record<string, { threshold?: unknown } | undefined> } | undefined)?.byFlips?.[flips]?.threshold;
   return typeof t === 'number' && t > 0 && Number.isFinite(t) ? t : undefined;
 }
 

@@ -6,10 +6,10 @@
  * Backends (TF.js, onnxruntime) differ only in how they run the network: `DetectorBackend.forward`.
  */
 import type { AttentionMap, Finding, Map2D, Variant } from '../../preload/contract.ts';
-import { averageMirrored, mirroredBatch, passes, type FlipSet } from './flips.ts';
+import { averageMirrored, mirroredBatch, passes, unmirroredViews, type FlipSet } from './flips.ts';
 import { DEFAULT_FINDING_THRESHOLD } from './io.ts';
 import { OUTPUT_STRIDE, attentionStage, type AttentionKind, type OutputKind } from './model.ts';
-import { appearanceScore, pooledFeatures, type AppearanceStats } from './appearance.ts';
+import { appearanceScore, meanOfViews, pooledViews, type AppearanceStats } from './appearance.ts';
 import { attentionOverImage, cropMap, findings, imageCells, lesionScore } from './postprocess.ts';
 import { letterbox, type Letterbox, type RGBImage } from './preprocess.ts';
 
@@ -37,7 +37,10 @@ export interface DetectorBackend {
   dispose(): void | Promise<void>;
 }
 
-/** One image's outputs, averaged over its mirror images; `dims` are each output's shape for one image ([1, …]). */
+/**
+ * One image's outputs, averaged over its mirror images; `dims` are each output's shape for one image
+ * ([1, …]), except features, which keep each view ([views, h, w, C]).
+ */
 export interface ImageOutputs {
   data: Float32Array[];
   dims: number[][];
@@ -78,8 +81,15 @@ export async function predict(backend: DetectorBackend, inputs: readonly (Uint8A
         const per = o.data.length / (chunk.length * p);
         const own = o.data.subarray(k * p * per, (k + 1) * p * per);
         const mirroredDims = [p, ...o.dims.slice(1)];
-        // subarray shares the batch's buffer; a copy lets each image's maps be transferred on their own
-        image.data.push(p === 1 ? own.slice() : averageMirrored(own, mirroredDims, backend.outputs[j].kind, flips));
+        // subarray shares the batch's buffer; a copy lets each image's maps be transferred on their own.
+        // Features keep their views apart (each mapped back): the appearance score pools each view itself.
+        const kind = backend.outputs[j].kind;
+        if (kind === 'features') {
+          image.data.push(p === 1 ? own.slice() : unmirroredViews(own, mirroredDims, flips));
+          image.dims.push(mirroredDims);
+          return;
+        }
+        image.data.push(p === 1 ? own.slice() : averageMirrored(own, mirroredDims, kind, flips));
         image.dims.push([1, ...o.dims.slice(1)]);
       });
       out.push(image);
@@ -94,16 +104,16 @@ export async function predictLesionMaps(backend: DetectorBackend, inputs: readon
 }
 
 /**
- * Each letterboxed input's pooled appearance features (appearance.ts), and the layers they pool, for
- * fitting and calibrating the appearance statistics on a model's own images. Empty `layers` (and no
- * vectors) when the backend gives no features.
+ * Each letterboxed input's pooled appearance features per view (appearance.ts `pooledViews`), and the
+ * layers they pool, for fitting and calibrating the appearance statistics on a model's own images. Empty
+ * `layers` (and no vectors) when the backend gives no features.
  */
 export async function predictAppearance(
   backend: DetectorBackend,
   inputs: readonly { image: Uint8Array | Float32Array; box: Pick<Letterbox, 'width' | 'height'> }[],
   options: PredictOptions & { onProgress?: (done: number) => void } = {},
-): Promise<{ layers: { name: string; channels: number }[]; vectors: Float32Array[] }> {
-  const vectors: Float32Array[] = [];
+): Promise<{ layers: { name: string; channels: number }[]; views: Float32Array[][] }> {
+  const views: Float32Array[][] = [];
   let layers: { name: string; channels: number }[] = [];
   // In chunks, so a few thousand images never hold all their feature maps at once.
   for (let i = 0; i < inputs.length; i += 32) {
@@ -111,12 +121,12 @@ export async function predictAppearance(
     const outputs = await predict(backend, chunk.map((c) => c.image), options);
     layers = backend.outputs.flatMap((o, j) => (o.kind === 'features' ? [{ name: o.name, channels: outputs[0].dims[j][3] }] : []));
     outputs.forEach((o, k) => {
-      const v = pooledFeatures(backend.outputs, o, chunk[k].box, backend.inputSize);
-      if (v) vectors.push(v);
+      const v = pooledViews(backend.outputs, o, chunk[k].box, backend.inputSize);
+      if (v) views.push(v);
     });
     options.onProgress?.(Math.min(inputs.length, i + chunk.length));
   }
-  return { layers, vectors };
+  return { layers, views };
 }
 
 export interface DetectOptions {
@@ -126,7 +136,7 @@ export interface DetectOptions {
   flips?: FlipSet;
   /** The spatial gate training fitted to the lesion mask (the card's attention supervision), if any. */
   supervisedGate?: string;
-  /** The model's appearance statistics (appearance.json), when it has them: the detection is scored against them. */
+  /** The model's appearance statistics for these flips (appearance.json), when it has them: the detection is scored against them. */
   appearance?: AppearanceStats;
 }
 
@@ -161,7 +171,7 @@ export async function detect(backend: DetectorBackend, image: RGBImage, options:
     attention.push(attentionOverImage(module, out.data[i], out.dims[i], S, box, heatmap, OUTPUT_STRIDE));
   }
   const found = findings(heatmap, OUTPUT_STRIDE, box, image.width, image.height, { threshold: options.threshold ?? DEFAULT_FINDING_THRESHOLD, minCells: options.minCells });
-  const features = options.appearance ? pooledFeatures(backend.outputs, out, box, S) : undefined;
-  const appearance = options.appearance && features ? { score: appearanceScore(options.appearance, features), threshold: options.appearance.threshold } : undefined;
+  const views = options.appearance ? pooledViews(backend.outputs, out, box, S) : undefined;
+  const appearance = options.appearance && views ? { score: appearanceScore(options.appearance, meanOfViews(views)), threshold: options.appearance.threshold } : undefined;
   return { variant: backend.variant, ms: performance.now() - started, passes: passes(flips), heatmap, attention, findings: found, lesionScore: lesionScore(heatmap), ...(appearance ? { appearance } : {}) };
 }

@@ -68,7 +68,8 @@ async function handle(req: WorkerRequest): Promise<WorkerResult> {
     }
     case 'detect': {
       const backend = await backendFor(req.modelDir);
-      const options = { threshold: req.threshold, flips: modelFlips(req.modelDir, req.flips), supervisedGate: supervisedGate(req.modelDir), appearance: appearance.get(req.modelDir, appearanceThreshold(req.modelDir)) };
+      const flips = modelFlips(req.modelDir, req.flips);
+      const options = { threshold: req.threshold, flips, supervisedGate: supervisedGate(req.modelDir), appearance: appearance.get(req.modelDir, flips, appearanceThreshold(req.modelDir, flips)) };
       return { type: 'detect', detection: await detect(backend, req.image, options) };
     }
     case 'gradcam': {

@@ -14,6 +14,7 @@ import { lastSpatialGate } from '../detector/model.ts';
 import { isFlipSet, type FlipSet } from '../detector/flips.ts';
 import { loadModel, readCard } from '../detector/io.ts';
 import { predict } from '../detector/pipeline.ts';
+import { appearanceScore, meanOfViews, pooledViews, readAppearance } from '../detector/appearance.ts';
 import { TfjsDetector } from '../detector/tfjs-detector.ts';
 import { completeSplit, openDataset, SampleCache, splitSamples, validRegion, type DatasetFormat, type Sample, type Split, type SplitName } from '../datasets/index.ts';
 import { useBackend } from '../detector/kernels/backend.ts';
@@ -206,13 +207,18 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
   const lesionImage: boolean[] = [];
   const ms: number[] = [];
   const s4 = size / 4;
+  const stats = readAppearance(options.modelDir, flips, card.appearance?.byFlips?.[flips]?.threshold);
+  const appearances: number[] = [];
 
   try {
     for (let i = 0; i < ids.length; i++) {
       const d = await cache.get(ids[i]);
       const t0 = performance.now();
-      const [{ data: arrays, dims: shapes }] = await predict(detector, [d.image], { flips });
+      const [out] = await predict(detector, [d.image], { flips });
+      const { data: arrays, dims: shapes } = out;
       ms.push(performance.now() - t0);
+      const views = stats && pooledViews(outputs, out, d.box, size);
+      if (stats && views) appearances.push(appearanceScore(stats, meanOfViews(views)));
 
       const prob = arrays[0];
       const full = upsample(prob, s4, s4, size, size);
@@ -296,5 +302,12 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
     ...images,
     latency: { ...lat, batch1: true },
     splitSource: source,
+    ...(stats && appearances.length ? { appearance: appearanceSummary(appearances, stats.threshold) } : {}),
   };
+}
+
+function appearanceSummary(scores: number[], threshold: number): NonNullable<EvaluationReport['appearance']> {
+  const sorted = [...scores].sort((a, b) => a - b);
+  const at = (q: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] * 1000) / 1000;
+  return { threshold, unfamiliarShare: sorted.filter((v) => v > threshold).length / sorted.length, median: at(0.5), p95: at(0.95) };
 }

@@ -6,7 +6,6 @@
  */
 import { readCard, writeCard } from '../detector/io.ts';
 import { useBackend } from '../detector/kernels/backend.ts';
-import { isFlipSet } from '../detector/flips.ts';
 import { TfjsDetector } from '../detector/tfjs-detector.ts';
 import { OnnxDetector } from '../detector/runtime/onnx-detector.ts';
 import { loadOrt } from '../detector/runtime/ort.ts';
@@ -14,9 +13,9 @@ import { OnnxExportError } from '../detector/runtime/cache.ts';
 import { coreCount } from '../detector/engine.ts';
 import { splitFor } from '../evaluation/evaluate.ts';
 import { resolveProjectPath } from '../settings.ts';
-import { APPEARANCE_FILE, appearanceScore, fitAppearance, writeAppearance } from '../detector/appearance.ts';
+import { APPEARANCE_FILE, appearanceScore, fitAppearance, meanOfViews, writeAppearance, type ViewStats } from '../detector/appearance.ts';
+import { FLIP_SETS, passes, type FlipSet } from '../detector/flips.ts';
 import { predictAppearance, type DetectorBackend } from '../detector/pipeline.ts';
-import type { FlipSet } from '../detector/flips.ts';
 import { openDataset, rng, SampleCache, shuffle, type DatasetFormat } from '../datasets/index.ts';
 import { SPLIT_SOURCES, StudioError, type AppearanceCalibration } from '../../preload/contract.ts';
 
@@ -35,14 +34,14 @@ export function canFitAppearance(split: { train: readonly string[]; val: readonl
 /**
  * Fit on the `train` images, calibrate on the `val` ones (ids of the model's own split, decoded by `cache` at
  * its input size), write appearance.json into `dir` and the calibration into its card. `backend` is the
- * network as inference runs it, with the flips its card runs with.
+ * network as inference runs it. Each flip set gets its own statistics and threshold.
  */
 export async function fitModelAppearance(
   dir: string,
   backend: DetectorBackend,
   cache: SampleCache,
   split: { train: readonly string[]; val: readonly string[] },
-  options: { flips: FlipSet; seed?: number; onProgress?: (done: number, total: number) => void },
+  options: { seed?: number; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<AppearanceCalibration> {
   const rule = APPEARANCE_CALIBRATION;
   if (!canFitAppearance(split)) {
@@ -51,29 +50,34 @@ export async function fitModelAppearance(
   const fitIds = split.train.length > rule.maxFitImages ? shuffle([...split.train], rng(options.seed ?? 42)).slice(0, rule.maxFitImages) : [...split.train];
   const total = fitIds.length + split.val.length;
   const fitOn = await Promise.all(fitIds.map((id) => cache.get(id)));
-  const fit = await predictAppearance(backend, fitOn, { flips: options.flips, onProgress: (n) => options.onProgress?.(n, total) });
+  // One pass of all four views per image: a flip set's features are the mean of its first views (flips.ts
+  // unmirroredViews), so none, h and hv are each fitted on features made as detection makes them.
+  const fit = await predictAppearance(backend, fitOn, { flips: 'hv', onProgress: (n) => options.onProgress?.(n, total) });
   if (!fit.layers.length) throw new StudioError('INVALID_PAYLOAD', `${dir}: the network returns no features to score appearance with`);
-  const stats = fitAppearance(fit.vectors, fit.layers);
   const heldOut = await Promise.all(split.val.map((id) => cache.get(id)));
-  const held = await predictAppearance(backend, heldOut, { flips: options.flips, onProgress: (n) => options.onProgress?.(fitOn.length + n, total) });
-  const scores = held.vectors.map((v) => appearanceScore(stats, v)).sort((a, b) => a - b);
-  const at = (q: number) => scores[Math.min(scores.length - 1, Math.floor(q * scores.length))];
-  const atQuantile = at(rule.quantile);
+  const held = await predictAppearance(backend, heldOut, { flips: 'hv', onProgress: (n) => options.onProgress?.(fitOn.length + n, total) });
+  const stats: Partial<Record<FlipSet, ViewStats>> = {};
+  const byFlips: AppearanceCalibration['byFlips'] = {};
+  for (const flips of FLIP_SETS) {
+    const n = passes(flips);
+    const fitted = fitAppearance(fit.views.map((v) => meanOfViews(v, n)));
+    const scores = held.views.map((v) => appearanceScore(fitted, meanOfViews(v, n))).sort((a, b) => a - b);
+    const at = (q: number) => scores[Math.min(scores.length - 1, Math.floor(q * scores.length))];
+    stats[flips] = fitted;
+    byFlips[flips] = { threshold: round(at(rule.quantile) * rule.margin), shrinkage: round(fitted.shrinkage), heldOut: { median: round(at(0.5)), atQuantile: round(at(rule.quantile)) } };
+  }
   const calibration: AppearanceCalibration = {
     file: APPEARANCE_FILE,
     layers: fit.layers.map((l) => l.name),
-    features: stats.mean.length,
+    features: fit.layers.reduce((n, l) => n + l.channels, 0),
     fitImages: fitOn.length,
-    shrinkage: round(stats.shrinkage),
-    calibrationImages: scores.length,
+    calibrationImages: held.views.length,
     quantile: rule.quantile,
     margin: rule.margin,
-    threshold: round(atQuantile * rule.margin),
-    heldOut: { median: round(at(0.5)), atQuantile: round(atQuantile) },
-    flips: options.flips,
+    byFlips,
     fittedAt: new Date().toISOString(),
   };
-  writeAppearance(dir, stats);
+  writeAppearance(dir, fit.layers, stats);
   writeCard(dir, { ...readCard(dir), appearance: calibration });
   return calibration;
 }
@@ -99,7 +103,7 @@ export async function refitAppearance(dir: string, options: { data?: string; for
   const cache = new SampleCache(new Map(dataset.samples.map((s) => [s.id, s])), card.inputSize);
   const backend = await inferenceBackend(dir);
   try {
-    return await fitModelAppearance(dir, backend, cache, split, { flips: isFlipSet(card.flips) ? card.flips : 'none', seed: split.seed, onProgress: options.onProgress });
+    return await fitModelAppearance(dir, backend, cache, split, { seed: split.seed, onProgress: options.onProgress });
   } finally {
     await backend.dispose();
   }

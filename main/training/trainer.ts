@@ -583,11 +583,12 @@ export async function train(options: TrainOptions, hooks: TrainerHooks): Promise
   if (options.validate !== false && canFitAppearance(split)) {
     const last = history[history.length - 1];
     emit({ state: 'running', epoch: epochsRun, step: stepsPerEpoch, loss: last?.loss ?? NaN, valDice: last?.valDice, valSensitivity1FP: last?.valSensitivity1FP, imagesPerSec: rate, etaSec: NaN, message: 'fitting the appearance score on the training images' });
-    // The network as the viewer runs it (BatchNorm folded), with the flips the card chose.
+    // The network as the viewer runs it (BatchNorm folded).
     const detector = new TfjsDetector(model, { owns: false });
     try {
-      const a = await fitModelAppearance(out, detector, cache, split, { flips: flipChoice?.flips ?? 'none' });
-      log(`appearance score: fitted on ${a.fitImages} training images; threshold ${a.threshold} (validation median ${a.heldOut.median})`);
+      const a = await fitModelAppearance(out, detector, cache, split);
+      const own = a.byFlips[flipChoice?.flips ?? 'none'];
+      log(`appearance score: fitted on ${a.fitImages} training images${own ? `; threshold ${own.threshold} (validation median ${own.heldOut.median})` : ''}`);
     } catch (err) {
       // A model without the score is still a model: its guard checks what images declare, as before.
       log(`appearance score not fitted: ${(err as Error).message}`);

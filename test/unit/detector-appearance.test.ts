@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { APPEARANCE_FILE, AppearanceCache, appearanceScore, fitAppearance, invertSPD, ledoitWolf, pooledFeatures, readAppearance, writeAppearance } from '../../main/detector/appearance.ts';
+import { APPEARANCE_FILE, AppearanceCache, appearanceScore, fitAppearance, invertSPD, ledoitWolf, meanOfViews, pooledViews, readAppearance, writeAppearance } from '../../main/detector/appearance.ts';
+import { mirroredBatch, unmirroredViews } from '../../main/detector/flips.ts';
 import { unfamiliar } from '../../preload/fit.ts';
 import { StudioError } from '../../preload/contract.ts';
 import { rng } from '../../main/datasets/index.ts';
@@ -66,8 +67,7 @@ test('Ledoit–Wolf shrinks hard when there are fewer images than features, litt
 test('training-like images score about 1 and images shifted in a few features score far above', () => {
   const random = rng(3);
   const D = 24;
-  const layers = [{ name: 'a', channels: 8 }, { name: 'b', channels: 16 }];
-  const stats = fitAppearance(Array.from({ length: 600 }, () => sample(random, D)), layers);
+  const stats = fitAppearance(Array.from({ length: 600 }, () => sample(random, D)));
   const like = Array.from({ length: 300 }, () => appearanceScore(stats, sample(random, D))).sort((x, y) => x - y);
   const unlike = Array.from({ length: 300 }, () => appearanceScore(stats, sample(random, D, 1.5))).sort((x, y) => x - y);
   const median = like[150];
@@ -84,32 +84,45 @@ test('pooling reads the image\'s cells only: the letterbox padding never moves t
     dims: [[1, 4, 4, 1], [1, 2, 2, 2]],
   });
   const box = { width: 16, height: 5 };
-  const a = pooledFeatures(outputs, image(0), box, 16)!;
-  const b = pooledFeatures(outputs, image(99), box, 16)!;
+  const [a] = pooledViews(outputs, image(0), box, 16)!;
+  const [b] = pooledViews(outputs, image(99), box, 16)!;
   assert.deepEqual([...a], [2, 20]);
   assert.deepEqual([...a], [...b]);
-  assert.equal(pooledFeatures([outputs[0]], { data: [new Float32Array(16)], dims: [[1, 4, 4, 1]] }, box, 16), undefined);
+  assert.equal(pooledViews([outputs[0]], { data: [new Float32Array(16)], dims: [[1, 4, 4, 1]] }, box, 16), undefined);
 });
 
-test('the statistics file round-trips; a damaged one is a clear error, and no threshold in the card means no score', () => {
+test('mirrored views pool over the image\'s own cells once mapped back, and a flip set\'s features are the mean of its first views', () => {
+  // A 2×2 map of 1 channel with the image in the left column: each mirror view, mapped back, pools the same cells.
+  const map = Float32Array.from([1, 100, 3, 100]);
+  const views = mirroredBatch(map, 2, 2, 1, 'hv');
+  const back = unmirroredViews(views, [4, 2, 2, 1], 'hv');
+  const pooled = pooledViews([{ name: 'f', kind: 'features' }], { data: [back], dims: [[4, 2, 2, 1]] }, { width: 4, height: 8 }, 8)!;
+  assert.equal(pooled.length, 4);
+  for (const v of pooled) assert.deepEqual([...v], [2]);
+  assert.deepEqual([...meanOfViews([Float32Array.of(1), Float32Array.of(3), Float32Array.of(100)], 2)], [2]);
+  assert.throws(() => meanOfViews([Float32Array.of(1)], 2), /cannot average 2 of 1 views/);
+});
+
+test('the statistics file round-trips per flip set; a damaged one is a clear error, and no threshold in the card means no score', () => {
   const random = rng(4);
-  const stats = fitAppearance(Array.from({ length: 50 }, () => sample(random, 6)), [{ name: 'x', channels: 6 }]);
-  writeAppearance(tmp, stats);
-  const back = readAppearance(tmp, 1.5)!;
+  const stats = fitAppearance(Array.from({ length: 50 }, () => sample(random, 6)));
+  writeAppearance(tmp, [{ name: 'x', channels: 6 }], { none: stats });
+  const back = readAppearance(tmp, 'none', 1.5)!;
   assert.equal(back.threshold, 1.5);
   const v = sample(random, 6);
   assert.ok(Math.abs(appearanceScore(back, v) - appearanceScore(stats, v)) < 1e-4);
-  assert.equal(readAppearance(tmp, undefined), undefined);
-  assert.equal(readAppearance(join(tmp, 'nowhere'), 1.5), undefined);
+  assert.equal(readAppearance(tmp, 'hv', 1.5), undefined, 'no statistics for these flips');
+  assert.equal(readAppearance(tmp, 'none', undefined), undefined);
+  assert.equal(readAppearance(join(tmp, 'nowhere'), 'none', 1.5), undefined);
 
   const cache = new AppearanceCache();
-  assert.equal(cache.get(tmp, 2)?.threshold, 2);
-  assert.equal(cache.get(tmp, 3)?.threshold, 3, 'a recalibrated threshold applies at once');
+  assert.equal(cache.get(tmp, 'none', 2)?.threshold, 2);
+  assert.equal(cache.get(tmp, 'none', 3)?.threshold, 3, 'a recalibrated threshold applies at once');
 
-  writeFileSync(join(tmp, APPEARANCE_FILE), '{"version":1,"layers":[{"name":"x","channels":6}],"mean":[1],"std":[1],"precision":""}');
-  assert.throws(() => readAppearance(tmp, 1.5), (err: unknown) => err instanceof StudioError && err.code === 'MODEL_LOAD_FAILED' && /appearance\.json: statistics do not match the 6 features/.test(err.message));
+  writeFileSync(join(tmp, APPEARANCE_FILE), '{"version":2,"layers":[{"name":"x","channels":6}],"byFlips":{"none":{"mean":[1],"std":[1],"precision":""}}}');
+  assert.throws(() => readAppearance(tmp, 'none', 1.5), (err: unknown) => err instanceof StudioError && err.code === 'MODEL_LOAD_FAILED' && /appearance\.json: the none statistics do not match the 6 features/.test(err.message));
   writeFileSync(join(tmp, APPEARANCE_FILE), 'not json');
-  assert.throws(() => readAppearance(tmp, 1.5), /appearance\.json/);
+  assert.throws(() => readAppearance(tmp, 'none', 1.5), /appearance\.json/);
 });
 
 test('the warning names the model, what it is for and the score against its threshold; at or under it there is none', () => {

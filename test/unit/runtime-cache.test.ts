@@ -34,7 +34,8 @@ test('the export is written next to model.json, reused while the weights are unc
   assert.equal(first.exported, true);
   assert.equal(first.path, join(dir, ONNX_FILE));
   assert.equal(first.meta.variant, 'se');
-  assert.deepEqual(first.meta.outputs.map((o) => o.name), ['lesion']);
+  // The lesion map, then the appearance score's features (an se model has no attention map to return).
+  assert.deepEqual(first.meta.outputs.map((o) => o.name), ['lesion', 'stage3/out', 'stage4/out']);
   const again = await onnxModelFor(dir);
   assert.equal(again.exported, false);
   assert.equal(again.meta.key, first.meta.key);

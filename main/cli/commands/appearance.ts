@@ -27,7 +27,8 @@ export const command: Command = {
       },
     });
     bar?.finish();
-    process.stdout.write(options.json ? `${JSON.stringify(a)}\n` : `appearance score fitted on ${a.fitImages} training images (${a.features} features of ${a.layers.join(', ')}); threshold ${a.threshold}: ${a.quantile} quantile of ${a.calibrationImages} validation images (${a.heldOut.atQuantile}) × ${a.margin}\n`);
+    const thresholds = Object.entries(a.byFlips).map(([f, v]) => `${f} ${v.threshold} (${v.heldOut.atQuantile} × ${a.margin})`);
+    process.stdout.write(options.json ? `${JSON.stringify(a)}\n` : `appearance score fitted on ${a.fitImages} training images (${a.features} features of ${a.layers.join(', ')}); thresholds by flips, the ${a.quantile} quantile of ${a.calibrationImages} validation images × margin: ${thresholds.join(', ')}\n`);
     return 0;
   },
 };
