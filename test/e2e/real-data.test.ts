@@ -5,11 +5,14 @@
  * finding must land on the annotated polyp. Screenshots go to test-results/e2e/real-*.png for a human look.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { PROJECT_ROOT, referenceData } from '../../main/settings.ts';
+import { decodeForDetector } from '../../main/detector/decode.ts';
 import { browserSkipReason, canvasStats, painted, screenshot, studioSuite } from './helpers.ts';
 
 const modelsDir = join(PROJECT_ROOT, 'models');
@@ -149,6 +152,27 @@ test('the viewer warns before and after a run when a polyp model meets a CT, and
   assert.ok(picked.startsWith('kvasir-'), `offered ${picked}`);
   assert.equal(await fresh.locator('[data-testid="detector-mismatch"]').count(), 0);
   await fresh.context().close();
+});
+
+test('a CT saved as PNG passes every declared check of busi-cbam, and the viewer still warns: the model\'s own features find it unlike its training images', { skip }, async (t) => {
+  const { rgb } = await decodeForDetector(join((dicom as { dir: string }).dir, 'cornerstoneWADOImageLoader/testImages/CTImage.dcm_LittleEndianExplicitTransferSyntax_1.2.840.10008.1.2.1.dcm'));
+  const png = join(mkdtempSync(join(tmpdir(), 'studio-e2e-ct-png-')), 'chest-ct.png');
+  await sharp(Buffer.from(rgb.data), { raw: { width: rgb.width, height: rgb.height, channels: 3 } }).png().toFile(png);
+  const page = await suite.open();
+  await openInViewer(page, png);
+  await page.locator('[data-testid="model-select"]').selectOption('busi-cbam');
+  const warning = page.locator('[data-testid="detector-mismatch"]');
+  // A grey PNG with no header: nothing it declares says it is not breast ultrasound.
+  assert.equal(await warning.count(), 0, 'warned before the model ran');
+  await page.locator('[data-testid="run-detector"]').click();
+  await page.locator('[data-testid="detector-result"]').waitFor({ timeout: 60_000 });
+  await warning.waitFor({ timeout: 10_000 });
+  assert.match((await warning.textContent()) ?? '', /busi-cbam, a model for breast ultrasound images.*has not seen images like this one: its appearance score is/);
+  assert.match((await page.locator('[data-testid="appearance-score"]').textContent()) ?? '', /^unfamiliar image · /);
+  await screenshot(page, 'real-guard-appearance');
+  t.diagnostic((await warning.textContent()) ?? '');
+  assert.deepEqual(page.studioErrors, []);
+  await page.context().close();
 });
 
 test('on a held-out lesion-free frame, kvasir-cbam-neg (trained with normal frames) stays quiet where kvasir-cbam fires', { skip: skip ?? ('skip' in normal ? normal.skip : false) }, async (t) => {

@@ -51,6 +51,8 @@ function defaultData(models: ModelInfo[]): string {
 
 const NEGATIVES_TITLE = "On the lesion-free images scored, at each model's own finding threshold (the findings the viewer draws): findings per image, and the share of them with any";
 const AUROC_TITLE = "Image level: how well the lesion map's peak ranks lesion images above lesion-free ones (AUROC), and 'any finding' as a call, at the model's own threshold (sensitivity on lesion images, specificity on lesion-free ones)";
+const UNFAMILIAR_TITLE =
+  "The share of these images the model's own features find unlike its training images (its appearance score above its card's threshold): the viewer warns on each. Near 0 on its own held-out split; higher on another hospital's or device's images.";
 
 export function ComparePanel({ api }: { api: StudioApi }) {
   const [picked, setPicked] = useState<Set<string>>(new Set());
@@ -187,6 +189,7 @@ export function ComparePanel({ api }: { api: StudioApi }) {
           { label: 'image spec', value: (r: EvaluationReport) => r.imageSpecificity ?? NaN, higher: true, title: AUROC_TITLE },
         ]
       : []),
+    ...(reports.some((r) => r.appearance) ? [{ label: 'unfamiliar', value: (r: EvaluationReport) => r.appearance?.unfamiliarShare ?? NaN, higher: false, title: UNFAMILIAR_TITLE }] : []),
   ];
   // Ranked only on the same images, each held out from its own model's training (preload/comparability.ts).
   const { sameImages: comparable, notHeldOut, rankable } = comparability(reports);

@@ -133,6 +133,15 @@ export function DetectorPanel(p: Props) {
           >
             {result.lesionScore >= result.threshold ? 'lesion present' : 'no lesion'} · {result.lesionScore.toFixed(2)} / {result.threshold.toFixed(2)}
           </span>
+          {result.appearance && (
+            <span
+              className={result.appearance.score > result.appearance.threshold ? 'chip unfamiliar' : 'chip'}
+              data-testid="appearance-score"
+              title={`How unlike its training images this image looks to the model: its deep features' distance from theirs (about 1 for an image like them). Its own held-out images stay under ${result.appearance.threshold.toFixed(2)}.`}
+            >
+              {result.appearance.score > result.appearance.threshold ? 'unfamiliar image' : 'familiar image'} · {result.appearance.score.toFixed(2)} / {result.appearance.threshold.toFixed(2)}
+            </span>
+          )}
         </div>
       )}
 
