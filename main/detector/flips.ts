@@ -115,17 +115,8 @@ export function averageMirrored(data: Float32Array, dims: readonly number[], kin
       }
     });
   } else {
-    const [, h, w, channels = 1] = dims;
-    all.forEach((m, p) => {
-      const base = p * n;
-      for (let r = 0; r < h; r++) {
-        for (let c = 0; c < w; c++) {
-          const src = base + mirroredIndex(r, c, h, w, m) * channels;
-          const dst = (r * w + c) * channels;
-          for (let k = 0; k < channels; k++) out[dst + k] += data[src + k];
-        }
-      }
-    });
+    const views = unmirroredViews(data, dims, flips);
+    for (let p = 0; p < all.length; p++) for (let i = 0; i < n; i++) out[i] += views[p * n + i];
   }
   for (let i = 0; i < n; i++) out[i] /= all.length;
   return out;

@@ -100,6 +100,10 @@ test('mirrored views pool over the image\'s own cells once mapped back, and a fl
   assert.equal(pooled.length, 4);
   for (const v of pooled) assert.deepEqual([...v], [2]);
   assert.deepEqual([...meanOfViews([Float32Array.of(1), Float32Array.of(3), Float32Array.of(100)], 2)], [2]);
+  // The fit reads none's and h's features off an hv batch: their views must be its first ones, in order.
+  const image = Float32Array.from({ length: 12 }, (_, i) => i);
+  assert.deepEqual([...mirroredBatch(image, 2, 2, 3, 'hv').subarray(0, 24)], [...mirroredBatch(image, 2, 2, 3, 'h')]);
+  assert.deepEqual([...mirroredBatch(image, 2, 2, 3, 'hv').subarray(0, 12)], [...image]);
   assert.throws(() => meanOfViews([Float32Array.of(1)], 2), /cannot average 2 of 1 views/);
 });
 
