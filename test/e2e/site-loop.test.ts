@@ -89,6 +89,14 @@ test('a site analysed, reviewed and adapted through the host trains on its fully
   const { jobId } = (await call('batch.start', { inputs: frames, model: BASE, out: join(dir, 'analysis'), store, threshold: 0.1 })) as { jobId: string };
   const batch = await until('the analysis', () => events.find((e) => e.event === 'batch.progress' && (e.payload as { jobId: string; state: string }).jobId === jobId && ['finished', 'failed'].includes((e.payload as { state: string }).state)), 300_000);
   assert.equal((batch.payload as { state: string }).state, 'finished');
+  // On day one the base's own features say this device's frames are not like its training images: every
+  // frame is analysed (a measured score warns, it does not refuse) and marked so.
+  const analysed = JSON.parse(readFileSync(join(dir, 'analysis', 'findings.json'), 'utf8')) as { appearance?: { score: number; threshold: number }; mismatch?: string }[];
+  assert.equal(analysed.length, frames.length);
+  for (const e of analysed) {
+    assert.ok(e.appearance && e.appearance.score > e.appearance.threshold, JSON.stringify(e.appearance));
+    assert.match(e.mismatch ?? '', /has not seen images like this one/);
+  }
 
   const { items } = (await call('review.worklist', {})) as { items: { imageId: number; path: string; pending: number }[] };
   assert.equal(items.length, frames.length);
@@ -141,6 +149,10 @@ test('a site analysed, reviewed and adapted through the host trains on its fully
   assert.equal(reports[0].images, reports[1].images);
   assert.equal(reports[1].images, site.counts.test.images, 'Compare scores both on the site held-out sequences');
   assert.ok(reports[1].dice > reports[0].dice);
+  // The adapted model's appearance statistics were fitted on the site's own training frames: its held-out
+  // sequences are familiar to it, where the base found every one of them unlike its images.
+  assert.equal(reports[0].appearance?.unfamiliarShare, 1, JSON.stringify(reports[0].appearance));
+  assert.ok(reports[1].appearance && reports[1].appearance.unfamiliarShare < 0.5, JSON.stringify(reports[1].appearance));
 });
 
 test('in Chromium, the Training panel plans the reviewed store split by sequence, adapts from it with live progress, and shows base against adapted with a plain verdict', { skip: skip ?? browserSkipReason(), timeout: 900_000 }, async () => {
