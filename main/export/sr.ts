@@ -72,7 +72,8 @@ export interface SrOptions {
 
 /** The Comment a mismatched finding's measurement group carries. */
 export function mismatchComment(mismatch: string): string {
-  return `Detector not made for this image (run anyway): ${mismatch}`;
+  // Either what the image declared or the model's own appearance score said so; the text says which.
+  return `Detector not made for this image: ${mismatch}`;
 }
 
 /** The SR dataset for one image's rows, or null when no confirmed finding is on it. `mismatched`: how many of its findings carry a mismatch Comment. */
