@@ -104,7 +104,8 @@ function standardised(v: ArrayLike<number>, mean: readonly number[], std: readon
 /** The appearance score of pooled features `v` (see the file's comment); about 1 for a training-like image. */
 export function appearanceScore(stats: ViewStats, v: ArrayLike<number>): number {
   const D = stats.mean.length;
-  if (v.length !== D) throw new Error(`appearance statistics are for ${D} features, the model gave ${v.length}`);
+  // Statistics from another model copied beside this one: a broken model folder, said as such.
+  if (v.length !== D) throw new StudioError('MODEL_LOAD_FAILED', `${APPEARANCE_FILE}: its statistics are for ${D} features, the model gives ${v.length}`);
   const z = standardised(v, stats.mean, stats.std);
   let q = 0;
   for (let i = 0; i < D; i++) {
