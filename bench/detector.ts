@@ -4,7 +4,7 @@
  * ceiling on the same backend. Targets on the 2-core build machine: 512² ≤ 100 ms, ≥ 40 images/s at 256².
  * When a target is missed, the per-kernel profile (tf.profile) says where the time goes (stderr).
  * Test-time mirror averaging (flips h, hv) is timed against one view: the views run as one batch, so
- * they should cost less than 2× and 4×.
+ * they should cost less than 2× and 4×. The appearance score is timed against the same detection without it.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -16,7 +16,8 @@ import { saveModel } from '../main/detector/io.ts';
 import { FLIP_SETS, passes } from '../main/detector/flips.ts';
 import { TfjsDetector } from '../main/detector/tfjs-detector.ts';
 import { detect } from '../main/detector/pipeline.ts';
-import { VARIANTS, buildInferenceModel, buildModel, foldBatchNorm, modelFlops, type Variant } from '../main/detector/model.ts';
+import { DEFAULT_WIDTHS, VARIANTS, buildInferenceModel, buildModel, foldBatchNorm, modelFlops, type Variant } from '../main/detector/model.ts';
+import { fitAppearance } from '../main/detector/appearance.ts';
 
 type Report = (figure: string, value: number, unit: string) => void;
 
@@ -39,19 +40,25 @@ async function latency(model: tf.LayersModel, size: number, runs: number): Promi
   return { median: median(times), min: Math.min(...times) };
 }
 
-/** Median detect() latency of one 256² image for each mirror set, in ms. */
+/**
+ * Median detect() latency of one 256² image for each mirror set, in ms, and with the appearance score
+ * (statistics of the model's 160 features, so pooling each view and one 160² quadratic form are timed).
+ */
 async function flipLatency(variant: Variant, size: number, runs: number): Promise<Record<string, number>> {
   const detector = new TfjsDetector(buildModel({ variant, inputSize: size }));
   const image = { width: size, height: size, data: new Uint8Array(size * size * 3).map((_, i) => (i * 31) % 251) };
+  const features = detector.outputs.filter((o) => o.kind === 'features').length ? DEFAULT_WIDTHS[2] + DEFAULT_WIDTHS[3] : 0;
+  const fitted = fitAppearance(Array.from({ length: 200 }, (_, n) => Float32Array.from({ length: features }, (_, k) => 1 + ((n * 7 + k * 13) % 17) / 17)));
+  const appearance = { ...fitted, layers: [], threshold: 2 };
   const out: Record<string, number> = {};
-  for (const flips of FLIP_SETS) {
+  for (const [name, options] of FLIP_SETS.flatMap((flips) => [[flips, { flips }], [`${flips}_appearance`, { flips, appearance }]] as const)) {
     const times: number[] = [];
     for (let i = 0; i < runs + 2; i++) {
       const t0 = performance.now();
-      await detect(detector, image, { flips });
+      await detect(detector, image, options);
       if (i >= 2) times.push(performance.now() - t0);
     }
-    out[flips] = median(times);
+    out[name] = median(times);
   }
   detector.dispose();
   return out;
@@ -133,6 +140,7 @@ export async function run(report: Report): Promise<void> {
             for (const f of FLIP_SETS) {
               report(`${backend}.cbam.detect_256_flips_${f}`, byFlips[f], 'ms');
               if (f !== 'none') report(`${backend}.cbam.detect_256_flips_${f}_cost`, byFlips[f] / byFlips.none, `× one view (${passes(f)} views)`);
+              report(`${backend}.cbam.detect_256_flips_${f}_appearance_cost`, byFlips[`${f}_appearance`] / byFlips[f], '× without the appearance score');
             }
           }
           trained.dispose();
