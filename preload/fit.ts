@@ -81,9 +81,15 @@ export function mismatch(model: string, use: IntendedUse | undefined, image: Ima
  * photograph of something else shown to a colonoscopy model.
  */
 export function unfamiliar(model: string, use: IntendedUse | undefined, appearance: { score: number; threshold: number } | undefined): string | undefined {
-  if (!appearance || !(appearance.score > appearance.threshold)) return undefined;
+  if (!appearance) return undefined;
+  const { score, threshold } = appearance;
   const kind = use ? `, a model for ${use.images},` : '';
-  return `${model}${kind} has not seen images like this one: its appearance score is ${appearance.score.toFixed(1)}, above the ${appearance.threshold.toFixed(1)} its own held-out images stay under, so its findings here mean little`;
+  // A score that is not a number (a network answering NaN) is no evidence the image fits.
+  if (!Number.isFinite(score)) return `${model}${kind} could not score how like its training images this one is, so its findings here cannot be trusted`;
+  if (score <= threshold) return undefined;
+  // Two decimals unless they would read equal: never "1.43, above the 1.43".
+  const digits = score.toFixed(2) === threshold.toFixed(2) ? 3 : 2;
+  return `${model}${kind} has not seen images like this one: its appearance score is ${score.toFixed(digits)}, above the ${threshold.toFixed(digits)} its own held-out images stay under, so its findings here mean little`;
 }
 
 /**

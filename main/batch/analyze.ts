@@ -205,7 +205,7 @@ export async function analyze(options: AnalysisOptions): Promise<AnalysisSummary
           } else if (names.heatmap) writes.push(writeMapPng(r.heatmap, width, height, join(out, names.heatmap)));
           if (names.attention && supervised) writes.push(writeMapPng(supervised.map, width, height, join(out, names.attention)));
           await Promise.all(writes);
-          const entry: AnalysisEntry = { image: path, width, height, model: options.modelName, backend, findings: r.findings, lesionScore: Math.round(r.lesionScore * 1000) / 1000, threshold, outputs: names, ms: Math.round(r.ms * 10) / 10, views: r.passes, ...(r.appearance ? { appearance: { score: Math.round(r.appearance.score * 1000) / 1000, threshold: r.appearance.threshold } } : {}), ...(why ? { mismatch: why } : {}) };
+          const entry: AnalysisEntry = { image: path, width, height, model: options.modelName, backend, findings: r.findings, lesionScore: Math.round(r.lesionScore * 1000) / 1000, threshold, outputs: names, ms: Math.round(r.ms * 10) / 10, views: r.passes, ...(r.appearance ? { appearance: r.appearance } : {}), ...(why ? { mismatch: why } : {}) };
           // The lesion map the findings were cut from: the store keeps each finding's own component as its mask,
           // and the map's peak with the threshold, which the informative worklist order scores.
           await rec?.record(path, { ...entry, lesionMap: { map: r.heatmap, threshold, outline } });

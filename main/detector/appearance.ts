@@ -7,7 +7,9 @@
  * The rule (Lee et al., "A simple unified framework for detecting out-of-distribution samples", NeurIPS
  * 2018, on pooled features):
  *   v = mean over the image's cells of each APPEARANCE_LAYERS feature (the letterbox padding left out)
- *   z = (log(ε + v) − μ) / σ          μ, σ per feature over the training images
+ *   z = (log(ε + v) − μ) / σ          μ, σ per feature over the training images; ε per layer, a twentieth of
+ *                                       its features' typical mean, so a channel that never fires in training
+ *                                       does not count its first flicker as a new kind of image
  *   score = √(zᵀ Σ⁻¹ z / D)            Σ the training images' correlation of z, shrunk toward the identity
  *                                       (Ledoit–Wolf), so a few hundred images give a stable inverse
  * The score is about 1 on images like the training ones. It is calibrated on held-out images the fit
@@ -28,11 +30,17 @@ import { imageCells } from './postprocess.ts';
 /** The file beside model.json that holds a model's appearance statistics. */
 export const APPEARANCE_FILE = 'appearance.json';
 
-/** Pooled features are logged after this offset: stage outputs are ReLU'd and gated, so many sit near 0 and spread over decades. */
-const LOG_OFFSET = 1e-3;
+/**
+ * Pooled features are logged (stage outputs are ReLU'd and gated: they sit near 0 and spread over decades)
+ * after an offset of this share of their layer's median training mean. A fixed tiny offset let a channel
+ * that never fired in training dominate the score when it rose to 1e-4 (a score of 3.7 from one channel).
+ */
+const LOG_OFFSET_SHARE = 0.05;
 
 /** The statistics of one way of computing the features (one flip set). */
 export interface ViewStats {
+  /** ε of each feature's log. */
+  offset: number[];
   mean: number[];
   std: number[];
   /** Σ⁻¹, D×D row-major (stored as base64 float32 in the file). */
@@ -95,9 +103,9 @@ export function meanOfViews(views: readonly Float32Array[], n = views.length): F
   return out;
 }
 
-function standardised(v: ArrayLike<number>, mean: readonly number[], std: readonly number[]): Float64Array {
-  const z = new Float64Array(mean.length);
-  for (let k = 0; k < mean.length; k++) z[k] = (Math.log(LOG_OFFSET + Math.max(0, v[k])) - mean[k]) / std[k];
+function standardised(v: ArrayLike<number>, stats: Pick<ViewStats, 'offset' | 'mean' | 'std'>): Float64Array {
+  const z = new Float64Array(stats.mean.length);
+  for (let k = 0; k < z.length; k++) z[k] = (Math.log(stats.offset[k] + Math.max(0, v[k])) - stats.mean[k]) / stats.std[k];
   return z;
 }
 
@@ -106,7 +114,7 @@ export function appearanceScore(stats: ViewStats, v: ArrayLike<number>): number 
   const D = stats.mean.length;
   // Statistics from another model copied beside this one: a broken model folder, said as such.
   if (v.length !== D) throw new StudioError('MODEL_LOAD_FAILED', `${APPEARANCE_FILE}: its statistics are for ${D} features, the model gives ${v.length}`);
-  const z = standardised(v, stats.mean, stats.std);
+  const z = standardised(v, stats);
   let q = 0;
   for (let i = 0; i < D; i++) {
     let row = 0;
@@ -117,29 +125,50 @@ export function appearanceScore(stats: ViewStats, v: ArrayLike<number>): number 
   return Math.sqrt(Math.max(0, q) / D);
 }
 
-/** Smallest standard deviation a feature is divided by, as a share of the features' median one: a feature constant in training must not make any change in it infinitely far. */
-const STD_FLOOR = 0.05;
+/**
+ * Smallest standard deviation (of a logged feature) a feature is divided by: this share of the features'
+ * median one, and never under 0.1 (a 10% change of a feature is at most one deviation). A feature constant
+ * in training must not make any change in it infinitely far.
+ */
+const STD_FLOOR = { share: 0.05, min: 0.1 };
 
 /**
- * Fit the statistics on training images' pooled features: per-feature mean and spread of the logged
- * features, and the Ledoit–Wolf shrunk correlation's inverse. The threshold is set later (`calibrate`).
+ * Fit the statistics on training images' pooled features: per-feature log offset, mean and spread of the
+ * logged features, and the Ledoit–Wolf shrunk correlation's inverse. `channels`: how many features each
+ * layer gives, in order (default: one layer). The threshold is set later, on held-out images.
  */
-export function fitAppearance(train: readonly ArrayLike<number>[]): ViewStats & { shrinkage: number } {
+export function fitAppearance(train: readonly ArrayLike<number>[], channels?: readonly number[]): ViewStats & { shrinkage: number } {
   const n = train.length;
   if (n < 2) throw new Error(`the appearance statistics need at least 2 training images, got ${n}`);
   const D = train[0].length;
   for (const v of train) if (v.length !== D) throw new Error(`pooled features have ${v.length} values, not ${D}`);
-  const logged = train.map((v) => Float64Array.from({ length: D }, (_, k) => Math.log(LOG_OFFSET + Math.max(0, v[k]))));
+  const layers = channels ?? [D];
+  if (layers.reduce((a, b) => a + b, 0) !== D) throw new Error(`layers of ${layers.join('+')} features do not make ${D}`);
+  const offset = new Array<number>(D);
+  let start = 0;
+  for (const c of layers) {
+    const means = Array.from({ length: c }, (_, k) => train.reduce((sum, v) => sum + Math.max(0, v[start + k]), 0) / n).sort((a, b) => a - b);
+    const eps = Math.max(1e-6, LOG_OFFSET_SHARE * means[Math.floor(c / 2)]);
+    offset.fill(eps, start, start + c);
+    start += c;
+  }
+  const logged = train.map((v) => Float64Array.from({ length: D }, (_, k) => Math.log(offset[k] + Math.max(0, v[k]))));
   const mean = new Array<number>(D).fill(0);
   for (const x of logged) for (let k = 0; k < D; k++) mean[k] += x[k] / n;
   const std = new Array<number>(D).fill(0);
   for (const x of logged) for (let k = 0; k < D; k++) std[k] += (x[k] - mean[k]) ** 2 / (n - 1);
   for (let k = 0; k < D; k++) std[k] = Math.sqrt(std[k]);
   const median = [...std].sort((a, b) => a - b)[Math.floor(D / 2)] || 1;
-  for (let k = 0; k < D; k++) std[k] = Math.max(std[k], STD_FLOOR * median, 1e-6);
+  for (let k = 0; k < D; k++) std[k] = Math.max(std[k], STD_FLOOR.share * median, STD_FLOOR.min);
   const Z = logged.map((x) => Float64Array.from({ length: D }, (_, k) => (x[k] - mean[k]) / std[k]));
   const { covariance, shrinkage } = ledoitWolf(Z);
-  return { mean, std, precision: Float32Array.from(invertSPD(covariance, D)), shrinkage };
+  return { offset, mean, std, precision: Float32Array.from(invertSPD(covariance, D)), shrinkage };
+}
+
+/** The q quantile of ascending `sorted` by nearest rank (the ⌈q·n⌉-th value): the one rule fit, evaluation and reports read. */
+export function quantile(sorted: readonly number[], q: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
 }
 
 /**
@@ -219,15 +248,17 @@ export function invertSPD(A: ArrayLike<number>, D: number): Float64Array {
   return inv;
 }
 
+const finite = z.number().refine(Number.isFinite, 'must be finite');
 const viewSchema = z.object({
-  mean: z.array(z.number()),
-  std: z.array(z.number().positive()),
+  offset: z.array(finite.refine((v) => v > 0, 'must be positive')),
+  mean: z.array(finite),
+  std: z.array(finite.refine((v) => v > 0, 'must be positive')),
   /** Σ⁻¹ as little-endian float32, base64. */
   precision: z.string(),
 });
 
 const fileSchema = z.object({
-  version: z.literal(2),
+  version: z.literal(3),
   layers: z.array(z.object({ name: z.string(), channels: z.number().int().positive() })).min(1),
   byFlips: z.partialRecord(z.enum(FLIP_SETS), viewSchema),
 });
@@ -235,10 +266,10 @@ const fileSchema = z.object({
 /** Write the statistics of each flip set (without their thresholds, which the card holds) as `appearance.json` in `dir`. */
 export function writeAppearance(dir: string, layers: AppearanceStats['layers'], byFlips: Partial<Record<FlipSet, ViewStats>>): void {
   const views = Object.fromEntries(
-    Object.entries(byFlips).map(([f, v]) => [f, { mean: v.mean.map((x) => +x.toPrecision(7)), std: v.std.map((x) => +x.toPrecision(7)), precision: Buffer.from(v.precision.buffer, v.precision.byteOffset, v.precision.byteLength).toString('base64') }]),
+    Object.entries(byFlips).map(([f, v]) => [f, { offset: v.offset.map((x) => +x.toPrecision(7)), mean: v.mean.map((x) => +x.toPrecision(7)), std: v.std.map((x) => +x.toPrecision(7)), precision: Buffer.from(v.precision.buffer, v.precision.byteOffset, v.precision.byteLength).toString('base64') }]),
   );
   const tmp = join(dir, `.${APPEARANCE_FILE}.tmp`);
-  writeFileSync(tmp, `${JSON.stringify({ version: 2, layers, byFlips: views })}\n`);
+  writeFileSync(tmp, `${JSON.stringify({ version: 3, layers, byFlips: views })}\n`);
   renameSync(tmp, join(dir, APPEARANCE_FILE));
 }
 
@@ -267,10 +298,13 @@ export function readAppearance(dir: string, flips: FlipSet, threshold: number | 
   if (!view) return undefined;
   const D = parsed.layers.reduce((s, l) => s + l.channels, 0);
   const bytes = Buffer.from(view.precision, 'base64');
-  if (view.mean.length !== D || view.std.length !== D || bytes.byteLength !== D * D * 4) throw fail(`the ${flips} statistics do not match the ${D} features of its layers`);
+  if (view.offset.length !== D || view.mean.length !== D || view.std.length !== D || bytes.byteLength !== D * D * 4) throw fail(`the ${flips} statistics do not match the ${D} features of its layers`);
   const precision = new Float32Array(D * D);
-  for (let i = 0; i < D * D; i++) precision[i] = bytes.readFloatLE(i * 4);
-  return { layers: parsed.layers, mean: view.mean, std: view.std, precision, threshold };
+  for (let i = 0; i < D * D; i++) {
+    precision[i] = bytes.readFloatLE(i * 4);
+    if (!Number.isFinite(precision[i])) throw fail(`the ${flips} statistics hold a value that is not a number`);
+  }
+  return { layers: parsed.layers, offset: view.offset, mean: view.mean, std: view.std, precision, threshold };
 }
 
 /**

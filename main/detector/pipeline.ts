@@ -172,6 +172,7 @@ export async function detect(backend: DetectorBackend, image: RGBImage, options:
   }
   const found = findings(heatmap, OUTPUT_STRIDE, box, image.width, image.height, { threshold: options.threshold ?? DEFAULT_FINDING_THRESHOLD, minCells: options.minCells });
   const views = options.appearance ? pooledViews(backend.outputs, out, box, S) : undefined;
-  const appearance = options.appearance && views ? { score: appearanceScore(options.appearance, meanOfViews(views)), threshold: options.appearance.threshold } : undefined;
+  // Rounded here, once: every reader (the warning, the chip, batch files) then compares and shows the same value.
+  const appearance = options.appearance && views ? { score: Math.round(appearanceScore(options.appearance, meanOfViews(views)) * 1000) / 1000, threshold: options.appearance.threshold } : undefined;
   return { variant: backend.variant, ms: performance.now() - started, passes: passes(flips), heatmap, attention, findings: found, lesionScore: lesionScore(heatmap), ...(appearance ? { appearance } : {}) };
 }

@@ -14,7 +14,7 @@ import { lastSpatialGate } from '../detector/model.ts';
 import { isFlipSet, type FlipSet } from '../detector/flips.ts';
 import { loadModel, readCard } from '../detector/io.ts';
 import { predict } from '../detector/pipeline.ts';
-import { appearanceScore, meanOfViews, pooledViews, readAppearance } from '../detector/appearance.ts';
+import { appearanceScore, meanOfViews, pooledViews, quantile, readAppearance, type AppearanceStats } from '../detector/appearance.ts';
 import { TfjsDetector } from '../detector/tfjs-detector.ts';
 import { completeSplit, openDataset, SampleCache, splitSamples, validRegion, type DatasetFormat, type Sample, type Split, type SplitName } from '../datasets/index.ts';
 import { useBackend } from '../detector/kernels/backend.ts';
@@ -207,10 +207,12 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
   const lesionImage: boolean[] = [];
   const ms: number[] = [];
   const s4 = size / 4;
-  const stats = readAppearance(options.modelDir, flips, card.appearance?.byFlips?.[flips]?.threshold);
+  let stats: AppearanceStats | undefined;
   const appearances: number[] = [];
 
   try {
+    // Inside the try: a damaged appearance.json must not leak the networks loaded above.
+    stats = readAppearance(options.modelDir, flips, card.appearance?.byFlips?.[flips]?.threshold);
     for (let i = 0; i < ids.length; i++) {
       const d = await cache.get(ids[i]);
       const t0 = performance.now();
@@ -308,6 +310,6 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
 
 function appearanceSummary(scores: number[], threshold: number): NonNullable<EvaluationReport['appearance']> {
   const sorted = [...scores].sort((a, b) => a - b);
-  const at = (q: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] * 1000) / 1000;
+  const at = (q: number) => Math.round(quantile(sorted, q) * 1000) / 1000;
   return { threshold, unfamiliarShare: sorted.filter((v) => v > threshold).length / sorted.length, median: at(0.5), p95: at(0.95) };
 }

@@ -13,7 +13,7 @@ import { OnnxExportError } from '../detector/runtime/cache.ts';
 import { coreCount } from '../detector/engine.ts';
 import { splitFor } from '../evaluation/evaluate.ts';
 import { resolveProjectPath } from '../settings.ts';
-import { APPEARANCE_FILE, appearanceScore, fitAppearance, meanOfViews, writeAppearance, type ViewStats } from '../detector/appearance.ts';
+import { APPEARANCE_FILE, appearanceScore, fitAppearance, meanOfViews, quantile, writeAppearance, type ViewStats } from '../detector/appearance.ts';
 import { FLIP_SETS, passes, type FlipSet } from '../detector/flips.ts';
 import { predictAppearance, type DetectorBackend } from '../detector/pipeline.ts';
 import { openDataset, rng, SampleCache, shuffle, type DatasetFormat } from '../datasets/index.ts';
@@ -60,9 +60,12 @@ export async function fitModelAppearance(
   const byFlips: AppearanceCalibration['byFlips'] = {};
   for (const flips of FLIP_SETS) {
     const n = passes(flips);
-    const fitted = fitAppearance(fit.views.map((v) => meanOfViews(v, n)));
+    const fitted = fitAppearance(
+      fit.views.map((v) => meanOfViews(v, n)),
+      fit.layers.map((l) => l.channels),
+    );
     const scores = held.views.map((v) => appearanceScore(fitted, meanOfViews(v, n))).sort((a, b) => a - b);
-    const at = (q: number) => scores[Math.min(scores.length - 1, Math.floor(q * scores.length))];
+    const at = (q: number) => quantile(scores, q);
     stats[flips] = fitted;
     byFlips[flips] = { threshold: round(at(rule.quantile) * rule.margin), shrinkage: round(fitted.shrinkage), heldOut: { median: round(at(0.5)), atQuantile: round(at(rule.quantile)) } };
   }

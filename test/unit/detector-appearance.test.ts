@@ -76,6 +76,27 @@ test('training-like images score about 1 and images shifted in a few features sc
   assert.throws(() => appearanceScore(stats, new Float32Array(D - 1)), /for 24 features/);
 });
 
+test('a channel that never fired in training does not make its first flicker a new kind of image', () => {
+  const random = rng(5);
+  // Feature 0 is dead in every training image; the others vary as usual.
+  const train = Array.from({ length: 400 }, () => {
+    const v = sample(random, 12);
+    v[0] = 0;
+    return v;
+  });
+  const stats = fitAppearance(train, [6, 6]);
+  const typical = sample(random, 12);
+  typical[0] = 0;
+  const flicker = Float32Array.from(typical);
+  flicker[0] = 1e-4;
+  const base = appearanceScore(stats, typical);
+  assert.ok(Math.abs(appearanceScore(stats, flicker) - base) < 0.05, `score ${base} → ${appearanceScore(stats, flicker)} for a 1e-4 flicker`);
+  // A dead channel that fires at the layer's typical strength still counts.
+  const fires = Float32Array.from(typical);
+  fires[0] = 0.4;
+  assert.ok(appearanceScore(stats, fires) > base + 0.5, `score ${base} → ${appearanceScore(stats, fires)} when it fires`);
+});
+
 test('pooling reads the image\'s cells only: the letterbox padding never moves the features', () => {
   // A 16×16 input, features at stride 8 (2×2 cells) with 2 channels; the image covers the top row only.
   const outputs = [{ name: 'lesion', kind: 'lesion' as const }, { name: 'stage3/out', kind: 'features' as const }];
@@ -123,8 +144,10 @@ test('the statistics file round-trips per flip set; a damaged one is a clear err
   assert.equal(cache.get(tmp, 'none', 2)?.threshold, 2);
   assert.equal(cache.get(tmp, 'none', 3)?.threshold, 3, 'a recalibrated threshold applies at once');
 
-  writeFileSync(join(tmp, APPEARANCE_FILE), '{"version":2,"layers":[{"name":"x","channels":6}],"byFlips":{"none":{"mean":[1],"std":[1],"precision":""}}}');
+  writeFileSync(join(tmp, APPEARANCE_FILE), '{"version":3,"layers":[{"name":"x","channels":6}],"byFlips":{"none":{"offset":[1],"mean":[1],"std":[1],"precision":""}}}');
   assert.throws(() => readAppearance(tmp, 'none', 1.5), (err: unknown) => err instanceof StudioError && err.code === 'MODEL_LOAD_FAILED' && /appearance\.json: the none statistics do not match the 6 features/.test(err.message));
+  writeFileSync(join(tmp, APPEARANCE_FILE), '{"version":3,"layers":[{"name":"x","channels":1}],"byFlips":{"none":{"offset":[1],"mean":[1],"std":[1],"precision":"AADAfw=="}}}');
+  assert.throws(() => readAppearance(tmp, 'none', 1.5), /a value that is not a number/, 'a NaN in the inverse would score every image NaN, turning the guard off');
   writeFileSync(join(tmp, APPEARANCE_FILE), 'not json');
   assert.throws(() => readAppearance(tmp, 'none', 1.5), /appearance\.json/);
 });
@@ -133,8 +156,10 @@ test('the warning names the model, what it is for and the score against its thre
   const use = { images: 'breast ultrasound images', colour: 'grey' as const, modalities: ['US'] };
   assert.equal(
     unfamiliar('busi-cbam', use, { score: 3.24, threshold: 1.43 }),
-    'busi-cbam, a model for breast ultrasound images, has not seen images like this one: its appearance score is 3.2, above the 1.4 its own held-out images stay under, so its findings here mean little',
+    'busi-cbam, a model for breast ultrasound images, has not seen images like this one: its appearance score is 3.24, above the 1.43 its own held-out images stay under, so its findings here mean little',
   );
   assert.equal(unfamiliar('busi-cbam', use, { score: 1.43, threshold: 1.43 }), undefined);
   assert.equal(unfamiliar('busi-cbam', use, undefined), undefined);
+  assert.match(unfamiliar('busi-cbam', use, { score: 1.431, threshold: 1.427 }) ?? '', /score is 1\.431, above the 1\.427/, 'never "1.43, above the 1.43"');
+  assert.match(unfamiliar('busi-cbam', use, { score: NaN, threshold: 1.43 }) ?? '', /could not score/);
 });

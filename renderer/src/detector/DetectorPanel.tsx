@@ -139,7 +139,9 @@ export function DetectorPanel(p: Props) {
               data-testid="appearance-score"
               title={`How unlike its training images this image looks to the model: its deep features' distance from theirs (about 1 for an image like them). Its own held-out images stay under ${result.appearance.threshold.toFixed(2)}.`}
             >
-              {result.appearance.score > result.appearance.threshold ? 'unfamiliar image' : 'familiar image'} · {result.appearance.score.toFixed(2)} / {result.appearance.threshold.toFixed(2)}
+              {/* Under the threshold says only that this check did not object, not that the image is the model's kind. */}
+              {result.appearance.score > result.appearance.threshold ? 'unfamiliar image · ' : 'appearance '}
+              {result.appearance.score.toFixed(2)} / {result.appearance.threshold.toFixed(2)}
             </span>
           )}
         </div>
