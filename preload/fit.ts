@@ -75,18 +75,25 @@ export function mismatch(model: string, use: IntendedUse | undefined, image: Ima
 }
 
 /**
+ * The appearance rule: a score above the card's threshold, or one that is not a number (a network answering
+ * NaN is no evidence the image fits). The warning, the viewer's chip and evaluation's unfamiliar share all
+ * read it here.
+ */
+export function isUnfamiliar(appearance: { score: number; threshold: number }): boolean {
+  return !(Number.isFinite(appearance.score) && appearance.score <= appearance.threshold);
+}
+
+/**
  * Why the model's own features say `image` is not like its training images (its appearance score above
  * the threshold its card calibrated), or undefined when they do not say so or the model has no statistics.
  * This catches what the declared facts cannot: a CT saved as PNG shown to an ultrasound model, a colour
  * photograph of something else shown to a colonoscopy model.
  */
 export function unfamiliar(model: string, use: IntendedUse | undefined, appearance: { score: number; threshold: number } | undefined): string | undefined {
-  if (!appearance) return undefined;
+  if (!appearance || !isUnfamiliar(appearance)) return undefined;
   const { score, threshold } = appearance;
   const kind = use ? `, a model for ${use.images},` : '';
-  // A score that is not a number (a network answering NaN) is no evidence the image fits.
   if (!Number.isFinite(score)) return `${model}${kind} could not score how like its training images this one is, so its findings here cannot be trusted`;
-  if (score <= threshold) return undefined;
   // Two decimals unless they would read equal: never "1.43, above the 1.43".
   const digits = score.toFixed(2) === threshold.toFixed(2) ? 3 : 2;
   return `${model}${kind} has not seen images like this one: its appearance score is ${score.toFixed(digits)}, above the ${threshold.toFixed(digits)} its own held-out images stay under, so its findings here mean little`;

@@ -103,6 +103,21 @@ export function meanOfViews(views: readonly Float32Array[], n = views.length): F
   return out;
 }
 
+/** Scores and thresholds are kept to three decimals: what the card, the warning, the chip and batch files show. */
+export function roundScore(v: number): number {
+  return Math.round(v * 1000) / 1000;
+}
+
+/**
+ * A detection's appearance: its views' pooled features averaged and scored against `stats`, rounded once
+ * here so that every reader (the warning, the chip, batch files, evaluation's unfamiliar share) compares and
+ * shows the same value. Undefined when the network returns no features.
+ */
+export function appearanceOf(stats: AppearanceStats, outputs: readonly OutputSpec[], image: ImageOutputs, box: Pick<Letterbox, 'width' | 'height'>, inputSize: number): { score: number; threshold: number } | undefined {
+  const views = pooledViews(outputs, image, box, inputSize);
+  return views && { score: roundScore(appearanceScore(stats, meanOfViews(views))), threshold: stats.threshold };
+}
+
 function standardised(v: ArrayLike<number>, stats: Pick<ViewStats, 'offset' | 'mean' | 'std'>): Float64Array {
   const z = new Float64Array(stats.mean.length);
   for (let k = 0; k < z.length; k++) z[k] = (Math.log(stats.offset[k] + Math.max(0, v[k])) - stats.mean[k]) / stats.std[k];
@@ -165,7 +180,11 @@ export function fitAppearance(train: readonly ArrayLike<number>[], channels?: re
   return { offset, mean, std, precision: Float32Array.from(invertSPD(covariance, D)), shrinkage };
 }
 
-/** The q quantile of ascending `sorted` by nearest rank (the ⌈q·n⌉-th value): the one rule fit, evaluation and reports read. */
+/**
+ * The q quantile of ascending `sorted` by nearest rank (the ⌈q·n⌉-th value): the appearance fit's thresholds
+ * and evaluation's appearance summary read it. (Evaluation's latency percentiles, evaluation/metrics.ts
+ * `latency`, still read the ⌊q·n⌋-th value.)
+ */
 export function quantile(sorted: readonly number[], q: number): number {
   if (!sorted.length) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];

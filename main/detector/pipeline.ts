@@ -9,7 +9,7 @@ import type { AttentionMap, Finding, Map2D, Variant } from '../../preload/contra
 import { averageMirrored, mirroredBatch, passes, unmirroredViews, type FlipSet } from './flips.ts';
 import { DEFAULT_FINDING_THRESHOLD } from './io.ts';
 import { OUTPUT_STRIDE, attentionStage, type AttentionKind, type OutputKind } from './model.ts';
-import { appearanceScore, meanOfViews, pooledViews, type AppearanceStats } from './appearance.ts';
+import { appearanceOf, pooledViews, type AppearanceStats } from './appearance.ts';
 import { attentionOverImage, cropMap, findings, imageCells, lesionScore } from './postprocess.ts';
 import { letterbox, type Letterbox, type RGBImage } from './preprocess.ts';
 
@@ -171,8 +171,6 @@ export async function detect(backend: DetectorBackend, image: RGBImage, options:
     attention.push(attentionOverImage(module, out.data[i], out.dims[i], S, box, heatmap, OUTPUT_STRIDE));
   }
   const found = findings(heatmap, OUTPUT_STRIDE, box, image.width, image.height, { threshold: options.threshold ?? DEFAULT_FINDING_THRESHOLD, minCells: options.minCells });
-  const views = options.appearance ? pooledViews(backend.outputs, out, box, S) : undefined;
-  // Rounded here, once: every reader (the warning, the chip, batch files) then compares and shows the same value.
-  const appearance = options.appearance && views ? { score: Math.round(appearanceScore(options.appearance, meanOfViews(views)) * 1000) / 1000, threshold: options.appearance.threshold } : undefined;
+  const appearance = options.appearance && appearanceOf(options.appearance, backend.outputs, out, box, S);
   return { variant: backend.variant, ms: performance.now() - started, passes: passes(flips), heatmap, attention, findings: found, lesionScore: lesionScore(heatmap), ...(appearance ? { appearance } : {}) };
 }

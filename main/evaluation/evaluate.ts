@@ -14,7 +14,8 @@ import { lastSpatialGate } from '../detector/model.ts';
 import { isFlipSet, type FlipSet } from '../detector/flips.ts';
 import { loadModel, readCard } from '../detector/io.ts';
 import { predict } from '../detector/pipeline.ts';
-import { appearanceScore, meanOfViews, pooledViews, quantile, readAppearance, type AppearanceStats } from '../detector/appearance.ts';
+import { appearanceOf, quantile, readAppearance, roundScore, type AppearanceStats } from '../detector/appearance.ts';
+import { isUnfamiliar } from '../../preload/fit.ts';
 import { TfjsDetector } from '../detector/tfjs-detector.ts';
 import { completeSplit, openDataset, SampleCache, splitSamples, validRegion, type DatasetFormat, type Sample, type Split, type SplitName } from '../datasets/index.ts';
 import { useBackend } from '../detector/kernels/backend.ts';
@@ -219,8 +220,9 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
       const [out] = await predict(detector, [d.image], { flips });
       const { data: arrays, dims: shapes } = out;
       ms.push(performance.now() - t0);
-      const views = stats && pooledViews(outputs, out, d.box, size);
-      if (stats && views) appearances.push(appearanceScore(stats, meanOfViews(views)));
+      // The detector's own rule (pipeline.ts detect), so the share counts the images the viewer would flag.
+      const appearance = stats && appearanceOf(stats, outputs, out, d.box, size);
+      if (appearance) appearances.push(appearance.score);
 
       const prob = arrays[0];
       const full = upsample(prob, s4, s4, size, size);
@@ -310,6 +312,6 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
 
 function appearanceSummary(scores: number[], threshold: number): NonNullable<EvaluationReport['appearance']> {
   const sorted = [...scores].sort((a, b) => a - b);
-  const at = (q: number) => Math.round(quantile(sorted, q) * 1000) / 1000;
-  return { threshold, unfamiliarShare: sorted.filter((v) => v > threshold).length / sorted.length, median: at(0.5), p95: at(0.95) };
+  const at = (q: number) => roundScore(quantile(sorted, q));
+  return { threshold, unfamiliarShare: sorted.filter((score) => isUnfamiliar({ score, threshold })).length / sorted.length, median: at(0.5), p95: at(0.95) };
 }

@@ -13,7 +13,7 @@ import { OnnxExportError } from '../detector/runtime/cache.ts';
 import { coreCount } from '../detector/engine.ts';
 import { splitFor } from '../evaluation/evaluate.ts';
 import { resolveProjectPath } from '../settings.ts';
-import { APPEARANCE_FILE, appearanceScore, fitAppearance, meanOfViews, quantile, writeAppearance, type ViewStats } from '../detector/appearance.ts';
+import { APPEARANCE_FILE, appearanceScore, fitAppearance, meanOfViews, quantile, roundScore as round, writeAppearance, type ViewStats } from '../detector/appearance.ts';
 import { FLIP_SETS, passes, type FlipSet } from '../detector/flips.ts';
 import { predictAppearance, type DetectorBackend } from '../detector/pipeline.ts';
 import { openDataset, rng, SampleCache, shuffle, type DatasetFormat } from '../datasets/index.ts';
@@ -83,10 +83,6 @@ export async function fitModelAppearance(
   writeAppearance(dir, fit.layers, stats);
   writeCard(dir, { ...readCard(dir), appearance: calibration });
   return calibration;
-}
-
-function round(v: number): number {
-  return Math.round(v * 1000) / 1000;
 }
 
 /**

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { APPEARANCE_FILE, AppearanceCache, appearanceScore, fitAppearance, invertSPD, ledoitWolf, meanOfViews, pooledViews, readAppearance, writeAppearance } from '../../main/detector/appearance.ts';
 import { mirroredBatch, unmirroredViews } from '../../main/detector/flips.ts';
-import { unfamiliar } from '../../preload/fit.ts';
+import { isUnfamiliar, unfamiliar } from '../../preload/fit.ts';
 import { StudioError } from '../../preload/contract.ts';
 import { rng } from '../../main/datasets/index.ts';
 
@@ -162,4 +162,6 @@ test('the warning names the model, what it is for and the score against its thre
   assert.equal(unfamiliar('busi-cbam', use, undefined), undefined);
   assert.match(unfamiliar('busi-cbam', use, { score: 1.431, threshold: 1.427 }) ?? '', /score is 1\.431, above the 1\.427/, 'never "1.43, above the 1.43"');
   assert.match(unfamiliar('busi-cbam', use, { score: NaN, threshold: 1.43 }) ?? '', /could not score/);
+  // The one rule the warning, the viewer's chip and evaluation's unfamiliar share read.
+  assert.deepEqual([isUnfamiliar({ score: 1.43, threshold: 1.43 }), isUnfamiliar({ score: 1.431, threshold: 1.43 }), isUnfamiliar({ score: NaN, threshold: 1.43 })], [false, true, true]);
 });

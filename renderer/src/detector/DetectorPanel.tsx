@@ -7,6 +7,7 @@ import { FLIP_SETS, FLIP_VIEWS, type DetectionResult, type FlipSet, type GradCam
 import { ColormapSelect } from '../shared/controls.tsx';
 import { type MapLayer, attentionLabel } from '../shared/maps.ts';
 import { type ColormapName, colormapGradient } from './colormaps.ts';
+import { isUnfamiliar } from '../../../preload/fit.ts';
 
 export interface OverlaySettings {
   /** `none`, `heatmap`, `gradcam`, or `attention:<layer name>` (shared/maps.ts). */
@@ -135,12 +136,12 @@ export function DetectorPanel(p: Props) {
           </span>
           {result.appearance && (
             <span
-              className={result.appearance.score > result.appearance.threshold ? 'chip unfamiliar' : 'chip'}
+              className={isUnfamiliar(result.appearance) ? 'chip unfamiliar' : 'chip'}
               data-testid="appearance-score"
               title={`How unlike its training images this image looks to the model: its deep features' distance from theirs (about 1 for an image like them). Its own held-out images stay under ${result.appearance.threshold.toFixed(2)}.`}
             >
               {/* Under the threshold says only that this check did not object, not that the image is the model's kind. */}
-              {result.appearance.score > result.appearance.threshold ? 'unfamiliar image · ' : 'appearance '}
+              {isUnfamiliar(result.appearance) ? 'unfamiliar image · ' : 'appearance '}
               {result.appearance.score.toFixed(2)} / {result.appearance.threshold.toFixed(2)}
             </span>
           )}
