@@ -101,6 +101,12 @@ export interface AnalysisSummary {
   out: string;
 }
 
+/** How many of a run's mismatched images each check found: refused or forced (`declared`), analysed and marked (`appearance`). */
+export function mismatchCounts(summary: Pick<AnalysisSummary, 'mismatched'>): { declared: number; appearance: number } {
+  const declared = summary.mismatched.filter((m) => m.by === 'declared').length;
+  return { declared, appearance: summary.mismatched.length - declared };
+}
+
 function uniqueStem(path: string, taken: Set<string>): string {
   const base = basename(path, extname(path)).replace(/[^A-Za-z0-9._-]/g, '_') || 'image';
   let stem = base;

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { StudioError, type BatchProgress, type Handlers } from '../../preload/contract.ts';
 import { modelDir } from '../detector/io.ts';
 import type { ServiceContext } from '../core/context.ts';
-import { analyze } from './analyze.ts';
+import { analyze, mismatchCounts } from './analyze.ts';
 
 type BatchChannels = 'batch.start' | 'batch.cancel';
 
@@ -55,8 +55,7 @@ export function createBatchHandlers(ctx: ServiceContext): BatchService {
         }).then(
           (summary) => {
             progress.state = summary.cancelled ? 'cancelled' : 'finished';
-            const declared = summary.mismatched.filter((m) => m.by === 'declared').length;
-            const unlike = summary.mismatched.length - declared;
+            const { declared, appearance: unlike } = mismatchCounts(summary);
             const mismatched = `${declared ? `${declared} not the kind of image ${req.model} is for (${req.force ? 'analysed anyway, marked' : 'refused'}), ` : ''}${unlike ? `${unlike} unlike its training images (analysed, marked), ` : ''}`;
             progress.message = `${summary.analysed} analysed, ${summary.skipped ? `${summary.skipped} already in the store, ` : ''}${mismatched}${summary.failed.length} failed; results in ${summary.out}`;
           },

@@ -167,11 +167,6 @@ function cardField(dir: string, key: string): unknown {
 }
 
 /**
- * The threshold findings are cut at: the caller's, else the card's `candidateThreshold` (calibrated by
- * training on the validation split, never test), else 0.5. A fixed 0.5 leaves small false positives on
- * models whose calibration says otherwise.
- */
-/**
  * The threshold a model outlines lesions at: its card's `threshold`, calibrated on validation for Dice (what
  * evaluation scores an outline with), else 0.5. Lower than the finding threshold as a rule: a finding is
  * where the model is sure, its outline is where the lesion ends.
@@ -181,6 +176,11 @@ export function outlineThreshold(dir: string): number {
   return typeof t === 'number' && t > 0 && t < 1 ? t : 0.5;
 }
 
+/**
+ * The threshold findings are cut at: the caller's, else the card's `candidateThreshold` (calibrated by
+ * training on the validation split, never test), else 0.5. A fixed 0.5 leaves small false positives on
+ * models whose calibration says otherwise.
+ */
 export function findingThreshold(dir: string, requested?: number): number {
   if (requested !== undefined) return requested;
   const t = cardField(dir, 'candidateThreshold');

@@ -5,7 +5,7 @@ import { contractRequest, modelFolder, numberOption, optionalNumber, parseArgs }
 import { ProgressBar } from '../progress.ts';
 import { StudioError } from '../../../preload/contract.ts';
 import { loadSettings } from '../../settings.ts';
-import { analyze } from '../../batch/analyze.ts';
+import { analyze, mismatchCounts } from '../../batch/analyze.ts';
 import { OUTPUT_KINDS, type OutputKind } from '../../batch/outputs.ts';
 
 /** `--outputs heatmap,overlay` → the kinds; `none` → []. */
@@ -87,8 +87,7 @@ export const command: Command = {
     bar.finish();
     for (const f of summary.failed) process.stderr.write(`  skipped: ${f.error.includes(f.image) ? f.error : `${f.image}: ${f.error}`}\n`);
     for (const m of summary.mismatched) process.stderr.write(`  ${m.by === 'appearance' ? 'analysed, marked' : request.force ? 'analysed anyway' : 'refused'}: ${m.image}: ${m.reason}\n`);
-    const declared = summary.mismatched.filter((m) => m.by === 'declared').length;
-    const unlike = summary.mismatched.length - declared;
+    const { declared, appearance: unlike } = mismatchCounts(summary);
     if (declared && !request.force) process.stderr.write(`${declared} image(s) are not the kind ${name} is for: refused (--force analyses them anyway, their findings marked so)\n`);
     if (unlike) process.stderr.write(`${unlike} image(s) look unlike ${name}'s training images (its appearance score): analysed, their findings marked so\n`);
     if (summary.skipped) process.stdout.write(`${summary.skipped} images already in the store: skipped\n`);
