@@ -269,6 +269,12 @@ type ImageScore = z.infer<typeof imageScore>;
  * `evaluation.compare` returns, and (without its curve and per-image scores) what a model card keeps.
  * Fields added over time are optional, so older reports and cards still read.
  */
+/**
+ * What a clinician will tolerate on frames without a lesion: at most one finding in ten such frames. The
+ * operating point is calibrated to it, and the viewer offers models whose held-out figures keep to it first.
+ */
+export const MAX_FP_PER_NEGATIVE = 0.1;
+
 export const evaluationReportSchema = z.looseObject({
   model: z.string(),
   data: z.string(),

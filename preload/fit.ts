@@ -4,7 +4,7 @@
  * open image). It uses what the image declares (DICOM Modality) and what its pixels show (colour or grey).
  * Pure: no DOM, no node.
  */
-import type { ImageSummary, IntendedUse } from './contract.ts';
+import { MAX_FP_PER_NEGATIVE, type ImageSummary, type IntendedUse } from './contract.ts';
 
 /** What the rule needs to know of an image. */
 export interface ImageFacts {
@@ -99,16 +99,41 @@ export function unfamiliar(model: string, use: IntendedUse | undefined, appearan
   return `${model}${kind} has not seen images like this one: its appearance score is ${score.toFixed(digits)}, above the ${threshold.toFixed(digits)} its own held-out images stay under, so its findings here mean little`;
 }
 
+/** What the viewer's suggestion reads of a card: its stated use, its site verdict, its held-out figures. */
+export interface SuggestableCard {
+  intendedUse?: IntendedUse;
+  site?: { better: boolean };
+  metrics?: { test?: { negatives?: number; fpPerNegativeImage?: number | null; sensitivity1FP?: number } };
+}
+
 /**
- * The model to offer for an image: of those whose card says the image is their kind, a model adapted to
- * this site that beat its base on the site's held-out images first, then the others in the list's order,
- * and an adaptation that did not beat its base last (it is kept for comparison, not offered); else the
- * first without a stated use; else the first. Undefined for an empty list.
+ * How a model did on lesion-free images it never trained on, per its card's test figures: 0 quiet (within
+ * MAX_FP_PER_NEGATIVE findings per frame), 1 measured and louder (ordered by how loud), 2 never measured.
+ * A model known to alarm on most normal frames is the issue a reader meets first; a model never measured is
+ * put after one measured loud, since every measured model trained without such images was loud.
  */
-export function suggestModel<M extends { name: string; card: { intendedUse?: IntendedUse; site?: { better: boolean } } }>(models: readonly M[], image: ImageFacts): M | undefined {
-  const rank = (m: M) => (m.card.site ? (m.card.site.better ? 0 : 2) : 1);
+function quietness(card: SuggestableCard): [number, number] {
+  const test = card.metrics?.test;
+  const fp = test?.fpPerNegativeImage;
+  if (!test?.negatives || typeof fp !== 'number') return [2, 0];
+  return fp <= MAX_FP_PER_NEGATIVE + 1e-9 ? [0, 0] : [1, fp];
+}
+
+/**
+ * The model to offer for an image, of those whose card says the image is their kind: a model adapted to this
+ * site that beat its base on the site's held-out images first and one that did not last (kept for comparison,
+ * not offered); between them, models whose held-out figures show them quiet on lesion-free frames, then
+ * those measured louder, then those never measured; within each, the more sensitive on its held-out split,
+ * then the list's order. Else the first without a stated use; else the first. Undefined for an empty list.
+ */
+export function suggestModel<M extends { name: string; card: SuggestableCard }>(models: readonly M[], image: ImageFacts): M | undefined {
+  const key = (m: M): number[] => [m.card.site ? (m.card.site.better ? 0 : 2) : 1, ...quietness(m.card), -(m.card.metrics?.test?.sensitivity1FP ?? -1)];
+  const before = (a: number[], b: number[]) => {
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] < b[i];
+    return false;
+  };
   const fitting = models.filter((m) => m.card.intendedUse && !mismatch(m.name, m.card.intendedUse, image));
-  const best = fitting.reduce<M | undefined>((a, m) => (a === undefined || rank(m) < rank(a) ? m : a), undefined);
+  const best = fitting.reduce<M | undefined>((a, m) => (a === undefined || before(key(m), key(a)) ? m : a), undefined);
   return best ?? models.find((m) => !m.card.intendedUse) ?? models[0];
 }
 

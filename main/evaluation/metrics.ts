@@ -5,7 +5,7 @@
  * the lesion's mask or its IoU with the lesion's box is ≥ 0.3; a lesion counts once however many
  * predictions hit it; a false positive is a prediction that hits no lesion.
  */
-import type { Box, FrocPoint } from '../../preload/contract.ts';
+import { MAX_FP_PER_NEGATIVE, type Box, type FrocPoint } from '../../preload/contract.ts';
 import { boxIoU, type Labelling } from './components.ts';
 
 export const FROC_RATES = [0.125, 0.25, 0.5, 1, 2, 4, 8];
@@ -314,5 +314,4 @@ export function operatingThreshold(sensitivityByThreshold: Record<string, number
   return Number(quietest[0]);
 }
 
-/** What a clinician will tolerate on frames without a lesion: at most one finding in ten such frames. */
-export const MAX_FP_PER_NEGATIVE = 0.1;
+export { MAX_FP_PER_NEGATIVE } from '../../preload/contract.ts';

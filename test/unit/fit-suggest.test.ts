@@ -18,3 +18,29 @@ test('the viewer offers a site-adapted model that beat its base before the shipp
   // The only fitting model is an adaptation that lost: still better than one for another kind of image.
   assert.equal(suggestModel([busi, worse], frame)?.name, 'kvasir-cbam-site');
 });
+
+test('of the models fit for an image, the viewer offers one measured quiet on lesion-free frames before a louder or unmeasured one, the more sensitive first', () => {
+  const figures = (negatives: number, fp: number | null, sensitivity1FP: number) => ({ metrics: { test: { negatives, fpPerNegativeImage: fp, sensitivity1FP } } });
+  const withCard = (name: string, extra: object) => ({ name, card: { intendedUse: colonoscopy, ...extra } });
+  const loud = withCard('a-loud', figures(120, 0.98, 0.93));
+  const unmeasured = withCard('b-unmeasured', {});
+  const quiet = withCard('c-quiet', figures(120, 0.07, 0.89));
+  const quieter = withCard('d-quieter', figures(120, 0.02, 0.86));
+  assert.equal(suggestModel([loud, unmeasured, quiet, quieter], frame)?.name, 'c-quiet');
+  assert.equal(suggestModel([loud, unmeasured, quieter], frame)?.name, 'd-quieter');
+  // Measured loud is still evidence; never measured comes after it (every measured model trained without such frames was loud).
+  assert.equal(suggestModel([unmeasured, loud], frame)?.name, 'a-loud');
+  // A null figure (no lesion-free image in the split) is not a measurement.
+  assert.equal(suggestModel([withCard('e-null', figures(0, null, 0.99)), loud], frame)?.name, 'a-loud');
+  // A site adaptation that beat its base still comes first, however it was measured.
+  assert.equal(suggestModel([quiet, withCard('f-site', { site: { better: true } })], frame)?.name, 'f-site');
+});
+
+test('for a colour frame the shipped models offer kvasir-cbam-neg, and for a grey ultrasound frame busi-cbam', async () => {
+  const { listModels } = await import('../../main/detector/io.ts');
+  const shipped = listModels('models');
+  assert.ok(shipped.length >= 9, 'the shipped models are in models/');
+  assert.equal(suggestModel(shipped, frame)?.name, 'kvasir-cbam-neg');
+  assert.equal(suggestModel(shipped, { kind: 'raster', colourSpread: 0 })?.name, 'busi-cbam');
+  assert.equal(suggestModel(shipped, { kind: 'dicom', modality: 'US', colourSpread: 0 })?.name, 'busi-cbam');
+});
