@@ -161,7 +161,7 @@ export function attentionOverImage(
 /**
  * The image-level "lesion present" score: the lesion map's peak over the image, clamped to [0, 1] (0 for an
  * empty map or one of NaNs). What the detector reports with its findings and the review worklist's
- * informative order reads; evaluation's image AUROC ranks the same peak on the upsampled map.
+ * informative order reads, and evaluation's image AUROC ranks (evaluation/maps.ts imageLesionMap).
  */
 export function lesionScore(map: Map2D): number {
   let peak = 0;

@@ -20,7 +20,8 @@ import { TfjsDetector } from '../detector/tfjs-detector.ts';
 import { completeSplit, openDataset, SampleCache, splitSamples, validRegion, type DatasetFormat, type Sample, type Split, type SplitName } from '../datasets/index.ts';
 import { useBackend } from '../detector/kernels/backend.ts';
 import { connectedComponents } from './components.ts';
-import { imageCandidates, upsample } from './maps.ts';
+import { imageCandidates, imageLesionMap, upsample } from './maps.ts';
+import { lesionScore } from '../detector/postprocess.ts';
 import { auroc, averagePrecision, fpPerNegative, detectionAt, froc, latency, operatingCut, operatingScore, overlap, pointingGame, sensitivityAt, THRESHOLDS, type GroundTruth, type Prediction } from './metrics.ts';
 import { portablePath, resolveProjectPath } from '../settings.ts';
 
@@ -239,8 +240,8 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
         iou += o.iou;
         for (const t of THRESHOLDS) diceAt.set(t, (diceAt.get(t) as number) + overlap(full, d.mask, t, valid).dice);
       }
-      let peak = 0;
-      for (let k = 0; k < full.length; k++) if (valid[k] && full[k] > peak) peak = full[k];
+      // The score the detector reports with its findings, so image AUROC ranks what a reader is shown.
+      const peak = lesionScore(imageLesionMap(prob, s4, d.box));
       peaks.push(peak);
       lesions += gt.components.length;
       // Candidates from the map over the image alone, as the viewer cuts its findings: none in the padding.

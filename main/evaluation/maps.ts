@@ -2,6 +2,7 @@
 import { bilinearAt, cropMap, imageCells, lesionCandidates, MIN_FINDING_CELLS } from '../detector/postprocess.ts';
 import type { Letterbox } from '../detector/preprocess.ts';
 import type { Prediction } from './metrics.ts';
+import type { Map2D } from '../../preload/contract.ts';
 
 /** Bilinear upsampling (half-pixel centres, like tf.image.resizeBilinear without align-corners). */
 export function upsample(map: ArrayLike<number>, w: number, h: number, outW: number, outH: number): Float32Array {
@@ -27,12 +28,20 @@ export function predictionsFromMap(prob: ArrayLike<number>, w: number, h: number
 }
 
 /**
+ * A letterboxed image's S/4 lesion map over the image alone (no padding): the heatmap the viewer shows,
+ * whose peak is the detector's "lesion present" score (postprocess.ts lesionScore).
+ */
+export function imageLesionMap(prob: ArrayLike<number>, side: number, box: Pick<Letterbox, 'width' | 'height'>): Map2D {
+  // The lesion map's stride is 4 (detector/model.ts OUTPUT_STRIDE; its S/4 side is what callers pass).
+  const cells = imageCells(box, 4);
+  return cropMap(prob, side, cells.cols, cells.rows);
+}
+
+/**
  * The candidate lesions of a letterboxed image's S/4 lesion map, as the viewer cuts its findings: from the
  * map over the image alone (none in the padding), boxes in letterboxed pixels.
  */
 export function imageCandidates(prob: ArrayLike<number>, side: number, box: Pick<Letterbox, 'width' | 'height'>, threshold: number): Prediction[] {
-  // The lesion map's stride is 4 (detector/model.ts OUTPUT_STRIDE; its S/4 side is what callers pass).
-  const cells = imageCells(box, 4);
-  const shown = cropMap(prob, side, cells.cols, cells.rows);
+  const shown = imageLesionMap(prob, side, box);
   return predictionsFromMap(shown.data, shown.width, shown.height, 4, threshold);
 }
