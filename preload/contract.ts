@@ -521,9 +521,9 @@ export interface DetectionResult {
   attention: AttentionMap[];
   findings: Finding[];
   /**
-   * The image-level "lesion present" score: the lesion map's peak over the image (evaluation's image AUROC
-   * ranks the same peak, read on the map upsampled to the input, a hair lower). Calibrated by the card's operating point (`threshold` below): findings exist only where the
-   * map reaches it, so an image scoring under it has none, and the score says how near it came.
+   * The image-level "lesion present" score: the lesion map's peak over the image, which evaluation's image
+   * AUROC ranks too. Calibrated by the card's operating point (`threshold` below): findings exist only where
+   * the map reaches it, so an image scoring under it has none, and the score says how near it came.
    */
   lesionScore: number;
   /** The finding threshold the findings were cut at (the card's calibrated operating point unless asked otherwise). */
@@ -539,6 +539,20 @@ export interface DetectionResult {
    * Why this image is not the kind the model is for ("kvasir-cbam is a model for colonoscopy frames
    * (colour endoscopy); this image is a CT"): its findings mean nothing here. Absent when it fits.
    */
+  mismatch?: string;
+}
+
+/**
+ * How one image looks to a model before any run: its appearance score (as `DetectionResult.appearance`,
+ * with the same mirror views a run would use) and, when the image is not the model's kind by what it
+ * declares or by that score, the same `mismatch` a run would carry. The viewer asks before a run, to warn
+ * and to offer a model that knows images like this one.
+ */
+export interface AppearanceCheck {
+  imageId: string;
+  frame: number;
+  model: string;
+  appearance?: { score: number; threshold: number };
   mismatch?: string;
 }
 
@@ -739,6 +753,7 @@ export const requests = {
     .object({ imageId: id, frame: frame.default(0), model: modelName, threshold: z.number().min(0).max(1).optional(), flips: z.enum(FLIP_SETS).optional() })
     .strict(),
   'detector.gradcam': z.object({ imageId: id, frame: frame.default(0), model: modelName, layer: z.string().max(200).optional() }).strict(),
+  'detector.appearance': z.object({ imageId: id, frame: frame.default(0), model: modelName, flips: z.enum(FLIP_SETS).optional() }).strict(),
 
   'training.start': z
     .object({
@@ -884,6 +899,7 @@ export interface Responses {
   'models.list': ModelInfo[];
   'detector.run': DetectionResult;
   'detector.gradcam': GradCamResult;
+  'detector.appearance': AppearanceCheck;
 
   'training.start': { runId: string };
   'training.control': TrainingProgress;

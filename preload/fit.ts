@@ -120,21 +120,26 @@ function quietness(card: SuggestableCard): [number, number] {
 }
 
 /**
- * The model to offer for an image, of those whose card says the image is their kind: a model adapted to this
- * site that beat its base on the site's held-out images first and one that did not last (kept for comparison,
- * not offered); between them, models whose held-out figures show them quiet on lesion-free frames, then
- * those measured louder, then those never measured; within each, the more sensitive on its held-out split,
- * then the list's order. Else the first without a stated use; else the first. Undefined for an empty list.
+ * The models whose card says the image is their kind, in the order the viewer offers them: a model adapted
+ * to this site that beat its base on the site's held-out images first and one that did not last (kept for
+ * comparison, not offered); between them, models whose held-out figures show them quiet on lesion-free
+ * frames, then those measured louder, then those never measured; within each, the more sensitive on its
+ * held-out split, then the list's order.
+ */
+export function rankModels<M extends { name: string; card: SuggestableCard }>(models: readonly M[], image: ImageFacts): M[] {
+  const key = (m: M): number[] => [m.card.site ? (m.card.site.better ? 0 : 2) : 1, ...quietness(m.card), -(m.card.metrics?.test?.sensitivity1FP ?? -1)];
+  const order = (a: number[], b: number[]) => a.reduce((d, x, i) => d || x - b[i], 0);
+  const fitting = models.map((m, i) => ({ m, i, k: key(m) })).filter(({ m }) => m.card.intendedUse && !mismatch(m.name, m.card.intendedUse, image));
+  return fitting.sort((a, b) => order(a.k, b.k) || a.i - b.i).map(({ m }) => m);
+}
+
+/**
+ * The model to offer for an image: the first `rankModels` gives; else the first without a stated use; else
+ * the first. Undefined for an empty list. The viewer then checks the offered model's appearance score and
+ * offers the next that knows images like this one (`useModelOffer`).
  */
 export function suggestModel<M extends { name: string; card: SuggestableCard }>(models: readonly M[], image: ImageFacts): M | undefined {
-  const key = (m: M): number[] => [m.card.site ? (m.card.site.better ? 0 : 2) : 1, ...quietness(m.card), -(m.card.metrics?.test?.sensitivity1FP ?? -1)];
-  const before = (a: number[], b: number[]) => {
-    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] < b[i];
-    return false;
-  };
-  const fitting = models.filter((m) => m.card.intendedUse && !mismatch(m.name, m.card.intendedUse, image));
-  const best = fitting.reduce<M | undefined>((a, m) => (a === undefined || before(key(m), key(a)) ? m : a), undefined);
-  return best ?? models.find((m) => !m.card.intendedUse) ?? models[0];
+  return rankModels(models, image)[0] ?? models.find((m) => !m.card.intendedUse) ?? models[0];
 }
 
 /** An open image's facts from its summary: the header's kind and modality, its colour read off the thumbnail. */

@@ -175,6 +175,17 @@ export class DetectorEngine {
     return (r as { detection: RawDetection }).detection;
   }
 
+  /**
+   * How unlike the model's training images `image` looks to it, with the views a detection would use
+   * (`flips`, else the card's); undefined for a model without appearance statistics.
+   */
+  async appearance(modelDir: string, image: RGBImage, options: { flips?: FlipSet; transfer?: boolean } = {}): Promise<{ score: number; threshold: number } | undefined> {
+    await this.backend();
+    const transfer = options.transfer ? [image.data.buffer as ArrayBuffer] : [];
+    const r = (await this.run({ type: 'appearance', modelDir, image, flips: options.flips }, transfer)) as Extract<WorkerResult, { type: 'appearance' }>;
+    return r.appearance;
+  }
+
   async gradcam(modelDir: string, image: RGBImage, layer?: string): Promise<{ layer: string; map: Map2D; backend: string; note?: string }> {
     await this.backend();
     const r = (await this.run({ type: 'gradcam', modelDir, image, layer })) as Extract<WorkerResult, { type: 'gradcam' }>;

@@ -1,9 +1,10 @@
 /**
- * The detector's channels: list the models in settings.modelsDir, run a model on an open image, Grad-CAM
- * for the same image, and the backend report for `app.doctor`. Inference runs in one worker thread
+ * The detector's channels: list the models in settings.modelsDir, run a model on an open image, check how
+ * an image looks to a model before a run, Grad-CAM for the same image, and the backend report for
+ * `app.doctor`. Inference runs in one worker thread
  * (started on first use) so the event loop serving the UI never waits on TensorFlow.js.
  */
-import type { BackendReport, DetectionResult, GradCamResult, Handlers } from '../../preload/contract.ts';
+import type { AppearanceCheck, BackendReport, DetectionResult, GradCamResult, Handlers } from '../../preload/contract.ts';
 import { toRGB8 } from '../imaging/index.ts';
 import type { ServiceContext } from '../core/context.ts';
 import { DetectorEngine } from './engine.ts';
@@ -11,7 +12,7 @@ import { mismatch, unfamiliar } from './fit.ts';
 import { checkCard, findingThreshold, listModels, modelDir } from './io.ts';
 import type { RGBImage } from './preprocess.ts';
 
-type DetectorChannels = 'models.list' | 'detector.run' | 'detector.gradcam';
+type DetectorChannels = 'models.list' | 'detector.run' | 'detector.gradcam' | 'detector.appearance';
 
 export interface DetectorService {
   handlers: Pick<Handlers, DetectorChannels>;
@@ -35,6 +36,18 @@ export function createDetectorHandlers(ctx: ServiceContext): DetectorService {
     return toRGB8(pixels, window ? { center: window.center, width: window.width } : undefined);
   }
 
+  /**
+   * Whether an image is a model's kind: what it declares, checked here before the pixels go to the worker
+   * (transferred, they are gone from here after); then `verdict` adds what the model's own features say. One
+   * rule for a run and for the check before one.
+   */
+  function declaredFit(model: string, dir: string, imageId: string, image: RGBImage): { verdict(appearance: { score: number; threshold: number } | undefined): string | undefined } {
+    const summary = ctx.images.summary(imageId);
+    const use = checkCard(dir)?.intendedUse;
+    const declared = mismatch(model, use, { kind: summary.kind, modality: summary.modality, rgb: image });
+    return { verdict: (appearance) => declared ?? unfamiliar(model, use, appearance) };
+  }
+
   return {
     handlers: {
       'models.list': async () => listModels(ctx.settings.modelsDir, (m) => ctx.log(`models.list: ${m}`)),
@@ -42,16 +55,21 @@ export function createDetectorHandlers(ctx: ServiceContext): DetectorService {
       'detector.run': async (req): Promise<DetectionResult> => {
         const dir = modelDir(ctx.settings.modelsDir, req.model);
         const image = await imageRGB(req.imageId, req.frame);
-        // Checked before the pixels go to the worker (transferred, they are gone from here after).
-        const summary = ctx.images.summary(req.imageId);
-        const use = checkCard(dir)?.intendedUse;
-        const declared = mismatch(req.model, use, { kind: summary.kind, modality: summary.modality, rgb: image });
+        const fit = declaredFit(req.model, dir, req.imageId, image);
         const e = getEngine();
         const threshold = findingThreshold(dir, req.threshold);
         const [state, r] = await Promise.all([e.backend(), e.detect(dir, image, { threshold, flips: req.flips, transfer: true })]);
-        // What the image declares decides first; else the model's own features may say it is not their kind.
-        const wrong = declared ?? unfamiliar(req.model, use, r.appearance);
+        const wrong = fit.verdict(r.appearance);
         return { imageId: req.imageId, frame: req.frame, model: req.model, variant: r.variant, backend: state.backend, ms: r.ms, passes: r.passes, heatmap: r.heatmap, attention: r.attention, findings: r.findings, lesionScore: r.lesionScore, threshold, ...(r.appearance ? { appearance: r.appearance } : {}), ...(wrong ? { mismatch: wrong } : {}) };
+      },
+
+      'detector.appearance': async (req): Promise<AppearanceCheck> => {
+        const dir = modelDir(ctx.settings.modelsDir, req.model);
+        const image = await imageRGB(req.imageId, req.frame);
+        const fit = declaredFit(req.model, dir, req.imageId, image);
+        const appearance = await getEngine().appearance(dir, image, { flips: req.flips, transfer: true });
+        const wrong = fit.verdict(appearance);
+        return { imageId: req.imageId, frame: req.frame, model: req.model, ...(appearance ? { appearance } : {}), ...(wrong ? { mismatch: wrong } : {}) };
       },
 
       'detector.gradcam': async (req): Promise<GradCamResult> => {

@@ -154,6 +154,17 @@ export interface RawDetection {
   appearance?: { score: number; threshold: number };
 }
 
+/**
+ * How unlike `stats`' training images one image looks to the network, as `detect` scores it (the same
+ * letterbox, views and rule), without cutting findings: the viewer's check before a run.
+ */
+export async function appearanceOfImage(backend: DetectorBackend, image: RGBImage, stats: AppearanceStats, flips: FlipSet): Promise<{ score: number; threshold: number } | undefined> {
+  const S = backend.inputSize;
+  const { input, box } = letterbox(image, S);
+  const [out] = await predict(backend, [input], { flips });
+  return appearanceOf(stats, backend.outputs, out, box, S);
+}
+
 /** One image → lesion heatmap and attention maps over the image's extent, and findings in its pixels. */
 export async function detect(backend: DetectorBackend, image: RGBImage, options: DetectOptions = {}): Promise<RawDetection> {
   const started = performance.now();

@@ -9,7 +9,7 @@ import { StudioError } from '../../preload/contract.ts';
 import { setGradientsAvailable, startBackend, type BackendState } from './backend.ts';
 import { TfjsDetector } from './tfjs-detector.ts';
 import { ModelCache } from './model-cache.ts';
-import { detect, type DetectorBackend } from './pipeline.ts';
+import { appearanceOfImage, detect, type DetectorBackend } from './pipeline.ts';
 import { appearanceThreshold, modelFlips, supervisedGate } from './io.ts';
 import { AppearanceCache } from './appearance.ts';
 import type { WorkerReply, WorkerRequest, WorkerResult } from './protocol.ts';
@@ -71,6 +71,13 @@ async function handle(req: WorkerRequest): Promise<WorkerResult> {
       const flips = modelFlips(req.modelDir, req.flips);
       const options = { threshold: req.threshold, flips, supervisedGate: supervisedGate(req.modelDir), appearance: appearance.get(req.modelDir, flips, appearanceThreshold(req.modelDir, flips)) };
       return { type: 'detect', detection: await detect(backend, req.image, options) };
+    }
+    case 'appearance': {
+      const flips = modelFlips(req.modelDir, req.flips);
+      const stats = appearance.get(req.modelDir, flips, appearanceThreshold(req.modelDir, flips));
+      // A model without statistics has no score to give: it is checked on what the image declares only.
+      if (!stats) return { type: 'appearance' };
+      return { type: 'appearance', appearance: await appearanceOfImage(await backendFor(req.modelDir), req.image, stats, flips) };
     }
     case 'gradcam': {
       // Grad-CAM needs gradients: it stays on TF.js, started here on first use when onnxruntime serves inference.

@@ -155,21 +155,29 @@ test('the viewer warns before and after a run when a polyp model meets a CT, and
   await fresh.context().close();
 });
 
-test('a CT saved as PNG passes every declared check of busi-cbam, and the viewer still warns: the model\'s own features find it unlike its training images', { skip }, async (t) => {
+test('a CT saved as PNG passes every declared check of busi-cbam, and the viewer warns before and after a run: the model\'s own features find it unlike its training images', { skip }, async (t) => {
   const { rgb } = await decodeForDetector(join((dicom as { dir: string }).dir, 'cornerstoneWADOImageLoader/testImages/CTImage.dcm_LittleEndianExplicitTransferSyntax_1.2.840.10008.1.2.1.dcm'));
   const png = join(mkdtempSync(join(tmpdir(), 'studio-e2e-ct-png-')), 'chest-ct.png');
   await sharp(Buffer.from(rgb.data), { raw: { width: rgb.width, height: rgb.height, channels: 3 } }).png().toFile(png);
   const page = await suite.open();
   await openInViewer(page, png);
-  await page.locator('[data-testid="model-select"]').selectOption('busi-cbam');
+  // A grey PNG with no header: nothing it declares says it is not breast ultrasound, so the cards offer the
+  // BUSI models; before any run the viewer asks them, neither knows images like this one, and the first
+  // offered is shown with its warning.
   const warning = page.locator('[data-testid="detector-mismatch"]');
-  // A grey PNG with no header: nothing it declares says it is not breast ultrasound.
-  assert.equal(await warning.count(), 0, 'warned before the model ran');
+  await warning.waitFor({ timeout: 60_000 });
+  assert.equal(await page.locator('[data-testid="model-select"]').inputValue(), 'busi-cbam');
+  assert.match((await warning.textContent()) ?? '', /busi-cbam, a model for breast ultrasound images.*has not seen images like this one: its appearance score is/);
+  assert.equal(await page.locator('[data-testid="detector-result"]').count(), 0, 'warned before any run');
+  assert.equal(await page.locator('[data-testid="model-offer"]').textContent(), 'None of the models for this kind of image (busi-cbam, busi-baseline) has seen images like this one.');
+  await screenshot(page, 'real-guard-appearance-before');
+  const before = (await warning.textContent()) ?? '';
   await page.locator('[data-testid="run-detector"]').click();
   await page.locator('[data-testid="detector-result"]').waitFor({ timeout: 60_000 });
   await warning.waitFor({ timeout: 10_000 });
   assert.match((await warning.textContent()) ?? '', /busi-cbam, a model for breast ultrasound images.*has not seen images like this one: its appearance score is/);
   assert.match((await page.locator('[data-testid="appearance-score"]').textContent()) ?? '', /^unfamiliar image · /);
+  assert.equal((await warning.textContent()) ?? '', before, 'the run says what the check before it said');
   await screenshot(page, 'real-guard-appearance');
   t.diagnostic((await warning.textContent()) ?? '');
   assert.deepEqual(page.studioErrors, []);

@@ -13,7 +13,7 @@ import { createServices } from '../../main/services/index.ts';
 import { analyze } from '../../main/batch/analyze.ts';
 import { decodeForDetector } from '../../main/detector/decode.ts';
 import { PROJECT_ROOT, loadSettings, referenceData } from '../../main/settings.ts';
-import type { DetectionResult, OpenResult } from '../../preload/contract.ts';
+import type { AppearanceCheck, DetectionResult, OpenResult } from '../../preload/contract.ts';
 
 const data = referenceData();
 const skip = 'skip' in data ? data.skip : false;
@@ -45,14 +45,21 @@ before(async () => {
   files.us = await asPng('dicomParser/testImages/encapsulated/multi-frame/IM00001.implicit_little_endian.dcm', 'colour-us.png');
 });
 
-test('detector.run: a CT and an MR saved as PNG pass the BUSI models\' declared checks but not their own features; a colour ultrasound frame fails kvasir-cbam-neg\'s; each model\'s own test images pass', { skip, timeout: 300_000 }, async () => {
+test('detector.run and the check before a run: a CT and an MR saved as PNG pass the BUSI models\' declared checks but not their own features; a colour ultrasound frame fails kvasir-cbam-neg\'s; each model\'s own test images pass', { skip, timeout: 300_000 }, async () => {
   const services = createServices({ shell: 'browser', settings: { ...loadSettings(), modelsDir: models, homeDir: tmp }, log: () => {} });
   try {
     const run = async (model: string, path: string) => {
       const opened = await services.dispatch('imaging.open', { paths: [path] });
       assert.ok(opened.ok, JSON.stringify(opened));
-      const r = await services.dispatch('detector.run', { imageId: (opened.value as OpenResult).images[0].id, model });
+      const imageId = (opened.value as OpenResult).images[0].id;
+      const r = await services.dispatch('detector.run', { imageId, model });
       assert.ok(r.ok, JSON.stringify(r));
+      // The viewer's check before a run gives the run's own score and warning (one rule, one set of views).
+      const check = await services.dispatch('detector.appearance', { imageId, model });
+      assert.ok(check.ok, JSON.stringify(check));
+      const before = check.value as AppearanceCheck;
+      assert.deepEqual(before.appearance, (r.value as DetectionResult).appearance, `${model} on ${path}: the check and the run score alike`);
+      assert.equal(before.mismatch, (r.value as DetectionResult).mismatch);
       return r.value as DetectionResult;
     };
     // busi-cbam flags every CT frame of the corpus and busi-baseline every MR frame (docs/experiments.md:
@@ -93,6 +100,9 @@ test('a model without appearance statistics runs as before: no score, and only w
     assert.ok(r.ok, JSON.stringify(r));
     assert.equal((r.value as DetectionResult).appearance, undefined);
     assert.equal((r.value as DetectionResult).mismatch, undefined);
+    const check = await services.dispatch('detector.appearance', { imageId: (opened.value as OpenResult).images[0].id, model: 'busi-cbam' });
+    assert.ok(check.ok, JSON.stringify(check));
+    assert.deepEqual(check.value, { imageId: (opened.value as OpenResult).images[0].id, frame: 0, model: 'busi-cbam' }, 'no score, no warning');
   } finally {
     await services.close();
   }

@@ -44,3 +44,26 @@ test('for a colour frame the shipped models offer kvasir-cbam-neg, and for a gre
   assert.equal(suggestModel(shipped, { kind: 'raster', colourSpread: 0 })?.name, 'busi-cbam');
   assert.equal(suggestModel(shipped, { kind: 'dicom', modality: 'US', colourSpread: 0 })?.name, 'busi-cbam');
 });
+
+test('the viewer offers the first fitting model that knows images like the open one, and the first with its warning when none does', async () => {
+  const { offerAmong } = await import('../../renderer/src/hooks/useModelOffer.ts');
+  const check = (model: string, score: number) => ({ imageId: 'i', frame: 0, model, appearance: { score, threshold: 1.5 }, ...(score > 1.5 ? { mismatch: `${model} has not seen images like this one` } : {}) });
+  const scores: Record<string, number> = { a: 2.4, b: 1.1, c: 0.9 };
+  const asked: string[] = [];
+  const ask = async (m: string) => {
+    asked.push(m);
+    return m === 'broken' ? new Error('cannot load') : check(m, scores[m]);
+  };
+  const offer = await offerAmong(['a', 'b', 'c'], ask);
+  assert.equal(offer?.offered, 'b');
+  assert.deepEqual(offer?.passedOver, ['a']);
+  assert.deepEqual(asked, ['a', 'b'], 'stops at the first familiar model');
+
+  const none = await offerAmong(['a', 'broken'], ask);
+  assert.equal(none?.offered, 'a', 'none knows it: the first, whose warning then shows');
+  assert.deepEqual(none?.noneKnows, ['a'], 'the models that answered, all warning');
+  assert.equal(offer?.noneKnows, undefined);
+  assert.match(none?.checks.get('a')?.mismatch ?? '', /has not seen/);
+  assert.match(none?.error ?? '', /broken: cannot load/);
+  assert.equal(await offerAmong(['a', 'b'], ask, () => false), undefined, 'an offer for an image the viewer left is dropped');
+});

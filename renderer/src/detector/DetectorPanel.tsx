@@ -35,6 +35,8 @@ interface Props {
   result: DetectionResult | null;
   /** Why the open image is not the kind the model is for (its card's intendedUse), from the result or checked beforehand. */
   mismatch?: string;
+  /** Why the model shown was offered, when the viewer chose it (or that it is still checking). */
+  offerNote?: string;
   gradcam: GradCamResult | null;
   settings: OverlaySettings;
   onSettings(s: OverlaySettings): void;
@@ -105,6 +107,11 @@ export function DetectorPanel(p: Props) {
               ))}
             </select>
           </label>
+          {p.offerNote && (
+            <div className="muted small" data-testid="model-offer">
+              {p.offerNote}
+            </div>
+          )}
           {modelInfo?.card.data?.path && <div className="muted small">Trained on {modelInfo.card.data.path}</div>}
         </>
       )}

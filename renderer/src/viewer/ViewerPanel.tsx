@@ -2,7 +2,8 @@
  * The viewer tab: opening images, the study list, the viewport with its toolbar and frame slider, and the
  * detector panel. It owns what is open and selected; the viewport engine owns the pixels on screen.
  */
-import { factsOfSummary, mismatch, suggestModel } from '../../../preload/fit.ts';
+import { factsOfSummary, mismatch, rankModels, suggestModel } from '../../../preload/fit.ts';
+import { type ModelOffer, useModelOffer } from '../hooks/useModelOffer.ts';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { FlipSet, FramePixels, ImageSummary, OpenResult, StudioApi } from '../../../preload/contract.ts';
 import { DetectorPanel, type OverlaySettings } from '../detector/DetectorPanel.tsx';
@@ -26,6 +27,14 @@ const NO_IMAGE: VoiMode = { kind: 'window', voi: IDENTITY_8BIT };
 
 /** Results carry full-size maps (tens of MB for a big image): keep only the most recent few. */
 const KEEP_RESULTS = 8;
+
+/** Why the viewer offers the model it shows, when that needs saying (useModelOffer). */
+function offerText(offer: ModelOffer, model: string): string | undefined {
+  if (offer.checking) return 'Checking which model knows images like this one…';
+  if (offer.passedOver.length) return `Offered ${model}: ${offer.passedOver.join(', ')} ${offer.passedOver.length > 1 ? 'have' : 'has'} not seen images like this one.`;
+  if (offer.noneKnows && offer.noneKnows.length > 1) return `None of the models for this kind of image (${offer.noneKnows.join(', ')}) has seen images like this one.`;
+  return undefined;
+}
 
 export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: boolean; shell: 'electron' | 'browser' }) {
   const [images, setImages] = useState<ImageSummary[]>([]);
@@ -53,15 +62,21 @@ export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: bo
   const [picked, setModel] = useState('');
   const summary = images.find((i) => i.id === selectedId) ?? null;
   const facts = useMemo(() => (summary ? factsOfSummary(summary) : null), [summary]);
-  // The model picked; while none is (or it has gone from the folder), the one whose card says the open image
-  // is its kind (preload/fit.ts), not merely the first in the list.
-  const model = models.some((m) => m.name === picked) ? picked : ((facts ? suggestModel(models, facts) : models[0])?.name ?? '');
-  const modelCard = models.find((m) => m.name === model)?.card;
-  // Said before a run too, so no one has to run a model to learn it was the wrong one.
-  const fitWarning = facts && model ? mismatch(model, modelCard?.intendedUse, facts) : undefined;
   const [runOnOpen, setRunOnOpen] = useState(false);
   /** Mirror averaging for runs: the model card's choice, or one the user picked (none is the fastest). */
   const [flips, setFlips] = useState<FlipSet | 'card'>('card');
+  // The model picked; while none is (or it has gone from the folder), the first whose card says the open
+  // image is its kind (preload/fit.ts) and whose own features know images like it (useModelOffer), not
+  // merely the first in the list.
+  const handPicked = models.some((m) => m.name === picked) ? picked : null;
+  const ranked = useMemo(() => (facts ? rankModels(models, facts).map((m) => m.name) : []), [models, facts]);
+  const offerTarget = useMemo(() => (selectedId ? { imageId: selectedId, frame: frameIndex } : null), [selectedId, frameIndex]);
+  const offer = useModelOffer(api, offerTarget, ranked, handPicked, flips);
+  const model = handPicked ?? offer.offered ?? ((facts ? suggestModel(models, facts) : models[0])?.name ?? '');
+  const modelCard = models.find((m) => m.name === model)?.card;
+  // Said before a run too, so no one has to run a model to learn it was the wrong one.
+  const fitWarning = facts && model ? (mismatch(model, modelCard?.intendedUse, facts) ?? offer.checks.get(model)?.mismatch) : undefined;
+  const offerNote = handPicked ? undefined : offerText(offer, model);
   const { detections, gradcams, detect, gradcam: computeGradcam } = useDetection(api, { keep: KEEP_RESULTS });
   const [settings, setSettings] = useState<OverlaySettings>({ layer: 'heatmap', opacity: 0.45, colormap: 'jet', showBoxes: true, threshold: 0.5 });
 
@@ -232,11 +247,13 @@ export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: bo
     void computeGradcam(target).then((r) => r && setSettings((s) => ({ ...s, layer: 'gradcam' })));
   }, [computeGradcam, target]);
 
+  // Where the model is offered rather than picked, the run waits for the offer: it may name another model.
+  const offerSettled = !!handPicked || !offer.checking;
   useEffect(() => {
-    if (runOnOpen && detKey && !latest(detJob) && detJob?.state !== 'running') runDetector();
-    // Only a new image, frame, model or averaging should trigger a run, not the results arriving.
+    if (runOnOpen && offerSettled && detKey && !latest(detJob) && detJob?.state !== 'running') runDetector();
+    // Only a new image, frame, model or averaging (or the offer settling) should trigger a run, not the results arriving.
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [runOnOpen, detKey]);
+  }, [runOnOpen, detKey, offerSettled]);
 
   const layerMap = useMemo(() => {
     const chosen = chooseMap(settings.layer, result ?? undefined, camJob);
@@ -490,6 +507,7 @@ export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: bo
           error={detError}
           result={result}
           mismatch={result?.mismatch ?? fitWarning}
+          offerNote={offerNote ?? (offer.error && !handPicked ? `Could not check a model: ${offer.error}` : undefined)}
           gradcam={gradcam}
           settings={settings}
           onSettings={setSettings}
