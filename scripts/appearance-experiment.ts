@@ -24,7 +24,8 @@ import { predictAppearance, type DetectorBackend } from '../main/detector/pipeli
 import { TfjsDetector } from '../main/detector/tfjs-detector.ts';
 import { OnnxDetector } from '../main/detector/runtime/onnx-detector.ts';
 import { loadOrt } from '../main/detector/runtime/ort.ts';
-import { appearanceScore, meanOfViews, quantile, readAppearance } from '../main/detector/appearance.ts';
+import { appearanceScore, meanOfViews, quantile, readAppearance, roundScore } from '../main/detector/appearance.ts';
+import { isUnfamiliar } from '../preload/fit.ts';
 import { listNegatives, openDataset } from '../main/datasets/index.ts';
 import { isFlipSet } from '../main/detector/flips.ts';
 import { resolveProjectPath } from '../main/settings.ts';
@@ -101,13 +102,16 @@ const split = JSON.parse(readFileSync(join(dir, 'split.json'), 'utf8')) as Split
 const pathsOf = (ids: string[]) => ids.filter((id) => byId.has(id)).map((id) => byId.get(id)!.image);
 
 // The shipped statistics and threshold (studio appearance / training wrote them), read as the engine reads them.
-const stats = readAppearance(dir, flips, card.appearance?.byFlips[flips]?.threshold);
+const calibrated = card.appearance?.byFlips[flips];
+const stats = readAppearance(dir, flips, calibrated && { threshold: calibrated.threshold, fittedAt: card.appearance?.fittedAt });
 if (!stats) throw new Error(`${values.model} has no appearance statistics: run studio appearance --model ${values.model}`);
 const threshold = stats.threshold;
-const scoreAll = (vs: Float32Array[]) => vs.map((v) => appearanceScore(stats, v)).sort((a, b) => a - b);
+// Rounded and compared as the engine does (appearanceOf, isUnfamiliar), so a share here is the share the studio flags.
+const scoreAll = (vs: Float32Array[]) => vs.map((v) => roundScore(appearanceScore(stats, v))).sort((a, b) => a - b);
+const flaggedOf = (s: number[]) => s.filter((score) => isUnfamiliar({ score, threshold })).length;
 const val = scoreAll(await features(pathsOf(split.val)));
 console.log(JSON.stringify({ model: values.model, flips, threshold, fitImages: card.appearance?.fitImages, ...card.appearance?.byFlips[flips] }));
-const report = (set: string, s: number[]) => console.log(JSON.stringify({ model: values.model, set, images: s.length, flagged: s.filter((x) => x > threshold).length, share: +(s.filter((x) => x > threshold).length / Math.max(1, s.length)).toFixed(3), p05: +quantile(s, 0.05).toFixed(2), p50: +quantile(s, 0.5).toFixed(2), p95: +quantile(s, 0.95).toFixed(2), max: +(s.at(-1) ?? NaN).toFixed(2) }));
+const report = (set: string, s: number[]) => console.log(JSON.stringify({ model: values.model, set, images: s.length, flagged: flaggedOf(s), share: +(flaggedOf(s) / Math.max(1, s.length)).toFixed(3), p05: +quantile(s, 0.05).toFixed(2), p50: +quantile(s, 0.5).toFixed(2), p95: +quantile(s, 0.95).toFixed(2), max: +(s.at(-1) ?? NaN).toFixed(2) }));
 report('val', val);
 const testPaths = pathsOf(split.test);
 report('test', scoreAll(await features(testPaths)));

@@ -53,6 +53,8 @@ export interface AppearanceStats extends ViewStats {
   layers: { name: string; channels: number }[];
   /** Scores above this say "not an image like my training images". */
   threshold: number;
+  /** The fit's stamp, where the file has one. */
+  fittedAt?: string;
 }
 
 /**
@@ -278,32 +280,47 @@ const viewSchema = z.object({
 
 const fileSchema = z.object({
   version: z.literal(3),
+  /** The fit's stamp, also in the card's `appearance.fittedAt`: statistics and thresholds pair by it. Files written before it existed lack it. */
+  fittedAt: z.string().max(64).optional(),
   layers: z.array(z.object({ name: z.string(), channels: z.number().int().positive() })).min(1),
   byFlips: z.partialRecord(z.enum(FLIP_SETS), viewSchema),
 });
 
-/** Write the statistics of each flip set (without their thresholds, which the card holds) as `appearance.json` in `dir`. */
-export function writeAppearance(dir: string, layers: AppearanceStats['layers'], byFlips: Partial<Record<FlipSet, ViewStats>>): void {
+/**
+ * Write the statistics of each flip set (without their thresholds, which the card holds) as `appearance.json`
+ * in `dir`, stamped `fittedAt`: the card's calibration carries the same stamp, so a reader never pairs one
+ * fit's statistics with another's thresholds (`readAppearance`).
+ */
+export function writeAppearance(dir: string, layers: AppearanceStats['layers'], byFlips: Partial<Record<FlipSet, ViewStats>>, fittedAt: string): void {
   const views = Object.fromEntries(
     Object.entries(byFlips).map(([f, v]) => [f, { offset: v.offset.map((x) => +x.toPrecision(7)), mean: v.mean.map((x) => +x.toPrecision(7)), std: v.std.map((x) => +x.toPrecision(7)), precision: Buffer.from(v.precision.buffer, v.precision.byteOffset, v.precision.byteLength).toString('base64') }]),
   );
   const tmp = join(dir, `.${APPEARANCE_FILE}.tmp`);
-  writeFileSync(tmp, `${JSON.stringify({ version: 3, layers, byFlips: views })}\n`);
+  writeFileSync(tmp, `${JSON.stringify({ version: 3, fittedAt, layers, byFlips: views })}\n`);
   renameSync(tmp, join(dir, APPEARANCE_FILE));
 }
 
 /** The most bytes appearance.json may take: three flip sets of 512 features' statistics are about 4 MB. */
 const MAX_FILE_BYTES = 8 * 1024 ** 2;
 
+/** What a card says of its appearance score for one flip set (io.ts `appearanceCalibration`). */
+export interface CardAppearance {
+  threshold: number;
+  /** The fit's stamp (card.appearance.fittedAt). */
+  fittedAt?: string;
+}
+
 /**
  * A model's appearance statistics for detections run with `flips`, with the threshold its card calibrated
  * for them, or undefined when it has none (no file, no threshold in its card, or none for these flips). A
- * file that is damaged or does not match itself is an error naming it: a guard that silently turned itself
- * off would be worse than none.
+ * file that is damaged, does not match itself, or comes from another fit than the card's thresholds (a refit
+ * caught between its two writes, or files of two fits mixed by hand) is an error naming it: a guard that
+ * silently turned itself off, or read one fit's scores against another's threshold, would be worse than none.
  */
-export function readAppearance(dir: string, flips: FlipSet, threshold: number | undefined): AppearanceStats | undefined {
+export function readAppearance(dir: string, flips: FlipSet, calibration: CardAppearance | undefined): AppearanceStats | undefined {
   const path = join(dir, APPEARANCE_FILE);
-  if (threshold === undefined || !existsSync(path)) return undefined;
+  if (calibration === undefined || !existsSync(path)) return undefined;
+  const { threshold } = calibration;
   const fail = (why: string) => new StudioError('MODEL_LOAD_FAILED', `${path}: ${why}`, path);
   const size = statSync(path).size;
   if (size > MAX_FILE_BYTES) throw fail(`${size} bytes, at most ${MAX_FILE_BYTES}`);
@@ -312,6 +329,9 @@ export function readAppearance(dir: string, flips: FlipSet, threshold: number | 
     parsed = fileSchema.parse(JSON.parse(readFileSync(path, 'utf8')));
   } catch (err) {
     throw fail(err instanceof z.ZodError ? err.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') : (err as Error).message);
+  }
+  if (parsed.fittedAt && calibration.fittedAt && parsed.fittedAt !== calibration.fittedAt) {
+    throw fail(`its statistics were fitted at ${parsed.fittedAt} but the card's thresholds at ${calibration.fittedAt}: a refit is being written, or the files come from two fits (run studio appearance again)`);
   }
   const view = parsed.byFlips[flips];
   if (!view) return undefined;
@@ -323,7 +343,7 @@ export function readAppearance(dir: string, flips: FlipSet, threshold: number | 
     precision[i] = bytes.readFloatLE(i * 4);
     if (!Number.isFinite(precision[i])) throw fail(`the ${flips} statistics hold a value that is not a number`);
   }
-  return { layers: parsed.layers, offset: view.offset, mean: view.mean, std: view.std, precision, threshold };
+  return { layers: parsed.layers, offset: view.offset, mean: view.mean, std: view.std, precision, threshold, ...(parsed.fittedAt ? { fittedAt: parsed.fittedAt } : {}) };
 }
 
 /**
@@ -331,17 +351,22 @@ export function readAppearance(dir: string, flips: FlipSet, threshold: number | 
  * once, the threshold at every call (a recalibrated card applies to the next detection, like its other fields).
  */
 export class AppearanceCache {
-  private readonly entries = new Map<string, { mtime: number; stats: AppearanceStats | undefined }>();
+  private readonly entries = new Map<string, { version: string; stats: AppearanceStats | undefined }>();
 
-  get(dir: string, flips: FlipSet, threshold: number | undefined): AppearanceStats | undefined {
-    if (threshold === undefined) return undefined;
-    const mtime = statSync(join(dir, APPEARANCE_FILE), { throwIfNoEntry: false })?.mtimeMs ?? 0;
+  get(dir: string, flips: FlipSet, calibration: CardAppearance | undefined): AppearanceStats | undefined {
+    if (calibration === undefined) return undefined;
+    // The file is replaced by a rename, so a new one is a new inode even within the old one's mtime tick.
+    const st = statSync(join(dir, APPEARANCE_FILE), { throwIfNoEntry: false });
+    const version = st ? `${st.ino}:${st.mtimeMs}` : '';
     const key = `${flips}\0${dir}`;
     let hit = this.entries.get(key);
-    if (!hit || hit.mtime !== mtime) {
-      hit = { mtime, stats: readAppearance(dir, flips, threshold) };
+    // Read again when the file changed, or when the card names another fit than the one kept (which then
+    // fails with readAppearance's own error until the two agree).
+    const stale = hit?.stats?.fittedAt !== undefined && calibration.fittedAt !== undefined && hit.stats.fittedAt !== calibration.fittedAt;
+    if (!hit || hit.version !== version || stale) {
+      hit = { version, stats: readAppearance(dir, flips, calibration) };
       this.entries.set(key, hit);
     }
-    return hit.stats && { ...hit.stats, threshold };
+    return hit.stats && { ...hit.stats, threshold: calibration.threshold };
   }
 }

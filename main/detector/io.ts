@@ -203,10 +203,15 @@ export function supervisedGate(dir: string): string | undefined {
   return typeof s?.layer === 'string' && typeof s.weight === 'number' && s.weight > 0 ? s.layer : undefined;
 }
 
-/** The appearance threshold the card calibrated for detections with `flips` (card.appearance.byFlips), if it has one. */
-export function appearanceThreshold(dir: string, flips: FlipSet): number | undefined {
-  const t = (cardField(dir, 'appearance') as { byFlips?: Record<string, { threshold?: unknown } | undefined> } | undefined)?.byFlips?.[flips]?.threshold;
-  return typeof t === 'number' && t > 0 && Number.isFinite(t) ? t : undefined;
+/**
+ * The appearance threshold the card calibrated for detections with `flips` (card.appearance.byFlips), with
+ * the stamp of the fit it belongs to, if it has one.
+ */
+export function appearanceCalibration(dir: string, flips: FlipSet): { threshold: number; fittedAt?: string } | undefined {
+  const a = cardField(dir, 'appearance') as { byFlips?: Record<string, { threshold?: unknown } | undefined>; fittedAt?: unknown } | undefined;
+  const t = a?.byFlips?.[flips]?.threshold;
+  if (!(typeof t === 'number' && t > 0 && Number.isFinite(t))) return undefined;
+  return { threshold: t, ...(typeof a?.fittedAt === 'string' ? { fittedAt: a.fittedAt } : {}) };
 }
 
 /** Every model folder under `modelsDir` with a readable card; broken cards are skipped and reported. */

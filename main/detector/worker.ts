@@ -10,7 +10,7 @@ import { setGradientsAvailable, startBackend, type BackendState } from './backen
 import { TfjsDetector } from './tfjs-detector.ts';
 import { ModelCache } from './model-cache.ts';
 import { appearanceOfImage, detect, type DetectorBackend } from './pipeline.ts';
-import { appearanceThreshold, modelFlips, supervisedGate } from './io.ts';
+import { appearanceCalibration, modelFlips, supervisedGate } from './io.ts';
 import { AppearanceCache } from './appearance.ts';
 import type { WorkerReply, WorkerRequest, WorkerResult } from './protocol.ts';
 import { OnnxExportError, startOnnxRuntime, type OnnxWorkerRuntime } from './runtime/index.ts';
@@ -69,12 +69,12 @@ async function handle(req: WorkerRequest): Promise<WorkerResult> {
     case 'detect': {
       const backend = await backendFor(req.modelDir);
       const flips = modelFlips(req.modelDir, req.flips);
-      const options = { threshold: req.threshold, flips, supervisedGate: supervisedGate(req.modelDir), appearance: appearance.get(req.modelDir, flips, appearanceThreshold(req.modelDir, flips)) };
+      const options = { threshold: req.threshold, flips, supervisedGate: supervisedGate(req.modelDir), appearance: appearance.get(req.modelDir, flips, appearanceCalibration(req.modelDir, flips)) };
       return { type: 'detect', detection: await detect(backend, req.image, options) };
     }
     case 'appearance': {
       const flips = modelFlips(req.modelDir, req.flips);
-      const stats = appearance.get(req.modelDir, flips, appearanceThreshold(req.modelDir, flips));
+      const stats = appearance.get(req.modelDir, flips, appearanceCalibration(req.modelDir, flips));
       // A model without statistics has no score to give: it is checked on what the image declares only.
       if (!stats) return { type: 'appearance' };
       return { type: 'appearance', appearance: await appearanceOfImage(await backendFor(req.modelDir), req.image, stats, flips) };

@@ -214,7 +214,8 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
 
   try {
     // Inside the try: a damaged appearance.json must not leak the networks loaded above.
-    stats = readAppearance(options.modelDir, flips, card.appearance?.byFlips?.[flips]?.threshold);
+    const calibrated = card.appearance?.byFlips?.[flips];
+    stats = readAppearance(options.modelDir, flips, calibrated && { threshold: calibrated.threshold, fittedAt: card.appearance?.fittedAt });
     for (let i = 0; i < ids.length; i++) {
       const d = await cache.get(ids[i]);
       const t0 = performance.now();

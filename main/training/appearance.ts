@@ -69,6 +69,7 @@ export async function fitModelAppearance(
     stats[flips] = fitted;
     byFlips[flips] = { threshold: round(at(rule.quantile) * rule.margin), shrinkage: round(fitted.shrinkage), heldOut: { median: round(at(0.5)), atQuantile: round(at(rule.quantile)) } };
   }
+  const fittedAt = new Date().toISOString();
   const calibration: AppearanceCalibration = {
     file: APPEARANCE_FILE,
     layers: fit.layers.map((l) => l.name),
@@ -78,9 +79,11 @@ export async function fitModelAppearance(
     quantile: rule.quantile,
     margin: rule.margin,
     byFlips,
-    fittedAt: new Date().toISOString(),
+    fittedAt,
   };
-  writeAppearance(dir, fit.layers, stats);
+  // Two files, two writes: between them a reader finds the stamps apart and says so (readAppearance),
+  // rather than scoring with one fit's statistics against the other's thresholds.
+  writeAppearance(dir, fit.layers, stats, fittedAt);
   writeCard(dir, { ...readCard(dir), appearance: calibration });
   return calibration;
 }

@@ -4,7 +4,7 @@
  * and the statistics file, which a damaged copy must not silently turn off.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -131,25 +131,48 @@ test('mirrored views pool over the image\'s own cells once mapped back, and a fl
 test('the statistics file round-trips per flip set; a damaged one is a clear error, and no threshold in the card means no score', () => {
   const random = rng(4);
   const stats = fitAppearance(Array.from({ length: 50 }, () => sample(random, 6)));
-  writeAppearance(tmp, [{ name: 'x', channels: 6 }], { none: stats });
-  const back = readAppearance(tmp, 'none', 1.5)!;
+  const stamp = '2026-12-06T12:00:00.000Z';
+  writeAppearance(tmp, [{ name: 'x', channels: 6 }], { none: stats }, stamp);
+  const back = readAppearance(tmp, 'none', { threshold: 1.5, fittedAt: stamp })!;
   assert.equal(back.threshold, 1.5);
   const v = sample(random, 6);
   assert.ok(Math.abs(appearanceScore(back, v) - appearanceScore(stats, v)) < 1e-4);
-  assert.equal(readAppearance(tmp, 'hv', 1.5), undefined, 'no statistics for these flips');
+  assert.equal(readAppearance(tmp, 'hv', { threshold: 1.5 }), undefined, 'no statistics for these flips');
   assert.equal(readAppearance(tmp, 'none', undefined), undefined);
-  assert.equal(readAppearance(join(tmp, 'nowhere'), 'none', 1.5), undefined);
+  assert.equal(readAppearance(join(tmp, 'nowhere'), 'none', { threshold: 1.5 }), undefined);
 
   const cache = new AppearanceCache();
-  assert.equal(cache.get(tmp, 'none', 2)?.threshold, 2);
-  assert.equal(cache.get(tmp, 'none', 3)?.threshold, 3, 'a recalibrated threshold applies at once');
+  assert.equal(cache.get(tmp, 'none', { threshold: 2, fittedAt: stamp })?.threshold, 2);
+  assert.equal(cache.get(tmp, 'none', { threshold: 3, fittedAt: stamp })?.threshold, 3, 'a recalibrated threshold applies at once');
 
   writeFileSync(join(tmp, APPEARANCE_FILE), '{"version":3,"layers":[{"name":"x","channels":6}],"byFlips":{"none":{"offset":[1],"mean":[1],"std":[1],"precision":""}}}');
-  assert.throws(() => readAppearance(tmp, 'none', 1.5), (err: unknown) => err instanceof StudioError && err.code === 'MODEL_LOAD_FAILED' && /appearance\.json: the none statistics do not match the 6 features/.test(err.message));
+  assert.throws(() => readAppearance(tmp, 'none', { threshold: 1.5 }), (err: unknown) => err instanceof StudioError && err.code === 'MODEL_LOAD_FAILED' && /appearance\.json: the none statistics do not match the 6 features/.test(err.message));
   writeFileSync(join(tmp, APPEARANCE_FILE), '{"version":3,"layers":[{"name":"x","channels":1}],"byFlips":{"none":{"offset":[1],"mean":[1],"std":[1],"precision":"AADAfw=="}}}');
-  assert.throws(() => readAppearance(tmp, 'none', 1.5), /a value that is not a number/, 'a NaN in the inverse would score every image NaN, turning the guard off');
+  assert.throws(() => readAppearance(tmp, 'none', { threshold: 1.5 }), /a value that is not a number/, 'a NaN in the inverse would score every image NaN, turning the guard off');
   writeFileSync(join(tmp, APPEARANCE_FILE), 'not json');
-  assert.throws(() => readAppearance(tmp, 'none', 1.5), /appearance\.json/);
+  assert.throws(() => readAppearance(tmp, 'none', { threshold: 1.5 }), /appearance\.json/);
+});
+
+test('statistics from one fit are never read against the thresholds of another: a refit caught between its two writes is an error until the card catches up', () => {
+  const random = rng(5);
+  const fit = () => fitAppearance(Array.from({ length: 50 }, () => sample(random, 6)));
+  const dir = join(tmp, 'refit');
+  mkdirSync(dir, { recursive: true });
+  const old = '2026-12-01T00:00:00.000Z';
+  const fresh = '2026-12-06T00:00:00.000Z';
+  writeAppearance(dir, [{ name: 'x', channels: 6 }], { none: fit() }, old);
+  const cache = new AppearanceCache();
+  assert.ok(cache.get(dir, 'none', { threshold: 1.5, fittedAt: old }));
+  // The refit wrote its statistics; the card still holds the old fit's thresholds.
+  writeAppearance(dir, [{ name: 'x', channels: 6 }], { none: fit() }, fresh);
+  const apart = /fitted at 2026-12-06T00:00:00\.000Z but the card's thresholds at 2026-12-01T00:00:00\.000Z/;
+  assert.throws(() => readAppearance(dir, 'none', { threshold: 1.5, fittedAt: old }), apart);
+  assert.throws(() => cache.get(dir, 'none', { threshold: 1.5, fittedAt: old }), apart);
+  // The card written: both agree again, and the cache serves the new statistics.
+  assert.equal(cache.get(dir, 'none', { threshold: 1.7, fittedAt: fresh })?.fittedAt, fresh);
+  // A file written before stamps existed pairs with any card.
+  writeFileSync(join(dir, APPEARANCE_FILE), readFileSync(join(dir, APPEARANCE_FILE), 'utf8').replace(`"fittedAt":"${fresh}",`, ''));
+  assert.equal(readAppearance(dir, 'none', { threshold: 1.5, fittedAt: old })?.fittedAt, undefined);
 });
 
 test('the warning names the model, what it is for and the score against its threshold; at or under it there is none', () => {
