@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { MODEL_FILE } from './io.ts';
 
 export class ModelCache<T extends { dispose(): void | Promise<void> }> {
-  private readonly entries = new Map<string, { mtime: number; detector: Promise<T> }>();
+  private readonly entries = new Map<string, { mtime: string; detector: Promise<T> }>();
 
   /**
    * @param keepFailure a load failure for which this returns true stays cached until model.json changes
@@ -19,9 +19,12 @@ export class ModelCache<T extends { dispose(): void | Promise<void> }> {
   ) {}
 
   get(dir: string): Promise<T> {
-    let mtime = 0;
+    // model.json is replaced by a rename (io.ts writeAtomic): a new file is a new inode, even within the
+    // old one's mtime tick.
+    let mtime = '';
     try {
-      mtime = statSync(join(dir, MODEL_FILE)).mtimeMs;
+      const st = statSync(join(dir, MODEL_FILE));
+      mtime = `${st.ino}:${st.mtimeMs}`;
     } catch {
       // the loader reports the missing file clearly
     }
