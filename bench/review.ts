@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from '../main/review/store.ts';
 import { exportStore } from '../main/export/index.ts';
+import { quantile } from '../main/core/stats.ts';
 
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
+const pct = (xs: number[], p: number) => quantile([...xs].sort((a, b) => a - b), p);
 
 export async function run(report: (figure: string, value: number, unit: string) => void): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-review-'));

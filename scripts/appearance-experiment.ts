@@ -24,7 +24,8 @@ import { predictAppearance, type DetectorBackend } from '../main/detector/pipeli
 import { TfjsDetector } from '../main/detector/tfjs-detector.ts';
 import { OnnxDetector } from '../main/detector/runtime/onnx-detector.ts';
 import { loadOrt } from '../main/detector/runtime/ort.ts';
-import { appearanceScore, meanOfViews, quantile, readAppearance, roundScore } from '../main/detector/appearance.ts';
+import { appearanceScore, meanOfViews, readAppearance, roundScore } from '../main/detector/appearance.ts';
+import { quantile } from '../main/core/stats.ts';
 import { isUnfamiliar } from '../preload/fit.ts';
 import { listNegatives, openDataset } from '../main/datasets/index.ts';
 import { isFlipSet } from '../main/detector/flips.ts';

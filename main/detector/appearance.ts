@@ -183,16 +183,6 @@ export function fitAppearance(train: readonly ArrayLike<number>[], channels?: re
 }
 
 /**
- * The q quantile of ascending `sorted` by nearest rank (the ⌈q·n⌉-th value): the appearance fit's thresholds
- * and evaluation's appearance summary read it. (Evaluation's latency percentiles, evaluation/metrics.ts
- * `latency`, still read the ⌊q·n⌋-th value.)
- */
-export function quantile(sorted: readonly number[], q: number): number {
-  if (!sorted.length) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-}
-
-/**
  * Ledoit & Wolf (2004), "A well-conditioned estimator for large-dimensional covariance matrices": the
  * sample covariance S of centred rows, shrunk toward m·I (m = tr S / D) by the weight that minimises the
  * expected Frobenius loss, estimated from the data.

@@ -6,6 +6,7 @@
  * predictions hit it; a false positive is a prediction that hits no lesion.
  */
 import { MAX_FP_PER_NEGATIVE, type Box, type FrocPoint } from '../../preload/contract.ts';
+import { quantile } from '../core/stats.ts';
 import { boxIoU, type Labelling } from './components.ts';
 
 export const FROC_RATES = [0.125, 0.25, 0.5, 1, 2, 4, 8];
@@ -237,12 +238,11 @@ export function pointingGame(attention: ArrayLike<number>, gt: GroundTruth, tole
   return { hits: hitLesions.size, lesions: gt.components.length };
 }
 
-/** Latency summary of per-image milliseconds. */
+/** Latency summary of per-image milliseconds (percentiles by the one quantile rule, core/stats.ts). */
 export function latency(ms: number[]): { mean: number; median: number; p95: number } {
   if (ms.length === 0) return { mean: 0, median: 0, p95: 0 };
   const s = [...ms].sort((a, b) => a - b);
-  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))];
-  return { mean: s.reduce((a, b) => a + b, 0) / s.length, median: at(0.5), p95: at(0.95) };
+  return { mean: s.reduce((a, b) => a + b, 0) / s.length, median: quantile(s, 0.5), p95: quantile(s, 0.95) };
 }
 
 /**

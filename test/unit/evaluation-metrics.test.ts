@@ -259,9 +259,17 @@ test('evaluation counts the candidate lesions the detector shows: a lone cell ab
   assert.deepEqual(shown.map((f) => f.box), [[0, 0, 8, 4]]);
 });
 
-test('latency summary: mean, median, p95', () => {
-  assert.deepEqual(latency([10, 20, 30, 40]), { mean: 25, median: 30, p95: 40 });
+test('latency summary: mean, and median and p95 by nearest rank, the quantile rule every figure of the studio reads', async () => {
+  const { quantile } = await import('../../main/core/stats.ts');
+  assert.deepEqual(latency([40, 10, 30, 20]), { mean: 25, median: 20, p95: 40 });
   assert.deepEqual(latency([]), { mean: 0, median: 0, p95: 0 });
+  const hundred = Array.from({ length: 100 }, (_, i) => i + 1);
+  assert.equal(quantile(hundred, 0.95), 95, 'the 95th of 100 values, not the 96th');
+  assert.equal(quantile(hundred, 0.99), 99);
+  assert.equal(quantile(hundred, 0), 1);
+  assert.equal(quantile(hundred, 1), 100);
+  assert.equal(latency(hundred).p95, quantile(hundred, 0.95));
+  assert.ok(Number.isNaN(quantile([], 0.5)));
 });
 
 test('threshold calibration picks the best Dice, preferring the threshold nearest 0.5 on ties', () => {
