@@ -176,7 +176,7 @@ export function hasSpatialGates(variant: string): boolean {
 export type Variant = (typeof VARIANTS)[number];
 
 /** Training augmentation presets; main/training/data.ts applies their ranges (AUGMENTATION_RANGES). */
-export const AUGMENTATION_PRESETS = ['standard', 'strong', 'overlays'] as const;
+export const AUGMENTATION_PRESETS = ['standard', 'strong', 'overlays', 'devices'] as const;
 export type AugmentationPreset = (typeof AUGMENTATION_PRESETS)[number];
 
 export interface AugmentationRanges {
@@ -197,6 +197,11 @@ export interface AugmentationRanges {
    * read a black (or any) corner as a sign either way. 0 = none.
    */
   occlusion?: number;
+  /**
+   * Colour as another camera and processor render it: each channel's gain drawn log-uniformly from
+   * [1/(1+gain), 1+gain] (white balance), and saturation from `saturation` (0 = grey, 1 = as is). Absent = none.
+   */
+  colour?: { gain: number; saturation: { from: number; span: number } };
 }
 
 export const AUGMENTATION_RANGES: Record<AugmentationPreset, AugmentationRanges> = {
@@ -209,6 +214,9 @@ export const AUGMENTATION_RANGES: Record<AugmentationPreset, AugmentationRanges>
   // in their corners (HyperKvasir's normal frames have the lower-left box black, Kvasir-SEG's polyps often
   // show a green thumbnail there).
   overlays: { rotationDeg: 15, scale: { from: 0.85, span: 0.3 }, translate: 0, brightness: 0.15, contrast: { from: 0.8, span: 0.4 }, gamma: 1, speckle: 0, occlusion: 0.5 },
+  // The overlays preset, and what differs between endoscopy cameras and processors: white balance,
+  // saturation and tone curve. For a model meant to hold at hospitals whose devices it never saw.
+  devices: { rotationDeg: 15, scale: { from: 0.85, span: 0.3 }, translate: 0, brightness: 0.15, contrast: { from: 0.8, span: 0.4 }, gamma: 1.25, speckle: 0, occlusion: 0.5, colour: { gain: 0.15, saturation: { from: 0.7, span: 0.6 } } },
 };
 
 /** A preset in words, for model cards, the CLI's usage and the Training panel. */
@@ -225,6 +233,7 @@ export function describeAugmentation(preset: AugmentationPreset): string {
     ...(r.gamma !== 1 ? [`gamma ${(1 / r.gamma).toFixed(2)}–${r.gamma}`] : []),
     ...(r.speckle ? [`speckle noise σ ${r.speckle}`] : []),
     ...(r.occlusion ? [`a black box over a corner of ${Math.round(r.occlusion * 100)}% of images`] : []),
+    ...(r.colour ? [`channel gains ${(1 / (1 + r.colour.gain)).toFixed(2)}–${1 + r.colour.gain}`, `saturation ${range(r.colour.saturation)}`] : []),
   ].join(', ');
 }
 

@@ -14,7 +14,7 @@
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { type SiteAdaptation, StudioError, TRAINING_DEFAULTS, type ValidRequest } from '../../preload/contract.ts';
+import { AUGMENTATION_PRESETS, type AugmentationPreset, type SiteAdaptation, StudioError, TRAINING_DEFAULTS, type ValidRequest } from '../../preload/contract.ts';
 import { readCard, writeCard } from '../detector/io.ts';
 import { refuseUntrainable } from '../datasets/plan.ts';
 import { planAdaptation } from './site.ts';
@@ -71,7 +71,7 @@ export async function adaptModel(options: AdaptOptions, hooks: TrainerHooks): Pr
     patience: options.patience,
     // The base's own treatment of the images (its augmentation, its gate supervision) carries over: an
     // adaptation changes what the model has seen, not how it learns.
-    augmentation: h.augmentationPreset === 'overlays' || h.augmentationPreset === 'strong' ? h.augmentationPreset : 'standard',
+    augmentation: (AUGMENTATION_PRESETS as readonly string[]).includes(h.augmentationPreset ?? '') ? (h.augmentationPreset as AugmentationPreset) : 'standard',
     attentionWeight: h.attentionSupervision?.weight ?? TRAINING_DEFAULTS.attentionWeight,
     workers: options.workers ?? dataParallelThreads(TRAINING_DEFAULTS.batchSize),
     ...(options.backend ? { backend: options.backend } : {}),

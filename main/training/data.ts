@@ -11,8 +11,8 @@ export interface Augmented {
 }
 
 /**
- * Random flips, rotation, scale, shift, brightness, contrast, gamma and speckle within a preset's
- * ranges, applied to the letterboxed bytes with one inverse affine map (bilinear for the image, nearest
+ * Random flips, rotation, scale, shift, brightness, contrast, gamma, speckle, corner boxes and colour
+ * (white balance, saturation) within a preset's ranges, applied to the letterboxed bytes with one inverse affine map (bilinear for the image, nearest
  * for the mask). The standard preset draws exactly the numbers it always drew, so its runs reproduce.
  */
 export function augment(d: Decoded, random: () => number, enabled = true, preset: AugmentationPreset = 'standard'): Augmented {
@@ -36,6 +36,8 @@ export function augment(d: Decoded, random: () => number, enabled = true, preset
   const noise = r.speckle ? gaussian(rng(Math.floor(random() * 4294967296))) : undefined;
   // So has the corner box, for the same reason: presets without it draw what they always drew.
   const box = r.occlusion ? cornerBox(rng(Math.floor(random() * 4294967296)), r.occlusion, d.box) : undefined;
+  // And the colour draw.
+  const tint = r.colour ? colourDraw(rng(Math.floor(random() * 4294967296)), r.colour) : undefined;
   const cos = Math.cos(angle) / scale;
   const sin = Math.sin(angle) / scale;
   const c = (S - 1) / 2;
@@ -66,7 +68,16 @@ export function augment(d: Decoded, random: () => number, enabled = true, preset
         const v = level
           ? (level[src[i00 + ch]] * (1 - fx) + level[src[i01 + ch]] * fx) * (1 - fy) + (level[src[i10 + ch]] * (1 - fx) + level[src[i11 + ch]] * fx) * fy
           : ((src[i00 + ch] * (1 - fx) + src[i01 + ch] * fx) * (1 - fy) + (src[i10 + ch] * (1 - fx) + src[i11 + ch] * fx) * fy) / 255;
-        image[o + ch] = Math.min(1, Math.max(0, (v * speckle - 0.5) * contrast + 0.5 + brightness));
+        image[o + ch] = tint ? v : Math.min(1, Math.max(0, (v * speckle - 0.5) * contrast + 0.5 + brightness));
+      }
+      if (tint) {
+        // White balance, then saturation about the pixel's luma (BT.601), then the shared tone steps.
+        const cr = image[o] * tint.gains[0];
+        const cg = image[o + 1] * tint.gains[1];
+        const cb = image[o + 2] * tint.gains[2];
+        const luma = 0.299 * cr + 0.587 * cg + 0.114 * cb;
+        const tinted = [cr, cg, cb];
+        for (let ch = 0; ch < 3; ch++) image[o + ch] = Math.min(1, Math.max(0, ((luma + tint.saturation * (tinted[ch] - luma)) * speckle - 0.5) * contrast + 0.5 + brightness));
       }
       const mx = Math.round(sx);
       const my = Math.round(sy);
@@ -81,6 +92,12 @@ export function augment(d: Decoded, random: () => number, enabled = true, preset
     }
   }
   return { image, mask };
+}
+
+/** One image's white balance (a gain per channel, log-uniform in [1/(1+g), 1+g]) and saturation. */
+function colourDraw(random: () => number, c: { gain: number; saturation: { from: number; span: number } }): { gains: [number, number, number]; saturation: number } {
+  const g = () => Math.exp((random() * 2 - 1) * Math.log(1 + c.gain));
+  return { gains: [g(), g(), g()], saturation: c.saturation.from + random() * c.saturation.span };
 }
 
 /** With probability `p`, a box over one corner of the image's region in the letterbox (20–35% of each side). */

@@ -278,3 +278,28 @@ test('the overlays augmentation blacks out a corner of about half the images, wi
   }
   assert.ok(boxed > 70 && boxed < 130, `${boxed} of 200 images boxed`);
 });
+
+test('the devices augmentation tints each image as another camera would: channel gains and saturation within the preset, the mask untouched', () => {
+  const S = 24;
+  const image = new Uint8Array(S * S * 3).fill(128);
+  const mask = new Uint8Array(S * S);
+  for (let i = 0; i < mask.length; i += 3) mask[i] = 1;
+  const d = { id: 'a', image, mask, box: letterbox(S, S, S) };
+  const c = S * (S / 2) + S / 2;
+  let tinted = 0;
+  for (let seed = 0; seed < 200; seed++) {
+    const a = augment(d, rng(seed), true, 'devices');
+    const [r, g, b] = a.image.subarray(c * 3, c * 3 + 3);
+    const spread = Math.max(r, g, b) - Math.min(r, g, b);
+    // A grey pixel: gains of at most 15% apart each way, saturation at most 1.3, contrast at most 1.2.
+    assert.ok(spread <= 0.5 * (1.15 - 1 / 1.15) * 1.3 * 1.2 + 1e-6, `seed ${seed}: spread ${spread}`);
+    if (spread > 0.01) tinted++;
+    assert.ok(a.mask.every((m) => m === 0 || m === 1));
+    assert.deepEqual(augment(d, rng(seed), true, 'devices').image, a.image, 'the same seed draws the same tint');
+  }
+  assert.ok(tinted > 150, `${tinted} of 200 grey images tinted`);
+  // Other presets leave a grey image grey.
+  const s = augment(d, rng(1), true, 'overlays').image;
+  assert.equal(s[c * 3], s[c * 3 + 1]);
+  assert.equal(s[c * 3 + 1], s[c * 3 + 2]);
+});
