@@ -15,7 +15,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { loadSettings } from '../main/settings.ts';
 import { readCard } from '../main/detector/io.ts';
 import { decodeForDetector } from '../main/detector/decode.ts';
@@ -53,7 +53,7 @@ else backend = new TfjsDetector(await loadModel(dir));
 
 type Transform = (rgb: RGBImage) => Promise<RGBImage>;
 const same: Transform = async (x) => x;
-const viaSharp = (f: (s: sharp.Sharp) => sharp.Sharp): Transform => async (x) => {
+const viaSharp = (f: (s: Sharp) => Sharp): Transform => async (x) => {
   const { data, info } = await f(sharp(Buffer.from(x.data.buffer, x.data.byteOffset, x.data.byteLength), { raw: { width: x.width, height: x.height, channels: 3 } })).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
   return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
 };

@@ -9,15 +9,15 @@
  */
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
-import { openDataset, SampleCache, validRegion } from '../main/datasets/index.ts';
+import { openDataset, SampleCache } from '../main/datasets/index.ts';
 import { loadModel, readCard } from '../main/detector/io.ts';
 import { predict } from '../main/detector/pipeline.ts';
 import { TfjsDetector } from '../main/detector/tfjs-detector.ts';
 import { useBackend } from '../main/detector/kernels/backend.ts';
 import { splitFor } from '../main/evaluation/evaluate.ts';
-import { connectedComponents } from '../main/evaluation/components.ts';
 import { imageCandidates, upsample } from '../main/evaluation/maps.ts';
-import { auroc, fpPerNegative, lesionsHit, froc, overlap, sensitivityAt, THRESHOLDS, type GroundTruth } from '../main/evaluation/metrics.ts';
+import { lesionsHit } from '../main/evaluation/metrics.ts';
+import { scoreMaps, truthOf } from './lib/map-scores.ts';
 import type { SplitName } from '../main/datasets/index.ts';
 
 const { values } = parseArgs({ options: { models: { type: 'string' }, data: { type: 'string' }, negatives: { type: 'string' }, split: { type: 'string', default: 'val' }, root: { type: 'string', default: 'models' } } });
@@ -51,11 +51,7 @@ for (const dir of dirs) {
 }
 
 const cache0 = new SampleCache(byId, size0);
-const truth: { gt: GroundTruth; mask: Float32Array | Uint8Array; box: Awaited<ReturnType<typeof cache0.get>>['box']; lesion: boolean }[] = [];
-for (const id of ids) {
-  const d = await cache0.get(id);
-  truth.push({ gt: connectedComponents(d.mask, size0, size0, 0.5, 10), mask: d.mask, box: d.box, lesion: d.mask.some((v) => v > 0) });
-}
+const truth = await truthOf(cache0, ids);
 
 function score(label: string, members: number[]): void {
   const combined = ids.map((_, i) => {
@@ -63,25 +59,7 @@ function score(label: string, members: number[]): void {
     for (const k of members) for (let j = 0; j < m.length; j++) m[j] += maps[k][i][j] / members.length;
     return m;
   });
-  const row: Record<string, unknown> = { ensemble: label, split: values.split, images: ids.length, negatives: truth.filter((t) => !t.lesion).length };
-  const peaks: number[] = [];
-  let dice = 0;
-  for (let i = 0; i < ids.length; i++) {
-    const full = upsample(combined[i], s4, s4, size0, size0);
-    const valid = validRegion(truth[i].box);
-    let peak = 0;
-    for (let k = 0; k < full.length; k++) if (valid[k] && full[k] > peak) peak = full[k];
-    peaks.push(peak);
-    if (truth[i].lesion) dice += overlap(full, truth[i].mask, 0.5, valid).dice;
-  }
-  const lesionImage = truth.map((t) => t.lesion);
-  row.dice05 = +(dice / lesionImage.filter(Boolean).length).toFixed(3);
-  row.auroc = +(auroc(peaks.filter((_, i) => lesionImage[i]), peaks.filter((_, i) => !lesionImage[i])) ?? 0).toFixed(3);
-  for (const t of THRESHOLDS.filter((x) => x >= 0.5)) {
-    const im = ids.map((_, i) => ({ gt: truth[i].gt, predictions: imageCandidates(combined[i], s4, truth[i].box, t) }));
-    row[`t${t}`] = `${sensitivityAt(froc(im), 1).toFixed(3)} @ ${fpPerNegative(im.map((x) => x.predictions.length), lesionImage).toFixed(3)}`;
-  }
-  console.log(JSON.stringify(row));
+  console.log(JSON.stringify({ ensemble: label, split: values.split, images: ids.length, negatives: truth.filter((t) => !t.lesion).length, ...scoreMaps(combined, truth, s4, size0) }));
 }
 
 names.forEach((n, k) => score(n, [k]));

@@ -35,7 +35,7 @@ const analyzed = (performance.now() - t0) / 1000;
 const { items } = (await session.call('review.worklist', {})) as { items: { imageId: number; path: string }[] };
 const read = await readImages(session.call, 'sim-reader', items, truth);
 const reviewed = (performance.now() - t0) / 1000 - analyzed;
-console.log(JSON.stringify({ step: 'reviewed', base: values.base, shift: values.shift ?? 'none', images: images.length, batch: batch.state, analyzeSeconds: Math.round(analyzed), reviewSeconds: Math.round(reviewed), ...read }));
+console.log(JSON.stringify({ step: 'reviewed', base: values.base, shift: values.shift ?? 'none', siteImages: images.length, batch: batch.state, analyzeSeconds: Math.round(analyzed), reviewSeconds: Math.round(reviewed), ...read }));
 await session.close();
 
 const t1 = performance.now();
