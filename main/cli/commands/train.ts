@@ -1,12 +1,12 @@
 import { basename } from 'node:path';
 import type { Command } from '../index.ts';
-import { describeAugmentation, StudioError, TRAINING_DEFAULTS as D } from '../../../preload/contract.ts';
+import { AUGMENTATION_PRESETS, describeAugmentation, StudioError, TRAINING_DEFAULTS as D } from '../../../preload/contract.ts';
 import { contractRequest, listOption, optionalNumber, parseArgs } from '../args.ts';
 import { formatPlan } from '../plan.ts';
 import { terminalTrainingHooks } from '../training-progress.ts';
 
 const USAGE =
-  `studio train --data DIR --variant baseline|se|cbam|nonlocal --out models/NAME [--epochs ${D.epochs}] [--format ${D.format}|coco|review] [--input-size ${D.inputSize}] [--batch ${D.batchSize}] [--lr ${D.learningRate}] [--seed ${D.seed}] [--limit N] [--negatives DIR[,DIR] (folders of lesion-free images, split and trained on beside the data)] [--base MODEL_DIR] [--backend wasm|cpu] [--workers N (data-parallel threads; default one per 4 images of a batch, up to the cores)] [--attention-weight W (supervise the spatial gate nearest the output by the mask; 0 = unsupervised; default ${D.attentionWeight})] [--augment standard|strong (standard: ${describeAugmentation('standard')}; strong: ${describeAugmentation('strong')})] [--no-validate]`;
+  `studio train --data DIR --variant baseline|se|cbam|nonlocal --out models/NAME [--epochs ${D.epochs}] [--format ${D.format}|coco|review] [--input-size ${D.inputSize}] [--batch ${D.batchSize}] [--lr ${D.learningRate}] [--seed ${D.seed}] [--limit N] [--negatives DIR[,DIR] (folders of lesion-free images, split and trained on beside the data)] [--base MODEL_DIR] [--backend wasm|cpu] [--workers N (data-parallel threads; default one per 4 images of a batch, up to the cores)] [--attention-weight W (supervise the spatial gate nearest the output by the mask; 0 = unsupervised; default ${D.attentionWeight})] [--augment ${AUGMENTATION_PRESETS.join('|')} (${AUGMENTATION_PRESETS.map((p) => `${p}: ${describeAugmentation(p)}`).join('; ')})] [--no-validate]`;
 
 /** The option that sets each field of the `training.start` request. */
 const FLAGS = { name: 'name (or the last folder of --out)', data: 'data', format: 'format', variant: 'variant', epochs: 'epochs', batchSize: 'batch', inputSize: 'input-size', learningRate: 'lr', seed: 'seed', limit: 'limit', attentionWeight: 'attention-weight', augmentation: 'augment', negatives: 'negatives' };
