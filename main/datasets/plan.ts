@@ -15,6 +15,7 @@ import { MIN_TRAINING_IMAGES, type PlanCounts, StudioError, type TrainingPlan } 
 import { type Dataset, type DatasetFormat, listNegatives, openDataset, type Sample } from './formats.ts';
 import { reviewedDataset } from './review.ts';
 import { limitSamples, splitSamples, type Split } from './split.ts';
+import { regions8 } from '../core/regions.ts';
 
 /**
  * A lesion in a mask is a connected region of at least this many pixels: smaller specks (kvasir-seg's stray
@@ -45,49 +46,9 @@ interface Truth {
 const maskCounts = new Map<string, Truth>();
 const MAX_CACHED = 50_000;
 
-/**
- * The regions of `value >= threshold` of at least `minArea` pixels, 8-connected (the rule of the viewer's
- * and evaluation's components), counted run by run: a mask's lesions are a few hundred row runs, so this
- * costs one pass over the bytes instead of a flood fill over every lesion pixel (a thousand kvasir-seg
- * masks: milliseconds, not seconds).
- */
+/** The regions of `value >= threshold` of at least `minArea` pixels, 8-connected (core/regions.ts, the rule of the viewer's and evaluation's components). */
 export function countRegions(data: ArrayLike<number>, width: number, height: number, threshold: number, minArea: number): number {
-  const parent: number[] = [];
-  const area: number[] = [];
-  const root = (a: number): number => {
-    while (parent[a] !== a) a = parent[a] = parent[parent[a]];
-    return a;
-  };
-  // Runs of the row above: x0, x1 (inclusive), label; left to right.
-  let above: number[] = [];
-  for (let y = 0; y < height; y++) {
-    const row = y * width;
-    const runs: number[] = [];
-    let k = 0;
-    for (let x = 0; x < width; x++) {
-      if (!(data[row + x] >= threshold)) continue;
-      const x0 = x;
-      while (x + 1 < width && data[row + x + 1] >= threshold) x++;
-      const label = parent.length;
-      parent.push(label);
-      area.push(x - x0 + 1);
-      // A run above touching [x0 - 1, x + 1] (diagonals included) is the same region.
-      while (k < above.length && above[k + 1] < x0 - 1) k += 3;
-      for (let j = k; j < above.length && above[j] <= x + 1; j += 3) {
-        const a = root(label);
-        const b = root(above[j + 2]);
-        if (a !== b) {
-          parent[a] = b;
-          area[b] += area[a];
-        }
-      }
-      runs.push(x0, x, label);
-    }
-    above = runs;
-  }
-  let regions = 0;
-  for (let i = 0; i < parent.length; i++) if (parent[i] === i && area[i] >= minArea) regions++;
-  return regions;
+  return regions8(data, width, height, (v) => v >= threshold).filter((r) => r.area >= minArea).length;
 }
 
 function lesionsIn(data: ArrayLike<number>, width: number, height: number, threshold: number): Truth {

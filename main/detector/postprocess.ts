@@ -5,6 +5,7 @@
  */
 import type { AttentionMap, Finding, Map2D } from '../../preload/contract.ts';
 import type { Letterbox } from './preprocess.ts';
+import { regions8 } from '../core/regions.ts';
 
 /** Cells of a stride-`stride` map of the `box.size` input that the image covers (at least one). */
 export function imageCells(box: Pick<Letterbox, 'width' | 'height'>, stride: number): { cols: number; rows: number } {
@@ -45,43 +46,9 @@ export interface Candidate {
  * speckle), scored by its peak value.
  */
 export function lesionCandidates(data: ArrayLike<number>, w: number, h: number, threshold: number, minCells = MIN_FINDING_CELLS): Candidate[] {
-  if (data.length !== w * h) throw new Error(`map has ${data.length} values, expected ${w}×${h}`);
-  const seen = new Uint8Array(w * h);
-  const stack: number[] = [];
-  const out: Candidate[] = [];
-  for (let start = 0; start < w * h; start++) {
-    if (seen[start] || !(data[start] >= threshold)) continue;
-    seen[start] = 1;
-    stack.push(start);
-    const cells: number[] = [];
-    let x0 = w, y0 = h, x1 = -1, y1 = -1, score = -Infinity;
-    while (stack.length) {
-      const i = stack.pop()!;
-      const x = i % w;
-      const y = (i - x) / w;
-      cells.push(i);
-      if (data[i] > score) score = data[i];
-      if (x < x0) x0 = x;
-      if (x > x1) x1 = x;
-      if (y < y0) y0 = y;
-      if (y > y1) y1 = y;
-      for (let dy = -1; dy <= 1; dy++) {
-        const ny = y + dy;
-        if (ny < 0 || ny >= h) continue;
-        for (let dx = -1; dx <= 1; dx++) {
-          const nx = x + dx;
-          if (nx < 0 || nx >= w) continue;
-          const j = ny * w + nx;
-          if (!seen[j] && data[j] >= threshold) {
-            seen[j] = 1;
-            stack.push(j);
-          }
-        }
-      }
-    }
-    if (cells.length >= minCells) out.push({ cells, box: [x0, y0, x1 + 1, y1 + 1], score });
-  }
-  return out;
+  return regions8(data, w, h, (v) => v >= threshold, { cells: true })
+    .filter((r) => r.area >= minCells)
+    .map((r) => ({ cells: r.cells as number[], box: r.box, score: r.peak }));
 }
 
 /**
