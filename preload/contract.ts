@@ -274,16 +274,16 @@ const imageScore = z.object({
 type ImageScore = z.infer<typeof imageScore>;
 
 /**
- * An evaluation of one model on one dataset split: what `studio evaluate` and `studio compare` write, what
- * `evaluation.compare` returns, and (without its curve and per-image scores) what a model card keeps.
- * Fields added over time are optional, so older reports and cards still read.
- */
-/**
  * What a clinician will tolerate on frames without a lesion: at most one finding in ten such frames. The
  * operating point is calibrated to it, and the viewer offers models whose held-out figures keep to it first.
  */
 export const MAX_FP_PER_NEGATIVE = 0.1;
 
+/**
+ * An evaluation of one model on one dataset split: what `studio evaluate` and `studio compare` write, what
+ * `evaluation.compare` returns, and (without its curve and per-image scores) what a model card keeps.
+ * Fields added over time are optional, so older reports and cards still read.
+ */
 export const evaluationReportSchema = z.looseObject({
   model: z.string(),
   data: z.string(),

@@ -271,7 +271,7 @@ const viewSchema = z.object({
 const fileSchema = z.object({
   version: z.literal(3),
   /** The fit's stamp, also in the card's `appearance.fittedAt`: statistics and thresholds pair by it. Files written before it existed lack it. */
-  fittedAt: z.string().max(64).optional(),
+  fittedAt: z.string().min(1).max(64).optional(),
   layers: z.array(z.object({ name: z.string(), channels: z.number().int().positive() })).min(1),
   byFlips: z.partialRecord(z.enum(FLIP_SETS), viewSchema),
 });

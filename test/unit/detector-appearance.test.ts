@@ -188,3 +188,13 @@ test('the warning names the model, what it is for and the score against its thre
   // The one rule the warning, the viewer's chip and evaluation's unfamiliar share read.
   assert.deepEqual([isUnfamiliar({ score: 1.43, threshold: 1.43 }), isUnfamiliar({ score: 1.431, threshold: 1.43 }), isUnfamiliar({ score: NaN, threshold: 1.43 })], [false, true, true]);
 });
+
+test('every shipped model\'s statistics carry the stamp of the fit its card calibrated, so the pairing guard is live for them', async () => {
+  const { listModels } = await import('../../main/detector/io.ts');
+  const shipped = listModels('models').filter((m) => m.card.appearance);
+  assert.ok(shipped.length >= 9);
+  for (const m of shipped) {
+    const file = JSON.parse(readFileSync(join('models', m.name, APPEARANCE_FILE), 'utf8')) as { fittedAt?: string };
+    assert.equal(file.fittedAt, m.card.appearance?.fittedAt, m.name);
+  }
+});
