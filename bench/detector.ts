@@ -18,11 +18,12 @@ import { TfjsDetector } from '../main/detector/tfjs-detector.ts';
 import { detect } from '../main/detector/pipeline.ts';
 import { DEFAULT_WIDTHS, VARIANTS, buildInferenceModel, buildModel, foldBatchNorm, modelFlops, type Variant } from '../main/detector/model.ts';
 import { fitAppearance } from '../main/detector/appearance.ts';
+import { quantile } from '../main/core/stats.ts';
 
 type Report = (figure: string, value: number, unit: string) => void;
 
 const note = (line: string) => process.stderr.write(`  ${line}\n`);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs: number[]) => quantile([...xs].sort((a, b) => a - b), 0.5);
 
 /** Median and best-of-runs latency in ms (the best run shows the cost when the shared cores are free). */
 async function latency(model: tf.LayersModel, size: number, runs: number): Promise<{ median: number; min: number }> {

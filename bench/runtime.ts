@@ -27,11 +27,12 @@ import { OnnxGraph } from '../main/detector/runtime/onnx/graph.ts';
 import { createSession, loadOrt, type OrtModule } from '../main/detector/runtime/ort.ts';
 import { threadsPerWorker } from '../main/detector/runtime/threads.ts';
 import { referenceData } from '../main/settings.ts';
+import { quantile } from '../main/core/stats.ts';
 
 type Report = (figure: string, value: number, unit: string) => void;
 
 const note = (line: string) => process.stderr.write(`  ${line}\n`);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs: number[]) => quantile([...xs].sort((a, b) => a - b), 0.5);
 const VARIANTS_TIMED: Variant[] = ['cbam', 'nonlocal'];
 /** The variant for throughput and `studio analyze` (CBAM: spatial attention maps, as the studio ships). */
 const BATCH_VARIANT: Variant = 'cbam';

@@ -25,6 +25,7 @@ import { evaluateModel, type FullReport } from '../main/evaluation/evaluate.ts';
 import { adaptModel } from '../main/training/adapt.ts';
 import { readImages } from '../test/helpers/simulated-reader.ts';
 import { buildSite, masksFolder, openSession } from './site-setup.ts';
+import { quantile } from '../main/core/stats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -74,7 +75,7 @@ console.log(
     batch: batch.state,
     seconds: Math.round((performance.now() - t0) / 1000),
     withFindings: items.filter((i) => i.pending > 0).length,
-    informativeness: { max: round(Math.max(...scores)), median: round(scores.sort((a, b) => a - b)[Math.floor(scores.length / 2)]), min: round(Math.min(...scores)) },
+    informativeness: { max: round(Math.max(...scores)), median: round(quantile(scores.sort((a, b) => a - b), 0.5)), min: round(Math.min(...scores)) },
   }),
 );
 

@@ -80,6 +80,7 @@ const SHIFTS: Record<string, Shift | null> = {
 const { values } = parseArgs({ options: { models: { type: 'string' }, data: { type: 'string' }, negatives: { type: 'string' }, split: { type: 'string', default: 'val' }, root: { type: 'string', default: 'models' } } });
 const names = (values.models ?? '').split(',').filter(Boolean);
 if (!names.length || !values.data) throw new Error('--models a[,b] and --data are required');
+if (!['train', 'val', 'test'].includes(values.split as string)) throw new Error(`--split must be train, val or test, not ${values.split}`);
 await useBackend();
 const dataset = await openDataset(values.data, 'masks', { negatives: values.negatives ? [values.negatives] : undefined });
 const byId = new Map(dataset.samples.map((s) => [s.id, s]));
@@ -103,7 +104,7 @@ for (const name of names) {
         maps.push(r.data[0]);
       }
       const at = typeof card.candidateThreshold === 'number' ? card.candidateThreshold : 0.5;
-      const row = scoreMaps(maps, truth, side, size, { diceAt: typeof card.threshold === 'number' ? card.threshold : 0.5, thresholds: [at] });
+      const row = scoreMaps(maps, truth, side, size, { diceAt: typeof card.threshold === 'number' ? card.threshold : 0.5, thresholds: [...new Set([at, 0.8, 0.85, 0.9])].sort((a, b) => a - b) });
       console.log(JSON.stringify({ model: name, split: values.split, shift: label, images: ids.length, operatingPoint: at, ...row }));
     }
   } finally {

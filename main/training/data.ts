@@ -38,6 +38,8 @@ export function augment(d: Decoded, random: () => number, enabled = true, preset
   const box = r.occlusion ? cornerBox(rng(Math.floor(random() * 4294967296)), r.occlusion, d.box) : undefined;
   // And the colour draw.
   const tint = r.colour ? colourDraw(rng(Math.floor(random() * 4294967296)), r.colour) : undefined;
+  const saturation = tint?.saturation ?? 1;
+  const tinted = (c: number, luma: number, speckle: number) => Math.min(1, Math.max(0, ((luma + saturation * (c - luma)) * speckle - 0.5) * contrast + 0.5 + brightness));
   const cos = Math.cos(angle) / scale;
   const sin = Math.sin(angle) / scale;
   const c = (S - 1) / 2;
@@ -76,8 +78,9 @@ export function augment(d: Decoded, random: () => number, enabled = true, preset
         const cg = image[o + 1] * tint.gains[1];
         const cb = image[o + 2] * tint.gains[2];
         const luma = 0.299 * cr + 0.587 * cg + 0.114 * cb;
-        const tinted = [cr, cg, cb];
-        for (let ch = 0; ch < 3; ch++) image[o + ch] = Math.min(1, Math.max(0, ((luma + tint.saturation * (tinted[ch] - luma)) * speckle - 0.5) * contrast + 0.5 + brightness));
+        image[o] = tinted(cr, luma, speckle);
+        image[o + 1] = tinted(cg, luma, speckle);
+        image[o + 2] = tinted(cb, luma, speckle);
       }
       const mx = Math.round(sx);
       const my = Math.round(sy);

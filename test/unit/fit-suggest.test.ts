@@ -46,9 +46,9 @@ test('for a colour frame the shipped models offer kvasir-cbam-neg, and for a gre
 });
 
 test('the viewer offers the first fitting model that knows images like the open one, and the first with its warning when none does', async () => {
-  const { offerAmong } = await import('../../renderer/src/hooks/useModelOffer.ts');
-  const check = (model: string, score: number) => ({ imageId: 'i', frame: 0, model, appearance: { score, threshold: 1.5 }, ...(score > 1.5 ? { mismatch: `${model} has not seen images like this one` } : {}) });
-  const scores: Record<string, number> = { a: 2.4, b: 1.1, c: 0.9 };
+  const { offerAmong, MAX_MODELS_ASKED } = await import('../../renderer/src/hooks/useModelOffer.ts');
+  const check = (model: string, score?: number) => ({ imageId: 'i', frame: 0, model, ...(score === undefined ? {} : { appearance: { score, threshold: 1.5 } }), ...(score !== undefined && score > 1.5 ? { mismatch: `${model} has not seen images like this one` } : {}) });
+  const scores: Record<string, number | undefined> = { a: 2.4, b: 1.1, c: 0.9, unscored: undefined };
   const asked: string[] = [];
   const ask = async (m: string) => {
     asked.push(m);
@@ -58,12 +58,22 @@ test('the viewer offers the first fitting model that knows images like the open 
   assert.equal(offer?.offered, 'b');
   assert.deepEqual(offer?.passedOver, ['a']);
   assert.deepEqual(asked, ['a', 'b'], 'stops at the first familiar model');
-
-  const none = await offerAmong(['a', 'broken'], ask);
-  assert.equal(none?.offered, 'a', 'none knows it: the first, whose warning then shows');
-  assert.deepEqual(none?.noneKnows, ['a'], 'the models that answered, all warning');
   assert.equal(offer?.noneKnows, undefined);
-  assert.match(none?.checks.get('a')?.mismatch ?? '', /has not seen/);
+
+  // A model without statistics cannot say: one that scored the image and knows it comes first.
+  const scored = await offerAmong(['unscored', 'a', 'c'], ask);
+  assert.equal(scored?.offered, 'c');
+  assert.deepEqual(scored?.passedOver, ['a']);
+  const onlyUnscored = await offerAmong(['a', 'unscored'], ask);
+  assert.equal(onlyUnscored?.offered, 'unscored', 'no scored model knows it: the one that cannot say, over one that warns');
+
+  const none = await offerAmong(['broken', 'a'], ask);
+  assert.equal(none?.offered, 'a', 'none knows it: the first that answered, whose warning then shows');
+  assert.deepEqual(none?.noneKnows, ['a']);
   assert.match(none?.error ?? '', /broken: cannot load/);
   assert.equal(await offerAmong(['a', 'b'], ask, () => false), undefined, 'an offer for an image the viewer left is dropped');
+
+  asked.length = 0;
+  await offerAmong(['a', 'a', 'a', 'a', 'a', 'a'], ask);
+  assert.equal(asked.length, MAX_MODELS_ASKED, 'a bounded number of networks per image');
 });

@@ -5,42 +5,50 @@
  * models are asked in their order for their appearance score (`detector.appearance`), and the first that
  * knows images like this one is offered; when none does, the first is, and its warning shows before a run.
  * A model picked by hand is asked too, so its warning also shows before a run.
+ *
+ * The check is per image (its first frame), not per frame: stepping through a clip asks the one inference
+ * worker nothing, and a model's verdict on a series does not change from slice to slice.
  */
 import { useEffect, useRef, useState } from 'react';
 import type { AppearanceCheck, FlipSet, StudioApi } from '../../../preload/contract.ts';
 
 export interface ModelOffer {
-  /** The model to use when none was picked by hand; undefined until the checks have answered. */
+  /** The model to use when none was picked by hand; undefined until the first checks have answered. */
   offered?: string;
-  /** The checks answered so far for this image, frame and averaging, by model. */
+  /** The checks answered for this image and averaging, by model. */
   checks: ReadonlyMap<string, AppearanceCheck>;
   /** Models asked and found not to know images like this one, ahead of the offered one. */
   passedOver: string[];
   /** Set when every model asked warned: switching among them would not help. */
   noneKnows?: string[];
+  /** True while a check for the current image and averaging is on its way (an earlier offer for the image may still show). */
   checking: boolean;
   /** A check that failed (the model could not load, say): said, and the next model asked. */
   error?: string;
 }
 
-export interface OfferTarget {
-  imageId: string;
-  frame: number;
-}
+/** At most this many models are asked for one image: each is a network the worker loads and runs. */
+export const MAX_MODELS_ASKED = 4;
+/** Opening images in quick succession asks only for the one the reader stops at. */
+const SETTLE_MS = 150;
 
 const NONE: ModelOffer = { checks: new Map(), passedOver: [], checking: false };
 const CHECKING: ModelOffer = { checks: new Map(), passedOver: [], checking: true };
 
 /**
- * The offer among `candidates` (in the order to try them): each is asked in turn, and the first whose
- * check carries no warning is offered; when every one warns (or fails), the first is. Undefined when `live`
- * turns false on the way (the viewer moved on).
+ * The offer among `candidates` (in the order to try them, at most MAX_MODELS_ASKED): each is asked in turn,
+ * and the first that scored the image and knows it is offered. A model without appearance statistics cannot
+ * say either way: it is offered only when no asked model knows the image. When every model warns (or
+ * fails), the first that answered is offered with its warning, else the first. Undefined when `live` turns
+ * false on the way (the viewer moved on).
  */
 export async function offerAmong(candidates: readonly string[], ask: (model: string) => Promise<AppearanceCheck | Error>, live: () => boolean = () => true): Promise<ModelOffer | undefined> {
+  const asked = candidates.slice(0, MAX_MODELS_ASKED);
   const checks = new Map<string, AppearanceCheck>();
   const passedOver: string[] = [];
+  let unscored: string | undefined;
   let error: string | undefined;
-  for (const model of candidates) {
+  for (const model of asked) {
     const answer = await ask(model);
     if (!live()) return undefined;
     if (answer instanceof Error) {
@@ -48,49 +56,64 @@ export async function offerAmong(candidates: readonly string[], ask: (model: str
       continue;
     }
     checks.set(model, answer);
-    if (!answer.mismatch) return { offered: model, checks, passedOver, checking: false, error };
-    passedOver.push(model);
+    if (answer.mismatch) passedOver.push(model);
+    else if (!answer.appearance) unscored ??= model;
+    else return { offered: model, checks, passedOver: passedOver.filter((m) => asked.indexOf(m) < asked.indexOf(model)), checking: false, error };
   }
-  // None knows images like this one: the first is offered still, and its warning says why to doubt it.
-  return { offered: candidates[0], checks, passedOver: [], ...(checks.size ? { noneKnows: [...checks.keys()] } : {}), checking: false, error };
+  if (unscored) return { offered: unscored, checks, passedOver: passedOver.filter((m) => asked.indexOf(m) < asked.indexOf(unscored as string)), checking: false, error };
+  // None knows images like this one: the first that answered is offered still, and its warning says why to doubt it.
+  const first = asked.find((m) => checks.has(m)) ?? asked[0];
+  return { offered: first, checks, passedOver: [], ...(checks.size ? { noneKnows: [...checks.keys()] } : {}), checking: false, error };
 }
 
-export function useModelOffer(api: StudioApi, target: OfferTarget | null, ranked: readonly string[], picked: string | null, flips: FlipSet | 'card'): ModelOffer {
-  // The offer for the key it was made for: a new image, frame, averaging or model list reads as checking
-  // until its own answer comes.
-  const [made, setMade] = useState<{ key: string; offer: ModelOffer }>({ key: '', offer: NONE });
-  // Answers by image, frame, averaging and model: going back to an image, or picking a model already asked,
-  // asks the worker nothing. A few hundred entries of a few numbers each.
-  const answers = useRef(new Map<string, AppearanceCheck | Error>());
-  const candidates = picked ? [picked] : [...ranked];
-  const key = target && candidates.length ? `${target.imageId}\0${target.frame}\0${flips}\0${candidates.join('\0')}` : '';
+/**
+ * @param imageId the open image, or null
+ * @param ranked the models whose card fits it, in rankModels order
+ * @param picked a model picked by hand (only it is asked), or null
+ * @param models the model list: a new list (a refresh, a model trained) forgets the answers kept
+ */
+export function useModelOffer(api: StudioApi, imageId: string | null, ranked: readonly string[], picked: string | null, flips: FlipSet | 'card', models: unknown): ModelOffer {
+  const [made, setMade] = useState<{ key: string; imageId: string; offer: ModelOffer } | null>(null);
+  // Checks by image, averaging and model, kept as promises so a check on its way is never asked twice;
+  // failures are not kept (a model being written, a worker restarting: the next look asks again).
+  const answers = useRef({ models, byKey: new Map<string, Promise<AppearanceCheck | Error>>() });
+  const candidates = picked ? [picked] : ranked.slice(0, MAX_MODELS_ASKED);
+  const key = imageId && candidates.length ? `${imageId}\0${flips}\0${candidates.join('\0')}` : '';
 
   useEffect(() => {
-    if (!target || !key) return;
+    if (!imageId || !key) return;
+    const kept = answers.current;
+    if (kept.models !== models) answers.current = { models, byKey: new Map() };
     let live = true;
-    const ask = async (model: string): Promise<AppearanceCheck | Error> => {
-      const k = `${target.imageId}\0${target.frame}\0${flips}\0${model}`;
-      const known = answers.current.get(k);
-      if (known) return known;
-      let answer: AppearanceCheck | Error;
-      try {
-        answer = await api['detector.appearance']({ imageId: target.imageId, frame: target.frame, model, ...(flips === 'card' ? {} : { flips }) });
-      } catch (err) {
-        answer = err instanceof Error ? err : new Error(String(err));
+    const ask = (model: string): Promise<AppearanceCheck | Error> => {
+      const byKey = answers.current.byKey;
+      const k = `${imageId}\0${flips}\0${model}`;
+      let answer = byKey.get(k);
+      if (!answer) {
+        answer = api['detector.appearance']({ imageId, frame: 0, model, ...(flips === 'card' ? {} : { flips }) }).catch((err: unknown) => {
+          byKey.delete(k);
+          return err instanceof Error ? err : new Error(String(err));
+        });
+        if (byKey.size > 500) byKey.clear();
+        byKey.set(k, answer);
       }
-      if (answers.current.size > 500) answers.current.clear();
-      answers.current.set(k, answer);
       return answer;
     };
-    void offerAmong(candidates, ask, () => live).then((offer) => {
-      if (offer) setMade({ key, offer });
-    });
+    const timer = setTimeout(() => {
+      void offerAmong(candidates, ask, () => live).then((offer) => {
+        if (offer) setMade({ key, imageId, offer });
+      });
+    }, SETTLE_MS);
     return () => {
       live = false;
+      clearTimeout(timer);
     };
-    // `key` stands for target, flips and candidates: they are rebuilt on every render.
+    // `key` stands for the image, flips and candidates (rebuilt on every render); `models` resets the answers.
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [api, key]);
+  }, [api, key, models]);
 
-  return !key ? NONE : made.key === key ? made.offer : CHECKING;
+  if (!key) return NONE;
+  if (made?.key === key) return made.offer;
+  // Asking again for the same image (another averaging, a refreshed list): its last offer stands meanwhile.
+  return made?.imageId === imageId ? { ...made.offer, checking: true } : CHECKING;
 }

@@ -70,8 +70,7 @@ export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: bo
   // merely the first in the list.
   const handPicked = models.some((m) => m.name === picked) ? picked : null;
   const ranked = useMemo(() => (facts ? rankModels(models, facts).map((m) => m.name) : []), [models, facts]);
-  const offerTarget = useMemo(() => (selectedId ? { imageId: selectedId, frame: frameIndex } : null), [selectedId, frameIndex]);
-  const offer = useModelOffer(api, offerTarget, ranked, handPicked, flips);
+  const offer = useModelOffer(api, selectedId, ranked, handPicked, flips, models);
   const model = handPicked ?? offer.offered ?? ((facts ? suggestModel(models, facts) : models[0])?.name ?? '');
   const modelCard = models.find((m) => m.name === model)?.card;
   // Said before a run too, so no one has to run a model to learn it was the wrong one.
@@ -238,17 +237,17 @@ export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: bo
   const gradcam = latest(camJob) ?? null;
   const detError = detJob?.state === 'error' ? detJob.error : camJob?.state === 'error' ? `Grad-CAM: ${camJob.error}` : modelsError;
 
+  // Where the model is offered rather than picked, a run waits for the offer: it may name another model.
+  const offerSettled = !!handPicked || !offer.checking;
   const runDetector = useCallback(() => {
-    if (target) void detect(target, flips);
-  }, [detect, target, flips]);
+    if (target && offerSettled) void detect(target, flips);
+  }, [detect, target, flips, offerSettled]);
 
   const runGradcam = useCallback(() => {
     if (!target) return;
     void computeGradcam(target).then((r) => r && setSettings((s) => ({ ...s, layer: 'gradcam' })));
   }, [computeGradcam, target]);
 
-  // Where the model is offered rather than picked, the run waits for the offer: it may name another model.
-  const offerSettled = !!handPicked || !offer.checking;
   useEffect(() => {
     if (runOnOpen && offerSettled && detKey && !latest(detJob) && detJob?.state !== 'running') runDetector();
     // Only a new image, frame, model or averaging (or the offer settling) should trigger a run, not the results arriving.
@@ -326,7 +325,8 @@ export function ViewerPanel({ api, active, shell }: { api: StudioApi; active: bo
 
   // ---------------------------------------------------------------------------------------------
 
-  const canRun = !!model && shownFrame !== null;
+  // Where the viewer chooses the model, a run waits until the models have been asked: it may name another.
+  const canRun = !!model && shownFrame !== null && offerSettled;
   return (
     <div
       className={dragging ? 'viewer dragging' : 'viewer'}
