@@ -103,19 +103,41 @@ export function unfamiliar(model: string, use: IntendedUse | undefined, appearan
 export interface SuggestableCard {
   intendedUse?: IntendedUse;
   site?: { better: boolean };
-  metrics?: { test?: { negatives?: number; fpPerNegativeImage?: number | null; sensitivity1FP?: number } };
+  metrics?: {
+    test?: {
+      negatives?: number;
+      fpPerNegativeImage?: number | null;
+      sensitivity1FP?: number;
+      renderings?: Record<string, { sensitivity1FP: number; fpPerNegativeImage: number | null }>;
+    };
+  };
 }
 
 /**
- * How a model did on lesion-free images it never trained on, per its card's test figures: 0 quiet (within
- * MAX_FP_PER_NEGATIVE findings per frame), 1 measured and louder (ordered by how loud), 2 never measured.
- * A model known to alarm on most normal frames is the issue a reader meets first; a model never measured is
- * put after one measured loud, since every measured model trained without such images was loud.
+ * A card's held-out findings per lesion-free frame and sensitivity at 1 FP/image: the means over its test
+ * images as recorded and as other cameras render them (`studio evaluate --renderings`) where the card has
+ * those, so a model that holds only on its own hospital's rendering does not rank first; else as recorded.
+ */
+export function heldOutFigures(card: SuggestableCard): { fpPerNegativeImage?: number; sensitivity1FP?: number } {
+  const test = card.metrics?.test;
+  if (!test) return {};
+  const views = [test, ...Object.values(test.renderings ?? {})];
+  const mean = (xs: number[]) => (xs.length === views.length ? xs.reduce((a, b) => a + b, 0) / xs.length : undefined);
+  return {
+    fpPerNegativeImage: test.negatives ? mean(views.flatMap((v) => (typeof v.fpPerNegativeImage === 'number' ? [v.fpPerNegativeImage] : []))) : undefined,
+    sensitivity1FP: mean(views.flatMap((v) => (typeof v.sensitivity1FP === 'number' ? [v.sensitivity1FP] : []))),
+  };
+}
+
+/**
+ * How a model did on lesion-free images it never trained on, per its card (`heldOutFigures`): 0 quiet
+ * (within MAX_FP_PER_NEGATIVE findings per frame), 1 measured and louder (ordered by how loud), 2 never
+ * measured. A model known to alarm on most normal frames is the issue a reader meets first; a model never
+ * measured is put after one measured loud, since every measured model trained without such images was loud.
  */
 function quietness(card: SuggestableCard): [number, number] {
-  const test = card.metrics?.test;
-  const fp = test?.fpPerNegativeImage;
-  if (!test?.negatives || typeof fp !== 'number') return [2, 0];
+  const fp = heldOutFigures(card).fpPerNegativeImage;
+  if (fp === undefined) return [2, 0];
   return fp <= MAX_FP_PER_NEGATIVE + 1e-9 ? [0, 0] : [1, fp];
 }
 
@@ -124,10 +146,11 @@ function quietness(card: SuggestableCard): [number, number] {
  * to this site that beat its base on the site's held-out images first and one that did not last (kept for
  * comparison, not offered); between them, models whose held-out figures show them quiet on lesion-free
  * frames, then those measured louder, then those never measured; within each, the more sensitive on its
- * held-out split, then the list's order.
+ * held-out split, then the list's order. Held-out figures average in other cameras' renderings where the
+ * card has them (`heldOutFigures`).
  */
 export function rankModels<M extends { name: string; card: SuggestableCard }>(models: readonly M[], image: ImageFacts): M[] {
-  const key = (m: M): number[] => [m.card.site ? (m.card.site.better ? 0 : 2) : 1, ...quietness(m.card), -(m.card.metrics?.test?.sensitivity1FP ?? -1)];
+  const key = (m: M): number[] => [m.card.site ? (m.card.site.better ? 0 : 2) : 1, ...quietness(m.card), -(heldOutFigures(m.card).sensitivity1FP ?? -1)];
   const order = (a: number[], b: number[]) => a.reduce((d, x, i) => d || x - b[i], 0);
   const fitting = models.map((m, i) => ({ m, i, k: key(m) })).filter(({ m }) => m.card.intendedUse && !mismatch(m.name, m.card.intendedUse, image));
   return fitting.sort((a, b) => order(a.k, b.k) || a.i - b.i).map(({ m }) => m);

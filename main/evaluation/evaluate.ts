@@ -22,6 +22,7 @@ import { completeSplit, openDataset, SampleCache, splitSamples, validRegion, typ
 import { useBackend } from '../detector/kernels/backend.ts';
 import { connectedComponents } from './components.ts';
 import { imageCandidates, imageLesionMap, upsample } from './maps.ts';
+import { RENDERINGS } from './renderings.ts';
 import { lesionScore } from '../detector/postprocess.ts';
 import { auroc, averagePrecision, fpPerNegative, detectionAt, froc, latency, operatingCut, operatingScore, overlap, pointingGame, sensitivityAt, THRESHOLDS, type GroundTruth, type Prediction } from './metrics.ts';
 import { portablePath, resolveProjectPath } from '../settings.ts';
@@ -53,6 +54,11 @@ export interface EvaluateOptions {
   /** Test-time flip averaging (default: the card's `flips`, else none), as the detector engine runs it. */
   flips?: FlipSet;
   onProgress?(done: number, total: number): void;
+  /**
+   * Also score the images as other cameras would render them (renderings.ts): each rendering costs one more
+   * pass over the images. The report's `renderings` holds each one's figures at the same thresholds.
+   */
+  renderings?: boolean;
   /** Asked between images: 'cancel' stops the evaluation with CANCELLED (a caller's pause waits in here). */
   gate?(): Promise<'go' | 'cancel'>;
 }
@@ -210,6 +216,8 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
   const lesionImage: boolean[] = [];
   const ms: number[] = [];
   const s4 = size / 4;
+  const total = ids.length * (options.renderings ? 1 + Object.keys(RENDERINGS).length : 1);
+  const rendered: NonNullable<EvaluationReport['renderings']> = {};
   let stats: AppearanceStats | undefined;
   const appearances: number[] = [];
 
@@ -263,8 +271,22 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
       sourceLesionHits += sourceHits;
       scores.push({ id: ids[i], dice: o.dice, lesions: gt.components.length, pointed: sourceHits, score: peak, findings: predictions.length });
       if (sourceHits > 0) sourceImageHits++;
-      options.onProgress?.(i + 1, ids.length);
+      options.onProgress?.(i + 1, total);
       if (options.gate && (await options.gate()) === 'cancel') throw new StudioError('CANCELLED', `scoring ${name} cancelled`);
+    }
+    if (options.renderings) {
+      let done = ids.length;
+      for (const [label, render] of Object.entries(RENDERINGS)) {
+        const maps: Float32Array[] = [];
+        for (const id of ids) {
+          const d = await cache.get(id);
+          const [out] = await predict(detector, [render(d.image, size)], { flips });
+          maps.push(out.data[0]);
+          options.onProgress?.(++done, total);
+          if (options.gate && (await options.gate()) === 'cancel') throw new StudioError('CANCELLED', `scoring ${name} cancelled`);
+        }
+        rendered[label] = await renderedFigures(maps, ids, cache, perImage, lesionImage, { side: s4, size, threshold, candidateThreshold });
+      }
     }
   } finally {
     // Both networks (the trained one and its folded copy), also when an image fails to decode.
@@ -310,6 +332,35 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
     latency: { ...lat, batch1: true },
     splitSource: source,
     ...(stats && appearances.length ? { appearance: appearanceSummary(appearances, stats.threshold) } : {}),
+    ...(options.renderings ? { renderings: rendered } : {}),
+  };
+}
+
+/** One rendering's figures, by the same rules and thresholds as the report's own (evaluateModel). */
+async function renderedFigures(
+  maps: readonly Float32Array[],
+  ids: readonly string[],
+  cache: SampleCache,
+  truth: readonly { gt: GroundTruth }[],
+  lesionImage: readonly boolean[],
+  at: { side: number; size: number; threshold: number; candidateThreshold: number },
+): Promise<NonNullable<EvaluationReport['renderings']>[string]> {
+  const images: { gt: GroundTruth; predictions: Prediction[] }[] = [];
+  const peaks: number[] = [];
+  let dice = 0;
+  for (let i = 0; i < ids.length; i++) {
+    const d = await cache.get(ids[i]);
+    images.push({ gt: truth[i].gt, predictions: imageCandidates(maps[i], at.side, d.box, at.candidateThreshold) });
+    peaks.push(lesionScore(imageLesionMap(maps[i], at.side, d.box)));
+    if (lesionImage[i]) dice += overlap(upsample(maps[i], at.side, at.side, at.size, at.size), d.mask, at.threshold, validRegion(d.box)).dice;
+  }
+  const lesionImages = lesionImage.filter(Boolean).length;
+  const negatives = lesionImage.length - lesionImages;
+  return {
+    sensitivity1FP: sensitivityAt(froc(images), 1),
+    dice: lesionImages ? dice / lesionImages : 0,
+    fpPerNegativeImage: negatives ? fpPerNegative(images.map((x) => x.predictions.length), lesionImage) : null,
+    imageAUROC: lesionImages && negatives ? auroc(peaks.filter((_, i) => lesionImage[i]), peaks.filter((_, i) => !lesionImage[i])) : null,
   };
 }
 

@@ -27,7 +27,7 @@ export class EvaluationService {
   async compare(req: ValidRequest<'evaluation.compare'>): Promise<EvaluationReport[]> {
     if (this.comparison) throw new StudioError('BUSY', 'a comparison is already running');
     if (!existsSync(req.data)) throw new StudioError('NOT_FOUND', `no dataset at ${req.data}`, 'data');
-    const jobs = req.models.map((name) => ({ name, modelDir: modelDir(this.ctx.settings.modelsDir, name), data: resolveProjectPath(req.data), format: req.format, negatives: req.negatives?.map(resolveProjectPath), split: req.split, limit: req.limit }));
+    const jobs = req.models.map((name) => ({ name, modelDir: modelDir(this.ctx.settings.modelsDir, name), data: resolveProjectPath(req.data), format: req.format, negatives: req.negatives?.map(resolveProjectPath), split: req.split, limit: req.limit, renderings: req.renderings }));
     const worker = startWorker(WORKER_URL);
     // The rate is timed from the first image scored: loading the worker, the model and the split's first
     // images would otherwise count as scoring time and inflate the first ETAs several times over.

@@ -9,7 +9,7 @@ import { commonSplit, evaluateModel } from './evaluate.ts';
 
 export interface EvaluationCommand {
   type: 'evaluate';
-  jobs: { name: string; modelDir: string; data: string; format: DatasetFormat; negatives?: string[]; split: SplitName; limit?: number }[];
+  jobs: { name: string; modelDir: string; data: string; format: DatasetFormat; negatives?: string[]; split: SplitName; limit?: number; renderings?: boolean }[];
   /** Score every job on the images in all of their splits (the jobs share data, format and split). */
   common?: boolean;
 }
@@ -37,7 +37,7 @@ port.on('message', async (cmd: EvaluationCommand) => {
     const reports = [];
     for (const [modelIndex, job] of cmd.jobs.entries()) {
       const onProgress = (done: number, total: number) => send({ type: 'progress', progress: { modelIndex, done, total } });
-      reports.push(await evaluateModel(job.name, { modelDir: job.modelDir, data: job.data, format: job.format, negatives: job.negatives, split: job.split, among, limit: job.limit, onProgress }));
+      reports.push(await evaluateModel(job.name, { modelDir: job.modelDir, data: job.data, format: job.format, negatives: job.negatives, split: job.split, among, limit: job.limit, renderings: job.renderings, onProgress }));
     }
     send({ type: 'done', result: reports });
   } catch (err) {

@@ -271,7 +271,7 @@ test('the training service runs in a worker, streams progress, pauses and resume
     assert.ok(existsSync(join(modelsDir, 'svc-baseline', 'card.json')));
     await assert.rejects(h['training.control']({ runId, action: 'pause' }), /already finished/);
 
-    const { reports } = await h['evaluation.compare']({ models: ['svc-baseline'], data, format: 'masks', split: 'test', scope: 'own' });
+    const { reports } = await h['evaluation.compare']({ models: ['svc-baseline'], data, format: 'masks', split: 'test', scope: 'own', renderings: false });
     assert.equal(reports.length, 1);
     assert.equal(reports[0].model, 'svc-baseline');
     assert.equal(reports[0].froc.length, 7);
@@ -282,7 +282,7 @@ test('the training service runs in a worker, streams progress, pauses and resume
     const last = scoring[scoring.length - 1];
     assert.deepEqual([last.state, last.done, last.total, last.etaSec], ['finished', reports[0].images, reports[0].images, 0]);
     assert.ok(scoring.some((p) => p.state === 'running' && p.done > 0 && Number.isFinite(p.etaSec)), 'a running update with images scored and an ETA');
-    await assert.rejects(h['evaluation.compare']({ models: ['nope'], data, format: 'masks', split: 'test', scope: 'own' }), /no model 'nope'/);
+    await assert.rejects(h['evaluation.compare']({ models: ['nope'], data, format: 'masks', split: 'test', scope: 'own', renderings: false }), /no model 'nope'/);
 
     // A reported image can be fetched with its ground truth at its own size, as its mask file has it.
     const scored = reports[0].perImage ?? [];
@@ -303,12 +303,12 @@ test('the training service runs in a worker, streams progress, pauses and resume
     scoring.length = 0;
     onScoring = (p) => p.state === 'running' && p.done > 0 && void h['evaluation.cancel']({});
     const models = ['svc-baseline', 'svc-baseline', 'svc-baseline', 'svc-baseline'];
-    await assert.rejects(h['evaluation.compare']({ models, data, format: 'masks', split: 'train', scope: 'own' }), (err: StudioError) => err.code === 'CANCELLED');
+    await assert.rejects(h['evaluation.compare']({ models, data, format: 'masks', split: 'train', scope: 'own', renderings: false }), (err: StudioError) => err.code === 'CANCELLED');
     onScoring = () => {};
     assert.equal(scoring[scoring.length - 1].state, 'cancelled');
     assert.ok(scoring.every((p) => p.modelIndex === 0), 'cancelled during the first model');
     assert.deepEqual(await h['evaluation.cancel']({}), { cancelled: false }, 'nothing left to cancel');
-    const again = await h['evaluation.compare']({ models: ['svc-baseline'], data, format: 'masks', split: 'test', scope: 'own' });
+    const again = await h['evaluation.compare']({ models: ['svc-baseline'], data, format: 'masks', split: 'test', scope: 'own', renderings: false });
     assert.equal(again.reports[0].dice, reports[0].dice, 'the same model on the same split scores the same');
 
     // A copy whose split holds out three of the model's test images and two of its training images: on
@@ -323,17 +323,17 @@ test('the training service runs in a worker, streams progress, pauses and resume
     };
     // Listed in the opposite order: the shared images are scored in the first model's order all the same.
     reshuffle('svc-other-split', [...moved, ...[...shared].reverse()]);
-    const apart = await h['evaluation.compare']({ models: ['svc-baseline', 'svc-other-split'], data, format: 'masks', split: 'test', scope: 'own' });
+    const apart = await h['evaluation.compare']({ models: ['svc-baseline', 'svc-other-split'], data, format: 'masks', split: 'test', scope: 'own', renderings: false });
     assert.notEqual(apart.reports[0].imageSet, apart.reports[1].imageSet);
-    const common = await h['evaluation.compare']({ models: ['svc-baseline', 'svc-other-split'], data, format: 'masks', split: 'test', scope: 'common' });
+    const common = await h['evaluation.compare']({ models: ['svc-baseline', 'svc-other-split'], data, format: 'masks', split: 'test', scope: 'common', renderings: false });
     for (const r of common.reports) assert.deepEqual(r.perImage?.map((p) => p.id), shared, `${r.model} scores the images both hold out, in the first model's order`);
     assert.equal(common.reports[0].imageSet, common.reports[1].imageSet);
     assert.equal(common.reports[0].dice, common.reports[1].dice, 'the same weights on the same images score the same');
-    const limited = await h['evaluation.compare']({ models: ['svc-baseline', 'svc-other-split'], data, format: 'masks', split: 'test', scope: 'common', limit: 2 });
+    const limited = await h['evaluation.compare']({ models: ['svc-baseline', 'svc-other-split'], data, format: 'masks', split: 'test', scope: 'common', renderings: false, limit: 2 });
     for (const r of limited.reports) assert.deepEqual(r.perImage?.map((p) => p.id), shared.slice(0, 2), `${r.model}: a limit takes the same first shared images for every model`);
     // With no image held out by both, the comparison is refused and says why.
     reshuffle('svc-disjoint', moved);
-    await assert.rejects(h['evaluation.compare']({ models: ['svc-baseline', 'svc-disjoint'], data, format: 'masks', split: 'test', scope: 'common' }), (err: StudioError) => err.code === 'INVALID_PAYLOAD' && /no image .* lies in the test split of every picked model \(svc-baseline \d+, svc-disjoint 2 images each\)/.test(err.message));
+    await assert.rejects(h['evaluation.compare']({ models: ['svc-baseline', 'svc-disjoint'], data, format: 'masks', split: 'test', scope: 'common', renderings: false }), (err: StudioError) => err.code === 'INVALID_PAYLOAD' && /no image .* lies in the test split of every picked model \(svc-baseline \d+, svc-disjoint 2 images each\)/.test(err.message));
   } finally {
     await Promise.all([service.close(), evaluation.close()]);
   }

@@ -36,11 +36,11 @@ test('of the models fit for an image, the viewer offers one measured quiet on le
   assert.equal(suggestModel([quiet, withCard('f-site', { site: { better: true } })], frame)?.name, 'f-site');
 });
 
-test('for a colour frame the shipped models offer kvasir-cbam-neg, and for a grey ultrasound frame busi-cbam', async () => {
+test('for a colour frame the shipped models offer kvasir-baseline-neg (quiet, and the most sensitive as recorded and as other cameras render its test frames), and for a grey ultrasound frame busi-cbam', async () => {
   const { listModels } = await import('../../main/detector/io.ts');
   const shipped = listModels('models');
   assert.ok(shipped.length >= 9, 'the shipped models are in models/');
-  assert.equal(suggestModel(shipped, frame)?.name, 'kvasir-cbam-neg');
+  assert.equal(suggestModel(shipped, frame)?.name, 'kvasir-baseline-neg');
   assert.equal(suggestModel(shipped, { kind: 'raster', colourSpread: 0 })?.name, 'busi-cbam');
   assert.equal(suggestModel(shipped, { kind: 'dicom', modality: 'US', colourSpread: 0 })?.name, 'busi-cbam');
 });

@@ -7,13 +7,13 @@ import { contractRequest, listOption, modelFolder, numberOption, optionalNumber,
 import { ProgressBar } from '../progress.ts';
 
 const USAGE =
-  'studio evaluate --model NAME|DIR --data DIR [--format masks|coco|review] [--negatives DIR[,DIR]] [--split test|val|train] [--limit N] [--threshold T] [--flips none|h|hv] [--calibrate] --out report.json [--no-card]\n  --calibrate (validation split only): store the lesion-map threshold with the best Dice in the card; later evaluations use it\n  --flips: average each prediction over its mirror images (h: left–right, hv: all four); default the card\'s';
+  'studio evaluate --model NAME|DIR --data DIR [--format masks|coco|review] [--negatives DIR[,DIR]] [--split test|val|train] [--limit N] [--threshold T] [--flips none|h|hv] [--calibrate] [--renderings] --out report.json [--no-card]\n  --renderings: also score the images as other cameras would render them (white balance, saturation, tone, blur; nine passes instead of one)\n  --calibrate (validation split only): store the lesion-map threshold with the best Dice in the card; later evaluations use it\n  --flips: average each prediction over its mirror images (h: left–right, hv: all four); default the card\'s';
 
 export const command: Command = {
   summary: 'evaluate a model on a dataset split (FROC, AP50, Dice/IoU, pointing game, latency); records the metrics in its card',
   usage: USAGE,
   async run(args) {
-    const { options } = parseArgs(args, { model: 'value', data: 'value', format: 'value', negatives: 'value', split: 'value', limit: 'value', threshold: 'value', flips: 'value', out: 'value', 'no-card': 'flag', calibrate: 'flag' });
+    const { options } = parseArgs(args, { model: 'value', data: 'value', format: 'value', negatives: 'value', split: 'value', limit: 'value', threshold: 'value', flips: 'value', out: 'value', 'no-card': 'flag', calibrate: 'flag', renderings: 'flag' });
     const need = (k: string) => {
       const v = options[k];
       if (typeof v !== 'string') throw new StudioError('INVALID_PAYLOAD', `--${k} is required\nUsage: ${USAGE}`);
@@ -31,10 +31,10 @@ export const command: Command = {
     const name = dir.split('/').pop() as string;
     const out = need('out');
     // One model scored as the Compare panel scores it: the contract's request, schema and defaults.
-    const { data, format, negatives, split, limit } = contractRequest(
+    const { data, format, negatives, split, limit, renderings } = contractRequest(
       'evaluation.compare',
-      { models: [name], data: options.data, format: options.format, negatives: listOption(options, 'negatives'), split: options.split, limit: optionalNumber(options, 'limit') },
-      { models: 'model', data: 'data', format: 'format', negatives: 'negatives', split: 'split', limit: 'limit' },
+      { models: [name], data: options.data, format: options.format, negatives: listOption(options, 'negatives'), split: options.split, limit: optionalNumber(options, 'limit'), renderings: options.renderings === true },
+      { models: 'model', data: 'data', format: 'format', negatives: 'negatives', split: 'split', limit: 'limit', renderings: 'renderings' },
       USAGE,
     );
     let bar: ProgressBar | undefined;
@@ -45,6 +45,7 @@ export const command: Command = {
       negatives,
       split,
       limit,
+      renderings,
       threshold: options.threshold ? numberOption(options, 'threshold', 0.5) : undefined,
       flips: isFlipSet(options.flips) ? options.flips : undefined,
       onProgress(done, total) {
@@ -88,6 +89,10 @@ export const command: Command = {
     process.stdout.write(
       `${name} on ${split} (${report.images} images, ${report.lesions} lesions): Dice ${s(report.dice)} IoU ${s(report.iou)} sens@1FP ${s(report.sensitivity1FP)} AP50 ${s(report.ap50)} pointing ${s(report.pointingGame)} of ${s(report.pointingCeiling)} possible (per image ${s(report.pointingGameImages ?? NaN)}) latency ${report.latencyMs.toFixed(1)} ms\n`,
     );
+    for (const [label, r] of Object.entries(report.renderings ?? {})) {
+      const quiet = r.fpPerNegativeImage === null ? '' : `, ${r.fpPerNegativeImage.toFixed(3)} findings per lesion-free image`;
+      process.stdout.write(`  rendered ${label}: sens@1FP ${s(r.sensitivity1FP)} (${r.sensitivity1FP >= report.sensitivity1FP ? '+' : ''}${(r.sensitivity1FP - report.sensitivity1FP).toFixed(3)}), Dice ${s(r.dice)}${quiet}\n`);
+    }
     return 0;
   },
 };

@@ -54,6 +54,16 @@ const AUROC_TITLE = "Image level: how well the lesion map's peak ranks lesion im
 const UNFAMILIAR_TITLE =
   "The share of these images the model's own features find unlike its training images (its appearance score above its card's threshold): the viewer warns on each. Near 0 on its own held-out split; higher on another hospital's or device's images.";
 
+const RENDERINGS_TITLE =
+  'The same images as other cameras and processors would render them (warmer, cooler, greener, washed out, vivid, darker and brighter tone, soft focus), scored at the same thresholds: what to expect at a hospital whose devices the model never saw.';
+
+/** The mean, lowest or highest of one figure over a report's renderings (NaN without them). */
+function renderedStat(r: EvaluationReport, figure: 'sensitivity1FP' | 'dice' | 'fpPerNegativeImage', how: 'mean' | 'min' | 'max'): number {
+  const values = Object.values(r.renderings ?? {}).flatMap((x) => (typeof x[figure] === 'number' ? [x[figure] as number] : []));
+  if (!values.length) return NaN;
+  return how === 'mean' ? values.reduce((a, b) => a + b, 0) / values.length : how === 'min' ? Math.min(...values) : Math.max(...values);
+}
+
 export function ComparePanel({ api }: { api: StudioApi }) {
   const [picked, setPicked] = useState<Set<string>>(new Set());
   const [data, setData] = useState('');
@@ -64,6 +74,7 @@ export function ComparePanel({ api }: { api: StudioApi }) {
   const [negatives, setNegatives] = useState('');
   const [scope, setScope] = useState<Scope>('own');
   const [limit, setLimit] = useState('');
+  const [renderings, setRenderings] = useState(false);
   const [reports, setReports] = useState<EvaluationReport[]>([]);
   // The request behind the shown reports: the form may have been changed since.
   const [scored, setScored] = useState<CompareRequest | null>(null);
@@ -100,7 +111,7 @@ export function ComparePanel({ api }: { api: StudioApi }) {
     });
 
   const negativeFolders = commaList(negatives);
-  const compare = async (request: CompareRequest = { models: [...picked], data: data.trim(), ...(negativeFolders.length ? { negatives: negativeFolders } : {}), split, scope, ...(limit ? { limit: Number(limit) } : {}) }) => {
+  const compare = async (request: CompareRequest = { models: [...picked], data: data.trim(), ...(negativeFolders.length ? { negatives: negativeFolders } : {}), split, scope, ...(limit ? { limit: Number(limit) } : {}), renderings }) => {
     setError(null);
     setCancelled(false);
     setProgress(null);
@@ -190,6 +201,14 @@ export function ComparePanel({ api }: { api: StudioApi }) {
         ]
       : []),
     ...(reports.some((r) => r.appearance) ? [{ label: 'unfamiliar', value: (r: EvaluationReport) => r.appearance?.unfamiliarShare ?? NaN, higher: false, title: UNFAMILIAR_TITLE }] : []),
+    ...(reports.some((r) => r.renderings)
+      ? [
+          { label: 'sens@1 other cameras (mean)', value: (r: EvaluationReport) => renderedStat(r, 'sensitivity1FP', 'mean'), higher: true, title: RENDERINGS_TITLE },
+          { label: 'sens@1 other cameras (worst)', value: (r: EvaluationReport) => renderedStat(r, 'sensitivity1FP', 'min'), higher: true, title: RENDERINGS_TITLE },
+          { label: 'Dice other cameras (worst)', value: (r: EvaluationReport) => renderedStat(r, 'dice', 'min'), higher: true, title: RENDERINGS_TITLE },
+          ...(reports.some((r) => r.negatives) ? [{ label: 'FP/lesion-free other cameras (worst)', value: (r: EvaluationReport) => renderedStat(r, 'fpPerNegativeImage', 'max'), higher: false, digits: 2, title: RENDERINGS_TITLE }] : []),
+        ]
+      : []),
   ];
   // Ranked only on the same images, each held out from its own model's training (preload/comparability.ts).
   const { sameImages: comparable, notHeldOut, rankable } = comparability(reports);
@@ -240,6 +259,9 @@ export function ComparePanel({ api }: { api: StudioApi }) {
         <label>
           Limit images
           <input value={limit} onChange={(e) => setLimit(e.target.value.replace(/[^0-9]/g, ''))} placeholder="all" />
+        </label>
+        <label className="check" title={RENDERINGS_TITLE}>
+          <input type="checkbox" checked={renderings} onChange={(e) => setRenderings(e.target.checked)} data-testid="compare-renderings" /> also as other cameras render them (9× the time)
         </label>
         <button type="button" className="primary" data-testid="compare-run" disabled={picked.size < 2 || !data.trim() || running} onClick={() => void compare()}>
           {running ? 'Evaluating…' : `Compare ${picked.size} models`}
