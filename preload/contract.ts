@@ -355,9 +355,10 @@ export const evaluationReportSchema = z.looseObject({
    */
   appearance: z.object({ threshold: z.number(), unfamiliarShare: score, median: z.number(), p95: z.number() }).optional(),
   /**
-   * The same images as other cameras would render them (`studio evaluate --renderings`; white balance,
-   * saturation, tone curve, blur): each rendering's figures at the report's own thresholds. How far they
-   * fall from the report's own is what to expect of the model at a hospital whose devices it never saw.
+   * The same images as other devices would render them (`studio evaluate --renderings`; for colour frames
+   * white balance, saturation, tone curve, blur; for grey ultrasound gain, contrast, dynamic range,
+   * speckle, resolution): each rendering's figures at the report's own thresholds. How far they fall from
+   * the report's own is what to expect of the model at a hospital whose devices it never saw.
    */
   renderings: z
     .record(z.string(), z.object({ sensitivity1FP: score, dice: score, fpPerNegativeImage: z.number().min(0).nullable(), imageAUROC: score.nullable() }))
@@ -842,7 +843,7 @@ export const requests = {
       split: z.enum(['train', 'val', 'test']).default('test'),
       scope: z.enum(['own', 'common']).default('own'),
       limit: z.number().int().min(1).optional(),
-      /** Also score the images as other cameras would render them (EvaluationReport.renderings): nine passes instead of one. */
+      /** Also score the images as other devices would render them (EvaluationReport.renderings): nine passes instead of one. */
       renderings: z.boolean().default(false),
     })
     .strict(),

@@ -18,7 +18,7 @@ import { TfjsDetector } from '../main/detector/tfjs-detector.ts';
 import { useBackend } from '../main/detector/kernels/backend.ts';
 import { splitFor } from '../main/evaluation/evaluate.ts';
 import type { SplitName } from '../main/datasets/index.ts';
-import { RENDERINGS, type Rendering } from '../main/evaluation/renderings.ts';
+import { RENDERINGS, renderFrame, type Rendering } from '../main/evaluation/renderings.ts';
 import { scoreMaps, truthOf } from './lib/map-scores.ts';
 
 // As recorded, then each of evaluation's renderings (main/evaluation/renderings.ts).
@@ -47,7 +47,7 @@ for (const name of names) {
       const maps: Float32Array[] = [];
       for (const id of ids) {
         const d = await cache.get(id);
-        const [r] = await predict(detector, [shift ? shift(d.image, size) : d.image], { flips });
+        const [r] = await predict(detector, [shift ? renderFrame(shift, d.image, size, d.box) : d.image], { flips });
         maps.push(r.data[0]);
       }
       const at = typeof card.candidateThreshold === 'number' ? card.candidateThreshold : 0.5;

@@ -22,7 +22,7 @@ import { completeSplit, openDataset, SampleCache, splitSamples, validRegion, typ
 import { useBackend } from '../detector/kernels/backend.ts';
 import { connectedComponents } from './components.ts';
 import { imageCandidates, imageLesionMap, upsample } from './maps.ts';
-import { RENDERINGS } from './renderings.ts';
+import { renderFrame, renderingsFor } from './renderings.ts';
 import { lesionScore } from '../detector/postprocess.ts';
 import { auroc, averagePrecision, fpPerNegative, detectionAt, froc, latency, operatingCut, operatingScore, overlap, pointingGame, sensitivityAt, THRESHOLDS, type GroundTruth, type Prediction } from './metrics.ts';
 import { portablePath, resolveProjectPath } from '../settings.ts';
@@ -55,8 +55,8 @@ export interface EvaluateOptions {
   flips?: FlipSet;
   onProgress?(done: number, total: number): void;
   /**
-   * Also score the images as other cameras would render them (renderings.ts): each rendering costs one more
-   * pass over the images. The report's `renderings` holds each one's figures at the same thresholds.
+   * Also score the images as other devices would render them (renderings.ts; the set for the kind of image
+   * the card says the model is for): each rendering costs one more pass over the images. The report's `renderings` holds each one's figures at the same thresholds.
    */
   renderings?: boolean;
   /** Asked between images: 'cancel' stops the evaluation with CANCELLED (a caller's pause waits in here). */
@@ -216,7 +216,8 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
   const lesionImage: boolean[] = [];
   const ms: number[] = [];
   const s4 = size / 4;
-  const total = ids.length * (options.renderings ? 1 + Object.keys(RENDERINGS).length : 1);
+  const renderings = renderingsFor(card.intendedUse?.colour);
+  const total = ids.length * (options.renderings ? 1 + Object.keys(renderings).length : 1);
   const rendered: NonNullable<EvaluationReport['renderings']> = {};
   let stats: AppearanceStats | undefined;
   const appearances: number[] = [];
@@ -276,11 +277,11 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
     }
     if (options.renderings) {
       let done = ids.length;
-      for (const [label, render] of Object.entries(RENDERINGS)) {
+      for (const [label, render] of Object.entries(renderings)) {
         const maps: Float32Array[] = [];
         for (const id of ids) {
           const d = await cache.get(id);
-          const [out] = await predict(detector, [render(d.image, size)], { flips });
+          const [out] = await predict(detector, [renderFrame(render, d.image, size, d.box)], { flips });
           maps.push(out.data[0]);
           options.onProgress?.(++done, total);
           if (options.gate && (await options.gate()) === 'cancel') throw new StudioError('CANCELLED', `scoring ${name} cancelled`);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { RENDERINGS } from '../../main/evaluation/renderings.ts';
+import { GREY_RENDERINGS, RENDERINGS, renderFrame, renderingsFor } from '../../main/evaluation/renderings.ts';
 import { heldOutFigures, rankModels } from '../../preload/fit.ts';
 
 const side = 8;
@@ -37,6 +37,26 @@ test('each rendering changes the frame as its name says, keeps its size, and kee
   assert.ok(px('dark tone (gamma 1.5)')[0] < mid[0] && px('bright tone (gamma 0.67)')[0] > mid[0]);
   // The blur spreads the dark spot into its neighbours.
   assert.ok(at(RENDERINGS['soft focus (blur σ 1.5 px)'](src, side), 2, 3)[0] < at(src, 2, 3)[0]);
+});
+
+test('the ultrasound renderings keep a grey frame grey, change it as named, and a rendered frame keeps its letterbox black', () => {
+  const grey = new Uint8Array(side * side * 3);
+  for (let i = 0; i < side * side; i++) grey.fill(40 + ((i * 37) % 160), i * 3, i * 3 + 3);
+  assert.equal(renderingsFor('grey'), GREY_RENDERINGS);
+  assert.equal(renderingsFor('colour'), RENDERINGS);
+  assert.equal(renderingsFor(undefined), RENDERINGS);
+  const box = { left: 0, top: 0, width: side, height: side - 2 };
+  const mean = (rgb: Uint8Array) => rgb.reduce((a, b) => a + b, 0) / rgb.length;
+  for (const [label, render] of Object.entries(GREY_RENDERINGS)) {
+    const out = renderFrame(render, grey, side, box);
+    for (let i = 0; i < side * side; i++) assert.ok(out[i * 3] === out[i * 3 + 1] && out[i * 3 + 1] === out[i * 3 + 2], `${label}: pixel ${i} stays grey`);
+    for (let i = (side - 2) * side * 3; i < out.length; i++) assert.equal(out[i], 0, `${label}: the letterbox stays black`);
+    assert.notDeepEqual([...out.subarray(0, (side - 2) * side * 3)], [...grey.subarray(0, (side - 2) * side * 3)], `${label} changes the image`);
+    assert.deepEqual(renderFrame(render, grey, side, box), out, `${label} is the same on every run`);
+  }
+  const inside = (rgb: Uint8Array) => rgb.subarray(0, (side - 2) * side * 3);
+  assert.ok(mean(inside(renderFrame(GREY_RENDERINGS['low gain (×0.7)'], grey, side, box))) < mean(inside(grey)));
+  assert.ok(mean(inside(renderFrame(GREY_RENDERINGS['high gain (×1.3)'], grey, side, box))) > mean(inside(grey)));
 });
 
 test('a model whose figures hold under other cameras\' renderings is offered before one that is more sensitive only as recorded', () => {

@@ -7,7 +7,7 @@ import { contractRequest, listOption, modelFolder, numberOption, optionalNumber,
 import { ProgressBar } from '../progress.ts';
 
 const USAGE =
-  'studio evaluate --model NAME|DIR --data DIR [--format masks|coco|review] [--negatives DIR[,DIR]] [--split test|val|train] [--limit N] [--threshold T] [--flips none|h|hv] [--calibrate] [--renderings] --out report.json [--no-card]\n  --renderings: also score the images as other cameras would render them (white balance, saturation, tone, blur; nine passes instead of one)\n  --calibrate (validation split only): store the lesion-map threshold with the best Dice in the card; later evaluations use it\n  --flips: average each prediction over its mirror images (h: left–right, hv: all four); default the card\'s';
+  'studio evaluate --model NAME|DIR --data DIR [--format masks|coco|review] [--negatives DIR[,DIR]] [--split test|val|train] [--limit N] [--threshold T] [--flips none|h|hv] [--calibrate] [--renderings] --out report.json [--no-card]\n  --renderings: also score the images as other devices would render them (colour: white balance, saturation, tone, blur; grey ultrasound: gain, contrast, range, speckle, resolution; nine passes instead of one)\n  --calibrate (validation split only): store the lesion-map threshold with the best Dice in the card; later evaluations use it\n  --flips: average each prediction over its mirror images (h: left–right, hv: all four); default the card\'s';
 
 export const command: Command = {
   summary: 'evaluate a model on a dataset split (FROC, AP50, Dice/IoU, pointing game, latency); records the metrics in its card',

@@ -55,7 +55,7 @@ const UNFAMILIAR_TITLE =
   "The share of these images the model's own features find unlike its training images (its appearance score above its card's threshold): the viewer warns on each. Near 0 on its own held-out split; higher on another hospital's or device's images.";
 
 const RENDERINGS_TITLE =
-  'The same images as other cameras and processors would render them (warmer, cooler, greener, washed out, vivid, darker and brighter tone, soft focus), scored at the same thresholds: what to expect at a hospital whose devices the model never saw.';
+  'The same images as other devices would render them, scored at the same thresholds: for colour frames warmer, cooler, greener, washed out, vivid, darker and brighter tone, soft focus; for grey ultrasound lower and higher gain, lower contrast, compressed and expanded range, coarser speckle, soft focus, half resolution. What to expect at a hospital whose devices the model never saw.';
 
 /** The mean, lowest or highest of one figure over a report's renderings (NaN without them). */
 function renderedStat(r: EvaluationReport, figure: 'sensitivity1FP' | 'dice' | 'fpPerNegativeImage', how: 'mean' | 'min' | 'max'): number {
@@ -203,10 +203,10 @@ export function ComparePanel({ api }: { api: StudioApi }) {
     ...(reports.some((r) => r.appearance) ? [{ label: 'unfamiliar', value: (r: EvaluationReport) => r.appearance?.unfamiliarShare ?? NaN, higher: false, title: UNFAMILIAR_TITLE }] : []),
     ...(reports.some((r) => r.renderings)
       ? [
-          { label: 'sens@1 other cameras (mean)', value: (r: EvaluationReport) => renderedStat(r, 'sensitivity1FP', 'mean'), higher: true, title: RENDERINGS_TITLE },
-          { label: 'sens@1 other cameras (worst)', value: (r: EvaluationReport) => renderedStat(r, 'sensitivity1FP', 'min'), higher: true, title: RENDERINGS_TITLE },
-          { label: 'Dice other cameras (worst)', value: (r: EvaluationReport) => renderedStat(r, 'dice', 'min'), higher: true, title: RENDERINGS_TITLE },
-          ...(reports.some((r) => r.negatives) ? [{ label: 'FP/lesion-free other cameras (worst)', value: (r: EvaluationReport) => renderedStat(r, 'fpPerNegativeImage', 'max'), higher: false, digits: 2, title: RENDERINGS_TITLE }] : []),
+          { label: 'sens@1 other devices (mean)', value: (r: EvaluationReport) => renderedStat(r, 'sensitivity1FP', 'mean'), higher: true, title: RENDERINGS_TITLE },
+          { label: 'sens@1 other devices (worst)', value: (r: EvaluationReport) => renderedStat(r, 'sensitivity1FP', 'min'), higher: true, title: RENDERINGS_TITLE },
+          { label: 'Dice other devices (worst)', value: (r: EvaluationReport) => renderedStat(r, 'dice', 'min'), higher: true, title: RENDERINGS_TITLE },
+          ...(reports.some((r) => r.negatives) ? [{ label: 'FP/lesion-free other devices (worst)', value: (r: EvaluationReport) => renderedStat(r, 'fpPerNegativeImage', 'max'), higher: false, digits: 2, title: RENDERINGS_TITLE }] : []),
         ]
       : []),
   ];
@@ -261,7 +261,7 @@ export function ComparePanel({ api }: { api: StudioApi }) {
           <input value={limit} onChange={(e) => setLimit(e.target.value.replace(/[^0-9]/g, ''))} placeholder="all" />
         </label>
         <label className="check" title={RENDERINGS_TITLE}>
-          <input type="checkbox" checked={renderings} onChange={(e) => setRenderings(e.target.checked)} data-testid="compare-renderings" /> also as other cameras render them (9× the time)
+          <input type="checkbox" checked={renderings} onChange={(e) => setRenderings(e.target.checked)} data-testid="compare-renderings" /> also as other devices render them (9× the time)
         </label>
         <button type="button" className="primary" data-testid="compare-run" disabled={picked.size < 2 || !data.trim() || running} onClick={() => void compare()}>
           {running ? 'Evaluating…' : `Compare ${picked.size} models`}
