@@ -18,7 +18,7 @@ import { appearanceOf, readAppearance, roundScore, type AppearanceStats } from '
 import { quantile } from '../core/stats.ts';
 import { isUnfamiliar } from '../../preload/fit.ts';
 import { TfjsDetector } from '../detector/tfjs-detector.ts';
-import { completeSplit, openDataset, SampleCache, splitSamples, validRegion, type DatasetFormat, type Sample, type Split, type SplitName } from '../datasets/index.ts';
+import { completeSplit, openDataset, SampleCache, splitSamples, validRegion, type DatasetFormat, type Letterbox, type Sample, type Split, type SplitName } from '../datasets/index.ts';
 import { useBackend } from '../detector/kernels/backend.ts';
 import { connectedComponents } from './components.ts';
 import { imageCandidates, imageLesionMap, upsample } from './maps.ts';
@@ -214,6 +214,8 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
   const scores: Omit<ImageScore, 'found' | 'falsePositives'>[] = [];
   const peaks: number[] = [];
   const lesionImage: boolean[] = [];
+  // What the renderings are scored against, image by image (their truth, not their pixels).
+  const scored: ScoredImage[] = [];
   const ms: number[] = [];
   const s4 = size / 4;
   const renderings = renderingsFor(card.intendedUse?.colour);
@@ -258,6 +260,7 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
       // Candidates from the map over the image alone, as the viewer cuts its findings: none in the padding.
       const predictions = imageCandidates(prob, s4, d.box, candidateThreshold);
       perImage.push({ gt, predictions });
+      scored.push({ gt, mask: d.mask, box: d.box, lesion: hasLesion });
       for (const t of THRESHOLDS) candidatesAt.get(t)?.push({ gt, predictions: imageCandidates(prob, s4, d.box, t) });
       if (gt.components.length) imagesWithLesions++;
       let sourceHits = pointingGame(full, gt, 0, valid).hits;
@@ -286,7 +289,7 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
           options.onProgress?.(++done, total);
           if (options.gate && (await options.gate()) === 'cancel') throw new StudioError('CANCELLED', `scoring ${name} cancelled`);
         }
-        rendered[label] = await renderedFigures(maps, ids, cache, perImage, lesionImage, { side: s4, size, threshold, candidateThreshold });
+        rendered[label] = mapFigures(maps, scored, { side: s4, size, threshold, candidateThreshold });
       }
     }
   } finally {
@@ -337,30 +340,36 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
   };
 }
 
-/** One rendering's figures, by the same rules and thresholds as the report's own (evaluateModel). */
-async function renderedFigures(
-  maps: readonly Float32Array[],
-  ids: readonly string[],
-  cache: SampleCache,
-  truth: readonly { gt: GroundTruth }[],
-  lesionImage: readonly boolean[],
-  at: { side: number; size: number; threshold: number; candidateThreshold: number },
-): Promise<NonNullable<EvaluationReport['renderings']>[string]> {
-  const images: { gt: GroundTruth; predictions: Prediction[] }[] = [];
+/** What scoring a lesion map of one image needs: its lesions, its mask and letterbox, whether it has a lesion. */
+export interface ScoredImage {
+  gt: GroundTruth;
+  mask: Uint8Array;
+  box: Letterbox;
+  lesion: boolean;
+}
+
+/**
+ * Figures of lesion maps (S/4, `side` cells a side, of images `size` pixels a side) by evaluation's own
+ * rules: sensitivity at 1 FP/image over all images and findings per lesion-free image with candidates cut at
+ * `candidateThreshold`, Dice at `threshold` over the lesion images, and image AUROC of the detector's lesion
+ * score. What a report keeps for each rendering, and what the experiment scripts score their maps by.
+ */
+export function mapFigures(maps: readonly Float32Array[], images: readonly ScoredImage[], at: { side: number; size: number; threshold: number; candidateThreshold: number }): NonNullable<EvaluationReport['renderings']>[string] {
+  const candidates: { gt: GroundTruth; predictions: Prediction[] }[] = [];
   const peaks: number[] = [];
   let dice = 0;
-  for (let i = 0; i < ids.length; i++) {
-    const d = await cache.get(ids[i]);
-    images.push({ gt: truth[i].gt, predictions: imageCandidates(maps[i], at.side, d.box, at.candidateThreshold) });
-    peaks.push(lesionScore(imageLesionMap(maps[i], at.side, d.box)));
-    if (lesionImage[i]) dice += overlap(upsample(maps[i], at.side, at.side, at.size, at.size), d.mask, at.threshold, validRegion(d.box)).dice;
-  }
+  images.forEach((image, i) => {
+    candidates.push({ gt: image.gt, predictions: imageCandidates(maps[i], at.side, image.box, at.candidateThreshold) });
+    peaks.push(lesionScore(imageLesionMap(maps[i], at.side, image.box)));
+    if (image.lesion) dice += overlap(upsample(maps[i], at.side, at.side, at.size, at.size), image.mask, at.threshold, validRegion(image.box)).dice;
+  });
+  const lesionImage = images.map((image) => image.lesion);
   const lesionImages = lesionImage.filter(Boolean).length;
   const negatives = lesionImage.length - lesionImages;
   return {
-    sensitivity1FP: sensitivityAt(froc(images), 1),
+    sensitivity1FP: sensitivityAt(froc(candidates), 1),
     dice: lesionImages ? dice / lesionImages : 0,
-    fpPerNegativeImage: negatives ? fpPerNegative(images.map((x) => x.predictions.length), lesionImage) : null,
+    fpPerNegativeImage: negatives ? fpPerNegative(candidates.map((x) => x.predictions.length), lesionImage) : null,
     imageAUROC: lesionImages && negatives ? auroc(peaks.filter((_, i) => lesionImage[i]), peaks.filter((_, i) => !lesionImage[i])) : null,
   };
 }
