@@ -19,13 +19,14 @@
  * With mirror averaging, v is the mean of the views' pooled features, which is less noisy than one view's:
  * each flip set (none, h, hv) has its own statistics and threshold, fitted on features made the same way.
  */
-import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { FLIP_SETS, StudioError, type FlipSet } from '../../preload/contract.ts';
 import type { Letterbox } from './preprocess.ts';
 import type { ImageOutputs, OutputSpec } from './pipeline.ts';
 import { imageCells } from './postprocess.ts';
+import { fileVersion, writeAtomic } from './io.ts';
 
 /** The file beside model.json that holds a model's appearance statistics. */
 export const APPEARANCE_FILE = 'appearance.json';
@@ -285,9 +286,7 @@ export function writeAppearance(dir: string, layers: AppearanceStats['layers'], 
   const views = Object.fromEntries(
     Object.entries(byFlips).map(([f, v]) => [f, { offset: v.offset.map((x) => +x.toPrecision(7)), mean: v.mean.map((x) => +x.toPrecision(7)), std: v.std.map((x) => +x.toPrecision(7)), precision: Buffer.from(v.precision.buffer, v.precision.byteOffset, v.precision.byteLength).toString('base64') }]),
   );
-  const tmp = join(dir, `.${APPEARANCE_FILE}.tmp`);
-  writeFileSync(tmp, `${JSON.stringify({ version: 3, fittedAt, layers, byFlips: views })}\n`);
-  renameSync(tmp, join(dir, APPEARANCE_FILE));
+  writeAtomic(join(dir, APPEARANCE_FILE), `${JSON.stringify({ version: 3, fittedAt, layers, byFlips: views })}\n`);
 }
 
 /** The most bytes appearance.json may take: three flip sets of 512 features' statistics are about 4 MB. */
@@ -345,9 +344,7 @@ export class AppearanceCache {
 
   get(dir: string, flips: FlipSet, calibration: CardAppearance | undefined): AppearanceStats | undefined {
     if (calibration === undefined) return undefined;
-    // The file is replaced by a rename, so a new one is a new inode even within the old one's mtime tick.
-    const st = statSync(join(dir, APPEARANCE_FILE), { throwIfNoEntry: false });
-    const version = st ? `${st.ino}:${st.mtimeMs}` : '';
+    const version = fileVersion(join(dir, APPEARANCE_FILE));
     const key = `${flips}\0${dir}`;
     let hit = this.entries.get(key);
     // Read again when the file changed, or when the card names another fit than the one kept (which then

@@ -17,10 +17,20 @@ export const CARD_FILE = 'card.json';
 
 export type { ModelCard };
 
-function writeAtomic(path: string, data: string | Uint8Array): void {
+/** Write a file by a rename, so a reader never sees half of it (and a new file is a new inode: `fileVersion`). */
+export function writeAtomic(path: string, data: string | Uint8Array): void {
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, data);
   renameSync(tmp, path);
+}
+
+/**
+ * What identifies one version of a file written by `writeAtomic`: its inode and mtime ('' when it is
+ * missing). A rename makes a new inode, so a file written again within the old one's mtime tick still differs.
+ */
+export function fileVersion(path: string): string {
+  const st = statSync(path, { throwIfNoEntry: false });
+  return st ? `${st.ino}:${st.mtimeMs}` : '';
 }
 
 /** A tfjs IOHandler over a folder: `tf.loadLayersModel(dirHandler(dir))`, `model.save(dirHandler(dir))`. */

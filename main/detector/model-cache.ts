@@ -4,15 +4,14 @@
  * `capacity` stay loaded, the least recently used released first: the viewer's check of which model knows
  * an image, or a long session, would otherwise keep every model in the folder in memory.
  */
-import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { MODEL_FILE } from './io.ts';
+import { fileVersion, MODEL_FILE } from './io.ts';
 
 /** Models a worker keeps loaded: Compare runs up to four side by side, and the viewer asks up to four. */
 export const MODEL_CACHE_CAPACITY = 6;
 
 export class ModelCache<T extends { dispose(): void | Promise<void> }> {
-  private readonly entries = new Map<string, { mtime: string; detector: Promise<T> }>();
+  private readonly entries = new Map<string, { version: string; detector: Promise<T> }>();
 
   /**
    * @param keepFailure a load failure for which this returns true stays cached until model.json changes
@@ -25,17 +24,10 @@ export class ModelCache<T extends { dispose(): void | Promise<void> }> {
   ) {}
 
   get(dir: string): Promise<T> {
-    // model.json is replaced by a rename (io.ts writeAtomic): a new file is a new inode, even within the
-    // old one's mtime tick.
-    let mtime = '';
-    try {
-      const st = statSync(join(dir, MODEL_FILE));
-      mtime = `${st.ino}:${st.mtimeMs}`;
-    } catch {
-      // the loader reports the missing file clearly
-    }
+    // A missing model.json ('') is for the loader to report clearly.
+    const version = fileVersion(join(dir, MODEL_FILE));
     const hit = this.entries.get(dir);
-    if (hit && hit.mtime === mtime) {
+    if (hit && hit.version === version) {
       // Most recently used last (a Map keeps insertion order).
       this.entries.delete(dir);
       this.entries.set(dir, hit);
@@ -43,7 +35,7 @@ export class ModelCache<T extends { dispose(): void | Promise<void> }> {
     }
     if (hit) this.release(dir, hit.detector);
     const detector = this.load(dir);
-    this.entries.set(dir, { mtime, detector });
+    this.entries.set(dir, { version, detector });
     // A worker serves one request at a time, so the least recently used model is not in use while it goes.
     for (const [old, entry] of this.entries) {
       if (this.entries.size <= this.capacity) break;

@@ -11,7 +11,8 @@ import { TfjsDetector } from './tfjs-detector.ts';
 import { ModelCache } from './model-cache.ts';
 import { appearanceOfImage, detect, type DetectorBackend } from './pipeline.ts';
 import { appearanceCalibration, modelFlips, supervisedGate } from './io.ts';
-import { AppearanceCache } from './appearance.ts';
+import { AppearanceCache, type AppearanceStats } from './appearance.ts';
+import type { FlipSet } from './flips.ts';
 import type { WorkerReply, WorkerRequest, WorkerResult } from './protocol.ts';
 import { OnnxExportError, startOnnxRuntime, type OnnxWorkerRuntime } from './runtime/index.ts';
 
@@ -55,6 +56,11 @@ async function backendFor(modelDir: string): Promise<DetectorBackend> {
   return detectors.get(modelDir);
 }
 
+/** A model's appearance statistics for detections with `flips`, with its card's threshold for them (none without both). */
+function appearanceStats(dir: string, flips: FlipSet): AppearanceStats | undefined {
+  return appearance.get(dir, flips, appearanceCalibration(dir, flips));
+}
+
 async function handle(req: WorkerRequest): Promise<WorkerResult> {
   switch (req.type) {
     case 'init': {
@@ -69,12 +75,12 @@ async function handle(req: WorkerRequest): Promise<WorkerResult> {
     case 'detect': {
       const backend = await backendFor(req.modelDir);
       const flips = modelFlips(req.modelDir, req.flips);
-      const options = { threshold: req.threshold, flips, supervisedGate: supervisedGate(req.modelDir), appearance: appearance.get(req.modelDir, flips, appearanceCalibration(req.modelDir, flips)) };
+      const options = { threshold: req.threshold, flips, supervisedGate: supervisedGate(req.modelDir), appearance: appearanceStats(req.modelDir, flips) };
       return { type: 'detect', detection: await detect(backend, req.image, options) };
     }
     case 'appearance': {
       const flips = modelFlips(req.modelDir, req.flips);
-      const stats = appearance.get(req.modelDir, flips, appearanceCalibration(req.modelDir, flips));
+      const stats = appearanceStats(req.modelDir, flips);
       // A model without statistics has no score to give: it is checked on what the image declares only.
       if (!stats) return { type: 'appearance' };
       return { type: 'appearance', appearance: await appearanceOfImage(await backendFor(req.modelDir), req.image, stats, flips) };
