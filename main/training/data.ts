@@ -38,8 +38,8 @@ export function augment(d: Decoded, random: () => number, enabled = true, preset
   const box = r.occlusion ? cornerBox(rng(Math.floor(random() * 4294967296)), r.occlusion, d.box) : undefined;
   // And the colour draw.
   const tint = r.colour ? colourDraw(rng(Math.floor(random() * 4294967296)), r.colour) : undefined;
-  const saturation = tint?.saturation ?? 1;
-  const tinted = (c: number, luma: number, speckle: number) => Math.min(1, Math.max(0, ((luma + saturation * (c - luma)) * speckle - 0.5) * contrast + 0.5 + brightness));
+  // The tone steps every preset ends with: speckle, contrast about mid-grey, brightness, clipped.
+  const tone = (v: number, speckle: number) => Math.min(1, Math.max(0, (v * speckle - 0.5) * contrast + 0.5 + brightness));
   const cos = Math.cos(angle) / scale;
   const sin = Math.sin(angle) / scale;
   const c = (S - 1) / 2;
@@ -70,7 +70,7 @@ export function augment(d: Decoded, random: () => number, enabled = true, preset
         const v = level
           ? (level[src[i00 + ch]] * (1 - fx) + level[src[i01 + ch]] * fx) * (1 - fy) + (level[src[i10 + ch]] * (1 - fx) + level[src[i11 + ch]] * fx) * fy
           : ((src[i00 + ch] * (1 - fx) + src[i01 + ch] * fx) * (1 - fy) + (src[i10 + ch] * (1 - fx) + src[i11 + ch] * fx) * fy) / 255;
-        image[o + ch] = tint ? v : Math.min(1, Math.max(0, (v * speckle - 0.5) * contrast + 0.5 + brightness));
+        image[o + ch] = tint ? v : tone(v, speckle);
       }
       if (tint) {
         // White balance, then saturation about the pixel's luma (BT.601), then the shared tone steps.
@@ -78,9 +78,9 @@ export function augment(d: Decoded, random: () => number, enabled = true, preset
         const cg = image[o + 1] * tint.gains[1];
         const cb = image[o + 2] * tint.gains[2];
         const luma = 0.299 * cr + 0.587 * cg + 0.114 * cb;
-        image[o] = tinted(cr, luma, speckle);
-        image[o + 1] = tinted(cg, luma, speckle);
-        image[o + 2] = tinted(cb, luma, speckle);
+        image[o] = tone(luma + tint.saturation * (cr - luma), speckle);
+        image[o + 1] = tone(luma + tint.saturation * (cg - luma), speckle);
+        image[o + 2] = tone(luma + tint.saturation * (cb - luma), speckle);
       }
       const mx = Math.round(sx);
       const my = Math.round(sy);

@@ -58,7 +58,7 @@ export async function offerAmong(candidates: readonly string[], ask: (model: str
     checks.set(model, answer);
     if (answer.mismatch) passedOver.push(model);
     else if (!answer.appearance) unscored ??= model;
-    else return { offered: model, checks, passedOver: passedOver.filter((m) => asked.indexOf(m) < asked.indexOf(model)), checking: false, error };
+    else return { offered: model, checks, passedOver, checking: false, error };
   }
   if (unscored) return { offered: unscored, checks, passedOver: passedOver.filter((m) => asked.indexOf(m) < asked.indexOf(unscored as string)), checking: false, error };
   // None knows images like this one: the first that answered is offered still, and its warning says why to doubt it.
@@ -82,8 +82,7 @@ export function useModelOffer(api: StudioApi, imageId: string | null, ranked: re
 
   useEffect(() => {
     if (!imageId || !key) return;
-    const kept = answers.current;
-    if (kept.models !== models) answers.current = { models, byKey: new Map() };
+    if (answers.current.models !== models) answers.current = { models, byKey: new Map() };
     let live = true;
     const ask = (model: string): Promise<AppearanceCheck | Error> => {
       const byKey = answers.current.byKey;
