@@ -20,10 +20,8 @@ import { loadSettings } from '../main/settings.ts';
 import { readCard } from '../main/detector/io.ts';
 import { decodeForDetector } from '../main/detector/decode.ts';
 import { letterbox, type RGBImage } from '../main/detector/preprocess.ts';
-import { predictAppearance, type DetectorBackend } from '../main/detector/pipeline.ts';
-import { TfjsDetector } from '../main/detector/tfjs-detector.ts';
-import { OnnxDetector } from '../main/detector/runtime/onnx-detector.ts';
-import { loadOrt } from '../main/detector/runtime/ort.ts';
+import { predictAppearance } from '../main/detector/pipeline.ts';
+import { inferenceBackend } from '../main/training/appearance.ts';
 import { appearanceScore, meanOfViews, readAppearance, roundScore } from '../main/detector/appearance.ts';
 import { quantile } from '../main/core/stats.ts';
 import { isUnfamiliar } from '../preload/fit.ts';
@@ -32,7 +30,6 @@ import { isFlipSet } from '../main/detector/flips.ts';
 import { resolveProjectPath } from '../main/settings.ts';
 import type { Split } from '../main/datasets/index.ts';
 import { useBackend } from '../main/detector/kernels/backend.ts';
-import { loadModel } from '../main/detector/io.ts';
 
 const { values } = parseArgs({ options: { model: { type: 'string', default: 'kvasir-cbam-neg' }, flips: { type: 'string' } } });
 const settings = loadSettings();
@@ -44,12 +41,9 @@ const S = card.inputSize;
 const flips = isFlipSet(values.flips) ? values.flips : isFlipSet(card.flips) ? card.flips : 'none';
 const grey = card.intendedUse?.colour === 'grey';
 
-let backend: DetectorBackend;
 // The ONNX export is made from the TF.js model: a backend must be up either way.
 await useBackend();
-const ort = await loadOrt();
-if (ort) backend = await OnnxDetector.load(ort.ort, dir, { threads: 2 });
-else backend = new TfjsDetector(await loadModel(dir));
+const backend = await inferenceBackend(dir);
 
 type Transform = (rgb: RGBImage) => Promise<RGBImage>;
 const same: Transform = async (x) => x;

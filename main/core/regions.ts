@@ -58,8 +58,10 @@ export function regions8(values: ArrayLike<number>, width: number, height: numbe
   const byRoot = new Map<number, Region>();
   const out: Region[] = [];
   for (let r = 0; r < runs.length; r += 4) {
-    const [y, x0, x1, label] = [runs[r], runs[r + 1], runs[r + 2], runs[r + 3]];
-    const id = root(label);
+    const y = runs[r];
+    const x0 = runs[r + 1];
+    const x1 = runs[r + 2];
+    const id = root(runs[r + 3]);
     let region = byRoot.get(id);
     if (!region) {
       region = { area: 0, box: [x0, y, x1 + 1, y + 1], peak: -Infinity, sumX: 0, sumY: 0, ...(options.cells ? { cells: [] } : {}) };

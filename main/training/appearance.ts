@@ -113,7 +113,7 @@ export async function refitAppearance(dir: string, options: { data?: string; for
 }
 
 /** The model as the engine's workers run it: onnxruntime when it loads and can export the model, else TF.js. */
-async function inferenceBackend(dir: string): Promise<DetectorBackend> {
+export async function inferenceBackend(dir: string): Promise<DetectorBackend> {
   const ort = await loadOrt();
   if (ort) {
     try {
