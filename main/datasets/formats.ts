@@ -10,7 +10,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { type Box, StudioError } from '../../preload/contract.ts';
 import { isInside, realish } from '../fs/names.ts';
-import { reviewDataset } from './review.ts';
+import { reviewDataset, type ReviewRead } from './review.ts';
 
 export type DatasetFormat = 'masks' | 'coco' | 'review';
 
@@ -152,11 +152,13 @@ export function listCocoDataset(dir: string): Dataset {
 export interface OpenOptions {
   /** Folders of lesion-free images added to the dataset (ids `<folder name>/<file>`). */
   negatives?: readonly string[];
+  /** A review store's reading already taken (review.ts `reviewedDataset`): the dataset is built from it, not a second read. */
+  reviewed?: ReviewRead;
 }
 
 export async function openDataset(path: string, format: DatasetFormat, options: OpenOptions = {}): Promise<Dataset> {
   if (!existsSync(path)) throw new StudioError('NOT_FOUND', `no dataset at ${path}`, path);
-  const dataset = format === 'masks' ? listMaskDataset(path) : format === 'coco' ? listCocoDataset(path) : await reviewDataset(path);
+  const dataset = format === 'masks' ? listMaskDataset(path) : format === 'coco' ? listCocoDataset(path) : await reviewDataset(path, options.reviewed);
   const ids = new Set(dataset.samples.map((s) => s.id));
   for (const folder of options.negatives ?? []) {
     for (const sample of listNegatives(folder, `${basename(resolve(folder))}/`)) {

@@ -13,7 +13,7 @@ import { basename, resolve } from 'node:path';
 import sharp from 'sharp';
 import { MIN_TRAINING_IMAGES, type PlanCounts, StudioError, type TrainingPlan } from '../../preload/contract.ts';
 import { type Dataset, type DatasetFormat, listNegatives, openDataset, type Sample } from './formats.ts';
-import { reviewedDataset } from './review.ts';
+import { reviewedDataset, type ReviewRead } from './review.ts';
 import { limitSamples, splitSamples, type Split } from './split.ts';
 import { regions8 } from '../core/regions.ts';
 
@@ -180,9 +180,9 @@ export interface PlanRequest {
  * The dataset a run would open. A review store with nothing fully reviewed yet is a plan whose problem says
  * so, not an error: its lesion-free folders are still counted.
  */
-async function openForPlan(req: PlanRequest): Promise<Dataset> {
+async function openForPlan(req: PlanRequest, reviewed?: ReviewRead): Promise<Dataset> {
   try {
-    return await openDataset(req.data, req.format, { negatives: req.negatives });
+    return await openDataset(req.data, req.format, { negatives: req.negatives, reviewed });
   } catch (err) {
     if (req.format !== 'review' || !(err instanceof StudioError) || err.code !== 'NOT_FOUND' || err.subject !== req.data || !existsSync(req.data)) throw err;
     // The ids openDataset gives a lesion-free folder's images (formats.ts): they decide the split.
@@ -193,8 +193,9 @@ async function openForPlan(req: PlanRequest): Promise<Dataset> {
 /** What `training.start` with these settings would train on: the same samples, split the same way. */
 export async function planTraining(req: PlanRequest): Promise<TrainingPlan> {
   // The images a reader has not finished, which the run leaves out (datasets/review.ts's rule).
-  const waiting = req.format === 'review' ? reviewedDataset(req.data).waiting : undefined;
-  const dataset = await openForPlan(req);
+  const reviewed = req.format === 'review' ? reviewedDataset(req.data) : undefined;
+  const dataset = await openForPlan(req, reviewed);
+  const waiting = reviewed?.waiting;
   const byId = new Map(dataset.samples.map((s) => [s.id, s]));
   const chosen = runSampleIds(dataset.samples, req).map((id) => byId.get(id) as Sample);
   return trainingPlan(dataset, splitSamples(chosen, req.seed), { waiting });

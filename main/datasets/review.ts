@@ -98,7 +98,14 @@ export interface ReviewedItem {
  * every reader who decided anything in it, and how many images wait for a reader: `unreviewed` (nothing decided on them, including images with no
  * finding nobody confirmed) and `halfReviewed` (some finding on them still undecided).
  */
-export function reviewedDataset(storeFile: string): { items: ReviewedItem[]; waiting: { unreviewed: number; halfReviewed: number }; reviewers: string[] } {
+/** One read of a review store: what its readers finished, what still waits, and who decided. */
+export interface ReviewRead {
+  items: ReviewedItem[];
+  waiting: { unreviewed: number; halfReviewed: number };
+  reviewers: string[];
+}
+
+export function reviewedDataset(storeFile: string): ReviewRead {
   const store = openStore(storeFile, { mustExist: true, readonly: true });
   let review;
   try {
@@ -156,9 +163,13 @@ export function datasetFromReview(root: string, source: ReviewAnnotationSource):
   return { root, format: 'review', samples };
 }
 
-/** The review store as a dataset, by the rule above: fully reviewed images only, those without a confirmed lesion as negatives. */
-export async function reviewDataset(storeFile: string): Promise<Dataset> {
-  const labelled = reviewedDataset(storeFile).items.filter((item) => item.label !== null);
+/**
+ * The review store as a dataset, by the rule above: fully reviewed images only, those without a confirmed
+ * lesion as negatives. A caller that also counts what waits, or digests the labels, passes its own `read`,
+ * so the dataset and those figures come from one reading (a reader may decide between two).
+ */
+export async function reviewDataset(storeFile: string, read: ReviewRead = reviewedDataset(storeFile)): Promise<Dataset> {
+  const labelled = read.items.filter((item) => item.label !== null);
   return datasetFromReview(storeFile, {
     images: () => labelled.map((item) => ({ path: item.path, uids: item.uids, lesions: item.boxes.map((box, i) => ({ box, ...(item.masks?.[i] ? { mask: rleDecode(item.masks[i]!) } : {}) })) })),
   });

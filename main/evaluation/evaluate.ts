@@ -21,7 +21,7 @@ import { TfjsDetector } from '../detector/tfjs-detector.ts';
 import { completeSplit, openDataset, SampleCache, splitSamples, validRegion, type DatasetFormat, type Letterbox, type Sample, type Split, type SplitName } from '../datasets/index.ts';
 import { useBackend } from '../detector/kernels/backend.ts';
 import { connectedComponents } from './components.ts';
-import { imageCandidates, imageLesionMap, upsample } from './maps.ts';
+import { imageCandidates, imageCandidatesAt, imageLesionMap, upsample } from './maps.ts';
 import { renderFrame, renderingsFor } from './renderings.ts';
 import { lesionScore } from '../detector/postprocess.ts';
 import { auroc, averagePrecision, fpPerNegative, detectionAt, froc, latency, operatingCut, operatingScore, overlap, pointingGame, sensitivityAt, THRESHOLDS, type GroundTruth, type Prediction } from './metrics.ts';
@@ -258,10 +258,10 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
       peaks.push(peak);
       lesions += gt.components.length;
       // Candidates from the map over the image alone, as the viewer cuts its findings: none in the padding.
-      const predictions = imageCandidates(prob, s4, d.box, candidateThreshold);
+      const [predictions, ...atEach] = imageCandidatesAt(prob, s4, d.box, [candidateThreshold, ...THRESHOLDS]);
       perImage.push({ gt, predictions });
       scored.push({ gt, mask: d.mask, box: d.box, lesion: hasLesion });
-      for (const t of THRESHOLDS) candidatesAt.get(t)?.push({ gt, predictions: imageCandidates(prob, s4, d.box, t) });
+      THRESHOLDS.forEach((t, k) => candidatesAt.get(t)?.push({ gt, predictions: atEach[k] }));
       if (gt.components.length) imagesWithLesions++;
       let sourceHits = pointingGame(full, gt, 0, valid).hits;
       heatmapHits += sourceHits;

@@ -1,5 +1,6 @@
 /** Map helpers shared by validation during training and `studio evaluate`. */
 import { bilinearAt, cropMap, imageCells, lesionCandidates, MIN_FINDING_CELLS } from '../detector/postprocess.ts';
+import { OUTPUT_STRIDE } from '../detector/model.ts';
 import type { Letterbox } from '../detector/preprocess.ts';
 import type { Prediction } from './metrics.ts';
 import type { Map2D } from '../../preload/contract.ts';
@@ -32,16 +33,21 @@ export function predictionsFromMap(prob: ArrayLike<number>, w: number, h: number
  * whose peak is the detector's "lesion present" score (postprocess.ts lesionScore).
  */
 export function imageLesionMap(prob: ArrayLike<number>, side: number, box: Pick<Letterbox, 'width' | 'height'>): Map2D {
-  // The lesion map's stride is 4 (detector/model.ts OUTPUT_STRIDE; its S/4 side is what callers pass).
-  const cells = imageCells(box, 4);
+  const cells = imageCells(box, OUTPUT_STRIDE);
   return cropMap(prob, side, cells.cols, cells.rows);
 }
 
 /**
- * The candidate lesions of a letterboxed image's S/4 lesion map, as the viewer cuts its findings: from the
- * map over the image alone (none in the padding), boxes in letterboxed pixels.
+ * The candidate lesions of a letterboxed image's S/4 lesion map at each threshold, as the viewer cuts its
+ * findings: from the map over the image alone (none in the padding), boxes in letterboxed pixels. The map
+ * is cropped once for all thresholds (calibration asks for a dozen).
  */
-export function imageCandidates(prob: ArrayLike<number>, side: number, box: Pick<Letterbox, 'width' | 'height'>, threshold: number): Prediction[] {
+export function imageCandidatesAt(prob: ArrayLike<number>, side: number, box: Pick<Letterbox, 'width' | 'height'>, thresholds: readonly number[]): Prediction[][] {
   const shown = imageLesionMap(prob, side, box);
-  return predictionsFromMap(shown.data, shown.width, shown.height, 4, threshold);
+  return thresholds.map((t) => predictionsFromMap(shown.data, shown.width, shown.height, OUTPUT_STRIDE, t));
+}
+
+/** `imageCandidatesAt` at one threshold. */
+export function imageCandidates(prob: ArrayLike<number>, side: number, box: Pick<Letterbox, 'width' | 'height'>, threshold: number): Prediction[] {
+  return imageCandidatesAt(prob, side, box, [threshold])[0];
 }

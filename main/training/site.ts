@@ -49,7 +49,7 @@ export async function planAdaptation(options: { store: string; base: string; see
   const { waiting } = reviewed;
   let dataset: Dataset;
   try {
-    dataset = await openDataset(options.store, 'review', { negatives: negativeFolders });
+    dataset = await openDataset(options.store, 'review', { negatives: negativeFolders, reviewed });
   } catch (err) {
     if (!(err instanceof StudioError) || err.code !== 'NOT_FOUND' || err.subject !== options.store) throw err;
     // Nothing fully reviewed yet: a plan whose problem says so (planProblems), not an error.

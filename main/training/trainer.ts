@@ -18,7 +18,7 @@ import { predictLesionMaps } from '../detector/pipeline.ts';
 import { TfjsDetector } from '../detector/tfjs-detector.ts';
 import { canFitAppearance, fitModelAppearance } from './appearance.ts';
 import { connectedComponents } from '../evaluation/components.ts';
-import { imageCandidates, upsample } from '../evaluation/maps.ts';
+import { imageCandidatesAt, upsample } from '../evaluation/maps.ts';
 import { bestThreshold, fpPerNegative, froc, operatingThreshold, overlap, sensitivityAt, THRESHOLDS } from '../evaluation/metrics.ts';
 import { openDataset, rng, SampleCache, shuffle, splitSamples, validRegion, type Sample, type Split } from '../datasets/index.ts';
 import { runSampleIds } from '../datasets/plan.ts';
@@ -175,8 +175,9 @@ export async function validate(model: tf.LayersModel, cache: SampleCache, ids: s
   });
   const sensAt: Record<string, number> = {};
   const fpNegAt: Record<string, number> = {};
-  for (const t of THRESHOLDS) {
-    const images = gts.map((gt, i) => ({ gt, predictions: imageCandidates(maps[i], size / 4, decoded[i].box, t) }));
+  const candidates = gts.map((_, i) => imageCandidatesAt(maps[i], size / 4, decoded[i].box, THRESHOLDS));
+  for (const [k, t] of THRESHOLDS.entries()) {
+    const images = gts.map((gt, i) => ({ gt, predictions: candidates[i][k] }));
     sensAt[t.toFixed(2)] = sensitivityAt(froc(images), 1);
     fpNegAt[t.toFixed(2)] = fpPerNegative(images.map((im) => im.predictions.length), lesionImage);
   }

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -13,7 +13,7 @@ import sharp from 'sharp';
 import { MIN_TRAINING_IMAGES, StudioError } from '../../preload/contract.ts';
 import { rleEncode } from '../../main/review/rle.ts';
 import { openStore } from '../../main/review/store.ts';
-import { openDataset, splitSamples } from '../../main/datasets/index.ts';
+import { openDataset, reviewedDataset, splitSamples } from '../../main/datasets/index.ts';
 import { countRegions, planTraining, refuseUntrainable, runSampleIds } from '../../main/datasets/plan.ts';
 import { lesionCandidates } from '../../main/detector/postprocess.ts';
 
@@ -145,6 +145,23 @@ test('a review store counts fully reviewed images only, and says how many wait f
   assert.deepEqual({ images: plan.images, lesionImages: plan.lesionImages, lesions: plan.lesions, negatives: plan.negatives }, { images: 3, lesionImages: 2, lesions: 3, negatives: 1 });
   assert.ok(plan.problems.some((p) => p.includes(`a run needs at least ${MIN_TRAINING_IMAGES}`)), 'three reviewed images are too few');
   assert.ok(!plan.problems.some((p) => /nothing in the review store/.test(p)));
+});
+
+test('a review dataset comes from the reading it is given, so its counts and samples agree when a reader decides in between', async () => {
+  const copy = join(root, 'deciding.sqlite');
+  copyFileSync(store, copy);
+  const read = reviewedDataset(copy);
+  // A reader finishes the half-reviewed image after the reading.
+  const s = openStore(copy);
+  const half = s.review().rows.find((r) => r.image.path.endsWith('half.png') && r.decisions.length === 0);
+  assert.ok(half, 'the half-reviewed image has an undecided finding');
+  s.decide({ findingId: half.finding.id, reviewer: 'dr.a', decision: 'rejected' });
+  s.close();
+  const fromRead = await openDataset(copy, 'review', { reviewed: read });
+  const fresh = await openDataset(copy, 'review');
+  assert.equal(fromRead.samples.length, read.items.filter((i) => i.label !== null).length);
+  assert.equal(fromRead.samples.length, 3);
+  assert.equal(fresh.samples.length, 4, 'a new reading sees the decision');
 });
 
 test('a review store with nothing fully reviewed is a plan with that problem, not an error', async () => {

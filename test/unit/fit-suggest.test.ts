@@ -77,3 +77,56 @@ test('the viewer offers the first fitting model that knows images like the open 
   await offerAmong(['a', 'a', 'a', 'a', 'a', 'a'], ask);
   assert.equal(asked.length, MAX_MODELS_ASKED, 'a bounded number of networks per image');
 });
+
+test("the viewer's checks are asked once per image, averaging and model; a failed one is asked again, and a new model list forgets them all", async () => {
+  const { OfferAnswers } = await import('../../renderer/src/hooks/useModelOffer.ts');
+  const calls: string[] = [];
+  let failNext = false;
+  const answers = new OfferAnswers(async (imageId, model, flips) => {
+    calls.push(`${imageId}/${model}/${flips}`);
+    if (failNext) {
+      failNext = false;
+      throw new Error('worker restarting');
+    }
+    return { imageId, frame: 0, model };
+  }, 3);
+  const list = [{ name: 'a' }];
+  const kept = answers.forModels(list);
+  const [first, again] = await Promise.all([kept.ask('img', 'card', 'a'), kept.ask('img', 'card', 'a')]);
+  assert.equal(first, again, 'a check on its way is shared, not asked twice');
+  await kept.ask('img', 'hv', 'a');
+  assert.deepEqual(calls, ['img/a/card', 'img/a/hv'], 'another averaging is another question');
+
+  failNext = true;
+  const failed = await kept.ask('img', 'card', 'b');
+  assert.ok(failed instanceof Error && /worker restarting/.test(failed.message), 'a failure comes back as an Error, not a rejection');
+  const retried = await kept.ask('img', 'card', 'b');
+  assert.ok(!(retried instanceof Error), 'a failed check is asked again on the next look');
+
+  calls.length = 0;
+  answers.forModels(list).ask('img', 'card', 'a');
+  assert.deepEqual(calls, [], 'the same list keeps its answers');
+  await answers.forModels([{ name: 'a' }]).ask('img', 'card', 'a');
+  assert.deepEqual(calls, ['img/a/card'], 'a refreshed list asks again');
+
+  calls.length = 0;
+  for (const id of ['i1', 'i2', 'i3', 'i4']) await answers.ask(id, 'card', 'a');
+  await answers.ask('i1', 'card', 'a');
+  assert.equal(calls.length, 5, 'past its bound the store starts over rather than grow');
+});
+
+test('while an image is asked again its last offer stands, marked checking; another image shows nothing offered until its checks answer', async () => {
+  const { shownOffer } = await import('../../renderer/src/hooks/useModelOffer.ts');
+  const offer = { offered: 'b', checks: new Map(), passedOver: ['a'], checking: false };
+  const made = { key: 'img\0card\0a\0b', imageId: 'img', offer };
+  assert.equal(shownOffer(made, made.key, 'img'), offer);
+  const rechecking = shownOffer(made, 'img\0hv\0a\0b', 'img');
+  assert.equal(rechecking.offered, 'b');
+  assert.equal(rechecking.checking, true);
+  const other = shownOffer(made, 'next\0card\0a\0b', 'next');
+  assert.equal(other.offered, undefined);
+  assert.equal(other.checking, true);
+  const nothing = shownOffer(made, '', null);
+  assert.equal(nothing.offered, undefined);
+  assert.equal(nothing.checking, false, 'no image, or no fitting model: nothing to check');
+});

@@ -67,39 +67,82 @@ export async function offerAmong(candidates: readonly string[], ask: (model: str
 }
 
 /**
+ * The answers kept for the viewer's checks, by image, averaging and model: kept as promises so a check on
+ * its way is never asked twice. A failure is not kept (a model being written, a worker restarting: the next
+ * look asks again), and a new model list (a refresh, a model trained) forgets every answer.
+ */
+export class OfferAnswers {
+  private models: unknown;
+  private byKey = new Map<string, Promise<AppearanceCheck | Error>>();
+
+  constructor(
+    private readonly check: (imageId: string, model: string, flips: FlipSet | 'card') => Promise<AppearanceCheck>,
+    private readonly bound = 500,
+  ) {}
+
+  /** Forget every answer when `models` is another list than the last one seen. */
+  forModels(models: unknown): this {
+    if (models !== this.models) {
+      this.models = models;
+      this.byKey = new Map();
+    }
+    return this;
+  }
+
+  ask(imageId: string, flips: FlipSet | 'card', model: string): Promise<AppearanceCheck | Error> {
+    const byKey = this.byKey;
+    const k = `${imageId}\0${flips}\0${model}`;
+    let answer = byKey.get(k);
+    if (!answer) {
+      answer = this.check(imageId, model, flips).catch((err: unknown) => {
+        if (byKey.get(k) === answer) byKey.delete(k);
+        return err instanceof Error ? err : new Error(String(err));
+      });
+      // A reader paging through thousands of images: keep memory bounded, at the cost of asking again.
+      if (byKey.size >= this.bound) byKey.clear();
+      byKey.set(k, answer);
+    }
+    return answer;
+  }
+}
+
+/** The offer made last, for which image and which question (image, averaging and candidates). */
+export interface MadeOffer {
+  key: string;
+  imageId: string;
+  offer: ModelOffer;
+}
+
+/**
+ * What the viewer shows for the question `key` about `imageId`: the offer made for it; while it is being
+ * asked again for the same image (another averaging, a refreshed list), the last offer for the image, marked
+ * checking; for another image, nothing yet but "checking".
+ */
+export function shownOffer(made: MadeOffer | null, key: string, imageId: string | null): ModelOffer {
+  if (!key) return NONE;
+  if (made?.key === key) return made.offer;
+  return made?.imageId === imageId ? { ...made.offer, checking: true } : CHECKING;
+}
+
+/**
  * @param imageId the open image, or null
  * @param ranked the models whose card fits it, in rankModels order
  * @param picked a model picked by hand (only it is asked), or null
  * @param models the model list: a new list (a refresh, a model trained) forgets the answers kept
  */
 export function useModelOffer(api: StudioApi, imageId: string | null, ranked: readonly string[], picked: string | null, flips: FlipSet | 'card', models: unknown): ModelOffer {
-  const [made, setMade] = useState<{ key: string; imageId: string; offer: ModelOffer } | null>(null);
-  // Checks by image, averaging and model, kept as promises so a check on its way is never asked twice;
-  // failures are not kept (a model being written, a worker restarting: the next look asks again).
-  const answers = useRef({ models, byKey: new Map<string, Promise<AppearanceCheck | Error>>() });
+  const [made, setMade] = useState<MadeOffer | null>(null);
+  const answers = useRef<OfferAnswers | null>(null);
+  answers.current ??= new OfferAnswers((id, model, f) => api['detector.appearance']({ imageId: id, frame: 0, model, ...(f === 'card' ? {} : { flips: f }) }));
   const candidates = picked ? [picked] : ranked.slice(0, MAX_MODELS_ASKED);
   const key = imageId && candidates.length ? `${imageId}\0${flips}\0${candidates.join('\0')}` : '';
 
   useEffect(() => {
     if (!imageId || !key) return;
-    if (answers.current.models !== models) answers.current = { models, byKey: new Map() };
+    const kept = (answers.current as OfferAnswers).forModels(models);
     let live = true;
-    const ask = (model: string): Promise<AppearanceCheck | Error> => {
-      const byKey = answers.current.byKey;
-      const k = `${imageId}\0${flips}\0${model}`;
-      let answer = byKey.get(k);
-      if (!answer) {
-        answer = api['detector.appearance']({ imageId, frame: 0, model, ...(flips === 'card' ? {} : { flips }) }).catch((err: unknown) => {
-          byKey.delete(k);
-          return err instanceof Error ? err : new Error(String(err));
-        });
-        if (byKey.size > 500) byKey.clear();
-        byKey.set(k, answer);
-      }
-      return answer;
-    };
     const timer = setTimeout(() => {
-      void offerAmong(candidates, ask, () => live).then((offer) => {
+      void offerAmong(candidates, (model) => kept.ask(imageId, flips, model), () => live).then((offer) => {
         if (offer) setMade({ key, imageId, offer });
       });
     }, SETTLE_MS);
@@ -111,8 +154,5 @@ export function useModelOffer(api: StudioApi, imageId: string | null, ranked: re
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [api, key, models]);
 
-  if (!key) return NONE;
-  if (made?.key === key) return made.offer;
-  // Asking again for the same image (another averaging, a refreshed list): its last offer stands meanwhile.
-  return made?.imageId === imageId ? { ...made.offer, checking: true } : CHECKING;
+  return shownOffer(made, key, imageId);
 }
