@@ -9,7 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { loadImageFile, toRGB8 } from '../imaging/index.ts';
-import { rasterKind } from '../imaging/raster.ts';
+import { checkRasterBytes, rasterKind } from '../imaging/raster.ts';
 import { checkDeclaredSize } from '../imaging/guard.ts';
 import type { ImageFacts } from './fit.ts';
 import type { RGBImage } from './preprocess.ts';
@@ -24,6 +24,8 @@ async function decodePlainRGB(path: string): Promise<RGBImage | undefined> {
     const bytes = await readFile(path);
     const kind = rasterKind(bytes);
     if (kind !== 'jpeg' && kind !== 'png') return undefined;
+    // The loader's own checks of the bytes; on a refusal the loader says why (below).
+    checkRasterBytes(bytes, path);
     const meta = await sharp(bytes, { failOn: 'none' }).metadata();
     if (meta.depth !== 'uchar' || meta.channels !== 3 || meta.space !== 'srgb' || meta.hasAlpha || (meta.pages ?? 1) > 1) return undefined;
     const width = meta.width ?? 0;

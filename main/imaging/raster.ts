@@ -4,6 +4,7 @@ import { StudioError } from '../../preload/contract.ts';
 import { byteSize, frameMemory, newImageKey } from './cache.ts';
 import { asImagingError, imagingError } from './errors.ts';
 import { checkDeclaredSize, checkRasterSize, rasterPixelLimit } from './guard.ts';
+import { jpegStructure, MAX_JPEG_SCANS, tooManyScans } from './codecs/headers.ts';
 import { minMax, windowFromData } from './pixels/display.ts';
 import type { FrameData, LoadedImage, StoredFrame } from './types.ts';
 
@@ -52,8 +53,30 @@ async function decodeStrict<T>(name: string, run: (failOn: 'warning' | 'error') 
   }
 }
 
+/**
+ * What is checked of a raster file's bytes before any library parses them: that they are PNG, JPEG or TIFF
+ * (sharp reads SVG, GIF, WebP, HEIF and more, none of which the studio opens, whatever the file is called),
+ * and that a JPEG holds no more scans than an encoder writes (codecs/headers.ts MAX_JPEG_SCANS).
+ */
+export function checkRasterBytes(bytes: Uint8Array, name: string): void {
+  const kind = rasterKind(bytes);
+  if (!kind) throw imagingError('UNSUPPORTED', name, 'not a PNG, JPEG or TIFF image (its first bytes are none of theirs), nor DICOM');
+  if (kind !== 'jpeg') return;
+  let scans: number;
+  try {
+    scans = jpegStructure(bytes).scans;
+  } catch {
+    // No frame header: the decoder refuses it, with its own words.
+    return;
+  }
+  if (scans > MAX_JPEG_SCANS) {
+    throw imagingError('DECODE_FAILED', name, tooManyScans('JPEG'));
+  }
+}
+
 export async function loadRaster(bytes: Uint8Array, displayName: string, path?: string): Promise<LoadedImage> {
   const name = path ?? displayName;
+  checkRasterBytes(bytes, name);
   // The header is read leniently (failOn 'none': real TIFFs declaring MinIsBlack with 3 samples warn, FACTS.md);
   // decoding is strict (decodeStrict).
   const input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -99,14 +99,32 @@ export function checkDeclared(kind: string, d: Declared, l: HeaderLayout): void 
 }
 
 /**
- * Every frame header (SOFn) in a JPEG stream, entropy-coded data skipped: a stream may carry a second SOF
- * that a decoder would allocate for, so all of them must agree with the DICOM header, not just the first.
+ * The most scans a JPEG stream may hold. Encoders write one per component for a sequential image and about
+ * ten for a progressive one (libjpeg's default script), a few dozen for exotic scripts. A decoder passes over
+ * every block of the image once per scan, so a scan of a few bytes (one run of end-of-block codes) costs as
+ * much as a real one: a 650 KB progressive JPEG of 4096x4000 with 20,000 such scans kept the raster loader
+ * busy for 52 s, and a larger one for many minutes, where no time limit can stop it (libjpeg reads every
+ * scan before it returns a row). libtiff refuses JPEG-in-TIFF streams past the same 100
+ * (LIBTIFF_JPEG_MAX_ALLOWED_SCAN_NUMBER); libjpeg-turbo's own tools offer the same guard (djpeg -maxscans).
  */
-export function jpegFrameHeaders(bytes: Uint8Array): Declared[] {
+export const MAX_JPEG_SCANS = 100;
+
+/** Why a stream with more than MAX_JPEG_SCANS scans is refused, said the same for a DICOM frame and a file. */
+export function tooManyScans(what: string): string {
+  return `the ${what} holds more than ${MAX_JPEG_SCANS} scans; encoders write at most a few dozen, and each costs a decoder a pass over the whole image (the file was made to keep decoders busy)`;
+}
+
+/**
+ * What a JPEG stream's markers declare, entropy-coded data skipped: every frame header (SOFn; a stream may
+ * carry a second SOF that a decoder would allocate for, so all of them must agree with the DICOM header, not
+ * just the first) and its scans (SOS), counted up to one past MAX_JPEG_SCANS.
+ */
+export function jpegStructure(bytes: Uint8Array): { frames: Declared[]; scans: number } {
   if (bytes[0] !== 0xff || bytes[1] !== 0xd8) throw new Error('JPEG frame does not start with an SOI marker');
-  const out: Declared[] = [];
+  const frames: Declared[] = [];
+  let scans = 0;
   let i = 2;
-  while (i + 4 <= bytes.length) {
+  while (i + 4 <= bytes.length && scans <= MAX_JPEG_SCANS) {
     if (bytes[i] !== 0xff) {
       i++;
       continue;
@@ -119,14 +137,25 @@ export function jpegFrameHeaders(bytes: Uint8Array): Declared[] {
     if (marker === 0xd9) break;
     const length = (bytes[i + 2] << 8) | bytes[i + 3];
     if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc && i + 9 < bytes.length) {
-      out.push({ precision: bytes[i + 4], height: (bytes[i + 5] << 8) | bytes[i + 6], width: (bytes[i + 7] << 8) | bytes[i + 8], components: bytes[i + 9] });
+      frames.push({ precision: bytes[i + 4], height: (bytes[i + 5] << 8) | bytes[i + 6], width: (bytes[i + 7] << 8) | bytes[i + 8], components: bytes[i + 9] });
     }
     i += 2 + length;
     if (marker === 0xda) {
+      scans++;
       // entropy-coded data: up to the next marker that is not a stuffed byte or a restart marker
       while (i + 1 < bytes.length && !(bytes[i] === 0xff && bytes[i + 1] !== 0x00 && !(bytes[i + 1] >= 0xd0 && bytes[i + 1] <= 0xd7))) i++;
     }
   }
-  if (out.length === 0) throw new Error('JPEG frame has no start-of-frame marker');
-  return out;
+  if (frames.length === 0) throw new Error('JPEG frame has no start-of-frame marker');
+  return { frames, scans };
+}
+
+/**
+ * Throws (before any decoding) when a JPEG stream is not one a decoder may be given: more scans than any
+ * encoder writes. Returns its frame headers, for the caller to compare with what it expects.
+ */
+export function checkJpegStream(bytes: Uint8Array): Declared[] {
+  const { frames, scans } = jpegStructure(bytes);
+  if (scans > MAX_JPEG_SCANS) throw new Error(tooManyScans('JPEG stream'));
+  return frames;
 }

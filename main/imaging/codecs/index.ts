@@ -10,7 +10,7 @@ import { libraryCall } from '../errors.ts';
 import { decodeRle } from './rle.ts';
 import { decodeWithWasm, type WasmCodec, type WasmDecoded } from './wasm.ts';
 import { decodeJpegDct, jpegInfo } from './jpeg.ts';
-import { checkDeclared, j2kDeclared, jpegFrameHeaders, jpegLsDeclared } from './headers.ts';
+import { checkDeclared, checkJpegStream, j2kDeclared, jpegLsDeclared } from './headers.ts';
 
 export interface FrameLayout {
   rows: number;
@@ -47,7 +47,7 @@ export async function decodeCompressedFrame(ts: string, encoded: Uint8Array, lay
     case TS.jpegExtended35:
     case TS.jpegSpectral:
     case TS.jpegFull: {
-      for (const d of jpegFrameHeaders(encoded)) checkDeclared('JPEG', d, layout);
+      for (const d of checkJpegStream(encoded)) checkDeclared('JPEG', d, layout);
       const info = jpegInfo(encoded);
       if (info.lossless) return decodeLossless(encoded, layout);
       if (info.precision <= 8 && info.arithmetic === false) return fromWasm(await decodeWithWasm('libjpeg-turbo', honourRgb(encoded, photometric)), layout, true);
@@ -111,7 +111,7 @@ function fromWasm(out: WasmDecoded, layout: FrameLayout, colourConverted: boolea
 }
 
 function decodeLossless(encoded: Uint8Array, layout: FrameLayout): CodecOutput {
-  for (const d of jpegFrameHeaders(encoded)) checkDeclared('JPEG', d, layout);
+  for (const d of checkJpegStream(encoded)) checkDeclared('JPEG', d, layout);
   const info = jpegInfo(encoded);
   const bytes = info.precision > 8 ? 2 : 1;
   const copy = padBeforeEoi(encoded);
