@@ -359,9 +359,15 @@ export const evaluationReportSchema = z.looseObject({
    * white balance, saturation, tone curve, blur; for grey ultrasound gain, contrast, dynamic range,
    * speckle, resolution): each rendering's figures at the report's own thresholds. How far they fall from
    * the report's own is what to expect of the model at a hospital whose devices it never saw.
+   * `unfamiliarShare`: of the rendered images, the share the model's appearance score flags (as
+   * `appearance.unfamiliarShare`), for a model with statistics: how often the viewer would warn "not an
+   * image like my training images" on such a device's frames of its own kind of image.
    */
   renderings: z
-    .record(z.string(), z.object({ sensitivity1FP: score, dice: score, fpPerNegativeImage: z.number().min(0).nullable(), imageAUROC: score.nullable() }))
+    .record(
+      z.string(),
+      z.object({ sensitivity1FP: score, dice: score, fpPerNegativeImage: z.number().min(0).nullable(), imageAUROC: score.nullable(), unfamiliarShare: score.optional() }),
+    )
     .optional(),
 });
 type EvaluationReport = z.infer<typeof evaluationReportSchema>;

@@ -282,14 +282,17 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
       let done = ids.length;
       for (const [label, render] of Object.entries(renderings)) {
         const maps: Float32Array[] = [];
+        let unfamiliar = 0;
         for (const id of ids) {
           const d = await cache.get(id);
           const [out] = await predict(detector, [renderFrame(render, d.image, size, d.box)], { flips });
           maps.push(out.data[0]);
+          const appearance = stats && appearanceOf(stats, outputs, out, d.box, size);
+          if (appearance && isUnfamiliar(appearance)) unfamiliar++;
           options.onProgress?.(++done, total);
           if (options.gate && (await options.gate()) === 'cancel') throw new StudioError('CANCELLED', `scoring ${name} cancelled`);
         }
-        rendered[label] = mapFigures(maps, scored, { side: s4, size, threshold, candidateThreshold });
+        rendered[label] = { ...mapFigures(maps, scored, { side: s4, size, threshold, candidateThreshold }), ...(stats ? { unfamiliarShare: unfamiliar / ids.length } : {}) };
       }
     }
   } finally {
@@ -354,7 +357,11 @@ export interface ScoredImage {
  * `candidateThreshold`, Dice at `threshold` over the lesion images, and image AUROC of the detector's lesion
  * score. What a report keeps for each rendering, and what the experiment scripts score their maps by.
  */
-export function mapFigures(maps: readonly Float32Array[], images: readonly ScoredImage[], at: { side: number; size: number; threshold: number; candidateThreshold: number }): NonNullable<EvaluationReport['renderings']>[string] {
+export function mapFigures(
+  maps: readonly Float32Array[],
+  images: readonly ScoredImage[],
+  at: { side: number; size: number; threshold: number; candidateThreshold: number },
+): Omit<NonNullable<EvaluationReport['renderings']>[string], 'unfamiliarShare'> {
   const candidates: { gt: GroundTruth; predictions: Prediction[] }[] = [];
   const peaks: number[] = [];
   let dice = 0;

@@ -35,7 +35,10 @@ test('an evaluation with renderings scores every rendering at the report\'s own 
   for (const [label, r] of Object.entries(report.renderings ?? {})) {
     for (const v of [r.sensitivity1FP, r.dice, r.imageAUROC]) assert.ok(typeof v === 'number' && v >= 0 && v <= 1, `${label}: ${JSON.stringify(r)}`);
     assert.ok(typeof r.fpPerNegativeImage === 'number' && r.fpPerNegativeImage >= 0, `${label}: lesion-free images are scored too`);
+    // The model has appearance statistics: how often its guard would cry "unfamiliar" on such a device's frames.
+    assert.ok(typeof r.unfamiliarShare === 'number' && r.unfamiliarShare >= 0 && r.unfamiliarShare <= 1, `${label}: ${JSON.stringify(r)}`);
   }
+  assert.ok(report.appearance, 'the frames as recorded are scored by the same statistics');
   // Measured on the whole test split: Dice 0.803 as recorded, 0.720 washed out (docs/experiments.md).
   assert.ok((report.renderings?.['washed out (saturation 0.5)'].dice ?? 1) < report.dice, JSON.stringify(report.renderings?.['washed out (saturation 0.5)']));
   const plain = await evaluateModel('kvasir-cbam-neg', { modelDir: join(PROJECT_ROOT, 'models', 'kvasir-cbam-neg'), data: (kvasir as { dir: string }).dir, negatives: [(normal as { dir: string }).dir], split: 'test', limit: 24 });

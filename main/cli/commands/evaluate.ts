@@ -91,7 +91,8 @@ export const command: Command = {
     );
     for (const [label, r] of Object.entries(report.renderings ?? {})) {
       const quiet = r.fpPerNegativeImage === null ? '' : `, ${r.fpPerNegativeImage.toFixed(3)} findings per lesion-free image`;
-      process.stdout.write(`  rendered ${label}: sens@1FP ${s(r.sensitivity1FP)} (${r.sensitivity1FP >= report.sensitivity1FP ? '+' : ''}${(r.sensitivity1FP - report.sensitivity1FP).toFixed(3)}), Dice ${s(r.dice)}${quiet}\n`);
+      const unfamiliar = r.unfamiliarShare === undefined ? '' : `, ${(100 * r.unfamiliarShare).toFixed(1)}% flagged unfamiliar`;
+      process.stdout.write(`  rendered ${label}: sens@1FP ${s(r.sensitivity1FP)} (${r.sensitivity1FP >= report.sensitivity1FP ? '+' : ''}${(r.sensitivity1FP - report.sensitivity1FP).toFixed(3)}), Dice ${s(r.dice)}${quiet}${unfamiliar}\n`);
     }
     return 0;
   },

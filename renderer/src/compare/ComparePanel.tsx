@@ -58,7 +58,7 @@ const RENDERINGS_TITLE =
   'The same images as other devices would render them, scored at the same thresholds: for colour frames warmer, cooler, greener, washed out, vivid, darker and brighter tone, soft focus; for grey ultrasound lower and higher gain, lower contrast, compressed and expanded range, coarser speckle, soft focus, half resolution. What to expect at a hospital whose devices the model never saw.';
 
 /** The mean, lowest or highest of one figure over a report's renderings (NaN without them). */
-function renderedStat(r: EvaluationReport, figure: 'sensitivity1FP' | 'dice' | 'fpPerNegativeImage', how: 'mean' | 'min' | 'max'): number {
+function renderedStat(r: EvaluationReport, figure: 'sensitivity1FP' | 'dice' | 'fpPerNegativeImage' | 'unfamiliarShare', how: 'mean' | 'min' | 'max'): number {
   const values = Object.values(r.renderings ?? {}).flatMap((x) => (typeof x[figure] === 'number' ? [x[figure] as number] : []));
   if (!values.length) return NaN;
   return how === 'mean' ? values.reduce((a, b) => a + b, 0) / values.length : how === 'min' ? Math.min(...values) : Math.max(...values);
@@ -207,6 +207,9 @@ export function ComparePanel({ api }: { api: StudioApi }) {
           { label: 'sens@1 other devices (worst)', value: (r: EvaluationReport) => renderedStat(r, 'sensitivity1FP', 'min'), higher: true, title: RENDERINGS_TITLE },
           { label: 'Dice other devices (worst)', value: (r: EvaluationReport) => renderedStat(r, 'dice', 'min'), higher: true, title: RENDERINGS_TITLE },
           ...(reports.some((r) => r.negatives) ? [{ label: 'FP/lesion-free other devices (worst)', value: (r: EvaluationReport) => renderedStat(r, 'fpPerNegativeImage', 'max'), higher: false, digits: 2, title: RENDERINGS_TITLE }] : []),
+          ...(reports.some((r) => r.appearance)
+            ? [{ label: 'unfamiliar other devices (worst)', value: (r: EvaluationReport) => renderedStat(r, 'unfamiliarShare', 'max'), higher: false, title: `${RENDERINGS_TITLE} ${UNFAMILIAR_TITLE}` }]
+            : []),
         ]
       : []),
   ];
