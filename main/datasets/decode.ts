@@ -2,9 +2,12 @@
  * Samples decoded for a model: letterboxed exactly as the detector letterboxes (main/detector/preprocess.ts),
  * with their lesion masks placed alike, and a cache of decoded samples.
  */
+import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { type Box, StudioError } from '../../preload/contract.ts';
 import { decodeImage as decodeDetectorImage, imageSize } from '../detector/decode.ts';
+import { checkRasterSize, rasterPixelLimit } from '../imaging/guard.ts';
+import { checkRasterBytes } from '../imaging/raster.ts';
 import { letterbox as detectorLetterbox, letterboxGeometry, resize, type RGBImage } from '../detector/preprocess.ts';
 import type { Sample } from './formats.ts';
 
@@ -69,8 +72,21 @@ function placeMask(full: ArrayLike<number>, width: number, height: number, box: 
   return out;
 }
 
+/**
+ * A mask file as grey bytes (alpha dropped; a lesion where the value is above 127, as every reader of masks
+ * takes it). A mask is an untrusted file like any image: it gets the raster loader's checks of its bytes and
+ * declared size before sharp decodes it (a JPEG of empty scans, a PNG declaring 100000², an SVG called .png).
+ */
+export async function decodeMaskFile(file: string): Promise<{ data: Buffer; info: { width: number; height: number } }> {
+  const bytes = await readFile(file);
+  checkRasterBytes(bytes, file);
+  const meta = await sharp(bytes, { failOn: 'none', limitInputPixels: false }).metadata();
+  checkRasterSize({ width: meta.width ?? 0, height: meta.height ?? 0, channels: 1, bits: 8 }, file);
+  return sharp(bytes, { failOn: 'none', limitInputPixels: rasterPixelLimit({ channels: 1, bits: 8 }) }).removeAlpha().greyscale().raw().toBuffer({ resolveWithObject: true });
+}
+
 async function maskFromFile(file: string, box: Letterbox): Promise<Uint8Array> {
-  const { data, info } = await sharp(file, { failOn: 'none' }).removeAlpha().greyscale().raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = await decodeMaskFile(file);
   if (info.width !== box.originalWidth || info.height !== box.originalHeight) {
     throw new StudioError('DECODE_FAILED', `mask ${file} is ${info.width}x${info.height} but its image is ${box.originalWidth}x${box.originalHeight}`, file);
   }
@@ -115,7 +131,7 @@ export async function truthMask(sample: Sample): Promise<{ width: number; height
   });
   const data = new Uint8Array(width * height);
   if (sample.mask) {
-    const m = await sharp(sample.mask, { failOn: 'none' }).removeAlpha().greyscale().raw().toBuffer({ resolveWithObject: true });
+    const m = await decodeMaskFile(sample.mask);
     if (m.info.width !== width || m.info.height !== height) {
       throw new StudioError('DECODE_FAILED', `mask ${sample.mask} is ${m.info.width}x${m.info.height} but its image is ${width}x${height}`, sample.mask);
     }

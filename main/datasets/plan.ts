@@ -10,7 +10,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import sharp from 'sharp';
+import { decodeMaskFile } from './decode.ts';
 import { MIN_TRAINING_IMAGES, type PlanCounts, StudioError, type TrainingPlan } from '../../preload/contract.ts';
 import { type Dataset, type DatasetFormat, listNegatives, openDataset, type Sample } from './formats.ts';
 import { reviewedDataset, type ReviewRead } from './review.ts';
@@ -65,8 +65,10 @@ async function maskFileTruth(file: string): Promise<Truth> {
   let raw: { data: Buffer; info: { width: number; height: number } };
   try {
     // Read as training reads it (datasets/decode.ts): grey, alpha dropped, lesion where the value is above 127.
-    raw = await sharp(file, { failOn: 'none' }).removeAlpha().greyscale().raw().toBuffer({ resolveWithObject: true });
+    raw = await decodeMaskFile(file);
   } catch (err) {
+    // The raster checks name the file and say why already.
+    if (err instanceof StudioError) throw err;
     throw new StudioError('DECODE_FAILED', `cannot read mask ${file}: ${(err as Error).message}`, file);
   }
   const truth = lesionsIn(raw.data, raw.info.width, raw.info.height, 128);

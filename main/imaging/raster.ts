@@ -53,25 +53,88 @@ async function decodeStrict<T>(name: string, run: (failOn: 'warning' | 'error') 
   }
 }
 
+/** Most IFDs a TIFF's chain is followed through (as many as a DICOM may have frames). */
+const MAX_TIFF_IFDS = 100_000;
+
+/**
+ * The JPEG-compressed strips and tiles of a classic TIFF (Compression 7, or 6 for old-style JPEG), as views
+ * of the file, through every IFD of its chain, each to `visit` (a loop or an offset outside the file ends
+ * the walk; the decoder refuses those itself). libtiff refuses a strip of more than 100 scans on its own,
+ * but libvips decodes JPEG tiles itself, with no such limit: a 67 KB tiled TIFF of 5000 empty scans opened,
+ * slowly. A strip shared by several entries (writers point blank tiles at one) is visited once; entries
+ * that would have the walk read more than twice the file (overlapping strips, arrays listed again and
+ * again) are refused, so the walk itself stays linear in the file's size.
+ */
+function forEachTiffJpegSegment(bytes: Uint8Array, name: string, visit: (segment: Uint8Array) => void): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const little = bytes[0] === 0x49;
+  const u16 = (at: number) => view.getUint16(at, little);
+  const u32 = (at: number) => view.getUint32(at, little);
+  const fits = (at: number, n: number) => at >= 0 && at + n <= bytes.length;
+  let budget = 2 * bytes.length;
+  const spend = (n: number) => {
+    budget -= n;
+    if (budget < 0) throw imagingError('DECODE_FAILED', name, "the TIFF's directories list more strip or tile data than the file holds (the file is damaged or was made to break readers)");
+  };
+  // A SHORT or LONG array's values (TIFF types 3 and 4), inline when they fit in the entry's 4 bytes.
+  const values = (entry: number): number[] => {
+    const type = u16(entry + 2);
+    const count = u32(entry + 4);
+    const size = type === 3 ? 2 : type === 4 ? 4 : 0;
+    const at = count * size <= 4 ? entry + 8 : u32(entry + 8);
+    if (!size || !fits(at, count * size)) return [];
+    spend(count * size);
+    return Array.from({ length: count }, (_, k) => (size === 2 ? u16(at + 2 * k) : u32(at + 4 * k)));
+  };
+  const seen = new Set<number>();
+  const visited = new Set<string>();
+  let ifd = fits(4, 4) ? u32(4) : 0;
+  while (ifd && fits(ifd, 2) && !seen.has(ifd) && seen.size < MAX_TIFF_IFDS) {
+    seen.add(ifd);
+    const entries = u16(ifd);
+    if (!fits(ifd + 2, entries * 12 + 4)) break;
+    spend(entries * 12);
+    let compression = 1;
+    const arrays: { offsets?: number; counts?: number } = {};
+    for (let k = 0; k < entries; k++) {
+      const entry = ifd + 2 + 12 * k;
+      const tag = u16(entry);
+      if (tag === 259) compression = values(entry)[0] ?? 1;
+      else if (tag === 273 || tag === 324) arrays.offsets = entry;
+      else if (tag === 279 || tag === 325) arrays.counts = entry;
+    }
+    if ((compression === 6 || compression === 7) && arrays.offsets !== undefined) {
+      const offsets = values(arrays.offsets);
+      const counts = arrays.counts === undefined ? [] : values(arrays.counts);
+      offsets.forEach((at, k) => {
+        const end = Math.min(bytes.length, at + (counts[k] ?? 0));
+        const key = `${at}:${end}`;
+        if (at >= end || visited.has(key)) return;
+        visited.add(key);
+        spend(end - at);
+        visit(bytes.subarray(at, end));
+      });
+    }
+    ifd = u32(ifd + 2 + entries * 12);
+  }
+}
+
 /**
  * What is checked of a raster file's bytes before any library parses them: that they are PNG, JPEG or TIFF
  * (sharp reads SVG, GIF, WebP, HEIF and more, none of which the studio opens, whatever the file is called),
- * and that a JPEG holds no more scans than an encoder writes (codecs/headers.ts MAX_JPEG_SCANS).
+ * and that no JPEG stream in them (the file itself, or a JPEG-compressed TIFF's strips and tiles) holds more
+ * scans than an encoder writes (codecs/headers.ts MAX_JPEG_SCANS).
  */
 export function checkRasterBytes(bytes: Uint8Array, name: string): void {
   const kind = rasterKind(bytes);
   if (!kind) throw imagingError('UNSUPPORTED', name, 'not a PNG, JPEG or TIFF image (its first bytes are none of theirs), nor DICOM');
-  if (kind !== 'jpeg') return;
-  let scans: number;
-  try {
-    scans = jpegStructure(bytes).scans;
-  } catch {
-    // No frame header: the decoder refuses it, with its own words.
-    return;
-  }
-  if (scans > MAX_JPEG_SCANS) {
-    throw imagingError('DECODE_FAILED', name, tooManyScans('JPEG'));
-  }
+  const check = (stream: Uint8Array) => {
+    // A stream that does not start with SOI is the decoder's to refuse, in its own words.
+    if (stream[0] !== 0xff || stream[1] !== 0xd8) return;
+    if (jpegStructure(stream).scans > MAX_JPEG_SCANS) throw imagingError('DECODE_FAILED', name, tooManyScans(kind === 'jpeg' ? 'JPEG' : "TIFF's JPEG-compressed data"));
+  };
+  if (kind === 'jpeg') check(bytes);
+  else if (kind === 'tiff') forEachTiffJpegSegment(bytes, name, check);
 }
 
 export async function loadRaster(bytes: Uint8Array, displayName: string, path?: string): Promise<LoadedImage> {

@@ -61,3 +61,51 @@ export function jpegScanBomb(width: number, height: number, scans: number): Buff
   parts.push(Buffer.from([0xff, 0xd9]));
   return Buffer.concat(parts);
 }
+
+/**
+ * A little-endian TIFF of one greyscale tile (or strip) holding `jpeg` (Compression 7) of `width`×`height`:
+ * how a scan bomb reaches a decoder inside a TIFF. libvips decodes JPEG tiles itself, without libtiff's
+ * limit of 100 scans per strip.
+ */
+export function tiffAroundJpeg(jpeg: Buffer, width: number, height: number, layout: 'tile' | 'strip'): Buffer {
+  const tags: [number, number, number][] = [
+    [256, 3, width],
+    [257, 3, height],
+    [258, 3, 8],
+    [259, 3, 7],
+    [262, 3, 1],
+    [277, 3, 1],
+    ...(layout === 'tile'
+      ? ([
+          [322, 3, width],
+          [323, 3, height],
+          [324, 4, 0],
+          [325, 4, jpeg.length],
+        ] as [number, number, number][])
+      : ([
+          [273, 4, 0],
+          [278, 3, height],
+          [279, 4, jpeg.length],
+        ] as [number, number, number][])),
+  ].sort((a, b) => a[0] - b[0]) as [number, number, number][];
+  const ifdAt = 8;
+  const ifdSize = 2 + tags.length * 12 + 4;
+  const dataAt = ifdAt + ifdSize;
+  const out = Buffer.alloc(dataAt + jpeg.length);
+  out.write('II', 0, 'latin1');
+  out.writeUInt16LE(42, 2);
+  out.writeUInt32LE(ifdAt, 4);
+  out.writeUInt16LE(tags.length, ifdAt);
+  tags.forEach(([tag, type, value], k) => {
+    const at = ifdAt + 2 + 12 * k;
+    out.writeUInt16LE(tag, at);
+    out.writeUInt16LE(type, at + 2);
+    out.writeUInt32LE(1, at + 4);
+    const v = tag === 324 || tag === 273 ? dataAt : value;
+    if (type === 3) out.writeUInt16LE(v, at + 8);
+    else out.writeUInt32LE(v, at + 8);
+  });
+  out.writeUInt32LE(0, ifdAt + 2 + tags.length * 12);
+  jpeg.copy(out, dataAt);
+  return out;
+}

@@ -3,10 +3,11 @@
  * and libjpeg reads every scan before it returns a row, so no time limit inside sharp can stop it. Before
  * this guard a 650 KB file of 4096x4000 with 20,000 scans kept the raster loader busy for 52 s (and its
  * libuv thread with it); a few MB more, for many minutes. Streams are now counted from their markers first,
- * in the raster loader, the detector's fast decode and a DICOM JPEG frame alike.
+ * in the raster loader, the detector's fast decode, a DICOM JPEG frame, a TIFF's JPEG tiles and a dataset's
+ * mask files alike.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -17,7 +18,9 @@ import { decodeFrameGuarded, stopDecoder } from '../../main/imaging/codecs/guard
 import { MAX_JPEG_SCANS, jpegStructure } from '../../main/imaging/codecs/headers.ts';
 import { TS } from '../../main/imaging/dicom/uids.ts';
 import { loadImageBytes, loadImageFile } from '../../main/imaging/index.ts';
-import { jpegScanBomb } from '../helpers/jpeg-scan-bomb.ts';
+import { jpegScanBomb, tiffAroundJpeg } from '../helpers/jpeg-scan-bomb.ts';
+import { decodeSample } from '../../main/datasets/index.ts';
+import { planTraining } from '../../main/datasets/plan.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'jpeg-scans-'));
 after(async () => {
@@ -78,4 +81,27 @@ test('bytes that are not PNG, JPEG or TIFF are refused unparsed, whatever the fi
       return true;
     });
   }
+});
+
+test("a TIFF whose JPEG tile is made of empty scans is refused; libvips decodes tiles without libtiff's own limit", async () => {
+  const tiled = tiffAroundJpeg(jpegScanBomb(1024, 1008, 3000), 1024, 1008, 'tile');
+  await assert.rejects(loadImageBytes(tiled, 'tiled.tif'), (e: unknown) => tooManyScans(e) && /TIFF's JPEG-compressed data/.test((e as Error).message));
+  const stripped = tiffAroundJpeg(jpegScanBomb(1024, 1008, 3000), 1024, 1008, 'strip');
+  await assert.rejects(loadImageBytes(stripped, 'stripped.tif'), tooManyScans);
+  // Below the limit the same shape opens, and so does a tiled JPEG TIFF as sharp writes it.
+  const few = await loadImageBytes(tiffAroundJpeg(jpegScanBomb(1024, 1008, 10), 1024, 1008, 'tile'), 'few.tif');
+  assert.equal(few.info.columns, 1024);
+  const legit = await sharp(Buffer.alloc(512 * 512 * 3, 100), { raw: { width: 512, height: 512, channels: 3 } }).tiff({ compression: 'jpeg', tile: true, tileWidth: 256, tileHeight: 256 }).toBuffer();
+  assert.equal((await loadImageBytes(legit, 'legit.tif')).info.rows, 512);
+});
+
+test("a dataset's mask file gets the same checks as an image: planning and decoding a sample refuse a mask of empty scans", { timeout: 20_000 }, async () => {
+  const data = join(dir, 'dataset');
+  mkdirSync(join(data, 'images'), { recursive: true });
+  mkdirSync(join(data, 'masks'), { recursive: true });
+  const image = await sharp(Buffer.alloc(4096 * 4000 * 3, 90), { raw: { width: 4096, height: 4000, channels: 3 } }).jpeg().toBuffer();
+  writeFileSync(join(data, 'images', 'case.jpg'), image);
+  writeFileSync(join(data, 'masks', 'case.jpg'), jpegScanBomb(4096, 4000, 20_000));
+  await assert.rejects(planTraining({ data, format: 'masks', seed: 42 }), tooManyScans);
+  await assert.rejects(decodeSample({ id: 'case.jpg', image: join(data, 'images', 'case.jpg'), mask: join(data, 'masks', 'case.jpg') }, 64), tooManyScans);
 });
