@@ -93,11 +93,6 @@ export interface ReviewedItem {
   uids: { study?: string; series?: string };
 }
 
-/**
- * Every reviewed image of a store with its confirmed lesions, its count of undecided findings and its label,
- * every reader who decided anything in it, and how many images wait for a reader: `unreviewed` (nothing decided on them, including images with no
- * finding nobody confirmed) and `halfReviewed` (some finding on them still undecided).
- */
 /** One read of a review store: what its readers finished, what still waits, and who decided. */
 export interface ReviewRead {
   items: ReviewedItem[];
@@ -105,6 +100,11 @@ export interface ReviewRead {
   reviewers: string[];
 }
 
+/**
+ * Every reviewed image of a store with its confirmed lesions, its count of undecided findings and its label,
+ * every reader who decided anything in it, and how many images wait for a reader: `unreviewed` (nothing decided on them, including images with no
+ * finding nobody confirmed) and `halfReviewed` (some finding on them still undecided).
+ */
 export function reviewedDataset(storeFile: string): ReviewRead {
   const store = openStore(storeFile, { mustExist: true, readonly: true });
   let review;

@@ -282,17 +282,22 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
       let done = ids.length;
       for (const [label, render] of Object.entries(renderings)) {
         const maps: Float32Array[] = [];
+        // Of the rendered images the appearance score could score (a backend without features scores none).
+        let scoredByAppearance = 0;
         let unfamiliar = 0;
         for (const id of ids) {
           const d = await cache.get(id);
           const [out] = await predict(detector, [renderFrame(render, d.image, size, d.box)], { flips });
           maps.push(out.data[0]);
           const appearance = stats && appearanceOf(stats, outputs, out, d.box, size);
-          if (appearance && isUnfamiliar(appearance)) unfamiliar++;
+          if (appearance) {
+            scoredByAppearance++;
+            if (isUnfamiliar(appearance)) unfamiliar++;
+          }
           options.onProgress?.(++done, total);
           if (options.gate && (await options.gate()) === 'cancel') throw new StudioError('CANCELLED', `scoring ${name} cancelled`);
         }
-        rendered[label] = { ...mapFigures(maps, scored, { side: s4, size, threshold, candidateThreshold }), ...(stats ? { unfamiliarShare: unfamiliar / ids.length } : {}) };
+        rendered[label] = { ...mapFigures(maps, scored, { side: s4, size, threshold, candidateThreshold }), ...(scoredByAppearance ? { unfamiliarShare: unfamiliar / scoredByAppearance } : {}) };
       }
     }
   } finally {

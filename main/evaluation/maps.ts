@@ -1,6 +1,5 @@
 /** Map helpers shared by validation during training and `studio evaluate`. */
 import { bilinearAt, cropMap, imageCells, lesionCandidates, MIN_FINDING_CELLS } from '../detector/postprocess.ts';
-import { OUTPUT_STRIDE } from '../detector/model.ts';
 import type { Letterbox } from '../detector/preprocess.ts';
 import type { Prediction } from './metrics.ts';
 import type { Map2D } from '../../preload/contract.ts';
@@ -29,11 +28,17 @@ export function predictionsFromMap(prob: ArrayLike<number>, w: number, h: number
 }
 
 /**
+ * The lesion map's stride, detector/model.ts OUTPUT_STRIDE: written out so that scoring maps does not load
+ * TensorFlow.js (model.ts does) into every script and test that only counts candidates.
+ */
+const STRIDE = 4;
+
+/**
  * A letterboxed image's S/4 lesion map over the image alone (no padding): the heatmap the viewer shows,
  * whose peak is the detector's "lesion present" score (postprocess.ts lesionScore).
  */
 export function imageLesionMap(prob: ArrayLike<number>, side: number, box: Pick<Letterbox, 'width' | 'height'>): Map2D {
-  const cells = imageCells(box, OUTPUT_STRIDE);
+  const cells = imageCells(box, STRIDE);
   return cropMap(prob, side, cells.cols, cells.rows);
 }
 
@@ -44,7 +49,7 @@ export function imageLesionMap(prob: ArrayLike<number>, side: number, box: Pick<
  */
 export function imageCandidatesAt(prob: ArrayLike<number>, side: number, box: Pick<Letterbox, 'width' | 'height'>, thresholds: readonly number[]): Prediction[][] {
   const shown = imageLesionMap(prob, side, box);
-  return thresholds.map((t) => predictionsFromMap(shown.data, shown.width, shown.height, OUTPUT_STRIDE, t));
+  return thresholds.map((t) => predictionsFromMap(shown.data, shown.width, shown.height, STRIDE, t));
 }
 
 /** `imageCandidatesAt` at one threshold. */

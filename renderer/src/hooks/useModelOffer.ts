@@ -9,7 +9,7 @@
  * The check is per image (its first frame), not per frame: stepping through a clip asks the one inference
  * worker nothing, and a model's verdict on a series does not change from slice to slice.
  */
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import type { AppearanceCheck, FlipSet, StudioApi } from '../../../preload/contract.ts';
 
 export interface ModelOffer {
@@ -132,14 +132,15 @@ export function shownOffer(made: MadeOffer | null, key: string, imageId: string 
  */
 export function useModelOffer(api: StudioApi, imageId: string | null, ranked: readonly string[], picked: string | null, flips: FlipSet | 'card', models: unknown): ModelOffer {
   const [made, setMade] = useState<MadeOffer | null>(null);
-  const answers = useRef<OfferAnswers | null>(null);
-  answers.current ??= new OfferAnswers((id, model, f) => api['detector.appearance']({ imageId: id, frame: 0, model, ...(f === 'card' ? {} : { flips: f }) }));
+  // Answers are the api's: another api (a reconnected host) starts a store of its own. (A store React drops
+  // from its memo only asks again.)
+  const answers = useMemo(() => new OfferAnswers((id, model, f) => api['detector.appearance']({ imageId: id, frame: 0, model, ...(f === 'card' ? {} : { flips: f }) })), [api]);
   const candidates = picked ? [picked] : ranked.slice(0, MAX_MODELS_ASKED);
   const key = imageId && candidates.length ? `${imageId}\0${flips}\0${candidates.join('\0')}` : '';
 
   useEffect(() => {
     if (!imageId || !key) return;
-    const kept = (answers.current as OfferAnswers).forModels(models);
+    const kept = answers.forModels(models);
     let live = true;
     const timer = setTimeout(() => {
       void offerAmong(candidates, (model) => kept.ask(imageId, flips, model), () => live).then((offer) => {
@@ -152,7 +153,7 @@ export function useModelOffer(api: StudioApi, imageId: string | null, ranked: re
     };
     // `key` stands for the image, flips and candidates (rebuilt on every render); `models` resets the answers.
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [api, key, models]);
+  }, [answers, key, models]);
 
   return shownOffer(made, key, imageId);
 }
