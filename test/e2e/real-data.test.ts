@@ -151,7 +151,7 @@ test('the viewer warns before and after a run when a polyp model meets a CT, and
   const fresh = await suite.open();
   await openInViewer(fresh, join((kvasir as { dir: string }).dir, 'images', testSplitImage('kvasir-cbam')));
   const picked = await fresh.locator('[data-testid="model-select"]').inputValue();
-  assert.equal(picked, 'kvasir-baseline-neg', `offered ${picked}`);
+  assert.equal(picked, 'kvasir-baseline-256-neg', `offered ${picked}`);
   assert.equal(await fresh.locator('[data-testid="detector-mismatch"]').count(), 0);
   await fresh.context().close();
 });

@@ -40,7 +40,7 @@ test('for a colour frame the shipped models offer kvasir-baseline-neg (quiet, an
   const { listModels } = await import('../../main/detector/io.ts');
   const shipped = listModels('models');
   assert.ok(shipped.length >= 9, 'the shipped models are in models/');
-  assert.equal(suggestModel(shipped, frame)?.name, 'kvasir-baseline-neg');
+  assert.equal(suggestModel(shipped, frame)?.name, 'kvasir-baseline-256-neg');
   assert.equal(suggestModel(shipped, { kind: 'raster', colourSpread: 0 })?.name, 'busi-cbam');
   assert.equal(suggestModel(shipped, { kind: 'dicom', modality: 'US', colourSpread: 0 })?.name, 'busi-cbam');
 });
