@@ -336,7 +336,7 @@ test('Compare scores lesion-free colonoscopy frames beside the polyps, and the s
   await page.locator('[data-testid="compare-run"]').click();
   await page.locator('[data-testid="compare-table"]').waitFor({ timeout: 300_000 });
   const head = await page.locator('[data-testid="compare-table"] thead th').allTextContents();
-  for (const column of ['FP/lesion-free', 'lesion-free with a finding', 'image AUROC', 'image spec', 'sens@1 other devices (mean)', 'sens@1 other devices (worst)', 'FP/lesion-free other devices (worst)']) assert.ok(head.includes(column), `${column} in ${head.join(' | ')}`);
+  for (const column of ['FP/lesion-free', 'lesion-free with a finding', 'image AUROC', 'image spec', 'sens@1 other devices (mean)', 'sens@1 other devices (worst)', 'FP/lesion-free other devices (worst)', 'unfamiliar other devices (worst)']) assert.ok(head.includes(column), `${column} in ${head.join(' | ')}`);
   const rows = await page.locator('[data-testid="compare-table"] tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('th, td')].map((c) => c.textContent ?? '')));
   for (const row of rows) {
     t.diagnostic(head.map((h, i) => `${h} ${row[i]}`).join(' · '));
@@ -345,6 +345,9 @@ test('Compare scores lesion-free colonoscopy frames beside the polyps, and the s
     const mean = Number.parseFloat(row[head.indexOf('sens@1 other devices (mean)')]);
     const worst = Number.parseFloat(row[head.indexOf('sens@1 other devices (worst)')]);
     assert.ok(Number.isFinite(mean) && Number.isFinite(worst) && worst <= mean, `${row[0]}: under other renderings mean ${mean}, worst ${worst}`);
+    // Both models have appearance statistics: how often the guard would warn on another device's frames.
+    const unfamiliar = Number.parseFloat(row[head.indexOf('unfamiliar other devices (worst)')]);
+    assert.ok(Number.isFinite(unfamiliar) && unfamiliar >= 0 && unfamiliar <= 1, `${row[0]}: unfamiliar under other renderings ${row[head.indexOf('unfamiliar other devices (worst)')]}`);
   }
   await screenshot(page, 'real-compare-negatives');
   assert.deepEqual(page.studioErrors, []);
