@@ -3,11 +3,9 @@
  * with their lesion masks placed alike, and a cache of decoded samples.
  */
 import { readFile } from 'node:fs/promises';
-import sharp from 'sharp';
 import { type Box, StudioError } from '../../preload/contract.ts';
 import { decodeImage as decodeDetectorImage, imageSize } from '../detector/decode.ts';
-import { checkRasterSize, rasterPixelLimit } from '../imaging/guard.ts';
-import { checkRasterBytes } from '../imaging/raster.ts';
+import { decodeRasterPage, readRasterHeader } from '../imaging/raster.ts';
 import { letterbox as detectorLetterbox, letterboxGeometry, resize, type RGBImage } from '../detector/preprocess.ts';
 import type { Sample } from './formats.ts';
 
@@ -74,15 +72,14 @@ function placeMask(full: ArrayLike<number>, width: number, height: number, box: 
 
 /**
  * A mask file as grey bytes (alpha dropped; a lesion where the value is above 127, as every reader of masks
- * takes it). A mask is an untrusted file like any image: it gets the raster loader's checks of its bytes and
- * declared size before sharp decodes it (a JPEG of empty scans, a PNG declaring 100000², an SVG called .png).
+ * takes it). A mask is an untrusted file like any image: it is read by the raster loader's rules (its bytes,
+ * declared size, strict decode and time budget: imaging/raster.ts), so a JPEG of empty scans, a PNG
+ * declaring 100000² or a mask cut short is refused, not guessed at.
  */
 export async function decodeMaskFile(file: string): Promise<{ data: Buffer; info: { width: number; height: number } }> {
   const bytes = await readFile(file);
-  checkRasterBytes(bytes, file);
-  const meta = await sharp(bytes, { failOn: 'none', limitInputPixels: false }).metadata();
-  checkRasterSize({ width: meta.width ?? 0, height: meta.height ?? 0, channels: 1, bits: 8 }, file);
-  return sharp(bytes, { failOn: 'none', limitInputPixels: rasterPixelLimit({ channels: 1, bits: 8 }) }).removeAlpha().greyscale().raw().toBuffer({ resolveWithObject: true });
+  const header = await readRasterHeader(bytes, file);
+  return decodeRasterPage(bytes, header, 0, file, (image) => image.removeAlpha().greyscale().raw());
 }
 
 async function maskFromFile(file: string, box: Letterbox): Promise<Uint8Array> {

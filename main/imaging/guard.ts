@@ -43,16 +43,21 @@ export interface RasterSize {
   /** Samples the pipeline keeps per pixel: 1 (grey, alpha dropped) or 3 (RGB). */
   channels: 1 | 3;
   bits: 8 | 16;
+  /**
+   * Bytes per pixel the decoder itself keeps for the whole image beyond the pipeline's: a progressive JPEG
+   * holds every coefficient until its last scan (2 bytes per sample of each of its components, CMYK 4).
+   */
+  decoderBytes?: number;
 }
 
 /** Bytes per pixel the raster pipeline holds at its peak for one frame. */
-function rasterBytesPerPixel(s: Pick<RasterSize, 'channels' | 'bits'>): number {
+function rasterBytesPerPixel(s: Pick<RasterSize, 'channels' | 'bits' | 'decoderBytes'>): number {
   const stored = s.channels * (s.bits / 8);
   // sharp's output buffer and the copy the frame keeps; grey frames become Float32 values (RGB 16-bit
   // frames an 8-bit copy; RGB 8-bit ones are shown as stored); the RGB8 display image (and its grey plane).
   const values = s.channels === 1 ? 4 : s.bits === 16 ? 3 : 0;
   const display = s.channels === 1 ? 1 + 3 : 3;
-  return 2 * stored + values + display;
+  return 2 * stored + values + display + (s.decoderBytes ?? 0);
 }
 
 export function rasterPipelineBytes(s: RasterSize): number {
@@ -60,7 +65,7 @@ export function rasterPipelineBytes(s: RasterSize): number {
 }
 
 /** The most pixels a frame of this kind may declare within `limit`: sharp's limitInputPixels, the second line. */
-export function rasterPixelLimit(s: Pick<RasterSize, 'channels' | 'bits'>, limit = MAX_RASTER_BYTES): number {
+export function rasterPixelLimit(s: Pick<RasterSize, 'channels' | 'bits' | 'decoderBytes'>, limit = MAX_RASTER_BYTES): number {
   return Math.floor(limit / rasterBytesPerPixel(s));
 }
 
@@ -133,7 +138,12 @@ export function checkFrameBudget(s: FrameShape, file: string, limit = MAX_FRAME_
 export const DECODE_BUDGET = {
   baseMs: 750,
   /** Nanoseconds per declared sample, by codec family. */
-  nsPerSample: { j2k: 400, jpegls: 150, jpeg: 250, rle: 40, deflate: 40, native: 25 } as Record<string, number>,
+  nsPerSample: { j2k: 400, jpegls: 150, jpeg: 250, rle: 40, deflate: 40, native: 25, raster: 100 } as Record<string, number>,
+  /**
+   * A raster page's fixed part: sharp's clock runs while the machine is busy with other work (training's
+   * threads, other decodes), so a small frame gets seconds, not the worker's 750 ms.
+   */
+  rasterBaseMs: 5_000,
   /** Never more than this (the old single watchdog). */
   maxMs: 60_000,
   /** Parsing a file (and inflating a deflated dataset): fixed part and per-byte cost. */
@@ -144,6 +154,18 @@ export const DECODE_BUDGET = {
 export function frameBudgetMs(family: string, samples: number): number {
   const ns = DECODE_BUDGET.nsPerSample[family] ?? DECODE_BUDGET.nsPerSample.j2k;
   return Math.min(DECODE_BUDGET.maxMs, Math.ceil(DECODE_BUDGET.baseMs + (samples * ns) / 1e6));
+}
+
+/**
+ * Wall-clock budget for sharp to decode one raster page, in whole seconds (sharp's `timeout`): a fixed
+ * part plus a cost per declared sample, several times what libvips takes here (≈ 50 M samples/s for JPEG,
+ * PNG and TIFF). A TIFF can make a decoder work far past its size: one compressed tile listed 418,000
+ * times, or 16 MB of JPEG tables read again for every tile, kept sharp busy for minutes. sharp stops the
+ * pipeline when the budget runs out (a JPEG's scans are checked before, since libjpeg reads them all before
+ * sharp can look at the clock).
+ */
+export function rasterBudgetSeconds(samples: number): number {
+  return Math.ceil(Math.min(DECODE_BUDGET.maxMs, DECODE_BUDGET.rasterBaseMs + (samples * DECODE_BUDGET.nsPerSample.raster) / 1e6) / 1000);
 }
 
 export function parseBudgetMs(bytes: number): number {

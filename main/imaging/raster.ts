@@ -1,9 +1,9 @@
 /** PNG, JPEG and TIFF (8 and 16 bit, grey and RGB) through sharp, as LoadedImages like DICOM ones. */
-import sharp, { type Metadata } from 'sharp';
+import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
 import { StudioError } from '../../preload/contract.ts';
 import { byteSize, frameMemory, newImageKey } from './cache.ts';
 import { asImagingError, imagingError } from './errors.ts';
-import { checkDeclaredSize, checkRasterSize, rasterPixelLimit } from './guard.ts';
+import { checkDeclaredSize, checkRasterSize, rasterBudgetSeconds, rasterPixelLimit } from './guard.ts';
 import { jpegStructure, MAX_JPEG_SCANS, tooManyScans } from './codecs/headers.ts';
 import { minMax, windowFromData } from './pixels/display.ts';
 import type { FrameData, LoadedImage, StoredFrame } from './types.ts';
@@ -44,6 +44,8 @@ async function decodeStrict<T>(name: string, run: (failOn: 'warning' | 'error') 
   }
   const damage = damageIn(strictError);
   if (damage) throw imagingError('DECODE_FAILED', name, `the file is truncated or corrupt: ${damage}`);
+  // Out of time or over the pixel limit: a second decode would only spend as much again.
+  if (/^timeout|exceeds pixel limit/.test(String((strictError as Error)?.message))) throw strictError;
   try {
     return await run('error');
   } catch (err) {
@@ -137,12 +139,32 @@ export function checkRasterBytes(bytes: Uint8Array, name: string): void {
   else if (kind === 'tiff') forEachTiffJpegSegment(bytes, name, check);
 }
 
-export async function loadRaster(bytes: Uint8Array, displayName: string, path?: string): Promise<LoadedImage> {
-  const name = path ?? displayName;
-  checkRasterBytes(bytes, name);
-  // The header is read leniently (failOn 'none': real TIFFs declaring MinIsBlack with 3 samples warn, FACTS.md);
-  // decoding is strict (decodeStrict).
-  const input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+/** What a raster file's header declares, checked against the budgets before anything is decoded. */
+export interface RasterHeader {
+  format: string;
+  width: number;
+  height: number;
+  frames: number;
+  /** The pipeline keeps 1 (grey) or 3 (RGB) samples per pixel, of `bits` bits. */
+  channels: 1 | 3;
+  bits: 8 | 16;
+  /** Samples per pixel of the encoded image (4 for CMYK, alpha included). */
+  inputChannels: number;
+  /** sRGB with 8-bit samples and no alpha: the detector's pixels as they are. */
+  plainRGB8: boolean;
+  /** sharp's pixel limit and time budget for one page (guard.ts rasterPixelLimit, rasterBudgetSeconds). */
+  limitInputPixels: number;
+  timeoutSeconds: number;
+}
+
+/**
+ * A PNG, JPEG or TIFF's header, read after `checkRasterBytes` and checked before any pixel is decoded: the
+ * pipeline's memory for one page (with what a progressive JPEG's decoder keeps), all pages together, and
+ * the sample types the studio reads. Read leniently (real TIFFs declaring MinIsBlack with 3 samples warn,
+ * FACTS.md); decoding is strict (`decodeRasterPage`).
+ */
+export async function readRasterHeader(input: Buffer, name: string): Promise<RasterHeader> {
+  checkRasterBytes(input, name);
   let meta: Metadata;
   try {
     // Header only: sharp's own pixel limit would hide the declared size behind 'exceeds pixel limit'.
@@ -157,36 +179,74 @@ export async function loadRaster(bytes: Uint8Array, displayName: string, path?: 
   if (meta.depth && !['uchar', 'char', 'ushort', 'short'].includes(meta.depth)) {
     throw imagingError('UNSUPPORTED', name, `${meta.format} with ${meta.depth} samples is not supported (8 or 16-bit integers only)`);
   }
-  const grey = (meta.channels ?? 3) <= 2;
-  const channels: 1 | 3 = grey ? 1 : 3;
+  const inputChannels = meta.channels ?? 3;
+  const channels: 1 | 3 = inputChannels <= 2 ? 1 : 3;
   const bits = wide ? 16 : 8;
-  // Before anything is decoded: what this frame costs through the pipeline, then what all frames store.
-  checkRasterSize({ width, height, channels, bits }, name);
+  // libjpeg keeps a progressive image's coefficients (16 bits a sample) until its last scan has been read.
+  const decoderBytes = meta.format === 'jpeg' && meta.isProgressive ? 2 * inputChannels : 0;
+  checkRasterSize({ width, height, channels, bits, decoderBytes }, name);
   checkDeclaredSize({ rows: height, columns: width, frames, samplesPerPixel: channels, bitsAllocated: bits }, name);
-  // Second line: sharp refuses a page that declares more pixels than the budget allows (another page of a TIFF).
-  const limitInputPixels = rasterPixelLimit({ channels, bits });
+  return {
+    format: meta.format ?? 'image',
+    width,
+    height,
+    frames,
+    channels,
+    bits,
+    inputChannels,
+    plainRGB8: meta.depth === 'uchar' && inputChannels === 3 && meta.space === 'srgb' && !meta.hasAlpha,
+    // Second line: sharp refuses a page that declares more pixels than the budget allows (another page of a TIFF).
+    limitInputPixels: rasterPixelLimit({ channels, bits, decoderBytes }),
+    timeoutSeconds: rasterBudgetSeconds(width * height * inputChannels),
+  };
+}
+
+/**
+ * One page of a checked raster through `pipeline` (what to do with the decoded image: the colourspace, raw
+ * samples), strictly (`decodeStrict`: damaged data are refused, not guessed), within the header's pixel
+ * limit and time budget. Every reader of raster pixels decodes through here: the viewer's loader, the
+ * detector's pixels and a dataset's mask files.
+ */
+export async function decodeRasterPage(input: Buffer, header: RasterHeader, page: number, name: string, pipeline: (image: Sharp) => Sharp): Promise<{ data: Buffer; info: OutputInfo }> {
+  try {
+    return await decodeStrict(name, (failOn) =>
+      pipeline(sharp(input, { failOn, limitInputPixels: header.limitInputPixels, ...(header.frames > 1 ? { page } : {}) }).timeout({ seconds: header.timeoutSeconds })).toBuffer({ resolveWithObject: true }),
+    );
+  } catch (err) {
+    const message = String((err as Error)?.message);
+    if (/exceeds pixel limit/.test(message)) {
+      throw imagingError('TOO_LARGE', name, `page ${page} declares more than ${(header.limitInputPixels / 1e6).toFixed(0)} megapixels, the most a ${header.bits}-bit ${header.channels === 1 ? 'grey' : 'RGB'} frame may have`);
+    }
+    if (/^timeout/.test(message)) {
+      throw imagingError('DECODE_FAILED', name, `decoding took more than ${header.timeoutSeconds} s, far longer than a ${header.width}x${header.height} ${header.format} takes; stopped (the file is damaged or was made to keep decoders busy)`);
+    }
+    throw asImagingError(err, name, `cannot decode ${header.format}`);
+  }
+}
+
+export async function loadRaster(bytes: Uint8Array, displayName: string, path?: string): Promise<LoadedImage> {
+  const name = path ?? displayName;
+  const input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const header = await readRasterHeader(input, name);
+  const { width, height, frames, bits } = header;
+  const grey = header.channels === 1;
+  const wide = bits === 16;
+  const channels = header.channels;
+  const format = header.format;
 
   const decode = async (page: number): Promise<StoredFrame> => {
     if (!Number.isInteger(page) || page < 0 || page >= frames) throw new StudioError('NOT_FOUND', `${name}: frame ${page} does not exist (${frames} frame(s))`, name);
-    try {
-      const { data, info } = await decodeStrict(name, (failOn) =>
-        sharp(input, { failOn, limitInputPixels, ...(frames > 1 ? { page } : {}) })
-          .removeAlpha()
-          // extractChannel would rescale 16-bit grey to 8 bits: convert the colourspace instead.
-          .toColourspace(grey ? (wide ? 'grey16' : 'b-w') : wide ? 'rgb16' : 'srgb')
-          .raw(wide ? { depth: 'ushort' } : undefined)
-          .toBuffer({ resolveWithObject: true }),
-      );
-      if (info.width !== width || info.height !== height) throw new Error(`page ${page} is ${info.width}x${info.height}, not ${width}x${height}`);
-      const copy = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
-      const arr = wide ? new Uint16Array(copy) : new Uint8Array(copy);
-      return { data: arr, shape: grey ? [height, width] : [height, width, 3] };
-    } catch (err) {
-      if (/exceeds pixel limit/.test(String((err as Error)?.message))) {
-        throw imagingError('TOO_LARGE', name, `page ${page} declares more than ${(limitInputPixels / 1e6).toFixed(0)} megapixels, the most a ${bits}-bit ${grey ? 'grey' : 'RGB'} frame may have`);
-      }
-      throw asImagingError(err, name, `cannot decode ${meta.format ?? 'image'}`);
-    }
+    const { data, info } = await decodeRasterPage(input, header, page, name, (image) =>
+      image
+        .removeAlpha()
+        // extractChannel would rescale 16-bit grey to 8 bits: convert the colourspace instead.
+        .toColourspace(grey ? (wide ? 'grey16' : 'b-w') : wide ? 'rgb16' : 'srgb')
+        .raw(wide ? { depth: 'ushort' } : undefined),
+    );
+    if (info.width !== width || info.height !== height) throw imagingError('DECODE_FAILED', name, `page ${page} is ${info.width}x${info.height}, not ${width}x${height}`);
+    const copy = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
+    const arr = wide ? new Uint16Array(copy) : new Uint8Array(copy);
+    return { data: arr, shape: grey ? [height, width] : [height, width, 3] };
   };
 
   const key = newImageKey();
@@ -228,6 +288,6 @@ export async function loadRaster(bytes: Uint8Array, displayName: string, path?: 
     frame,
     stored,
     release: () => frameMemory.release(key),
-    meta: () => ({ file: displayName, format: meta.format, rows: height, columns: width, frames, channels, bitsAllocated: bits, bitsStored: bits, pixelRepresentation: 0, photometricInterpretation: grey ? 'MONOCHROME2' : 'RGB', window: windows }),
+    meta: () => ({ file: displayName, format, rows: height, columns: width, frames, channels, bitsAllocated: bits, bitsStored: bits, pixelRepresentation: 0, photometricInterpretation: grey ? 'MONOCHROME2' : 'RGB', window: windows }),
   };
 }
