@@ -106,9 +106,18 @@ export function listMaskDataset(dir: string): Dataset {
 }
 
 interface CocoJson {
-  images?: { id: number; file_name: string; width?: number; height?: number }[];
-  annotations?: { image_id: number; bbox: [number, number, number, number] }[];
+  images?: unknown[];
+  annotations?: unknown[];
 }
+
+/**
+ * The largest COCO JSON read. JSON.parse holds the event loop for the whole file and builds an object per
+ * value: 150 MB of empty objects took 79 s and 5 GB. 32 MiB holds a few hundred thousand annotations,
+ * far more than a medical dataset has.
+ */
+export const MAX_COCO_BYTES = 32 * 1024 ** 2;
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Images with COCO-style boxes. The JSON is `DIR/annotations.json` or the only `*.json` in DIR. */
 export function listCocoDataset(dir: string): Dataset {
@@ -120,29 +129,40 @@ export function listCocoDataset(dir: string): Dataset {
     if (!pick) throw new StudioError('NOT_FOUND', `${root}: expected annotations.json or exactly one COCO .json file`, root);
     jsonPath = join(root, pick);
   }
+  const size = statSync(jsonPath).size;
+  if (size > MAX_COCO_BYTES) throw new StudioError('TOO_LARGE', `${jsonPath} is ${(size / 1024 ** 2).toFixed(0)} MiB; a COCO file may be at most ${MAX_COCO_BYTES / 1024 ** 2} MiB`, jsonPath);
   let coco: CocoJson;
   try {
     coco = JSON.parse(readFileSync(jsonPath, 'utf8'));
   } catch (err) {
     throw new StudioError('DECODE_FAILED', `${jsonPath} is not valid JSON: ${(err as Error).message}`, jsonPath);
   }
-  if (!Array.isArray(coco.images) || !Array.isArray(coco.annotations)) throw new StudioError('DECODE_FAILED', `${jsonPath} has no images/annotations arrays`, jsonPath);
+  if (!isObject(coco) || !Array.isArray(coco.images) || !Array.isArray(coco.annotations)) throw new StudioError('DECODE_FAILED', `${jsonPath} has no images/annotations arrays`, jsonPath);
   const base = statSync(root).isDirectory() ? root : resolve(root, '..');
-  const boxes = new Map<number, Box[]>();
+  const boxes = new Map<unknown, Box[]>();
+  // Entries that are not objects, and boxes that are not four finite numbers, are skipped, as a box of no size is.
   for (const a of coco.annotations) {
-    const [x, y, w, h] = a.bbox ?? [];
-    if (![x, y, w, h].every(Number.isFinite) || w <= 0 || h <= 0) continue;
+    if (!isObject(a) || !Array.isArray(a.bbox)) continue;
+    const [x, y, w, h] = a.bbox as unknown[];
+    if (!(typeof x === 'number' && typeof y === 'number' && typeof w === 'number' && typeof h === 'number') || ![x, y, w, h].every(Number.isFinite) || w <= 0 || h <= 0) continue;
     const list = boxes.get(a.image_id) ?? [];
     list.push([x, y, x + w, y + h]);
     boxes.set(a.image_id, list);
   }
   const samples: Sample[] = [];
+  // One file listed under two names (`a.png`, `./a.png`, `images/a.png`) would be two samples that a split
+  // can put on both sides: its test image trained on. Refused, naming both.
+  const named = new Map<string, string>();
   for (const im of coco.images) {
-    if (typeof im.file_name !== 'string') continue;
+    if (!isObject(im) || typeof im.file_name !== 'string') continue;
     const direct = join(base, im.file_name);
     const image = existsSync(direct) ? direct : join(base, 'images', im.file_name);
     // A file_name may name a subfolder, never a file outside the dataset's folder (`../../etc/…`, or a link out).
     if (!existsSync(image) || !isInside(realish(base), realish(image))) continue;
+    const real = realish(image);
+    const first = named.get(real);
+    if (first !== undefined) throw new StudioError('INVALID_PAYLOAD', `${jsonPath} lists one image twice, as "${first}" and "${im.file_name}": a split could put it on both sides; list it once`, jsonPath);
+    named.set(real, im.file_name);
     samples.push({ id: im.file_name, image, boxes: boxes.get(im.id) ?? [] });
   }
   if (samples.length === 0) throw new StudioError('NOT_FOUND', `no image listed in ${jsonPath} exists`, jsonPath);

@@ -11,7 +11,8 @@ import { datasetFromReview, decodeSample, letterbox, listCocoDataset, listMaskDa
 import { augment, gaussian, downsampleMask } from '../../main/training/data.ts';
 import { lesionLoss } from '../../main/training/loss.ts';
 import { referenceData } from '../../main/settings.ts';
-import { AUGMENTATION_PRESETS, type AugmentationPreset } from '../../preload/contract.ts';
+import { AUGMENTATION_PRESETS, type AugmentationPreset, type StudioError } from '../../preload/contract.ts';
+import { MAX_COCO_BYTES } from '../../main/datasets/formats.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'studio-data-'));
 process.on('exit', () => rmSync(root, { recursive: true, force: true }));
@@ -99,6 +100,38 @@ test('COCO boxes become filled lesion maps', async () => {
   const d = await decodeSample(ds.samples[0], 40);
   assert.equal(d.mask.reduce((a, b) => a + b, 0), 50);
   assert.equal(d.mask[22 * 40 + 15], 1);
+});
+
+test('a COCO file listing one image under two names is refused, naming both: a split could train on a test image', async () => {
+  const dir = join(root, 'coco-twice');
+  mkdirSync(join(dir, 'images'), { recursive: true });
+  await png(join(dir, 'images', 'a.png'), 16, 16, 3, () => 100);
+  await png(join(dir, 'images', 'b.png'), 16, 16, 3, () => 90);
+  for (const alias of ['./a.png', 'images/a.png', 'a.png']) {
+    const images = [{ id: 1, file_name: 'a.png' }, { id: 2, file_name: 'b.png' }, { id: 3, file_name: alias }];
+    writeFileSync(join(dir, 'annotations.json'), JSON.stringify({ images, annotations: [] }));
+    assert.throws(() => listCocoDataset(dir), (e: StudioError) => e.code === 'INVALID_PAYLOAD' && e.message.includes('"a.png"') && e.message.includes(`"${alias}"`), alias);
+  }
+});
+
+test('COCO entries of the wrong shape are skipped, not a TypeError: null images and annotations, a number for a box, a box of strings', async () => {
+  const dir = join(root, 'coco-odd');
+  mkdirSync(join(dir, 'images'), { recursive: true });
+  await png(join(dir, 'images', 'a.png'), 16, 16, 3, () => 100);
+  const images = [null, 7, { id: 1, file_name: 'a.png' }, { id: 2 }];
+  const annotations = [null, 'x', { image_id: 1, bbox: 5 }, { image_id: 1, bbox: ['1', '2', '3', '4'] }, { image_id: 1 }, { image_id: 1, bbox: [1, 2, 3, 4] }];
+  writeFileSync(join(dir, 'annotations.json'), JSON.stringify({ images, annotations }));
+  const ds = listCocoDataset(dir);
+  assert.deepEqual(ds.samples.map((x) => [x.id, x.boxes]), [['a.png', [[1, 2, 4, 6]]]]);
+  writeFileSync(join(dir, 'annotations.json'), JSON.stringify([1, 2, 3]));
+  assert.throws(() => listCocoDataset(dir), (e: StudioError) => e.code === 'DECODE_FAILED' && /no images\/annotations arrays/.test(e.message));
+});
+
+test('a COCO file past the size limit is refused before it is parsed', () => {
+  const dir = join(root, 'coco-big');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'annotations.json'), Buffer.alloc(MAX_COCO_BYTES + 1, 0x20));
+  assert.throws(() => listCocoDataset(dir), (e: StudioError) => e.code === 'TOO_LARGE' && /at most 32 MiB/.test(e.message));
 });
 
 test('reviewed annotations become a dataset through the adapter: masks where drawn, boxes otherwise', async () => {
