@@ -61,8 +61,12 @@ function inflationBound(head: DataSet, name: string): number | undefined {
   const h = safeHeader(head, name);
   if (h.rows > 0 && h.columns > 0) checkBudgets(h, name);
   const el = head.elements.x7fe00010;
-  if (!el || el.length === 0xffffffff || el.length === undefined) return undefined;
-  return el.dataOffset + Math.min(el.length, declaredPixelBytes(h) + 1024 ** 2) + 16 * 1024 ** 2;
+  if (!el) return undefined;
+  const declared = declaredPixelBytes(h) + 1024 ** 2;
+  // Undefined length: deflate carries native pixel data only, never larger than the image the header
+  // declares, so that bounds it too (unbounded, a 1 MB file inflated to the 1 GiB limit, then twice that).
+  const length = el.length === 0xffffffff || el.length === undefined ? declared : Math.min(el.length, declared);
+  return el.dataOffset + length + 16 * 1024 ** 2;
 }
 
 export async function planDicom(bytes: Uint8Array, name: string): Promise<DicomPlan> {
