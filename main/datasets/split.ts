@@ -1,4 +1,7 @@
 /** Seeded, reproducible splits of a dataset's sample ids. */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { readBoundedText } from '../fs/read.ts';
 import type { Sample } from './formats.ts';
 
 export type SplitName = 'train' | 'val' | 'test';
@@ -130,4 +133,13 @@ export function limitSamples(samples: Pick<Sample, 'id' | 'group'>[], limit: num
     out.push(...(byGroup.get(key) as string[]));
   }
   return out;
+}
+
+/** split.json lists ids: 64 MiB holds a million of them. */
+const MAX_SPLIT_BYTES = 64 * 1024 ** 2;
+
+/** The split a model was trained with (its folder's split.json), or undefined when it has none. */
+export function readStoredSplit(modelDir: string): Split | undefined {
+  const file = join(modelDir, 'split.json');
+  return existsSync(file) ? (JSON.parse(readBoundedText(file, MAX_SPLIT_BYTES)) as Split) : undefined;
 }

@@ -19,7 +19,8 @@
  * With mirror averaging, v is the mean of the views' pooled features, which is less noisy than one view's:
  * each flip set (none, h, hv) has its own statistics and threshold, fitted on features made the same way.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readBoundedText } from '../fs/read.ts';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { FLIP_SETS, StudioError, type FlipSet } from '../../preload/contract.ts';
@@ -311,11 +312,10 @@ export function readAppearance(dir: string, flips: FlipSet, calibration: CardApp
   if (calibration === undefined || !existsSync(path)) return undefined;
   const { threshold } = calibration;
   const fail = (why: string) => new StudioError('MODEL_LOAD_FAILED', `${path}: ${why}`, path);
-  const size = statSync(path).size;
-  if (size > MAX_FILE_BYTES) throw fail(`${size} bytes, at most ${MAX_FILE_BYTES}`);
   let parsed: z.infer<typeof fileSchema>;
   try {
-    parsed = fileSchema.parse(JSON.parse(readFileSync(path, 'utf8')));
+    // A regular file of at most MAX_FILE_BYTES (a link to /dev/zero reports size 0 and never ends).
+    parsed = fileSchema.parse(JSON.parse(readBoundedText(path, MAX_FILE_BYTES)));
   } catch (err) {
     throw fail(err instanceof z.ZodError ? err.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') : (err as Error).message);
   }

@@ -4,9 +4,10 @@
  * Importing this module also registers the custom layers, so every loader can deserialise them.
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { readBoundedText } from '../fs/read.ts';
 import { join, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { StudioError, modelCardSchema, type ModelCard, type ModelInfo } from '../../preload/contract.ts';
+import { INPUT_SIZE, StudioError, modelCardSchema, type ModelCard, type ModelInfo } from '../../preload/contract.ts';
 import './layers/index.ts';
 import { isFlipSet, type FlipSet } from './flips.ts';
 import { childPath } from '../fs/names.ts';
@@ -31,6 +32,27 @@ export function writeAtomic(path: string, data: string | Uint8Array): void {
 export function fileVersion(path: string): string {
   const st = statSync(path, { throwIfNoEntry: false });
   return st ? `${st.ino}:${st.mtimeMs}` : '';
+}
+
+/**
+ * The most a model folder's JSON files are read to. The shipped model.json files are about 27 KB and the
+ * cards under 20 KB: these leave room for networks and cards hundreds of times larger, not for a file that
+ * never ends.
+ */
+export const MAX_MODEL_JSON_BYTES = 16 * 1024 ** 2;
+export const MAX_CARD_BYTES = 4 * 1024 ** 2;
+
+/**
+ * The network's input side, checked before a backend runs it: a square RGB input within the sizes the
+ * studio trains (INPUT_SIZE). A model.json that says 8192 took 10–16 GB at the first image.
+ */
+export function checkInputShape(shape: readonly (number | string | null | undefined)[], where: string): number {
+  const [, h, w, c] = shape;
+  const size = Number(h);
+  if (shape.length !== 4 || h !== w || c !== 3 || !Number.isInteger(size) || size < INPUT_SIZE.min || size > INPUT_SIZE.max || size % INPUT_SIZE.multipleOf !== 0) {
+    throw new StudioError('MODEL_LOAD_FAILED', `${where}: the network's input is [${shape.join(', ')}]; a detector takes [n, S, S, 3] with S a multiple of ${INPUT_SIZE.multipleOf} from ${INPUT_SIZE.min} to ${INPUT_SIZE.max}`, where);
+  }
+  return size;
 }
 
 /** A tfjs IOHandler over a folder: `tf.loadLayersModel(dirHandler(dir))`, `model.save(dirHandler(dir))`. */
@@ -59,28 +81,39 @@ export function dirHandler(dir: string): tf.io.IOHandler {
       const jsonPath = join(folder, MODEL_FILE);
       if (!existsSync(jsonPath)) throw new StudioError('MODEL_LOAD_FAILED', `no ${MODEL_FILE} in ${folder}`, folder);
       let json: { modelTopology?: object; weightsManifest?: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[]; format?: string; generatedBy?: string; convertedBy?: string; trainingConfig?: tf.io.TrainingConfig; userDefinedMetadata?: Record<string, object> };
+      let text: string;
       try {
-        json = JSON.parse(readFileSync(jsonPath, 'utf8'));
+        text = readBoundedText(jsonPath, MAX_MODEL_JSON_BYTES);
+      } catch (err) {
+        throw new StudioError('MODEL_LOAD_FAILED', `cannot read ${jsonPath}: ${(err as Error).message}`, jsonPath);
+      }
+      try {
+        json = JSON.parse(text);
       } catch (err) {
         throw new StudioError('MODEL_LOAD_FAILED', `${jsonPath} is not valid JSON: ${(err as Error).message}`, jsonPath);
       }
       if (!json.modelTopology || !Array.isArray(json.weightsManifest)) throw new StudioError('MODEL_LOAD_FAILED', `${jsonPath} has no modelTopology or weightsManifest`, jsonPath);
       const weightSpecs: tf.io.WeightsManifestEntry[] = [];
-      const buffers: Uint8Array[] = [];
+      const files: string[] = [];
       for (const group of json.weightsManifest) {
         weightSpecs.push(...group.weights);
         for (const p of group.paths) {
           const file = resolve(folder, p);
           // A bare prefix test would let models/foo read models/foo-other/…: compare whole path segments.
           if (!file.startsWith(folder + sep)) throw new StudioError('MODEL_LOAD_FAILED', `weights path escapes the model folder: ${p}`, jsonPath);
+          // Each file once: one listed 2,000 times was read 2,000 times (2 GB) before the sizes were compared.
+          if (files.includes(file)) throw new StudioError('MODEL_LOAD_FAILED', `${jsonPath} lists the weights file ${p} more than once`, jsonPath);
           // A regular file only: a weights path that is (or links to) /dev/zero or a FIFO would fill memory or block.
           if (!statSync(file, { throwIfNoEntry: false })?.isFile()) throw new StudioError('MODEL_LOAD_FAILED', `weights file missing or not a regular file: ${file}`, file);
-          buffers.push(readFileSync(file));
+          files.push(file);
         }
       }
       const expected = weightSpecs.reduce((sum, w) => sum + w.shape.reduce((a, b) => a * b, 1) * bytesPer(w.dtype), 0);
-      const total = buffers.reduce((s, b) => s + b.byteLength, 0);
+      // Sizes first, from the file system: nothing is read for a manifest its files cannot fill.
+      const total = files.reduce((sum, f) => sum + statSync(f).size, 0);
       if (total !== expected) throw new StudioError('MODEL_LOAD_FAILED', `weights are ${total} bytes but model.json declares ${expected} (truncated or mismatched weights.bin)`, folder);
+      const buffers = files.map((f) => readFileSync(f));
+      if (buffers.reduce((sum, b) => sum + b.byteLength, 0) !== expected) throw new StudioError('MODEL_LOAD_FAILED', `the weights changed while they were read (${folder})`, folder);
       const weightData = new Uint8Array(total);
       let offset = 0;
       for (const b of buffers) {
@@ -142,7 +175,7 @@ export function readCard(dir: string): ModelCard {
   const path = join(dir, CARD_FILE);
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
+    json = JSON.parse(readBoundedText(path, MAX_CARD_BYTES));
   } catch (err) {
     throw new StudioError('MODEL_LOAD_FAILED', `cannot read ${path}: ${(err as Error).message}`, path);
   }
@@ -170,7 +203,7 @@ export const DEFAULT_FINDING_THRESHOLD = 0.5;
  */
 function cardField(dir: string, key: string): unknown {
   try {
-    return (JSON.parse(readFileSync(join(dir, CARD_FILE), 'utf8')) as Record<string, unknown>)[key];
+    return (JSON.parse(readBoundedText(join(dir, CARD_FILE), MAX_CARD_BYTES)) as Record<string, unknown>)[key];
   } catch {
     return undefined;
   }

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { StudioError, type Map2D, type Variant } from '../../preload/contract.ts';
-import { checkCard, loadModel } from './io.ts';
+import { checkCard, checkInputShape, loadModel } from './io.ts';
 import { GRADCAM_LAYER, LESION_OUTPUT, OUTPUT_STRIDE, attentionLayerNames, buildInferenceModel, foldBatchNorm, inferVariant, type AttentionKind } from './model.ts';
 import { cropMap, imageCells } from './postprocess.ts';
 import { gradCam } from './gradcam.ts';
@@ -39,7 +39,7 @@ export class TfjsDetector implements DetectorBackend {
     readonly model: tf.LayersModel,
     options: TfjsDetectorOptions = {},
   ) {
-    this.inputSize = model.inputs[0].shape[1] as number;
+    this.inputSize = checkInputShape(model.inputs[0].shape, model.name);
     this.variant = inferVariant(model);
     this.owns = options.owns ?? true;
     this.network = options.fold === false ? model : foldBatchNorm(model);

@@ -7,8 +7,7 @@
  * evaluation never sees training images; on another dataset the same seeded split rule is applied.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { type CardMetrics, type EvaluationReport, type ImageScore, SPLIT_SOURCES, StudioError } from '../../preload/contract.ts';
 import { lastSpatialGate } from '../detector/model.ts';
 import { isFlipSet, type FlipSet } from '../detector/flips.ts';
@@ -18,7 +17,7 @@ import { appearanceOf, readAppearance, roundScore, type AppearanceStats } from '
 import { quantile } from '../core/stats.ts';
 import { isUnfamiliar } from '../../preload/fit.ts';
 import { TfjsDetector } from '../detector/tfjs-detector.ts';
-import { completeSplit, openDataset, SampleCache, splitSamples, validRegion, type DatasetFormat, type Letterbox, type Sample, type Split, type SplitName } from '../datasets/index.ts';
+import { completeSplit, openDataset, readStoredSplit, SampleCache, splitSamples, validRegion, type DatasetFormat, type Letterbox, type Sample, type Split, type SplitName } from '../datasets/index.ts';
 import { useBackend } from '../detector/kernels/backend.ts';
 import { connectedComponents } from './components.ts';
 import { imageCandidates, imageCandidatesAt, imageLesionMap, upsample } from './maps.ts';
@@ -72,9 +71,8 @@ export type FullReport = EvaluationReport &
  * never trained on any of these images, so all of them are held out from it.
  */
 export function splitFor(modelDir: string, data: string, samples: Sample[]): { split: Split; source: FullReport['splitSource']; unseen?: boolean } {
-  const file = join(modelDir, 'split.json');
   const known = new Set(samples.map((s) => s.id));
-  const stored = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Split) : undefined;
+  const stored = readStoredSplit(modelDir);
   const seed = stored?.seed ?? 42;
   if (stored) {
     const split = stored;

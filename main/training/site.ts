@@ -5,11 +5,11 @@
  * validation, its test share kept aside to measure what the adaptation forgot).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { ADAPT_DEFAULTS, StudioError, type TrainingPlan } from '../../preload/contract.ts';
 import { readCard } from '../detector/io.ts';
-import { completeSplit, limitSamples, openDataset, reviewedDataset, splitSamples, type Dataset, type ReviewedItem, type Split } from '../datasets/index.ts';
+import { completeSplit, limitSamples, openDataset, readStoredSplit, reviewedDataset, splitSamples, type Dataset, type ReviewedItem, type Split } from '../datasets/index.ts';
 import { type GroupRule, ruleOf } from '../datasets/groups.ts';
 import { trainingPlan } from '../datasets/plan.ts';
 import { resolveProjectPath } from '../settings.ts';
@@ -58,7 +58,7 @@ export async function planAdaptation(options: { store: string; base: string; see
   const site = dataset.samples.filter((s) => !s.negative);
   const siteSplit = splitSamples(site, options.seed, [...ADAPT_DEFAULTS.ratios]);
   const baseNegatives = dataset.samples.filter((s) => s.negative);
-  const stored = storedSplit(options.base);
+  const stored = readStoredSplit(options.base);
   const baseSplit = baseNegatives.length ? completeSplit(stored ?? { seed: 42, ratios: [0.7, 0.15, 0.15], train: [], val: [], test: [] }, baseNegatives) : undefined;
   const partOf = (part: 'train' | 'val' | 'test') => {
     const ids = new Set(baseSplit?.[part] ?? []);
@@ -107,8 +107,4 @@ function lesionFreeFolders(given: readonly string[] | undefined, baseFolders: re
   return out;
 }
 
-function storedSplit(dir: string): Split | undefined {
-  const file = join(dir, 'split.json');
-  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Split) : undefined;
-}
 

@@ -4,13 +4,14 @@
  * weight files, plus the exporter version), so retraining or replacing the weights re-exports it. Where
  * the model folder is not writable the copy goes to `<homeDir>/cache/onnx/<key>.onnx` instead.
  */
+import { readBoundedText } from '../../fs/read.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { StudioError, type Variant } from '../../../preload/contract.ts';
-import { MODEL_FILE, loadModel } from '../io.ts';
+import { MAX_MODEL_JSON_BYTES, MODEL_FILE, loadModel } from '../io.ts';
 import { inferVariant, type OutputKind } from '../model.ts';
 import { loadSettings } from '../../settings.ts';
 import { EXPORTER_VERSION, exportOnnx } from './onnx/export.ts';
@@ -54,7 +55,7 @@ export function modelKey(dir: string): string {
   if (!existsSync(jsonPath)) throw new StudioError('MODEL_LOAD_FAILED', `no ${MODEL_FILE} in ${folder}`, folder);
   let json: Buffer;
   try {
-    json = readFileSync(jsonPath);
+    json = Buffer.from(readBoundedText(jsonPath, MAX_MODEL_JSON_BYTES));
   } catch (err) {
     throw new StudioError('MODEL_LOAD_FAILED', `cannot read ${jsonPath}: ${(err as Error).message}`, jsonPath);
   }
@@ -65,11 +66,14 @@ export function modelKey(dir: string): string {
   } catch {
     // loadModel reports a broken model.json clearly when the export runs
   }
+  const hashed = new Set<string>();
   for (const group of Array.isArray(manifest) ? (manifest as { paths?: unknown }[]) : []) {
     for (const p of Array.isArray(group?.paths) ? group.paths : []) {
       if (typeof p !== 'string') continue;
       const file = resolve(folder, p);
-      if (!file.startsWith(folder + sep)) continue;
+      // Each file once (loadModel refuses a manifest that lists one twice).
+      if (!file.startsWith(folder + sep) || hashed.has(file)) continue;
+      hashed.add(file);
       const info = statSync(file, { throwIfNoEntry: false });
       if (info?.isFile()) hash.update(readFileSync(file));
     }
@@ -89,9 +93,12 @@ function writeAtomic(path: string, data: string | Uint8Array): void {
   }
 }
 
+/** model.onnx.json is a few hundred bytes: names and shapes of the network's inputs and outputs. */
+const MAX_META_BYTES = 1024 ** 2;
+
 function readMeta(path: string): OnnxMeta | null {
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as OnnxMeta;
+    return JSON.parse(readBoundedText(path, MAX_META_BYTES)) as OnnxMeta;
   } catch {
     return null;
   }

@@ -5,7 +5,7 @@
 import type * as Ort from 'onnxruntime-node';
 import type { Variant } from '../../../preload/contract.ts';
 import type { BatchOutput, DetectorBackend, OutputSpec } from '../pipeline.ts';
-import { checkCard } from '../io.ts';
+import { checkCard, checkInputShape } from '../io.ts';
 import { OnnxExportError, onnxModelFor, type OnnxMeta } from './cache.ts';
 import { createSession, type OrtModule, type Provider } from './ort.ts';
 
@@ -22,7 +22,7 @@ export class OnnxDetector implements DetectorBackend {
     readonly provider: Provider,
     readonly notes: string[],
   ) {
-    this.inputSize = meta.input.shape[1] as number;
+    this.inputSize = checkInputShape(meta.input.shape, 'model.onnx.json');
     this.variant = meta.variant;
     this.outputs = meta.outputs.map(({ name, kind }) => ({ name, kind }));
   }
