@@ -13,7 +13,8 @@
  * Anything else is a FORBIDDEN error naming the path and how to allow it. The services themselves (and so
  * the CLI, where the user types the path) are not limited.
  */
-import { resolve } from 'node:path';
+import { statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { type Envelope, type OpenResult, StudioError, isChannel, validateRequest } from '../../preload/contract.ts';
 import { isInside, realish } from '../fs/names.ts';
 import { listImageFiles } from '../imaging/files.ts';
@@ -75,12 +76,23 @@ export class FolderAllowlist {
   }
 }
 
-/** Paths a response hands out that a later call may open: files the studio itself listed, folders the user picked. */
-function grantFromResponse(list: FolderAllowlist, channel: string, value: unknown): void {
+/**
+ * Paths a response hands out that a later call may open: folders and files the user picked, images of the
+ * studio's own review store, and a dataset sample that lies in its dataset's folder (a COCO file's images
+ * beside it). A dataset may name images anywhere (a review store does), and a caller may point
+ * `evaluation.sample` at any dataset inside the allowed folders, so its samples elsewhere are not granted:
+ * that would open any file on the machine to whoever can write a store into an allowed folder.
+ */
+function grantFromResponse(list: FolderAllowlist, channel: string, value: unknown, request: Record<string, unknown>): void {
   const v = value as Record<string, unknown> | null;
   if (!v || typeof v !== 'object') return;
   if (channel === 'dialog.open' && Array.isArray(v.paths)) for (const p of v.paths) if (typeof p === 'string') list.addPath(p);
-  if ((channel === 'review.findings' || channel === 'evaluation.sample') && typeof v.path === 'string') list.addPath(v.path);
+  if (channel === 'review.findings' && typeof v.path === 'string') list.addPath(v.path);
+  if (channel === 'evaluation.sample' && typeof v.path === 'string' && typeof request.data === 'string') {
+    const data = realish(request.data);
+    const folder = statSync(data, { throwIfNoEntry: false })?.isDirectory() ? data : dirname(data);
+    if (isInside(folder, realish(v.path))) list.addPath(v.path);
+  }
   if (channel === 'review.worklist' && Array.isArray(v.items)) for (const item of v.items as { path?: unknown }[]) if (typeof item?.path === 'string') list.addPath(item.path);
 }
 
@@ -147,7 +159,7 @@ export function guardDispatch(dispatch: Dispatch, list: FolderAllowlist): Dispat
     }
     const result = await dispatch(channel, request);
     if (result.ok) {
-      grantFromResponse(list, channel, result.value);
+      grantFromResponse(list, channel, result.value, request);
       if (walkErrors.length) {
         const opened = result.value as OpenResult;
         return { ok: true, value: { ...opened, errors: [...walkErrors, ...opened.errors] } };

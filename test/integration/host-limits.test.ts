@@ -16,6 +16,7 @@ import { decode, encode } from '../../preload/wire.ts';
 import { createHost, type Host } from '../../main/host/index.ts';
 import { createServices, type Services } from '../../main/services/index.ts';
 import { listImageFiles } from '../../main/imaging/files.ts';
+import { openStore } from '../../main/review/store.ts';
 import { loadSettings } from '../../main/settings.ts';
 import { phantom, writeDicom } from '../e2e/dicom-fixture.ts';
 
@@ -178,6 +179,24 @@ test('training and evaluation read datasets only from allowed folders', async ()
     const e = await call(channel, payload);
     assert.ok(!e.ok && e.error.code === 'FORBIDDEN', `${channel}: ${JSON.stringify(e)}`);
   }
+});
+
+test('a dataset in an allowed folder that names an image outside does not open it: samples are granted only inside their dataset\'s folder', async () => {
+  // A review store written into an allowed folder, whose one reviewed image lies outside every allowed folder.
+  const storeFile = join(dir, 'opened', 'planted.sqlite');
+  const store = openStore(storeFile);
+  const run = store.beginRun({ model: 'm', backend: 'wasm' });
+  const secret = join(dir, 'outside', 'secret.dcm');
+  const { findingIds } = store.recordImageFindings(run, { path: secret, contentHash: 'c'.repeat(64), width: 16, height: 16 }, [{ box: [1, 1, 8, 8], score: 0.9, area: 49 }]);
+  store.decide({ findingId: findingIds[0], reviewer: 'x', decision: 'accepted' });
+  store.close();
+  const sample = await call<{ path: string }>('evaluation.sample', { data: storeFile, id: secret, format: 'review' });
+  assert.ok(sample.ok, JSON.stringify(sample));
+  const opened = await call<OpenResult>('imaging.open', { paths: [secret] });
+  assert.ok(!opened.ok && opened.error.code === 'FORBIDDEN', JSON.stringify(opened));
+  // A sample inside its dataset's folder still opens after it was listed.
+  const inside = await call<OpenResult>('imaging.open', { paths: [join(dir, 'opened', 'a.dcm')] });
+  assert.ok(inside.ok, JSON.stringify(inside));
 });
 
 test('the folder walk stops at its depth and entry caps, saying so', async () => {
