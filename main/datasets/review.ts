@@ -171,6 +171,16 @@ export function datasetFromReview(root: string, source: ReviewAnnotationSource):
 export async function reviewDataset(storeFile: string, read: ReviewRead = reviewedDataset(storeFile)): Promise<Dataset> {
   const labelled = read.items.filter((item) => item.label !== null);
   return datasetFromReview(storeFile, {
-    images: () => labelled.map((item) => ({ path: item.path, uids: item.uids, lesions: item.boxes.map((box, i) => ({ box, ...(item.masks?.[i] ? { mask: rleDecode(item.masks[i]!) } : {}) })) })),
+    images: () =>
+      labelled.map((item) => ({
+        path: item.path,
+        uids: item.uids,
+        lesions: item.boxes.map((box, i) => {
+          // Only a mask drawn on this image's grid: one of another size (a store edited by hand) would be
+          // decoded at its own, a 40000² mask on a 190×335 frame took 1.6 GB. Its box still marks the lesion.
+          const mask = item.masks?.[i];
+          return { box, ...(mask && mask.size[0] === item.height && mask.size[1] === item.width ? { mask: rleDecode(mask) } : {}) };
+        }),
+      })),
   });
 }

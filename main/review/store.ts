@@ -155,6 +155,29 @@ const now = () => new Date().toISOString();
 const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
 const parse = <T>(s: string | null | undefined): T | undefined => (s == null ? undefined : (JSON.parse(s) as T));
 
+/**
+ * A stored mask, if it is one: counts that fill exactly its own size, each side at most 65535. Masks are
+ * checked on the way in (checkRle), but a store is a file anyone can edit: a 1×1 mask holding a run of 10¹¹
+ * had the training plan walk it for minutes with the host's event loop held. One that fails is dropped (its
+ * box still marks the lesion), never walked.
+ */
+function parseMask(s: string | null | undefined): Rle | undefined {
+  let m: Rle | undefined;
+  try {
+    m = parse<Rle>(s);
+  } catch {
+    return undefined;
+  }
+  if (!m || !Array.isArray(m.size) || m.size.length !== 2) return undefined;
+  const [h, w] = m.size;
+  if (!Number.isInteger(h) || !Number.isInteger(w) || h < 1 || w < 1 || h > 65535 || w > 65535) return undefined;
+  try {
+    return checkRle(m, w, h);
+  } catch {
+    return undefined;
+  }
+}
+
 function checkBox(box: unknown, what: string): Box {
   if (!Array.isArray(box) || box.length !== 4 || !box.every((v) => typeof v === 'number' && Number.isFinite(v))) {
     throw new StudioError('INVALID_PAYLOAD', `${what}: a box is four finite numbers [x0, y0, x1, y1]`, what);
@@ -308,6 +331,12 @@ export class ReviewStore {
       }
       this.db.pragma('synchronous = FULL');
       this.db.pragma('foreign_keys = ON');
+      // A store is a file: one carrying SQL the studio did not write could rewrite what is read or written.
+      this.db.pragma('trusted_schema = OFF');
+      const foreign = this.db
+        .prepare<[], { type: string; name: string }>("SELECT type, name FROM sqlite_master WHERE type = 'view' OR (type = 'trigger' AND name NOT IN ('audit_no_update', 'audit_no_delete'))")
+        .all();
+      if (foreign.length) throw new Error(`it holds ${foreign.map((f) => `a ${f.type} '${f.name}'`).join(', ')} the studio never writes (SQL that could rewrite findings and decisions as they are read or written); open a store the studio wrote`);
       if (!options.readonly) this.migrate();
       else {
         // Read-only cannot migrate: an older store that differs only by columns that read as NULL is read as it is.
@@ -489,7 +518,7 @@ export class ReviewStore {
     if (row.reviewer) out.reviewer = row.reviewer;
     else if (row.source === 'reviewer' && row.created_by) out.reviewer = row.created_by;
     if (row.note) out.note = row.note;
-    const shape = lesionShape(row.source, parse<Rle>(row.mask), row.ax0 != null ? { box: out.box, mask: parse<Rle>(row.amask) } : null);
+    const shape = lesionShape(row.source, parseMask(row.mask), row.ax0 != null ? { box: out.box, mask: parseMask(row.amask) } : null);
     if (shape) {
       out.mask = shape.mask;
       out.maskBy = shape.by;
@@ -655,7 +684,7 @@ export class ReviewStore {
     if (!row) return null;
     const state: DecisionState = { decision: row.decision, annotationId: row.annotation_id, note: row.note };
     if (row.x0 != null) state.box = [row.x0, row.y0!, row.x1!, row.y1!];
-    const mask = parse<Rle>(row.mask);
+    const mask = parseMask(row.mask);
     if (mask) state.mask = mask;
     return state;
   }
@@ -721,7 +750,7 @@ export class ReviewStore {
           if (mask) checkOverlap(mask, annotated, 'the edited box');
           // Moving only the box keeps this reader's own outline (their brush on an addition, or one sent with an
           // earlier accept or edit) while it still overlaps the box; one left outside marked another place.
-          const kept = mask ?? before?.mask ?? (ownAddition ? parse<Rle>(f.mask) : undefined);
+          const kept = mask ?? before?.mask ?? (ownAddition ? parseMask(f.mask) : undefined);
           const outline = kept && (kept === mask || rleAreaIn(kept, annotated) > 0) ? kept : undefined;
           after.annotationId = this.annotate(f.id, reviewer, annotated, outline);
           after.box = annotated;
@@ -962,7 +991,7 @@ export class ReviewStore {
       .all();
     return findings.map((f) => {
       const proposed: Box = [f.x0, f.y0, f.x1, f.y1];
-      const ownMask = parse<Rle>(f.mask);
+      const ownMask = parseMask(f.mask);
       const finding: ReviewRow['finding'] = { id: f.id, source: f.source, box: proposed };
       if (f.model) finding.model = f.model;
       if (f.run_id != null) finding.runId = f.run_id;
@@ -972,7 +1001,7 @@ export class ReviewStore {
       const ds = (byFinding.get(f.id) ?? []).map((d) => {
         const hasGeom = d.x0 != null;
         const out: ReviewRow['decisions'][number] = { reviewer: d.reviewer, decision: d.decision, box: hasGeom ? [d.x0!, d.y0!, d.x1!, d.y1!] : proposed, decided: d.decided };
-        const shape = lesionShape(f.source, ownMask, hasGeom ? { box: out.box, mask: parse<Rle>(d.mask) } : null);
+        const shape = lesionShape(f.source, ownMask, hasGeom ? { box: out.box, mask: parseMask(d.mask) } : null);
         if (shape) out.mask = shape.mask;
         if (d.note) out.note = d.note;
         return out;
