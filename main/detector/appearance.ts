@@ -332,6 +332,11 @@ export function readAppearance(dir: string, flips: FlipSet, calibration: CardApp
     precision[i] = bytes.readFloatLE(i * 4);
     if (!Number.isFinite(precision[i])) throw fail(`the ${flips} statistics hold a value that is not a number`);
   }
+  // The inverse of a (shrunk) correlation is positive definite, so its diagonal is positive, and every
+  // feature has a spread. An all-zero matrix scored every image 0: a guard turned off without a word.
+  for (let i = 0; i < D; i++) {
+    if (!(precision[i * D + i] > 0) || !(view.std[i] > 0)) throw fail(`the ${flips} statistics are not a fit (feature ${i} has no spread or no weight): run studio appearance again`);
+  }
   return { layers: parsed.layers, offset: view.offset, mean: view.mean, std: view.std, precision, threshold, ...(parsed.fittedAt ? { fittedAt: parsed.fittedAt } : {}) };
 }
 

@@ -162,6 +162,23 @@ function cardProblems(error: { issues: { path: PropertyKey[]; message: string }[
     .join('; ');
 }
 
+/** How deep a card's values may nest (the studio's own cards go six levels deep). */
+const MAX_CARD_DEPTH = 32;
+
+/** How deep `value` nests, counted without recursion and up to one past `limit`. */
+function depthOf(value: unknown, limit: number): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length) {
+    const [v, depth] = stack.pop() as [unknown, number];
+    if (typeof v !== 'object' || v === null) continue;
+    deepest = Math.max(deepest, depth);
+    if (deepest > limit) return deepest;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return deepest;
+}
+
 /** Write a card, refusing one that would not read back: a card is checked by the same schema both ways. */
 export function writeCard(dir: string, card: ModelCard): void {
   const checked = modelCardSchema.safeParse(card);
@@ -179,6 +196,10 @@ export function readCard(dir: string): ModelCard {
   } catch (err) {
     throw new StudioError('MODEL_LOAD_FAILED', `cannot read ${path}: ${(err as Error).message}`, path);
   }
+  // The schema keeps fields it does not know (cards gain fields), so it does not bound their depth: a card
+  // nested 20,000 deep parsed, but every response carrying it overflowed the stack, and models.list failed
+  // for every model.
+  if (depthOf(json, MAX_CARD_DEPTH) > MAX_CARD_DEPTH) throw new StudioError('MODEL_LOAD_FAILED', `${path} nests its values more than ${MAX_CARD_DEPTH} deep; a card is a few levels of fields`, path);
   const card = modelCardSchema.safeParse(json);
   if (!card.success) throw new StudioError('MODEL_LOAD_FAILED', `${path} is not a valid model card (${cardProblems(card.error)})`, path);
   // The file as written (the schema has no defaults or transforms): zod's copy would reorder its keys, and a

@@ -84,3 +84,23 @@ test('a weights file listed more than once is refused before anything is read', 
   writeFileSync(join(dir, 'model.json'), JSON.stringify(json));
   await assert.rejects(loadModel(dir), loadFailed(/lists the weights file weights.bin more than once/));
 });
+
+test('appearance statistics whose precision matrix is all zeros are refused: they scored every image 0, a guard turned off without a word', () => {
+  const dir = copyModel('zero-precision');
+  const file = JSON.parse(readFileSync(join(dir, 'appearance.json'), 'utf8'));
+  for (const view of Object.values(file.byFlips) as { precision: string }[]) view.precision = Buffer.alloc(Buffer.from(view.precision, 'base64').byteLength).toString('base64');
+  writeFileSync(join(dir, 'appearance.json'), JSON.stringify(file));
+  const card = readCard(dir);
+  assert.throws(() => readAppearance(dir, 'hv', { threshold: card.appearance?.byFlips?.hv?.threshold ?? 2, fittedAt: card.appearance?.fittedAt }), loadFailed(/are not a fit/));
+  // The shipped statistics pass the same check.
+  assert.ok(readAppearance(SHIPPED, 'hv', { threshold: card.appearance?.byFlips?.hv?.threshold ?? 2, fittedAt: card.appearance?.fittedAt }));
+});
+
+test('a card nested thousands deep is refused by itself, so the list of the others can still be sent', () => {
+  const dir = copyModel('deep');
+  const card = readFileSync(join(dir, 'card.json'), 'utf8').trim();
+  writeFileSync(join(dir, 'card.json'), `${card.slice(0, -1)}, "extra": ${'{"a":'.repeat(20_000)}{}${'}'.repeat(20_000)}}`);
+  assert.throws(() => readCard(dir), loadFailed(/nests its values more than 32 deep/));
+  // Every shipped card reads (the depth bound leaves them room).
+  for (const m of listModels(join(PROJECT_ROOT, 'models'))) assert.ok(readCard(join(PROJECT_ROOT, 'models', m.name)));
+});
