@@ -36,6 +36,8 @@ export interface HostOptions {
   uploadBudget?: number;
   /** Large bodies read at once; default MAX_CONCURRENT_UPLOADS. */
   maxConcurrentUploads?: number;
+  /** Bytes of small bodies read at once (limits.ts SMALL_BODIES_BUDGET). */
+  smallBodiesBudget?: number;
   /** Settings whose folders (STUDIO_HOME, models, reference data, STUDIO_ALLOWED_DIRS) calls may use; default the services' own. */
   settings?: Settings;
   /** More folders calls may open and write: what the user named when starting the host. */
@@ -57,7 +59,7 @@ export interface Host {
   /** The folders calls may use (paths.ts). */
   allowlist: FolderAllowlist;
   /** Large bodies being read now, and their bytes. */
-  uploads(): { bodies: number; bytes: number };
+  uploads(): { bodies: number; bytes: number; smallBytes: number };
   close(): Promise<void>;
 }
 
@@ -92,24 +94,32 @@ function readBody(req: IncomingMessage, limit: number, gate: UploadGate): Promis
     const tooLarge = () => new Refused(413, { code: 'TOO_LARGE', message: `request body over ${limit} bytes for this channel` });
     const busy = () => {
       const held = gate.held();
-      return new Refused(503, { code: 'BUSY', message: `the host is already receiving ${held.bodies} large upload(s) (${Math.round(held.bytes / 1024 ** 2)} MiB); retry in ${RETRY_AFTER_S} s` });
+      return new Refused(503, { code: 'BUSY', message: `the host is already receiving ${held.bodies} large upload(s) (${Math.round(held.bytes / 1024 ** 2)} MiB) and ${Math.round(held.smallBytes / 1024 ** 2)} MiB of other requests; retry in ${RETRY_AFTER_S} s` });
     };
     if (Number.isFinite(declared) && declared > limit) return reject(tooLarge());
 
     let reserved = 0;
     let large = false;
+    let small = 0;
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
       if (large) gate.close(reserved);
+      gate.releaseSmall(small);
       if (buf.length >= COLLECT_AFTER_BYTES) collectSoon();
       // The request's listeners keep this closure: drop the buffer from it.
       buf = EMPTY;
     };
     /** Reserve up to `bytes` in all; false when the gate refuses. */
     const reserve = (bytes: number): boolean => {
-      if (bytes <= reserved || bytes <= LARGE_BODY) return true;
+      if (bytes <= LARGE_BODY) {
+        if (bytes <= small) return true;
+        if (!gate.holdSmall(bytes - small)) return false;
+        small = bytes;
+        return true;
+      }
+      if (bytes <= reserved) return true;
       if (!large) {
         if (!gate.open(bytes)) return false;
         large = true;
@@ -119,9 +129,11 @@ function readBody(req: IncomingMessage, limit: number, gate: UploadGate): Promis
     };
 
     const known = Number.isFinite(declared);
-    if (known && !reserve(declared)) return reject(busy());
+    const initial = known ? declared : Math.min(limit, 64 * 1024);
+    // A refused reservation holds nothing: there is nothing to give back.
+    if (!reserve(initial)) return reject(busy());
     // allocUnsafeSlow: the body's own ArrayBuffer at offset 0, so the wire decoder views it in place.
-    let buf = Buffer.allocUnsafeSlow(known ? declared : Math.min(limit, 64 * 1024));
+    let buf = Buffer.allocUnsafeSlow(initial);
     let size = 0;
     let settled = false;
     let idle: NodeJS.Timeout | undefined;
@@ -179,7 +191,7 @@ export async function createHost(options: HostOptions): Promise<Host> {
   const { services } = options;
   const root = options.root ?? join(PROJECT_ROOT, 'out', 'renderer');
   const maxBody = options.maxBody ?? DEFAULT_MAX_BODY;
-  const gate = new UploadGate(options.uploadBudget ?? Math.min(UPLOAD_MAX_BODY, maxBody), options.maxConcurrentUploads);
+  const gate = new UploadGate(options.uploadBudget ?? Math.min(UPLOAD_MAX_BODY, maxBody), options.maxConcurrentUploads, options.smallBodiesBudget);
   const allowlist = options.allowlist ?? FolderAllowlist.fromSettings(options.settings ?? services.context?.settings ?? loadSettings(), options.allow);
   // Every path a payload names is checked against the allowlist before a service sees it (paths.ts).
   const dispatch = guardDispatch(services.dispatch, allowlist);

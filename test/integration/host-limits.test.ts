@@ -95,7 +95,7 @@ test('a chunked body is cut off as soon as it passes its channel limit', async (
   const r = await within(reply, 3000, 'chunked 256 KB on review.flag');
   req.destroy();
   assert.ok(r === 'reset' || r.status === 413, `answered ${r === 'reset' ? r : r.status}`);
-  assert.deepEqual(host.uploads(), { bodies: 0, bytes: 0 });
+  assert.deepEqual(host.uploads(), { bodies: 0, bytes: 0, smallBytes: 0 });
 });
 
 test('large uploads beyond the budget get 503 with Retry-After, and the budget comes back when one ends', async () => {
@@ -125,12 +125,52 @@ test('large uploads beyond the budget get 503 with Retry-After, and the budget c
     3000,
     'budget given back after the first upload was abandoned',
   );
-  assert.deepEqual(host.uploads(), { bodies: 0, bytes: 0 });
+  assert.deepEqual(host.uploads(), { bodies: 0, bytes: 0, smallBytes: 0 });
   // And a large body is taken again afterwards (read whole, then refused as not wire-encoded: imaging is not this test's business).
   const again = await send('imaging.upload', { 'content-length': String(2 * MiB) }, Buffer.alloc(2 * MiB, 0xff)).reply;
   assert.notEqual(again, 'reset');
   assert.equal((again as Reply).status, 400);
-  assert.deepEqual(host.uploads(), { bodies: 0, bytes: 0 });
+  assert.deepEqual(host.uploads(), { bodies: 0, bytes: 0, smallBytes: 0 });
+});
+
+test('many small bodies held open at once are counted too: past their budget the next gets 503, and the budget comes back', async () => {
+  // 2,500 held bodies of 1 MiB each took the host to 1.5 GB when only large ones were counted.
+  const small = await createHost({ port: 0, services, allow: [join(dir, 'opened')], smallBodiesBudget: 4 * MiB, log: () => {} });
+  try {
+    const sendTo = () => {
+      const req = httpRequest({ host: '127.0.0.1', port: small.port, method: 'POST', path: '/api/review.add', headers: { 'x-studio-token': small.token, 'content-length': String(MiB) } });
+      const reply = new Promise<number | 'reset'>((resolve) => {
+        req.on('response', (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', () => resolve('reset'));
+      });
+      req.write(Buffer.alloc(1024));
+      return { req, reply };
+    };
+    const held = Array.from({ length: 4 }, () => sendTo());
+    await within(
+      (async () => {
+        while (small.uploads().smallBytes < 4 * MiB) await new Promise((r) => setTimeout(r, 20));
+      })(),
+      3000,
+      'four small bodies held',
+    );
+    const fifth = sendTo();
+    assert.equal(await within(fifth.reply, 3000, 'fifth small body'), 503);
+    fifth.req.destroy();
+    for (const h of held) h.req.destroy();
+    await within(
+      (async () => {
+        while (small.uploads().smallBytes !== 0) await new Promise((r) => setTimeout(r, 20));
+      })(),
+      3000,
+      'small budget given back',
+    );
+  } finally {
+    await small.close();
+  }
 });
 
 test('imaging.open outside the allowed folders is FORBIDDEN, naming the path and how to allow it', async () => {
