@@ -59,6 +59,30 @@ test('wire encoding round-trips typed arrays, Buffers and nested values without 
   assert.equal(back.value.nested.f64[0], Math.PI);
 });
 
+test('wire decoding refuses a message that names one blob twice, or a blob it never names: one upload could be opened a hundred times', () => {
+  const bytes = encode({ files: [{ name: 'a.dcm', bytes: new Uint8Array([1, 2, 3, 4]) }] });
+  const jsonLength = new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true);
+  const json = new TextDecoder().decode(bytes.subarray(4, 4 + jsonLength));
+  // The same message with its placeholder repeated: the JSON grows, so rebuild it around the same blob.
+  const rebuild = (text: string) => {
+    const head = new TextEncoder().encode(text);
+    const blobAt = Math.ceil((4 + jsonLength) / 8) * 8;
+    const blob = bytes.subarray(blobAt);
+    const start = Math.ceil((4 + head.byteLength) / 8) * 8;
+    const out = new Uint8Array(start + blob.byteLength);
+    new DataView(out.buffer).setUint32(0, head.byteLength, true);
+    out.set(head, 4);
+    out.set(blob, start);
+    return out;
+  };
+  const entry = json.slice(json.indexOf('[') + 1, json.lastIndexOf(']'));
+  const twice = json.replace(entry, `${entry},${entry}`);
+  assert.throws(() => decode(rebuild(twice)), /blob 0 is named more than once/);
+  const none = json.replace(entry, '{"name":"a.dcm"}');
+  assert.throws(() => decode(rebuild(none)), /named by nothing/);
+  assert.deepEqual([...(decode<{ files: { bytes: Uint8Array }[] }>(rebuild(json)).files[0].bytes)], [1, 2, 3, 4]);
+});
+
 test('wire decoding rejects truncated or forged messages with an error, not a crash', () => {
   const bytes = encode({ data: new Uint16Array(16) });
   assert.throws(() => decode(bytes.subarray(0, bytes.byteLength - 9)), /wire/);
