@@ -2,6 +2,7 @@
  * What `studio analyze` writes per image: the lesion probability and the spatial attention nearest the output (the supervised gate) as
  * 8-bit PNGs at the image's own size, and an overlay (image + heatmap + boxes); plus the CSV row format.
  */
+import { csvField } from '../core/csv.ts';
 import sharp from 'sharp';
 import type { Finding, Map2D } from '../../preload/contract.ts';
 import type { RGBImage } from '../detector/preprocess.ts';
@@ -122,10 +123,6 @@ export async function writeOverlayPng(image: RGBImage, heat: Uint8Array, finding
 /** `mismatch`: why the image is not the kind the model is for, when it was analysed anyway (`--force`). */
 export const CSV_HEADER = 'image,width,height,model,backend,finding,x0,y0,x1,y1,score,area,mismatch';
 
-function csvField(v: string | number): string {
-  const s = String(v);
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
 
 /** One row per finding; an image without findings gets one row with empty finding columns. */
 export function csvRows(entry: { image: string; width: number; height: number; model: string; backend: string; findings: Finding[]; mismatch?: string }): string[] {

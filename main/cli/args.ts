@@ -33,11 +33,18 @@ export function parseArgs(args: string[], spec: Record<string, 'value' | 'flag'>
   return { positional, options };
 }
 
+/**
+ * A number as typed: decimal digits, an optional sign, point and exponent. Number() alone reads "" and " " as
+ * 0 (`--threshold ""` would have made every pixel a finding) and "0x10" as 16.
+ */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+const asNumber = (raw: string | true): number => (raw !== true && DECIMAL.test(raw.trim()) ? Number(raw) : NaN);
+
 export function numberOption(options: ParsedArgs['options'], name: string, fallback: number): number {
   const raw = options[name];
   if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (raw === true || !Number.isFinite(n)) throw new StudioError('INVALID_PAYLOAD', `--${name} must be a number`);
+  const n = asNumber(raw);
+  if (!Number.isFinite(n)) throw new StudioError('INVALID_PAYLOAD', `--${name} must be a number`);
   return n;
 }
 
@@ -58,7 +65,7 @@ export function listOption(options: ParsedArgs['options'], name: string): string
 /** An option's number, or undefined when it is absent (NaN when it is not a number: the schema says so). */
 export function optionalNumber(options: ParsedArgs['options'], name: string): number | undefined {
   const raw = options[name];
-  return raw === undefined ? undefined : raw === true ? NaN : Number(raw);
+  return raw === undefined ? undefined : asNumber(raw);
 }
 
 type Issue = { code: string; path: PropertyKey[]; message: string; values?: unknown[]; minimum?: unknown; maximum?: unknown; inclusive?: boolean; divisor?: unknown; expected?: string };

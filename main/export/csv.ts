@@ -5,6 +5,7 @@
  * `image_decisions` lists every reader's "no lesion" on the row's image (`reviewer:no-lesion;…`). New
  * columns go last, so readers that index the older ones keep working.
  */
+import { csvField } from '../core/csv.ts';
 import type { ImageReview, ReviewRow } from '../review/store.ts';
 
 export const CSV_COLUMNS = [
@@ -14,21 +15,12 @@ export const CSV_COLUMNS = [
   'mismatch', 'image_decisions',
 ] as const;
 
-/**
- * Quotes a field when it holds a comma, quote, CR or LF, or edge spaces. Free text that a spreadsheet would
- * run as a formula (starting = + - @ or tab) gets a leading apostrophe, since notes come from people.
- */
-export function csvField(value: unknown, text = false): string {
-  if (value === undefined || value === null) return '';
-  let s = String(value);
-  if (text && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
-  return /[",\r\n]|^\s|\s$/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
+export { csvField };
 
 export function toCsv(rows: ReviewRow[], images: ImageReview[]): string {
   const lines = [CSV_COLUMNS.join(',')];
   const imageDecisions = new Map(images.map((i) => [i.image.id, i.decisions]));
-  const decisionsOf = (imageId: number) => csvField((imageDecisions.get(imageId) ?? []).map((d) => `${d.reviewer}:${d.decision}`).join(';'), true);
+  const decisionsOf = (imageId: number) => csvField((imageDecisions.get(imageId) ?? []).map((d) => `${d.reviewer}:${d.decision}`).join(';'));
   const withFindings = new Set(rows.map((r) => r.image.id));
   // One row per confirmed image with no finding, in image order among the others.
   const confirmed = images.filter((i) => i.decisions.length > 0 && !withFindings.has(i.image.id));
@@ -41,9 +33,9 @@ export function toCsv(rows: ReviewRow[], images: ImageReview[]): string {
       cells: [
         csvField(image.id), csvField(image.path), '', '', '', '', '', '',
         '', '', '', '', '', '', '', '', '',
-        csvField(last.decision), csvField(last.reviewer, true), csvField(last.decided), csvField(last.note, true),
-        '', csvField(image.flagged ? 1 : 0), csvField(image.flagNote, true),
-        csvField(image.mismatch, true), decisionsOf(image.id),
+        csvField(last.decision), csvField(last.reviewer), csvField(last.decided), csvField(last.note),
+        '', csvField(image.flagged ? 1 : 0), csvField(image.flagNote),
+        csvField(image.mismatch), decisionsOf(image.id),
       ],
     });
   }
@@ -53,9 +45,9 @@ export function toCsv(rows: ReviewRow[], images: ImageReview[]): string {
       csvField(r.image.id), csvField(r.image.path), csvField(r.finding.id), csvField(r.finding.source), csvField(r.finding.model), csvField(r.finding.runId),
       csvField(r.finding.score), csvField(r.finding.area),
       ...e.box.map((v) => csvField(v)), ...r.finding.box.map((v) => csvField(v)), csvField(e.mask ? 1 : 0),
-      csvField(e.decision), csvField(e.reviewer, true), csvField(e.decided), csvField(e.note, true),
-      csvField(r.decisions.map((d) => `${d.reviewer}:${d.decision}`).join(';'), true), csvField(r.image.flagged ? 1 : 0), csvField(r.image.flagNote, true),
-      csvField(r.finding.mismatch, true), decisionsOf(r.image.id),
+      csvField(e.decision), csvField(e.reviewer), csvField(e.decided), csvField(e.note),
+      csvField(r.decisions.map((d) => `${d.reviewer}:${d.decision}`).join(';')), csvField(r.image.flagged ? 1 : 0), csvField(r.image.flagNote),
+      csvField(r.finding.mismatch), decisionsOf(r.image.id),
     ];
     out.push({ imageId: r.image.id, cells });
   }

@@ -1,4 +1,5 @@
 /** `studio export`: the store's review as COCO JSON, CSV, or one DICOM SR per DICOM source image. */
+import { randomBytes } from 'node:crypto';
 import { renameSync, writeFileSync } from 'node:fs';
 import { ensureDir } from '../fs/dirs.ts';
 import { basename, extname, join } from 'node:path';
@@ -28,8 +29,10 @@ export interface ExportResult {
 
 /** Writes atomically enough for a reader: a crash mid-write never leaves a truncated file under the final name. */
 function writeOut(file: string, data: string | Buffer): void {
-  const tmp = `${file}.partial`;
-  writeFileSync(tmp, data);
+  // A fresh name, opened exclusively: a fixed `.partial` name that someone had linked elsewhere was written
+  // through, overwriting the link's target.
+  const tmp = `${file}.${randomBytes(6).toString('hex')}.partial`;
+  writeFileSync(tmp, data, { flag: 'wx' });
   // rename is atomic on one filesystem.
   renameSync(tmp, file);
 }

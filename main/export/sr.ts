@@ -25,9 +25,44 @@ const M = dcmjs.data.DicomMetaDictionary;
 type Item = Record<string, unknown>;
 const code = (value: string, scheme: string, meaning: string) => ({ CodeValue: value, CodingSchemeDesignator: scheme, CodeMeaning: meaning });
 const named = (rel: string, type: string, concept: ReturnType<typeof code>, rest: Item = {}): Item => ({ RelationshipType: rel, ValueType: type, ConceptNameCodeSequence: [concept], ...rest });
-const text = (rel: string, concept: ReturnType<typeof code>, value: string) => named(rel, 'TEXT', concept, { TextValue: value.slice(0, 10_000) });
+/** Half of a surrogate pair with no other half: no encoding can write it, so it becomes U+FFFD here, knowingly. */
+const wellFormed = (value: string) => value.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+
+/**
+ * Text as DICOM lets it stand in a Text Value (UT): control characters other than TAB, LF, FF, CR and ESC are
+ * invalid there, and a lone surrogate would turn into U+FFFD without a word. Reviewers' notes and names are
+ * typed by people, and a store is a file anyone can edit; dciodvfy refused an SR whose note held a BEL.
+ */
+export function dicomText(value: string): string {
+  // eslint-disable-next-line no-control-regex
+  return wellFormed(value).replace(/[\u0000-\u0008\u000b\u000e-\u001a\u001c-\u001f\u007f]/g, '');
+}
+
+/**
+ * A Person Name (PN) component group: no control characters at all, none of PN's own separators (\\ ^ =),
+ * and at most 64 bytes of UTF-8 (the limit counts bytes: twelve CJK characters are 36), cut between
+ * characters.
+ */
+export function dicomPersonName(value: string): string {
+  // eslint-disable-next-line no-control-regex
+  let name = wellFormed(value).replace(/[\u0000-\u001f\u007f]/g, '').replace(/[\\^=]/g, ' ');
+  const encoder = new TextEncoder();
+  while (encoder.encode(name).byteLength > 64) name = [...name].slice(0, -1).join('');
+  return name;
+}
+
+/** A Decimal String value: at most 16 characters, the most significant digits that fit (DS allows exponents). */
+export function dicomDecimal(value: number): number {
+  for (let digits = 12; digits > 1; digits--) {
+    const v = Number(value.toPrecision(digits));
+    if (String(v).length <= 16) return v;
+  }
+  return Number(value.toPrecision(1));
+}
+
+const text = (rel: string, concept: ReturnType<typeof code>, value: string) => named(rel, 'TEXT', concept, { TextValue: dicomText(value).slice(0, 10_000) });
 const num = (concept: ReturnType<typeof code>, value: number, unit: ReturnType<typeof code>) =>
-  named('CONTAINS', 'NUM', concept, { MeasuredValueSequence: [{ NumericValue: Number(value.toPrecision(12)), MeasurementUnitsCodeSequence: [unit] }] });
+  named('CONTAINS', 'NUM', concept, { MeasuredValueSequence: [{ NumericValue: dicomDecimal(value), MeasurementUnitsCodeSequence: [unit] }] });
 
 const STUDIO = (value: string, meaning: string) => code(value, '99ATTSTUDIO', meaning);
 
@@ -111,7 +146,7 @@ export function buildSr(image: ReviewRow['image'], rows: ReviewRow[], source: So
 
   const observers: Item[] = reviewers.flatMap((name) => [
     named('HAS OBS CONTEXT', 'CODE', code('121005', 'DCM', 'Observer Type'), { ConceptCodeSequence: [code('121006', 'DCM', 'Person')] }),
-    named('HAS OBS CONTEXT', 'PNAME', code('121008', 'DCM', 'Person Observer Name'), { PersonName: name.replace(/[\\^=]/g, ' ').slice(0, 64) }),
+    named('HAS OBS CONTEXT', 'PNAME', code('121008', 'DCM', 'Person Observer Name'), { PersonName: dicomPersonName(name) }),
   ]);
 
   const date = M.date();

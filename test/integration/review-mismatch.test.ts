@@ -275,3 +275,22 @@ test('DICOM SR: the forced run\'s confirmed findings keep their group with a Com
   }
   for (const file of result.files) assert.deepEqual(dciodvfyErrors(file), [], `dciodvfy ${file}`);
 });
+
+test('DICOM SR from a store with hostile text still passes dciodvfy: control characters, a 72-byte CJK name, a lone surrogate, a long score', { skip: !hasDciodvfy && 'dciodvfy (Debian dicom3tools) is not installed' }, () => {
+  const file = join(dir, 'hostile-text.sqlite');
+  const image = join(dir, 'hostile text.dcm');
+  writeDicom(image, 'ES');
+  const store = openStore(file);
+  const run = store.beginRun({ model: 'kvasir-cbam', backend: 'wasm' });
+  const { findingIds } = store.recordImageFindings(run, { path: image, contentHash: 'f'.repeat(64), width: W, height: H }, [{ box: [5, 5, 15, 15], score: 0.000123456789012, area: 90 }]);
+  store.finishRun(run);
+  store.decide({ findingId: findingIds[0], reviewer: 'dr.a', decision: 'accepted', note: 'fine' });
+  store.close();
+  // What a store edited by hand (or a reader's paste from a terminal) can hold.
+  const db = new Database(file);
+  db.prepare('UPDATE decisions SET reviewer = ?, note = ?').run(`${'山田太郎医師'.repeat(4)}\u0007\nx`, 'see \u001b]8;;http://x\u0007link\u001b]8;;\u0007 \ud800 and a bell \u0007');
+  db.close();
+  const result = exportStore(file, 'dicom-sr', join(dir, 'sr-hostile'), 'test');
+  assert.equal(result.files.length, 1);
+  assert.deepEqual(dciodvfyErrors(result.files[0]), [], 'dciodvfy');
+});
