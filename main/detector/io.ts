@@ -3,8 +3,9 @@
  * tfjs's own `file://` handler needs tfjs-node, which cannot install here, so this is a plain-fs IOHandler.
  * Importing this module also registers the custom layers, so every loader can deserialise them.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { readBoundedText } from '../fs/read.ts';
+import { writeAtomic } from '../fs/write.ts';
 import { join, resolve, sep } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { INPUT_SIZE, StudioError, modelCardSchema, type ModelCard, type ModelInfo } from '../../preload/contract.ts';
@@ -18,12 +19,8 @@ export const CARD_FILE = 'card.json';
 
 export type { ModelCard };
 
-/** Write a file by a rename, so a reader never sees half of it (and a new file is a new inode: `fileVersion`). */
-export function writeAtomic(path: string, data: string | Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
-}
+/** Model files are written by a rename, so a reader never sees half of one (and a new file is a new inode: `fileVersion`). */
+export { writeAtomic };
 
 /**
  * What identifies one version of a file written by `writeAtomic`: its inode and mtime ('' when it is

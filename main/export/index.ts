@@ -1,6 +1,5 @@
 /** `studio export`: the store's review as COCO JSON, CSV, or one DICOM SR per DICOM source image. */
-import { randomBytes } from 'node:crypto';
-import { renameSync, writeFileSync } from 'node:fs';
+import { writeAtomic } from '../fs/write.ts';
 import { ensureDir } from '../fs/dirs.ts';
 import { basename, extname, join } from 'node:path';
 import dcmjs from 'dcmjs';
@@ -27,16 +26,6 @@ export interface ExportResult {
   mismatched: number;
 }
 
-/** Writes atomically enough for a reader: a crash mid-write never leaves a truncated file under the final name. */
-function writeOut(file: string, data: string | Buffer): void {
-  // A fresh name, opened exclusively: a fixed `.partial` name that someone had linked elsewhere was written
-  // through, overwriting the link's target.
-  const tmp = `${file}.${randomBytes(6).toString('hex')}.partial`;
-  writeFileSync(tmp, data, { flag: 'wx' });
-  // rename is atomic on one filesystem.
-  renameSync(tmp, file);
-}
-
 export function exportStore(storeFile: string, format: ExportFormat, outDir: string, version = '0'): ExportResult {
   if (!FORMATS.includes(format)) throw new StudioError('INVALID_PAYLOAD', `unknown export format '${format}': use ${FORMATS.join(', ')}`, 'format');
   const store = openStore(storeFile, { mustExist: true });
@@ -51,12 +40,12 @@ export function exportStore(storeFile: string, format: ExportFormat, outDir: str
   if (format === 'coco') {
     const coco = toCoco(rows, images, version);
     const file = join(outDir, 'annotations.coco.json');
-    writeOut(file, JSON.stringify(coco));
+    writeAtomic(file, JSON.stringify(coco));
     return { files: [file], images: coco.images.length, findings: coco.annotations.length, skipped: [], mismatched: coco.annotations.filter((a) => a.attributes.mismatch).length };
   }
   if (format === 'csv') {
     const file = join(outDir, 'review.csv');
-    writeOut(file, toCsv(rows, images));
+    writeAtomic(file, toCsv(rows, images));
     const listed = new Set([...rows.map((r) => r.image.id), ...images.filter((i) => i.decisions.length > 0).map((i) => i.image.id)]);
     return { files: [file], images: listed.size, findings: rows.length, skipped: [], mismatched: rows.filter((r) => r.finding.mismatch).length };
   }
@@ -76,7 +65,7 @@ export function exportStore(storeFile: string, format: ExportFormat, outDir: str
     }
     const stem = basename(image.path, extname(image.path)).replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 80);
     const file = join(outDir, `${stem}.${image.id}.sr.dcm`);
-    writeOut(file, writeSr(sr.dataset));
+    writeAtomic(file, writeSr(sr.dataset));
     result.files.push(file);
     result.images++;
     result.findings += sr.findings;

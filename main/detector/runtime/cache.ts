@@ -5,8 +5,9 @@
  * the model folder is not writable the copy goes to `<homeDir>/cache/onnx/<key>.onnx` instead.
  */
 import { readBoundedText } from '../../fs/read.ts';
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { writeAtomic } from '../../fs/write.ts';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
@@ -81,17 +82,6 @@ export function modelKey(dir: string): string {
   return hash.digest('hex').slice(0, 32);
 }
 
-function writeAtomic(path: string, data: string | Uint8Array): void {
-  // Several worker threads of one process may export the same model at once: the temp name must differ per thread.
-  const tmp = `${path}.tmp-${process.pid}-${threadId}-${randomBytes(4).toString('hex')}`;
-  try {
-    writeFileSync(tmp, data);
-    renameSync(tmp, path);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-}
 
 /** model.onnx.json is a few hundred bytes: names and shapes of the network's inputs and outputs. */
 const MAX_META_BYTES = 1024 ** 2;
