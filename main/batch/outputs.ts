@@ -123,7 +123,6 @@ export async function writeOverlayPng(image: RGBImage, heat: Uint8Array, finding
 /** `mismatch`: why the image is not the kind the model is for, when it was analysed anyway (`--force`). */
 export const CSV_HEADER = 'image,width,height,model,backend,finding,x0,y0,x1,y1,score,area,mismatch';
 
-
 /** One row per finding; an image without findings gets one row with empty finding columns. */
 export function csvRows(entry: { image: string; width: number; height: number; model: string; backend: string; findings: Finding[]; mismatch?: string }): string[] {
   const head = [entry.image, entry.width, entry.height, entry.model, entry.backend].map(csvField).join(',');

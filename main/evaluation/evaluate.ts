@@ -20,7 +20,7 @@ import { TfjsDetector } from '../detector/tfjs-detector.ts';
 import { completeSplit, openDataset, readStoredSplit, SampleCache, splitSamples, validRegion, type DatasetFormat, type Letterbox, type Sample, type Split, type SplitName } from '../datasets/index.ts';
 import { useBackend } from '../detector/kernels/backend.ts';
 import { connectedComponents } from './components.ts';
-import { imageCandidates, imageCandidatesAt, imageLesionMap, upsample } from './maps.ts';
+import { imageLesionMap, shownCandidatesAt, upsample } from './maps.ts';
 import { renderFrame, renderingsFor } from './renderings.ts';
 import { lesionScore } from '../detector/postprocess.ts';
 import { auroc, averagePrecision, fpPerNegative, detectionAt, froc, latency, operatingCut, operatingScore, overlap, pointingGame, sensitivityAt, THRESHOLDS, type GroundTruth, type Prediction } from './metrics.ts';
@@ -252,11 +252,13 @@ export async function evaluateModel(name: string, options: EvaluateOptions): Pro
         for (const t of THRESHOLDS) diceAt.set(t, (diceAt.get(t) as number) + overlap(full, d.mask, t, valid).dice);
       }
       // The score the detector reports with its findings, so image AUROC ranks what a reader is shown.
-      const peak = lesionScore(imageLesionMap(prob, s4, d.box));
+      // The map over the image alone, as the viewer shows it: its peak, and candidates cut as the viewer cuts
+      // its findings (none in the padding).
+      const shown = imageLesionMap(prob, s4, d.box);
+      const peak = lesionScore(shown);
       peaks.push(peak);
       lesions += gt.components.length;
-      // Candidates from the map over the image alone, as the viewer cuts its findings: none in the padding.
-      const [predictions, ...atEach] = imageCandidatesAt(prob, s4, d.box, [candidateThreshold, ...THRESHOLDS]);
+      const [predictions, ...atEach] = shownCandidatesAt(shown, [candidateThreshold, ...THRESHOLDS]);
       perImage.push({ gt, predictions });
       scored.push({ gt, mask: d.mask, box: d.box, lesion: hasLesion });
       THRESHOLDS.forEach((t, k) => candidatesAt.get(t)?.push({ gt, predictions: atEach[k] }));
@@ -369,8 +371,9 @@ export function mapFigures(
   const peaks: number[] = [];
   let dice = 0;
   images.forEach((image, i) => {
-    candidates.push({ gt: image.gt, predictions: imageCandidates(maps[i], at.side, image.box, at.candidateThreshold) });
-    peaks.push(lesionScore(imageLesionMap(maps[i], at.side, image.box)));
+    const shown = imageLesionMap(maps[i], at.side, image.box);
+    candidates.push({ gt: image.gt, predictions: shownCandidatesAt(shown, [at.candidateThreshold])[0] });
+    peaks.push(lesionScore(shown));
     if (image.lesion) dice += overlap(upsample(maps[i], at.side, at.side, at.size, at.size), image.mask, at.threshold, validRegion(image.box)).dice;
   });
   const lesionImage = images.map((image) => image.lesion);

@@ -48,7 +48,11 @@ export function imageLesionMap(prob: ArrayLike<number>, side: number, box: Pick<
  * is cropped once for all thresholds (calibration asks for a dozen).
  */
 export function imageCandidatesAt(prob: ArrayLike<number>, side: number, box: Pick<Letterbox, 'width' | 'height'>, thresholds: readonly number[]): Prediction[][] {
-  const shown = imageLesionMap(prob, side, box);
+  return shownCandidatesAt(imageLesionMap(prob, side, box), thresholds);
+}
+
+/** `imageCandidatesAt` of a map already cropped to the image (`imageLesionMap`), for a caller that also reads its peak. */
+export function shownCandidatesAt(shown: Map2D, thresholds: readonly number[]): Prediction[][] {
   return thresholds.map((t) => predictionsFromMap(shown.data, shown.width, shown.height, STRIDE, t));
 }
 

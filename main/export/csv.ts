@@ -15,8 +15,6 @@ export const CSV_COLUMNS = [
   'mismatch', 'image_decisions',
 ] as const;
 
-export { csvField };
-
 export function toCsv(rows: ReviewRow[], images: ImageReview[]): string {
   const lines = [CSV_COLUMNS.join(',')];
   const imageDecisions = new Map(images.map((i) => [i.image.id, i.decisions]));

@@ -6,18 +6,21 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 
-export class FileTooLargeError extends Error {}
-
 /**
- * `path`'s text, if it is a regular file of at most `maxBytes`; otherwise throws (a FileTooLargeError for a
- * file over the size, an Error naming what it is otherwise). ENOENT passes through as Node throws it.
+ * `path`'s bytes, if it is a regular file of at most `maxBytes`; otherwise throws, saying which. ENOENT passes
+ * through as Node throws it.
  */
-export function readBoundedText(path: string, maxBytes: number): string {
+export function readBoundedBytes(path: string, maxBytes: number): Buffer {
   const st = statSync(path);
   if (!st.isFile()) throw new Error(`${path} is not a regular file`);
-  if (st.size > maxBytes) throw new FileTooLargeError(`${path} is ${st.size} bytes; at most ${maxBytes} are read`);
-  const text = readFileSync(path, 'utf8');
+  if (st.size > maxBytes) throw new Error(`${path} is ${st.size} bytes; at most ${maxBytes} are read`);
+  const bytes = readFileSync(path);
   // It grew between the stat and the read (being written, or not what it claimed).
-  if (Buffer.byteLength(text) > maxBytes) throw new FileTooLargeError(`${path} is over ${maxBytes} bytes`);
-  return text;
+  if (bytes.byteLength > maxBytes) throw new Error(`${path} is over ${maxBytes} bytes`);
+  return bytes;
+}
+
+/** `readBoundedBytes` as UTF-8 text. */
+export function readBoundedText(path: string, maxBytes: number): string {
+  return readBoundedBytes(path, maxBytes).toString('utf8');
 }

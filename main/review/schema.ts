@@ -152,3 +152,6 @@ export const MIGRATIONS: readonly string[] = [
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** The triggers the migrations create: a store holding any other (or any view) was not written by the studio. */
+export const OWN_TRIGGERS: readonly string[] = MIGRATIONS.flatMap((m) => [...m.matchAll(/CREATE TRIGGER (\w+)/g)].map((x) => x[1]));

@@ -18,7 +18,7 @@ import { type Box, type Decision, type ReviewFinding, StudioError, type Worklist
 import { type Settings, loadSettings } from '../settings.ts';
 import { isReviewed } from '../../preload/review-status.ts';
 import { informativeOrder, informativeness } from './informative.ts';
-import { MIGRATIONS, SCHEMA_VERSION } from './schema.ts';
+import { MIGRATIONS, OWN_TRIGGERS, SCHEMA_VERSION } from './schema.ts';
 import { type Rle, checkRle, rleArea, rleBox } from './rle.ts';
 import { rleAreaIn, rleClip } from '../../preload/mask-box.ts';
 import { ensureDir } from '../fs/dirs.ts';
@@ -334,8 +334,9 @@ export class ReviewStore {
       // A store is a file: one carrying SQL the studio did not write could rewrite what is read or written.
       this.db.pragma('trusted_schema = OFF');
       const foreign = this.db
-        .prepare<[], { type: string; name: string }>("SELECT type, name FROM sqlite_master WHERE type = 'view' OR (type = 'trigger' AND name NOT IN ('audit_no_update', 'audit_no_delete'))")
-        .all();
+        .prepare<[], { type: string; name: string }>("SELECT type, name FROM sqlite_master WHERE type IN ('view', 'trigger')")
+        .all()
+        .filter((f) => f.type === 'view' || !OWN_TRIGGERS.includes(f.name));
       if (foreign.length) throw new Error(`it holds ${foreign.map((f) => `a ${f.type} '${f.name}'`).join(', ')} the studio never writes (SQL that could rewrite findings and decisions as they are read or written); open a store the studio wrote`);
       if (!options.readonly) this.migrate();
       else {

@@ -106,5 +106,3 @@ function lesionFreeFolders(given: readonly string[] | undefined, baseFolders: re
   }
   return out;
 }
-
-

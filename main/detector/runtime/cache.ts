@@ -4,7 +4,7 @@
  * weight files, plus the exporter version), so retraining or replacing the weights re-exports it. Where
  * the model folder is not writable the copy goes to `<homeDir>/cache/onnx/<key>.onnx` instead.
  */
-import { readBoundedText } from '../../fs/read.ts';
+import { readBoundedBytes, readBoundedText } from '../../fs/read.ts';
 import { writeAtomic } from '../../fs/write.ts';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -56,7 +56,7 @@ export function modelKey(dir: string): string {
   if (!existsSync(jsonPath)) throw new StudioError('MODEL_LOAD_FAILED', `no ${MODEL_FILE} in ${folder}`, folder);
   let json: Buffer;
   try {
-    json = Buffer.from(readBoundedText(jsonPath, MAX_MODEL_JSON_BYTES));
+    json = readBoundedBytes(jsonPath, MAX_MODEL_JSON_BYTES);
   } catch (err) {
     throw new StudioError('MODEL_LOAD_FAILED', `cannot read ${jsonPath}: ${(err as Error).message}`, jsonPath);
   }
